@@ -1,0 +1,278 @@
+"""The HTTP calls the gate makes to Auth0's Authentication API.
+
+One pooled :class:`requests.Session`, explicit connect/read timeouts, the end
+user's IP in ``auth0-forwarded-for``, and every answer turned into a typed
+result or a typed exception (:mod:`pwless_gate.errors`). POSTs are never
+retried automatically: a retried ``/passwordless/start`` sends a second
+message and kills the first code, a retried ``/oauth/token`` burns an attempt.
+Only GETs of public documents (JWKS, discovery) are retried on failure.
+
+This module does not decide anything about sessions or pages.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .errors import (
+    AUTH0_ERRORS,
+    Auth0Error,
+    Auth0Unavailable,
+    CodeExpired,
+    RateLimited,
+    TooManyAttempts,
+    WrongCode,
+)
+
+OTP_GRANT = "http://auth0.com/oauth/grant-type/passwordless/otp"
+DEFAULT_RETRY_AFTER = 60
+_POOL_SIZE = 20
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """What ``/oauth/token`` returned."""
+
+    access_token: str
+    id_token: str
+    expires_in: int
+    refresh_token: str | None = None
+    scope: str | None = None
+
+
+def make_http_session(pool_size: int = _POOL_SIZE) -> requests.Session:
+    """A pooled session that retries only idempotent GETs, twice, on connect/read errors."""
+    session = requests.Session()
+    retry = Retry(
+        total=2,
+        connect=2,
+        read=2,
+        status=0,
+        other=0,
+        allowed_methods=frozenset({"GET"}),
+        backoff_factor=0.1,
+        raise_on_status=False,
+    )
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = "pwless-gate"
+    return session
+
+
+class Auth0Client:
+    """Auth0's passwordless endpoints for a confidential client (one with a secret)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        timeout: float = 5.0,
+        http: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.client_id = client_id
+        self._secret = client_secret
+        self._timeout = (min(timeout, 3.05), timeout)
+        self._http = http if http is not None else make_http_session()
+        self._clock = clock
+
+    def start(
+        self,
+        *,
+        connection: str,
+        identifier: str,
+        send: str = "code",
+        auth_params: Mapping[str, str] | None = None,
+        forwarded_for: str | None = None,
+        language: str | None = None,
+    ) -> dict[str, Any]:
+        """``POST /passwordless/start``: send a code or link. Returns Auth0's body."""
+        body: dict[str, Any] = {
+            "client_id": self.client_id,
+            "client_secret": self._secret,
+            "connection": connection,
+            "phone_number" if connection == "sms" else "email": identifier,
+            "send": send,
+        }
+        if auth_params:
+            body["authParams"] = dict(auth_params)
+        data = self._post("/passwordless/start", body, _headers(forwarded_for, language))
+        if not isinstance(data, dict):
+            raise Auth0Unavailable("/passwordless/start answered with something not an object")
+        return data
+
+    def exchange_otp(
+        self,
+        *,
+        realm: str,
+        username: str,
+        otp: str,
+        scope: str,
+        audience: str | None = None,
+        forwarded_for: str | None = None,
+    ) -> TokenSet:
+        """The passwordless OTP grant. Raises :class:`WrongCode` and friends."""
+        body = {
+            "grant_type": OTP_GRANT,
+            "client_id": self.client_id,
+            "client_secret": self._secret,
+            "realm": realm,
+            "username": username,
+            "otp": otp,
+            "scope": scope,
+        }
+        if audience:
+            body["audience"] = audience
+        return _token_set(self._post("/oauth/token", body, _headers(forwarded_for)))
+
+    def exchange_code(
+        self, *, code: str, redirect_uri: str, forwarded_for: str | None = None
+    ) -> TokenSet:
+        """The authorization-code grant, after a magic link."""
+        body = {
+            "grant_type": "authorization_code",
+            "client_id": self.client_id,
+            "client_secret": self._secret,
+            "code": code,
+            "redirect_uri": redirect_uri,
+        }
+        return _token_set(self._post("/oauth/token", body, _headers(forwarded_for)))
+
+    def refresh(self, refresh_token: str) -> TokenSet:
+        """The refresh-token grant."""
+        body = {
+            "grant_type": "refresh_token",
+            "client_id": self.client_id,
+            "client_secret": self._secret,
+            "refresh_token": refresh_token,
+        }
+        return _token_set(self._post("/oauth/token", body, {}))
+
+    def jwks(self) -> dict[str, Any]:
+        """The tenant's signing keys (``/.well-known/jwks.json``)."""
+        return self._get("/.well-known/jwks.json")
+
+    def discovery(self) -> dict[str, Any]:
+        """The OpenID configuration document."""
+        return self._get("/.well-known/openid-configuration")
+
+    def logout_url(self, return_to: str) -> str:
+        """Auth0's ``/v2/logout`` URL that ends its own session and comes back."""
+        query = urlencode({"client_id": self.client_id, "returnTo": return_to})
+        return f"{self.base_url}/v2/logout?{query}"
+
+    def _post(self, path: str, body: Mapping[str, Any], headers: Mapping[str, str]) -> Any:
+        return self._send("POST", path, json=body, headers=headers)
+
+    def _get(self, path: str) -> dict[str, Any]:
+        data = self._send("GET", path)
+        if not isinstance(data, dict):
+            raise Auth0Unavailable(f"{path} answered with a {type(data).__name__}, not an object")
+        return data
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        url = self.base_url + path
+        try:
+            response = self._http.request(method, url, timeout=self._timeout, **kwargs)
+        except requests.Timeout as exc:
+            raise Auth0Unavailable(f"{method} {path} timed out", status_code=503) from exc
+        except requests.ConnectionError as exc:
+            raise Auth0Unavailable(f"{method} {path} could not connect", status_code=503) from exc
+        except requests.RequestException as exc:
+            raise Auth0Unavailable(f"{method} {path} failed: {type(exc).__name__}") from exc
+        if response.status_code >= 500:
+            raise Auth0Unavailable(f"{method} {path} answered {response.status_code}")
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise Auth0Unavailable(
+                f"{method} {path} answered {response.status_code} with a body that is not JSON"
+            ) from exc
+        if response.status_code >= 400:
+            raise self._error(response, data)
+        if response.status_code != 200:
+            raise Auth0Unavailable(f"{method} {path} answered {response.status_code}")
+        return data
+
+    def _error(self, response: requests.Response, data: object) -> Exception:
+        body = data if isinstance(data, dict) else {}
+        error = str(body.get("error") or body.get("code") or f"http_{response.status_code}")
+        description = str(body.get("error_description") or body.get("description") or "")
+        return auth0_error(
+            response.status_code,
+            error,
+            description,
+            retry_after=_retry_after(response.headers, self._clock()),
+        )
+
+
+def auth0_error(
+    status_code: int, error: str, description: str, *, retry_after: int = DEFAULT_RETRY_AFTER
+) -> Auth0Error:
+    """The typed exception for one Auth0 error answer (the one place that maps them)."""
+    cls = AUTH0_ERRORS.get(error, Auth0Error)
+    if status_code == 429 or cls is RateLimited:
+        return RateLimited(status_code, error, description, retry_after=retry_after)
+    if cls is WrongCode:
+        # Auth0 asks clients to branch on `error`; the description is the only
+        # thing that tells these three apart, and only the page depends on it.
+        lowered = description.lower()
+        if "maximum number of attempts" in lowered:
+            cls = TooManyAttempts
+        elif "expired" in lowered:
+            cls = CodeExpired
+    return cls(status_code, error, description)
+
+
+def _retry_after(headers: Mapping[str, str], now: float) -> int:
+    """Seconds to wait, from ``Retry-After`` or ``x-ratelimit-reset`` (Unix seconds)."""
+    for name, relative in (("Retry-After", True), ("x-ratelimit-reset", False)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = int(float(value))
+        except ValueError:
+            continue
+        return max(1, seconds if relative else seconds - int(now))
+    return DEFAULT_RETRY_AFTER
+
+
+def _headers(forwarded_for: str | None, language: str | None = None) -> dict[str, str]:
+    headers = {}
+    if forwarded_for:
+        headers["auth0-forwarded-for"] = forwarded_for
+    if language:
+        headers["x-request-language"] = language
+    return headers
+
+
+def _token_set(data: object) -> TokenSet:
+    if not isinstance(data, dict):
+        raise Auth0Unavailable("/oauth/token answered with something that is not an object")
+    access_token = data.get("access_token")
+    id_token = data.get("id_token")
+    if not isinstance(access_token, str) or not isinstance(id_token, str):
+        raise Auth0Unavailable("/oauth/token answered without an access_token and id_token")
+    expires_in = data.get("expires_in", 86400)
+    refresh_token = data.get("refresh_token")
+    scope = data.get("scope")
+    return TokenSet(
+        access_token=access_token,
+        id_token=id_token,
+        expires_in=expires_in if isinstance(expires_in, int) else 86400,
+        refresh_token=refresh_token if isinstance(refresh_token, str) else None,
+        scope=scope if isinstance(scope, str) else None,
+    )

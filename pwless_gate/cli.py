@@ -1,0 +1,130 @@
+"""The ``pwless-gate`` command: demo, dev-tenant, serve, check.
+
+Configuration errors print one line naming the setting and exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from .config import GateConfig
+from .errors import ConfigError, PwlessGateError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pwless-gate", description="An Auth0 Passwordless login in front of any WSGI app."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="run the local tenant, a sample tool and the gate")
+    demo.add_argument("--port", type=int, default=8000, help="the gate's port (default 8000)")
+
+    tenant = commands.add_parser("dev-tenant", help="run the local Auth0-compatible tenant")
+    tenant.add_argument("--host", default="127.0.0.1")
+    tenant.add_argument("--port", type=int, default=8001)
+    tenant.add_argument("--client-id", default="pwless-gate-dev")
+    tenant.add_argument("--client-secret", default="pwless-gate-dev-secret")
+    tenant.add_argument(
+        "--allowed-callback",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="an allowed callback URL for magic links (repeatable)",
+    )
+    tenant.add_argument(
+        "--allowed-logout-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="an allowed returnTo URL for /v2/logout (repeatable)",
+    )
+
+    serve = commands.add_parser("serve", help="wrap MODULE:APP and serve it (development server)")
+    serve.add_argument("app", metavar="MODULE:APP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+
+    commands.add_parser("check", help="validate the configuration and reach the tenant")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "demo":
+            from .demo import run_demo
+
+            run_demo(port=args.port)
+        elif args.command == "dev-tenant":
+            from .devtenant import main_serve
+
+            main_serve(
+                args.host,
+                args.port,
+                args.client_id,
+                args.client_secret,
+                args.allowed_callback,
+                args.allowed_logout_url,
+            )
+        elif args.command == "serve":
+            return _serve(args.app, args.host, args.port)
+        elif args.command == "check":
+            return _check()
+    except ConfigError as exc:
+        print(f"pwless-gate: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def _serve(spec: str, host: str, port: int) -> int:
+    from werkzeug.serving import run_simple
+
+    from .middleware import gate
+
+    app = gate(spec)
+    run_simple(host, port, app, threaded=True)
+    return 0
+
+
+def _check() -> int:
+    from .auth0 import Auth0Client
+
+    config = GateConfig.from_env()
+    client = Auth0Client(
+        config.auth0_base_url, config.client_id, config.client_secret, timeout=config.auth0_timeout
+    )
+    try:
+        discovery = client.discovery()
+        keys = client.jwks().get("keys", [])
+    except PwlessGateError as exc:
+        print(f"pwless-gate: cannot reach {config.auth0_base_url}: {exc}", file=sys.stderr)
+        return 1
+    issuer = discovery.get("issuer")
+    print(f"tenant:   {config.auth0_base_url}")
+    print(f"issuer:   {issuer}")
+    print(f"keys:     {len(keys)} signing key(s)")
+    print(f"methods:  {', '.join(config.methods)}")
+    if issuer != config.issuer:
+        print(f"pwless-gate: issuer {issuer!r} is not {config.issuer!r}", file=sys.stderr)
+        return 1
+    if not keys:
+        print("pwless-gate: the tenant publishes no signing keys", file=sys.stderr)
+        return 1
+    if "email-link" in config.methods:
+        print(
+            "note: magic links opened in another browser need the tenant flag "
+            "universal_login.passwordless.allow_magiclink_verify_without_session on"
+        )
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

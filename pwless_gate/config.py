@@ -1,0 +1,225 @@
+"""Every setting of the gate, its default, its validation, and ``from_env``.
+
+:class:`GateConfig` is built once, validated in ``__post_init__`` and passed
+down; nothing else reads the environment. A bad setting raises
+:class:`~pwless_gate.errors.ConfigError` naming it, so start-up stops with one
+clear line instead of a request failing later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+METHODS = ("email-code", "email-link", "sms-code")
+COOKIE_SECURE_CHOICES = ("auto", "true", "false")
+ENV_PREFIX = "PWLESS_GATE_"
+
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{3,8}$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateConfig:
+    """The gate's settings. Each field maps to a ``PWLESS_GATE_<NAME>`` variable."""
+
+    auth0_domain: str
+    client_id: str
+    client_secret: str
+    methods: tuple[str, ...] = ("email-code",)
+    secret_key: str | None = None
+    previous_secret_keys: tuple[str, ...] = ()
+    audience: str | None = None
+    scope: str = "openid profile email"
+    allowed_emails: tuple[str, ...] = ()
+    allowed_domains: tuple[str, ...] = ()
+    allowed_phones: tuple[str, ...] = ()
+    public_paths: tuple[str, ...] = ()
+    prefix: str = "/_gate"
+    session_lifetime: int = 12 * 3600
+    session_idle_timeout: int = 0
+    session_cache_size: int = 10_000
+    session_cache_ttl: float = 5.0
+    login_lifetime: int = 900
+    redis_url: str | None = None
+    trusted_proxies: int = 0
+    cookie_secure: Literal["auto", "true", "false"] = "auto"
+    cookie_name: str = "pwless_gate"
+    default_region: str | None = None
+    auth0_timeout: float = 5.0
+    pass_headers: bool = False
+    template_dir: str | None = None
+    brand_name: str = "Internal tools"
+    brand_color: str = "#3b5bdb"
+    brand_logo_url: str | None = None
+    support_contact: str | None = None
+    jwks_min_refresh: float = 30.0
+    clock_leeway: int = 60
+    # Derived in __post_init__; not settings.
+    auth0_base_url: str = field(init=False, repr=False)
+    issuer: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _set = object.__setattr__
+        base_url = _auth0_base_url(self.auth0_domain)
+        _set(self, "auth0_base_url", base_url)
+        _set(self, "issuer", base_url + "/")
+        for name in ("client_id", "client_secret"):
+            if not getattr(self, name).strip():
+                raise ConfigError(_env(name), "must not be empty")
+        if not self.methods:
+            raise ConfigError(_env("methods"), f"choose at least one of {', '.join(METHODS)}")
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise ConfigError(
+                _env("methods"), f"unknown method {unknown[0]!r}; use {', '.join(METHODS)}"
+            )
+        _set(self, "methods", tuple(dict.fromkeys(self.methods)))
+        if self.secret_key is not None and len(self.secret_key) < 16:
+            raise ConfigError(_env("secret_key"), "must be at least 16 characters")
+        if "openid" not in self.scope.split():
+            raise ConfigError(_env("scope"), "must include 'openid'")
+        if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", self.prefix):
+            raise ConfigError(_env("prefix"), "must look like /_gate (a path, no trailing slash)")
+        for name in ("session_lifetime", "login_lifetime", "session_cache_size"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(_env(name), "must be a positive number")
+        for name in ("session_idle_timeout", "trusted_proxies", "clock_leeway"):
+            if getattr(self, name) < 0:
+                raise ConfigError(_env(name), "must not be negative")
+        if self.session_cache_ttl <= 0 or self.auth0_timeout <= 0 or self.jwks_min_refresh < 0:
+            bad = "session_cache_ttl" if self.session_cache_ttl <= 0 else "auth0_timeout"
+            raise ConfigError(_env(bad), "must be a positive number of seconds")
+        if self.cookie_secure not in COOKIE_SECURE_CHOICES:
+            raise ConfigError(_env("cookie_secure"), "must be auto, true or false")
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,40}", self.cookie_name):
+            raise ConfigError(_env("cookie_name"), "letters, digits and _ only")
+        if not _COLOUR.match(self.brand_color):
+            raise ConfigError(_env("brand_color"), "must be a hex colour like #3b5bdb")
+        if self.redis_url is not None and urlsplit(self.redis_url).scheme not in (
+            "redis",
+            "rediss",
+            "unix",
+        ):
+            raise ConfigError(_env("redis_url"), "must be a redis://, rediss:// or unix:// URL")
+        if self.template_dir is not None and not os.path.isdir(self.template_dir):
+            raise ConfigError(_env("template_dir"), f"{self.template_dir} is not a directory")
+        _set(self, "allowed_emails", tuple(e.strip().lower() for e in self.allowed_emails))
+        _set(self, "allowed_domains", tuple(_domain(d) for d in self.allowed_domains))
+        if self.default_region is not None:
+            _set(self, "default_region", self.default_region.upper())
+
+    @property
+    def session_cookie(self) -> str:
+        return f"{self.cookie_name}_session"
+
+    @property
+    def browser_cookie(self) -> str:
+        return f"{self.cookie_name}_browser"
+
+    def cookie_names(self, secure: bool) -> tuple[str, str]:
+        """The (session, browser) cookie names; ``__Host-`` prefixed when secure."""
+        prefix = "__Host-" if secure else ""
+        return prefix + self.session_cookie, prefix + self.browser_cookie
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> GateConfig:
+        """Build a config from ``PWLESS_GATE_*`` variables (``os.environ`` by default).
+
+        ``overrides`` win over the environment. Raises :class:`ConfigError`.
+        """
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            if not f.init:
+                continue
+            raw = environ.get(_env(f.name))
+            if raw is None or raw.strip() == "":
+                continue
+            values[f.name] = _parse(f.name, str(f.type), raw.strip())
+        values.update(overrides)
+        for required in ("auth0_domain", "client_id", "client_secret"):
+            if required not in values:
+                raise ConfigError(_env(required), "is required but not set")
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _env(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def _parse(name: str, type_name: str, raw: str) -> object:
+    """Turn one environment string into the field's type."""
+    try:
+        if type_name.startswith("tuple"):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if type_name == "bool":
+            lowered = raw.lower()
+            if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(raw)
+            return lowered in ("1", "true", "yes", "on")
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+        if name == "cookie_secure":
+            return raw.lower()
+    except ValueError:
+        raise ConfigError(_env(name), f"cannot read {raw!r} as {type_name}") from None
+    return raw
+
+
+def _auth0_base_url(domain: str) -> str:
+    """``acme.eu.auth0.com`` → ``https://acme.eu.auth0.com``; full URLs are checked.
+
+    Plain http is accepted only for loopback hosts (the local tenant).
+    """
+    setting = _env("auth0_domain")
+    value = domain.strip().rstrip("/")
+    if not value:
+        raise ConfigError(setting, "is required but empty")
+    if "://" not in value:
+        if not _HOSTNAME.match(value.lower()):
+            raise ConfigError(setting, f"{domain!r} is not a host name like acme.eu.auth0.com")
+        return "https://" + value.lower()
+    parts = urlsplit(value)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(setting, f"{domain!r} has an invalid port") from None
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        raise ConfigError(setting, f"{domain!r} must be https://host or a host name")
+    if parts.path or parts.query or parts.fragment or parts.username:
+        raise ConfigError(setting, f"{domain!r} must not have a path, query or user")
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ConfigError(setting, "plain http is allowed only for loopback hosts")
+    netloc = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{netloc}" + (f":{port}" if port else "")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _domain(value: str) -> str:
+    """An allowed email domain, lower-cased; a leading dot admits subdomains."""
+    domain = value.strip().lower()
+    bare = domain[1:] if domain.startswith(".") else domain
+    if not _HOSTNAME.match(bare) or "." not in bare:
+        raise ConfigError(_env("allowed_domains"), f"{value!r} is not a domain like example.com")
+    return domain

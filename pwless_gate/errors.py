@@ -1,0 +1,111 @@
+"""The exceptions pwless-gate raises, under one root.
+
+Every failure the gate can meet is one of these, so the edge of the gate (the
+views) can turn it into a page or a JSON error with the right status without
+matching on message text. Auth0's ``error`` strings are mapped to classes in
+one table, :data:`AUTH0_ERRORS`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+
+class PwlessGateError(Exception):
+    """Root of every exception pwless-gate raises on purpose."""
+
+
+class ConfigError(PwlessGateError):
+    """A setting is missing or invalid. Raised when the gate is built."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
+        self.problem = problem
+
+
+class Auth0Error(PwlessGateError):
+    """Auth0 answered with an error body.
+
+    ``status_code`` is the HTTP status, ``error`` Auth0's machine-readable code
+    and ``description`` its human text (never shown to end users verbatim).
+    """
+
+    def __init__(self, status_code: int, error: str, description: str = "") -> None:
+        super().__init__(f"{status_code} {error}: {description}")
+        self.status_code = status_code
+        self.error = error
+        self.description = description
+
+
+class InvalidRequest(Auth0Error):
+    """Auth0 refused the request itself (a malformed identifier, a bad connection)."""
+
+
+class ClientAuthError(Auth0Error):
+    """The gate's own client credentials or grant were refused: a configuration problem."""
+
+
+class WrongCode(Auth0Error):
+    """The one-time code or link was wrong, already used, or superseded."""
+
+
+class TooManyAttempts(WrongCode):
+    """The code was tried too often and is dead; a new one must be requested."""
+
+
+class CodeExpired(WrongCode):
+    """The code or link outlived its lifetime."""
+
+
+class AccessDenied(Auth0Error):
+    """Auth0 (a rule, an action, a block) refused this user."""
+
+
+class RateLimited(Auth0Error):
+    """Auth0 or a local throttle said "too many requests".
+
+    ``retry_after`` is the number of seconds to wait before trying again.
+    """
+
+    def __init__(
+        self, status_code: int, error: str, description: str = "", *, retry_after: int = 60
+    ) -> None:
+        super().__init__(status_code, error, description)
+        self.retry_after = max(1, int(retry_after))
+
+
+class Auth0Unavailable(PwlessGateError):
+    """Auth0 could not be reached or did not answer sensibly.
+
+    Timeouts, refused connections, 5xx answers and unparseable bodies. The
+    original exception, if any, is the ``__cause__``. ``status_code`` is what
+    the gate answers: 503 when Auth0 could not be reached in time, 502 when it
+    answered nonsense.
+    """
+
+    def __init__(self, message: str, *, status_code: int = 502) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class TokenError(PwlessGateError):
+    """An id_token was rejected (signature, algorithm, iss, aud, exp, nonce…)."""
+
+
+#: Auth0 ``error`` codes → the exception class the client raises for them.
+#: Codes not in the table raise :class:`Auth0Error` itself.
+AUTH0_ERRORS: dict[str, type[Auth0Error]] = {
+    "bad.client_id": ClientAuthError,
+    "bad.connection": InvalidRequest,
+    "bad.email": InvalidRequest,
+    "bad.phone_number": InvalidRequest,
+    "bad.authParams": InvalidRequest,
+    "bad.request": InvalidRequest,
+    "invalid_request": InvalidRequest,
+    "sms_provider_error": InvalidRequest,
+    "invalid_client": ClientAuthError,
+    "unauthorized_client": ClientAuthError,
+    "invalid_grant": WrongCode,
+    "access_denied": AccessDenied,
+    "too_many_attempts": RateLimited,
+    "too_many_requests": RateLimited,
+}

@@ -1,0 +1,112 @@
+"""Email and phone identifiers: normalisation, allow-lists, masking.
+
+Emails are normalised the way email-validator does (Unicode NFC, domain
+lower-cased and IDNA-checked; no deliverability look-up, which would need the
+network). Phone numbers become E.164 with phonenumbers. The allow-lists are
+checked twice: before any message is sent and again on the verified
+id_token.
+
+This module does not talk to Auth0 and does not know about sessions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+
+class InvalidIdentifier(ValueError):
+    """The typed email address or phone number cannot be used."""
+
+
+def normalise_email(value: str) -> str:
+    """The canonical form of an email address; raises :class:`InvalidIdentifier`."""
+    value = value.strip()
+    if not value or len(value) > 254:
+        raise InvalidIdentifier("Enter an email address like name@example.com.")
+    try:
+        result = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidIdentifier(f"That email address is not valid: {exc}") from None
+    local, _, domain = result.normalized.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def normalise_phone(value: str, default_region: str | None = None) -> str:
+    """The E.164 form of a phone number; raises :class:`InvalidIdentifier`.
+
+    Numbers typed without ``+`` are read in ``default_region`` (an ISO code).
+    """
+    value = value.strip()
+    if not value or len(value) > 40:
+        raise InvalidIdentifier("Enter a phone number like +44 20 7946 0958.")
+    try:
+        number = phonenumbers.parse(value, None if value.startswith("+") else default_region)
+    except phonenumbers.NumberParseException:
+        hint = "" if default_region else " Start it with + and the country code."
+        raise InvalidIdentifier(f"That phone number is not valid.{hint}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidIdentifier("That phone number is not valid.")
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def mask(identifier: str) -> str:
+    """A form safe to show and log: ``a***@example.com``, ``+44*******58``."""
+    if "@" in identifier:
+        local, _, domain = identifier.rpartition("@")
+        return f"{local[:1]}***@{domain}"
+    if len(identifier) <= 5:
+        return "*" * len(identifier)
+    return identifier[:3] + "*" * (len(identifier) - 5) + identifier[-2:]
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """Who may enter. Empty lists of a kind admit everyone of that kind.
+
+    ``domains`` entries match the email's domain exactly; an entry with a
+    leading dot (``.example.com``) also admits its subdomains. Matching is on
+    the part after the last ``@`` of a normalised address, at a dot boundary.
+    """
+
+    emails: frozenset[str] = frozenset()
+    domains: tuple[str, ...] = ()
+    phones: frozenset[str] = frozenset()
+
+    @classmethod
+    def build(
+        cls, emails: tuple[str, ...], domains: tuple[str, ...], phones: tuple[str, ...]
+    ) -> AllowList:
+        return cls(
+            emails=frozenset(normalise_email(e).lower() for e in emails),
+            domains=tuple(d.lower() for d in domains),
+            phones=frozenset(normalise_phone(p) for p in phones),
+        )
+
+    @property
+    def restricts_email(self) -> bool:
+        return bool(self.emails or self.domains)
+
+    def allows_email(self, email: str) -> bool:
+        """True if the normalised ``email`` may enter."""
+        if not self.restricts_email:
+            return True
+        local, at, domain = email.rpartition("@")
+        if not at or not local:
+            return False
+        if f"{local}@{domain.lower()}".lower() in self.emails:
+            return True
+        domain = domain.lower()
+        for allowed in self.domains:
+            if allowed.startswith("."):
+                if domain == allowed[1:] or domain.endswith(allowed):
+                    return True
+            elif domain == allowed:
+                return True
+        return False
+
+    def allows_phone(self, phone: str) -> bool:
+        """True if the E.164 ``phone`` may enter."""
+        return not self.phones or phone in self.phones

@@ -1,0 +1,196 @@
+"""``PasswordlessGate``: the WSGI middleware, and the ``gate("module:app")`` factory.
+
+Every request takes the four steps of the design:
+
+1. scrub what a client could use to impersonate someone;
+2. requests under the gate prefix go to the gate's own routes;
+3. a valid session puts the user in the environ and calls the wrapped app;
+   so does a public path, with or without a session;
+4. anything else is challenged: browsers are redirected to the login page,
+   API clients get a 401 JSON body. The wrapped app is never called.
+
+Step 3 is the hot path. It reads the raw ``Cookie`` header with one regex,
+looks the value up in the verified-session cache and copies a few prepared
+keys into the environ; it builds no request object and, warm, touches no
+network.
+
+The gate authenticates; it is not a web application firewall.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from .auth0 import Auth0Client
+from .config import GateConfig
+from .cookies import Cookies
+from .errors import ConfigError, PwlessGateError
+from .identity import AllowList, InvalidIdentifier
+from .security import CsrfGuard
+from .sessions import CookieStore, SessionCache, SessionStore
+from .tokens import TokenVerifier
+from .transactions import TransactionSigner
+from .views import GateViews
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+#: Environ keys a client (or anything before the gate) must never set.
+SCRUBBED_KEYS = (
+    "REMOTE_USER",
+    "HTTP_REMOTE_USER",
+    "HTTP_X_FORWARDED_USER",
+    "HTTP_X_FORWARDED_EMAIL",
+    "HTTP_X_FORWARDED_PHONE",
+    "HTTP_X_AUTH_REQUEST_USER",
+    "HTTP_X_AUTH_REQUEST_EMAIL",
+    "HTTP_X_AUTH_REQUEST_PHONE",
+    "pwless_gate.user",
+    "pwless_gate.claims",
+    "pwless_gate.access_token",
+)
+
+
+def signing_keys(config: GateConfig) -> list[bytes]:
+    """The keys that sign cookies and transactions, oldest first.
+
+    ``secret_key`` (after ``previous_secret_keys``) when set; otherwise a key
+    derived from the client secret with a fixed label, never the secret itself.
+    """
+    if config.secret_key:
+        return [k.encode() for k in (*config.previous_secret_keys, config.secret_key)]
+    derived = hmac.new(
+        config.client_secret.encode(), b"pwless-gate signing key v1", hashlib.sha256
+    ).digest()
+    return [derived]
+
+
+class PasswordlessGate:
+    """Wrap ``app`` so only people signed in through Auth0 Passwordless reach it."""
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        config: GateConfig,
+        *,
+        auth0: Auth0Client | None = None,
+        store: SessionStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.app = app
+        self.config = config
+        keys = signing_keys(config)
+        try:
+            allow = AllowList.build(
+                config.allowed_emails, config.allowed_domains, config.allowed_phones
+            )
+        except InvalidIdentifier as exc:
+            raise ConfigError("PWLESS_GATE_ALLOWED_EMAILS/PHONES", str(exc)) from None
+        self.auth0 = auth0 or Auth0Client(
+            config.auth0_base_url,
+            config.client_id,
+            config.client_secret,
+            timeout=config.auth0_timeout,
+            clock=clock,
+        )
+        self.sessions = SessionCache(
+            store or CookieStore(keys),
+            maxsize=config.session_cache_size,
+            ttl=config.session_cache_ttl,
+            clock=clock,
+        )
+        self.cookies = Cookies(config)
+        self.views = GateViews(
+            config,
+            auth0=self.auth0,
+            verifier=TokenVerifier(
+                issuer=config.issuer,
+                client_id=config.client_id,
+                fetch_jwks=self.auth0.jwks,
+                clock=clock,
+                leeway=config.clock_leeway,
+                min_refresh=config.jwks_min_refresh,
+            ),
+            sessions=self.sessions,
+            allow=allow,
+            transactions=TransactionSigner(keys, config.login_lifetime, clock=clock),
+            csrf=CsrfGuard(keys[-1]),
+            cookies=self.cookies,
+            clock=clock,
+        )
+        self._prefix = config.prefix
+        self._prefix_slash = config.prefix + "/"
+        self._public = tuple(config.public_paths)
+        self._pass_headers = config.pass_headers
+
+    @classmethod
+    def from_env(cls, app: WSGIApplication, **overrides: Any) -> PasswordlessGate:
+        """Wrap ``app`` with a config read from ``PWLESS_GATE_*`` variables."""
+        return cls(app, GateConfig.from_env(**overrides))
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        for key in SCRUBBED_KEYS:
+            if key in environ:
+                del environ[key]
+        path = environ.get("PATH_INFO") or "/"
+        if path.startswith(self._prefix_slash) or path == self._prefix:
+            return self.views(environ, start_response)
+        value = self.cookies.session_from_environ(environ)
+        if value is not None:
+            try:
+                entry = self.sessions.lookup(value)
+            except PwlessGateError:
+                entry = None
+            if entry is not None:
+                environ.update(entry.environ)
+                environ["pwless_gate.claims"] = dict(entry.session.claims)
+                if self._pass_headers:
+                    self._add_headers(environ)
+                return self.app(environ, start_response)
+        if self._public and path.startswith(self._public):
+            return self.app(environ, start_response)
+        return self.views.challenge(environ, start_response)
+
+    @staticmethod
+    def _add_headers(environ: WSGIEnvironment) -> None:
+        user = environ["pwless_gate.user"]
+        environ["HTTP_X_FORWARDED_USER"] = environ["REMOTE_USER"]
+        if user.email:
+            environ["HTTP_X_FORWARDED_EMAIL"] = user.email
+        if user.phone_number:
+            environ["HTTP_X_FORWARDED_PHONE"] = user.phone_number
+
+
+def load_app(spec: str) -> WSGIApplication:
+    """Import ``"package.module:attribute"`` and return the WSGI app it names."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ConfigError("app", f"{spec!r} must look like 'package.module:application'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError("app", f"cannot import {module_name!r}: {exc}") from None
+    target: Any = module
+    for part in attribute.split("."):
+        target = getattr(target, part, None)
+        if target is None:
+            raise ConfigError("app", f"{module_name!r} has no attribute {attribute!r}")
+    if not callable(target):
+        raise ConfigError("app", f"{spec!r} is not a WSGI application")
+    app: WSGIApplication = target
+    return app
+
+
+def gate(app: str | WSGIApplication, **overrides: Any) -> PasswordlessGate:
+    """The app factory for gunicorn: ``gunicorn 'pwless_gate:gate("legacy.wsgi:app")'``.
+
+    ``app`` is a WSGI callable or an import string; the config comes from the
+    ``PWLESS_GATE_*`` variables, with ``overrides`` winning.
+    """
+    wsgi_app = load_app(app) if isinstance(app, str) else app
+    return PasswordlessGate.from_env(wsgi_app, **overrides)

@@ -1,0 +1,113 @@
+"""The gate's pages: Jinja2 templates (autoescaped, overridable) and JSON errors.
+
+Operators can point ``template_dir`` at their own copies of any template;
+the packaged ones fill in the rest. Branding comes from the config. No page
+needs JavaScript.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from importlib.resources import files
+from typing import Any
+
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    select_autoescape,
+)
+from werkzeug.wrappers import Response
+
+from .config import GateConfig
+
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+
+
+class Pages:
+    """Renders gate pages and JSON answers with the config's branding."""
+
+    def __init__(self, config: GateConfig) -> None:
+        loaders: list[BaseLoader] = [PackageLoader("pwless_gate", "templates")]
+        if config.template_dir:
+            loaders.insert(0, FileSystemLoader(config.template_dir))
+        self._env = Environment(
+            loader=ChoiceLoader(loaders),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._brand = {
+            "name": config.brand_name,
+            "color": config.brand_color,
+            "logo_url": config.brand_logo_url,
+            "support": config.support_contact,
+        }
+        self._prefix = config.prefix
+        self._static = _load_static()
+        brand_css = f":root {{ --accent: {config.brand_color}; }}\n".encode()
+        self._static["brand.css"] = (brand_css, STATIC_TYPES[".css"])
+
+    def render(
+        self,
+        template: str,
+        *,
+        status: int = 200,
+        script_name: str = "",
+        headers: Mapping[str, str] | None = None,
+        **context: Any,
+    ) -> Response:
+        gate = script_name + self._prefix
+        body = self._env.get_template(template).render(
+            brand=self._brand, gate=gate, static=f"{gate}/static", **context
+        )
+        response = Response(body, status=status, mimetype="text/html")
+        response.headers.update(
+            {
+                "Cache-Control": "no-store",
+                "X-Frame-Options": "DENY",
+                "Content-Security-Policy": (
+                    "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
+                    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+                ),
+                "Referrer-Policy": "same-origin",
+                "X-Content-Type-Options": "nosniff",
+            }
+        )
+        if headers:
+            response.headers.update(headers)
+        return response
+
+    def static(self, name: str) -> Response | None:
+        found = self._static.get(name)
+        if found is None:
+            return None
+        body, mimetype = found
+        response = Response(body, mimetype=mimetype)
+        response.headers["Cache-Control"] = "public, max-age=3600"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+def json_response(
+    data: Mapping[str, Any], status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    response = Response(
+        json.dumps(data, separators=(",", ":")), status=status, mimetype="application/json"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def _load_static() -> dict[str, tuple[bytes, str]]:
+    found: dict[str, tuple[bytes, str]] = {}
+    for entry in files("pwless_gate").joinpath("static").iterdir():
+        suffix = "." + entry.name.rpartition(".")[2]
+        if entry.is_file() and suffix in STATIC_TYPES:
+            found[entry.name] = (entry.read_bytes(), STATIC_TYPES[suffix])
+    return found

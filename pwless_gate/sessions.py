@@ -1,0 +1,223 @@
+"""Sessions: the record, the stores that keep it, and the verified-session cache.
+
+The default :class:`CookieStore` seals the whole record in a signed cookie
+(itsdangerous), so any number of workers and restarts share sessions with no
+shared state. In front of every store sits :class:`SessionCache`, a bounded,
+thread-safe cache keyed by the cookie value, so an authenticated request
+costs a dictionary lookup and an expiry check. Only records that passed
+signature and expiry checks ever enter it; a flood of forged cookies cannot
+grow it.
+
+A signed-cookie session cannot be revoked before it expires: logout deletes
+the cookie and drops it from this process's cache. Use the Redis store when
+revocation everywhere matters.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Protocol
+
+import itsdangerous
+from cachetools import TTLCache
+
+SESSION_SALT = "pwless-gate.session"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """The signed-in person, as the wrapped app sees it in ``pwless_gate.user``."""
+
+    sub: str
+    email: str | None
+    phone_number: str | None
+    name: str | None
+    claims: Mapping[str, Any]
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any]) -> User:
+        def text(key: str) -> str | None:
+            value = claims.get(key)
+            return value if isinstance(value, str) else None
+
+        return cls(
+            sub=str(claims["sub"]),
+            email=text("email"),
+            phone_number=text("phone_number"),
+            name=text("name"),
+            claims=MappingProxyType(dict(claims)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One signed-in browser. ``remote_user`` is the email or E.164 number."""
+
+    sid: str
+    remote_user: str
+    connection: str
+    claims: Mapping[str, Any]
+    created_at: float
+    expires_at: float
+    access_token: str | None = None
+    access_expires_at: float | None = None
+    refresh_token: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        record = {
+            "sid": self.sid,
+            "u": self.remote_user,
+            "c": self.connection,
+            "cl": dict(self.claims),
+            "ca": int(self.created_at),
+            "ex": int(self.expires_at),
+        }
+        if self.access_token:
+            record.update(at=self.access_token, ate=self.access_expires_at)
+        if self.refresh_token:
+            record["rt"] = self.refresh_token
+        return record
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Session:
+        """Raises ``KeyError``/``TypeError``/``ValueError`` on a malformed record."""
+        claims = record["cl"]
+        if not isinstance(claims, dict) or not isinstance(claims.get("sub"), str):
+            raise ValueError("session record has no claims")
+        return cls(
+            sid=str(record["sid"]),
+            remote_user=str(record["u"]),
+            connection=str(record["c"]),
+            claims=claims,
+            created_at=float(record["ca"]),
+            expires_at=float(record["ex"]),
+            access_token=record.get("at"),
+            access_expires_at=record.get("ate"),
+            refresh_token=record.get("rt"),
+        )
+
+
+def new_session_id() -> str:
+    """A random 256-bit session id."""
+    return secrets.token_urlsafe(32)
+
+
+class SessionStore(Protocol):
+    """Where session records live between requests."""
+
+    def save(self, session: Session) -> str:
+        """Store ``session``; return the cookie value that finds it again."""
+
+    def load(self, cookie_value: str) -> Session | None:
+        """The session for a cookie value, or None if unknown, forged or malformed."""
+
+    def revoke(self, cookie_value: str) -> None:
+        """Forget the session, where the store can."""
+
+
+class CookieStore:
+    """The record sealed in the cookie itself, signed with itsdangerous.
+
+    ``keys`` is oldest first: every key verifies, the last one signs.
+    """
+
+    def __init__(self, keys: Sequence[bytes]) -> None:
+        self._serializer = itsdangerous.URLSafeSerializer(list(keys), salt=SESSION_SALT)
+
+    def save(self, session: Session) -> str:
+        return str(self._serializer.dumps(session.to_record()))
+
+    def load(self, cookie_value: str) -> Session | None:
+        try:
+            record = self._serializer.loads(cookie_value)
+            return Session.from_record(record)
+        except (itsdangerous.BadData, KeyError, TypeError, ValueError):
+            return None
+
+    def revoke(self, cookie_value: str) -> None:
+        """Nothing to forget: the record lives in the browser's cookie."""
+
+
+@dataclass(frozen=True, slots=True)
+class CachedSession:
+    """A verified session with the environ keys the wrapped app will get."""
+
+    session: Session
+    user: User
+    environ: dict[str, Any] = field(repr=False)
+
+    @property
+    def expires_at(self) -> float:
+        return self.session.expires_at
+
+
+def _cached(session: Session) -> CachedSession:
+    user = User.from_claims(session.claims)
+    environ: dict[str, Any] = {
+        "REMOTE_USER": session.remote_user,
+        "pwless_gate.user": user,
+    }
+    if session.access_token:
+        environ["pwless_gate.access_token"] = session.access_token
+    return CachedSession(session=session, user=user, environ=environ)
+
+
+class SessionCache:
+    """Bounded, thread-safe cache of verified sessions in front of a store."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        *,
+        maxsize: int = 10_000,
+        ttl: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self._cache: TTLCache[str, CachedSession] = TTLCache(maxsize=maxsize, ttl=ttl)
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def lookup(self, cookie_value: str) -> CachedSession | None:
+        """The verified, unexpired session for a cookie value, or None.
+
+        Errors of the store (Redis down) propagate; the cache does not hide them.
+        """
+        with self._lock:
+            entry = self._cache.get(cookie_value)
+        if entry is None:
+            session = self.store.load(cookie_value)
+            if session is None:
+                return None
+            entry = _cached(session)
+            if entry.expires_at > self._clock():
+                with self._lock:
+                    self._cache[cookie_value] = entry
+        if entry.expires_at <= self._clock():
+            self.forget(cookie_value)
+            return None
+        return entry
+
+    def save(self, session: Session) -> str:
+        """Store a new session; return its cookie value."""
+        value = self.store.save(session)
+        with self._lock:
+            self._cache[value] = _cached(session)
+        return value
+
+    def forget(self, cookie_value: str) -> None:
+        with self._lock:
+            self._cache.pop(cookie_value, None)
+
+    def revoke(self, cookie_value: str) -> None:
+        """Drop the session from this process and from the store."""
+        self.forget(cookie_value)
+        self.store.revoke(cookie_value)

@@ -1,0 +1,156 @@
+"""id_token verification with PyJWT: JWKS cache, RS256 only, iss/aud/azp/exp/nonce.
+
+The tenant's keys are fetched once and kept. A token signed with a ``kid``
+the cache does not know triggers one refetch, at most every
+``min_refresh`` seconds, so a key rotation at Auth0 is picked up and a flood
+of forged ``kid`` values cannot turn into a flood of JWKS requests.
+
+This module trusts nothing in the token before the signature is checked, and
+checks nothing about who may enter (that is :mod:`pwless_gate.identity`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeGuard
+
+import jwt
+
+from .errors import TokenError
+
+ALGORITHM = "RS256"
+REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat")
+
+JwksFetcher = Callable[[], dict[str, Any]]
+
+
+class TokenVerifier:
+    """Verifies id_tokens issued by one Auth0 tenant for one client."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        client_id: str,
+        fetch_jwks: JwksFetcher,
+        clock: Callable[[], float] = time.time,
+        leeway: int = 60,
+        min_refresh: float = 30.0,
+    ) -> None:
+        self.issuer = issuer
+        self.client_id = client_id
+        self._fetch = fetch_jwks
+        self._clock = clock
+        self._leeway = leeway
+        self._min_refresh = min_refresh
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at: float | None = None
+        self._lock = threading.Lock()
+
+    def verify(
+        self, token: str, *, nonce: str | None = None, connection: str | None = None
+    ) -> dict[str, Any]:
+        """Return the claims of a valid id_token, or raise :class:`TokenError`.
+
+        ``nonce``, when given, must equal the token's ``nonce`` claim;
+        ``connection``, when given, must be the one that issued ``sub``
+        (``email|…``, ``sms|…``). Raises
+        :class:`~pwless_gate.errors.Auth0Unavailable` when the keys cannot be
+        fetched.
+        """
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise TokenError(f"malformed token: {exc}") from exc
+        if header.get("alg") != ALGORITHM:
+            raise TokenError(f"algorithm {header.get('alg')!r} is not {ALGORITHM}")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise TokenError("token header has no kid")
+        key = self._key(kid)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key.key,
+                algorithms=[ALGORITHM],
+                audience=self.client_id,
+                issuer=self.issuer,
+                # Time is checked below against the injected clock.
+                options={
+                    "require": list(REQUIRED_CLAIMS),
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
+            )
+        except jwt.PyJWTError as exc:
+            raise TokenError(f"rejected: {exc}") from exc
+        self._check_time(claims)
+        self._check_azp(claims)
+        self._check_nonce(claims, nonce)
+        if connection is not None and not str(claims["sub"]).startswith(connection + "|"):
+            raise TokenError(f"token is not from the {connection} connection")
+        return claims
+
+    def _key(self, kid: str) -> jwt.PyJWK:
+        with self._lock:
+            key = self._keys.get(kid)
+            if key is not None:
+                return key
+            now = self._clock()
+            recently = self._fetched_at is not None and now - self._fetched_at < self._min_refresh
+            if recently:
+                raise TokenError(f"unknown kid {kid!r}")
+            self._keys = _parse_jwks(self._fetch())
+            self._fetched_at = now
+            key = self._keys.get(kid)
+        if key is None:
+            raise TokenError(f"unknown kid {kid!r}")
+        return key
+
+    def _check_time(self, claims: dict[str, Any]) -> None:
+        now = self._clock()
+        exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf", 0)
+        if not (_number(exp) and _number(iat) and _number(nbf)):
+            raise TokenError("exp, iat and nbf must be numbers")
+        if now > exp + self._leeway:
+            raise TokenError("token has expired")
+        if iat > now + self._leeway or nbf > now + self._leeway:
+            raise TokenError("token is not valid yet")
+
+    def _check_azp(self, claims: dict[str, Any]) -> None:
+        aud = claims.get("aud")
+        azp = claims.get("azp")
+        if isinstance(aud, list) and len(aud) > 1 and azp != self.client_id:
+            raise TokenError("azp does not name this client")
+        if azp is not None and azp != self.client_id:
+            raise TokenError("azp does not name this client")
+
+    @staticmethod
+    def _check_nonce(claims: dict[str, Any], nonce: str | None) -> None:
+        if nonce is None:
+            return
+        got = claims.get("nonce")
+        if not isinstance(got, str) or not hmac.compare_digest(got.encode(), nonce.encode()):
+            raise TokenError("nonce does not match this sign-in")
+
+
+def _number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _parse_jwks(data: dict[str, Any]) -> dict[str, jwt.PyJWK]:
+    keys: dict[str, jwt.PyJWK] = {}
+    for entry in data.get("keys", []) if isinstance(data, dict) else []:
+        if not isinstance(entry, dict) or entry.get("kty") != "RSA" or "kid" not in entry:
+            continue
+        if entry.get("use", "sig") != "sig":
+            continue
+        try:
+            keys[str(entry["kid"])] = jwt.PyJWK(entry, algorithm=ALGORITHM)
+        except jwt.PyJWTError:
+            continue
+    return keys

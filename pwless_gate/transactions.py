@@ -1,0 +1,107 @@
+"""Login transactions: what the gate remembers between "send me a code" and "here it is".
+
+A transaction is signed (itsdangerous, timed) and travels in the code form's
+hidden ``tx`` field and in a magic link's ``state``, so several tabs can sign
+in at once without overwriting each other's cookie. It is bound to the
+browser that started it by a hash of that browser's random id; it is signed,
+not encrypted, so it holds nothing secret (the identifier the user typed, the
+``next`` path, a nonce that is compared, never trusted on its own).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import itsdangerous
+
+SALT = "pwless-gate.login"
+_FIELDS = 7
+
+
+class TransactionError(ValueError):
+    """The transaction is forged, malformed or too old (``expired`` says which)."""
+
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
+
+
+@dataclass(frozen=True)
+class Transaction:
+    connection: str
+    identifier: str
+    send: str
+    next: str
+    browser: str
+    nonce: str
+    tx_id: str
+
+    def bound_to(self, browser_id: str | None) -> bool:
+        """True if this transaction was started by the browser with ``browser_id``."""
+        if not browser_id:
+            return False
+        return hmac.compare_digest(self.browser, browser_binding(browser_id))
+
+
+def browser_binding(browser_id: str) -> str:
+    return hashlib.sha256(b"pwless-gate browser\x00" + browser_id.encode()).hexdigest()[:32]
+
+
+def _timestamp_signer(clock: Callable[[], float]) -> type[itsdangerous.TimestampSigner]:
+    class ClockedSigner(itsdangerous.TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(clock())
+
+    return ClockedSigner
+
+
+class TransactionSigner:
+    """Signs and checks transactions; ``keys`` oldest first, the last one signs."""
+
+    def __init__(
+        self, keys: Sequence[bytes], max_age: int, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._serializer = itsdangerous.URLSafeTimedSerializer(
+            list(keys), salt=SALT, signer=_timestamp_signer(clock)
+        )
+        self.max_age = max_age
+
+    def new(
+        self, *, connection: str, identifier: str, send: str, next: str, browser_id: str
+    ) -> Transaction:
+        return Transaction(
+            connection=connection,
+            identifier=identifier,
+            send=send,
+            next=next,
+            browser=browser_binding(browser_id),
+            nonce=secrets.token_urlsafe(16),
+            tx_id=secrets.token_urlsafe(9),
+        )
+
+    def dumps(self, tx: Transaction) -> str:
+        data = [tx.connection, tx.identifier, tx.send, tx.next, tx.browser, tx.nonce, tx.tx_id]
+        return str(self._serializer.dumps(data))
+
+    def loads(self, token: str | None) -> Transaction:
+        """Raises :class:`TransactionError`."""
+        if not token or len(token) > 4096:
+            raise TransactionError("missing sign-in transaction")
+        try:
+            data = self._serializer.loads(token, max_age=self.max_age)
+        except itsdangerous.SignatureExpired:
+            raise TransactionError("sign-in transaction expired", expired=True) from None
+        except itsdangerous.BadData:
+            raise TransactionError("sign-in transaction is not valid") from None
+        if (
+            not isinstance(data, list)
+            or len(data) != _FIELDS
+            or not all(isinstance(v, str) for v in data)
+        ):
+            raise TransactionError("sign-in transaction is malformed")
+        return Transaction(*data)
