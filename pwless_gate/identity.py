@@ -1,8 +1,8 @@
 """Email and phone identifiers: normalisation, allow-lists, masking.
 
 Emails are normalised the way email-validator does (Unicode NFC, domain
-lower-cased and IDNA-checked; no deliverability look-up, which would need the
-network). Phone numbers become E.164 with phonenumbers. The allow-lists are
+IDNA-checked; no deliverability look-up, which would need the network), then
+lower-cased as Auth0 stores them. Phone numbers become E.164 with phonenumbers. The allow-lists are
 checked twice: before any message is sent and again on the verified
 id_token.
 
@@ -22,7 +22,10 @@ class InvalidIdentifier(ValueError):
 
 
 def normalise_email(value: str) -> str:
-    """The canonical form of an email address; raises :class:`InvalidIdentifier`."""
+    """The canonical, lower-cased form of an email address.
+
+    Raises :class:`InvalidIdentifier`.
+    """
     value = value.strip()
     if not value or len(value) > 254:
         raise InvalidIdentifier("Enter an email address like name@example.com.")
@@ -30,8 +33,9 @@ def normalise_email(value: str) -> str:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
         raise InvalidIdentifier(f"That email address is not valid: {exc}") from None
-    local, _, domain = result.normalized.rpartition("@")
-    return f"{local}@{domain.lower()}"
+    # Auth0 keeps email identities lower-cased; so does the gate, so one
+    # person is one REMOTE_USER however they type their address.
+    return result.normalized.lower()
 
 
 def normalise_phone(value: str, default_region: str | None = None) -> str:
@@ -80,7 +84,7 @@ class AllowList:
         cls, emails: tuple[str, ...], domains: tuple[str, ...], phones: tuple[str, ...]
     ) -> AllowList:
         return cls(
-            emails=frozenset(normalise_email(e).lower() for e in emails),
+            emails=frozenset(normalise_email(e) for e in emails),
             domains=tuple(d.lower() for d in domains),
             phones=frozenset(normalise_phone(p) for p in phones),
         )
@@ -96,7 +100,7 @@ class AllowList:
         local, at, domain = email.rpartition("@")
         if not at or not local:
             return False
-        if f"{local}@{domain.lower()}".lower() in self.emails:
+        if email.lower() in self.emails:
             return True
         domain = domain.lower()
         for allowed in self.domains:

@@ -1,0 +1,351 @@
+"""The whole email one-time-code flow, against the local tenant over real HTTP."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from pwless_gate import PasswordlessGate
+from pwless_gate.devtenant import DevTenant, serve_in_thread
+
+from ..conftest import CLIENT_ID, CLIENT_SECRET, FakeClock
+from ..helpers import Harness, RecordingApp, gate_config, hidden
+
+
+def session_cookie(harness: Harness) -> Any:
+    return harness.client.get_cookie("pwless_gate_session")
+
+
+def test_whole_login_lands_in_app_with_claims(harness: Harness) -> None:
+    first = harness.client.get("/reports?year=2026")
+    assert first.status_code == 302
+    assert first.headers["Location"] == "/_gate/login?next=%2Freports%3Fyear%3D2026"
+    assert harness.app.calls == []
+
+    started = harness.start("Ada@Example.COM", next="/reports?year=2026")
+    assert started.status_code == 200
+    assert "a***@example.com" in started.get_data(as_text=True)
+    message = harness.tenant.last_message()
+    assert message.channel == "email"
+    assert message.to == "ada@example.com"
+    assert message.link is None
+
+    done = harness.submit_code(started, message.code)
+    assert done.status_code == 303
+    assert done.headers["Location"] == "/reports?year=2026"
+    assert session_cookie(harness) is not None
+
+    page = harness.client.get("/reports?year=2026")
+    assert page.status_code == 200
+    environ = harness.app.calls[-1]
+    assert environ["REMOTE_USER"] == "ada@example.com"
+    user = environ["pwless_gate.user"]
+    assert user.email == "ada@example.com"
+    assert user.sub.startswith("email|")
+    claims = environ["pwless_gate.claims"]
+    assert claims["sub"] == user.sub
+    assert claims["email_verified"] is True
+    assert "pwless_gate.access_token" not in environ
+
+
+def test_wrong_code_shows_message_and_no_session(harness: Harness) -> None:
+    started = harness.start("bob@example.com")
+    real = harness.tenant.last_message().code
+    wrong = "000000" if real != "000000" else "111111"
+    answer = harness.submit_code(started, wrong)
+    assert answer.status_code == 400
+    page = answer.get_data(as_text=True)
+    assert 'role="alert"' in page
+    assert 'aria-invalid="true"' in page
+    assert session_cookie(harness) is None
+    assert harness.client.get("/").status_code == 302
+    # The right code still works after one wrong try.
+    assert harness.submit_code(answer, real).status_code == 303
+    assert harness.client.get("/").status_code == 200
+
+
+def test_expired_code(harness: Harness, clock: FakeClock) -> None:
+    started = harness.start("carol@example.com")
+    code = harness.tenant.last_message().code
+    clock.advance(181)
+    answer = harness.submit_code(started, code)
+    assert answer.status_code == 400
+    assert "expired" in answer.get_data(as_text=True)
+    assert session_cookie(harness) is None
+
+
+def test_too_many_wrong_codes_kill_the_code(harness: Harness) -> None:
+    started = harness.start("dan@example.com")
+    real = harness.tenant.last_message().code
+    wrong = "000000" if real != "000000" else "111111"
+    page = started
+    for _ in range(2):
+        page = harness.submit_code(page, wrong)
+        assert page.status_code == 400
+        assert "not right" in page.get_data(as_text=True)
+    third = harness.submit_code(page, wrong)
+    assert third.status_code == 400
+    assert "too many times" in third.get_data(as_text=True)
+    # Even the right code is dead now.
+    late = harness.submit_code(page, real)
+    assert late.status_code == 400
+    assert session_cookie(harness) is None
+
+
+def test_reused_code_is_refused(harness: Harness) -> None:
+    started = harness.start("erin@example.com")
+    code = harness.tenant.last_message().code
+    assert harness.submit_code(started, code).status_code == 303
+    other = harness.new_browser()
+    other.set_cookie("pwless_gate_browser", harness.client.get_cookie("pwless_gate_browser").value)
+    again = harness.submit_code(started, code, client=other)
+    assert again.status_code == 400
+    assert other.get_cookie("pwless_gate_session") is None
+
+
+def test_new_code_supersedes_old(harness: Harness) -> None:
+    first = harness.start("fay@example.com")
+    old = harness.tenant.last_message().code
+    harness.start("fay@example.com")
+    new = harness.tenant.last_message().code
+    if old == new:
+        pytest.skip("the tenant drew the same code twice")
+    assert harness.submit_code(first, old).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["not-an-email", "a@b", "ada@@example.com", "", "x" * 300 + "@example.com", "ada@exa mple.com"],
+    ids=["no-at", "no-tld", "double-at", "empty", "overlong", "space"],
+)
+def test_malformed_email_gets_clear_page_and_nothing_sent(harness: Harness, email: str) -> None:
+    answer = harness.start(email)
+    assert answer.status_code == 400
+    page = answer.get_data(as_text=True)
+    assert 'role="alert"' in page
+    assert harness.tenant.outbox() == []
+
+
+def test_unknown_connection_gives_clear_page(clock: FakeClock) -> None:
+    tenant_app = DevTenant(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, connections=("sms",), clock=clock
+    )
+    with serve_in_thread(tenant_app) as tenant:
+        app = RecordingApp()
+        harness = Harness(
+            gate=PasswordlessGate(app, gate_config(tenant.url), clock=clock), app=app, tenant=tenant
+        )
+        answer = harness.start("gus@example.com")
+        assert answer.status_code == 400
+        assert "not available" in answer.get_data(as_text=True)
+        assert tenant.outbox() == []
+
+
+def test_app_never_called_without_session(harness: Harness) -> None:
+    for method in ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"):
+        answer = harness.client.open("/admin/delete-everything", method=method, data="x=1")
+        assert answer.status_code in (302, 401)
+    forged = harness.client
+    forged.set_cookie("pwless_gate_session", "eyJzaWQiOiJ4In0.forged")
+    assert forged.get("/").status_code == 302
+    assert harness.app.calls == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Accept": "application/json"},
+        {"X-Requested-With": "XMLHttpRequest"},
+        {"Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"},
+    ],
+    ids=["accept-json", "xhr", "fetch"],
+)
+def test_api_clients_get_401_json(harness: Harness, headers: dict[str, str]) -> None:
+    answer = harness.client.get("/api/items", headers=headers)
+    assert answer.status_code == 401
+    assert answer.json is not None
+    assert answer.json["error"] == "unauthorized"
+    assert answer.json["login_url"] == "/_gate/login"
+
+
+def test_browser_accept_html_and_json_is_redirected(harness: Harness) -> None:
+    answer = harness.client.get("/", headers={"Accept": "text/html,application/json;q=0.9"})
+    assert answer.status_code == 302
+
+
+SPOOFS = {
+    "REMOTE_USER": "boss@example.com",
+    "HTTP_X_FORWARDED_USER": "boss@example.com",
+    "HTTP_X_FORWARDED_EMAIL": "boss@example.com",
+    "HTTP_REMOTE_USER": "boss@example.com",
+    "HTTP_X_AUTH_REQUEST_USER": "boss@example.com",
+    "pwless_gate.user": "boss",
+}
+
+
+def test_spoofed_identity_never_reaches_app(harness: Harness) -> None:
+    harness.client.get("/", environ_overrides=SPOOFS)
+    assert harness.app.calls == []
+    assert harness.login("ivy@example.com").status_code == 303
+    harness.client.get("/", environ_overrides=SPOOFS)
+    environ = harness.app.calls[-1]
+    assert environ["REMOTE_USER"] == "ivy@example.com"
+    for key in SPOOFS:
+        if key not in ("REMOTE_USER", "pwless_gate.user"):
+            assert key not in environ
+    assert environ["pwless_gate.user"].email == "ivy@example.com"
+
+
+def test_public_path_reaches_app_without_spoofed_user(make_harness: Any) -> None:
+    harness = make_harness(public_paths=("/static/",))
+    assert harness.client.get("/static/app.css", environ_overrides=SPOOFS).status_code == 200
+    environ = harness.app.calls[-1]
+    assert "REMOTE_USER" not in environ
+    assert "HTTP_X_FORWARDED_USER" not in environ
+
+
+def test_tampered_session_cookie_is_rejected(harness: Harness) -> None:
+    assert harness.login("jo@example.com").status_code == 303
+    value = session_cookie(harness).value
+    tampered = value[:-2] + ("AA" if value[-2:] != "AA" else "BB")
+    fresh = harness.new_browser()
+    fresh.set_cookie("pwless_gate_session", tampered)
+    assert fresh.get("/").status_code == 302
+    fresh.set_cookie("pwless_gate_session", value)
+    assert fresh.get("/").status_code == 200
+
+
+def test_expired_session_cookie_is_rejected(harness: Harness, clock: FakeClock) -> None:
+    assert harness.login("kim@example.com").status_code == 303
+    assert harness.client.get("/").status_code == 200
+    clock.advance(12 * 3600 + 1)
+    assert harness.client.get("/").status_code == 302
+
+
+def test_session_signed_with_another_key_is_rejected(make_harness: Any) -> None:
+    one = make_harness()
+    assert one.login("lee@example.com").status_code == 303
+    other = make_harness(secret_key="another-secret-key-987654321")
+    browser = other.new_browser()
+    browser.set_cookie("pwless_gate_session", session_cookie(one).value)
+    assert browser.get("/").status_code == 302
+
+
+def test_rotated_key_still_accepts_old_sessions(make_harness: Any) -> None:
+    old = make_harness()
+    assert old.login("max@example.com").status_code == 303
+    rotated = make_harness(
+        secret_key="the-new-secret-key-0123456789",
+        previous_secret_keys=("test-secret-key-0123456789",),
+    )
+    browser = rotated.new_browser()
+    browser.set_cookie("pwless_gate_session", session_cookie(old).value)
+    assert browser.get("/").status_code == 200
+
+
+def test_logout(harness: Harness) -> None:
+    assert harness.login("nia@example.com").status_code == 303
+    confirm = harness.client.get("/_gate/logout")
+    assert confirm.status_code == 200
+    page = confirm.get_data(as_text=True)
+    assert "nia@example.com" in page
+    assert harness.client.post("/_gate/logout", data={}).status_code == 403
+    done = harness.client.post("/_gate/logout", data={"csrf_token": hidden(page, "csrf_token")})
+    assert done.status_code == 200
+    assert session_cookie(harness) is None
+    assert harness.client.get("/").status_code == 302
+
+
+def test_login_without_csrf_token_is_refused(harness: Harness) -> None:
+    harness.client.get("/_gate/login")
+    answer = harness.client.post("/_gate/login", data={"email": "oz@example.com"})
+    assert answer.status_code == 403
+    assert harness.tenant.outbox() == []
+
+
+def test_cross_origin_login_post_is_refused(harness: Harness) -> None:
+    page = harness.client.get("/_gate/login").get_data(as_text=True)
+    answer = harness.client.post(
+        "/_gate/login",
+        data={"email": "pat@example.com", "csrf_token": hidden(page, "csrf_token")},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert answer.status_code == 403
+    assert harness.tenant.outbox() == []
+
+
+def test_code_from_another_browser_transaction_is_refused(harness: Harness) -> None:
+    started = harness.start("quinn@example.com")
+    code = harness.tenant.last_message().code
+    thief = harness.new_browser()
+    thief.get("/_gate/login")
+    page = started.get_data(as_text=True)
+    thief_page = thief.get("/_gate/login").get_data(as_text=True)
+    answer = thief.post(
+        "/_gate/verify",
+        data={
+            "csrf_token": hidden(thief_page, "csrf_token"),
+            "tx": hidden(page, "tx"),
+            "code": code,
+        },
+    )
+    assert answer.status_code == 403
+    assert thief.get_cookie("pwless_gate_session") is None
+
+
+@pytest.mark.parametrize(
+    "next_value",
+    ["https://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)"],
+    ids=["absolute", "scheme-relative", "backslash", "javascript"],
+)
+def test_hostile_next_lands_on_home(harness: Harness, next_value: str) -> None:
+    done = harness.login("rae@example.com", next=next_value)
+    assert done.status_code == 303
+    assert done.headers["Location"] == "/"
+
+
+def test_several_tabs_can_sign_in_at_once(harness: Harness) -> None:
+    tab_one = harness.start("sam@example.com", next="/one")
+    code_one = harness.tenant.last_message().code
+    tab_two = harness.start("sue@example.com", next="/two")
+    code_two = harness.tenant.last_message().code
+    assert harness.submit_code(tab_one, code_one).headers["Location"] == "/one"
+    assert harness.submit_code(tab_two, code_two).headers["Location"] == "/two"
+
+
+def test_each_login_gets_a_new_session_id(harness: Harness) -> None:
+    assert harness.login("tia@example.com").status_code == 303
+    first = session_cookie(harness).value
+    assert harness.login("tia@example.com").status_code == 303
+    second = session_cookie(harness).value
+    assert first != second
+
+
+def test_code_with_spaces_is_accepted_and_letters_refused_locally(harness: Harness) -> None:
+    started = harness.start("uma@example.com")
+    code = harness.tenant.last_message().code
+    letters = harness.submit_code(started, "abcdef")
+    assert letters.status_code == 400
+    spaced = harness.submit_code(letters, f"{code[:3]} {code[3:]}")
+    assert spaced.status_code == 303
+
+
+def test_gate_health_userinfo_and_auth(harness: Harness) -> None:
+    assert harness.client.get("/_gate/health").json == {"status": "ok"}
+    assert harness.client.get("/_gate/userinfo").status_code == 401
+    assert harness.client.get("/_gate/auth").status_code == 401
+    assert harness.login("val@example.com").status_code == 303
+    info = harness.client.get("/_gate/userinfo")
+    assert info.json is not None
+    assert info.json["email"] == "val@example.com"
+    auth = harness.client.get("/_gate/auth")
+    assert auth.status_code == 202
+    assert auth.headers["X-Auth-Request-User"] == "val@example.com"
+
+
+def test_unknown_gate_route_is_404_page(harness: Harness) -> None:
+    answer = harness.client.get("/_gate/nope")
+    assert answer.status_code == 404
+    assert re.search(r"<h1[^>]*>Not found</h1>", answer.get_data(as_text=True))

@@ -1,0 +1,97 @@
+"""Small helpers the tests share: a recording app, form scraping, a gate harness."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.test import Client, TestResponse
+
+from pwless_gate import GateConfig, PasswordlessGate
+
+from .conftest import CLIENT_ID, CLIENT_SECRET
+
+
+class RecordingApp:
+    """A WSGI app that answers 200 and keeps every environ it was called with."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        self.calls.append(dict(environ))
+        body = f"hello {environ.get('REMOTE_USER', 'nobody')}".encode()
+        start_response(
+            "200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+        )
+        return [body]
+
+
+def hidden(page: str, name: str) -> str:
+    """The value of the form field ``name`` in an HTML page."""
+    match = re.search(rf'name="{re.escape(name)}"\s+value="([^"]*)"', page)
+    if match is None:
+        raise LookupError(f"no field {name!r} in page")
+    return html.unescape(match.group(1))
+
+
+def gate_config(tenant_url: str, **overrides: Any) -> GateConfig:
+    values: dict[str, Any] = {
+        "auth0_domain": tenant_url,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "secret_key": "test-secret-key-0123456789",
+        "auth0_timeout": 2.0,
+    }
+    values.update(overrides)
+    return GateConfig(**values)
+
+
+@dataclass
+class Harness:
+    """A gate wrapping a :class:`RecordingApp`, driven in-process by a Werkzeug client.
+
+    The gate's own calls to the tenant go over real loopback HTTP.
+    """
+
+    gate: PasswordlessGate
+    app: RecordingApp
+    tenant: Any
+    client: Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.client = Client(self.gate)
+
+    def new_browser(self) -> Client:
+        return Client(self.gate)
+
+    def start(
+        self, email: str, *, client: Client | None = None, next: str = "/", **extra: str
+    ) -> TestResponse:
+        client = client or self.client
+        page = client.get(f"/_gate/login?next={next}").get_data(as_text=True)
+        form = {
+            "csrf_token": hidden(page, "csrf_token"),
+            "next": next,
+            "email": email,
+            "send": "code",
+        }
+        form.update(extra)
+        return client.post("/_gate/login", data=form)
+
+    def submit_code(
+        self, start_page: TestResponse, code: str, *, client: Client | None = None
+    ) -> TestResponse:
+        client = client or self.client
+        page = start_page.get_data(as_text=True)
+        form = {"csrf_token": hidden(page, "csrf_token"), "tx": hidden(page, "tx"), "code": code}
+        return client.post("/_gate/verify", data=form)
+
+    def login(self, email: str, *, client: Client | None = None, next: str = "/") -> TestResponse:
+        started = self.start(email, client=client, next=next)
+        assert started.status_code == 200, started.get_data(as_text=True)
+        code = self.tenant.last_message(to=email).code
+        return self.submit_code(started, code, client=client)

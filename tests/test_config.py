@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import pytest
+
+from pwless_gate import ConfigError, GateConfig
+
+BASE = {
+    "PWLESS_GATE_AUTH0_DOMAIN": "acme.eu.auth0.com",
+    "PWLESS_GATE_CLIENT_ID": "abc",
+    "PWLESS_GATE_CLIENT_SECRET": "s3cret",
+}
+
+
+def test_from_env_reads_every_kind_of_value() -> None:
+    env = dict(
+        BASE,
+        PWLESS_GATE_METHODS="email-code, sms-code",
+        PWLESS_GATE_ALLOWED_DOMAINS="Example.com,.corp.example",
+        PWLESS_GATE_SESSION_LIFETIME="3600",
+        PWLESS_GATE_TRUSTED_PROXIES="1",
+        PWLESS_GATE_COOKIE_SECURE="TRUE",
+        PWLESS_GATE_PASS_HEADERS="yes",
+        PWLESS_GATE_DEFAULT_REGION="gb",
+    )
+    config = GateConfig.from_env(env)
+    assert config.auth0_base_url == "https://acme.eu.auth0.com"
+    assert config.issuer == "https://acme.eu.auth0.com/"
+    assert config.methods == ("email-code", "sms-code")
+    assert config.allowed_domains == ("example.com", ".corp.example")
+    assert config.session_lifetime == 3600
+    assert config.trusted_proxies == 1
+    assert config.cookie_secure == "true"
+    assert config.pass_headers is True
+    assert config.default_region == "GB"
+
+
+def test_defaults() -> None:
+    config = GateConfig.from_env(BASE)
+    assert config.methods == ("email-code",)
+    assert config.scope == "openid profile email"
+    assert config.prefix == "/_gate"
+    assert config.cookie_secure == "auto"
+
+
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        ({"PWLESS_GATE_AUTH0_DOMAIN": ""}, "PWLESS_GATE_AUTH0_DOMAIN"),
+        ({"PWLESS_GATE_CLIENT_SECRET": ""}, "PWLESS_GATE_CLIENT_SECRET"),
+        ({"PWLESS_GATE_AUTH0_DOMAIN": "http://acme.eu.auth0.com"}, "PWLESS_GATE_AUTH0_DOMAIN"),
+        ({"PWLESS_GATE_AUTH0_DOMAIN": "bad host!"}, "PWLESS_GATE_AUTH0_DOMAIN"),
+        ({"PWLESS_GATE_AUTH0_DOMAIN": "https://a.com/path"}, "PWLESS_GATE_AUTH0_DOMAIN"),
+        ({"PWLESS_GATE_METHODS": "email-code,carrier-pigeon"}, "PWLESS_GATE_METHODS"),
+        ({"PWLESS_GATE_METHODS": ","}, "PWLESS_GATE_METHODS"),
+        ({"PWLESS_GATE_SESSION_LIFETIME": "soon"}, "PWLESS_GATE_SESSION_LIFETIME"),
+        ({"PWLESS_GATE_SESSION_LIFETIME": "-5"}, "PWLESS_GATE_SESSION_LIFETIME"),
+        ({"PWLESS_GATE_COOKIE_SECURE": "maybe"}, "PWLESS_GATE_COOKIE_SECURE"),
+        ({"PWLESS_GATE_PREFIX": "gate/"}, "PWLESS_GATE_PREFIX"),
+        ({"PWLESS_GATE_SCOPE": "profile email"}, "PWLESS_GATE_SCOPE"),
+        ({"PWLESS_GATE_SECRET_KEY": "short"}, "PWLESS_GATE_SECRET_KEY"),
+        ({"PWLESS_GATE_REDIS_URL": "http://x"}, "PWLESS_GATE_REDIS_URL"),
+        ({"PWLESS_GATE_ALLOWED_DOMAINS": "not a domain"}, "PWLESS_GATE_ALLOWED_DOMAINS"),
+        ({"PWLESS_GATE_TRUSTED_PROXIES": "-1"}, "PWLESS_GATE_TRUSTED_PROXIES"),
+        ({"PWLESS_GATE_PASS_HEADERS": "perhaps"}, "PWLESS_GATE_PASS_HEADERS"),
+    ],
+    ids=lambda v: next(iter(v)) if isinstance(v, dict) else "",
+)
+def test_bad_setting_names_itself(env: dict[str, str], setting: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        GateConfig.from_env(dict(BASE, **env))
+    assert caught.value.setting == setting
+    assert str(caught.value).startswith(setting)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "domain",
+    [
+        "http://127.0.0.1:8001",
+        "http://localhost:8001",
+        "http://[::1]:8001",
+        "https://login.example",
+    ],
+)
+def test_loopback_http_and_https_urls_accepted(domain: str) -> None:
+    config = GateConfig(auth0_domain=domain, client_id="a", client_secret="b")
+    assert config.issuer == domain + "/"
+
+
+def test_missing_required_setting() -> None:
+    with pytest.raises(ConfigError) as caught:
+        GateConfig.from_env({"PWLESS_GATE_AUTH0_DOMAIN": "acme.auth0.com"})
+    assert caught.value.setting == "PWLESS_GATE_CLIENT_ID"

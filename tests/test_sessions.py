@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import pytest
+
+from pwless_gate.sessions import CookieStore, Session, SessionCache, new_session_id
+
+from .conftest import FakeClock
+
+KEY = b"k" * 32
+
+
+def make_session(now: float, lifetime: float = 3600, **claims: str) -> Session:
+    return Session(
+        sid=new_session_id(),
+        remote_user="ada@example.com",
+        connection="email",
+        claims={"sub": "email|abc", "email": "ada@example.com", **claims},
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+
+
+def test_cookie_store_round_trip() -> None:
+    store = CookieStore([KEY])
+    session = make_session(1000.0)
+    value = store.save(session)
+    loaded = store.load(value)
+    assert loaded is not None
+    assert loaded.sid == session.sid
+    assert loaded.claims["email"] == "ada@example.com"
+
+
+@pytest.mark.parametrize("value", ["", "garbage", "a.b", "eyJ9.AAAA", "x" * 5000])
+def test_cookie_store_refuses_garbage(value: str) -> None:
+    assert CookieStore([KEY]).load(value) is None
+
+
+def test_key_rotation() -> None:
+    old = CookieStore([b"o" * 32]).save(make_session(1000.0))
+    assert CookieStore([b"o" * 32, KEY]).load(old) is not None
+    assert CookieStore([KEY]).load(old) is None
+
+
+def test_cache_only_holds_verified_sessions(clock: FakeClock) -> None:
+    cache = SessionCache(CookieStore([KEY]), maxsize=100, ttl=60, clock=clock)
+    for i in range(500):
+        assert cache.lookup(f"forged-{i}") is None
+    assert len(cache) == 0
+    value = CookieStore([KEY]).save(make_session(clock()))
+    entry = cache.lookup(value)
+    assert entry is not None
+    assert entry.environ["REMOTE_USER"] == "ada@example.com"
+    assert entry.user.email == "ada@example.com"
+    assert len(cache) == 1
+
+
+def test_cache_is_bounded(clock: FakeClock) -> None:
+    store = CookieStore([KEY])
+    cache = SessionCache(store, maxsize=10, ttl=60, clock=clock)
+    for _ in range(50):
+        assert cache.lookup(store.save(make_session(clock()))) is not None
+    assert len(cache) == 10
+
+
+def test_expired_session_is_refused_even_when_cached(clock: FakeClock) -> None:
+    store = CookieStore([KEY])
+    cache = SessionCache(store, ttl=3600, clock=clock)
+    value = cache.save(make_session(clock(), lifetime=60))
+    assert cache.lookup(value) is not None
+    clock.advance(61)
+    assert cache.lookup(value) is None
+    assert len(cache) == 0
+
+
+def test_user_claims_are_read_only(clock: FakeClock) -> None:
+    cache = SessionCache(CookieStore([KEY]), clock=clock)
+    entry = cache.lookup(cache.save(make_session(clock())))
+    assert entry is not None
+    with pytest.raises(TypeError):
+        entry.user.claims["email"] = "boss@example.com"  # type: ignore[index]
