@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -88,6 +89,9 @@ def _serve(spec: str, host: str, port: int) -> int:
 
     from .middleware import gate
 
+    # Like gunicorn: the app is imported relative to the current directory.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     app = gate(spec)
     run_simple(host, port, app, threaded=True)
     return 0

@@ -192,5 +192,6 @@ def gate(app: str | WSGIApplication, **overrides: Any) -> PasswordlessGate:
     ``app`` is a WSGI callable or an import string; the config comes from the
     ``PWLESS_GATE_*`` variables, with ``overrides`` winning.
     """
+    config = GateConfig.from_env(**overrides)
     wsgi_app = load_app(app) if isinstance(app, str) else app
-    return PasswordlessGate.from_env(wsgi_app, **overrides)
+    return PasswordlessGate(wsgi_app, config)

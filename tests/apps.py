@@ -1,0 +1,31 @@
+"""WSGI apps that tests run behind the gate in real servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from typing import Any
+
+
+def whoami(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """Answers with the user the gate put in the environ and the worker's pid.
+
+    ``?sleep=0.2`` holds the worker that long, so concurrent requests spread.
+    """
+    if environ.get("QUERY_STRING", "").startswith("sleep="):
+        time.sleep(min(float(environ["QUERY_STRING"][6:] or 0), 2.0))
+    body = json.dumps(
+        {
+            "remote_user": environ.get("REMOTE_USER"),
+            "claims": environ.get("pwless_gate.claims"),
+            "pid": os.getpid(),
+            "path": environ.get("PATH_INFO"),
+            "query": environ.get("QUERY_STRING"),
+        }
+    ).encode()
+    start_response(
+        "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]

@@ -1,0 +1,119 @@
+"""Real gunicorn, three sync workers, the gate built by its factory string."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from ..conftest import CLIENT_ID, CLIENT_SECRET
+from ..helpers import hidden
+from ..procs import BIN, Process, free_port, wait_for_port
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(params=[0, 1], ids=["steady", "recycled-each-request"])
+def gunicorn_gate(
+    tenant: Any, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, Path, int]]:
+    """Three workers; with ``max_requests=1`` every request meets a fresh worker."""
+    max_requests = request.param
+    port = free_port()
+    access_log = tmp_path / "access.log"
+    env = {
+        "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
+        "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
+        "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
+    }
+    server = Process(
+        [
+            str(BIN / "gunicorn"),
+            "--workers",
+            "3",
+            "--max-requests",
+            str(max_requests),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--access-logfile",
+            str(access_log),
+            "--access-logformat",
+            "%(p)s %(m)s %(U)s %(s)s",
+            'pwless_gate:gate("tests.apps:whoami")',
+        ],
+        env=env,
+        log=tmp_path / "gunicorn.log",
+    )
+    try:
+        wait_for_port(port, server.proc)
+        yield f"http://127.0.0.1:{port}", access_log, max_requests
+    finally:
+        server.stop()
+
+
+def pids_by_path(access_log: Path) -> dict[str, set[str]]:
+    seen: dict[str, set[str]] = {}
+    for line in access_log.read_text().splitlines():
+        match = re.match(r"<(\d+)> (\S+) (\S+) (\d+)", line)
+        if match:
+            seen.setdefault(match.group(3), set()).add(match.group(1))
+    return seen
+
+
+def login(base: str, tenant: Any, email: str) -> requests.Session:
+    browser = requests.Session()
+    first = browser.get(f"{base}/deep/page?x=1", allow_redirects=False)
+    assert first.status_code == 302
+    login_page = browser.get(base + first.headers["Location"])
+    assert login_page.status_code == 200
+    sent = browser.post(
+        f"{base}/_gate/login",
+        data={
+            "csrf_token": hidden(login_page.text, "csrf_token"),
+            "next": "/deep/page?x=1",
+            "email": email,
+            "send": "code",
+        },
+    )
+    assert sent.status_code == 200, sent.text
+    done = browser.post(
+        f"{base}/_gate/verify",
+        data={
+            "csrf_token": hidden(sent.text, "csrf_token"),
+            "tx": hidden(sent.text, "tx"),
+            "code": tenant.last_message(to=email).code,
+        },
+        allow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    assert done.headers["Location"] == "/deep/page?x=1"
+    return browser
+
+
+def test_login_across_three_workers(gunicorn_gate: tuple[str, Path, int], tenant: Any) -> None:
+    base, access_log, max_requests = gunicorn_gate
+    browsers = [login(base, tenant, f"worker{i}@example.com") for i in range(3)]
+
+    def fetch(i: int) -> dict[str, Any]:
+        answer = browsers[i % 3].get(f"{base}/deep/page?sleep=0.2", headers={"Connection": "close"})
+        assert answer.status_code == 200
+        body: dict[str, Any] = answer.json()
+        assert body["remote_user"] == f"worker{i % 3}@example.com"
+        return body
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        served_by = {body["pid"] for body in pool.map(fetch, range(12))}
+    assert len(served_by) >= 2
+    anonymous = requests.get(f"{base}/deep/page", allow_redirects=False)
+    assert anonymous.status_code == 302
+    if max_requests == 1:
+        # Every step of every login met a fresh worker: the transaction, the
+        # CSRF token and the session signed by one process held in another.
+        pids = pids_by_path(access_log)
+        steps = pids["/_gate/login"] | pids["/_gate/verify"]
+        assert len(steps) == 9, pids

@@ -1,0 +1,156 @@
+"""The ``pwless-gate`` command, run as a real process."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from .conftest import CLIENT_ID, CLIENT_SECRET
+from .helpers import hidden
+from .procs import BIN, ROOT, Process, free_port, wait_for_port
+
+PWLESS_GATE = str(BIN / "pwless-gate")
+BASE_ENV = {
+    "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
+    "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
+}
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PWLESS_GATE_")}
+    return subprocess.run(
+        [PWLESS_GATE, *args],
+        env={**clean, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        ({}, "PWLESS_GATE_AUTH0_DOMAIN"),
+        ({"PWLESS_GATE_AUTH0_DOMAIN": "http://example.com"}, "PWLESS_GATE_AUTH0_DOMAIN"),
+        (
+            {"PWLESS_GATE_AUTH0_DOMAIN": "acme.auth0.com", "PWLESS_GATE_METHODS": "fax"},
+            "PWLESS_GATE_METHODS",
+        ),
+        (
+            {"PWLESS_GATE_AUTH0_DOMAIN": "acme.auth0.com", "PWLESS_GATE_SESSION_LIFETIME": "x"},
+            "PWLESS_GATE_SESSION_LIFETIME",
+        ),
+    ],
+    ids=["missing-domain", "plain-http", "bad-method", "bad-number"],
+)
+@pytest.mark.parametrize("command", ["serve", "check"])
+def test_bad_config_stops_with_one_line(env: dict[str, str], setting: str, command: str) -> None:
+    args = [command, "tests.apps:whoami"] if command == "serve" else [command]
+    result = run(args, {**BASE_ENV, **env})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert setting in lines[0]
+
+
+def test_serve_with_unimportable_app_names_it() -> None:
+    result = run(
+        ["serve", "no_such_module:app"], {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": "acme.auth0.com"}
+    )
+    assert result.returncode == 2
+    assert "no_such_module" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_dev_tenant_and_serve_from_the_command_line(tmp_path: Path) -> None:
+    tenant_port, gate_port = free_port(), free_port()
+    tenant_url = f"http://127.0.0.1:{tenant_port}"
+    gate_url = f"http://127.0.0.1:{gate_port}"
+    tenant = Process(
+        [
+            PWLESS_GATE,
+            "dev-tenant",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(tenant_port),
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret",
+            CLIENT_SECRET,
+            "--allowed-callback",
+            f"{gate_url}/_gate/callback",
+        ],
+        log=tmp_path / "tenant.log",
+    )
+    gate = Process(
+        [
+            PWLESS_GATE,
+            "serve",
+            "tests.apps:whoami",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(gate_port),
+        ],
+        env={**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": tenant_url},
+        log=tmp_path / "gate.log",
+    )
+    try:
+        wait_for_port(tenant_port, tenant.proc)
+        wait_for_port(gate_port, gate.proc)
+        discovery = requests.get(f"{tenant_url}/.well-known/openid-configuration", timeout=5)
+        assert discovery.json()["issuer"] == tenant_url + "/"
+
+        check = run(["check"], {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": tenant_url})
+        assert check.returncode == 0, check.stderr
+        assert "ok" in check.stdout.splitlines()[-1]
+
+        browser = requests.Session()
+        page = browser.get(f"{gate_url}/_gate/login", timeout=5)
+        sent = browser.post(
+            f"{gate_url}/_gate/login",
+            data={"csrf_token": hidden(page.text, "csrf_token"), "email": "cli@example.com"},
+            timeout=10,
+        )
+        assert sent.status_code == 200, sent.text
+        code = code_from_log(tenant, "cli@example.com")
+        done = browser.post(
+            f"{gate_url}/_gate/verify",
+            data={
+                "csrf_token": hidden(sent.text, "csrf_token"),
+                "tx": hidden(sent.text, "tx"),
+                "code": code,
+            },
+            timeout=10,
+        )
+        assert done.status_code == 200
+        assert done.json()["remote_user"] == "cli@example.com"
+    finally:
+        gate.stop()
+        tenant.stop()
+
+
+def code_from_log(tenant: Any, email: str) -> str:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        match = re.findall(rf"{re.escape(email)}\D*?(\d{{6}})", tenant.output())
+        if match:
+            return str(match[-1])
+        time.sleep(0.05)
+    raise AssertionError(f"no code for {email} in the tenant's output:\n{tenant.output()}")
+
+
+def test_check_reports_unreachable_tenant() -> None:
+    port = free_port()
+    result = run(["check"], {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": f"http://127.0.0.1:{port}"})
+    assert result.returncode == 1
+    assert "cannot reach" in result.stderr
