@@ -49,16 +49,19 @@ class TokenSet:
 
 
 def make_http_session(pool_size: int = _POOL_SIZE) -> requests.Session:
-    """A pooled session that retries only idempotent GETs, twice, on connect/read errors."""
+    """A pooled session that retries nothing but a GET whose connection failed.
+
+    A failed connect sent nothing, so one more try is safe and cheap; a read
+    that timed out is not retried, so no call outlives its timeout twice.
+    """
     session = requests.Session()
     retry = Retry(
-        total=2,
-        connect=2,
-        read=2,
+        total=1,
+        connect=1,
+        read=0,
         status=0,
         other=0,
         allowed_methods=frozenset({"GET"}),
-        backoff_factor=0.1,
         raise_on_status=False,
     )
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=retry)

@@ -67,9 +67,9 @@ def pids_by_path(access_log: Path) -> dict[str, set[str]]:
 
 def login(base: str, tenant: Any, email: str) -> requests.Session:
     browser = requests.Session()
-    first = browser.get(f"{base}/deep/page?x=1", allow_redirects=False)
+    first = browser.get(f"{base}/deep/page?x=1", allow_redirects=False, timeout=10)
     assert first.status_code == 302
-    login_page = browser.get(base + first.headers["Location"])
+    login_page = browser.get(base + first.headers["Location"], timeout=10)
     assert login_page.status_code == 200
     sent = browser.post(
         f"{base}/_gate/login",
@@ -79,6 +79,7 @@ def login(base: str, tenant: Any, email: str) -> requests.Session:
             "email": email,
             "send": "code",
         },
+        timeout=10,
     )
     assert sent.status_code == 200, sent.text
     done = browser.post(
@@ -89,6 +90,7 @@ def login(base: str, tenant: Any, email: str) -> requests.Session:
             "code": tenant.last_message(to=email).code,
         },
         allow_redirects=False,
+        timeout=10,
     )
     assert done.status_code == 303, done.text
     assert done.headers["Location"] == "/deep/page?x=1"
@@ -100,7 +102,9 @@ def test_login_across_three_workers(gunicorn_gate: tuple[str, Path, int], tenant
     browsers = [login(base, tenant, f"worker{i}@example.com") for i in range(3)]
 
     def fetch(i: int) -> dict[str, Any]:
-        answer = browsers[i % 3].get(f"{base}/deep/page?sleep=0.2", headers={"Connection": "close"})
+        answer = browsers[i % 3].get(
+            f"{base}/deep/page?sleep=0.2", headers={"Connection": "close"}, timeout=10
+        )
         assert answer.status_code == 200
         body: dict[str, Any] = answer.json()
         assert body["remote_user"] == f"worker{i % 3}@example.com"
@@ -109,7 +113,7 @@ def test_login_across_three_workers(gunicorn_gate: tuple[str, Path, int], tenant
     with ThreadPoolExecutor(max_workers=6) as pool:
         served_by = {body["pid"] for body in pool.map(fetch, range(12))}
     assert len(served_by) >= 2
-    anonymous = requests.get(f"{base}/deep/page", allow_redirects=False)
+    anonymous = requests.get(f"{base}/deep/page", allow_redirects=False, timeout=10)
     assert anonymous.status_code == 302
     if max_requests == 1:
         # Every step of every login met a fresh worker: the transaction, the

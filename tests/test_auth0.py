@@ -1,0 +1,159 @@
+"""The Auth0 client against the local tenant over loopback HTTP: results and typed errors."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from pwless_gate.auth0 import Auth0Client
+from pwless_gate.devtenant import DevTenant, serve_in_thread
+from pwless_gate.errors import (
+    Auth0Error,
+    Auth0Unavailable,
+    ClientAuthError,
+    CodeExpired,
+    InvalidRequest,
+    RateLimited,
+    TooManyAttempts,
+    WrongCode,
+)
+
+from .conftest import CLIENT_ID, CLIENT_SECRET, FakeClock
+from .procs import free_port
+
+SCOPE = "openid profile email"
+
+
+@pytest.fixture
+def client(tenant: Any) -> Auth0Client:
+    return Auth0Client(tenant.url, CLIENT_ID, CLIENT_SECRET, timeout=2.0)
+
+
+def test_start_and_exchange(client: Auth0Client, tenant: Any) -> None:
+    body = client.start(connection="email", identifier="ada@example.com")
+    assert body["email"] == "ada@example.com"
+    code = tenant.last_message().code
+    tokens = client.exchange_otp(realm="email", username="ada@example.com", otp=code, scope=SCOPE)
+    assert tokens.id_token.count(".") == 2
+    assert tokens.refresh_token is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error_class", "error"),
+    [
+        ({"connection": "fax"}, InvalidRequest, "bad.connection"),
+        ({"identifier": "not-an-email"}, InvalidRequest, "bad.email"),
+        ({"connection": "sms", "identifier": "0044 20"}, InvalidRequest, "bad.phone_number"),
+    ],
+    ids=["bad-connection", "bad-email", "bad-phone"],
+)
+def test_start_errors(
+    client: Auth0Client, kwargs: dict[str, str], error_class: type[Auth0Error], error: str
+) -> None:
+    args = {"connection": "email", "identifier": "ada@example.com", **kwargs}
+    with pytest.raises(error_class) as caught:
+        client.start(**args)
+    assert caught.value.error == error
+    assert caught.value.status_code == 400
+
+
+def test_wrong_secret_is_client_auth_error(tenant: Any) -> None:
+    client = Auth0Client(tenant.url, CLIENT_ID, "wrong-secret", timeout=2.0)
+    with pytest.raises(ClientAuthError) as caught:
+        client.start(connection="email", identifier="ada@example.com")
+    assert caught.value.status_code == 401
+    assert caught.value.error == "invalid_client"
+
+
+def test_wrong_expired_and_dead_codes(client: Auth0Client, tenant: Any, clock: FakeClock) -> None:
+    client.start(connection="email", identifier="bo@example.com")
+    code = tenant.last_message().code
+    wrong = "000000" if code != "000000" else "111111"
+    for expected in (WrongCode, WrongCode, TooManyAttempts):
+        with pytest.raises(expected) as caught:
+            client.exchange_otp(realm="email", username="bo@example.com", otp=wrong, scope=SCOPE)
+        assert type(caught.value) is expected
+        assert caught.value.error == "invalid_grant"
+    client.start(connection="email", identifier="bo@example.com")
+    code = tenant.last_message().code
+    clock.advance(200)
+    with pytest.raises(CodeExpired):
+        client.exchange_otp(realm="email", username="bo@example.com", otp=code, scope=SCOPE)
+
+
+def test_rate_limit_is_typed_with_retry_after(client: Auth0Client, tenant: Any) -> None:
+    tenant.app.add_fault("/passwordless/start", "429")
+    with pytest.raises(RateLimited) as caught:
+        client.start(connection="email", identifier="cy@example.com")
+    assert caught.value.error == "too_many_requests"
+    assert caught.value.retry_after >= 1
+
+
+def test_forwarded_for_gives_each_user_their_own_limit(client: Auth0Client) -> None:
+    for _ in range(50):
+        client.start(connection="email", identifier="dee@example.com", forwarded_for="203.0.113.1")
+    with pytest.raises(RateLimited):
+        client.start(connection="email", identifier="dee@example.com", forwarded_for="203.0.113.1")
+    client.start(connection="email", identifier="dee@example.com", forwarded_for="203.0.113.2")
+
+
+@pytest.mark.parametrize("mode", ["500", "garbage"])
+def test_server_errors_and_garbage_are_unavailable(
+    client: Auth0Client, tenant: Any, mode: str
+) -> None:
+    tenant.app.add_fault("/passwordless/start", mode)
+    with pytest.raises(Auth0Unavailable) as caught:
+        client.start(connection="email", identifier="eve@example.com")
+    assert caught.value.status_code == 502
+    assert tenant.outbox() == []
+
+
+def test_posts_are_never_retried(client: Auth0Client, tenant: Any) -> None:
+    """A retried /start would send a second message; the fault fails only one call."""
+    tenant.app.add_fault("/passwordless/start", "500", times=1)
+    with pytest.raises(Auth0Unavailable):
+        client.start(connection="email", identifier="fin@example.com")
+    assert tenant.outbox() == []
+    client.start(connection="email", identifier="fin@example.com")
+    assert len(tenant.outbox()) == 1
+
+
+def test_timeout_is_unavailable_within_the_timeout(clock: FakeClock) -> None:
+    app = DevTenant(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, clock=clock, fault_delay=5)
+    with serve_in_thread(app) as tenant:
+        client = Auth0Client(tenant.url, CLIENT_ID, CLIENT_SECRET, timeout=0.5)
+        app.add_fault("/oauth/token", "timeout")
+        started = time.monotonic()
+        with pytest.raises(Auth0Unavailable) as caught:
+            client.exchange_otp(realm="email", username="g@example.com", otp="123456", scope=SCOPE)
+        assert caught.value.status_code == 503
+        assert time.monotonic() - started < 2.5
+        app.add_fault("/.well-known/jwks.json", "timeout")
+        with pytest.raises(Auth0Unavailable):
+            client.jwks()
+
+
+def test_connection_refused_is_unavailable() -> None:
+    client = Auth0Client(f"http://127.0.0.1:{free_port()}", CLIENT_ID, CLIENT_SECRET, timeout=1)
+    with pytest.raises(Auth0Unavailable) as caught:
+        client.start(connection="email", identifier="h@example.com")
+    assert caught.value.status_code == 503
+    assert isinstance(caught.value.__cause__, Exception)
+
+
+def test_jwks_and_discovery(client: Auth0Client, tenant: Any) -> None:
+    assert client.discovery()["issuer"] == tenant.url + "/"
+    keys = client.jwks()["keys"]
+    assert keys
+    assert keys[0]["kty"] == "RSA"
+
+
+def test_one_pooled_connection_is_reused(client: Auth0Client) -> None:
+    client.jwks()
+    client.discovery()
+    adapter = client._http.get_adapter("http://127.0.0.1")
+    keys = sorted(adapter.poolmanager.pools.keys())
+    assert len(keys) == 1
+    assert adapter.poolmanager.pools[keys[0]].num_connections == 1
