@@ -44,6 +44,7 @@ class GateConfig:
     allowed_domains: tuple[str, ...] = ()
     allowed_phones: tuple[str, ...] = ()
     public_paths: tuple[str, ...] = ()
+    public_preflight: bool = False
     prefix: str = "/_gate"
     session_lifetime: int = 12 * 3600
     session_idle_timeout: int = 0
@@ -57,6 +58,7 @@ class GateConfig:
     default_region: str | None = None
     auth0_timeout: float = 5.0
     pass_headers: bool = False
+    federated_logout: bool = False
     template_dir: str | None = None
     brand_name: str = "Internal tools"
     brand_color: str = "#3b5bdb"
@@ -111,6 +113,8 @@ class GateConfig:
             "unix",
         ):
             raise ConfigError(_env("redis_url"), "must be a redis://, rediss:// or unix:// URL")
+        for entry in self.public_paths:
+            _check_public_path(entry)
         if self.template_dir is not None and not os.path.isdir(self.template_dir):
             raise ConfigError(_env("template_dir"), f"{self.template_dir} is not a directory")
         _set(self, "allowed_emails", tuple(e.strip().lower() for e in self.allowed_emails))
@@ -223,3 +227,15 @@ def _domain(value: str) -> str:
     if not _HOSTNAME.match(bare) or "." not in bare:
         raise ConfigError(_env("allowed_domains"), f"{value!r} is not a domain like example.com")
     return domain
+
+
+def _check_public_path(entry: str) -> None:
+    if entry.startswith("^"):
+        try:
+            re.compile(entry)
+        except re.error as exc:
+            raise ConfigError(
+                _env("public_paths"), f"{entry!r} is not a valid regex: {exc}"
+            ) from None
+    elif not entry.startswith("/"):
+        raise ConfigError(_env("public_paths"), f"{entry!r} must start with / (or ^ for a regex)")

@@ -4,6 +4,11 @@ Both are HttpOnly and SameSite=Lax; Secure when the gate is served over
 https (or ``cookie_secure=true``), and then named with the ``__Host-``
 prefix so no subdomain can plant them. Reading the session cookie on the hot
 path is a compiled regex over the raw ``Cookie`` header, not a full parse.
+
+A browser drops a cookie over about 4 KB, so a longer session value is split
+into chunks: the first cookie holds ``<n>~<part>`` and ``<name>_1`` … the
+rest. Before the app sees the request, the gate's cookies are removed from
+``HTTP_COOKIE``.
 """
 
 from __future__ import annotations
@@ -14,18 +19,14 @@ from typing import TYPE_CHECKING
 from werkzeug.wrappers import Request, Response
 
 from .config import GateConfig
-from .security import (
-    cookie_header,
-    delete_cookie_header,
-    new_browser_id,
-    request_origin,
-    request_scheme,
-)
+from .security import cookie_header, delete_cookie_header, new_browser_id, request_scheme
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
 BROWSER_ID_MAX_AGE = 400 * 24 * 3600
+CHUNK_SIZE = 3800
+MAX_CHUNKS = 4
 _BROWSER_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
@@ -39,6 +40,12 @@ class Cookies:
             secure: re.compile(r"(?:^|;)\s*" + re.escape(names[0]) + r"=([^;\s]+)")
             for secure, names in self._names.items()
         }
+        self._chunk_patterns = {
+            secure: re.compile(r"(?:^|;)\s*" + re.escape(names[0]) + r"_(\d)=([^;\s]+)")
+            for secure, names in self._names.items()
+        }
+        own = "|".join(re.escape(n) for pair in self._names.values() for n in pair)
+        self._own = re.compile(rf"(?:^|;)\s*(?:{own})(?:_\d)?=[^;]*")
         self._fixed = {"true": True, "false": False}.get(config.cookie_secure)
 
     def secure(self, environ: WSGIEnvironment) -> bool:
@@ -47,13 +54,32 @@ class Cookies:
             return self._fixed
         return request_scheme(environ, self.config.trusted_proxies) == "https"
 
+    # -- reading ---------------------------------------------------------------
+
     def session_from_environ(self, environ: WSGIEnvironment) -> str | None:
         """The session cookie's value straight from ``HTTP_COOKIE`` (the hot path)."""
         header = environ.get("HTTP_COOKIE")
         if not header:
             return None
-        match = self._patterns[self.secure(environ)].search(header)
-        return match.group(1) if match else None
+        secure = self.secure(environ)
+        match = self._patterns[secure].search(header)
+        if match is None:
+            return None
+        value: str = match.group(1)
+        if "~" in value:
+            return self._join(secure, header, value)
+        return value
+
+    def _join(self, secure: bool, header: str, first: str) -> str | None:
+        count, _, head = first.partition("~")
+        if not count.isdigit() or not 1 < int(count) <= MAX_CHUNKS:
+            return None
+        parts = dict(self._chunk_patterns[secure].findall(header))
+        try:
+            rest = [parts[str(i)] for i in range(1, int(count))]
+        except KeyError:
+            return None
+        return head + "".join(rest)
 
     def session_value(self, request: Request) -> str | None:
         return self.session_from_environ(request.environ)
@@ -67,8 +93,47 @@ class Cookies:
         existing = self.browser_id(request)
         return (existing, False) if existing else (new_browser_id(), True)
 
-    def origin(self, request: Request) -> str:
-        return request_origin(request.environ, self.config.trusted_proxies)
+    def strip_own(self, environ: WSGIEnvironment) -> None:
+        """Remove the gate's cookies from ``HTTP_COOKIE`` before the app sees it."""
+        header = environ.get("HTTP_COOKIE")
+        if header:
+            stripped = self._own.sub("", header).strip("; ")
+            if stripped:
+                environ["HTTP_COOKIE"] = stripped
+            else:
+                del environ["HTTP_COOKIE"]
+
+    # -- writing ---------------------------------------------------------------
+
+    def session_headers(self, environ: WSGIEnvironment, value: str) -> list[str]:
+        """``Set-Cookie`` values that store ``value``, in chunks when it is long."""
+        secure = self.secure(environ)
+        name = self._names[secure][0]
+        max_age = self.config.session_lifetime
+        if len(value) <= CHUNK_SIZE:
+            return [cookie_header(name, value, max_age=max_age, secure=secure)]
+        parts = [value[i : i + CHUNK_SIZE] for i in range(0, len(value), CHUNK_SIZE)]
+        if len(parts) > MAX_CHUNKS:
+            raise ValueError(f"session of {len(value)} bytes is too large for cookies")
+        parts[0] = f"{len(parts)}~{parts[0]}"
+        return [
+            cookie_header(name if i == 0 else f"{name}_{i}", part, max_age=max_age, secure=secure)
+            for i, part in enumerate(parts)
+        ]
+
+    def set_session(self, request: Request, response: Response, value: str) -> None:
+        for header in self.session_headers(request.environ, value):
+            response.headers.add("Set-Cookie", header)
+
+    def clear_session(self, request: Request, response: Response) -> None:
+        secure = self.secure(request.environ)
+        name = self._names[secure][0]
+        response.headers.add("Set-Cookie", delete_cookie_header(name, secure=secure))
+        for i in range(1, MAX_CHUNKS):
+            if f"{name}_{i}=" in request.environ.get("HTTP_COOKIE", ""):
+                response.headers.add(
+                    "Set-Cookie", delete_cookie_header(f"{name}_{i}", secure=secure)
+                )
 
     def set_browser(self, request: Request, response: Response, browser_id: str) -> None:
         secure = self.secure(request.environ)
@@ -77,22 +142,4 @@ class Cookies:
             cookie_header(
                 self._names[secure][1], browser_id, max_age=BROWSER_ID_MAX_AGE, secure=secure
             ),
-        )
-
-    def set_session(self, request: Request, response: Response, value: str) -> None:
-        secure = self.secure(request.environ)
-        response.headers.add(
-            "Set-Cookie",
-            cookie_header(
-                self._names[secure][0],
-                value,
-                max_age=self.config.session_lifetime,
-                secure=secure,
-            ),
-        )
-
-    def clear_session(self, request: Request, response: Response) -> None:
-        secure = self.secure(request.environ)
-        response.headers.add(
-            "Set-Cookie", delete_cookie_header(self._names[secure][0], secure=secure)
         )

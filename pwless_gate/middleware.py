@@ -19,6 +19,7 @@ The gate authenticates; it is not a web application firewall.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import importlib
@@ -29,10 +30,12 @@ from typing import TYPE_CHECKING, Any
 from .auth0 import Auth0Client
 from .config import GateConfig
 from .cookies import Cookies
-from .errors import ConfigError, PwlessGateError
+from .errors import Auth0Unavailable, ConfigError, PwlessGateError
 from .identity import AllowList, InvalidIdentifier
+from .paths import PublicPaths
+from .respond import Deps
 from .security import CsrfGuard
-from .sessions import CookieStore, SessionCache, SessionStore
+from .sessions import CachedSession, CookieStore, SessionCache, SessionStore
 from .tokens import TokenVerifier
 from .transactions import TransactionSigner
 from .views import GateViews
@@ -106,26 +109,30 @@ class PasswordlessGate:
         )
         self.cookies = Cookies(config)
         self.views = GateViews(
-            config,
-            auth0=self.auth0,
-            verifier=TokenVerifier(
-                issuer=config.issuer,
-                client_id=config.client_id,
-                fetch_jwks=self.auth0.jwks,
+            Deps(
+                config=config,
+                auth0=self.auth0,
+                verifier=TokenVerifier(
+                    issuer=config.issuer,
+                    client_id=config.client_id,
+                    fetch_jwks=self.auth0.jwks,
+                    clock=clock,
+                    leeway=config.clock_leeway,
+                    min_refresh=config.jwks_min_refresh,
+                ),
+                sessions=self.sessions,
+                allow=allow,
+                transactions=TransactionSigner(keys, config.login_lifetime, clock=clock),
+                csrf=CsrfGuard(keys[-1]),
+                cookies=self.cookies,
                 clock=clock,
-                leeway=config.clock_leeway,
-                min_refresh=config.jwks_min_refresh,
-            ),
-            sessions=self.sessions,
-            allow=allow,
-            transactions=TransactionSigner(keys, config.login_lifetime, clock=clock),
-            csrf=CsrfGuard(keys[-1]),
-            cookies=self.cookies,
-            clock=clock,
+            )
         )
+        self._clock = clock
         self._prefix = config.prefix
         self._prefix_slash = config.prefix + "/"
-        self._public = tuple(config.public_paths)
+        self._public = PublicPaths(config.public_paths)
+        self._preflight = config.public_preflight
         self._pass_headers = config.pass_headers
 
     @classmethod
@@ -147,23 +154,91 @@ class PasswordlessGate:
             except PwlessGateError:
                 entry = None
             if entry is not None:
-                environ.update(entry.environ)
-                environ["pwless_gate.claims"] = dict(entry.session.claims)
-                if self._pass_headers:
-                    self._add_headers(environ)
-                return self.app(environ, start_response)
-        if self._public and path.startswith(self._public):
+                if entry.refresh_at is not None and entry.refresh_at <= self._clock():
+                    return self._refresh(environ, start_response, value, entry)
+                return self._forward(environ, start_response, entry)
+        if self._public and self._public.matches(path):
+            self.cookies.strip_own(environ)
+            return self.app(environ, start_response)
+        if self._preflight and _is_preflight(environ):
+            self.cookies.strip_own(environ)
             return self.app(environ, start_response)
         return self.views.challenge(environ, start_response)
 
-    @staticmethod
-    def _add_headers(environ: WSGIEnvironment) -> None:
-        user = environ["pwless_gate.user"]
-        environ["HTTP_X_FORWARDED_USER"] = environ["REMOTE_USER"]
-        if user.email:
-            environ["HTTP_X_FORWARDED_EMAIL"] = user.email
-        if user.phone_number:
-            environ["HTTP_X_FORWARDED_PHONE"] = user.phone_number
+    def _forward(
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        entry: CachedSession,
+    ) -> Iterable[bytes]:
+        """Call the wrapped app with the verified user in the environ."""
+        environ.update(entry.environ)
+        environ["pwless_gate.claims"] = dict(entry.session.claims)
+        if self._pass_headers:
+            _add_headers(environ, entry)
+        self.cookies.strip_own(environ)
+        return self.app(environ, start_response)
+
+    def _refresh(
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        value: str,
+        entry: CachedSession,
+    ) -> Iterable[bytes]:
+        """The access token is about to expire: refresh it, or ask for a new sign-in."""
+        session = entry.session
+        now = self._clock()
+        still_valid = (session.access_expires_at or 0) > now
+        if session.refresh_token is None:
+            if still_valid:
+                return self._forward(environ, start_response, entry)
+            self.sessions.revoke(value)
+            return self.views.challenge(environ, start_response)
+        try:
+            tokens = self.auth0.refresh(session.refresh_token)
+        except Auth0Unavailable:
+            if still_valid:
+                return self._forward(environ, start_response, entry)
+            return self.views.unavailable(environ, start_response)
+        except PwlessGateError:
+            self.sessions.revoke(value)
+            return self.views.challenge(environ, start_response)
+        renewed = dataclasses.replace(
+            session,
+            access_token=tokens.access_token,
+            access_expires_at=now + tokens.expires_in,
+            refresh_token=tokens.refresh_token or session.refresh_token,
+        )
+        new_value = self.sessions.replace(value, renewed)
+        fresh = self.sessions.lookup(new_value)
+        if fresh is None:
+            return self.views.challenge(environ, start_response)
+        headers = self.cookies.session_headers(environ, new_value) if new_value != value else []
+
+        def with_cookie(
+            status: str, response_headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
+            response_headers.extend(("Set-Cookie", h) for h in headers)
+            return start_response(status, response_headers, exc_info)
+
+        return self._forward(environ, with_cookie, fresh)
+
+
+def _is_preflight(environ: WSGIEnvironment) -> bool:
+    return (
+        environ.get("REQUEST_METHOD") == "OPTIONS"
+        and "HTTP_ORIGIN" in environ
+        and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
+    )
+
+
+def _add_headers(environ: WSGIEnvironment, entry: CachedSession) -> None:
+    environ["HTTP_X_FORWARDED_USER"] = entry.session.remote_user
+    if entry.user.email:
+        environ["HTTP_X_FORWARDED_EMAIL"] = entry.user.email
+    if entry.user.phone_number:
+        environ["HTTP_X_FORWARDED_PHONE"] = entry.user.phone_number
 
 
 def load_app(spec: str) -> WSGIApplication:

@@ -27,6 +27,8 @@ import itsdangerous
 from cachetools import TTLCache
 
 SESSION_SALT = "pwless-gate.session"
+#: Seconds before an access token expires when the gate refreshes it.
+ACCESS_TOKEN_MARGIN = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,9 @@ class SessionStore(Protocol):
     def revoke(self, cookie_value: str) -> None:
         """Forget the session, where the store can."""
 
+    def update(self, cookie_value: str, session: Session) -> str:
+        """Replace the record; return the cookie value that finds it now."""
+
 
 class CookieStore:
     """The record sealed in the cookie itself, signed with itsdangerous.
@@ -142,6 +147,9 @@ class CookieStore:
     def revoke(self, cookie_value: str) -> None:
         """Nothing to forget: the record lives in the browser's cookie."""
 
+    def update(self, cookie_value: str, session: Session) -> str:
+        return self.save(session)
+
 
 @dataclass(frozen=True, slots=True)
 class CachedSession:
@@ -150,6 +158,8 @@ class CachedSession:
     session: Session
     user: User
     environ: dict[str, Any] = field(repr=False)
+    #: When the access token should be refreshed; None without one.
+    refresh_at: float | None = None
 
     @property
     def expires_at(self) -> float:
@@ -162,9 +172,11 @@ def _cached(session: Session) -> CachedSession:
         "REMOTE_USER": session.remote_user,
         "pwless_gate.user": user,
     }
+    refresh_at = None
     if session.access_token:
         environ["pwless_gate.access_token"] = session.access_token
-    return CachedSession(session=session, user=user, environ=environ)
+        refresh_at = (session.access_expires_at or 0) - ACCESS_TOKEN_MARGIN
+    return CachedSession(session=session, user=user, environ=environ, refresh_at=refresh_at)
 
 
 class SessionCache:
@@ -210,6 +222,14 @@ class SessionCache:
         """Store a new session; return its cookie value."""
         value = self.store.save(session)
         with self._lock:
+            self._cache[value] = _cached(session)
+        return value
+
+    def replace(self, cookie_value: str, session: Session) -> str:
+        """Replace a session's record (after a token refresh); return its cookie value."""
+        value = self.store.update(cookie_value, session)
+        with self._lock:
+            self._cache.pop(cookie_value, None)
             self._cache[value] = _cached(session)
         return value
 

@@ -1,0 +1,248 @@
+"""The local tenant as one WSGI application: routing, fault injection and the error edge."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request, Response
+
+from . import browser, discovery, grants, start
+from .constants import ALL_GRANTS, FAULT_RETRY_AFTER, MAX_BODY_BYTES, RATE_LIMITED
+from .faults import make_fault, parse_fault
+from .httpio import ApiError, json_response, read_body
+from .messages import Message
+from .state import Settings, TenantState
+from .users import normalise
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[TenantState, Request], Response]
+
+
+class _Request(Request):
+    max_content_length = MAX_BODY_BYTES
+
+
+def _outbox(state: TenantState, request: Request) -> Response:
+    if request.method == "DELETE":
+        state.outbox.clear()
+        return Response(status=204)
+    return json_response({"messages": [message.to_json() for message in state.outbox]})
+
+
+def _faults(state: TenantState, request: Request) -> Response:
+    if request.method == "DELETE":
+        state.faults.clear()
+        return Response(status=204)
+    if request.method == "GET":
+        return json_response({"faults": state.faults.listing()})
+    try:
+        fault = parse_fault(read_body(request, "invalid_request"))
+    except ValueError as exc:
+        raise ApiError(400, "invalid_request", str(exc)) from exc
+    state.faults.add(fault)
+    return json_response(fault.to_json(), 201)
+
+
+_ROUTES: dict[str, dict[str, Handler]] = {
+    "/passwordless/start": {"POST": start.passwordless_start},
+    "/oauth/token": {"POST": grants.oauth_token},
+    "/passwordless/verify_redirect": {"GET": browser.verify_redirect},
+    "/v2/logout": {"GET": browser.v2_logout},
+    "/oidc/logout": {"GET": browser.oidc_logout},
+    "/userinfo": {"GET": discovery.userinfo},
+    "/.well-known/jwks.json": {"GET": discovery.jwks},
+    "/.well-known/openid-configuration": {"GET": discovery.openid_configuration},
+    "/_dev/outbox": {"GET": _outbox, "DELETE": _outbox},
+    "/_dev/faults": {"GET": _faults, "POST": _faults, "DELETE": _faults},
+}
+
+
+class DevTenant:
+    """A local, Auth0-compatible passwordless tenant with one regular web application.
+
+    Construct it with the application's credentials and settings; serve it
+    with :func:`serve_in_thread` or ``pwless-gate dev-tenant``, which set
+    :attr:`base_url` (the issuer is ``base_url + "/"``). Everything it keeps
+    is in memory and guarded by one lock.
+
+    ``trust_forwarded_for`` is the application's "Trust Token Endpoint IP
+    Header" setting and ``allow_magiclink_verify_without_session`` the tenant
+    flag of that name. ``clock`` drives code, token and rate-limit times.
+    ``on_message`` is called with every message sent. ``fault_delay`` is how
+    long a "timeout" fault stalls. ``grant_types`` are the grants the
+    application may use (all three by default).
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        allowed_callbacks: Iterable[str] = (),
+        allowed_logout_urls: Iterable[str] = (),
+        connections: Iterable[str] = ("email", "sms"),
+        code_length: int = 6,
+        code_lifetime: float = 180,
+        id_token_lifetime: int = 36000,
+        trust_forwarded_for: bool = True,
+        allow_magiclink_verify_without_session: bool = True,
+        clock: Callable[[], float] = time.time,
+        on_message: Callable[[Message], None] | None = None,
+        fault_delay: float = 30.0,
+        grant_types: Iterable[str] = ALL_GRANTS,
+    ) -> None:
+        settings = Settings(
+            client_id=client_id,
+            client_secret=client_secret,
+            connections=frozenset(connections),
+            grant_types=frozenset(grant_types),
+            code_length=code_length,
+            code_lifetime=code_lifetime,
+            id_token_lifetime=id_token_lifetime,
+            trust_forwarded_for=trust_forwarded_for,
+            allow_magiclink_verify_without_session=allow_magiclink_verify_without_session,
+            fault_delay=fault_delay,
+        )
+        self._state = TenantState(
+            settings,
+            allowed_callbacks=allowed_callbacks,
+            allowed_logout_urls=allowed_logout_urls,
+            clock=clock,
+            on_message=on_message,
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The URL the tenant is reached at, without a trailing slash."""
+        return self._state.base_url
+
+    @base_url.setter
+    def base_url(self, url: str) -> None:
+        with self._state.lock:
+            self._state.base_url = url.rstrip("/")
+
+    @property
+    def issuer(self) -> str:
+        """The ``iss`` of every token: :attr:`base_url` with a trailing slash."""
+        return self._state.issuer
+
+    @property
+    def outbox(self) -> list[Message]:
+        """A copy of every message sent, oldest first."""
+        with self._state.lock:
+            return list(self._state.outbox)
+
+    def allow_callback(self, url: str) -> None:
+        """Add ``url`` to the application's allowed callback URLs."""
+        with self._state.lock:
+            self._state.callbacks.add(url)
+
+    def allow_logout_url(self, url: str) -> None:
+        """Add ``url`` to the application's allowed logout URLs."""
+        with self._state.lock:
+            self._state.logout_urls.add(url)
+
+    def block_user(self, identifier: str) -> None:
+        """Block the user with this email or ``+`` phone number: logins get ``access_denied``."""
+        connection = "sms" if identifier.startswith("+") else "email"
+        with self._state.lock:
+            self._state.users.block(connection, normalise(connection, identifier))
+
+    def add_fault(self, path: str, mode: str, times: int = 1) -> None:
+        """Make the next ``times`` requests to ``path`` fail in ``mode``.
+
+        Raises ValueError for an unknown mode, a path not starting with ``/``
+        (or under ``/_dev``) or a ``times`` below 1.
+        """
+        fault = make_fault(path, mode, times)
+        with self._state.lock:
+            self._state.faults.add(fault)
+
+    def clear_faults(self) -> None:
+        """Drop every pending fault."""
+        with self._state.lock:
+            self._state.faults.clear()
+
+    def interrupt_stalls(self) -> None:
+        """Cut short every "timeout" fault stall, now and until :meth:`allow_stalls`."""
+        self._state.halt.set()
+
+    def allow_stalls(self) -> None:
+        """Let "timeout" faults stall again (the server serves anew)."""
+        self._state.halt.clear()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = _Request(environ)
+        try:
+            response = self._respond(request)
+        except ApiError as exc:
+            response = exc.response()
+        except HTTPException as exc:
+            response = json_response(
+                {
+                    "error": (exc.name or "error").lower().replace(" ", "_"),
+                    "error_description": exc.description or "",
+                },
+                exc.code or 500,
+            )
+        except Exception:
+            # The edge: the tenant's own bug must not become a traceback page.
+            logger.exception("dev tenant failed on %s %s", request.method, request.path)
+            response = json_response(
+                {"error": "server_error", "error_description": "The tenant failed; see its log."},
+                500,
+            )
+        return response(environ, start_response)
+
+    def _respond(self, request: Request) -> Response:
+        state = self._state
+        with state.lock:
+            fault = state.faults.take(request.path)
+        if fault is not None:
+            faulty = self._fault_response(fault, request.path)
+            if faulty is not None:
+                return faulty
+        methods = _ROUTES.get(request.path)
+        if methods is None:
+            return json_response({"error": "not_found", "error_description": "Not Found"}, 404)
+        method = "GET" if request.method == "HEAD" else request.method
+        handler = methods.get(method)
+        if handler is None:
+            response = json_response(
+                {"error": "method_not_allowed", "error_description": "Method Not Allowed"}, 405
+            )
+            response.headers["Allow"] = ", ".join(methods)
+            return response
+        request.get_data(cache=True)  # read a slow body before taking the lock
+        with state.lock:
+            return handler(state, request)
+
+    def _fault_response(self, mode: str, path: str) -> Response | None:
+        if mode == "timeout":
+            self._state.halt.wait(self._state.settings.fault_delay)
+            return None  # then answer as usual
+        if mode == "garbage":
+            return Response(
+                "<html><body>502 Bad Gateway</body></html>", 200, mimetype="application/json"
+            )
+        if mode == "429":
+            limits = self._state.oauth_limits
+            if path == "/passwordless/start":
+                limits = self._state.start_limits
+            with self._state.lock:
+                quota = limits.exhausted(FAULT_RETRY_AFTER)
+            return ApiError(429, "too_many_requests", RATE_LIMITED).response(quota.headers())
+        return Response(
+            "<html><head><title>500 Internal Server Error</title></head>"
+            "<body><h1>Internal Server Error</h1></body></html>",
+            500,
+            mimetype="text/html",
+        )

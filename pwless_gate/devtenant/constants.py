@@ -1,0 +1,105 @@
+"""Every value the local tenant assumes, in one place.
+
+Values marked *assumed* are not settled by Auth0's public documentation (see
+``AUTH0-API.md``); change them here and nowhere else.
+"""
+
+from __future__ import annotations
+
+# --- identifiers and one-time codes -------------------------------------------------------
+
+#: Failed attempts that kill a one-time code; the last one already answers "maximum attempts".
+CODE_ATTEMPTS = 3
+#: ``^\+[0-9]{1,15}$``: the only phone format ``/passwordless/start`` accepts.
+PHONE_PATTERN = r"^\+[0-9]{1,15}$"
+#: Phone prefix whose SMS the pretend provider refuses, standing for an unsupported region.
+#: ``+99`` is not assigned to any country, so no real number is refused by accident.
+UNSUPPORTED_SMS_PREFIX = "+99"
+#: Longest email address accepted (RFC 5321 path limit) and longest local part.
+EMAIL_MAX_LENGTH = 254
+EMAIL_LOCAL_MAX_LENGTH = 64
+
+# --- tokens ------------------------------------------------------------------------------
+
+#: ``expires_in`` of every access token.
+ACCESS_TOKEN_LIFETIME = 86400
+#: Lifetime of an authorization code from a magic link (*assumed*: 10 minutes).
+AUTHORIZATION_CODE_LIFETIME = 600
+#: Size of the RSA key that signs id_tokens and JWT access tokens.
+RSA_KEY_BITS = 2048
+#: Base URL before the tenant is served (``serve_in_thread`` and the CLI replace it).
+DEFAULT_BASE_URL = "http://127.0.0.1"
+
+#: ``max-age`` of the JWKS and the discovery document (*assumed*; Auth0 serves them cacheable).
+DISCOVERY_MAX_AGE = 15
+
+GRANT_OTP = "http://auth0.com/oauth/grant-type/passwordless/otp"
+GRANT_AUTHORIZATION_CODE = "authorization_code"
+GRANT_REFRESH = "refresh_token"
+ALL_GRANTS = (GRANT_OTP, GRANT_AUTHORIZATION_CODE, GRANT_REFRESH)
+
+# --- rate limits and brute-force protection ----------------------------------------------
+
+#: ``/passwordless/start``: a burst of 50 per IP, refilled at 50 per hour.
+START_BURST = 50
+START_REFILL = 50
+START_REFILL_SECONDS = 3600.0
+#: ``/oauth/token``: about 30 per second per client (*assumed*: a bucket of 30, 30 per second).
+OAUTH_BURST = 30
+OAUTH_REFILL = 30
+OAUTH_REFILL_SECONDS = 1.0
+#: Consecutive failed logins for one user from one IP before it is blocked
+#: (Auth0's brute-force protection default).
+BRUTE_FORCE_THRESHOLD = 10
+#: Above this many remembered keys, limiters forget the ones that hold nothing.
+MAX_TRACKED_KEYS = 10_000
+
+# --- requests ----------------------------------------------------------------------------
+
+#: Largest request body read; anything bigger is refused with 413.
+MAX_BODY_BYTES = 64 * 1024
+#: Most fields a form-encoded body may carry.
+MAX_FORM_FIELDS = 100
+
+# --- fault injection ---------------------------------------------------------------------
+
+FAULT_MODES = ("500", "timeout", "garbage", "429")
+#: ``Retry-After`` of an injected 429 (*assumed*).
+FAULT_RETRY_AFTER = 60
+#: Most repetitions one fault may ask for.
+MAX_FAULT_TIMES = 10_000
+
+# --- the texts Auth0 answers with --------------------------------------------------------
+
+WRONG_EMAIL_CODE = "Wrong email or verification code."
+WRONG_PHONE_CODE = "Wrong phone number or verification code."
+MAX_ATTEMPTS = "You've reached the maximum number of attempts. Please try to login again."
+#: *assumed* wording.
+CODE_EXPIRED = "The verification code has expired. Please try to login again."
+SAME_DEVICE_REQUIRED = (
+    "The link must be opened on the same device and browser from which you submitted "
+    "your email address."
+)
+RATE_LIMITED = (
+    "Too many requests. Check the X-RateLimit-Limit, X-RateLimit-Remaining and "
+    "X-RateLimit-Reset headers."
+)
+BRUTE_FORCE_BLOCKED = (
+    "We have detected suspicious login behavior and further attempts will be blocked. "
+    "Please contact the administrator."
+)
+CLIENT_AUTH_REQUIRED = "Client authentication is required"
+#: *assumed* wording.
+CLIENT_AUTH_FAILED = "Client authentication failed"
+CONNECTION_MISSING = "Connection does not exist"
+#: Auth0's documented text for a realm that is not an enabled connection.
+REALM_NOT_FOUND = "the connection was not found"
+USER_BLOCKED = "user is blocked"
+INVALID_AUTHORIZATION_CODE = "Invalid authorization code"
+#: *assumed* wording.
+REDIRECT_URI_MISMATCH = "redirect_uri does not match the one the code was issued for"
+INVALID_REFRESH = "Unknown or invalid refresh token."
+SMS_REGION_REFUSED = (
+    "Permission to send an SMS has not been enabled for the region indicated by the "
+    "'To' number: {number} (code: 21408)"
+)

@@ -1,0 +1,170 @@
+"""``POST /oauth/token``: the passwordless OTP, authorization-code and refresh-token grants."""
+
+from __future__ import annotations
+
+import secrets
+
+from werkzeug.wrappers import Request, Response
+
+from .codes import Outcome, constant_time_equal
+from .constants import (
+    ALL_GRANTS,
+    BRUTE_FORCE_BLOCKED,
+    CLIENT_AUTH_FAILED,
+    CODE_EXPIRED,
+    GRANT_AUTHORIZATION_CODE,
+    GRANT_OTP,
+    INVALID_AUTHORIZATION_CODE,
+    INVALID_REFRESH,
+    MAX_ATTEMPTS,
+    RATE_LIMITED,
+    REALM_NOT_FOUND,
+    REDIRECT_URI_MISMATCH,
+    USER_BLOCKED,
+    WRONG_EMAIL_CODE,
+    WRONG_PHONE_CODE,
+)
+from .httpio import ApiError, json_response, read_body
+from .state import TenantState
+from .users import Login, User, normalise, split_scope
+
+#: Bucket key of requests that name no known client.
+_UNKNOWN_CLIENT = ""
+
+
+def oauth_token(state: TenantState, request: Request) -> Response:
+    """Handle ``POST /oauth/token``. Every answer carries the rate-limit headers."""
+    try:
+        body: dict[str, object] = read_body(request, "invalid_request")
+        problem: ApiError | None = None
+    except ApiError as exc:
+        body, problem = {}, exc
+    client_id = body.get("client_id")
+    known = isinstance(client_id, str) and constant_time_equal(client_id, state.settings.client_id)
+    quota = state.oauth_limits.take(state.settings.client_id if known else _UNKNOWN_CLIENT)
+    if not quota.allowed:
+        return ApiError(429, "too_many_requests", RATE_LIMITED).response(quota.headers())
+    try:
+        if problem is not None:
+            raise problem
+        answer = _grant(state, body, state.client_ip(request, body))
+    except ApiError as exc:
+        return exc.response(quota.headers())
+    return json_response(answer, 200, quota.headers())
+
+
+def code_problem(outcome: Outcome, connection: str) -> str:
+    """Return the ``invalid_grant`` description of a refused one-time code."""
+    if outcome is Outcome.MAX_ATTEMPTS:
+        return MAX_ATTEMPTS
+    if outcome is Outcome.EXPIRED:
+        return CODE_EXPIRED
+    return WRONG_EMAIL_CODE if connection == "email" else WRONG_PHONE_CODE
+
+
+def verify_code(state: TenantState, connection: str, identifier: str, code: str, ip: str) -> User:
+    """Check a one-time code and log the user in.
+
+    Raises :class:`ApiError`: 429 ``too_many_attempts`` once brute-force
+    protection blocked this user from ``ip``, 403 ``invalid_grant`` for a
+    refused code, 403 ``access_denied`` for a blocked user.
+    """
+    user_key = f"{connection}:{normalise(connection, identifier)}"
+    if state.brute_force.is_blocked(user_key, ip):
+        raise ApiError(429, "too_many_attempts", BRUTE_FORCE_BLOCKED)
+    outcome = state.codes.check(connection, identifier, code)
+    if outcome is not Outcome.ACCEPTED:
+        state.brute_force.failed(user_key, ip)
+        raise ApiError(403, "invalid_grant", code_problem(outcome, connection))
+    state.brute_force.succeeded(user_key, ip)
+    if state.users.is_blocked(connection, identifier):
+        raise ApiError(403, "access_denied", USER_BLOCKED)
+    return state.users.log_in(connection, identifier)
+
+
+def new_session_id() -> str:
+    """Return a fresh ``sid`` for a login."""
+    return secrets.token_urlsafe(24)
+
+
+def _grant(state: TenantState, body: dict[str, object], ip: str) -> dict[str, object]:
+    grant_type = _param(body, "grant_type")
+    _param(body, "client_id")
+    if not state.authenticated(body):
+        raise ApiError(401, "invalid_client", CLIENT_AUTH_FAILED)
+    if grant_type not in ALL_GRANTS:
+        # RFC 6749 section 5.2 answers 400; Auth0's error list gives 501 for
+        # this code, which no client treats differently from a 4xx refusal.
+        raise ApiError(400, "unsupported_grant_type", f"Unsupported grant type: {grant_type}")
+    if grant_type not in state.settings.grant_types:
+        raise ApiError(
+            403, "unauthorized_client", f"Grant type '{grant_type}' not allowed for the client."
+        )
+    if grant_type == GRANT_OTP:
+        return _otp(state, body, ip)
+    if grant_type == GRANT_AUTHORIZATION_CODE:
+        return _authorization_code(state, body)
+    return _refresh(state, body)
+
+
+def _otp(state: TenantState, body: dict[str, object], ip: str) -> dict[str, object]:
+    realm = _param(body, "realm")
+    username = _param(body, "username")
+    otp = _param(body, "otp")
+    if realm not in state.settings.connections:
+        raise ApiError(400, "invalid_request", REALM_NOT_FOUND)
+    user = verify_code(state, realm, username, otp, ip)
+    login = Login(
+        user=user,
+        client_id=state.settings.client_id,
+        scopes=split_scope(_optional(body, "scope")),
+        audience=_optional(body, "audience") or None,
+        nonce=None,
+        sid=new_session_id(),
+    )
+    return state.tokens.respond(login, state.issuer, refreshable=True)
+
+
+def _authorization_code(state: TenantState, body: dict[str, object]) -> dict[str, object]:
+    code = _param(body, "code")
+    redirect_uri = _optional(body, "redirect_uri")
+    redeemed = state.authorization_codes.redeem(code)  # used up even if refused below
+    if redeemed is None or redeemed[0].client_id != state.settings.client_id:
+        raise ApiError(403, "invalid_grant", INVALID_AUTHORIZATION_CODE)
+    login, expected_uri = redeemed
+    if redirect_uri is None or not constant_time_equal(redirect_uri, expected_uri):
+        raise ApiError(403, "invalid_grant", REDIRECT_URI_MISMATCH)
+    # Auth0 never returns a refresh token after a magic link.
+    return state.tokens.respond(login, state.issuer, refreshable=False)
+
+
+def _refresh(state: TenantState, body: dict[str, object]) -> dict[str, object]:
+    login = state.tokens.refreshed(_param(body, "refresh_token"))
+    if login is None or login.client_id != state.settings.client_id:
+        raise ApiError(403, "invalid_grant", INVALID_REFRESH)
+    user = login.user
+    if state.users.is_blocked(user.connection, user.identifier):
+        raise ApiError(403, "access_denied", USER_BLOCKED)
+    requested = split_scope(_optional(body, "scope"))
+    if requested:
+        extra = [scope for scope in requested if scope not in login.scopes]
+        if extra:
+            raise ApiError(403, "invalid_scope", f"Scope not granted originally: {' '.join(extra)}")
+        login = Login(user, login.client_id, requested, login.audience, None, login.sid)
+    else:
+        login = Login(user, login.client_id, login.scopes, login.audience, None, login.sid)
+    return state.tokens.respond(login, state.issuer, refreshable=False)
+
+
+def _param(body: dict[str, object], name: str) -> str:
+    value = _optional(body, name)
+    if not value:
+        raise ApiError(400, "invalid_request", f"Missing required parameter: {name}")
+    return value
+
+
+def _optional(body: dict[str, object], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ApiError(400, "invalid_request", f"Invalid value for parameter: {name}")
+    return value

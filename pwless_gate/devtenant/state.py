@@ -1,0 +1,115 @@
+"""Everything the local tenant remembers, behind one lock."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from werkzeug.wrappers import Request
+
+from .codes import AuthorizationCodes, OneTimeCodes, constant_time_equal
+from .constants import (
+    DEFAULT_BASE_URL,
+    OAUTH_BURST,
+    OAUTH_REFILL,
+    OAUTH_REFILL_SECONDS,
+    START_BURST,
+    START_REFILL,
+    START_REFILL_SECONDS,
+)
+from .faults import Faults
+from .limits import BruteForceGuard, RateLimiter
+from .messages import Message
+from .tokens import SigningKey, TokenIssuer
+from .users import Users
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The tenant's fixed configuration: one application and its connections."""
+
+    client_id: str
+    client_secret: str
+    connections: frozenset[str]
+    grant_types: frozenset[str]
+    code_length: int
+    code_lifetime: float
+    id_token_lifetime: int
+    trust_forwarded_for: bool
+    allow_magiclink_verify_without_session: bool
+    fault_delay: float
+
+
+class TenantState:
+    """The tenant's mutable state. Hold ``lock`` while reading or changing any of it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        allowed_callbacks: Iterable[str],
+        allowed_logout_urls: Iterable[str],
+        clock: Callable[[], float],
+        on_message: Callable[[Message], None] | None,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.settings = settings
+        self.clock = clock
+        self.base_url = DEFAULT_BASE_URL
+        self.callbacks = set(allowed_callbacks)
+        self.logout_urls = set(allowed_logout_urls)
+        self.codes = OneTimeCodes(settings.code_length, settings.code_lifetime, clock)
+        self.authorization_codes = AuthorizationCodes(clock)
+        self.users = Users(clock)
+        self.tokens = TokenIssuer(SigningKey(), clock, settings.id_token_lifetime)
+        self.start_limits = RateLimiter(START_BURST, START_REFILL, START_REFILL_SECONDS, clock)
+        self.oauth_limits = RateLimiter(OAUTH_BURST, OAUTH_REFILL, OAUTH_REFILL_SECONDS, clock)
+        self.brute_force = BruteForceGuard()
+        self.faults = Faults()
+        self.outbox: list[Message] = []
+        #: Set when the server stops, to cut "timeout" fault stalls short.
+        self.halt = threading.Event()
+        self._on_message = on_message
+
+    @property
+    def issuer(self) -> str:
+        """The ``iss`` of every token: the base URL with a trailing slash."""
+        return self.base_url.rstrip("/") + "/"
+
+    def url(self, path: str) -> str:
+        """Return the absolute URL of one of the tenant's paths."""
+        return self.base_url.rstrip("/") + path
+
+    def send(self, message: Message) -> None:
+        """Keep ``message`` in the outbox and hand it to the ``on_message`` callback."""
+        self.outbox.append(message)
+        if self._on_message is not None:
+            self._on_message(message)
+
+    def authenticated(self, body: dict[str, object]) -> bool:
+        """Return True when ``body`` carries this application's id and correct secret."""
+        client_id, secret = body.get("client_id"), body.get("client_secret")
+        return (
+            isinstance(client_id, str)
+            and isinstance(secret, str)
+            and constant_time_equal(client_id, self.settings.client_id)
+            and constant_time_equal(secret, self.settings.client_secret)
+        )
+
+    def client_ip(self, request: Request, body: dict[str, object]) -> str:
+        """Return the IP a request counts against.
+
+        The ``auth0-forwarded-for`` header names it only when the request is
+        authenticated with the client secret and the application trusts the
+        header; otherwise, or when the header is not one IP address, the
+        peer's address does.
+        """
+        forwarded = request.headers.get("auth0-forwarded-for", "").strip()
+        if forwarded and self.settings.trust_forwarded_for and self.authenticated(body):
+            try:
+                return str(ipaddress.ip_address(forwarded))
+            except ValueError:
+                pass
+        return request.remote_addr or ""
