@@ -34,6 +34,12 @@ def clock() -> FakeClock:
 @pytest.fixture
 def tenant(clock: FakeClock) -> Iterator[RunningTenant]:
     """A local Auth0-compatible tenant on a free loopback port, sharing ``clock``."""
-    app = DevTenant(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, clock=clock)
+    app = DevTenant(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        clock=clock,
+        allowed_callbacks=["http://localhost/_gate/callback"],
+        allowed_logout_urls=["http://localhost/", "http://localhost/_gate/logout"],
+    )
     with serve_in_thread(app) as running:
         yield running

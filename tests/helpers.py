@@ -8,11 +8,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
 from werkzeug.test import Client, TestResponse
 
 from pwless_gate import GateConfig, PasswordlessGate
 
 from .conftest import CLIENT_ID, CLIENT_SECRET
+
+
+#: Where the in-process gate is, as far as Werkzeug's test client is concerned.
+GATE_ORIGIN = "http://localhost"
 
 
 class RecordingApp:
@@ -90,8 +95,37 @@ class Harness:
         form = {"csrf_token": hidden(page, "csrf_token"), "tx": hidden(page, "tx"), "code": code}
         return client.post("/_gate/verify", data=form)
 
+    def start_phone(
+        self, phone: str, *, client: Client | None = None, next: str = "/"
+    ) -> TestResponse:
+        client = client or self.client
+        page = client.get(f"/_gate/login?next={next}").get_data(as_text=True)
+        form = {"csrf_token": hidden(page, "csrf_token"), "next": next, "phone_number": phone}
+        return client.post("/_gate/login", data=form)
+
+    def follow_link(self, link: str) -> str:
+        """Open a magic link at the tenant as a browser would; return the gate path it leads to."""
+        answer = requests.get(link, allow_redirects=False, timeout=10)
+        assert answer.status_code == 302, answer.text
+        location = answer.headers["Location"]
+        assert location.startswith(GATE_ORIGIN), location
+        return location[len(GATE_ORIGIN) :]
+
+    def continue_link(self, landing: str, *, client: Client | None = None) -> TestResponse:
+        """GET the landing page of a link, then press its Continue button."""
+        client = client or self.client
+        page = client.get(landing)
+        assert page.status_code == 200, page.get_data(as_text=True)
+        text = page.get_data(as_text=True)
+        form = {
+            "csrf_token": hidden(text, "csrf_token"),
+            "code": hidden(text, "code"),
+            "state": hidden(text, "state"),
+        }
+        return client.post("/_gate/callback", data=form)
+
     def login(self, email: str, *, client: Client | None = None, next: str = "/") -> TestResponse:
         started = self.start(email, client=client, next=next)
         assert started.status_code == 200, started.get_data(as_text=True)
-        code = self.tenant.last_message(to=email).code
+        code = self.tenant.last_message(to=email.lower()).code
         return self.submit_code(started, code, client=client)

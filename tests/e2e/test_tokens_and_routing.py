@@ -1,0 +1,285 @@
+"""Audience and refresh, big sessions, public paths, sub-paths and proxies, logout."""
+
+from __future__ import annotations
+
+import io
+import secrets
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pytest
+from werkzeug.test import Client, EnvironBuilder
+
+from ..conftest import FakeClock
+from ..helpers import Harness, hidden
+
+AUDIENCE = "https://api.internal.example/"
+
+
+def test_audience_access_token_reaches_app(make_harness: Any) -> None:
+    harness = make_harness(audience=AUDIENCE)
+    assert harness.login("ada@example.com").status_code == 303
+    harness.client.get("/")
+    token = harness.app.calls[-1]["pwless_gate.access_token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert AUDIENCE in (claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]])
+
+
+def test_access_token_is_refreshed_before_it_expires(make_harness: Any, clock: FakeClock) -> None:
+    harness = make_harness(
+        audience=AUDIENCE, scope="openid profile email offline_access", session_lifetime=3 * 86400
+    )
+    assert harness.login("bo@example.com").status_code == 303
+    harness.client.get("/")
+    first = harness.app.calls[-1]["pwless_gate.access_token"]
+    clock.advance(86400 - 30)  # inside the refresh margin
+    answer = harness.client.get("/")
+    assert answer.status_code == 200
+    second = harness.app.calls[-1]["pwless_gate.access_token"]
+    assert second != first
+    assert any(h.startswith("pwless_gate_session=") for h in answer.headers.getlist("Set-Cookie"))
+    clock.advance(86400 - 30)
+    assert harness.client.get("/").status_code == 200
+    assert harness.app.calls[-1]["pwless_gate.access_token"] not in (first, second)
+
+
+def test_without_refresh_token_user_signs_in_again(make_harness: Any, clock: FakeClock) -> None:
+    harness = make_harness(audience=AUDIENCE, session_lifetime=3 * 86400)
+    assert harness.login("cy@example.com").status_code == 303
+    clock.advance(86400 - 30)
+    assert harness.client.get("/").status_code == 200  # still valid for 30 s
+    clock.advance(60)
+    assert harness.client.get("/").status_code == 302
+
+
+def test_refresh_with_auth0_down_keeps_a_still_valid_token(
+    make_harness: Any, clock: FakeClock, tenant: Any
+) -> None:
+    harness = make_harness(
+        audience=AUDIENCE, scope="openid profile email offline_access", session_lifetime=3 * 86400
+    )
+    assert harness.login("dee@example.com").status_code == 303
+    clock.advance(86400 - 30)
+    tenant.app.add_fault("/oauth/token", "500")
+    assert harness.client.get("/").status_code == 200
+    clock.advance(60)
+    tenant.app.add_fault("/oauth/token", "500")
+    answer = harness.client.get("/")
+    assert answer.status_code == 503
+    calls = len(harness.app.calls)
+    assert harness.client.get("/").status_code == 200  # Auth0 is back
+    assert len(harness.app.calls) == calls + 1
+
+
+def test_large_session_is_split_into_cookies_under_4kb(make_harness: Any) -> None:
+    harness = make_harness(
+        audience=AUDIENCE,
+        scope="openid profile email offline_access "
+        + " ".join(f"read:{secrets.token_hex(8)}" for _ in range(200)),
+    )
+    done = harness.login("eve@example.com")
+    assert done.status_code == 303
+    cookies = done.headers.getlist("Set-Cookie")
+    session_cookies = [c for c in cookies if c.startswith("pwless_gate_session")]
+    assert len(session_cookies) >= 2
+    assert all(len(c) < 4096 for c in session_cookies)
+    assert harness.client.get("/").status_code == 200
+    assert "pwless_gate.access_token" in harness.app.calls[-1]
+
+
+@pytest.mark.parametrize(
+    ("path", "public"),
+    [
+        ("/static/app.css", True),
+        ("/static", True),
+        ("/staticsecret", False),
+        ("/healthz", True),
+        ("/healthz/deep", True),
+        ("/api/v1/status", True),
+        ("/api/v1/status/extra", False),
+        ("/static/../admin", False),
+        ("/static/./x", False),
+        ("//static/x", False),
+        ("/static/%2e%2e/admin", False),
+        ("/admin?/static/", False),
+        ("/admin%3F/static/x", False),
+        ("/admin%23/static/x", False),
+        ("/static;/../admin", False),
+        ("/static\\..\\admin", False),
+        ("/admin", False),
+    ],
+)
+def test_public_paths(make_harness: Any, path: str, public: bool) -> None:
+    harness = make_harness(public_paths=("/static/", "/healthz", r"^/api/v\d+/status$"))
+    answer = harness.client.get(path)
+    assert (answer.status_code == 200) is public, (path, answer.status_code)
+    assert bool(harness.app.calls) is public
+
+
+def test_cors_preflight_optionally_public(make_harness: Any) -> None:
+    headers = {"Origin": "https://ui.example", "Access-Control-Request-Method": "POST"}
+    closed = make_harness()
+    assert closed.client.open("/api/x", method="OPTIONS", headers=headers).status_code in (302, 401)
+    open_ = make_harness(public_preflight=True)
+    assert open_.client.open("/api/x", method="OPTIONS", headers=headers).status_code == 200
+    assert open_.client.open("/api/x", method="OPTIONS").status_code in (302, 401)
+
+
+class Unreadable(io.RawIOBase):
+    def read(self, size: int = -1) -> bytes:
+        raise AssertionError("the body of an unauthenticated request was read")
+
+    def readable(self) -> bool:
+        return True
+
+
+def test_unauthenticated_body_is_never_read(harness: Harness) -> None:
+    for accept in ("text/html", "application/json"):
+        environ = EnvironBuilder(
+            path="/upload",
+            method="POST",
+            headers={"Accept": accept},
+            content_type="application/octet-stream",
+        ).get_environ()
+        environ["CONTENT_LENGTH"] = "9"
+        environ["wsgi.input"] = Unreadable()
+        statuses: list[str] = []
+        body = b"".join(
+            harness.gate(environ, lambda status, headers, exc=None: statuses.append(status))
+        )
+        assert statuses[0].split()[0] in ("302", "401"), body
+    assert harness.app.calls == []
+
+
+def test_mounted_under_a_script_name(make_harness: Any, tenant: Any) -> None:
+    harness = make_harness(methods=("email-code", "email-link"))
+    tenant.app.allow_callback("http://localhost/tools/_gate/callback")
+    mounted = {"SCRIPT_NAME": "/tools"}
+    client = Client(harness.gate)
+    first = client.get("/report", environ_overrides=mounted)
+    assert first.headers["Location"] == "/tools/_gate/login?next=%2Ftools%2Freport"
+    page = client.get(
+        "/_gate/login", query_string={"next": "/tools/report"}, environ_overrides=mounted
+    ).get_data(as_text=True)
+    assert 'action="/tools/_gate/login"' in page
+    assert 'href="/tools/_gate/static/gate.css"' in page
+    started = client.post(
+        "/_gate/login",
+        data={
+            "csrf_token": hidden(page, "csrf_token"),
+            "email": "fay@example.com",
+            "send": "link",
+            "next": "/tools/report",
+        },
+        environ_overrides=mounted,
+    )
+    assert started.status_code == 200
+    link = harness.tenant.last_message().link
+    assert parse_qs(urlsplit(link).query)["redirect_uri"] == [
+        "http://localhost/tools/_gate/callback"
+    ]
+    landing = harness.follow_link(link)
+    assert landing.startswith("/tools/_gate/callback?")
+    text = client.get(landing[len("/tools") :], environ_overrides=mounted).get_data(as_text=True)
+    done = client.post(
+        "/_gate/callback",
+        data={k: hidden(text, k) for k in ("csrf_token", "code", "state")},
+        environ_overrides=mounted,
+    )
+    assert done.status_code == 303
+    assert done.headers["Location"] == "/tools/report"
+
+
+def test_behind_a_trusted_proxy(make_harness: Any, tenant: Any) -> None:
+    harness = make_harness(trusted_proxies=1, methods=("email-link",))
+    tenant.app.allow_callback("https://tools.example/_gate/callback")
+    proxied = {
+        "X-Forwarded-For": "198.51.100.7",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "tools.example",
+    }
+    page = harness.client.get("/_gate/login", headers=proxied)
+    cookies = page.headers.getlist("Set-Cookie")
+    assert any(c.startswith("__Host-pwless_gate_browser=") and "Secure" in c for c in cookies)
+    text = page.get_data(as_text=True)
+    started = harness.client.post(
+        "/_gate/login",
+        data={"csrf_token": hidden(text, "csrf_token"), "email": "gus@example.com", "send": "link"},
+        headers={**proxied, "Origin": "https://tools.example"},
+    )
+    assert started.status_code == 200
+    link = harness.tenant.last_message().link
+    assert parse_qs(urlsplit(link).query)["redirect_uri"] == [
+        "https://tools.example/_gate/callback"
+    ]
+
+
+def test_untrusted_forwarded_headers_are_ignored(make_harness: Any) -> None:
+    harness = make_harness(methods=("email-link",))
+    page = harness.client.get("/_gate/login", headers={"X-Forwarded-Host": "evil.example"})
+    text = page.get_data(as_text=True)
+    harness.client.post(
+        "/_gate/login",
+        data={"csrf_token": hidden(text, "csrf_token"), "email": "hal@example.com", "send": "link"},
+        headers={"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"},
+    )
+    link = harness.tenant.last_message().link
+    assert parse_qs(urlsplit(link).query)["redirect_uri"] == ["http://localhost/_gate/callback"]
+
+
+def test_federated_logout(make_harness: Any, tenant: Any) -> None:
+    harness = make_harness(federated_logout=True)
+    assert harness.login("ivy@example.com").status_code == 303
+    page = harness.client.get("/_gate/logout?next=/").get_data(as_text=True)
+    done = harness.client.post(
+        "/_gate/logout", data={"csrf_token": hidden(page, "csrf_token"), "next": "/"}
+    )
+    assert done.status_code == 303
+    location = done.headers["Location"]
+    assert location.startswith(tenant.url + "/v2/logout?")
+    query = parse_qs(urlsplit(location).query)
+    assert query["returnTo"] == ["http://localhost/"]
+    import requests
+
+    back = requests.get(location, allow_redirects=False, timeout=5)
+    assert back.status_code == 302
+    assert back.headers["Location"] == "http://localhost/"
+    assert harness.client.get("/").status_code == 302
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example"])
+def test_logout_return_to_is_validated(make_harness: Any, tenant: Any, target: str) -> None:
+    harness = make_harness(federated_logout=True)
+    assert harness.login("jo@example.com").status_code == 303
+    page = harness.client.get("/_gate/logout").get_data(as_text=True)
+    done = harness.client.post(
+        "/_gate/logout", data={"csrf_token": hidden(page, "csrf_token"), "next": target}
+    )
+    query = parse_qs(urlsplit(done.headers["Location"]).query)
+    assert query["returnTo"] == ["http://localhost/_gate/logout"]
+
+
+def test_local_logout_redirects_to_validated_next(harness: Harness) -> None:
+    assert harness.login("kim@example.com").status_code == 303
+    page = harness.client.get("/_gate/logout").get_data(as_text=True)
+    done = harness.client.post(
+        "/_gate/logout", data={"csrf_token": hidden(page, "csrf_token"), "next": "/bye"}
+    )
+    assert done.status_code == 303
+    assert done.headers["Location"] == "/bye"
+
+
+def test_auth_request_endpoint_for_nginx(make_harness: Any) -> None:
+    harness = make_harness(methods=("sms-code",))
+    assert harness.client.get("/_gate/auth").status_code == 401
+    started = harness.start_phone("+14155552671")
+    assert harness.submit_code(started, harness.tenant.last_message().code).status_code == 303
+    answer = harness.client.get("/_gate/auth")
+    assert answer.status_code == 202
+    assert answer.headers["X-Auth-Request-User"] == "+14155552671"
+    assert answer.headers["X-Auth-Request-Phone"] == "+14155552671"
+    info = harness.client.get("/_gate/userinfo").json
+    assert info is not None
+    assert info["sub"].startswith("sms|")
+
