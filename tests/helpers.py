@@ -15,7 +15,6 @@ from pwless_gate import GateConfig, PasswordlessGate
 
 from .conftest import CLIENT_ID, CLIENT_SECRET
 
-
 #: Where the in-process gate is, as far as Werkzeug's test client is concerned.
 GATE_ORIGIN = "http://localhost"
 

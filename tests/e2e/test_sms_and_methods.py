@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
-from ..helpers import Harness, hidden
+from ..helpers import hidden
 
 
 @pytest.mark.parametrize(
@@ -159,9 +160,10 @@ def test_allow_list_refuses_without_sending(make_harness: Any, email: str) -> No
     text = answer.get_data(as_text=True)
     if answer.status_code == 200:
         # The same page as an allowed address: nothing tells who may sign in.
-        allowed = harness.start("someone@example.com").get_data(as_text=True)
+        allowed = harness.start("someone@example.com")
+        assert allowed.status_code == answer.status_code
         assert "Enter your code" in text
-        assert "if it may sign in here" in text and "if it may sign in here" in allowed
+        assert _shape(text) == _shape(allowed.get_data(as_text=True))
         assert all(m.to != email.lower() for m in harness.tenant.outbox())
         assert [m.to for m in harness.tenant.outbox()] == ["someone@example.com"]
     else:
@@ -176,3 +178,9 @@ def test_phone_allow_list(make_harness: Any) -> None:
     refused = harness.start_phone("+1 415 555 2672")
     assert refused.status_code == 200
     assert len(harness.tenant.outbox()) == 1
+
+
+def _shape(page: str) -> str:
+    """A page without its per-request values (tokens, the masked destination)."""
+    page = re.sub(r'value="[^"]*"', 'value=""', page)
+    return re.sub(r"<strong>[^<]*</strong>", "<strong></strong>", page)

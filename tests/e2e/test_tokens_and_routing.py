@@ -145,9 +145,11 @@ def test_unauthenticated_body_is_never_read(harness: Harness) -> None:
         environ["CONTENT_LENGTH"] = "9"
         environ["wsgi.input"] = Unreadable()
         statuses: list[str] = []
-        body = b"".join(
-            harness.gate(environ, lambda status, headers, exc=None: statuses.append(status))
-        )
+
+        def start_response(status: str, headers: Any, exc: Any = None, seen: Any = statuses) -> Any:
+            seen.append(status)
+
+        body = b"".join(harness.gate(environ, start_response))
         assert statuses[0].split()[0] in ("302", "401"), body
     assert harness.app.calls == []
 
@@ -282,4 +284,3 @@ def test_auth_request_endpoint_for_nginx(make_harness: Any) -> None:
     info = harness.client.get("/_gate/userinfo").json
     assert info is not None
     assert info["sub"].startswith("sms|")
-
