@@ -1,0 +1,121 @@
+"""The nginx example: one gate protecting a non-Python app through auth_request."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from ..conftest import CLIENT_ID, CLIENT_SECRET
+from ..helpers import hidden
+from ..procs import BIN, ROOT, Process, free_port, require_binary, wait_for_port
+
+pytestmark = pytest.mark.slow
+
+
+def other_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """Stands for the non-Python app: it only reads the headers nginx sets."""
+    body = (
+        f"user={environ.get('HTTP_X_FORWARDED_USER', '')} "
+        f"email={environ.get('HTTP_X_FORWARDED_EMAIL', '')} "
+        f"remote={environ.get('HTTP_REMOTE_USER', '')} "
+        f"path={environ.get('PATH_INFO')}?{environ.get('QUERY_STRING', '')}"
+    ).encode()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [body]
+
+
+@pytest.fixture
+def stack(tenant: Any, tmp_path: Path) -> Iterator[str]:
+    nginx = require_binary("nginx", "the nginx example needs it")
+    gate_port, app_port, nginx_port = free_port(), free_port(), free_port()
+    app_server = make_server("127.0.0.1", app_port, other_app, threaded=True)
+    threading.Thread(target=app_server.serve_forever, daemon=True).start()
+    gate = Process(
+        [
+            str(BIN / "gunicorn"),
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{gate_port}",
+            "--chdir",
+            str(ROOT / "examples" / "nginx"),
+            'pwless_gate:gate("gate_app:not_found")',
+        ],
+        env={
+            "PYTHONPATH": str(ROOT),
+            "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
+            "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
+            "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
+            "PWLESS_GATE_TRUSTED_PROXIES": "1",
+        },
+        log=tmp_path / "gate.log",
+    )
+    config = (ROOT / "examples" / "nginx" / "nginx.conf").read_text()
+    config = (
+        config.replace("127.0.0.1:8000", f"127.0.0.1:{gate_port}")
+        .replace("127.0.0.1:9000", f"127.0.0.1:{app_port}")
+        .replace("127.0.0.1:8080", f"127.0.0.1:{nginx_port}")
+    )
+    (tmp_path / "nginx.conf").write_text(config)
+    (tmp_path / "logs").mkdir()
+    proxy = Process(
+        [nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
+        log=tmp_path / "nginx.log",
+    )
+    try:
+        wait_for_port(gate_port, gate.proc)
+        wait_for_port(nginx_port, proxy.proc)
+        yield f"http://127.0.0.1:{nginx_port}"
+    finally:
+        proxy.stop()
+        gate.stop()
+        app_server.shutdown()
+
+
+def test_nginx_auth_request_protects_another_app(stack: str, tenant: Any) -> None:
+    base = stack
+    spoof = {"X-Forwarded-User": "boss@example.com", "Remote-User": "boss@example.com"}
+    anonymous = requests.get(
+        f"{base}/reports/q3?year=2026&x=a%26b", headers=spoof, allow_redirects=False, timeout=10
+    )
+    assert anonymous.status_code == 302
+    location = anonymous.headers["Location"]
+    assert location == "/_gate/login?next=%2Freports%2Fq3%3Fyear%3D2026%26x%3Da%2526b"
+    api = requests.get(f"{base}/api", headers={"Accept": "application/json"}, timeout=10)
+    assert api.status_code == 401
+    assert requests.get(f"{base}/_gate/auth", timeout=10).status_code == 404
+
+    browser = requests.Session()
+    page = browser.get(base + location, timeout=10)
+    sent = browser.post(
+        f"{base}/_gate/login",
+        data={
+            "csrf_token": hidden(page.text, "csrf_token"),
+            "email": "nx@example.com",
+            "next": "/reports/q3?year=2026&x=a%26b",
+        },
+        timeout=10,
+    )
+    assert sent.status_code == 200, sent.text
+    done = browser.post(
+        f"{base}/_gate/verify",
+        data={
+            "csrf_token": hidden(sent.text, "csrf_token"),
+            "tx": hidden(sent.text, "tx"),
+            "code": tenant.last_message(to="nx@example.com").code,
+        },
+        headers=spoof,
+        timeout=10,
+    )
+    assert done.status_code == 200
+    assert re.fullmatch(
+        r"user=nx@example.com email=nx@example.com remote= path=/reports/q3\?year=2026&x=a%26b",
+        done.text,
+    ), done.text
