@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
+_LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 METHODS = ("email-code", "email-link", "sms-code")
 COOKIE_SECURE_CHOICES = ("auto", "true", "false")
 ENV_PREFIX = "PWLESS_GATE_"
@@ -26,6 +27,28 @@ ENV_PREFIX = "PWLESS_GATE_"
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{3,8}$")
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``count`` hits per ``period`` seconds. ``count == 0`` means no limit."""
+
+    count: int
+    period: int
+
+    @classmethod
+    def parse(cls, text: str) -> Limit:
+        """``"5/900"`` → five per 15 minutes; ``"off"`` → no limit. Raises ``ValueError``."""
+        if text.strip().lower() in ("off", "0", "none"):
+            return cls(0, 1)
+        match = _LIMIT.match(text)
+        if match is None or int(match.group(2)) <= 0 or int(match.group(1)) <= 0:
+            raise ValueError(f"{text!r} is not a limit like 5/900 (count/seconds) or off")
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    @property
+    def off(self) -> bool:
+        return self.count == 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +75,10 @@ class GateConfig:
     session_cache_ttl: float = 5.0
     login_lifetime: int = 900
     redis_url: str | None = None
+    throttle_send_per_ip: str = "30/3600"
+    throttle_send_per_identifier: str = "5/900"
+    throttle_verify_per_login: str = "5/900"
+    throttle_verify_per_identifier: str = "10/900"
     trusted_proxies: int = 0
     cookie_secure: Literal["auto", "true", "false"] = "auto"
     cookie_name: str = "pwless_gate"
@@ -113,6 +140,16 @@ class GateConfig:
             "unix",
         ):
             raise ConfigError(_env("redis_url"), "must be a redis://, rediss:// or unix:// URL")
+        for name in (
+            "throttle_send_per_ip",
+            "throttle_send_per_identifier",
+            "throttle_verify_per_login",
+            "throttle_verify_per_identifier",
+        ):
+            try:
+                Limit.parse(getattr(self, name))
+            except ValueError as exc:
+                raise ConfigError(_env(name), str(exc)) from None
         for entry in self.public_paths:
             _check_public_path(entry)
         if self.template_dir is not None and not os.path.isdir(self.template_dir):

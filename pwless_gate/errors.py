@@ -87,6 +87,10 @@ class Auth0Unavailable(PwlessGateError):
         self.status_code = status_code
 
 
+class StoreUnavailable(PwlessGateError):
+    """The shared store (Redis) could not be reached. The gate fails closed: 503."""
+
+
 class TokenError(PwlessGateError):
     """An id_token was rejected (signature, algorithm, iss, aud, exp, nonce…)."""
 

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from .audit import audit
 from .auth0 import TokenSet
+from .config import Limit
 from .errors import (
     CodeExpired,
     InvalidRequest,
@@ -56,7 +57,14 @@ class LoginViews:
     def __init__(self, deps: Deps, responder: Responder) -> None:
         self.deps = deps
         self.r = responder
-        methods = deps.config.methods
+        config = deps.config
+        self._limits = {
+            "send-ip": Limit.parse(config.throttle_send_per_ip),
+            "send-id": Limit.parse(config.throttle_send_per_identifier),
+            "verify-login": Limit.parse(config.throttle_verify_per_login),
+            "verify-id": Limit.parse(config.throttle_verify_per_identifier),
+        }
+        methods = config.methods
         self._email_sends = [EMAIL_SENDS[m] for m in methods if m in EMAIL_SENDS]
         self._sms = "sms-code" in methods
 
@@ -121,6 +129,9 @@ class LoginViews:
                 request, next_url, status=400, error=str(exc), error_field=field, value=raw
             )
         ip = self.r.ip(request)
+        waited = self._throttle(request, identifier, next_url, send_ip=ip, send_id=identifier)
+        if waited is not None:
+            return waited
         tx = self.deps.transactions.new(
             connection=connection,
             identifier=identifier,
@@ -211,6 +222,11 @@ class LoginViews:
         code = _SPACES.sub("", request.form.get("code", ""))
         if not _CODE.match(code):
             return self.code_page(request, tx, status=400, error="Enter the code you received.")
+        waited = self._throttle(
+            request, tx.identifier, tx.next, verify_login=tx.tx_id, verify_id=tx.identifier
+        )
+        if waited is not None:
+            return waited
         config = self.deps.config
         try:
             tokens = self.deps.auth0.exchange_otp(
@@ -374,6 +390,26 @@ class LoginViews:
         response = see_other(safe_next(tx.next, self.r.home(request)))
         cookies.set_session(request, response, value)
         return response
+
+    def _throttle(
+        self, request: GateRequest, identifier: str, next_url: str, **keys: str
+    ) -> Response | None:
+        """A 429 page if any of the named limits is used up for its key, else None.
+
+        ``keys`` maps limit names (``send_ip``, ``verify_login``…) to the key counted.
+        """
+        longest = 0
+        try:
+            for name, key in keys.items():
+                limit_name = name.replace("_", "-")
+                wait = self.deps.throttle.hit(limit_name, key, self._limits[limit_name])
+                longest = max(longest, wait)
+        except PwlessGateError as exc:
+            return self.r.auth0_failed(request, exc, identifier, next_url)
+        if not longest:
+            return None
+        audit("throttled", ip=self.r.ip(request), identifier=identifier, reason="local")
+        return self.r.throttled(request, longest, next_url)
 
     def _allowed(self, connection: str, identifier: str) -> bool:
         if connection == "sms":

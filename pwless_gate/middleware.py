@@ -36,6 +36,7 @@ from .paths import PublicPaths
 from .respond import Deps
 from .security import CsrfGuard
 from .sessions import CachedSession, CookieStore, SessionCache, SessionStore
+from .throttle import MemoryThrottle, Throttle
 from .tokens import TokenVerifier
 from .transactions import TransactionSigner
 from .views import GateViews
@@ -83,6 +84,7 @@ class PasswordlessGate:
         *,
         auth0: Auth0Client | None = None,
         store: SessionStore | None = None,
+        throttle: Throttle | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
@@ -125,6 +127,7 @@ class PasswordlessGate:
                 transactions=TransactionSigner(keys, config.login_lifetime, clock=clock),
                 csrf=CsrfGuard(keys[-1]),
                 cookies=self.cookies,
+                throttle=throttle or MemoryThrottle(clock=clock),
                 clock=clock,
             )
         )

@@ -25,12 +25,14 @@ from .errors import (
     ClientAuthError,
     PwlessGateError,
     RateLimited,
+    StoreUnavailable,
     TokenError,
 )
 from .identity import AllowList, mask
 from .pages import Pages, json_response
 from .security import CsrfGuard, client_ip, origin_allowed, request_origin, safe_next
 from .sessions import CachedSession, SessionCache
+from .throttle import Throttle
 from .tokens import TokenVerifier
 from .transactions import TransactionSigner
 
@@ -62,6 +64,7 @@ class Deps:
     transactions: TransactionSigner
     csrf: CsrfGuard
     cookies: Cookies
+    throttle: Throttle
     clock: Callable[[], float]
 
 
@@ -195,11 +198,11 @@ class Responder:
         if isinstance(exc, AccessDenied):
             audit("login_failed", ip=ip, identifier=identifier, reason="access_denied")
             return self.fail(request, 403, "Not allowed", "This account may not sign in here.")
-        if isinstance(exc, Auth0Unavailable):
-            log.warning("Auth0 unavailable: %s", exc)
+        if isinstance(exc, Auth0Unavailable | StoreUnavailable):
+            log.warning("sign-in unavailable: %s", exc)
             return self.fail(
                 request,
-                exc.status_code,
+                exc.status_code if isinstance(exc, Auth0Unavailable) else 503,
                 "Sign-in is unavailable",
                 "The sign-in service is not answering. Please try again in a minute.",
                 headers={"Retry-After": "30"},

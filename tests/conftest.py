@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
+from pwless_gate import PasswordlessGate
 from pwless_gate.devtenant import DevTenant, RunningTenant, serve_in_thread
 
-CLIENT_ID = "gate-test-client"
-CLIENT_SECRET = "gate-test-secret-0123456789abcdef"
-
-
-class FakeClock:
-    """A clock tests move by hand; starts at the real time so tokens look normal."""
-
-    def __init__(self) -> None:
-        self.now = float(int(time.time()))
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from .helpers import CLIENT_ID, CLIENT_SECRET, FakeClock, Harness, RecordingApp, gate_config
 
 
 @pytest.fixture
@@ -43,3 +30,18 @@ def tenant(clock: FakeClock) -> Iterator[RunningTenant]:
     )
     with serve_in_thread(app) as running:
         yield running
+
+
+@pytest.fixture
+def make_harness(tenant: Any, clock: FakeClock) -> Callable[..., Harness]:
+    def make(**overrides: Any) -> Harness:
+        app = RecordingApp()
+        gate = PasswordlessGate(app, gate_config(tenant.url, **overrides), clock=clock)
+        return Harness(gate=gate, app=app, tenant=tenant)
+
+    return make
+
+
+@pytest.fixture
+def harness(make_harness: Callable[..., Harness]) -> Harness:
+    return make_harness()

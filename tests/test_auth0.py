@@ -20,7 +20,7 @@ from pwless_gate.errors import (
     WrongCode,
 )
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, FakeClock
+from .helpers import CLIENT_ID, CLIENT_SECRET, FakeClock
 from .procs import free_port
 
 SCOPE = "openid profile email"

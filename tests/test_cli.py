@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from .conftest import CLIENT_ID, CLIENT_SECRET
-from .helpers import hidden
+from .helpers import CLIENT_ID, CLIENT_SECRET, hidden
 from .procs import BIN, ROOT, Process, free_port, wait_for_port
 
 PWLESS_GATE = str(BIN / "pwless-gate")

@@ -4,7 +4,7 @@ import pytest
 
 from pwless_gate.sessions import CookieStore, Session, SessionCache, new_session_id
 
-from .conftest import FakeClock
+from .helpers import FakeClock
 
 KEY = b"k" * 32
 

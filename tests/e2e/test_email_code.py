@@ -10,8 +10,15 @@ import pytest
 from pwless_gate import PasswordlessGate
 from pwless_gate.devtenant import DevTenant, serve_in_thread
 
-from ..conftest import CLIENT_ID, CLIENT_SECRET, FakeClock
-from ..helpers import Harness, RecordingApp, gate_config, hidden
+from ..helpers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FakeClock,
+    Harness,
+    RecordingApp,
+    gate_config,
+    hidden,
+)
 
 
 def session_cookie(harness: Harness) -> Any:

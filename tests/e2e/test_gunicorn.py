@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from ..conftest import CLIENT_ID, CLIENT_SECRET
-from ..helpers import hidden
+from ..helpers import CLIENT_ID, CLIENT_SECRET, hidden
 from ..procs import BIN, Process, free_port, wait_for_port
 
 pytestmark = pytest.mark.slow

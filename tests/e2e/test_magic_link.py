@@ -7,8 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ..conftest import FakeClock
-from ..helpers import Harness, hidden
+from ..helpers import FakeClock, Harness, hidden
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from ..conftest import CLIENT_ID, CLIENT_SECRET
-from ..helpers import hidden
+from ..helpers import CLIENT_ID, CLIENT_SECRET, hidden
 from ..procs import BIN, ROOT, Process, free_port, require_binary, wait_for_port
 
 pytestmark = pytest.mark.slow

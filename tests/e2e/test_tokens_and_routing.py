@@ -11,8 +11,7 @@ import jwt
 import pytest
 from werkzeug.test import Client, EnvironBuilder
 
-from ..conftest import FakeClock
-from ..helpers import Harness, hidden
+from ..helpers import FakeClock, Harness, hidden
 
 AUDIENCE = "https://api.internal.example/"
 

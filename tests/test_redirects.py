@@ -1,0 +1,113 @@
+"""Every hostile redirect target of the corpus lands on a local path.
+
+The corpus (``tests/data/hostile_redirects.json``) is thrown at the one
+validator, at the login page's ``next``, at a whole login, and at logout.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+
+from pwless_gate.security import safe_next
+
+from .helpers import FakeClock, hidden
+
+CORPUS: list[str] = json.loads(
+    (Path(__file__).parent / "data" / "hostile_redirects.json").read_text()
+)
+ORIGIN = "https://gate.example"
+
+
+def lands_locally(location: str) -> bool:
+    """What a browser does with a Location header: strip, fix slashes, resolve."""
+    cleaned = re.sub(r"[\t\n\r]", "", location).strip(
+        "\x00\x01\x02\x03\x04\x05\x06\x07\x08"
+        "\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15"
+        "\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f "
+    )
+    cleaned = cleaned.replace("\\", "/")
+    resolved = urlsplit(urljoin(ORIGIN + "/", cleaned))
+    return (resolved.scheme, resolved.netloc) == ("https", "gate.example")
+
+
+def test_corpus_is_large_and_hostile() -> None:
+    assert len(CORPUS) >= 150
+    # Most would leave the site if a browser followed them as they are.
+    assert sum(not lands_locally(t) for t in CORPUS) >= 70
+
+
+@pytest.mark.parametrize("target", CORPUS)
+def test_validator(target: str) -> None:
+    result = safe_next(target, "/home")
+    assert lands_locally(result), (target, result)
+    assert result.isascii()
+    assert len(result) <= 2048
+
+
+@pytest.fixture
+def open_harness(make_harness: Any) -> Any:
+    return make_harness(
+        throttle_send_per_ip="off",
+        throttle_send_per_identifier="off",
+        throttle_verify_per_login="off",
+        throttle_verify_per_identifier="off",
+    )
+
+
+def test_login_page_and_whole_login(open_harness: Any, clock: FakeClock) -> None:
+    harness = open_harness
+    for i, target in enumerate(CORPUS):
+        clock.advance(0.2)  # stay under the tenant's 30 token calls per second
+        # A loopback address of its own per target, so the tenant's per-IP limit holds.
+        environ = {"REMOTE_ADDR": f"127.1.{i // 200}.{i % 200 + 1}"}
+        page = harness.client.get(
+            "/_gate/login", query_string={"next": target}, environ_overrides=environ
+        )
+        text = page.get_data(as_text=True)
+        assert lands_locally(hidden(text, "next")), target
+        email = f"r{i}@example.com"
+        sent = harness.client.post(
+            "/_gate/login",
+            data={"csrf_token": hidden(text, "csrf_token"), "email": email, "next": target},
+            environ_overrides=environ,
+        )
+        assert sent.status_code == 200, (target, sent.status_code)
+        done = harness.client.post(
+            "/_gate/verify",
+            data={
+                "csrf_token": hidden(sent.get_data(as_text=True), "csrf_token"),
+                "tx": hidden(sent.get_data(as_text=True), "tx"),
+                "code": harness.tenant.last_message(to=email).code,
+            },
+            environ_overrides=environ,
+        )
+        assert done.status_code == 303
+        assert lands_locally(done.headers["Location"]), (target, done.headers["Location"])
+
+
+def test_logout_next(open_harness: Any) -> None:
+    harness = open_harness
+    for target in CORPUS:
+        page = harness.client.get("/_gate/logout").get_data(as_text=True)
+        done = harness.client.post(
+            "/_gate/logout", data={"csrf_token": hidden(page, "csrf_token"), "next": target}
+        )
+        assert done.status_code in (200, 303)
+        if done.status_code == 303:
+            assert lands_locally(done.headers["Location"]), target
+
+
+def test_challenge_next_is_local(open_harness: Any) -> None:
+    for path in ["//evil.example", "/\\evil.example", "/%2F%2Fevil.example", "/a?x=//evil"]:
+        answer = open_harness.client.get(path)
+        assert answer.status_code == 302
+        location = answer.headers["Location"]
+        assert lands_locally(location)
+        next_value = re.search(r"next=([^&]*)", location)
+        assert next_value is not None
