@@ -44,19 +44,25 @@ from .views import GateViews
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-#: Environ keys a client (or anything before the gate) must never set.
-SCRUBBED_KEYS = (
-    "REMOTE_USER",
-    "HTTP_REMOTE_USER",
-    "HTTP_X_FORWARDED_USER",
-    "HTTP_X_FORWARDED_EMAIL",
-    "HTTP_X_FORWARDED_PHONE",
-    "HTTP_X_AUTH_REQUEST_USER",
-    "HTTP_X_AUTH_REQUEST_EMAIL",
-    "HTTP_X_AUTH_REQUEST_PHONE",
-    "pwless_gate.user",
-    "pwless_gate.claims",
-    "pwless_gate.access_token",
+#: Environ keys a client (or anything before the gate) must never set: the
+#: identity headers the gate and other identity-aware proxies use. WSGI servers
+#: fold case and turn ``-`` (and, for some, ``_``) into ``_``, so
+#: ``X_Forwarded_User`` and ``x-forwarded-user`` arrive as the same key.
+SCRUBBED_KEYS = tuple(
+    ["REMOTE_USER", "pwless_gate.user", "pwless_gate.claims", "pwless_gate.access_token"]
+    + [
+        f"HTTP_{prefix}_{field}"
+        for prefix in ("X_FORWARDED", "X_AUTH_REQUEST", "X_REMOTE", "REMOTE")
+        for field in (
+            "USER",
+            "EMAIL",
+            "PHONE",
+            "PREFERRED_USERNAME",
+            "GROUPS",
+            "ACCESS_TOKEN",
+            "NAME",
+        )
+    ]
 )
 
 
