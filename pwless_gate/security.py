@@ -90,7 +90,9 @@ def origin_allowed(environ: WSGIEnvironment, expected: str) -> bool:
     """False when ``Origin`` (or, without it, ``Referer``) names another origin."""
     origin = environ.get("HTTP_ORIGIN")
     if origin and origin != "null":
-        return hmac.compare_digest(origin.rstrip("/").lower(), expected.lower())
+        return hmac.compare_digest(
+            origin.rstrip("/").lower().encode("utf-8", "replace"), expected.lower().encode()
+        )
     if origin == "null":
         return False
     referer = environ.get("HTTP_REFERER")

@@ -66,6 +66,9 @@ class GateViews:
         except HTTPException as exc:
             code = exc.code or 400
             return self.r.fail(request, code, exc.name, "The request could not be read.")
+        except UnicodeDecodeError:
+            # Werkzeug decodes the query string strictly; raw non-UTF-8 bytes are a bad request.
+            return self.r.fail(request, 400, "Bad Request", "The request could not be read.")
 
     # -- sign out ------------------------------------------------------------------
 
