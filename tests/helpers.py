@@ -70,6 +70,14 @@ def gate_config(tenant_url: str, **overrides: Any) -> GateConfig:
     return GateConfig(**values)
 
 
+class GateClient(Client):
+    """A Werkzeug test client whose requests come from 127.0.0.1, as a server would say."""
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
+        kwargs.setdefault("environ_base", {"REMOTE_ADDR": "127.0.0.1"})
+        return super().open(*args, **kwargs)
+
+
 @dataclass
 class Harness:
     """A gate wrapping a :class:`RecordingApp`, driven in-process by a Werkzeug client.
@@ -83,10 +91,10 @@ class Harness:
     client: Client = field(init=False)
 
     def __post_init__(self) -> None:
-        self.client = Client(self.gate)
+        self.client = GateClient(self.gate)
 
     def new_browser(self) -> Client:
-        return Client(self.gate)
+        return GateClient(self.gate)
 
     def start(
         self, email: str, *, client: Client | None = None, next: str = "/", **extra: str

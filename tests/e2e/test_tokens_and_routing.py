@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
-from werkzeug.test import Client, EnvironBuilder
+from werkzeug.test import EnvironBuilder
 
-from ..helpers import FakeClock, Harness, hidden
+from ..helpers import FakeClock, GateClient, Harness, hidden
 
 AUDIENCE = "https://api.internal.example/"
 
@@ -157,7 +157,7 @@ def test_mounted_under_a_script_name(make_harness: Any, tenant: Any) -> None:
     harness = make_harness(methods=("email-code", "email-link"))
     tenant.app.allow_callback("http://localhost/tools/_gate/callback")
     mounted = {"SCRIPT_NAME": "/tools"}
-    client = Client(harness.gate)
+    client = GateClient(harness.gate)
     first = client.get("/report", environ_overrides=mounted)
     assert first.headers["Location"] == "/tools/_gate/login?next=%2Ftools%2Freport"
     page = client.get(
