@@ -15,6 +15,7 @@ revocation everywhere matters.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 import time
@@ -132,7 +133,9 @@ class CookieStore:
     """
 
     def __init__(self, keys: Sequence[bytes]) -> None:
-        self._serializer = itsdangerous.URLSafeSerializer(list(keys), salt=SESSION_SALT)
+        self._serializer = itsdangerous.URLSafeSerializer(
+            list(keys), salt=SESSION_SALT, signer_kwargs={"digest_method": hashlib.sha256}
+        )
 
     def save(self, session: Session) -> str:
         return str(self._serializer.dumps(session.to_record()))

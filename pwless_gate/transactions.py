@@ -67,7 +67,10 @@ class TransactionSigner:
         self, keys: Sequence[bytes], max_age: int, *, clock: Callable[[], float] = time.time
     ) -> None:
         self._serializer = itsdangerous.URLSafeTimedSerializer(
-            list(keys), salt=SALT, signer=_timestamp_signer(clock)
+            list(keys),
+            salt=SALT,
+            signer=_timestamp_signer(clock),
+            signer_kwargs={"digest_method": hashlib.sha256},
         )
         self.max_age = max_age
 
