@@ -75,6 +75,7 @@ class GateConfig:
     session_cache_ttl: float = 5.0
     login_lifetime: int = 900
     redis_url: str | None = None
+    redis_timeout: float = 1.0
     throttle_send_per_ip: str = "30/3600"
     throttle_send_per_identifier: str = "5/900"
     throttle_verify_per_login: str = "5/900"

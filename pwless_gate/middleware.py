@@ -30,13 +30,14 @@ from typing import TYPE_CHECKING, Any
 from .auth0 import Auth0Client
 from .config import GateConfig
 from .cookies import Cookies
-from .errors import Auth0Unavailable, ConfigError, PwlessGateError
+from .errors import Auth0Unavailable, ConfigError, PwlessGateError, StoreUnavailable
 from .identity import AllowList, InvalidIdentifier
 from .paths import PublicPaths
+from .redis_store import RedisStore, connect
 from .respond import Deps
 from .security import CsrfGuard
 from .sessions import CachedSession, CookieStore, SessionCache, SessionStore
-from .throttle import MemoryThrottle, Throttle
+from .throttle import MemoryThrottle, RedisThrottle, Throttle
 from .tokens import TokenVerifier
 from .transactions import TransactionSigner
 from .views import GateViews
@@ -109,6 +110,10 @@ class PasswordlessGate:
             timeout=config.auth0_timeout,
             clock=clock,
         )
+        if config.redis_url and (store is None or throttle is None):
+            redis = connect(config.redis_url, timeout=config.redis_timeout)
+            store = store or RedisStore(redis, clock=clock)
+            throttle = throttle or RedisThrottle(redis, clock=clock)
         self.sessions = SessionCache(
             store or CookieStore(keys),
             maxsize=config.session_cache_size,
@@ -144,6 +149,14 @@ class PasswordlessGate:
         self._preflight = config.public_preflight
         self._pass_headers = config.pass_headers
 
+    def sign_out_everywhere(self, sub: str) -> int:
+        """End every session of the user ``sub``; returns how many were ended.
+
+        Needs the Redis store (a signed-cookie session cannot be revoked).
+        Other processes stop accepting them within ``session_cache_ttl``.
+        """
+        return self.sessions.revoke_user(sub)
+
     @classmethod
     def from_env(cls, app: WSGIApplication, **overrides: Any) -> PasswordlessGate:
         """Wrap ``app`` with a config read from ``PWLESS_GATE_*`` variables."""
@@ -160,8 +173,11 @@ class PasswordlessGate:
         if value is not None:
             try:
                 entry = self.sessions.lookup(value)
-            except PwlessGateError:
-                entry = None
+            except StoreUnavailable:
+                if self._public and self._public.matches(path):
+                    self.cookies.strip_own(environ)
+                    return self.app(environ, start_response)
+                return self.views.unavailable(environ, start_response)
             if entry is not None:
                 if entry.refresh_at is not None and entry.refresh_at <= self._clock():
                     return self._refresh(environ, start_response, value, entry)

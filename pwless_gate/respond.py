@@ -111,10 +111,8 @@ class Responder:
         value = self.deps.cookies.session_value(request)
         if not value:
             return None
-        try:
-            return self.deps.sessions.lookup(value)
-        except PwlessGateError:
-            return None
+        # StoreUnavailable propagates: the dispatcher answers 503 (fail closed).
+        return self.deps.sessions.lookup(value)
 
     # -- answers -------------------------------------------------------------
 

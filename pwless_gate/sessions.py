@@ -194,7 +194,7 @@ class SessionCache:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
-        self._cache: TTLCache[str, CachedSession] = TTLCache(maxsize=maxsize, ttl=ttl)
+        self._cache: TTLCache[str, CachedSession] = TTLCache(maxsize=maxsize, ttl=ttl, timer=clock)
         self._lock = threading.Lock()
         self._clock = clock
 
@@ -239,6 +239,17 @@ class SessionCache:
     def forget(self, cookie_value: str) -> None:
         with self._lock:
             self._cache.pop(cookie_value, None)
+
+    def revoke_user(self, sub: str) -> int:
+        """Drop every session of ``sub`` here and in the store, if the store can."""
+        revoke_user = getattr(self.store, "revoke_user", None)
+        if revoke_user is None:
+            raise TypeError(f"{type(self.store).__name__} cannot revoke sessions; use Redis")
+        with self._lock:
+            mine = [k for k, v in self._cache.items() if v.session.claims.get("sub") == sub]
+            for key in mine:
+                self._cache.pop(key, None)
+        return int(revoke_user(sub))
 
     def revoke(self, cookie_value: str) -> None:
         """Drop the session from this process and from the store."""

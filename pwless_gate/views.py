@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from .audit import audit
+from .errors import StoreUnavailable
 from .login import LoginViews
 from .respond import Deps, GateRequest, Responder, json_response, log, see_other, wants_json
 from .security import safe_next
@@ -66,6 +67,15 @@ class GateViews:
         except HTTPException as exc:
             code = exc.code or 400
             return self.r.fail(request, code, exc.name, "The request could not be read.")
+        except StoreUnavailable as exc:
+            log.warning("session store unavailable: %s", exc)
+            return self.r.fail(
+                request,
+                503,
+                "Sign-in is unavailable",
+                "Signing in is not possible right now. Please try again in a minute.",
+                headers={"Retry-After": "30"},
+            )
         except UnicodeDecodeError:
             # Werkzeug decodes the query string strictly; raw non-UTF-8 bytes are a bad request.
             return self.r.fail(request, 400, "Bad Request", "The request could not be read.")

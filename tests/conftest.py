@@ -11,6 +11,7 @@ from pwless_gate import PasswordlessGate
 from pwless_gate.devtenant import DevTenant, RunningTenant, serve_in_thread
 
 from .helpers import CLIENT_ID, CLIENT_SECRET, FakeClock, Harness, RecordingApp, gate_config
+from .procs import RedisServer, require_binary
 
 
 @pytest.fixture
@@ -45,3 +46,22 @@ def make_harness(tenant: Any, clock: FakeClock) -> Callable[..., Harness]:
 @pytest.fixture
 def harness(make_harness: Callable[..., Harness]) -> Harness:
     return make_harness()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port, for the whole session."""
+    binary = require_binary("redis-server", "the Redis session store tests need it")
+    server = RedisServer(binary, tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The server's URL, with an empty database for each test."""
+    redis_server.start()
+    redis_server.client().flushall()
+    return redis_server.url

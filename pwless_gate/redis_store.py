@@ -1,0 +1,135 @@
+"""Sessions in Redis: the cookie holds only a random 256-bit id.
+
+The record lives under ``<namespace>:session:<sha256 of the id>`` with a TTL
+equal to the session's remaining life, so a copy of the Redis data holds no
+usable cookie. Each user's session keys are also listed under
+``<namespace>:user:<sha256 of sub>`` for "sign out everywhere". Logout
+deletes the record: every process stops accepting it once its
+verified-session cache entry expires (``session_cache_ttl`` seconds).
+
+Any Redis failure is raised as :class:`~pwless_gate.errors.StoreUnavailable`;
+the gate then answers 503 for anything that needs the store (fail closed),
+while sessions still in a process's cache keep working until their entry
+expires. redis-py reconnects by itself when Redis returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .errors import ConfigError, StoreUnavailable
+from .sessions import Session, new_session_id
+
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def connect(url: str, *, timeout: float = 1.0) -> Any:
+    """A ``redis.Redis`` client for ``url`` with short timeouts; needs the ``redis`` extra."""
+    try:
+        import redis
+    except ImportError:
+        raise ConfigError(
+            "PWLESS_GATE_REDIS_URL", "needs the redis package: pip install 'pwless-gate[redis]'"
+        ) from None
+    try:
+        return redis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=30,
+            retry_on_timeout=False,
+        )
+    except ValueError as exc:
+        raise ConfigError("PWLESS_GATE_REDIS_URL", str(exc)) from None
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class RedisStore:
+    """A :class:`~pwless_gate.sessions.SessionStore` in Redis."""
+
+    def __init__(
+        self,
+        redis: Any,
+        *,
+        namespace: str = "pwless_gate",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = redis
+        self._namespace = namespace
+        self._clock = clock
+
+    def _key(self, value: str) -> str:
+        return f"{self._namespace}:session:{_digest(value)}"
+
+    def _user_key(self, sub: str) -> str:
+        return f"{self._namespace}:user:{_digest(sub)}"
+
+    def _ttl(self, session: Session) -> int:
+        return max(1, int(session.expires_at - self._clock()))
+
+    def save(self, session: Session) -> str:
+        value = new_session_id()
+        self._write(value, session)
+        return value
+
+    def update(self, cookie_value: str, session: Session) -> str:
+        self._write(cookie_value, session)
+        return cookie_value
+
+    def _write(self, value: str, session: Session) -> None:
+        ttl = self._ttl(session)
+        user_key = self._user_key(str(session.claims["sub"]))
+        record = json.dumps(session.to_record(), separators=(",", ":"))
+        try:
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.set(self._key(value), record, ex=ttl)
+            pipe.sadd(user_key, self._key(value))
+            pipe.expire(user_key, ttl, gt=True)
+            pipe.expire(user_key, ttl, nx=True)
+            pipe.execute()
+        except Exception as exc:  # redis-py has many exception types; all mean "not now"
+            raise StoreUnavailable(f"Redis: {type(exc).__name__}") from exc
+
+    def load(self, cookie_value: str) -> Session | None:
+        if not _SESSION_ID.match(cookie_value):
+            return None
+        try:
+            raw = self._redis.get(self._key(cookie_value))
+        except Exception as exc:
+            raise StoreUnavailable(f"Redis: {type(exc).__name__}") from exc
+        if raw is None:
+            return None
+        try:
+            return Session.from_record(json.loads(raw))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def revoke(self, cookie_value: str) -> None:
+        if not _SESSION_ID.match(cookie_value):
+            return
+        try:
+            self._redis.delete(self._key(cookie_value))
+        except Exception as exc:
+            raise StoreUnavailable(f"Redis: {type(exc).__name__}") from exc
+
+    def revoke_user(self, sub: str) -> int:
+        """Delete every session of the user ``sub``; returns how many there were."""
+        user_key = self._user_key(sub)
+        try:
+            keys = self._redis.smembers(user_key)
+            pipe = self._redis.pipeline(transaction=True)
+            for key in keys:
+                pipe.delete(key)
+            pipe.delete(user_key)
+            results = pipe.execute()
+        except Exception as exc:
+            raise StoreUnavailable(f"Redis: {type(exc).__name__}") from exc
+        return int(sum(results[:-1]))

@@ -1,0 +1,115 @@
+"""The Redis session store against a real redis-server."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from pwless_gate.config import Limit
+from pwless_gate.errors import StoreUnavailable
+from pwless_gate.redis_store import RedisStore, connect
+from pwless_gate.sessions import Session, SessionCache, new_session_id
+from pwless_gate.throttle import RedisThrottle
+
+from .helpers import FakeClock
+from .procs import RedisServer, free_port, require_binary
+
+pytestmark = pytest.mark.slow
+
+
+def make_session(now: float, sub: str = "email|abc", lifetime: float = 3600) -> Session:
+    return Session(
+        sid=new_session_id(),
+        remote_user="ada@example.com",
+        connection="email",
+        claims={"sub": sub, "email": "ada@example.com"},
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+
+
+def test_cookie_holds_only_a_random_id_and_ttl_is_remaining_life(
+    redis_url: str, clock: FakeClock
+) -> None:
+    redis = connect(redis_url)
+    store = RedisStore(redis, clock=clock)
+    session = make_session(clock(), lifetime=600)
+    value = store.save(session)
+    assert len(value) == 43  # 256 bits, URL-safe base64
+    assert "ada" not in value
+    key = f"pwless_gate:session:{hashlib.sha256(value.encode()).hexdigest()}"
+    assert redis.exists(key)
+    assert 590 <= redis.ttl(key) <= 600
+    assert redis.get(f"pwless_gate:session:{value}") is None  # the id itself is not a key
+    loaded = store.load(value)
+    assert loaded is not None
+    assert loaded.claims["email"] == "ada@example.com"
+
+
+@pytest.mark.parametrize("value", ["", "x", "a" * 42, "a" * 44, "../../etc", "a" * 42 + "!"])
+def test_malformed_ids_never_reach_redis(redis_url: str, value: str) -> None:
+    assert RedisStore(connect(redis_url)).load(value) is None
+
+
+def test_unknown_id(redis_url: str) -> None:
+    assert RedisStore(connect(redis_url)).load(new_session_id()) is None
+
+
+def test_revoke_and_update(redis_url: str, clock: FakeClock) -> None:
+    store = RedisStore(connect(redis_url), clock=clock)
+    value = store.save(make_session(clock()))
+    assert store.update(value, make_session(clock())) == value
+    store.revoke(value)
+    assert store.load(value) is None
+
+
+def test_sign_out_everywhere(redis_url: str, clock: FakeClock) -> None:
+    store = RedisStore(connect(redis_url), clock=clock)
+    cache = SessionCache(store, ttl=60, clock=clock)
+    mine = [cache.save(make_session(clock(), sub="email|me")) for _ in range(3)]
+    other = cache.save(make_session(clock(), sub="email|other"))
+    assert cache.revoke_user("email|me") == 3
+    assert all(cache.lookup(v) is None for v in mine)
+    assert cache.lookup(other) is not None
+
+
+def test_namespaces_keep_gates_apart(redis_url: str, clock: FakeClock) -> None:
+    redis = connect(redis_url)
+    value = RedisStore(redis, namespace="one", clock=clock).save(make_session(clock()))
+    assert RedisStore(redis, namespace="two", clock=clock).load(value) is None
+
+
+def test_unavailable_then_recovers(tmp_path: Path, clock: FakeClock) -> None:
+    server = RedisServer(require_binary("redis-server", "Redis tests"), tmp_path)
+    server.start()
+    store = RedisStore(connect(server.url, timeout=0.5), clock=clock)
+    value = store.save(make_session(clock()))
+    server.stop()
+    with pytest.raises(StoreUnavailable):
+        store.load(value)
+    with pytest.raises(StoreUnavailable):
+        store.save(make_session(clock()))
+    server.start()  # an empty Redis on the same port: the client reconnects by itself
+    assert store.load(value) is None
+    fresh = store.save(make_session(clock()))
+    assert store.load(fresh) is not None
+    server.stop()
+
+
+def test_connection_refused_is_unavailable() -> None:
+    store = RedisStore(connect(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5))
+    with pytest.raises(StoreUnavailable):
+        store.load(new_session_id())
+
+
+def test_redis_throttle_is_shared(redis_url: str, clock: FakeClock) -> None:
+    limit = Limit.parse("3/60")
+    one = RedisThrottle(connect(redis_url), clock=clock)
+    two = RedisThrottle(connect(redis_url), clock=clock)
+    assert [one.hit("send-id", "a", limit), two.hit("send-id", "a", limit)] == [0, 0]
+    assert one.hit("send-id", "a", limit) == 0
+    assert 1 <= two.hit("send-id", "a", limit) <= 60
+    clock.advance(60)
+    assert one.hit("send-id", "a", limit) == 0
