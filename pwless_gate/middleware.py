@@ -65,6 +65,7 @@ SCRUBBED_KEYS = tuple(
         )
     ]
 )
+_SCRUBBED = frozenset(SCRUBBED_KEYS)
 
 
 def signing_keys(config: GateConfig) -> list[bytes]:
@@ -163,8 +164,8 @@ class PasswordlessGate:
         return cls(app, GateConfig.from_env(**overrides))
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        for key in SCRUBBED_KEYS:
-            if key in environ:
+        if not _SCRUBBED.isdisjoint(environ):
+            for key in _SCRUBBED.intersection(environ):
                 del environ[key]
         path = environ.get("PATH_INFO") or "/"
         if path.startswith(self._prefix_slash) or path == self._prefix:

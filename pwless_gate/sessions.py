@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 import itsdangerous
-from cachetools import TTLCache
+from cachetools import FIFOCache
 
 SESSION_SALT = "pwless-gate.session"
 #: Seconds before an access token expires when the gate refreshes it.
@@ -161,6 +161,8 @@ class CachedSession:
     session: Session
     user: User
     environ: dict[str, Any] = field(repr=False)
+    #: Until when the cache may answer for it without asking the store again.
+    fresh_until: float = 0.0
     #: When the access token should be refreshed; None without one.
     refresh_at: float | None = None
 
@@ -169,7 +171,7 @@ class CachedSession:
         return self.session.expires_at
 
 
-def _cached(session: Session) -> CachedSession:
+def _cached(session: Session, fresh_until: float) -> CachedSession:
     user = User.from_claims(session.claims)
     environ: dict[str, Any] = {
         "REMOTE_USER": session.remote_user,
@@ -179,11 +181,24 @@ def _cached(session: Session) -> CachedSession:
     if session.access_token:
         environ["pwless_gate.access_token"] = session.access_token
         refresh_at = (session.access_expires_at or 0) - ACCESS_TOKEN_MARGIN
-    return CachedSession(session=session, user=user, environ=environ, refresh_at=refresh_at)
+    return CachedSession(
+        session=session,
+        user=user,
+        environ=environ,
+        fresh_until=min(fresh_until, session.expires_at),
+        refresh_at=refresh_at,
+    )
 
 
 class SessionCache:
-    """Bounded, thread-safe cache of verified sessions in front of a store."""
+    """Bounded, thread-safe cache of verified sessions in front of a store.
+
+    Reads take no lock: a FIFO cache is not reordered by a read, and one
+    dictionary read is atomic in CPython. Writes and evictions hold the lock.
+    An entry is trusted for ``ttl`` seconds (never past the session's end),
+    then the store is asked again, so a revoked session is refused by every
+    process within ``ttl``.
+    """
 
     def __init__(
         self,
@@ -194,8 +209,9 @@ class SessionCache:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
-        self._cache: TTLCache[str, CachedSession] = TTLCache(maxsize=maxsize, ttl=ttl, timer=clock)
+        self._cache: FIFOCache[str, CachedSession] = FIFOCache(maxsize=maxsize)
         self._lock = threading.Lock()
+        self._ttl = ttl
         self._clock = clock
 
     def __len__(self) -> int:
@@ -206,26 +222,25 @@ class SessionCache:
 
         Errors of the store (Redis down) propagate; the cache does not hide them.
         """
-        with self._lock:
-            entry = self._cache.get(cookie_value)
-        if entry is None:
-            session = self.store.load(cookie_value)
-            if session is None:
-                return None
-            entry = _cached(session)
-            if entry.expires_at > self._clock():
-                with self._lock:
-                    self._cache[cookie_value] = entry
-        if entry.expires_at <= self._clock():
-            self.forget(cookie_value)
+        entry = self._cache.get(cookie_value)
+        now = self._clock()
+        if entry is not None and now < entry.fresh_until:
+            return entry
+        session = self.store.load(cookie_value)
+        if session is None or session.expires_at <= now:
+            if entry is not None:
+                self.forget(cookie_value)
             return None
+        entry = _cached(session, now + self._ttl)
+        with self._lock:
+            self._cache[cookie_value] = entry
         return entry
 
     def save(self, session: Session) -> str:
         """Store a new session; return its cookie value."""
         value = self.store.save(session)
         with self._lock:
-            self._cache[value] = _cached(session)
+            self._cache[value] = _cached(session, self._clock() + self._ttl)
         return value
 
     def replace(self, cookie_value: str, session: Session) -> str:
@@ -233,7 +248,7 @@ class SessionCache:
         value = self.store.update(cookie_value, session)
         with self._lock:
             self._cache.pop(cookie_value, None)
-            self._cache[value] = _cached(session)
+            self._cache[value] = _cached(session, self._clock() + self._ttl)
         return value
 
     def forget(self, cookie_value: str) -> None:

@@ -93,7 +93,11 @@ def test_login_page_and_whole_login(open_harness: Any, clock: FakeClock) -> None
 
 def test_logout_next(open_harness: Any) -> None:
     harness = open_harness
+    assert harness.login("leaving@example.com").status_code == 303
+    # A signed-cookie session stays valid after logout; put it back each time.
+    session = harness.client.get_cookie("pwless_gate_session").value
     for target in CORPUS:
+        harness.client.set_cookie("pwless_gate_session", session)
         page = harness.client.get("/_gate/logout").get_data(as_text=True)
         done = harness.client.post(
             "/_gate/logout", data={"csrf_token": hidden(page, "csrf_token"), "next": target}
