@@ -3,6 +3,7 @@
 Events go to the ``pwless_gate.audit`` logger at INFO, with the fields in
 ``extra`` (``event``, ``ip``, ``who`` and ``reason``) and a readable message.
 ``who`` is always masked; codes, tokens and secrets are never passed here.
+Each event is also counted in :mod:`pwless_gate.metrics`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
+from . import metrics
 from .identity import mask
 
 logger = logging.getLogger("pwless_gate.audit")
@@ -31,6 +33,7 @@ def audit(event: str, *, ip: str, identifier: str | None = None, reason: str = "
     """Log one audit event; ``identifier`` is masked before it is logged."""
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
+    metrics.count_event(event, reason)
     who = mask(identifier) if identifier else "-"
     logger.info(
         "%s ip=%s who=%s%s",

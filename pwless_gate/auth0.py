@@ -12,6 +12,7 @@ This module does not decide anything about sessions or pages.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from . import metrics
 from .errors import (
     AUTH0_ERRORS,
     Auth0Error,
@@ -31,6 +33,8 @@ from .errors import (
     TooManyAttempts,
     WrongCode,
 )
+
+log = logging.getLogger("pwless_gate.auth0")
 
 OTP_GRANT = "http://auth0.com/oauth/grant-type/passwordless/otp"
 DEFAULT_RETRY_AFTER = 60
@@ -186,6 +190,21 @@ class Auth0Client:
         return data
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        outcome = "unavailable"
+        try:
+            data = self._exchange(method, path, **kwargs)
+            outcome = "ok"
+            return data
+        except Auth0Error:
+            outcome = "error"
+            raise
+        finally:
+            elapsed = time.monotonic() - started
+            metrics.observe_auth0(path, elapsed, outcome)
+            log.debug("%s %s: %s in %.0f ms", method, path, outcome, elapsed * 1000)
+
+    def _exchange(self, method: str, path: str, **kwargs: Any) -> Any:
         url = self.base_url + path
         try:
             response = self._http.request(method, url, timeout=self._timeout, **kwargs)

@@ -87,6 +87,7 @@ class GateConfig:
     auth0_timeout: float = 5.0
     pass_headers: bool = False
     federated_logout: bool = False
+    metrics: bool = False
     template_dir: str | None = None
     brand_name: str = "Internal tools"
     brand_color: str = "#3b5bdb"

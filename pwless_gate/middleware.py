@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from . import metrics
 from .auth0 import Auth0Client
 from .config import GateConfig
 from .cookies import Cookies
@@ -97,6 +98,10 @@ class PasswordlessGate:
     ) -> None:
         self.app = app
         self.config = config
+        if config.metrics and not metrics.AVAILABLE:
+            raise ConfigError(
+                "PWLESS_GATE_METRICS", "needs prometheus-client: pip install 'pwless-gate[metrics]'"
+            )
         keys = signing_keys(config)
         try:
             allow = AllowList.build(

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from . import metrics
 from .audit import audit
 from .errors import StoreUnavailable
 from .login import LoginViews
@@ -43,6 +44,8 @@ class GateViews:
             "/auth": self.auth,
             "/health": self.health,
         }
+        if deps.config.metrics:
+            self._routes["/metrics"] = self.metrics
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = GateRequest(environ)
@@ -137,6 +140,11 @@ class GateViews:
 
     def health(self, request: GateRequest) -> Response:
         return json_response({"status": "ok"})
+
+    def metrics(self, request: GateRequest) -> Response:
+        """Prometheus metrics (only routed with ``metrics=true``)."""
+        body, content_type = metrics.exposition()
+        return Response(body, content_type=content_type)
 
     # -- the challenge for the protected app -------------------------------------
 
