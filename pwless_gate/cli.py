@@ -98,12 +98,16 @@ def _serve(spec: str, host: str, port: int) -> int:
 
 
 def _check() -> int:
+    """Validate the config, reach the tenant, and say what was found or what is wrong."""
     from .auth0 import Auth0Client
+    from .errors import ClientAuthError, WrongCode
 
     config = GateConfig.from_env()
     client = Auth0Client(
         config.auth0_base_url, config.client_id, config.client_secret, timeout=config.auth0_timeout
     )
+    problems: list[str] = []
+    print(f"config:     ok ({', '.join(config.methods)}; prefix {config.prefix})")
     try:
         discovery = client.discovery()
         keys = client.jwks().get("keys", [])
@@ -111,21 +115,38 @@ def _check() -> int:
         print(f"pwless-gate: cannot reach {config.auth0_base_url}: {exc}", file=sys.stderr)
         return 1
     issuer = discovery.get("issuer")
-    print(f"tenant:   {config.auth0_base_url}")
-    print(f"issuer:   {issuer}")
-    print(f"keys:     {len(keys)} signing key(s)")
-    print(f"methods:  {', '.join(config.methods)}")
+    print(f"tenant:     {config.auth0_base_url} (issuer {issuer})")
     if issuer != config.issuer:
-        print(f"pwless-gate: issuer {issuer!r} is not {config.issuer!r}", file=sys.stderr)
-        return 1
-    if not keys:
-        print("pwless-gate: the tenant publishes no signing keys", file=sys.stderr)
-        return 1
+        problems.append(f"the tenant's issuer is {issuer!r}, expected {config.issuer!r}")
+    rsa = [k for k in keys if isinstance(k, dict) and k.get("kty") == "RSA" and k.get("kid")]
+    print(f"keys:       {len(rsa)} RSA signing key(s)")
+    if not rsa:
+        problems.append("the tenant publishes no RSA signing keys")
+    try:
+        # A code for an address that never asked for one: a correctly set-up
+        # client gets "wrong code"; anything else names the problem.
+        client.exchange_otp(
+            realm="sms" if config.methods == ("sms-code",) else "email",
+            username="+10000000000" if config.methods == ("sms-code",) else "check@invalid.invalid",
+            otp="000000",
+            scope=config.scope,
+        )
+    except WrongCode:
+        print("client:     ok (credentials accepted, passwordless grant allowed)")
+    except ClientAuthError as exc:
+        problems.append(f"Auth0 refused the client: {exc.error}: {exc.description}")
+    except PwlessGateError as exc:
+        problems.append(f"checking the client failed: {exc}")
     if "email-link" in config.methods:
         print(
-            "note: magic links opened in another browser need the tenant flag "
-            "universal_login.passwordless.allow_magiclink_verify_without_session on"
+            "note:       magic links need the tenant flag "
+            "universal_login.passwordless.allow_magiclink_verify_without_session on, and "
+            f"<your site>{config.prefix}/callback among the application's callback URLs"
         )
+    for problem in problems:
+        print(f"pwless-gate: {problem}", file=sys.stderr)
+    if problems:
+        return 1
     print("ok")
     return 0
 

@@ -153,3 +153,26 @@ def test_check_reports_unreachable_tenant() -> None:
     result = run(["check"], {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": f"http://127.0.0.1:{port}"})
     assert result.returncode == 1
     assert "cannot reach" in result.stderr
+
+
+def test_check_names_a_refused_client(tenant: Any) -> None:
+    result = run(
+        ["check"],
+        {
+            "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
+            "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
+            "PWLESS_GATE_CLIENT_SECRET": "not-the-secret",
+        },
+    )
+    assert result.returncode == 1
+    assert "invalid_client" in result.stderr
+
+
+def test_check_passes_and_reminds_of_the_magic_link_flag(tenant: Any) -> None:
+    result = run(
+        ["check"],
+        {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": tenant.url, "PWLESS_GATE_METHODS": "email-link"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "allow_magiclink_verify_without_session" in result.stdout
+    assert "client:     ok" in result.stdout
