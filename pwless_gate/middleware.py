@@ -19,7 +19,6 @@ The gate authenticates; it is not a web application firewall.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 import importlib
@@ -31,10 +30,11 @@ from . import metrics
 from .auth0 import Auth0Client
 from .config import GateConfig
 from .cookies import Cookies
-from .errors import Auth0Unavailable, ConfigError, PwlessGateError, StoreUnavailable
+from .errors import ConfigError, StoreUnavailable
 from .identity import AllowList, InvalidIdentifier
 from .paths import PublicPaths
 from .redis_store import RedisStore, connect
+from .renew import Renewer
 from .respond import Deps
 from .security import CsrfGuard
 from .sessions import CachedSession, CookieStore, SessionCache, SessionStore
@@ -124,6 +124,7 @@ class PasswordlessGate:
             store or CookieStore(keys),
             maxsize=config.session_cache_size,
             ttl=config.session_cache_ttl,
+            idle_timeout=config.session_idle_timeout,
             clock=clock,
         )
         self.cookies = Cookies(config)
@@ -147,6 +148,12 @@ class PasswordlessGate:
                 throttle=throttle or MemoryThrottle(clock=clock),
                 clock=clock,
             )
+        )
+        self._renewer = Renewer(
+            auth0=self.auth0,
+            sessions=self.sessions,
+            clock=clock,
+            idle_timeout=config.session_idle_timeout,
         )
         self._clock = clock
         self._prefix = config.prefix
@@ -186,7 +193,7 @@ class PasswordlessGate:
                 return self.views.unavailable(environ, start_response)
             if entry is not None:
                 if entry.refresh_at is not None and entry.refresh_at <= self._clock():
-                    return self._refresh(environ, start_response, value, entry)
+                    return self._renew(environ, start_response, value, entry)
                 return self._forward(environ, start_response, entry)
         if self._public and self._public.matches(path):
             self.cookies.strip_own(environ)
@@ -210,42 +217,22 @@ class PasswordlessGate:
         self.cookies.strip_own(environ)
         return self.app(environ, start_response)
 
-    def _refresh(
+    def _renew(
         self,
         environ: WSGIEnvironment,
         start_response: StartResponse,
         value: str,
         entry: CachedSession,
     ) -> Iterable[bytes]:
-        """The access token is about to expire: refresh it, or ask for a new sign-in."""
-        session = entry.session
-        now = self._clock()
-        still_valid = (session.access_expires_at or 0) > now
-        if session.refresh_token is None:
-            if still_valid:
-                return self._forward(environ, start_response, entry)
-            self.sessions.revoke(value)
-            return self.views.challenge(environ, start_response)
-        try:
-            tokens = self.auth0.refresh(session.refresh_token)
-        except Auth0Unavailable:
-            if still_valid:
-                return self._forward(environ, start_response, entry)
+        """The session needs attention (token refresh, idle timeout) before it is used."""
+        result = self._renewer.renew(value, entry)
+        if result.unavailable:
             return self.views.unavailable(environ, start_response)
-        except PwlessGateError:
-            self.sessions.revoke(value)
+        if result.entry is None:
             return self.views.challenge(environ, start_response)
-        renewed = dataclasses.replace(
-            session,
-            access_token=tokens.access_token,
-            access_expires_at=now + tokens.expires_in,
-            refresh_token=tokens.refresh_token or session.refresh_token,
-        )
-        new_value = self.sessions.replace(value, renewed)
-        fresh = self.sessions.lookup(new_value)
-        if fresh is None:
-            return self.views.challenge(environ, start_response)
-        headers = self.cookies.session_headers(environ, new_value) if new_value != value else []
+        if result.cookie is None:
+            return self._forward(environ, start_response, result.entry)
+        headers = self.cookies.session_headers(environ, result.cookie)
 
         def with_cookie(
             status: str, response_headers: list[tuple[str, str]], exc_info: Any = None
@@ -253,7 +240,7 @@ class PasswordlessGate:
             response_headers.extend(("Set-Cookie", h) for h in headers)
             return start_response(status, response_headers, exc_info)
 
-        return self._forward(environ, with_cookie, fresh)
+        return self._forward(environ, with_cookie, result.entry)
 
 
 def _is_preflight(environ: WSGIEnvironment) -> bool:

@@ -70,6 +70,12 @@ class Session:
     access_token: str | None = None
     access_expires_at: float | None = None
     refresh_token: str | None = None
+    #: The last time the idle timeout was pushed back (0: never, use created_at).
+    seen_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.seen_at:
+            object.__setattr__(self, "seen_at", self.created_at)
 
     def to_record(self) -> dict[str, Any]:
         record = {
@@ -79,6 +85,7 @@ class Session:
             "cl": dict(self.claims),
             "ca": int(self.created_at),
             "ex": int(self.expires_at),
+            "sa": int(self.seen_at),
         }
         if self.access_token:
             record.update(at=self.access_token, ate=self.access_expires_at)
@@ -102,6 +109,7 @@ class Session:
             access_token=record.get("at"),
             access_expires_at=record.get("ate"),
             refresh_token=record.get("rt"),
+            seen_at=float(record.get("sa") or record["ca"]),
         )
 
 
@@ -163,7 +171,7 @@ class CachedSession:
     environ: dict[str, Any] = field(repr=False)
     #: Until when the cache may answer for it without asking the store again.
     fresh_until: float = 0.0
-    #: When the access token should be refreshed; None without one.
+    #: When the session next needs attention (token refresh, idle timeout); None: never.
     refresh_at: float | None = None
 
     @property
@@ -171,16 +179,19 @@ class CachedSession:
         return self.session.expires_at
 
 
-def _cached(session: Session, fresh_until: float) -> CachedSession:
+def _cached(session: Session, fresh_until: float, idle_timeout: int = 0) -> CachedSession:
     user = User.from_claims(session.claims)
     environ: dict[str, Any] = {
         "REMOTE_USER": session.remote_user,
         "pwless_gate.user": user,
     }
-    refresh_at = None
+    times = []
     if session.access_token:
         environ["pwless_gate.access_token"] = session.access_token
-        refresh_at = (session.access_expires_at or 0) - ACCESS_TOKEN_MARGIN
+        times.append((session.access_expires_at or 0) - ACCESS_TOKEN_MARGIN)
+    if idle_timeout:
+        times.append(session.seen_at + idle_timeout / 2)
+    refresh_at = min(times) if times else None
     return CachedSession(
         session=session,
         user=user,
@@ -206,9 +217,11 @@ class SessionCache:
         *,
         maxsize: int = 10_000,
         ttl: float = 5.0,
+        idle_timeout: int = 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
+        self._idle = idle_timeout
         self._cache: FIFOCache[str, CachedSession] = FIFOCache(maxsize=maxsize)
         self._lock = threading.Lock()
         self._ttl = ttl
@@ -231,7 +244,7 @@ class SessionCache:
             if entry is not None:
                 self.forget(cookie_value)
             return None
-        entry = _cached(session, now + self._ttl)
+        entry = _cached(session, now + self._ttl, self._idle)
         with self._lock:
             self._cache[cookie_value] = entry
         return entry
@@ -240,7 +253,7 @@ class SessionCache:
         """Store a new session; return its cookie value."""
         value = self.store.save(session)
         with self._lock:
-            self._cache[value] = _cached(session, self._clock() + self._ttl)
+            self._cache[value] = _cached(session, self._clock() + self._ttl, self._idle)
         return value
 
     def replace(self, cookie_value: str, session: Session) -> str:
@@ -248,7 +261,7 @@ class SessionCache:
         value = self.store.update(cookie_value, session)
         with self._lock:
             self._cache.pop(cookie_value, None)
-            self._cache[value] = _cached(session, self._clock() + self._ttl)
+            self._cache[value] = _cached(session, self._clock() + self._ttl, self._idle)
         return value
 
     def forget(self, cookie_value: str) -> None:

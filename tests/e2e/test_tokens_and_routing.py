@@ -283,3 +283,32 @@ def test_auth_request_endpoint_for_nginx(make_harness: Any) -> None:
     info = harness.client.get("/_gate/userinfo").json
     assert info is not None
     assert info["sub"].startswith("sms|")
+
+
+def test_idle_timeout(make_harness: Any, clock: FakeClock) -> None:
+    harness = make_harness(session_idle_timeout=600, session_lifetime=86400)
+    assert harness.login("idle@example.com").status_code == 303
+    first = harness.client.get_cookie("pwless_gate_session").value
+    for _ in range(5):  # active every 5 minutes for 25 minutes: kept alive
+        clock.advance(300)
+        assert harness.client.get("/").status_code == 200
+    assert harness.client.get_cookie("pwless_gate_session").value != first  # slid forward
+    clock.advance(601)  # then idle for longer than allowed
+    assert harness.client.get("/").status_code == 302
+
+
+def test_idle_timeout_with_redis_keeps_the_cookie(
+    make_harness: Any, clock: FakeClock, redis_url: str
+) -> None:
+    harness = make_harness(session_idle_timeout=600, redis_url=redis_url)
+    assert harness.login("idle2@example.com").status_code == 303
+    value = harness.client.get_cookie("pwless_gate_session").value
+    clock.advance(400)
+    answer = harness.client.get("/")
+    assert answer.status_code == 200
+    assert "Set-Cookie" not in answer.headers
+    clock.advance(400)
+    assert harness.client.get("/").status_code == 200
+    assert harness.client.get_cookie("pwless_gate_session").value == value
+    clock.advance(601)
+    assert harness.client.get("/").status_code == 302
