@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -56,6 +57,10 @@ class Process:
         self, args: Sequence[str], env: Mapping[str, str] | None = None, log: Path | None = None
     ) -> None:
         self.log = log
+        # gunicorn 25+ opens a control socket under XDG_RUNTIME_DIR; one each, so
+        # servers started side by side never share it.
+        self.runtime_dir = tempfile.mkdtemp(prefix="pwless-gate-run-")
+        env = {"XDG_RUNTIME_DIR": self.runtime_dir, **(env or {})}
         out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
             list(args),
@@ -76,14 +81,14 @@ class Process:
         return self.log.read_text(errors="replace") if self.log else ""
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout)
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout)
+        shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
 
 class RedisServer:

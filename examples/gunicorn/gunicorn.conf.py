@@ -1,0 +1,133 @@
+"""A production gunicorn configuration for an app behind pwless-gate.
+
+    gunicorn -c examples/gunicorn/gunicorn.conf.py --chdir examples/legacy_app
+
+Every value can be tuned from the environment without editing this file.
+Gunicorn reads this module once, in the master, before any worker starts.
+"""
+
+import logging
+import os
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on (a container's affinity, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+# -- What to serve --------------------------------------------------------------
+
+# The gate built by its factory from PWLESS_GATE_* variables, wrapping an app
+# whose code is not touched. An app given on the command line wins over this.
+wsgi_app = os.environ.get("GUNICORN_WSGI_APP", 'pwless_gate:gate("legacy_tool:application")')
+
+# Loopback by default: a reverse proxy (nginx, a load balancer) terminates TLS
+# in front and is the only thing that talks to gunicorn.
+bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
+
+# -- Workers --------------------------------------------------------------------
+
+# Threaded workers: a sign-in waits on Auth0 over the network (up to
+# auth0_timeout per call), and threads let the same process serve signed-in
+# requests meanwhile. gthread also honours keep-alive, which sync workers do not.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+
+# Gunicorn's rule of thumb, (2 x CPUs) + 1. Sessions live in signed cookies, so
+# any worker can serve any request and the count can change freely.
+# WEB_CONCURRENCY is the conventional override (and what gunicorn reads too).
+workers = int(os.environ.get("WEB_CONCURRENCY", str(2 * _cpus() + 1)))
+
+# Each worker builds its own gate after the fork, so no HTTP connection pool,
+# lock or cache is ever shared between processes.
+preload_app = False
+
+# Recycle workers now and then to bound the memory of a leaky legacy app. The
+# cost is small: sessions survive (they are in the cookie); only the cached
+# Auth0 signing keys are fetched again. Jitter keeps them from restarting together.
+max_requests = 2000
+max_requests_jitter = 200
+
+# -- Timeouts -------------------------------------------------------------------
+
+# The gate gives each Auth0 call auth0_timeout seconds to answer (and at most
+# about 3 s to connect), and a sign-in makes up to two calls in a row: the
+# token exchange, then the signing keys when they rotated. The worker timeout stays well above that,
+# so when Auth0 is slow the gate answers 503 with its own page instead of the
+# worker being killed mid-request and the client seeing a dropped connection.
+# (A gthread worker's heartbeat comes from its main loop, so here the timeout
+# mostly catches a hung process; with worker_class = "sync" it bounds every
+# request, and this sizing is what keeps sign-ins alive.)
+_auth0_timeout = float(os.environ.get("PWLESS_GATE_AUTH0_TIMEOUT") or 5.0)
+timeout = max(30, int(4 * _auth0_timeout) + 10)
+
+# On SIGTERM (a deploy), let requests in flight, including a sign-in waiting
+# on Auth0, finish before workers are killed.
+graceful_timeout = max(30, int(2 * _auth0_timeout) + 10)
+
+# Idle keep-alive connections from the reverse proxy. Keep it a little longer
+# than the proxy's own upstream idle timeout, so the proxy, not gunicorn, closes
+# idle connections and never reuses one gunicorn is closing (nginx `keepalive_timeout`
+# in an upstream block defaults to 60 s; lower that, or raise this).
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
+
+# -- Proxies --------------------------------------------------------------------
+
+# The gate and gunicorn must agree on whom to believe about the client. The
+# gate trusts PWLESS_GATE_TRUSTED_PROXIES hops of X-Forwarded-For/-Proto/-Host;
+# gunicorn trusts X-Forwarded-Proto (for wsgi.url_scheme) only from the
+# addresses in forwarded_allow_ips. With no proxy in front, trust nobody: a
+# client on the same host must not be able to claim it came over https.
+_trusted_proxies = int(os.environ.get("PWLESS_GATE_TRUSTED_PROXIES") or 0)
+if _trusted_proxies:
+    # The proxy's own addresses; loopback when it runs on this host.
+    forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+else:
+    forwarded_allow_ips = ""
+# Only the header the gate reads, so both see the same scheme.
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
+
+# -- Logging --------------------------------------------------------------------
+
+# Access log to stdout, for the container runtime or journald to collect.
+accesslog = "-"
+# The path without its query string, and no Referer: the gate's callback URL
+# carries a one-time code and a state in its query, and neither may be logged.
+# No user either: the gate's audit events (below) record sign-ins with a masked
+# address. X-Forwarded-For is only as true as the proxy in front makes it.
+access_log_format = (
+    '%(h)s "%({x-forwarded-for}i)s" %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
+)
+errorlog = "-"
+loglevel = "info"
+
+
+# -- Hooks ----------------------------------------------------------------------
+
+
+def on_starting(server):
+    """Check the PWLESS_GATE_* settings once, in the master, before anything listens.
+
+    A bad setting then stops gunicorn with the one line that names it
+    ("Error: PWLESS_GATE_CLIENT_SECRET: is required but not set", exit status
+    1) instead of a traceback from every worker that fails to boot. Drop this
+    hook if your app builds its GateConfig in code rather than from the
+    environment.
+    """
+    from pwless_gate import ConfigError, GateConfig
+
+    try:
+        GateConfig.from_env()
+    except ConfigError as exc:
+        raise RuntimeError(str(exc)) from None
+
+
+def post_worker_init(worker):
+    """Send the gate's audit events (pwless_gate.audit, masked) to gunicorn's error log."""
+    gate_logger = logging.getLogger("pwless_gate")
+    gate_logger.setLevel(logging.INFO)
+    for handler in worker.log.error_log.handlers:
+        gate_logger.addHandler(handler)
