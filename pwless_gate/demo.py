@@ -74,6 +74,8 @@ def run_demo(port: int = 8000, out: TextIO = sys.stdout) -> None:
         client_id=DEMO_CLIENT_ID,
         client_secret=client_secret,
         secret_key=secrets.token_urlsafe(32),
+        methods=("email-code", "email-link", "sms-code"),
+        default_region="US",
         brand_name="Demo internal tool",
     )
     app = PasswordlessGate(sample_tool, config)
@@ -81,7 +83,8 @@ def run_demo(port: int = 8000, out: TextIO = sys.stdout) -> None:
         f"pwless-gate demo\n"
         f"  local tenant: {running.url}\n"
         f"  open:         {gate_url}/\n"
-        f"Sign in with any email address; the code it 'sends' is printed here.\n"
+        f"Sign in with any email address or phone number; the codes and links\n"
+        f"the tenant 'sends' are printed here.\n"
         f"Press Ctrl-C to stop.",
         file=out,
         flush=True,
