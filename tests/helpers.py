@@ -152,3 +152,42 @@ class Harness:
         assert started.status_code == 200, started.get_data(as_text=True)
         code = self.tenant.last_message(to=email.lower()).code
         return self.submit_code(started, code, client=client)
+
+
+def http_sign_in(
+    base: str,
+    tenant: Any,
+    email: str,
+    next: str = "/",
+    *,
+    browser: requests.Session | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10,
+) -> tuple[requests.Session, requests.Response]:
+    """Sign in over real HTTP as a browser would: login page, code, verify.
+
+    Returns the browser (a ``requests.Session`` holding the cookies) and the
+    answer to the verify POST, which is not followed.
+    """
+    browser = browser or requests.Session()
+    page = browser.get(f"{base}/_gate/login", params={"next": next}, timeout=timeout)
+    assert page.status_code == 200, page.text
+    sent = browser.post(
+        f"{base}/_gate/login",
+        data={"csrf_token": hidden(page.text, "csrf_token"), "email": email, "next": next},
+        headers=headers,
+        timeout=timeout,
+    )
+    assert sent.status_code == 200, sent.text
+    done = browser.post(
+        f"{base}/_gate/verify",
+        data={
+            "csrf_token": hidden(sent.text, "csrf_token"),
+            "tx": hidden(sent.text, "tx"),
+            "code": tenant.last_message(to=email.lower()).code,
+        },
+        headers=headers,
+        allow_redirects=False,
+        timeout=timeout,
+    )
+    return browser, done

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from ..helpers import CLIENT_ID, CLIENT_SECRET, hidden
+from ..helpers import CLIENT_ID, CLIENT_SECRET, http_sign_in
 from ..procs import BIN, Process, free_port, wait_for_port
 
 pytestmark = pytest.mark.slow
@@ -65,32 +65,10 @@ def pids_by_path(access_log: Path) -> dict[str, set[str]]:
 
 
 def login(base: str, tenant: Any, email: str) -> requests.Session:
-    browser = requests.Session()
-    first = browser.get(f"{base}/deep/page?x=1", allow_redirects=False, timeout=10)
+    first = requests.get(f"{base}/deep/page?x=1", allow_redirects=False, timeout=10)
     assert first.status_code == 302
-    login_page = browser.get(base + first.headers["Location"], timeout=10)
-    assert login_page.status_code == 200
-    sent = browser.post(
-        f"{base}/_gate/login",
-        data={
-            "csrf_token": hidden(login_page.text, "csrf_token"),
-            "next": "/deep/page?x=1",
-            "email": email,
-            "send": "code",
-        },
-        timeout=10,
-    )
-    assert sent.status_code == 200, sent.text
-    done = browser.post(
-        f"{base}/_gate/verify",
-        data={
-            "csrf_token": hidden(sent.text, "csrf_token"),
-            "tx": hidden(sent.text, "tx"),
-            "code": tenant.last_message(to=email).code,
-        },
-        allow_redirects=False,
-        timeout=10,
-    )
+    assert first.headers["Location"] == "/_gate/login?next=%2Fdeep%2Fpage%3Fx%3D1"
+    browser, done = http_sign_in(base, tenant, email, next="/deep/page?x=1")
     assert done.status_code == 303, done.text
     assert done.headers["Location"] == "/deep/page?x=1"
     return browser

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from ..helpers import CLIENT_ID, CLIENT_SECRET, hidden
+from ..helpers import CLIENT_ID, CLIENT_SECRET, hidden, http_sign_in
 from ..procs import BIN, Process, free_port, wait_for_port
 
 pytestmark = pytest.mark.slow
@@ -52,24 +52,7 @@ def start_gate(tenant: Any, tmp_path: Path) -> Iterator[Start]:
 
 
 def login(base: str, tenant: Any, email: str) -> requests.Session:
-    browser = requests.Session()
-    page = browser.get(f"{base}/_gate/login?next=/hello", timeout=10)
-    sent = browser.post(
-        f"{base}/_gate/login",
-        data={"csrf_token": hidden(page.text, "csrf_token"), "email": email, "next": "/hello"},
-        timeout=10,
-    )
-    assert sent.status_code == 200, sent.text
-    done = browser.post(
-        f"{base}/_gate/verify",
-        data={
-            "csrf_token": hidden(sent.text, "csrf_token"),
-            "tx": hidden(sent.text, "tx"),
-            "code": tenant.last_message(to=email).code,
-        },
-        allow_redirects=False,
-        timeout=10,
-    )
+    browser, done = http_sign_in(base, tenant, email, next="/hello")
     assert done.status_code == 303, done.text
     return browser
 

@@ -15,7 +15,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from ..helpers import CLIENT_ID, CLIENT_SECRET, hidden
+from ..helpers import CLIENT_ID, CLIENT_SECRET, http_sign_in
 from ..procs import ROOT
 
 EXAMPLES = ROOT / "examples"
@@ -81,28 +81,7 @@ def sign_in(
     assert challenge.status_code == 302, challenge.text
     location = challenge.headers["Location"]
     assert location.startswith("/_gate/login?next="), location
-    login_page = browser.get(base + location, timeout=TIMEOUT)
-    assert login_page.status_code == 200, login_page.text
-    code_page = browser.post(
-        f"{base}/_gate/login",
-        data={
-            "csrf_token": hidden(login_page.text, "csrf_token"),
-            "email": email,
-            "next": path,
-        },
-        timeout=TIMEOUT,
-    )
-    assert code_page.status_code == 200, code_page.text
-    verified = browser.post(
-        f"{base}/_gate/verify",
-        data={
-            "csrf_token": hidden(code_page.text, "csrf_token"),
-            "tx": hidden(code_page.text, "tx"),
-            "code": tenant.last_message(to=email).code,
-        },
-        allow_redirects=False,
-        timeout=TIMEOUT,
-    )
+    browser, verified = http_sign_in(base, tenant, email, next=path, browser=browser)
     assert verified.status_code == 303, verified.text
     assert verified.headers["Location"] == path
     landed = browser.get(base + path, timeout=TIMEOUT)

@@ -1,0 +1,145 @@
+"""Each sign-in method end to end in Chromium, against the local tenant over loopback HTTP.
+
+The browser asks for a code or a link, the test reads it from the tenant's
+outbox as a person would read their email or texts, and the browser must end
+up on the page it first asked for, query string and all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import parse_qs, urlsplit
+
+from playwright.sync_api import Locator, Page, expect
+
+from .browsing import Shot
+from .live import Site, wrong_code
+
+DEEP_LINK = "/reports/q3?year=2026&sort=desc"
+
+
+def heading(page: Page) -> Locator:
+    return page.get_by_role("heading", level=1)
+
+
+def test_email_code_brings_back_the_deep_link(site: Site, page: Page, shot: Shot) -> None:
+    page.goto(site.url(DEEP_LINK))
+    assert urlsplit(page.url).path == "/_gate/login"
+    assert parse_qs(urlsplit(page.url).query)["next"] == [DEEP_LINK]
+    expect(page.get_by_label("Email address")).to_be_focused()
+
+    # Keyboard only: type and press Enter, which sends the first button (a code).
+    page.keyboard.type("Ada@Example.com")
+    page.keyboard.press("Enter")
+    expect(heading(page)).to_have_text("Enter your code")
+    expect(page.locator("main")).to_contain_text("a***@example.com")
+    expect(page.get_by_label("Sign-in code")).to_be_focused()
+
+    page.keyboard.type(site.message("ada@example.com").code or "")
+    page.keyboard.press("Enter")
+    expect(page.locator("#user")).to_have_text("ada@example.com")
+    assert page.url == site.url(DEEP_LINK)
+    expect(page.locator("#where")).to_have_text(DEEP_LINK)
+    shot(page, "email-code-signed-in")
+
+
+def test_wrong_code_is_announced_then_the_right_one_works(
+    site: Site, page: Page, shot: Shot
+) -> None:
+    site.start_email(page, "bo@example.com", next="/reports")
+    right = site.message("bo@example.com").code or ""
+    field = page.get_by_label("Sign-in code")
+    expect(field).not_to_have_attribute("aria-invalid", "true")
+
+    site.enter_code(page, wrong_code(right))
+    error = page.get_by_role("alert")
+    expect(error).to_contain_text("not right")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    described = (field.get_attribute("aria-describedby") or "").split()
+    assert error.get_attribute("id") in described
+    expect(field).to_be_focused()
+    expect(field).to_have_value("")
+    shot(page, "wrong-code-announced")
+
+    site.enter_code(page, right)
+    expect(page.locator("#user")).to_have_text("bo@example.com")
+    assert page.url == site.url("/reports")
+
+
+def test_magic_link_continues_in_the_browser(
+    make_site: Callable[..., Site], page: Page, shot: Shot
+) -> None:
+    site = make_site(methods=("email-link",))
+    page.goto(site.url(DEEP_LINK))
+    expect(page.get_by_role("button", name="Email me a code")).to_have_count(0)
+    site.ask_for_email(page, "lin@example.com", "Email me a sign-in link")
+    expect(heading(page)).to_have_text("Check your email")
+    expect(page.locator("main")).to_contain_text("l***@example.com")
+    expect(page.locator("input[name=code]")).to_have_count(0)  # email-code is not enabled
+
+    # The link goes to the tenant, which sends the browser back to the gate.
+    page.goto(site.message("lin@example.com").link or "")
+    expect(heading(page)).to_have_text("Continue signing in")
+    assert urlsplit(page.url).path == "/_gate/callback"
+    expect(page.locator("main")).not_to_contain_text("another browser")
+    button = page.get_by_role("button", name="Continue as l***@example.com")
+    expect(button).to_be_focused()
+    shot(page, "link-continue")
+
+    page.keyboard.press("Enter")
+    expect(page.locator("#user")).to_have_text("lin@example.com")
+    assert page.url == site.url(DEEP_LINK)
+
+
+def test_sms_code_signs_in_with_the_number(
+    make_site: Callable[..., Site], page: Page, shot: Shot
+) -> None:
+    site = make_site(methods=("sms-code",))
+    page.goto(site.url("/reports?by=phone"))
+    expect(page.get_by_label("Email address")).to_have_count(0)
+    phone = page.get_by_label("Mobile number")
+    expect(phone).to_be_focused()
+    expect(phone).to_have_attribute("autocomplete", "tel")
+
+    site.ask_for_sms(page, "+1 415 555 2671")
+    expect(heading(page)).to_have_text("Enter your code")
+    expect(page.locator("main")).to_contain_text("text message")
+    expect(page.locator("main")).to_contain_text("+14*******71")
+    shot(page, "sms-code")
+
+    site.enter_code(page, site.message("+14155552671").code or "")
+    expect(page.locator("#user")).to_have_text("+14155552671")
+    assert page.url == site.url("/reports?by=phone")
+
+
+def test_sign_out_ends_the_session(site: Site, page: Page, shot: Shot) -> None:
+    site.sign_in(page, "cy@example.com", next="/reports")
+    page.get_by_role("link", name="Sign out").click()
+    expect(heading(page)).to_have_text("Sign out")
+    expect(page.locator("main")).to_contain_text("cy@example.com")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(heading(page)).to_have_text("You are signed out")
+    shot(page, "sign-out-done")
+    assert [c for c in page.context.cookies() if c["name"].endswith("_session")] == []
+
+    page.goto(site.url("/reports"))
+    assert urlsplit(page.url).path == "/_gate/login"
+    expect(heading(page)).to_have_text("Sign in")
+
+
+def test_code_in_a_link_email_works_on_the_check_your_email_page(
+    site: Site, page: Page, shot: Shot
+) -> None:
+    page.goto(site.url("/_gate/login?next=/reports"))
+    site.ask_for_email(page, "kai@example.com", "Email me a sign-in link")
+    expect(heading(page)).to_have_text("Check your email")
+    field = page.get_by_label("Or enter the code from the email")
+    expect(field).to_be_focused()
+    expect(field).to_have_attribute("autocomplete", "one-time-code")
+    expect(field).to_have_attribute("inputmode", "numeric")
+    shot(page, "link-sent-code")
+
+    site.enter_code(page, site.message("kai@example.com").code or "", "Sign in with the code")
+    expect(page.locator("#user")).to_have_text("kai@example.com")
+    assert page.url == site.url("/reports")
