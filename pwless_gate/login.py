@@ -165,7 +165,7 @@ class LoginViews:
                 value=raw,
             )
         except PwlessGateError as exc:
-            return self.r.auth0_failed(request, exc, identifier, next_url)
+            return self.r.upstream_failed(request, exc, identifier, next_url)
         audit("code_sent", ip=ip, identifier=identifier, reason=method)
         return self.code_page(request, tx)
 
@@ -258,7 +258,7 @@ class LoginViews:
                 request, tx, status=400, error="That code is not right. Check it and try again."
             )
         except PwlessGateError as exc:
-            return self.r.auth0_failed(request, exc, tx.identifier, tx.next)
+            return self.r.upstream_failed(request, exc, tx.identifier, tx.next)
         return self.sign_in(request, tx, claims, tokens)
 
     # -- magic links -----------------------------------------------------------------
@@ -317,7 +317,7 @@ class LoginViews:
                 request, 400, "Link not valid", "This sign-in link is not valid.", next=tx.next
             )
         except PwlessGateError as exc:
-            return self.r.auth0_failed(request, exc, tx.identifier, tx.next)
+            return self.r.upstream_failed(request, exc, tx.identifier, tx.next)
         return self.sign_in(request, tx, claims, tokens)
 
     def _link_transaction(self, state: str | None) -> Transaction:
@@ -405,7 +405,7 @@ class LoginViews:
                 wait = self.deps.throttle.hit(limit_name, key, self._limits[limit_name])
                 longest = max(longest, wait)
         except PwlessGateError as exc:
-            return self.r.auth0_failed(request, exc, identifier, next_url)
+            return self.r.upstream_failed(request, exc, identifier, next_url)
         if not longest:
             return None
         audit("throttled", ip=self.r.ip(request), identifier=identifier, reason="local")

@@ -1,7 +1,7 @@
 """What every gate view shares: the request class, pages with CSRF, errors as pages or JSON.
 
 The one place that turns a failure into a response: :meth:`Responder.fail`
-for the gate's own refusals and :meth:`Responder.auth0_failed` for the
+for the gate's own refusals and :meth:`Responder.upstream_failed` for the
 errors of Auth0 and of token checks. No view formats an error by itself.
 """
 
@@ -185,10 +185,10 @@ class Responder:
             )
         return None
 
-    def auth0_failed(
+    def upstream_failed(
         self, request: GateRequest, exc: PwlessGateError, identifier: str, next_url: str
     ) -> Response:
-        """The page for an Auth0 or token failure that is not the user's doing."""
+        """The page for a failure of Auth0, a token check or the store: not the user's doing."""
         ip = self.ip(request)
         if isinstance(exc, RateLimited):
             audit("throttled", ip=ip, identifier=identifier, reason="auth0")
