@@ -14,6 +14,7 @@ from playwright.sync_api import (
     ConsoleMessage,
     Page,
     Playwright,
+    Request,
     Response,
     ViewportSize,
 )
@@ -50,7 +51,8 @@ class Tab:
     """A page in a browser context of its own (its own cookies), and what went wrong in it.
 
     ``problems`` collects console errors and warnings (a Content-Security-Policy
-    violation shows up there) and uncaught page errors.
+    violation shows up there), uncaught page errors, and stylesheets, images or
+    icons that failed to load.
     """
 
     def __init__(self, browser: Browser, viewport: ViewportSize | None = None) -> None:
@@ -62,12 +64,17 @@ class Tab:
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
         self.page.on("response", self._response)
-        self.page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url}"))
+        self.page.on("requestfailed", self._failed)
 
     def _console(self, message: ConsoleMessage) -> None:
         # A page's own error status is logged too; _response judges subresources.
         if message.type in ("error", "warning") and not message.text.startswith(_LOAD_FAILED):
             self.problems.append(f"console {message.type}: {message.text}")
+
+    def _failed(self, request: Request) -> None:
+        # Leaving a page cancels what it was still loading; that is not a fault.
+        if request.failure != "net::ERR_ABORTED":
+            self.problems.append(f"{request.failure} for {request.url}")
 
     def _response(self, response: Response) -> None:
         if response.request.resource_type != "document" and response.status >= 400:

@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from .browsing import Shot
 from .live import Site, wrong_code
+
+pytestmark = pytest.mark.slow
 
 DEEP_LINK = "/reports/q3?year=2026&sort=desc"
 

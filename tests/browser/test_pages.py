@@ -19,6 +19,8 @@ from . import checks
 from .browsing import PHONE, Shot, Tab
 from .live import Site, wrong_code
 
+pytestmark = pytest.mark.slow
+
 SUPPORT = "the IT desk (it-help@example.com)"
 
 
