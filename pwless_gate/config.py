@@ -26,7 +26,7 @@ ENV_PREFIX = "PWLESS_GATE_"
 
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
-_COLOUR = re.compile(r"^#[0-9a-fA-F]{3,8}$")
+_COLOUR = re.compile(r"^#([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,12 @@ class GateConfig:
             raise ConfigError(_env("cookie_name"), "letters, digits and _ only")
         if not _COLOUR.match(self.brand_color):
             raise ConfigError(_env("brand_color"), "must be a hex colour like #3b5bdb")
+        logo = self.brand_logo_url
+        if logo is not None and not (
+            logo.startswith(("https://", "data:image/"))
+            or (logo.startswith("/") and not logo.startswith("//"))
+        ):
+            raise ConfigError(_env("brand_logo_url"), "must be an https:// URL or a /path")
         if self.redis_url is not None and urlsplit(self.redis_url).scheme not in (
             "redis",
             "rediss",

@@ -201,6 +201,11 @@ class LoginViews:
             next=tx.next,
             error=error,
             code_form=tx.send == "code" or "email-code" in self.deps.config.methods,
+            resend={
+                "field": "phone_number" if tx.connection == "sms" else "email",
+                "value": tx.identifier,
+                "send": tx.send,
+            },
         )
 
     def verify(self, request: GateRequest) -> Response:

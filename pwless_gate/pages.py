@@ -48,8 +48,9 @@ class Pages:
         }
         self._prefix = config.prefix
         self._static = _load_static()
-        brand_css = f":root {{ --accent: {config.brand_color}; }}\n".encode()
-        self._static["brand.css"] = (brand_css, STATIC_TYPES[".css"])
+        on_accent = _readable_on(config.brand_color)
+        brand_css = f":root {{ --accent: {config.brand_color}; --on-accent: {on_accent}; }}\n"
+        self._static["brand.css"] = (brand_css.encode(), STATIC_TYPES[".css"])
 
     def render(
         self,
@@ -111,3 +112,18 @@ def _load_static() -> dict[str, tuple[bytes, str]]:
         if entry.is_file() and suffix in STATIC_TYPES:
             found[entry.name] = (entry.read_bytes(), STATIC_TYPES[suffix])
     return found
+
+
+def _readable_on(colour: str) -> str:
+    """Black or white, whichever reads better on ``colour`` (``#rgb`` or ``#rrggbb``)."""
+    digits = colour.lstrip("#")
+    if len(digits) in (3, 4):
+        digits = "".join(c * 2 for c in digits[:3])
+    red, green, blue = (int(digits[i : i + 2], 16) / 255 for i in (0, 2, 4))
+
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    luminance = 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+    # WCAG contrast against white is (1.05)/(L+0.05); against black (L+0.05)/0.05.
+    return "#fff" if 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 else "#000"

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from pwless_gate import ConfigError, GateConfig
+from pwless_gate.pages import Pages
 
 BASE = {
     "PWLESS_GATE_AUTH0_DOMAIN": "acme.eu.auth0.com",
@@ -91,3 +92,30 @@ def test_missing_required_setting() -> None:
     with pytest.raises(ConfigError) as caught:
         GateConfig.from_env({"PWLESS_GATE_AUTH0_DOMAIN": "acme.auth0.com"})
     assert caught.value.setting == "PWLESS_GATE_CLIENT_ID"
+
+
+@pytest.mark.parametrize("colour", ["#abcd5", "red", "#12345", "#1234567"])
+def test_bad_brand_colour(colour: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        GateConfig.from_env(dict(BASE, PWLESS_GATE_BRAND_COLOR=colour))
+    assert caught.value.setting == "PWLESS_GATE_BRAND_COLOR"
+
+
+@pytest.mark.parametrize(
+    "logo", ["http://cdn.example/logo.png", "//cdn.example/x.png", "javascript:x"]
+)
+def test_bad_logo_url(logo: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        GateConfig.from_env(dict(BASE, PWLESS_GATE_BRAND_LOGO_URL=logo))
+    assert caught.value.setting == "PWLESS_GATE_BRAND_LOGO_URL"
+
+
+@pytest.mark.parametrize(
+    ("colour", "text"),
+    [("#3b5bdb", "#fff"), ("#ffd43b", "#000"), ("#fff", "#000"), ("#111", "#fff")],
+)
+def test_text_on_the_brand_colour_is_readable(colour: str, text: str) -> None:
+    pages = Pages(GateConfig.from_env(dict(BASE, PWLESS_GATE_BRAND_COLOR=colour)))
+    found = pages.static("brand.css")
+    assert found is not None
+    assert f"--on-accent: {text};" in found.get_data(as_text=True)

@@ -356,3 +356,27 @@ def test_unknown_gate_route_is_404_page(harness: Harness) -> None:
     answer = harness.client.get("/_gate/nope")
     assert answer.status_code == 404
     assert re.search(r"<h1[^>]*>Not found</h1>", answer.get_data(as_text=True))
+
+
+def test_send_a_new_code_in_one_press(harness: Harness) -> None:
+    started = harness.start("pia@example.com", next="/after")
+    first = harness.tenant.last_message().code
+    page = started.get_data(as_text=True)
+    again = harness.client.post(
+        "/_gate/login",
+        data={
+            "csrf_token": hidden(page, "csrf_token"),
+            "next": hidden(page, "next"),
+            "email": hidden(page, "email"),
+            "send": hidden(page, "send"),
+        },
+    )
+    assert again.status_code == 200
+    messages = [m for m in harness.tenant.outbox() if m.to == "pia@example.com"]
+    assert len(messages) == 2
+    second = messages[-1].code
+    if first != second:
+        assert harness.submit_code(again, first).status_code == 400
+    done = harness.submit_code(again, second)
+    assert done.status_code == 303
+    assert done.headers["Location"] == "/after"
