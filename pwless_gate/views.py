@@ -88,6 +88,9 @@ class GateViews:
     def logout(self, request: GateRequest) -> Response:
         current = self.r.current(request)
         if request.method in ("GET", "HEAD"):
+            if current is None:
+                # Nothing to sign out of; also where a federated logout comes back.
+                return self.r.page(request, "signed_out.html")
             return self.r.page(
                 request,
                 "logout.html",
