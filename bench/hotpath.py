@@ -1,0 +1,211 @@
+"""Benchmark 1: the hot path in process.
+
+The same hello-world app called bare, through a do-nothing middleware, and
+through :class:`PasswordlessGate` with a valid session cookie (cookie store
+and Redis store, cache warm), plus a bare Flask app and a Flask-Login
+``@login_required`` app as a reference. Then where the gate's time goes: the
+hot path split at the gate's own methods, each timed on its own, and a
+cProfile of the whole call.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from pwless_gate import GateConfig, PasswordlessGate
+
+from .apps import PassThrough, flask_hello, flask_login_hello, hello
+from .fixtures import cookie_header, gate_settings, make_session
+from .timing import Variant, call, interleaved, per_call, start_response
+
+ROUNDS = 10
+PER_ROUND = 20_000
+#: The Flask references are 10-100 times slower: fewer calls keep the run short.
+FLASK_PER_ROUND = 2_000
+TARGET_ADDED_US = 5.0
+
+BROWSER_HEADERS = {
+    "Host": "tools.example.com",
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "en-GB,en;q=0.5",
+    "Accept-Encoding": "gzip, deflate, br",
+}
+
+
+def browser_environ(cookie: str | None = None, path: str = "/") -> dict[str, Any]:
+    """A realistic browser GET, as a WSGI server would build it."""
+    headers = dict(BROWSER_HEADERS)
+    if cookie:
+        headers["Cookie"] = cookie
+    builder = EnvironBuilder(path=path, headers=headers, environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    try:
+        return builder.get_environ()
+    finally:
+        builder.close()
+
+
+def _flask_login_cookie(app: Any) -> str:
+    """Sign in once through ``GET /login``; return the Flask session cookie."""
+    _body, _status, headers = run_wsgi_app(app, browser_environ(path="/login"))
+    for header in headers.getlist("Set-Cookie"):
+        match = re.match(r"session=([^;]+)", header)
+        if match:
+            return f"session={match.group(1)}"
+    raise RuntimeError("Flask-Login set no session cookie")
+
+
+@dataclass
+class Gates:
+    """The two gates under test, with the cookie headers that get through them."""
+
+    cookie: PasswordlessGate
+    cookie_environ: dict[str, Any]
+    redis: PasswordlessGate | None
+    redis_environ: dict[str, Any] | None
+
+
+def build_gates(redis_url: str | None) -> Gates:
+    config = GateConfig(**gate_settings())
+    gate = PasswordlessGate(hello, config)
+    value = gate.sessions.save(make_session(1))
+    cookie_env = browser_environ(cookie_header(config, value))
+    redis_gate = redis_env = None
+    if redis_url:
+        redis_config = GateConfig(**gate_settings(redis_url=redis_url))
+        redis_gate = PasswordlessGate(hello, redis_config)
+        redis_value = redis_gate.sessions.save(make_session(2))
+        redis_env = browser_environ(cookie_header(redis_config, redis_value))
+    return Gates(gate, cookie_env, redis_gate, redis_env)
+
+
+def _check(variant: Variant) -> None:
+    status, headers = call(variant.app, variant.environ)
+    if not status.startswith("200") or any(k.lower() == "set-cookie" for k, _ in headers):
+        raise RuntimeError(f"{variant.name}: expected a plain 200, got {status} {headers}")
+
+
+def variants(gates: Gates) -> list[Variant]:
+    environ = gates.cookie_environ
+    flask_login = flask_login_hello()
+    result = [
+        Variant("bare hello app", hello, environ),
+        Variant("do-nothing middleware", PassThrough(hello), environ),
+        Variant("PasswordlessGate, cookie store (warm)", gates.cookie, environ),
+    ]
+    if gates.redis is not None and gates.redis_environ is not None:
+        result.append(
+            Variant("PasswordlessGate, Redis store (warm)", gates.redis, gates.redis_environ)
+        )
+    result += [
+        Variant("bare Flask app", flask_hello(), environ, per_round=FLASK_PER_ROUND),
+        Variant(
+            "Flask + Flask-Login `@login_required`",
+            flask_login,
+            browser_environ(f"{_flask_login_cookie(flask_login)}; {environ['HTTP_COOKIE']}"),
+            per_round=FLASK_PER_ROUND,
+        ),
+    ]
+    for variant in result:
+        _check(variant)
+    return result
+
+
+def run(redis_url: str | None) -> tuple[Gates, list[Variant]]:
+    gates = build_gates(redis_url)
+    measured = variants(gates)
+    interleaved(measured, rounds=ROUNDS, per_round=PER_ROUND)
+    return gates, measured
+
+
+# -- where the time goes ------------------------------------------------------------
+
+
+def profile(gate: PasswordlessGate, environ: dict[str, Any], n: int = 200_000) -> list[list[str]]:
+    """cProfile of ``n`` warm gate calls: the top functions by own time, per gate call.
+
+    cProfile adds a fixed cost to every function call, so the numbers are
+    inflated; read them as shares, and use :func:`steps` for real costs.
+    """
+    copy = environ.copy
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(n):
+        for _chunk in gate(copy(), start_response):
+            pass
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    total = stats.total_tt  # type: ignore[attr-defined]
+    rows = []
+    entries = stats.stats  # type: ignore[attr-defined]
+    for (filename, line, func), (_cc, ncalls, tottime, cumtime, _callers) in sorted(
+        entries.items(), key=lambda item: item[1][2], reverse=True
+    )[:14]:
+        rows.append(
+            [
+                f"`{_short(filename)}:{line}({func})`",
+                f"{ncalls / n:.0f}",
+                f"{tottime / n * 1e6:.2f}",
+                f"{cumtime / n * 1e6:.2f}",
+                f"{tottime / total:.0%}",
+            ]
+        )
+    return rows
+
+
+def _short(filename: str) -> str:
+    if filename == "~":
+        return "builtin"
+    path = Path(filename)
+    for anchor in ("pwless_gate", "cachetools", "bench"):
+        if anchor in path.parts:
+            return "/".join(path.parts[path.parts.index(anchor) :])
+    return path.name
+
+
+def steps(gate: PasswordlessGate, environ: dict[str, Any], n: int = 100_000) -> list[list[str]]:
+    """The warm hot path split at the gate's own entry points, in µs per request.
+
+    Only calls the gate's public-ish methods (so the split survives changes to
+    their insides); what is left is ``__call__``'s and ``_forward``'s own code:
+    scrubbing, routing, copying the prepared keys and claims into the environ.
+    """
+    value = gate.cookies.session_from_environ(dict(environ))
+    if value is None or gate.sessions.lookup(value) is None:
+        raise RuntimeError("the session cookie does not get through the gate")
+    parts: list[tuple[str, Callable[[dict[str, Any]], object]]] = [
+        (
+            "`cookies.session_from_environ` (find the cookie in `HTTP_COOKIE`)",
+            gate.cookies.session_from_environ,
+        ),
+        (
+            "`sessions.lookup(value)` (cache hit, expiry check)",
+            lambda env: gate.sessions.lookup(value),
+        ),
+        ("`cookies.strip_own` (remove the gate's cookies)", gate.cookies.strip_own),
+        ("the wrapped hello app itself", lambda env: hello(env, start_response)),
+    ]
+    rows = []
+    measured = 0.0
+    for name, fn in parts:
+        cost = per_call(fn, environ, n)
+        measured += cost
+        rows.append([name, f"{cost:.2f}"])
+    whole = per_call(lambda env: gate(env, start_response), environ, n)
+    rows.append(
+        [
+            "the rest: `__call__` + `_forward` own code (scrub, route, environ update, "
+            "claims copy, calls)",
+            f"{whole - measured:.2f}",
+        ]
+    )
+    rows.append(["**whole `gate(environ, start_response)`**", f"{whole:.2f}"])
+    return rows

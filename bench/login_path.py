@@ -1,0 +1,380 @@
+"""Benchmark 3: the gate's CPU time per complete login, and per failed code.
+
+The tenant runs in its own process (``pwless-gate dev-tenant``), so
+``time.process_time()`` in this process counts only the gate's side: its
+pages, CSRF and transaction signing, its HTTP calls to the tenant (requests),
+the id_token check and the new session. The gate is driven in process with
+Werkzeug's test client; the client's own cost is measured against a
+do-nothing app and reported next to the totals. Reading the code from the
+tenant's outbox and pacing the calls happen outside the timed spans.
+
+Auth0's limits are respected, not switched off: every login comes from its
+own 127.x.y.z address (50 sends per hour per IP) and token calls are paced
+under 30 per second. The gate's own throttles are off (``throttle_*="off"``).
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from werkzeug.test import Client, TestResponse
+
+from pwless_gate import GateConfig, PasswordlessGate
+from pwless_gate.auth0 import Auth0Client, make_http_session
+from tests.helpers import CLIENT_ID, CLIENT_SECRET, hidden
+from tests.procs import Process, free_port, wait_for_port
+
+from .apps import hello
+from .fixtures import SECRET_KEY
+
+LOGINS = 200
+FAILED_STARTS = 50
+WRONG_CODES_PER_START = 2
+WARM_LOGINS = 3
+PROFILED_LOGINS = 30
+#: Seconds between token calls: under the tenant's 30 per second per client.
+TOKEN_CALL_SPACING = 1 / 25
+TARGET_MS = 2.0
+_OFF = {
+    name: "off"
+    for name in (
+        "throttle_send_per_ip",
+        "throttle_send_per_identifier",
+        "throttle_verify_per_login",
+        "throttle_verify_per_identifier",
+    )
+}
+
+
+@contextmanager
+def tenant_process(workdir: Path) -> Iterator[str]:
+    """``pwless-gate dev-tenant`` in a child process; yields its URL."""
+    port = free_port()
+    process = Process(
+        [
+            str(Path(sys.executable).parent / "pwless-gate"),
+            "dev-tenant",
+            "--port",
+            str(port),
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret",
+            CLIENT_SECRET,
+        ],
+        log=workdir / "tenant.log",
+    )
+    try:
+        wait_for_port(port, process.proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.stop()
+
+
+def _address(i: int) -> str:
+    """A distinct loopback address per login: 127.0.1.1, 127.0.1.2, …"""
+    return f"127.0.{i // 250 + 1}.{i % 250 + 1}"
+
+
+class Outbox:
+    """The tenant's outbox over HTTP (never timed)."""
+
+    def __init__(self, tenant_url: str) -> None:
+        self._url = tenant_url + "/_dev/outbox"
+        self._http = requests.Session()
+
+    def code_for(self, to: str) -> str:
+        messages = self._http.get(self._url, timeout=5).json()["messages"]
+        self._http.delete(self._url, timeout=5)
+        for message in reversed(messages):
+            if message["to"].lower() == to.lower() and message["code"]:
+                return str(message["code"])
+        raise LookupError(f"no code sent to {to}")
+
+
+class Pacer:
+    """Keeps token calls at least ``spacing`` seconds apart (sleeping is not CPU time)."""
+
+    def __init__(self, spacing: float) -> None:
+        self._spacing = spacing
+        self._last = 0.0
+
+    def wait(self) -> None:
+        delay = self._last + self._spacing - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        self._last = time.monotonic()
+
+
+@dataclass
+class Steps:
+    """CPU milliseconds of each timed request, one list per step."""
+
+    page: list[float] = field(default_factory=list)
+    start: list[float] = field(default_factory=list)
+    verify: list[float] = field(default_factory=list)
+
+    def totals(self) -> list[float]:
+        return [sum(step) for step in zip(self.page, self.start, self.verify, strict=True)]
+
+
+@dataclass
+class LoginResult:
+    logins: Steps
+    failed: list[float]
+    client_overhead: Steps
+    statuses: dict[str, set[int]]
+
+    @property
+    def per_login_ms(self) -> float:
+        return statistics.median(self.logins.totals())
+
+    @property
+    def client_ms(self) -> float:
+        return statistics.median(self.client_overhead.totals())
+
+    @property
+    def net_per_login_ms(self) -> float:
+        return self.per_login_ms - self.client_ms
+
+
+class _Flow:
+    """Drives the gate's code flow; times each request in process CPU time.
+
+    With a ``profiler``, exactly the timed requests are profiled.
+    """
+
+    def __init__(
+        self,
+        gate: PasswordlessGate,
+        outbox: Outbox,
+        pacer: Pacer,
+        profiler: cProfile.Profile | None = None,
+    ) -> None:
+        self.gate = gate
+        self.outbox = outbox
+        self.pacer = pacer
+        self.profiler = profiler
+
+    def _timed(self, request: Callable[[], TestResponse]) -> tuple[TestResponse, float]:
+        if self.profiler is not None:
+            self.profiler.enable()
+        started = time.process_time()
+        response = request()
+        spent = (time.process_time() - started) * 1e3
+        if self.profiler is not None:
+            self.profiler.disable()
+        return response, spent
+
+    def start(self, i: int, steps: Steps | None) -> _Started:
+        client = Client(self.gate)
+        env = {"REMOTE_ADDR": _address(i)}
+        email = f"user{i}@example.com"
+        page, page_ms = self._timed(lambda: client.get("/_gate/login?next=/", environ_base=env))
+        form = {
+            "csrf_token": hidden(page.get_data(as_text=True), "csrf_token"),
+            "next": "/",
+            "email": email,
+            "send": "code",
+        }
+        started, start_ms = self._timed(
+            lambda: client.post("/_gate/login", data=form, environ_base=env)
+        )
+        if started.status_code != 200:
+            raise RuntimeError(f"login start answered {started.status_code}")
+        if steps is not None:
+            steps.page.append(page_ms)
+            steps.start.append(start_ms)
+        return _Started(client, env, email, started.get_data(as_text=True))
+
+    def verify(self, started: _Started, code: str) -> tuple[int, float]:
+        form = {
+            "csrf_token": hidden(started.page, "csrf_token"),
+            "tx": hidden(started.page, "tx"),
+            "code": code,
+        }
+        self.pacer.wait()
+        answer, spent = self._timed(
+            lambda: started.client.post("/_gate/verify", data=form, environ_base=started.env)
+        )
+        return answer.status_code, spent
+
+    def login(self, i: int, steps: Steps | None) -> int:
+        started = self.start(i, steps)
+        status, spent = self.verify(started, self.outbox.code_for(started.email))
+        if steps is not None:
+            steps.verify.append(spent)
+        if status not in (302, 303) or started.client.get_cookie("pwless_gate_session") is None:
+            raise RuntimeError(f"login {i} did not end in a session (status {status})")
+        return status
+
+
+@dataclass
+class _Started:
+    """A login waiting for its code: the browser, its address, and the code page."""
+
+    client: Client
+    env: dict[str, str]
+    email: str
+    page: str
+
+
+def _gate(tenant_url: str, *, trust_env: bool = True) -> PasswordlessGate:
+    """A gate on the tenant, as users get it.
+
+    ``trust_env=False`` injects (through the constructor) a requests session that
+    does not read proxy settings and ``.netrc`` from the environment on every call.
+    """
+    config = GateConfig(
+        auth0_domain=tenant_url,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        secret_key=SECRET_KEY,
+        **_OFF,
+    )
+    if trust_env:
+        return PasswordlessGate(hello, config)  # exactly as users get it
+    http = make_http_session()
+    http.trust_env = False
+    auth0 = Auth0Client(
+        config.auth0_base_url,
+        config.client_id,
+        config.client_secret,
+        timeout=config.auth0_timeout,
+        http=http,
+    )
+    return PasswordlessGate(hello, config, auth0=auth0)
+
+
+def _client_overhead(n: int, page: str) -> Steps:
+    """The test client's own CPU for the same three requests against a do-nothing app."""
+    steps = Steps()
+    client = Client(hello)
+    form = {"csrf_token": "x" * 60, "next": "/", "email": "user0@example.com", "send": "code"}
+    verify_form = {"csrf_token": "x" * 60, "tx": "x" * 300, "code": "123456"}
+    for _ in range(n):
+        t0 = time.process_time()
+        hidden(page, "csrf_token")
+        client.get("/_gate/login?next=/")
+        t1 = time.process_time()
+        client.post("/_gate/login", data=form)
+        t2 = time.process_time()
+        client.post("/_gate/verify", data=verify_form)
+        t3 = time.process_time()
+        steps.page.append((t1 - t0) * 1e3)
+        steps.start.append((t2 - t1) * 1e3)
+        steps.verify.append((t3 - t2) * 1e3)
+    return steps
+
+
+def run(tenant_url: str) -> dict[str, LoginResult]:
+    """Timed logins and wrong codes for two gates, alternating between them login by login.
+
+    ``"default"`` is the gate as users get it; ``"trust_env=False"`` has a requests
+    session that skips the environment lookups. Every login uses its own address.
+    """
+    gates = {"default": _gate(tenant_url), "trust_env=False": _gate(tenant_url, trust_env=False)}
+    outbox = Outbox(tenant_url)
+    pacer = Pacer(TOKEN_CALL_SPACING)
+    flows = {name: _Flow(gate, outbox, pacer) for name, gate in gates.items()}
+    address = iter(range(10_000))
+    timed = {name: Steps() for name in flows}
+    failed: dict[str, list[float]] = {name: [] for name in flows}
+    statuses: dict[str, set[int]] = {"login": set(), "wrong code": set()}
+    for flow in flows.values():
+        for _ in range(WARM_LOGINS):  # fetch the JWKS, load templates, open connections
+            flow.login(next(address), None)
+    for _ in range(LOGINS):
+        for name, flow in flows.items():
+            statuses["login"].add(flow.login(next(address), timed[name]))
+    for _ in range(FAILED_STARTS):
+        for name, flow in flows.items():
+            started = flow.start(next(address), None)
+            code = outbox.code_for(started.email)
+            wrong = f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
+            for _ in range(WRONG_CODES_PER_START):
+                status, spent = flow.verify(started, wrong)
+                statuses["wrong code"].add(status)
+                failed[name].append(spent)
+    sample = Client(gates["default"]).get("/_gate/login?next=/").get_data(as_text=True)
+    client = _client_overhead(LOGINS, sample)
+    return {name: LoginResult(timed[name], failed[name], client, statuses) for name in flows}
+
+
+def profile(tenant_url: str, first_address: int = 8000) -> tuple[list[list[str]], list[list[str]]]:
+    """Where the gate's login CPU goes: own time by package, and the calls with the most
+    inclusive time (a flattened call tree, outermost first).
+
+    cProfile runs with a CPU clock, so waiting for the tenant costs nothing here.
+    """
+    profiler = cProfile.Profile(time.process_time)
+    flow = _Flow(_gate(tenant_url), Outbox(tenant_url), Pacer(TOKEN_CALL_SPACING))
+    for i in range(WARM_LOGINS):
+        flow.login(first_address + i, None)
+    flow.profiler = profiler
+    for i in range(PROFILED_LOGINS):
+        flow.login(first_address + WARM_LOGINS + i, None)
+    entries = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    total = sum(entry[2] for entry in entries.values())
+    by_package: dict[str, float] = {}
+    for (filename, _line, _func), entry in entries.items():
+        package = _package(filename)
+        by_package[package] = by_package.get(package, 0.0) + entry[2]
+
+    def row(name: str, seconds: float) -> list[str]:
+        return [name, f"{seconds / PROFILED_LOGINS * 1e3:.3f}", f"{seconds / total:.0%}"]
+
+    packages = sorted(by_package.items(), key=lambda item: item[1], reverse=True)[:10]
+    inclusive = sorted(
+        (
+            (key, entry)
+            for key, entry in entries.items()
+            if _package(key[0]) not in ("builtins (C functions)", "bench harness")
+            and not key[0].endswith(("werkzeug/test.py", "functools.py"))
+        ),
+        key=lambda item: item[1][3],
+        reverse=True,
+    )[:20]
+    return (
+        [row(name, seconds) for name, seconds in packages],
+        [row(f"`{_where(*key)}`", entry[3]) for key, entry in inclusive],
+    )
+
+
+def _where(filename: str, line: int, func: str) -> str:
+    if filename == "~":
+        return func
+    return f"{_package(filename)}: {Path(filename).name}:{line}({func})"
+
+
+def _package(filename: str) -> str:
+    if filename == "~":
+        return "builtins (C functions)"
+    parts = Path(filename).parts
+    if "site-packages" in parts:
+        rest = parts[parts.index("site-packages") + 1 :]
+        return rest[0].removesuffix(".py") if rest else filename
+    if "pwless_gate" in parts:
+        return "pwless_gate"
+    if "bench" in parts or "tests" in parts:
+        return "bench harness"
+    stdlib = [p for p in parts if p.startswith("python3")]
+    if stdlib:
+        after = parts[parts.index(stdlib[-1]) + 1 :]
+        return "stdlib " + (after[0].removesuffix(".py") if after else "")
+    return Path(filename).name
+
+
+def summarize(values: Iterable[float]) -> tuple[float, float, float]:
+    """(median, p90, mean) of ``values``."""
+    ordered = sorted(values)
+    p90 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))]
+    return statistics.median(ordered), p90, statistics.fmean(ordered)

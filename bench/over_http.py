@@ -1,0 +1,133 @@
+"""Benchmarks 2 and 5: the gate over HTTP, with wrk against gunicorn.
+
+Benchmark 2 compares gunicorn (2 sync workers) serving the bare app, the
+gated app (cookie store, Redis store), and an nginx hop in front of the bare
+and the gated app: the least any out-of-process gatekeeper costs. Benchmark
+5 serves the gated app with 1, 2 and 4 workers. Every variant stays up for
+the whole benchmark and short measured runs alternate between them many
+times, so load from elsewhere on the machine, which comes and goes, falls on
+all of them alike. wrk runs on the same two cores, so it
+competes with the server; its share of the CPU is reported.
+"""
+
+from __future__ import annotations
+
+import http.client
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pwless_gate import GateConfig
+from pwless_gate.redis_store import RedisStore, connect
+
+from .fixtures import cookie_header, gate_environment, gate_settings, make_session, signed_cookie
+from .servers import Server, WrkResult, start_gunicorn, start_nginx, wrk
+
+WARMUP_S = 2
+MEASURE_S = 1
+ROUNDS = 12
+CONNECTIONS = 8
+GATED_APP = 'pwless_gate:gate("bench.apps:hello")'
+TARGET_RATIO = 0.95
+
+
+@dataclass
+class Target:
+    """One server under load, and the request headers that get a 200 from it."""
+
+    name: str
+    server: Server
+    headers: Mapping[str, str]
+    runs: list[WrkResult] = field(default_factory=list)
+
+    @property
+    def requests_per_s(self) -> float:
+        return statistics.median(r.requests_per_s for r in self.runs)
+
+
+def probe(target: Target) -> None:
+    """One request; raises unless it is answered 200 (wrk counts a 302 as success)."""
+    connection = http.client.HTTPConnection("127.0.0.1", target.server.port, timeout=5)
+    try:
+        connection.request("GET", "/", headers=dict(target.headers))
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise RuntimeError(f"{target.name}: GET / answered {response.status} {body[:200]!r}")
+
+
+def measure(targets: Sequence[Target], *, rounds: int = ROUNDS) -> None:
+    """Warm every target up, then alternate measured runs between them."""
+    for target in targets:
+        probe(target)
+        wrk(target.server, WARMUP_S, connections=CONNECTIONS, headers=target.headers)
+    for r in range(rounds):
+        shift = r % len(targets)
+        for target in [*targets[shift:], *targets[:shift]]:
+            target.runs.append(
+                wrk(target.server, MEASURE_S, connections=CONNECTIONS, headers=target.headers)
+            )
+        for target in targets:
+            probe(target)
+
+
+def _cookie_headers(value: str) -> dict[str, str]:
+    config = GateConfig(**gate_settings())
+    return {"Cookie": cookie_header(config, value)}
+
+
+def over_http(workdir: Path, redis_url: str | None) -> list[Target]:
+    """Benchmark 2. The returned targets carry their runs; the first one is the bare app."""
+    cookie = _cookie_headers(signed_cookie(make_session(1)))
+    servers: list[Server] = []
+    try:
+        bare = start_gunicorn("bare", "bench.apps:hello", workdir)
+        servers.append(bare)
+        gated = start_gunicorn("gated-cookie", GATED_APP, workdir, env=gate_environment())
+        servers.append(gated)
+        targets = [
+            Target("bare app", bare, cookie),
+            Target("gated, cookie store", gated, cookie),
+        ]
+        if redis_url:
+            redis_gated = start_gunicorn(
+                "gated-redis", GATED_APP, workdir, env=gate_environment(redis_url)
+            )
+            servers.append(redis_gated)
+            value = RedisStore(connect(redis_url)).save(make_session(2))
+            targets.append(Target("gated, Redis store", redis_gated, _cookie_headers(value)))
+        nginx_bare = start_nginx("nginx-bare", bare, workdir)
+        servers.append(nginx_bare)
+        nginx_gated = start_nginx("nginx-gated", gated, workdir)
+        servers.append(nginx_gated)
+        targets += [
+            Target("nginx hop → bare app", nginx_bare, cookie),
+            Target("nginx hop → gated, cookie store", nginx_gated, cookie),
+        ]
+        measure(targets)
+        return targets
+    finally:
+        for server in reversed(servers):
+            server.stop()
+
+
+def scale(workdir: Path, workers: Sequence[int] = (1, 2, 4)) -> list[Target]:
+    """Benchmark 5: the gated app (cookie store) with 1, 2 and 4 sync workers."""
+    cookie = _cookie_headers(signed_cookie(make_session(1)))
+    servers: list[Server] = []
+    try:
+        targets = []
+        for count in workers:
+            server = start_gunicorn(
+                f"scale-{count}", GATED_APP, workdir, workers=count, env=gate_environment()
+            )
+            servers.append(server)
+            targets.append(Target(f"{count} worker{'s' if count > 1 else ''}", server, cookie))
+        measure(targets)
+        return targets
+    finally:
+        for server in reversed(servers):
+            server.stop()
