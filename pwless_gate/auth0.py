@@ -17,7 +17,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -52,13 +53,19 @@ class TokenSet:
     scope: str | None = None
 
 
-def make_http_session(pool_size: int = _POOL_SIZE) -> requests.Session:
+def make_http_session(base_url: str = "", pool_size: int = _POOL_SIZE) -> requests.Session:
     """A pooled session that retries nothing but a GET whose connection failed.
 
     A failed connect sent nothing, so one more try is safe and cheap; a read
     that timed out is not retried, so no call outlives its timeout twice.
+    Proxy settings are read from the environment once, here, not on every
+    call (requests would re-read them, and ``.netrc``, each time).
     """
     session = requests.Session()
+    session.trust_env = False
+    host = urlsplit(base_url).hostname or ""
+    if not host or not proxy_bypass(host):
+        session.proxies = {k: v for k, v in getproxies().items() if k in ("http", "https")}
     retry = Retry(
         total=1,
         connect=1,
@@ -92,7 +99,7 @@ class Auth0Client:
         self.client_id = client_id
         self._secret = client_secret
         self._timeout = (min(timeout, 3.05), timeout)
-        self._http = http if http is not None else make_http_session()
+        self._http = http if http is not None else make_http_session(self.base_url)
         self._clock = clock
 
     def start(
