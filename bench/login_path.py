@@ -29,7 +29,6 @@ import requests
 from werkzeug.test import Client, TestResponse
 
 from pwless_gate import GateConfig, PasswordlessGate
-from pwless_gate.auth0 import Auth0Client, make_http_session
 from tests.helpers import CLIENT_ID, CLIENT_SECRET, hidden
 from tests.procs import Process, free_port, wait_for_port
 
@@ -227,12 +226,8 @@ class _Started:
     page: str
 
 
-def _gate(tenant_url: str, *, trust_env: bool = True) -> PasswordlessGate:
-    """A gate on the tenant, as users get it.
-
-    ``trust_env=False`` injects (through the constructor) a requests session that
-    does not read proxy settings and ``.netrc`` from the environment on every call.
-    """
+def _gate(tenant_url: str) -> PasswordlessGate:
+    """A gate on the tenant, exactly as users get it (local throttles off)."""
     config = GateConfig(
         auth0_domain=tenant_url,
         client_id=CLIENT_ID,
@@ -240,18 +235,7 @@ def _gate(tenant_url: str, *, trust_env: bool = True) -> PasswordlessGate:
         secret_key=SECRET_KEY,
         **_OFF,
     )
-    if trust_env:
-        return PasswordlessGate(hello, config)  # exactly as users get it
-    http = make_http_session()
-    http.trust_env = False
-    auth0 = Auth0Client(
-        config.auth0_base_url,
-        config.client_id,
-        config.client_secret,
-        timeout=config.auth0_timeout,
-        http=http,
-    )
-    return PasswordlessGate(hello, config, auth0=auth0)
+    return PasswordlessGate(hello, config)
 
 
 def _client_overhead(n: int, page: str) -> Steps:
@@ -276,12 +260,11 @@ def _client_overhead(n: int, page: str) -> Steps:
 
 
 def run(tenant_url: str) -> dict[str, LoginResult]:
-    """Timed logins and wrong codes for two gates, alternating between them login by login.
+    """Timed logins and wrong codes for the gate as users get it (results under ``"default"``).
 
-    ``"default"`` is the gate as users get it; ``"trust_env=False"`` has a requests
-    session that skips the environment lookups. Every login uses its own address.
+    Every login uses its own address.
     """
-    gates = {"default": _gate(tenant_url), "trust_env=False": _gate(tenant_url, trust_env=False)}
+    gates = {"default": _gate(tenant_url)}
     outbox = Outbox(tenant_url)
     pacer = Pacer(TOKEN_CALL_SPACING)
     flows = {name: _Flow(gate, outbox, pacer) for name, gate in gates.items()}
