@@ -10,7 +10,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,24 @@ class RedisServer:
         import redis
 
         return redis.Redis.from_url(self.url, socket_timeout=2)
+
+
+@contextmanager
+def gunicorn(
+    *args: str, env: Mapping[str, str], log: Path, workers: int = 2
+) -> Iterator[tuple[str, Process]]:
+    """gunicorn with ``args`` (options, then the app) on a free loopback port.
+
+    Yields the base URL and the process; stops it (by its pid) afterwards.
+    """
+    port = free_port()
+    process = Process(
+        [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}", *args],
+        env=env,
+        log=log,
+    )
+    try:
+        wait_for_port(port, process.proc)
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        process.stop()

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from ..helpers import CLIENT_ID, CLIENT_SECRET, http_sign_in
-from ..procs import BIN, Process, free_port, wait_for_port
+from ..procs import gunicorn
 
 pytestmark = pytest.mark.slow
 
@@ -23,36 +23,25 @@ def gunicorn_gate(
 ) -> Iterator[tuple[str, Path, int]]:
     """Three workers; with ``max_requests=1`` every request meets a fresh worker."""
     max_requests = request.param
-    port = free_port()
     access_log = tmp_path / "access.log"
     env = {
         "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
         "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
         "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
     }
-    server = Process(
-        [
-            str(BIN / "gunicorn"),
-            "--workers",
-            "3",
-            "--max-requests",
-            str(max_requests),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--access-logfile",
-            str(access_log),
-            "--access-logformat",
-            "%(p)s %(m)s %(U)s %(s)s",
-            'pwless_gate:gate("tests.apps:whoami")',
-        ],
+    with gunicorn(
+        "--max-requests",
+        str(max_requests),
+        "--access-logfile",
+        str(access_log),
+        "--access-logformat",
+        "%(p)s %(m)s %(U)s %(s)s",
+        'pwless_gate:gate("tests.apps:whoami")',
+        workers=3,
         env=env,
         log=tmp_path / "gunicorn.log",
-    )
-    try:
-        wait_for_port(port, server.proc)
-        yield f"http://127.0.0.1:{port}", access_log, max_requests
-    finally:
-        server.stop()
+    ) as (base, _):
+        yield base, access_log, max_requests
 
 
 def pids_by_path(access_log: Path) -> dict[str, set[str]]:

@@ -13,7 +13,7 @@ import requests
 from werkzeug.serving import make_server
 
 from ..helpers import CLIENT_ID, CLIENT_SECRET, http_sign_in
-from ..procs import BIN, ROOT, Process, free_port, require_binary, wait_for_port
+from ..procs import ROOT, Process, free_port, gunicorn, require_binary, wait_for_port
 
 pytestmark = pytest.mark.slow
 
@@ -33,49 +33,41 @@ def other_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 @pytest.fixture
 def stack(tenant: Any, tmp_path: Path) -> Iterator[str]:
     nginx = require_binary("nginx", "the nginx example needs it")
-    gate_port, app_port, nginx_port = free_port(), free_port(), free_port()
+    app_port, nginx_port = free_port(), free_port()
     app_server = make_server("127.0.0.1", app_port, other_app, threaded=True)
     threading.Thread(target=app_server.serve_forever, daemon=True).start()
-    gate = Process(
-        [
-            str(BIN / "gunicorn"),
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{gate_port}",
-            "--chdir",
-            str(ROOT / "examples" / "nginx"),
-            'pwless_gate:gate("gate_app:not_found")',
-        ],
-        env={
-            "PYTHONPATH": str(ROOT),
-            "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
-            "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
-            "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
-            "PWLESS_GATE_TRUSTED_PROXIES": "1",
-        },
+    gate_env = {
+        "PYTHONPATH": str(ROOT),
+        "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
+        "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
+        "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
+        "PWLESS_GATE_TRUSTED_PROXIES": "1",
+    }
+    with gunicorn(
+        "--chdir",
+        str(ROOT / "examples" / "nginx"),
+        'pwless_gate:gate("gate_app:not_found")',
+        env=gate_env,
         log=tmp_path / "gate.log",
-    )
-    config = (ROOT / "examples" / "nginx" / "nginx.conf").read_text()
-    config = (
-        config.replace("127.0.0.1:8000", f"127.0.0.1:{gate_port}")
-        .replace("127.0.0.1:9000", f"127.0.0.1:{app_port}")
-        .replace("127.0.0.1:8080", f"127.0.0.1:{nginx_port}")
-    )
-    (tmp_path / "nginx.conf").write_text(config)
-    (tmp_path / "logs").mkdir()
-    proxy = Process(
-        [nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
-        log=tmp_path / "nginx.log",
-    )
-    try:
-        wait_for_port(gate_port, gate.proc)
-        wait_for_port(nginx_port, proxy.proc)
-        yield f"http://127.0.0.1:{nginx_port}"
-    finally:
-        proxy.stop()
-        gate.stop()
-        app_server.shutdown()
+    ) as (gate_url, _):
+        config = (ROOT / "examples" / "nginx" / "nginx.conf").read_text()
+        config = (
+            config.replace("127.0.0.1:8000", gate_url.removeprefix("http://"))
+            .replace("127.0.0.1:9000", f"127.0.0.1:{app_port}")
+            .replace("127.0.0.1:8080", f"127.0.0.1:{nginx_port}")
+        )
+        (tmp_path / "nginx.conf").write_text(config)
+        (tmp_path / "logs").mkdir()
+        proxy = Process(
+            [nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
+            log=tmp_path / "nginx.log",
+        )
+        try:
+            wait_for_port(nginx_port, proxy.proc)
+            yield f"http://127.0.0.1:{nginx_port}"
+        finally:
+            proxy.stop()
+            app_server.shutdown()
 
 
 def test_nginx_auth_request_protects_another_app(stack: str, tenant: Any) -> None:

@@ -3,9 +3,11 @@ and two gunicorn instances (two "hosts") sharing one Redis."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest
 import requests
 
 from ..helpers import CLIENT_ID, CLIENT_SECRET, hidden, http_sign_in
-from ..procs import BIN, Process, free_port, wait_for_port
+from ..procs import gunicorn
 
 pytestmark = pytest.mark.slow
 
@@ -23,32 +25,35 @@ Start = Callable[..., str]
 @pytest.fixture
 def start_gate(tenant: Any, tmp_path: Path) -> Iterator[Start]:
     """Start gunicorn serving the gated whoami app; returns its base URL."""
-    started: list[Process] = []
+    numbers = itertools.count()
+    with ExitStack() as servers:
 
-    def start(*, worker_class: str = "sync", redis_url: str | None = None, **env: str) -> str:
-        port = free_port()
-        environment = {
-            "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
-            "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
-            "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
-            **env,
-        }
-        if redis_url:
-            environment["PWLESS_GATE_REDIS_URL"] = redis_url
-        args = [str(BIN / "gunicorn"), "--workers", "3", "--worker-class", worker_class]
-        if worker_class == "gthread":
-            # Threads take every concurrent request into one process; recycling
-            # workers after a few requests makes several processes serve them.
-            args += ["--threads", "4", "--max-requests", "4"]
-        args += ["--bind", f"127.0.0.1:{port}", 'pwless_gate:gate("tests.apps:whoami")']
-        server = Process(args, env=environment, log=tmp_path / f"gunicorn-{port}.log")
-        started.append(server)
-        wait_for_port(port, server.proc)
-        return f"http://127.0.0.1:{port}"
+        def start(*, worker_class: str = "sync", redis_url: str | None = None, **env: str) -> str:
+            environment = {
+                "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
+                "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
+                "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
+                **env,
+            }
+            if redis_url:
+                environment["PWLESS_GATE_REDIS_URL"] = redis_url
+            args = ["--worker-class", worker_class]
+            if worker_class == "gthread":
+                # Threads take every concurrent request into one process; recycling
+                # workers after a few requests makes several processes serve them.
+                args += ["--threads", "4", "--max-requests", "4"]
+            base, _ = servers.enter_context(
+                gunicorn(
+                    *args,
+                    'pwless_gate:gate("tests.apps:whoami")',
+                    workers=3,
+                    env=environment,
+                    log=tmp_path / f"gunicorn-{next(numbers)}.log",
+                )
+            )
+            return str(base)
 
-    yield start
-    for server in started:
-        server.stop()
+        yield start
 
 
 def login(base: str, tenant: Any, email: str) -> requests.Session:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from ..procs import BIN, Process, free_port, wait_for_port
+from ..procs import BIN, gunicorn
 from .support import EXAMPLES, TIMEOUT, gunicorn_env, sign_in
 
 pytestmark = pytest.mark.slow
@@ -33,26 +33,14 @@ def intranet(tenant: Any, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         check=True,
         timeout=60,
     )
-    port = free_port()
-    server = Process(
-        [
-            str(BIN / "gunicorn"),
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--chdir",
-            str(PROJECT),
-            'pwless_gate:gate("intranet.wsgi:application")',
-        ],
+    with gunicorn(
+        "--chdir",
+        str(PROJECT),
+        'pwless_gate:gate("intranet.wsgi:application")',
         env=env,
         log=tmp_path / "gunicorn.log",
-    )
-    try:
-        wait_for_port(port, server.proc)
-        yield f"http://127.0.0.1:{port}", database
-    finally:
-        server.stop()
+    ) as (base, _):
+        yield base, database
 
 
 def test_request_user_is_the_signed_in_email(intranet: tuple[str, Path], tenant: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from ..procs import BIN, Process, free_port, wait_for_port
+from ..procs import gunicorn
 from .support import EXAMPLES, TIMEOUT, gunicorn_env, sign_in
 
 pytestmark = pytest.mark.slow
@@ -19,26 +19,14 @@ SPOOF = {"Remote-User": "boss@example.com", "X-Forwarded-User": "boss@example.co
 
 @pytest.fixture
 def legacy(tenant: Any, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    server = Process(
-        [
-            str(BIN / "gunicorn"),
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--chdir",
-            str(EXAMPLES / "legacy_app"),
-            'pwless_gate:gate("legacy_tool:application")',
-        ],
+    with gunicorn(
+        "--chdir",
+        str(EXAMPLES / "legacy_app"),
+        'pwless_gate:gate("legacy_tool:application")',
         env=gunicorn_env(tenant, tmp_path),
         log=tmp_path / "gunicorn.log",
-    )
-    try:
-        wait_for_port(port, server.proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    ) as (base, _):
+        yield base
 
 
 def test_legacy_tool_sees_remote_user(legacy: str, tenant: Any) -> None:
