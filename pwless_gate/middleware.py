@@ -187,21 +187,29 @@ class PasswordlessGate:
             try:
                 entry = self.sessions.lookup(value)
             except StoreUnavailable:
-                if self._public and self._public.matches(path):
-                    self.cookies.strip_own(environ)
-                    return self.app(environ, start_response)
+                if self._is_public(environ, path):
+                    return self._anonymous(environ, start_response)
                 return self.views.unavailable(environ, start_response)
             if entry is not None:
                 if entry.refresh_at is not None and entry.refresh_at <= self._clock():
                     return self._renew(environ, start_response, value, entry)
                 return self._forward(environ, start_response, entry)
-        if self._public and self._public.matches(path):
-            self.cookies.strip_own(environ)
-            return self.app(environ, start_response)
-        if self._preflight and _is_preflight(environ):
-            self.cookies.strip_own(environ)
-            return self.app(environ, start_response)
+        if self._is_public(environ, path):
+            return self._anonymous(environ, start_response)
         return self.views.challenge(environ, start_response)
+
+    def _is_public(self, environ: WSGIEnvironment, path: str) -> bool:
+        """A public path, or (with ``public_preflight``) a CORS preflight request."""
+        if self._public and self._public.matches(path):
+            return True
+        return self._preflight and _is_preflight(environ)
+
+    def _anonymous(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Call the wrapped app without a user (public paths only)."""
+        self.cookies.strip_own(environ)
+        return self.app(environ, start_response)
 
     def _forward(
         self,
