@@ -1,11 +1,10 @@
-"""The sign-in flows: email or SMS one-time codes, and email magic links.
+"""The sign-in form and one-time codes (email or SMS).
 
 ``POST login`` validates and normalises the identifier, checks the
-allow-list, asks Auth0 to send a code or link, and answers with the code
-page (or "check your email"). ``POST verify`` exchanges a code,
-``GET callback`` shows "Continue as …" for a magic link without consuming
-anything, and ``POST callback`` exchanges the link's authorization code.
-Every path that ends in a session goes through :meth:`LoginViews.sign_in`.
+allow-list and the throttles, asks Auth0 to send a code or link, and answers
+with the code page (or "check your email"). ``POST verify`` exchanges a code.
+Magic links land in :mod:`pwless_gate.links`. Every path that ends in a
+session goes through :meth:`LoginViews.sign_in`.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from .errors import (
     CodeExpired,
     InvalidRequest,
     PwlessGateError,
-    TokenError,
     TooManyAttempts,
     WrongCode,
 )
@@ -34,7 +32,6 @@ from .transactions import Transaction, TransactionError
 
 _CODE = re.compile(r"^[0-9]{4,12}$")
 _SPACES = re.compile(r"[\s-]")
-SAME_BROWSER_HINT = "same device and browser"
 
 
 @dataclass(frozen=True)
@@ -172,7 +169,7 @@ class LoginViews:
     def _link_params(self, request: GateRequest, tx: Transaction) -> dict[str, str]:
         config = self.deps.config
         params = {
-            "redirect_uri": self.callback_url(request),
+            "redirect_uri": self.r.callback_url(request),
             "response_type": "code",
             "scope": config.scope,
             "state": self.deps.transactions.dumps(tx),
@@ -181,9 +178,6 @@ class LoginViews:
         if config.audience:
             params["audience"] = config.audience
         return params
-
-    def callback_url(self, request: GateRequest) -> str:
-        return self.r.absolute(request, self.r.gate_url(request, "/callback"))
 
     # -- codes ---------------------------------------------------------------------
 
@@ -218,7 +212,7 @@ class LoginViews:
         try:
             tx = self.deps.transactions.loads(request.form.get("tx"))
         except TransactionError as exc:
-            return self._bad_transaction(request, exc)
+            return self.r.bad_transaction(request, exc)
         if not tx.bound_to(self.deps.cookies.browser_id(request)):
             audit("login_failed", ip=ip, identifier=tx.identifier, reason="other_browser")
             return self.r.fail(
@@ -265,100 +259,6 @@ class LoginViews:
         except PwlessGateError as exc:
             return self.r.upstream_failed(request, exc, tx.identifier, tx.next)
         return self.sign_in(request, tx, claims, tokens)
-
-    # -- magic links -----------------------------------------------------------------
-
-    def callback(self, request: GateRequest) -> Response:
-        if request.method == "POST":
-            return self._finish_link(request)
-        if request.method not in ("GET", "HEAD"):
-            return self.r.not_allowed(request, "GET, HEAD, POST")
-        args = request.args
-        try:
-            tx = self._link_transaction(args.get("state"))
-        except TransactionError as exc:
-            return self._bad_transaction(request, exc, link=True)
-        if args.get("error"):
-            return self._link_refused(request, tx, args.get("error_description", ""))
-        code = args.get("code", "")
-        if not code or len(code) > 512:
-            return self.r.fail(
-                request, 400, "Link not valid", "This sign-in link is incomplete.", next=tx.next
-            )
-        # Nothing is consumed here: mail scanners open links, people press buttons.
-        return self.r.page(
-            request,
-            "callback.html",
-            destination=mask(tx.identifier),
-            code=code,
-            state=args.get("state", ""),
-            other_browser=not tx.bound_to(self.deps.cookies.browser_id(request)),
-        )
-
-    def _finish_link(self, request: GateRequest) -> Response:
-        refused = self.r.refuse_form(request)
-        if refused is not None:
-            return refused
-        try:
-            tx = self._link_transaction(request.form.get("state"))
-        except TransactionError as exc:
-            return self._bad_transaction(request, exc, link=True)
-        ip = self.r.ip(request)
-        try:
-            tokens = self.deps.auth0.exchange_code(
-                code=request.form.get("code", ""),
-                redirect_uri=self.callback_url(request),
-                forwarded_for=ip,
-            )
-            claims = self.deps.verifier.verify(tokens.id_token, nonce=tx.nonce, connection="email")
-        except WrongCode:
-            audit("login_failed", ip=ip, identifier=tx.identifier, reason="link_used")
-            return self._link_refused(request, tx, "")
-        except TokenError as exc:
-            # A valid code from another sign-in (its nonce differs): a forged pairing.
-            log.warning("magic link refused for %s: %s", mask(tx.identifier), exc)
-            audit("login_failed", ip=ip, identifier=tx.identifier, reason="link_mismatch")
-            return self.r.fail(
-                request, 400, "Link not valid", "This sign-in link is not valid.", next=tx.next
-            )
-        except PwlessGateError as exc:
-            return self.r.upstream_failed(request, exc, tx.identifier, tx.next)
-        return self.sign_in(request, tx, claims, tokens)
-
-    def _link_transaction(self, state: str | None) -> Transaction:
-        tx = self.deps.transactions.loads(state)
-        if tx.send != "link" or tx.connection != "email":
-            raise TransactionError("not a magic-link transaction")
-        return tx
-
-    def _link_refused(self, request: GateRequest, tx: Transaction, description: str) -> Response:
-        lowered = description.lower()
-        if "expired" in lowered:
-            message = "This sign-in link has expired."
-        elif SAME_BROWSER_HINT in lowered:
-            message = "This sign-in link must be opened in the browser that asked for it."
-        else:
-            message = "This sign-in link was already used or is no longer valid."
-        audit("login_failed", ip=self.r.ip(request), identifier=tx.identifier, reason="link")
-        return self.r.fail(
-            request,
-            400,
-            "Link no longer valid",
-            message + " Please ask for a new one.",
-            next=tx.next,
-        )
-
-    def _bad_transaction(
-        self, request: GateRequest, exc: TransactionError, *, link: bool = False
-    ) -> Response:
-        what = "sign-in link" if link else "sign-in"
-        if exc.expired:
-            return self.r.fail(
-                request, 400, "Sign-in expired", f"This {what} took too long. Please start again."
-            )
-        return self.r.fail(
-            request, 400, "Sign-in not valid", f"This {what} is not valid. Please start again."
-        )
 
     # -- the end of every flow ---------------------------------------------------------
 

@@ -34,7 +34,7 @@ from .security import CsrfGuard, client_ip, origin_allowed, request_origin, safe
 from .sessions import CachedSession, SessionCache
 from .throttle import Throttle
 from .tokens import TokenVerifier
-from .transactions import TransactionSigner
+from .transactions import TransactionError, TransactionSigner
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -98,6 +98,10 @@ class Responder:
         """``path`` (already including ``SCRIPT_NAME``) as an absolute URL."""
         return request_origin(request.environ, self.deps.config.trusted_proxies) + path
 
+    def callback_url(self, request: GateRequest) -> str:
+        """The absolute URL of the magic-link landing page, as Auth0 must redirect to it."""
+        return self.absolute(request, self.gate_url(request, "/callback"))
+
     def home(self, request: GateRequest) -> str:
         return (request.script_root or "") + "/"
 
@@ -155,6 +159,18 @@ class Responder:
             message=message,
             retry_after=retry_after,
             next=next,
+        )
+
+    def bad_transaction(
+        self, request: GateRequest, exc: TransactionError, *, link: bool = False
+    ) -> Response:
+        what = "sign-in link" if link else "sign-in"
+        if exc.expired:
+            return self.fail(
+                request, 400, "Sign-in expired", f"This {what} took too long. Please start again."
+            )
+        return self.fail(
+            request, 400, "Sign-in not valid", f"This {what} is not valid. Please start again."
         )
 
     def not_allowed(self, request: GateRequest, allow: str) -> Response:

@@ -1,6 +1,7 @@
 """The gate's own routes under the prefix, and the challenge for everything else.
 
-``login``, ``verify`` and ``callback`` live in :mod:`pwless_gate.login`;
+``login`` and ``verify`` live in :mod:`pwless_gate.login`, ``callback`` in
+:mod:`pwless_gate.links`;
 here are dispatch, ``logout``, ``userinfo``, ``auth`` (for nginx
 ``auth_request``), ``health``, the static assets, and the answer to an
 unauthenticated request for the wrapped app. Errors are caught at this edge
@@ -20,6 +21,7 @@ from werkzeug.wrappers import Response
 from . import metrics
 from .audit import audit
 from .errors import StoreUnavailable
+from .links import LinkViews
 from .login import LoginViews
 from .respond import Deps, GateRequest, Responder, json_response, log, see_other, wants_json
 from .security import safe_next
@@ -35,10 +37,11 @@ class GateViews:
         self.deps = deps
         self.r = Responder(deps)
         self.login = LoginViews(deps, self.r)
+        self.links = LinkViews(deps, self.r, self.login)
         self._routes: dict[str, Callable[[GateRequest], Response]] = {
             "/login": self.login.login,
             "/verify": self.login.verify,
-            "/callback": self.login.callback,
+            "/callback": self.links.callback,
             "/logout": self.logout,
             "/userinfo": self.userinfo,
             "/auth": self.auth,

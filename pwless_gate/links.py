@@ -1,0 +1,110 @@
+"""Magic links: the landing page that consumes nothing, and the button that signs in.
+
+Auth0 redirects the emailed link to ``GET {prefix}/callback?code&state``.
+That page only shows which account the link signs into, because mail
+security scanners open links; the ``POST`` exchanges the authorization code,
+verifies the id_token's nonce against the sign-in transaction in ``state``,
+and signs in through :meth:`pwless_gate.login.LoginViews.sign_in`.
+"""
+
+from __future__ import annotations
+
+from werkzeug.wrappers import Response
+
+from .audit import audit
+from .errors import PwlessGateError, TokenError, WrongCode
+from .identity import mask
+from .login import LoginViews
+from .respond import Deps, GateRequest, Responder, log
+from .transactions import Transaction, TransactionError
+
+SAME_BROWSER_HINT = "same device and browser"
+
+
+class LinkViews:
+    """``GET`` and ``POST {prefix}/callback``."""
+
+    def __init__(self, deps: Deps, responder: Responder, login: LoginViews) -> None:
+        self.deps = deps
+        self.r = responder
+        self.login = login
+
+    def callback(self, request: GateRequest) -> Response:
+        if request.method == "POST":
+            return self._finish_link(request)
+        if request.method not in ("GET", "HEAD"):
+            return self.r.not_allowed(request, "GET, HEAD, POST")
+        args = request.args
+        try:
+            tx = self._link_transaction(args.get("state"))
+        except TransactionError as exc:
+            return self.r.bad_transaction(request, exc, link=True)
+        if args.get("error"):
+            return self._link_refused(request, tx, args.get("error_description", ""))
+        code = args.get("code", "")
+        if not code or len(code) > 512:
+            return self.r.fail(
+                request, 400, "Link not valid", "This sign-in link is incomplete.", next=tx.next
+            )
+        # Nothing is consumed here: mail scanners open links, people press buttons.
+        return self.r.page(
+            request,
+            "callback.html",
+            destination=mask(tx.identifier),
+            code=code,
+            state=args.get("state", ""),
+            other_browser=not tx.bound_to(self.deps.cookies.browser_id(request)),
+        )
+
+    def _finish_link(self, request: GateRequest) -> Response:
+        refused = self.r.refuse_form(request)
+        if refused is not None:
+            return refused
+        try:
+            tx = self._link_transaction(request.form.get("state"))
+        except TransactionError as exc:
+            return self.r.bad_transaction(request, exc, link=True)
+        ip = self.r.ip(request)
+        try:
+            tokens = self.deps.auth0.exchange_code(
+                code=request.form.get("code", ""),
+                redirect_uri=self.r.callback_url(request),
+                forwarded_for=ip,
+            )
+            claims = self.deps.verifier.verify(tokens.id_token, nonce=tx.nonce, connection="email")
+        except WrongCode:
+            audit("login_failed", ip=ip, identifier=tx.identifier, reason="link_used")
+            return self._link_refused(request, tx, "")
+        except TokenError as exc:
+            # A valid code from another sign-in (its nonce differs): a forged pairing.
+            log.warning("magic link refused for %s: %s", mask(tx.identifier), exc)
+            audit("login_failed", ip=ip, identifier=tx.identifier, reason="link_mismatch")
+            return self.r.fail(
+                request, 400, "Link not valid", "This sign-in link is not valid.", next=tx.next
+            )
+        except PwlessGateError as exc:
+            return self.r.upstream_failed(request, exc, tx.identifier, tx.next)
+        return self.login.sign_in(request, tx, claims, tokens)
+
+    def _link_transaction(self, state: str | None) -> Transaction:
+        tx = self.deps.transactions.loads(state)
+        if tx.send != "link" or tx.connection != "email":
+            raise TransactionError("not a magic-link transaction")
+        return tx
+
+    def _link_refused(self, request: GateRequest, tx: Transaction, description: str) -> Response:
+        lowered = description.lower()
+        if "expired" in lowered:
+            message = "This sign-in link has expired."
+        elif SAME_BROWSER_HINT in lowered:
+            message = "This sign-in link must be opened in the browser that asked for it."
+        else:
+            message = "This sign-in link was already used or is no longer valid."
+        audit("login_failed", ip=self.r.ip(request), identifier=tx.identifier, reason="link")
+        return self.r.fail(
+            request,
+            400,
+            "Link no longer valid",
+            message + " Please ask for a new one.",
+            next=tx.next,
+        )
