@@ -37,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
         help="an allowed callback URL for magic links (repeatable)",
     )
     tenant.add_argument(
+        "--api",
+        action="append",
+        default=[],
+        metavar="AUDIENCE",
+        help="an API identifier an audience may name (repeatable)",
+    )
+    tenant.add_argument(
         "--allowed-logout-url",
         action="append",
         default=[],
@@ -71,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.client_secret,
                 args.allowed_callback,
                 args.allowed_logout_url,
+                args.api,
             )
         elif args.command == "serve":
             return _serve(args.app, args.host, args.port)

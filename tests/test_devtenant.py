@@ -1500,3 +1500,24 @@ def test_a_failure_inside_the_tenant_is_a_json_500(make_tenant: MakeTenant) -> N
     assert response.status_code == 500
     assert response.json()["error"] == "server_error"
     assert "Traceback" not in response.text
+
+
+def test_an_unknown_audience_is_refused(tenant: RunningTenant) -> None:
+    start(tenant, connection="email", email="aud@example.com", send="code")
+    code = tenant.last_message(to="aud@example.com").code
+    response = requests.post(
+        f"{tenant.url}/oauth/token",
+        json={
+            "grant_type": "http://auth0.com/oauth/grant-type/passwordless/otp",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "realm": "email",
+            "username": "aud@example.com",
+            "otp": code,
+            "scope": "openid",
+            "audience": "https://not-registered.example/",
+        },
+        timeout=TIMEOUT,
+    )
+    assert (response.status_code, response.json()["error"]) == (403, "access_denied")
+    assert "Service not found" in response.json()["error_description"]

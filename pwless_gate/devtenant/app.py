@@ -78,7 +78,8 @@ class DevTenant:
     flag of that name. ``clock`` drives code, token and rate-limit times.
     ``on_message`` is called with every message sent. ``fault_delay`` is how
     long a "timeout" fault stalls. ``grant_types`` are the grants the
-    application may use (all three by default).
+    application may use (all three by default). ``apis`` are the API identifiers an
+    ``audience`` may name; any other is refused.
     """
 
     def __init__(
@@ -98,6 +99,7 @@ class DevTenant:
         on_message: Callable[[Message], None] | None = None,
         fault_delay: float = 30.0,
         grant_types: Iterable[str] = ALL_GRANTS,
+        apis: Iterable[str] = (),
     ) -> None:
         settings = Settings(
             client_id=client_id,
@@ -110,6 +112,7 @@ class DevTenant:
             trust_forwarded_for=trust_forwarded_for,
             allow_magiclink_verify_without_session=allow_magiclink_verify_without_session,
             fault_delay=fault_delay,
+            apis=frozenset(apis),
         )
         self._state = TenantState(
             settings,

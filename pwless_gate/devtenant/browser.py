@@ -63,6 +63,7 @@ def _login_code(state: TenantState, request: Request) -> str:
         if not args.get(name):
             raise ApiError(400, "invalid_request", f"Missing required parameter: {name}")
     ip = request.remote_addr or ""
+    state.settings.check_audience(args.get("audience") or None)
     try:
         user = verify_code(state, "email", args["email"], args["verification_code"], ip)
     except ApiError as exc:

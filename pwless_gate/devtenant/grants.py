@@ -113,12 +113,14 @@ def _otp(state: TenantState, body: dict[str, object], ip: str) -> dict[str, obje
     otp = _param(body, "otp")
     if realm not in state.settings.connections:
         raise ApiError(400, "invalid_request", REALM_NOT_FOUND)
+    audience = _optional(body, "audience") or None
+    state.settings.check_audience(audience)
     user = verify_code(state, realm, username, otp, ip)
     login = Login(
         user=user,
         client_id=state.settings.client_id,
         scopes=split_scope(_optional(body, "scope")),
-        audience=_optional(body, "audience") or None,
+        audience=audience,
         nonce=None,
         sid=new_session_id(),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+from collections.abc import Sequence
 from types import TracebackType
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -97,11 +98,13 @@ def main_serve(
     client_secret: str,
     allowed_callbacks: list[str],
     allowed_logout_urls: list[str],
+    apis: Sequence[str] = (),
 ) -> None:
     """Serve a tenant in the foreground, printing each message it sends, until Ctrl-C."""
     app = DevTenant(
         client_id=client_id,
         client_secret=client_secret,
+        apis=apis,
         allowed_callbacks=allowed_callbacks,
         allowed_logout_urls=allowed_logout_urls,
         on_message=_print_message,

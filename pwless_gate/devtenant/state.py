@@ -20,6 +20,7 @@ from .constants import (
     START_REFILL_SECONDS,
 )
 from .faults import Faults
+from .httpio import ApiError
 from .limits import BruteForceGuard, RateLimiter
 from .messages import Message
 from .tokens import SigningKey, TokenIssuer
@@ -40,6 +41,13 @@ class Settings:
     trust_forwarded_for: bool
     allow_magiclink_verify_without_session: bool
     fault_delay: float
+    #: Identifiers of the APIs the tenant knows; any other ``audience`` is refused.
+    apis: frozenset[str] = frozenset()
+
+    def check_audience(self, audience: str | None) -> None:
+        """Refuse an ``audience`` that names no API of the tenant, as Auth0 does."""
+        if audience is not None and audience not in self.apis:
+            raise ApiError(403, "access_denied", f"Service not found: {audience}")
 
 
 class TenantState:
