@@ -10,8 +10,8 @@ import time
 from typing import Any
 
 from pwless_gate import GateConfig
-from pwless_gate.middleware import signing_keys
-from pwless_gate.sessions import CookieStore, Session, new_session_id
+from pwless_gate.sessions import Session, new_session_id
+from pwless_gate.stores import CookieStore
 from tests.helpers import CLIENT_ID, CLIENT_SECRET
 
 SECRET_KEY = "bench-secret-key-0123456789abcdef"
@@ -78,7 +78,7 @@ def gate_environment(redis_url: str | None = None) -> dict[str, str]:
 def signed_cookie(session: Session) -> str:
     """A cookie-store value any gate with :data:`SECRET_KEY` accepts."""
     config = GateConfig(**gate_settings())
-    return CookieStore(signing_keys(config)).save(session)
+    return CookieStore(config.signing_keys).save(session)
 
 
 def cookie_header(config: GateConfig, value: str) -> str:

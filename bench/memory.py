@@ -24,8 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pwless_gate import GateConfig, PasswordlessGate
-from pwless_gate.middleware import signing_keys
-from pwless_gate.sessions import CookieStore
+from pwless_gate.stores import CookieStore
 
 from .apps import hello
 from .fixtures import cookie_header, gate_settings, make_session
@@ -75,7 +74,7 @@ def fill_cache(n: int) -> dict[str, Any]:
 
 
 def fill_dict(n: int) -> dict[str, Any]:
-    store = CookieStore(signing_keys(GateConfig(**gate_settings())))
+    store = CookieStore(GateConfig(**gate_settings()).signing_keys)
     sessions: dict[str, Any] = {}
     store.save(make_session(n))
     before = rss_bytes()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pwless_gate import GateConfig
-from pwless_gate.redis_store import RedisStore, connect
+from pwless_gate.stores.redis import RedisStore, connect
 
 from .fixtures import cookie_header, gate_environment, gate_settings, make_session, signed_cookie
 from .servers import Server, WrkResult, start_gunicorn, start_nginx, wrk

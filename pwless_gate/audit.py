@@ -3,7 +3,7 @@
 Events go to the ``pwless_gate.audit`` logger at INFO, with the fields in
 ``extra`` (``event``, ``ip``, ``who`` and ``reason``) and a readable message.
 ``who`` is always masked; codes, tokens and secrets are never passed here.
-Each event is also counted in :mod:`pwless_gate.metrics`.
+With metrics on, each event is also counted.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import time
 
-from . import metrics
 from .identity import mask
+from .metrics import Metrics
 
 logger = logging.getLogger("pwless_gate.audit")
 
@@ -25,21 +25,31 @@ EVENTS = frozenset(
         "throttled",
         "logout",
         "refused_by_allow_list",
+        "refused_by_authorize",
     }
 )
 
 
-def audit(event: str, *, ip: str, identifier: str | None = None, reason: str = "") -> None:
-    """Log one audit event; ``identifier`` is masked before it is logged."""
-    if event not in EVENTS:
-        raise ValueError(f"unknown audit event {event!r}")
-    metrics.count_event(event, reason)
-    who = mask(identifier) if identifier else "-"
-    logger.info(
-        "%s ip=%s who=%s%s",
-        event,
-        ip or "-",
-        who,
-        f" reason={reason}" if reason else "",
-        extra={"event": event, "ip": ip, "who": who, "reason": reason, "at": time.time()},
-    )
+class Audit:
+    """Writes audit events; one per gate, counting them in ``metrics`` when given."""
+
+    def __init__(self, metrics: Metrics | None = None) -> None:
+        self._metrics = metrics
+
+    def __call__(
+        self, event: str, *, ip: str, identifier: str | None = None, reason: str = ""
+    ) -> None:
+        """Log one audit event; ``identifier`` is masked before it is logged."""
+        if event not in EVENTS:
+            raise ValueError(f"unknown audit event {event!r}")
+        if self._metrics is not None:
+            self._metrics.count_event(event, reason)
+        who = mask(identifier) if identifier else "-"
+        logger.info(
+            "%s ip=%s who=%s%s",
+            event,
+            ip or "-",
+            who,
+            f" reason={reason}" if reason else "",
+            extra={"event": event, "ip": ip, "who": who, "reason": reason, "at": time.time()},
+        )

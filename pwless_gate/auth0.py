@@ -24,7 +24,6 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from . import metrics
 from .errors import (
     AUTH0_ERRORS,
     Auth0Error,
@@ -34,6 +33,7 @@ from .errors import (
     TooManyAttempts,
     WrongCode,
 )
+from .metrics import Metrics
 
 log = logging.getLogger("pwless_gate.auth0")
 
@@ -94,8 +94,10 @@ class Auth0Client:
         timeout: float = 5.0,
         http: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._metrics = metrics
         self.client_id = client_id
         self._secret = client_secret
         self._timeout = (min(timeout, 3.05), timeout)
@@ -208,7 +210,8 @@ class Auth0Client:
             raise
         finally:
             elapsed = time.monotonic() - started
-            metrics.observe_auth0(path, elapsed, outcome)
+            if self._metrics is not None:
+                self._metrics.observe_auth0(path, elapsed, outcome)
             log.debug("%s %s: %s in %.0f ms", method, path, outcome, elapsed * 1000)
 
     def _exchange(self, method: str, path: str, **kwargs: Any) -> Any:

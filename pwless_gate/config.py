@@ -9,20 +9,35 @@ clear line instead of a request failing later.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .identity import AllowList, InvalidIdentifier, normalise_email, normalise_phone
+from .proxies import ProxyTrust
 
 _LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 METHODS = ("email-code", "email-link", "sms-code")
 COOKIE_SECURE_CHOICES = ("auto", "true", "false")
 ENV_PREFIX = "PWLESS_GATE_"
+MIN_SECRET_KEY = 16
+#: More clock skew than this between the gate and Auth0 is a broken clock, not leeway.
+MAX_CLOCK_LEEWAY = 300
+#: The local throttles: name → the setting that holds its ``count/seconds``.
+THROTTLES = {
+    "send-ip": "throttle_send_per_ip",
+    "send-id": "throttle_send_per_identifier",
+    "verify-login": "throttle_verify_per_login",
+    "verify-id": "throttle_verify_per_identifier",
+}
 
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
@@ -80,7 +95,7 @@ class GateConfig:
     throttle_send_per_identifier: str = "5/900"
     throttle_verify_per_login: str = "5/900"
     throttle_verify_per_identifier: str = "10/900"
-    trusted_proxies: int = 0
+    trusted_proxies: int | str = 0
     cookie_secure: Literal["auto", "true", "false"] = "auto"
     cookie_name: str = "pwless_gate"
     default_region: str | None = None
@@ -98,15 +113,39 @@ class GateConfig:
     # Derived in __post_init__; not settings.
     auth0_base_url: str = field(init=False, repr=False)
     issuer: str = field(init=False, repr=False)
+    proxies: ProxyTrust = field(init=False, repr=False)
+    limits: Mapping[str, Limit] = field(init=False, repr=False)
+    allow: AllowList = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        _set = object.__setattr__
         base_url = _auth0_base_url(self.auth0_domain)
-        _set(self, "auth0_base_url", base_url)
-        _set(self, "issuer", base_url + "/")
+        self._derive("auth0_base_url", base_url)
+        self._derive("issuer", base_url + "/")
+        self._check_client()
+        self._check_methods()
+        self._check_secrets()
+        self._check_paths()
+        self._check_numbers()
+        self._check_cookies()
+        self._check_branding()
+        self._check_store()
+        self._build_proxies()
+        self._build_limits()
+        self._build_allow_list()
+        if self.default_region is not None:
+            self._derive("default_region", self.default_region.upper())
+
+    def _derive(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)
+
+    def _check_client(self) -> None:
         for name in ("client_id", "client_secret"):
             if not getattr(self, name).strip():
                 raise ConfigError(_env(name), "must not be empty")
+        if "openid" not in self.scope.split():
+            raise ConfigError(_env("scope"), "must include 'openid'")
+
+    def _check_methods(self) -> None:
         if not self.methods:
             raise ConfigError(_env("methods"), f"choose at least one of {', '.join(METHODS)}")
         unknown = [m for m in self.methods if m not in METHODS]
@@ -114,26 +153,48 @@ class GateConfig:
             raise ConfigError(
                 _env("methods"), f"unknown method {unknown[0]!r}; use {', '.join(METHODS)}"
             )
-        _set(self, "methods", tuple(dict.fromkeys(self.methods)))
-        if self.secret_key is not None and len(self.secret_key) < 16:
-            raise ConfigError(_env("secret_key"), "must be at least 16 characters")
-        if "openid" not in self.scope.split():
-            raise ConfigError(_env("scope"), "must include 'openid'")
+        self._derive("methods", tuple(dict.fromkeys(self.methods)))
+
+    def _check_secrets(self) -> None:
+        for name, keys in (
+            ("secret_key", (self.secret_key,) if self.secret_key is not None else ()),
+            ("previous_secret_keys", self.previous_secret_keys),
+        ):
+            if any(len(key) < MIN_SECRET_KEY for key in keys):
+                raise ConfigError(_env(name), f"must be at least {MIN_SECRET_KEY} characters")
+
+    def _check_paths(self) -> None:
         if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", self.prefix):
             raise ConfigError(_env("prefix"), "must look like /_gate (a path, no trailing slash)")
+        for entry in self.public_paths:
+            _check_public_path(entry)
+        if self.template_dir is not None and not os.path.isdir(self.template_dir):
+            raise ConfigError(_env("template_dir"), f"{self.template_dir} is not a directory")
+
+    def _check_numbers(self) -> None:
         for name in ("session_lifetime", "login_lifetime", "session_cache_size"):
             if getattr(self, name) <= 0:
                 raise ConfigError(_env(name), "must be a positive number")
-        for name in ("session_idle_timeout", "trusted_proxies", "clock_leeway"):
-            if getattr(self, name) < 0:
-                raise ConfigError(_env(name), "must not be negative")
-        if self.session_cache_ttl <= 0 or self.auth0_timeout <= 0 or self.jwks_min_refresh < 0:
-            bad = "session_cache_ttl" if self.session_cache_ttl <= 0 else "auth0_timeout"
-            raise ConfigError(_env(bad), "must be a positive number of seconds")
+        if self.session_idle_timeout < 0:
+            raise ConfigError(_env("session_idle_timeout"), "must not be negative")
+        for name in ("session_cache_ttl", "auth0_timeout", "redis_timeout"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(_env(name), "must be a positive number of seconds")
+        if self.jwks_min_refresh < 0:
+            raise ConfigError(_env("jwks_min_refresh"), "must not be negative")
+        if not 0 <= self.clock_leeway <= MAX_CLOCK_LEEWAY:
+            raise ConfigError(
+                _env("clock_leeway"),
+                f"must be between 0 and {MAX_CLOCK_LEEWAY} seconds (more skew is a broken clock)",
+            )
+
+    def _check_cookies(self) -> None:
         if self.cookie_secure not in COOKIE_SECURE_CHOICES:
             raise ConfigError(_env("cookie_secure"), "must be auto, true or false")
         if not re.fullmatch(r"[A-Za-z0-9_]{1,40}", self.cookie_name):
             raise ConfigError(_env("cookie_name"), "letters, digits and _ only")
+
+    def _check_branding(self) -> None:
         if not _COLOUR.match(self.brand_color):
             raise ConfigError(_env("brand_color"), "must be a hex colour like #3b5bdb")
         logo = self.brand_logo_url
@@ -142,30 +203,55 @@ class GateConfig:
             or (logo.startswith("/") and not logo.startswith("//"))
         ):
             raise ConfigError(_env("brand_logo_url"), "must be an https:// URL or a /path")
+
+    def _check_store(self) -> None:
         if self.redis_url is not None and urlsplit(self.redis_url).scheme not in (
             "redis",
             "rediss",
             "unix",
         ):
             raise ConfigError(_env("redis_url"), "must be a redis://, rediss:// or unix:// URL")
-        for name in (
-            "throttle_send_per_ip",
-            "throttle_send_per_identifier",
-            "throttle_verify_per_login",
-            "throttle_verify_per_identifier",
-        ):
+
+    def _build_proxies(self) -> None:
+        try:
+            self._derive("proxies", ProxyTrust.parse(self.trusted_proxies))
+        except ValueError as exc:
+            raise ConfigError(_env("trusted_proxies"), str(exc)) from None
+
+    def _build_limits(self) -> None:
+        limits: dict[str, Limit] = {}
+        for name, setting in THROTTLES.items():
             try:
-                Limit.parse(getattr(self, name))
+                limits[name] = Limit.parse(getattr(self, setting))
             except ValueError as exc:
-                raise ConfigError(_env(name), str(exc)) from None
-        for entry in self.public_paths:
-            _check_public_path(entry)
-        if self.template_dir is not None and not os.path.isdir(self.template_dir):
-            raise ConfigError(_env("template_dir"), f"{self.template_dir} is not a directory")
-        _set(self, "allowed_emails", tuple(e.strip().lower() for e in self.allowed_emails))
-        _set(self, "allowed_domains", tuple(_domain(d) for d in self.allowed_domains))
-        if self.default_region is not None:
-            _set(self, "default_region", self.default_region.upper())
+                raise ConfigError(_env(setting), str(exc)) from None
+        self._derive("limits", MappingProxyType(limits))
+
+    def _build_allow_list(self) -> None:
+        self._derive("allowed_domains", tuple(_domain(d) for d in self.allowed_domains))
+        try:
+            emails = frozenset(normalise_email(e) for e in self.allowed_emails)
+        except InvalidIdentifier as exc:
+            raise ConfigError(_env("allowed_emails"), str(exc)) from None
+        try:
+            phones = frozenset(normalise_phone(p) for p in self.allowed_phones)
+        except InvalidIdentifier as exc:
+            raise ConfigError(_env("allowed_phones"), str(exc)) from None
+        self._derive("allow", AllowList(emails, self.allowed_domains, phones))
+
+    @property
+    def signing_keys(self) -> list[bytes]:
+        """The keys that sign cookies and transactions, oldest first.
+
+        ``secret_key`` (after ``previous_secret_keys``) when set; otherwise a key
+        derived from the client secret with a fixed label, never the secret itself.
+        """
+        if self.secret_key:
+            return [k.encode() for k in (*self.previous_secret_keys, self.secret_key)]
+        derived = hmac.new(
+            self.client_secret.encode(), b"pwless-gate signing key v1", hashlib.sha256
+        ).digest()
+        return [derived]
 
     @property
     def session_cookie(self) -> str:
@@ -218,6 +304,8 @@ def _parse(name: str, type_name: str, raw: str) -> object:
             return lowered in ("1", "true", "yes", "on")
         if type_name == "int":
             return int(raw)
+        if type_name == "int | str":  # a count, or counts per header (trusted_proxies)
+            return int(raw) if raw.isdigit() else raw
         if type_name == "float":
             return float(raw)
         if name == "cookie_secure":

@@ -5,6 +5,9 @@ https (or ``cookie_secure=true``), and then named with the ``__Host-``
 prefix so no subdomain can plant them. Reading the session cookie on the hot
 path is a compiled regex over the raw ``Cookie`` header, not a full parse.
 
+A cookie value is read only after its length is bounded, so no input makes
+the reader do more than a few string operations.
+
 A browser drops a cookie over about 4 KB, so a longer session value is split
 into chunks: the first cookie holds ``<n>~<part>`` and ``<name>_1`` … the
 rest. Before the app sees the request, the gate's cookies are removed from
@@ -16,10 +19,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from werkzeug.http import dump_cookie
 from werkzeug.wrappers import Request, Response
 
 from .config import GateConfig
-from .security import cookie_header, delete_cookie_header, new_browser_id, request_scheme
+from .csrf import new_browser_id
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -41,7 +45,7 @@ class Cookies:
         self.config = config
         self._names = {secure: config.cookie_names(secure) for secure in (False, True)}
         self._needles = {secure: names[0] + "=" for secure, names in self._names.items()}
-        self._trust_proxies = config.trusted_proxies > 0
+        self._proxies = config.proxies
         self._chunk_patterns = {
             secure: re.compile(r"(?:^|;)\s*" + re.escape(names[0]) + r"_(\d)=([^;\s]+)")
             for secure, names in self._names.items()
@@ -56,25 +60,25 @@ class Cookies:
         """Whether this request's cookies are Secure (and ``__Host-`` named)."""
         if self._fixed is not None:
             return self._fixed
-        return request_scheme(environ, self.config.trusted_proxies) == "https"
+        if environ.get("wsgi.url_scheme") == "https":
+            return True
+        return bool(self._proxies.x_proto) and self._proxies.scheme(environ) == "https"
 
     # -- reading ---------------------------------------------------------------
 
     def session_from_environ(self, environ: WSGIEnvironment) -> str | None:
-        """The session cookie's value straight from ``HTTP_COOKIE`` (the hot path).
+        """The session cookie's value straight from ``HTTP_COOKIE`` (the hot path)."""
+        header: str | None = environ.get("HTTP_COOKIE")
+        if not header:
+            return None
+        return self.session_from_header(header, self.secure(environ))
+
+    def session_from_header(self, header: str, secure: bool) -> str | None:
+        """The session cookie's value in a raw ``Cookie`` header, or None.
 
         A ``str.find`` with a boundary check: a tenth of the cost of a regex or
         a full cookie parse.
         """
-        header: str | None = environ.get("HTTP_COOKIE")
-        if not header:
-            return None
-        if self._fixed is None:
-            secure = environ.get("wsgi.url_scheme") == "https" or (
-                self._trust_proxies and self.secure(environ)
-            )
-        else:
-            secure = self._fixed
         needle = self._needles[secure]
         start = header.find(needle)
         while start > 0 and header[start - 1] not in "; ":
@@ -92,7 +96,8 @@ class Cookies:
 
     def _join(self, secure: bool, header: str, first: str) -> str | None:
         count, _, head = first.partition("~")
-        if not count.isdigit() or not 1 < int(count) <= MAX_CHUNKS:
+        # Bound the length before int(): Python refuses to convert thousands of digits.
+        if len(count) != 1 or not count.isdigit() or not 1 < int(count) <= MAX_CHUNKS:
             return None
         parts = dict(self._chunk_patterns[secure].findall(header))
         try:
@@ -100,9 +105,6 @@ class Cookies:
         except KeyError:
             return None
         return head + "".join(rest)
-
-    def session_value(self, request: Request) -> str | None:
-        return self.session_from_environ(request.environ)
 
     def browser_id(self, request: Request) -> str | None:
         value = request.cookies.get(self._names[self.secure(request.environ)][1])
@@ -175,3 +177,24 @@ class Cookies:
                 self._names[secure][1], browser_id, max_age=BROWSER_ID_MAX_AGE, secure=secure
             ),
         )
+
+
+def cookie_header(
+    name: str, value: str, *, max_age: int | None, secure: bool, path: str = "/"
+) -> str:
+    """A ``Set-Cookie`` value with the gate's policy: HttpOnly, SameSite=Lax, Secure."""
+    return dump_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=path,
+        secure=secure,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def delete_cookie_header(name: str, *, secure: bool, path: str = "/") -> str:
+    return dump_cookie(
+        name, "", max_age=0, expires=0, path=path, secure=secure, httponly=True, samesite="Lax"
+    )

@@ -91,6 +91,38 @@ class StoreUnavailable(PwlessGateError):
     """The shared store (Redis) could not be reached. The gate fails closed: 503."""
 
 
+class Refused(PwlessGateError):
+    """The gate refuses a request to one of its own pages (a bad form, a wrong browser…).
+
+    Carries the answer: ``status``, a short ``title`` and a ``message`` for the
+    person, and extra response ``headers``.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        next: str = "/",
+    ) -> None:
+        super().__init__(f"{status} {title}")
+        self.status = status
+        self.title = title
+        self.message = message
+        self.headers = headers or {}
+        self.next = next
+
+
+class Throttled(PwlessGateError):
+    """A local rate limit is used up; ``retry_after`` seconds until one more try fits."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"throttled for {retry_after} s")
+        self.retry_after = retry_after
+
+
 class TokenError(PwlessGateError):
     """An id_token was rejected (signature, algorithm, iss, aud, exp, nonce…)."""
 

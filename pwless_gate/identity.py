@@ -79,16 +79,6 @@ class AllowList:
     domains: tuple[str, ...] = ()
     phones: frozenset[str] = frozenset()
 
-    @classmethod
-    def build(
-        cls, emails: tuple[str, ...], domains: tuple[str, ...], phones: tuple[str, ...]
-    ) -> AllowList:
-        return cls(
-            emails=frozenset(normalise_email(e) for e in emails),
-            domains=tuple(d.lower() for d in domains),
-            phones=frozenset(normalise_phone(p) for p in phones),
-        )
-
     @property
     def restricts_email(self) -> bool:
         return bool(self.emails or self.domains)

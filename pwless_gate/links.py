@@ -4,18 +4,19 @@ Auth0 redirects the emailed link to ``GET {prefix}/callback?code&state``.
 That page only shows which account the link signs into, because mail
 security scanners open links; the ``POST`` exchanges the authorization code,
 verifies the id_token's nonce against the sign-in transaction in ``state``,
-and signs in through :meth:`pwless_gate.login.LoginViews.sign_in`.
+and signs in through :meth:`pwless_gate.signin.SignIn.finish`.
 """
 
 from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
-from .audit import audit
+from .answers import Responder, log
+from .deps import Deps
 from .errors import PwlessGateError, TokenError, WrongCode
 from .identity import mask
-from .login import LoginViews
-from .respond import Deps, GateRequest, Responder, log
+from .request import GateRequest
+from .signin import SignIn
 from .transactions import Transaction, TransactionError
 
 SAME_BROWSER_HINT = "same device and browser"
@@ -24,10 +25,10 @@ SAME_BROWSER_HINT = "same device and browser"
 class LinkViews:
     """``GET`` and ``POST {prefix}/callback``."""
 
-    def __init__(self, deps: Deps, responder: Responder, login: LoginViews) -> None:
+    def __init__(self, deps: Deps, responder: Responder, signin: SignIn) -> None:
         self.deps = deps
         self.r = responder
-        self.login = login
+        self.signin = signin
 
     def callback(self, request: GateRequest) -> Response:
         if request.method == "POST":
@@ -53,22 +54,21 @@ class LinkViews:
             destination=mask(tx.identifier),
             code=code,
             state=args.get("state", ""),
-            other_browser=not tx.bound_to(self.deps.cookies.browser_id(request)),
+            other_browser=not tx.bound_to(request.browser_id),
         )
 
     def _finish_link(self, request: GateRequest) -> Response:
-        refused = self.r.refuse_form(request)
-        if refused is not None:
-            return refused
+        request.check_form()
         try:
             tx = self._link_transaction(request.form.get("state"))
         except TransactionError as exc:
             return self.r.bad_transaction(request, exc, link=True)
-        ip = self.r.ip(request)
+        ip = request.client_ip
+        audit = self.deps.audit
         try:
             tokens = self.deps.auth0.exchange_code(
                 code=request.form.get("code", ""),
-                redirect_uri=self.r.callback_url(request),
+                redirect_uri=request.callback_url,
                 forwarded_for=ip,
             )
             claims = self.deps.verifier.verify(tokens.id_token, nonce=tx.nonce, connection="email")
@@ -83,8 +83,8 @@ class LinkViews:
                 request, 400, "Link not valid", "This sign-in link is not valid.", next=tx.next
             )
         except PwlessGateError as exc:
-            return self.r.upstream_failed(request, exc, tx.identifier, tx.next)
-        return self.login.sign_in(request, tx, claims, tokens)
+            return self.r.error(request, exc, tx.identifier, tx.next)
+        return self.signin.finish(request, tx, claims, tokens)
 
     def _link_transaction(self, state: str | None) -> Transaction:
         tx = self.deps.transactions.loads(state)
@@ -100,7 +100,9 @@ class LinkViews:
             message = "This sign-in link must be opened in the browser that asked for it."
         else:
             message = "This sign-in link was already used or is no longer valid."
-        audit("login_failed", ip=self.r.ip(request), identifier=tx.identifier, reason="link")
+        self.deps.audit(
+            "login_failed", ip=request.client_ip, identifier=tx.identifier, reason="link"
+        )
         return self.r.fail(
             request,
             400,

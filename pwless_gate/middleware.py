@@ -1,50 +1,58 @@
-"""``PasswordlessGate``: the WSGI middleware, and the ``gate("module:app")`` factory.
+"""``PasswordlessGate``: the WSGI adapter around the decision core, and ``gate()``.
 
-Every request takes the four steps of the design:
-
-1. scrub what a client could use to impersonate someone;
-2. requests under the gate prefix go to the gate's own routes;
-3. a valid session puts the user in the environ and calls the wrapped app;
-   so does a public path, with or without a session;
-4. anything else is challenged: browsers are redirected to the login page,
-   API clients get a 401 JSON body. The wrapped app is never called.
-
-Step 3 is the hot path. It reads the raw ``Cookie`` header with one regex,
-looks the value up in the verified-session cache and copies a few prepared
-keys into the environ; it builds no request object and, warm, touches no
-network.
+For every request the adapter scrubs what a client could use to impersonate
+someone, hands the facts to :class:`~pwless_gate.decide.Decider`, and carries
+out its decision: call the app with the verified user (the hot path), renew
+the session first, call the app without a user (public paths), let the gate's
+views answer, or refuse. Warm, the hot path reads the raw ``Cookie`` header,
+does one cache lookup and copies a few prepared keys into the environ; it
+builds no request object and touches no network.
 
 The gate authenticates; it is not a web application firewall.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import importlib
+import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from . import metrics
+from . import metrics as metrics_module
+from .audit import Audit
 from .auth0 import Auth0Client
 from .config import GateConfig
 from .cookies import Cookies
-from .errors import ConfigError, StoreUnavailable
-from .identity import AllowList, InvalidIdentifier
-from .paths import PublicPaths
-from .redis_store import RedisStore, connect
+from .csrf import CsrfGuard
+from .decide import (
+    Authorize,
+    Challenge,
+    Decider,
+    Decision,
+    Deny,
+    Forward,
+    GateRoute,
+    Renew,
+    RequestFacts,
+    Unavailable,
+    wants_json,
+)
+from .deps import Deps, Hooks, UserCallback
+from .errors import ConfigError
+from .idtokens import TokenVerifier
+from .public_paths import PublicPaths
 from .renew import Renewer
-from .respond import Deps
-from .security import CsrfGuard
-from .sessions import CachedSession, CookieStore, SessionCache, SessionStore
-from .throttle import MemoryThrottle, RedisThrottle, Throttle
-from .tokens import TokenVerifier
+from .sessions import CachedSession, SessionCache, SessionStore
+from .stores import CookieStore
+from .throttle import MemoryThrottle, Throttle
 from .transactions import TransactionSigner
 from .views import GateViews
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+log = logging.getLogger("pwless_gate.views")
 
 #: Environ keys a client (or anything before the gate) must never set: the
 #: identity headers the gate and other identity-aware proxies use. WSGI servers
@@ -69,54 +77,89 @@ SCRUBBED_KEYS = tuple(
 _SCRUBBED = frozenset(SCRUBBED_KEYS)
 
 
-def signing_keys(config: GateConfig) -> list[bytes]:
-    """The keys that sign cookies and transactions, oldest first.
-
-    ``secret_key`` (after ``previous_secret_keys``) when set; otherwise a key
-    derived from the client secret with a fixed label, never the secret itself.
-    """
-    if config.secret_key:
-        return [k.encode() for k in (*config.previous_secret_keys, config.secret_key)]
-    derived = hmac.new(
-        config.client_secret.encode(), b"pwless-gate signing key v1", hashlib.sha256
-    ).digest()
-    return [derived]
-
-
 class PasswordlessGate:
-    """Wrap ``app`` so only people signed in through Auth0 Passwordless reach it."""
+    """Wrap ``app`` so only people signed in through Auth0 Passwordless reach it.
+
+    Example::
+
+        from pwless_gate import GateConfig, PasswordlessGate
+
+        config = GateConfig(
+            auth0_domain="acme.eu.auth0.com",
+            client_id="...",
+            client_secret="...",
+            secret_key="...",
+            allowed_domains=("acme.example",),
+        )
+        application = PasswordlessGate(legacy_app, config)
+
+    The app receives ``REMOTE_USER``, ``pwless_gate.user`` (a :class:`User`)
+    and ``pwless_gate.claims``. The application's hooks, all optional:
+
+    ``authorize(environ, user) -> bool``
+        Asked before each request of a signed-in person reaches the app; a
+        false answer gives a browser a 403 page ("signed in as …, closed to
+        you") and an API client 403 JSON, and the app is not called. An
+        exception is logged and answered 500 (fail closed). Keep it fast: it
+        is on the hot path. ::
+
+            def authorize(environ, user):
+                if environ["PATH_INFO"].startswith("/admin"):
+                    return user.email in {"boss@acme.example"}
+                return True
+
+    ``on_login(user, environ)``
+        Called once a sign-in is verified, before the session is created (an
+        exception refuses the sign-in with a 500 page and leaves no session). ::
+
+            def on_login(user, environ):
+                db.users.upsert(email=user.email, last_login=datetime.now(UTC))
+
+    ``on_logout(user, environ)``
+        Called when a signed-in person signs out with the gate's sign-out
+        form, after the session is ended. ::
+
+            def on_logout(user, environ):
+                log.info("%s signed out", user.email)
+
+    The other keyword arguments replace collaborators (tests pass their own):
+    ``auth0``, ``store``, ``throttle``, ``clock`` and ``metrics_registry``
+    (the Prometheus registry for ``metrics=true``; the default one if None).
+
+    .. versionchanged:: 0.2.0
+       ``authorize``, ``on_login``, ``on_logout`` and ``metrics_registry``.
+    """
 
     def __init__(
         self,
         app: WSGIApplication,
         config: GateConfig,
         *,
+        authorize: Authorize | None = None,
+        on_login: UserCallback | None = None,
+        on_logout: UserCallback | None = None,
         auth0: Auth0Client | None = None,
         store: SessionStore | None = None,
         throttle: Throttle | None = None,
         clock: Callable[[], float] = time.time,
+        metrics_registry: Any = None,
     ) -> None:
         self.app = app
         self.config = config
-        if config.metrics and not metrics.AVAILABLE:
-            raise ConfigError(
-                "PWLESS_GATE_METRICS", "needs prometheus-client: pip install 'pwless-gate[metrics]'"
-            )
-        keys = signing_keys(config)
-        try:
-            allow = AllowList.build(
-                config.allowed_emails, config.allowed_domains, config.allowed_phones
-            )
-        except InvalidIdentifier as exc:
-            raise ConfigError("PWLESS_GATE_ALLOWED_EMAILS/PHONES", str(exc)) from None
+        metrics = _metrics(config, metrics_registry)
+        keys = config.signing_keys
         self.auth0 = auth0 or Auth0Client(
             config.auth0_base_url,
             config.client_id,
             config.client_secret,
             timeout=config.auth0_timeout,
             clock=clock,
+            metrics=metrics,
         )
         if config.redis_url and (store is None or throttle is None):
+            from .stores.redis import RedisStore, connect
+            from .throttle import RedisThrottle
+
             redis = connect(config.redis_url, timeout=config.redis_timeout)
             store = store or RedisStore(redis, clock=clock)
             throttle = throttle or RedisThrottle(redis, clock=clock)
@@ -141,13 +184,24 @@ class PasswordlessGate:
                     min_refresh=config.jwks_min_refresh,
                 ),
                 sessions=self.sessions,
-                allow=allow,
                 transactions=TransactionSigner(keys, config.login_lifetime, clock=clock),
                 csrf=CsrfGuard(keys[-1]),
                 cookies=self.cookies,
                 throttle=throttle or MemoryThrottle(clock=clock),
+                audit=Audit(metrics),
                 clock=clock,
+                hooks=Hooks(authorize=authorize, on_login=on_login, on_logout=on_logout),
+                metrics=metrics,
             )
+        )
+        self.decider = Decider(
+            prefix=config.prefix,
+            cookies=self.cookies,
+            sessions=self.sessions,
+            public=PublicPaths(config.public_paths),
+            public_preflight=config.public_preflight,
+            authorize=authorize,
+            clock=clock,
         )
         self._renewer = Renewer(
             auth0=self.auth0,
@@ -155,11 +209,8 @@ class PasswordlessGate:
             clock=clock,
             idle_timeout=config.session_idle_timeout,
         )
-        self._clock = clock
-        self._prefix = config.prefix
-        self._prefix_slash = config.prefix + "/"
-        self._public = PublicPaths(config.public_paths)
-        self._preflight = config.public_preflight
+        self._proxied_proto = bool(config.proxies.x_proto)
+        self._fixed_secure = {"true": True, "false": False}.get(config.cookie_secure)
         self._pass_headers = config.pass_headers
 
     def sign_out_everywhere(self, sub: str) -> int:
@@ -172,75 +223,85 @@ class PasswordlessGate:
 
     @classmethod
     def from_env(cls, app: WSGIApplication, **overrides: Any) -> PasswordlessGate:
-        """Wrap ``app`` with a config read from ``PWLESS_GATE_*`` variables."""
+        """Wrap ``app`` with a config read from ``PWLESS_GATE_*`` variables.
+
+        ``overrides`` are settings (``GateConfig`` fields) that win over the
+        environment; raises :class:`~pwless_gate.errors.ConfigError`.
+        """
         return cls(app, GateConfig.from_env(**overrides))
+
+    # -- the WSGI adapter -----------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if not _SCRUBBED.isdisjoint(environ):
             for key in _SCRUBBED.intersection(environ):
                 del environ[key]
-        path = environ.get("PATH_INFO") or "/"
-        if path.startswith(self._prefix_slash) or path == self._prefix:
-            return self.views(environ, start_response)
-        value = self.cookies.session_from_environ(environ)
-        if value is not None:
-            try:
-                entry = self.sessions.lookup(value)
-            except StoreUnavailable:
-                if self._is_public(environ, path):
-                    return self._anonymous(environ, start_response)
-                return self.views.unavailable(environ, start_response)
-            if entry is not None:
-                if entry.refresh_at is not None and entry.refresh_at <= self._clock():
-                    return self._renew(environ, start_response, value, entry)
-                return self._forward(environ, start_response, entry)
-        if self._is_public(environ, path):
-            return self._anonymous(environ, start_response)
-        return self.views.challenge(environ, start_response)
+        facts = RequestFacts(
+            environ.get("REQUEST_METHOD") or "GET",
+            environ.get("PATH_INFO") or "/",
+            environ.get("HTTP_COOKIE"),
+            self._https(environ),
+            environ,
+        )
+        try:
+            decision = self.decider.decide(facts)
+        except Exception as exc:  # a hook's bug: logged, 500, the app is not called
+            return self.views.failed(environ, start_response, exc)
+        return self.carry_out(decision, facts, environ, start_response)
 
-    def _is_public(self, environ: WSGIEnvironment, path: str) -> bool:
-        """A public path, or (with ``public_preflight``) a CORS preflight request."""
-        if self._public and self._public.matches(path):
-            return True
-        return self._preflight and _is_preflight(environ)
-
-    def _anonymous(
-        self, environ: WSGIEnvironment, start_response: StartResponse
+    def carry_out(
+        self,
+        decision: Decision,
+        facts: RequestFacts,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
     ) -> Iterable[bytes]:
-        """Call the wrapped app without a user (public paths only)."""
+        """Answer the request as ``decision`` says."""
+        if type(decision) is Forward:
+            return self._forward(environ, start_response, decision.entry, decision.cookie)
+        if type(decision) is Renew:
+            return self._renew(facts, environ, start_response, decision.value, decision.entry)
+        views = self.views
+        if type(decision) is Deny:
+            return views.deny(environ, start_response, decision.user, decision.api)
+        if type(decision) is Unavailable:
+            return views.unavailable(environ, start_response)
+        if type(decision) is Challenge:
+            return views.challenge(environ, start_response, decision.api)
+        if type(decision) is GateRoute:
+            return views(environ, start_response)
+        # Anonymous: a public path or preflight, no user.
         self.cookies.strip_own(environ)
         return self.app(environ, start_response)
+
+    def _https(self, environ: WSGIEnvironment) -> bool:
+        if self._fixed_secure is not None:
+            return self._fixed_secure
+        if environ.get("wsgi.url_scheme") == "https":
+            return True
+        return self._proxied_proto and self.config.proxies.scheme(environ) == "https"
 
     def _forward(
         self,
         environ: WSGIEnvironment,
         start_response: StartResponse,
         entry: CachedSession,
+        cookie: str | None = None,
     ) -> Iterable[bytes]:
         """Call the wrapped app with the verified user in the environ."""
         environ.update(entry.environ)
         environ["pwless_gate.claims"] = dict(entry.session.claims)
         if self._pass_headers:
             _add_headers(environ, entry)
+        if cookie is not None:
+            start_response = self._setting_cookie(environ, start_response, cookie)
         self.cookies.strip_own(environ)
         return self.app(environ, start_response)
 
-    def _renew(
-        self,
-        environ: WSGIEnvironment,
-        start_response: StartResponse,
-        value: str,
-        entry: CachedSession,
-    ) -> Iterable[bytes]:
-        """The session needs attention (token refresh, idle timeout) before it is used."""
-        result = self._renewer.renew(value, entry)
-        if result.unavailable:
-            return self.views.unavailable(environ, start_response)
-        if result.entry is None:
-            return self.views.challenge(environ, start_response)
-        if result.cookie is None:
-            return self._forward(environ, start_response, result.entry)
-        headers = self.cookies.session_headers(environ, result.cookie)
+    def _setting_cookie(
+        self, environ: WSGIEnvironment, start_response: StartResponse, cookie: str
+    ) -> StartResponse:
+        headers = self.cookies.session_headers(environ, cookie)
 
         def with_cookie(
             status: str, response_headers: list[tuple[str, str]], exc_info: Any = None
@@ -248,15 +309,37 @@ class PasswordlessGate:
             response_headers.extend(("Set-Cookie", h) for h in headers)
             return start_response(status, response_headers, exc_info)
 
-        return self._forward(environ, with_cookie, result.entry)
+        return with_cookie
+
+    def _renew(
+        self,
+        facts: RequestFacts,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        value: str,
+        entry: CachedSession,
+    ) -> Iterable[bytes]:
+        """Token refresh or idle timeout first, then the decision for the renewed session."""
+        result = self._renewer.renew(value, entry)
+        if result.unavailable:
+            return self.views.unavailable(environ, start_response)
+        if result.entry is None:
+            return self.views.challenge(environ, start_response, wants_json(facts.headers))
+        try:
+            decision = self.decider.admit(facts, result.entry, result.cookie)
+        except Exception as exc:
+            return self.views.failed(environ, start_response, exc)
+        return self.carry_out(decision, facts, environ, start_response)
 
 
-def _is_preflight(environ: WSGIEnvironment) -> bool:
-    return (
-        environ.get("REQUEST_METHOD") == "OPTIONS"
-        and "HTTP_ORIGIN" in environ
-        and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
-    )
+def _metrics(config: GateConfig, registry: Any) -> metrics_module.Metrics | None:
+    if not config.metrics:
+        return None
+    if not metrics_module.AVAILABLE:
+        raise ConfigError(
+            "PWLESS_GATE_METRICS", "needs prometheus-client: pip install 'pwless-gate[metrics]'"
+        )
+    return metrics_module.Metrics.for_registry(registry)
 
 
 def _add_headers(environ: WSGIEnvironment, entry: CachedSession) -> None:
@@ -268,7 +351,10 @@ def _add_headers(environ: WSGIEnvironment, entry: CachedSession) -> None:
 
 
 def load_app(spec: str) -> WSGIApplication:
-    """Import ``"package.module:attribute"`` and return the WSGI app it names."""
+    """Import ``"package.module:attribute"`` and return the WSGI app it names.
+
+    Raises :class:`~pwless_gate.errors.ConfigError` naming what is wrong.
+    """
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise ConfigError("app", f"{spec!r} must look like 'package.module:application'")
@@ -287,12 +373,39 @@ def load_app(spec: str) -> WSGIApplication:
     return app
 
 
-def gate(app: str | WSGIApplication, **overrides: Any) -> PasswordlessGate:
+def gate(
+    app: str | WSGIApplication,
+    *,
+    authorize: Authorize | None = None,
+    on_login: UserCallback | None = None,
+    on_logout: UserCallback | None = None,
+    **overrides: Any,
+) -> PasswordlessGate:
     """The app factory for gunicorn: ``gunicorn 'pwless_gate:gate("legacy.wsgi:app")'``.
 
     ``app`` is a WSGI callable or an import string; the config comes from the
-    ``PWLESS_GATE_*`` variables, with ``overrides`` winning.
+    ``PWLESS_GATE_*`` variables, with ``overrides`` (``GateConfig`` fields)
+    winning. The hooks are those of :class:`PasswordlessGate`. Example, in a
+    ``wsgi.py`` of your own::
+
+        from pwless_gate import gate
+
+        def authorize(environ, user):
+            admin = environ["PATH_INFO"].startswith("/admin")
+            return not admin or user.email == "boss@acme.example"
+
+        application = gate("legacy.wsgi:application", authorize=authorize)
+
+    Raises :class:`~pwless_gate.errors.ConfigError`.
+
+    .. versionchanged:: 0.2.0
+       ``authorize``, ``on_login`` and ``on_logout``.
     """
     config = GateConfig.from_env(**overrides)
     wsgi_app = load_app(app) if isinstance(app, str) else app
-    return PasswordlessGate(wsgi_app, config)
+    return PasswordlessGate(
+        wsgi_app, config, authorize=authorize, on_login=on_login, on_logout=on_logout
+    )
+
+
+__all__ = ["SCRUBBED_KEYS", "PasswordlessGate", "gate", "load_app"]

@@ -1,33 +1,29 @@
 """Sessions: the record, the stores that keep it, and the verified-session cache.
 
-The default :class:`CookieStore` seals the whole record in a signed cookie
-(itsdangerous), so any number of workers and restarts share sessions with no
-shared state. In front of every store sits :class:`SessionCache`, a bounded,
+The stores themselves are in :mod:`pwless_gate.stores`. In front of every
+store sits :class:`SessionCache`, a bounded,
 thread-safe cache keyed by the cookie value, so an authenticated request
 costs a dictionary lookup and an expiry check. Only records that passed
 signature and expiry checks ever enter it; a flood of forged cookies cannot
 grow it.
 
 A signed-cookie session cannot be revoked before it expires: logout deletes
-the cookie and drops it from this process's cache. Use the Redis store when
-revocation everywhere matters.
+the cookie and drops it from this process's cache. Use a server-side store
+when revocation everywhere matters.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
-import itsdangerous
 from cachetools import FIFOCache
 
-SESSION_SALT = "pwless-gate.session"
 #: Seconds before an access token expires when the gate refreshes it.
 ACCESS_TOKEN_MARGIN = 60
 
@@ -134,34 +130,6 @@ class SessionStore(Protocol):
         """Replace the record; return the cookie value that finds it now."""
 
 
-class CookieStore:
-    """The record sealed in the cookie itself, signed with itsdangerous.
-
-    ``keys`` is oldest first: every key verifies, the last one signs.
-    """
-
-    def __init__(self, keys: Sequence[bytes]) -> None:
-        self._serializer = itsdangerous.URLSafeSerializer(
-            list(keys), salt=SESSION_SALT, signer_kwargs={"digest_method": hashlib.sha256}
-        )
-
-    def save(self, session: Session) -> str:
-        return str(self._serializer.dumps(session.to_record()))
-
-    def load(self, cookie_value: str) -> Session | None:
-        try:
-            record = self._serializer.loads(cookie_value)
-            return Session.from_record(record)
-        except (itsdangerous.BadData, KeyError, TypeError, ValueError):
-            return None
-
-    def revoke(self, cookie_value: str) -> None:
-        """Nothing to forget: the record lives in the browser's cookie."""
-
-    def update(self, cookie_value: str, session: Session) -> str:
-        return self.save(session)
-
-
 @dataclass(frozen=True, slots=True)
 class CachedSession:
     """A verified session with the environ keys the wrapped app will get."""
@@ -235,7 +203,12 @@ class SessionCache:
 
         Errors of the store (Redis down) propagate; the cache does not hide them.
         """
-        entry = self._cache.get(cookie_value)
+        # One read that cannot race: cachetools' get() is "in" then "[]", and
+        # another thread may evict or replace the entry between the two.
+        try:
+            entry: CachedSession | None = self._cache[cookie_value]
+        except KeyError:
+            entry = None
         now = self._clock()
         if entry is not None and now < entry.fresh_until:
             return entry

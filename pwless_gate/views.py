@@ -1,12 +1,12 @@
-"""The gate's own routes under the prefix, and the challenge for everything else.
+"""The gate's own routes under the prefix, and the answers to refused requests.
 
-``login`` and ``verify`` live in :mod:`pwless_gate.login`, ``callback`` in
-:mod:`pwless_gate.links`;
-here are dispatch, ``logout``, ``userinfo``, ``auth`` (for nginx
-``auth_request``), ``health``, the static assets, and the answer to an
-unauthenticated request for the wrapped app. Errors are caught at this edge
-and become a page or a JSON error; no traceback reaches a client. Nothing
-here is on the hot path.
+``login`` and ``verify`` live in :mod:`pwless_gate.codes`, ``callback`` in
+:mod:`pwless_gate.links`; here are routing, ``logout``, ``userinfo``,
+``auth`` (for nginx ``auth_request``), ``health``, ``metrics``, the static
+assets, and the answers to the decisions that do not reach the app
+(challenge, deny, unavailable). Every exception a view raises becomes an
+answer through :meth:`pwless_gate.answers.Responder.error`. Nothing here is on
+the hot path.
 """
 
 from __future__ import annotations
@@ -15,48 +15,49 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
-from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from . import metrics
-from .audit import audit
-from .errors import StoreUnavailable
+from .answers import Responder, see_other
+from .codes import CodeViews
+from .deps import Deps
 from .links import LinkViews
-from .login import LoginViews
-from .respond import Deps, GateRequest, Responder, json_response, log, see_other, wants_json
-from .security import safe_next
+from .pages import json_response
+from .redirects import safe_next
+from .request import GateRequest
+from .sessions import User
+from .signin import SignIn
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 
 class GateViews:
-    """Dispatches requests under the gate prefix and challenges unauthenticated ones."""
+    """Routes requests under the gate prefix; answers requests the gate refuses."""
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.r = Responder(deps)
-        self.login = LoginViews(deps, self.r)
-        self.links = LinkViews(deps, self.r, self.login)
+        signin = SignIn(deps)
+        self.codes = CodeViews(deps, self.r, signin)
+        self.links = LinkViews(deps, self.r, signin)
         self._routes: dict[str, Callable[[GateRequest], Response]] = {
-            "/login": self.login.login,
-            "/verify": self.login.verify,
+            "/login": self.codes.login,
+            "/verify": self.codes.verify,
             "/callback": self.links.callback,
             "/logout": self.logout,
             "/userinfo": self.userinfo,
             "/auth": self.auth,
             "/health": self.health,
         }
-        if deps.config.metrics:
+        if deps.metrics is not None:
             self._routes["/metrics"] = self.metrics
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request = GateRequest(environ)
+        request = GateRequest(environ, self.deps)
         try:
             response = self.dispatch(request)
-        except Exception:
-            log.exception("unexpected error in %s %s", request.method, request.path)
-            response = self.r.fail(request, 500, "Something went wrong", "Please try again.")
+        except Exception as exc:
+            response = self.r.error(request, exc)
         return response(environ, start_response)
 
     def dispatch(self, request: GateRequest) -> Response:
@@ -68,28 +69,12 @@ class GateViews:
         view = self._routes.get(sub.rstrip("/") or "/login")
         if view is None:
             return self.r.fail(request, 404, "Not found", "There is no such page.")
-        try:
-            return view(request)
-        except HTTPException as exc:
-            code = exc.code or 400
-            return self.r.fail(request, code, exc.name, "The request could not be read.")
-        except StoreUnavailable as exc:
-            log.warning("session store unavailable: %s", exc)
-            return self.r.fail(
-                request,
-                503,
-                "Sign-in is unavailable",
-                "Signing in is not possible right now. Please try again in a minute.",
-                headers={"Retry-After": "30"},
-            )
-        except UnicodeDecodeError:
-            # Werkzeug decodes the query string strictly; raw non-UTF-8 bytes are a bad request.
-            return self.r.fail(request, 400, "Bad Request", "The request could not be read.")
+        return view(request)
 
     # -- sign out ------------------------------------------------------------------
 
     def logout(self, request: GateRequest) -> Response:
-        current = self.r.current(request)
+        current = request.current
         if request.method in ("GET", "HEAD"):
             if current is None:
                 # Nothing to sign out of; also where a federated logout comes back.
@@ -97,42 +82,40 @@ class GateViews:
             return self.r.page(
                 request,
                 "logout.html",
-                user=current.session.remote_user if current else None,
+                user=current.session.remote_user,
                 next=safe_next(request.args.get("next"), ""),
             )
         if request.method != "POST":
             return self.r.not_allowed(request, "GET, HEAD, POST")
-        refused = self.r.refuse_form(request)
-        if refused is not None:
-            return refused
-        cookies = self.deps.cookies
-        value = cookies.session_value(request)
-        if value:
-            self.deps.sessions.revoke(value)
+        request.check_form()
+        if request.session_value:
+            self.deps.sessions.revoke(request.session_value)
         if current:
-            audit("logout", ip=self.r.ip(request), identifier=current.session.remote_user)
+            self.deps.audit("logout", ip=request.client_ip, identifier=current.session.remote_user)
+            if self.deps.hooks.on_logout is not None:
+                self.deps.hooks.on_logout(current.user, request.environ)
         target = safe_next(request.form.get("next"), "")
         if self.deps.config.federated_logout:
-            return_to = self.r.absolute(request, target or self.r.gate_url(request, "/logout"))
+            return_to = request.absolute(target or request.gate_url("/logout"))
             response = see_other(self.deps.auth0.logout_url(return_to))
         elif target:
             response = see_other(target)
         else:
             response = self.r.page(request, "signed_out.html")
-        cookies.clear_session(request, response)
+        self.deps.cookies.clear_session(request, response)
         return response
 
     # -- small JSON endpoints ------------------------------------------------------
 
     def userinfo(self, request: GateRequest) -> Response:
-        current = self.r.current(request)
+        current = request.current
         if current is None:
             return json_response({"error": "unauthorized"}, 401)
         return json_response(dict(current.session.claims))
 
     def auth(self, request: GateRequest) -> Response:
         """For nginx ``auth_request``: 202 with the user in headers, or 401."""
-        current = self.r.current(request)
+        current = request.current
         if current is None:
             return json_response({"error": "unauthorized"}, 401)
         response = Response(status=202)
@@ -149,45 +132,69 @@ class GateViews:
 
     def metrics(self, request: GateRequest) -> Response:
         """Prometheus metrics (only routed with ``metrics=true``)."""
-        body, content_type = metrics.exposition()
+        assert self.deps.metrics is not None  # routed only then
+        body, content_type = self.deps.metrics.exposition()
         return Response(body, content_type=content_type)
 
-    # -- the challenge for the protected app -------------------------------------
+    # -- answers to requests for the app that do not reach it ---------------------------
 
-    def challenge(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        """401 JSON for API clients, else a redirect to the login page with ``next``.
+    def challenge(
+        self, environ: WSGIEnvironment, start_response: StartResponse, api: bool
+    ) -> Iterable[bytes]:
+        """401 JSON for API clients, else a redirect to the sign-in page with ``next``.
 
         The request body is never read.
         """
-        request = GateRequest(environ)
-        login_url = self.r.gate_url(request, "/login")
-        if wants_json(environ):
+        request = GateRequest(environ, self.deps)
+        login_url = request.gate_url("/login")
+        if api:
             response = json_response({"error": "unauthorized", "login_url": login_url}, 401)
             response.headers["WWW-Authenticate"] = 'Cookie realm="pwless-gate"'
         else:
-            target = request.script_root + _quoted_path(environ)
+            target = request.mount + _quoted_path(environ)
             query = environ.get("QUERY_STRING", "")
             if query:
                 target += "?" + query
-            next_url = safe_next(target, self.r.home(request))
+            next_url = request.next_url(target)
             response = Response(status=302)
             response.headers["Location"] = f"{login_url}?{urlencode({'next': next_url})}"
             response.headers["Cache-Control"] = "no-store"
         return response(environ, start_response)
 
+    def deny(
+        self, environ: WSGIEnvironment, start_response: StartResponse, user: User, api: bool
+    ) -> Iterable[bytes]:
+        """403: signed in, but the ``authorize`` hook refused this request."""
+        request = GateRequest(environ, self.deps)
+        who = user.email or user.phone_number or user.sub
+        self.deps.audit("refused_by_authorize", ip=request.client_ip, identifier=who)
+        if api:
+            response = json_response({"error": "forbidden"}, 403)
+        else:
+            response = self.r.page(
+                request,
+                "error.html",
+                status=403,
+                title="Not allowed",
+                message=f"You are signed in as {who}, but this page is closed to you.",
+                switch_account=True,
+                next="/",
+            )
+        return response(environ, start_response)
+
     def unavailable(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
-        """503: the session needs Auth0 (a token refresh) and Auth0 is not answering."""
-        request = GateRequest(environ)
-        response = self.r.fail(
-            request,
-            503,
-            "Sign-in is unavailable",
-            "The sign-in service is not answering. Please try again in a minute.",
-            headers={"Retry-After": "30"},
-        )
-        return response(environ, start_response)
+        """503: the session store or Auth0 (for a token refresh) is not answering."""
+        request = GateRequest(environ, self.deps)
+        return self.r.unavailable(request)(environ, start_response)
+
+    def failed(
+        self, environ: WSGIEnvironment, start_response: StartResponse, exc: Exception
+    ) -> Iterable[bytes]:
+        """The answer to an exception raised while deciding (a hook's bug): logged, 500."""
+        request = GateRequest(environ, self.deps)
+        return self.r.error(request, exc)(environ, start_response)
 
 
 def _quoted_path(environ: WSGIEnvironment) -> str:

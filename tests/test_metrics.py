@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pwless_gate import metrics
+from prometheus_client import CollectorRegistry
+
+from pwless_gate.metrics import Metrics
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -42,6 +44,6 @@ def test_metrics_route_is_off_by_default(harness: Any) -> None:
 
 
 def test_exposition_is_prometheus_text() -> None:
-    body, content_type = metrics.exposition()
+    body, content_type = Metrics.for_registry(CollectorRegistry()).exposition()
     assert content_type.startswith("text/plain")
     assert b"# TYPE pwless_gate_events_total counter" in body

@@ -14,7 +14,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from pwless_gate.security import safe_next
+from pwless_gate.redirects import safe_next
 
 from .helpers import FakeClock, hidden
 
@@ -115,3 +115,52 @@ def test_challenge_next_is_local(open_harness: Any) -> None:
         assert lands_locally(location)
         next_value = re.search(r"next=([^&]*)", location)
         assert next_value is not None
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/", "/reports", "/reports?year=2026&q=a%20b", "/a/b#section", "/caf%C3%A9"],
+)
+def test_local_paths_are_kept(target: str) -> None:
+    assert safe_next(target) == target
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        None,
+        "",
+        "https://evil.example/",
+        "//evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/%2F/evil.example",
+        "/%252F%252Fevil.example",
+        "javascript:alert(1)",
+        "relative/path",
+        "/" + "a" * 3000,
+    ],
+    ids=[
+        "none",
+        "empty",
+        "absolute",
+        "scheme-relative",
+        "slash-backslash",
+        "backslashes",
+        "tab",
+        "newline",
+        "encoded-slash",
+        "double-encoded",
+        "javascript",
+        "relative",
+        "overlong",
+    ],
+)
+def test_hostile_targets_fall_back(target: str | None) -> None:
+    assert safe_next(target, "/home") == "/home"
+
+
+def test_non_ascii_is_percent_encoded() -> None:
+    assert safe_next("/café") == "/caf%C3%A9"

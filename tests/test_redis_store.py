@@ -9,8 +9,8 @@ import pytest
 
 from pwless_gate.config import Limit
 from pwless_gate.errors import StoreUnavailable
-from pwless_gate.redis_store import RedisStore, connect
 from pwless_gate.sessions import Session, SessionCache, new_session_id
+from pwless_gate.stores.redis import RedisStore, connect
 from pwless_gate.throttle import RedisThrottle
 
 from .helpers import FakeClock

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from pwless_gate.sessions import CookieStore, Session, SessionCache, new_session_id
+from pwless_gate.sessions import Session, SessionCache, new_session_id
+from pwless_gate.stores import CookieStore
 
 from .helpers import FakeClock
 

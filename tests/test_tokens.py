@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from pwless_gate import TokenError
-from pwless_gate.tokens import TokenVerifier
+from pwless_gate.idtokens import TokenVerifier
 
 ISSUER = "https://tenant.example/"
 CLIENT = "client-123"

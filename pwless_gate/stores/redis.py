@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .errors import ConfigError, StoreUnavailable
-from .sessions import Session, new_session_id
+from ..errors import ConfigError, StoreUnavailable
+from ..sessions import Session, new_session_id
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
 

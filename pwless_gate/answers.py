@@ -1,0 +1,237 @@
+"""The gate's answers: pages with CSRF tokens, refusals, and the one error table.
+
+Every failure becomes a response here and nowhere else: :meth:`Responder.error`
+looks the exception up in one table (:attr:`Responder.TABLE`, first match
+wins) and answers with a page for a browser or JSON for an API client, with
+the right status. No traceback reaches a client. Views build their own
+successful answers; they raise (or pass here) what went wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from .deps import Deps
+from .errors import (
+    AccessDenied,
+    Auth0Error,
+    Auth0Unavailable,
+    ClientAuthError,
+    RateLimited,
+    Refused,
+    StoreUnavailable,
+    Throttled,
+    TokenError,
+)
+from .identity import mask
+from .pages import Pages, json_response
+from .request import GateRequest
+from .transactions import TransactionError
+
+log = logging.getLogger("pwless_gate.views")
+
+RETRY_AFTER_UNAVAILABLE = 30
+
+#: A handler of the table: (responder, request, exception, who, next path) → answer.
+Handler = Callable[["Responder", GateRequest, Any, str, str], Response]
+
+
+class Responder:
+    """Pages, refusals and error answers for the gate's views."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.pages = Pages(deps.config)
+
+    # -- successful answers ------------------------------------------------------
+
+    def page(
+        self, request: GateRequest, template: str, *, status: int = 200, **context: Any
+    ) -> Response:
+        """A page with this browser's CSRF token; sets the browser id when new."""
+        cookies = self.deps.cookies
+        browser_id, is_new = cookies.ensure_browser_id(request)
+        response = self.pages.render(
+            template,
+            status=status,
+            script_name=request.mount,
+            csrf_token=self.deps.csrf.token(browser_id),
+            **context,
+        )
+        if is_new:
+            cookies.set_browser(request, response, browser_id)
+        return response
+
+    # -- failures --------------------------------------------------------------------
+
+    def fail(
+        self,
+        request: GateRequest,
+        status: int,
+        title: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        retry_after: int | None = None,
+        next: str = "/",
+    ) -> Response:
+        """An error page, or ``{"error": title, "message": message}`` for an API client."""
+        if request.api:
+            return json_response({"error": title, "message": message}, status, headers)
+        return self.pages.render(
+            "error.html",
+            status=status,
+            script_name=request.mount,
+            headers=headers,
+            title=title,
+            message=message,
+            retry_after=retry_after,
+            next=next,
+        )
+
+    def error(
+        self, request: GateRequest, exc: BaseException, who: str = "", next_url: str = "/"
+    ) -> Response:
+        """The answer to ``exc`` from :attr:`TABLE`; ``who`` is the identifier concerned."""
+        for kind, handler in self.TABLE:
+            if isinstance(exc, kind):
+                return handler(self, request, exc, who, next_url)
+        log.exception("unexpected error in %s %s", request.method, request.path, exc_info=exc)
+        return self.fail(request, 500, "Something went wrong", "Please try again.")
+
+    def not_allowed(self, request: GateRequest, allow: str) -> Response:
+        return self.fail(
+            request,
+            405,
+            "Method not allowed",
+            "This page cannot be used that way.",
+            headers={"Allow": allow},
+        )
+
+    def bad_transaction(
+        self, request: GateRequest, exc: TransactionError, *, link: bool = False
+    ) -> Response:
+        what = "sign-in link" if link else "sign-in"
+        if exc.expired:
+            return self.fail(
+                request, 400, "Sign-in expired", f"This {what} took too long. Please start again."
+            )
+        return self.fail(
+            request, 400, "Sign-in not valid", f"This {what} is not valid. Please start again."
+        )
+
+    def unavailable(self, request: GateRequest, next_url: str = "/", status: int = 503) -> Response:
+        return self.fail(
+            request,
+            status,
+            "Sign-in is unavailable",
+            "The sign-in service is not answering. Please try again in a minute.",
+            headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+            next=next_url,
+        )
+
+    def throttled(self, request: GateRequest, retry_after: int, next_url: str = "/") -> Response:
+        return self.fail(
+            request,
+            429,
+            "Too many attempts",
+            "Too many sign-in attempts. Please wait a little and try again.",
+            headers={"Retry-After": str(retry_after)},
+            retry_after=retry_after,
+            next=next_url,
+        )
+
+    # -- the table's handlers ----------------------------------------------------------
+
+    def _refused(self, request: GateRequest, exc: Refused, who: str, next_url: str) -> Response:
+        return self.fail(
+            request, exc.status, exc.title, exc.message, headers=exc.headers, next=exc.next
+        )
+
+    def _throttled(
+        self, request: GateRequest, exc: Throttled | RateLimited, who: str, next_url: str
+    ) -> Response:
+        if isinstance(exc, RateLimited):
+            self.deps.audit("throttled", ip=request.client_ip, identifier=who, reason="auth0")
+        return self.throttled(request, exc.retry_after, next_url)
+
+    def _access_denied(
+        self, request: GateRequest, exc: AccessDenied, who: str, next_url: str
+    ) -> Response:
+        self.deps.audit(
+            "login_failed", ip=request.client_ip, identifier=who, reason="access_denied"
+        )
+        return self.fail(request, 403, "Not allowed", "This account may not sign in here.")
+
+    def _auth0_unavailable(
+        self, request: GateRequest, exc: Auth0Unavailable, who: str, next_url: str
+    ) -> Response:
+        log.warning("sign-in unavailable: %s", exc)
+        return self.unavailable(request, next_url, exc.status_code)
+
+    def _store_unavailable(
+        self, request: GateRequest, exc: StoreUnavailable, who: str, next_url: str
+    ) -> Response:
+        log.warning("session store unavailable: %s", exc)
+        return self.unavailable(request, next_url)
+
+    def _token_rejected(
+        self, request: GateRequest, exc: TokenError, who: str, next_url: str
+    ) -> Response:
+        log.error("id_token rejected for %s: %s", mask(who), exc)
+        self.deps.audit(
+            "login_failed", ip=request.client_ip, identifier=who, reason="token_rejected"
+        )
+        return self.fail(request, 502, "Sign-in failed", "The sign-in could not be verified.")
+
+    def _misconfigured(
+        self, request: GateRequest, exc: Exception, who: str, next_url: str
+    ) -> Response:
+        if isinstance(exc, ClientAuthError):
+            log.error("Auth0 refused the gate's client credentials: %s", exc)
+        else:
+            log.error("Auth0 error: %s", exc)
+        return self.fail(
+            request,
+            502,
+            "Sign-in is misconfigured",
+            "The sign-in service refused this site. Please tell the administrator.",
+        )
+
+    def _bad_http(
+        self, request: GateRequest, exc: HTTPException, who: str, next_url: str
+    ) -> Response:
+        return self.fail(request, exc.code or 400, exc.name, "The request could not be read.")
+
+    def _undecodable(
+        self, request: GateRequest, exc: Exception, who: str, next_url: str
+    ) -> Response:
+        # Werkzeug decodes the query string strictly; raw non-UTF-8 bytes are a bad request.
+        return self.fail(request, 400, "Bad Request", "The request could not be read.")
+
+    #: Exception class → handler; the first ``isinstance`` match answers.
+    TABLE: tuple[tuple[type[BaseException], Handler], ...] = (
+        (Refused, _refused),
+        (Throttled, _throttled),
+        (RateLimited, _throttled),
+        (AccessDenied, _access_denied),
+        (Auth0Unavailable, _auth0_unavailable),
+        (StoreUnavailable, _store_unavailable),
+        (TokenError, _token_rejected),
+        (Auth0Error, _misconfigured),
+        (HTTPException, _bad_http),
+        (UnicodeDecodeError, _undecodable),
+    )
+
+
+def see_other(location: str) -> Response:
+    """A 303 to ``location``, never cached."""
+    response = Response(status=303)
+    response.headers["Location"] = location
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,208 @@
+"""The decision at the heart of the gate: what to do with one request.
+
+:class:`Decider` takes the few facts that matter (:class:`RequestFacts`: the
+method, the path, the raw ``Cookie`` header, whether the client used https,
+and a mapping to read the few headers from) and answers with one decision:
+
+- :class:`Forward`: a verified session; call the app with this user;
+- :class:`Renew`: a verified session that needs a token refresh or its idle
+  timeout pushed back first;
+- :class:`Deny`: a verified session the ``authorize`` hook refused (403);
+- :class:`Anonymous`: a public path or CORS preflight; call the app with no user;
+- :class:`Challenge`: nobody is signed in; redirect a browser to the sign-in
+  page, or answer an API client 401 (``api`` says which);
+- :class:`GateRoute`: a path of the gate's own (sign-in pages and endpoints);
+- :class:`Unavailable`: the session store cannot answer; 503 (fail closed).
+
+It knows nothing of WSGI, Werkzeug or responses: it reads strings and a
+mapping and returns a small object, so it is tested without a server and an
+ASGI adapter could reuse it. It does no network I/O; the only store it touches
+is the verified-session cache (and the store behind it on a cache miss).
+:class:`~pwless_gate.middleware.PasswordlessGate` is the WSGI adapter that
+carries the decision out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .cookies import Cookies
+from .errors import StoreUnavailable
+from .public_paths import PublicPaths
+from .sessions import CachedSession, SessionCache, User
+
+#: ``authorize(environ, user) -> bool``: may this signed-in user make this request?
+Authorize = Callable[[Mapping[str, Any], User], bool]
+
+
+class RequestFacts:
+    """What the decision reads of a request.
+
+    ``headers`` maps CGI-style names (``HTTP_ACCEPT``, ``HTTP_ORIGIN``…) to
+    values: the WSGI environ itself, or a dict another adapter builds. It is
+    also what the ``authorize`` hook receives.
+    """
+
+    __slots__ = ("cookie", "headers", "https", "method", "path")
+
+    def __init__(
+        self, method: str, path: str, cookie: str | None, https: bool, headers: Mapping[str, Any]
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.cookie = cookie
+        self.https = https
+        self.headers = headers
+
+
+class Decision:
+    """The base of every decision."""
+
+    __slots__ = ()
+
+
+class Forward(Decision):
+    """Call the app as ``entry``'s user; ``cookie`` is a new session cookie value to set."""
+
+    __slots__ = ("cookie", "entry")
+
+    def __init__(self, entry: CachedSession, cookie: str | None = None) -> None:
+        self.entry = entry
+        self.cookie = cookie
+
+
+class Renew(Decision):
+    """The session under ``value`` needs attention (refresh, idle timeout) before use."""
+
+    __slots__ = ("entry", "value")
+
+    def __init__(self, value: str, entry: CachedSession) -> None:
+        self.value = value
+        self.entry = entry
+
+
+class Deny(Decision):
+    """Signed in as ``user``, but ``authorize`` said no: 403 (JSON when ``api``)."""
+
+    __slots__ = ("api", "user")
+
+    def __init__(self, user: User, api: bool) -> None:
+        self.user = user
+        self.api = api
+
+
+class Challenge(Decision):
+    """Nobody is signed in: the sign-in page for a browser, 401 when ``api``."""
+
+    __slots__ = ("api",)
+
+    def __init__(self, api: bool) -> None:
+        self.api = api
+
+
+class Anonymous(Decision):
+    """A public path or preflight: the app is called without a user."""
+
+    __slots__ = ()
+
+
+class GateRoute(Decision):
+    """A path under the gate's prefix: the gate's own views answer."""
+
+    __slots__ = ()
+
+
+class Unavailable(Decision):
+    """The session store did not answer: 503, the app is not called."""
+
+    __slots__ = ()
+
+
+ANONYMOUS = Anonymous()
+GATE_ROUTE = GateRoute()
+UNAVAILABLE = Unavailable()
+
+
+def wants_json(headers: Mapping[str, Any]) -> bool:
+    """True for API clients: ``X-Requested-With``, fetch/XHR modes, or JSON-only ``Accept``."""
+    if headers.get("HTTP_X_REQUESTED_WITH"):
+        return True
+    mode = headers.get("HTTP_SEC_FETCH_MODE")
+    if mode == "navigate":
+        return False
+    if mode in ("cors", "same-origin", "no-cors") and headers.get("HTTP_SEC_FETCH_DEST") == "empty":
+        return True
+    accept = str(headers.get("HTTP_ACCEPT", ""))
+    return "json" in accept and "html" not in accept
+
+
+def is_preflight(method: str, headers: Mapping[str, Any]) -> bool:
+    """A CORS preflight: ``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``."""
+    return (
+        method == "OPTIONS"
+        and "HTTP_ORIGIN" in headers
+        and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in headers
+    )
+
+
+class Decider:
+    """Decides what the gate does with a request. One per gate, shared by threads."""
+
+    def __init__(
+        self,
+        *,
+        prefix: str,
+        cookies: Cookies,
+        sessions: SessionCache,
+        public: PublicPaths,
+        public_preflight: bool = False,
+        authorize: Authorize | None = None,
+        clock: Callable[[], float],
+    ) -> None:
+        self._prefix = prefix
+        self._prefix_slash = prefix + "/"
+        self._cookies = cookies
+        self._sessions = sessions
+        self._public = public
+        self._preflight = public_preflight
+        self._authorize = authorize
+        self._clock = clock
+
+    def decide(self, facts: RequestFacts) -> Decision:
+        """The decision for ``facts``. Exceptions of ``authorize`` propagate."""
+        path = facts.path
+        if path.startswith(self._prefix_slash) or path == self._prefix:
+            return GATE_ROUTE
+        value = (
+            self._cookies.session_from_header(facts.cookie, facts.https) if facts.cookie else None
+        )
+        if value is not None:
+            try:
+                entry = self._sessions.lookup(value)
+            except StoreUnavailable:
+                return ANONYMOUS if self._is_public(facts) else UNAVAILABLE
+            if entry is not None:
+                if entry.refresh_at is not None and entry.refresh_at <= self._clock():
+                    return Renew(value, entry)
+                decision = self.admit(facts, entry)
+                if type(decision) is Deny and self._is_public(facts):
+                    return ANONYMOUS  # a public path stays public for the refused, too
+                return decision
+        if self._is_public(facts):
+            return ANONYMOUS
+        return Challenge(wants_json(facts.headers))
+
+    def admit(
+        self, facts: RequestFacts, entry: CachedSession, cookie: str | None = None
+    ) -> Decision:
+        """Forward a verified session, unless ``authorize`` refuses it."""
+        if self._authorize is not None and not self._authorize(facts.headers, entry.user):
+            return Deny(entry.user, wants_json(facts.headers))
+        return Forward(entry, cookie)
+
+    def _is_public(self, facts: RequestFacts) -> bool:
+        """A public path, or (with ``public_preflight``) a CORS preflight request."""
+        if self._public and self._public.matches(facts.path):
+            return True
+        return self._preflight and is_preflight(facts.method, facts.headers)

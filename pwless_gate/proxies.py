@@ -1,0 +1,142 @@
+"""What a client's request looks like from the outside, through trusted proxies.
+
+A reverse proxy in front of the gate tells it the client's address, scheme,
+host, port and mount path in ``X-Forwarded-*`` headers. A client can send the
+same headers itself, so each is believed only from as many proxy hops as the
+operator says sit in front of the gate, counted per header exactly as
+Werkzeug's :class:`~werkzeug.middleware.proxy_fix.ProxyFix` counts them: with
+``n`` trusted hops, the ``n``-th value from the right of the comma list.
+
+What common proxies set (each appends or overwrites one hop):
+
+- nginx: only what the config says; the usual ``proxy_set_header`` lines give
+  ``X-Forwarded-For`` (``$proxy_add_x_forwarded_for``) and
+  ``X-Forwarded-Proto``; ``X-Forwarded-Host`` and ``-Port`` only when added.
+- Caddy (``reverse_proxy``): ``X-Forwarded-For``, ``-Proto`` and ``-Host``.
+- Traefik: ``X-Forwarded-For``, ``-Proto``, ``-Host``, ``-Port``, ``-Server``;
+  ``X-Forwarded-Prefix`` with a StripPrefix middleware.
+- Cloud load balancers (AWS ALB, Google Cloud LB, Azure Front Door):
+  ``X-Forwarded-For`` and ``-Proto`` (ALB also ``-Port``); the ``Host``
+  header is passed through.
+
+Trust only the headers your proxies overwrite: a header a proxy passes on
+untouched is the client's to choose. This module reads; it never rewrites the
+environ the wrapped app sees (wrap the app in ProxyFix for that).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: The headers that can be trusted, by the names ``PWLESS_GATE_TRUSTED_PROXIES`` uses.
+HEADERS = {
+    "for": "HTTP_X_FORWARDED_FOR",
+    "proto": "HTTP_X_FORWARDED_PROTO",
+    "host": "HTTP_X_FORWARDED_HOST",
+    "port": "HTTP_X_FORWARDED_PORT",
+    "prefix": "HTTP_X_FORWARDED_PREFIX",
+}
+_PART = re.compile(r"^\s*(for|proto|host|port|prefix)\s*=\s*(\d{1,2})\s*$")
+_PORT = re.compile(r"^[0-9]{1,5}$")
+
+Environ = Mapping[str, Any]
+
+
+def _hop(environ: Environ, header: str, trusted: int) -> str | None:
+    """The value the ``trusted``-th proxy from the gate put in ``header``, else None."""
+    if trusted <= 0:
+        return None
+    raw = environ.get(header)
+    if not raw:
+        return None
+    values = [v.strip() for v in str(raw).split(",")]
+    if len(values) >= trusted:
+        return values[-trusted] or None
+    return None
+
+
+@dataclass(frozen=True)
+class ProxyTrust:
+    """How many proxy hops to believe for each ``X-Forwarded-*`` header.
+
+    Example::
+
+        ProxyTrust.parse(1)                      # nginx adding all five headers
+        ProxyTrust.parse("for=1,proto=1")        # an ALB: client IP and scheme only
+        ProxyTrust.parse("for=2,proto=1,host=1") # CDN → nginx → gate
+    """
+
+    x_for: int = 0
+    x_proto: int = 0
+    x_host: int = 0
+    x_port: int = 0
+    x_prefix: int = 0
+
+    @classmethod
+    def parse(cls, value: int | str) -> ProxyTrust:
+        """``1`` (the same count for every header) or ``"for=1,proto=1,host=0"``.
+
+        Raises ``ValueError`` naming what it could not read.
+        """
+        text = str(value).strip()
+        if text.isdigit():
+            if len(text) > 2:
+                raise ValueError(f"{text} proxy hops is not a plausible count")
+            n = int(text)
+            return cls(n, n, n, n, n)
+        counts: dict[str, int] = {}
+        for part in text.split(","):
+            match = _PART.match(part)
+            if match is None:
+                raise ValueError(
+                    f"{part.strip()!r} is not a count like 1 or for=1,proto=1,host=1,prefix=0"
+                )
+            counts["x_" + match.group(1)] = int(match.group(2))
+        return cls(**counts)
+
+    def __bool__(self) -> bool:
+        return any((self.x_for, self.x_proto, self.x_host, self.x_port, self.x_prefix))
+
+    def client_ip(self, environ: Environ) -> str:
+        """The end user's IP: the trusted ``X-Forwarded-For`` hop, else ``REMOTE_ADDR``."""
+        forwarded = _hop(environ, HEADERS["for"], self.x_for)
+        return forwarded or str(environ.get("REMOTE_ADDR") or "")
+
+    def scheme(self, environ: Environ) -> str:
+        """``http`` or ``https`` as the client used it."""
+        proto = _hop(environ, HEADERS["proto"], self.x_proto)
+        if proto in ("http", "https"):
+            return proto
+        return str(environ.get("wsgi.url_scheme") or "http")
+
+    def host(self, environ: Environ) -> str:
+        """``host[:port]`` as the client addressed it."""
+        host = _hop(environ, HEADERS["host"], self.x_host)
+        if not host:
+            host = str(environ.get("HTTP_HOST") or "")
+        if not host:
+            host = str(environ.get("SERVER_NAME") or "localhost")
+            server_port = str(environ.get("SERVER_PORT") or "")
+            if server_port and server_port not in ("80", "443"):
+                host = f"{host}:{server_port}"
+        port = _hop(environ, HEADERS["port"], self.x_port)
+        if port and _PORT.match(port):
+            if ":" in host and not host.endswith("]"):
+                host = host.rsplit(":", 1)[0]
+            host = f"{host}:{port}"
+        return host
+
+    def origin(self, environ: Environ) -> str:
+        """``scheme://host[:port]`` as the browser sees the gate."""
+        return f"{self.scheme(environ)}://{self.host(environ)}"
+
+    def script_name(self, environ: Environ) -> str:
+        """Where the app is mounted as the client sees it: ``X-Forwarded-Prefix`` or
+        ``SCRIPT_NAME``, without a trailing slash."""
+        prefix = _hop(environ, HEADERS["prefix"], self.x_prefix)
+        if prefix is not None and prefix.startswith("/") and "//" not in prefix:
+            return prefix.rstrip("/")
+        return str(environ.get("SCRIPT_NAME") or "").rstrip("/")

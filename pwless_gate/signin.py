@@ -1,0 +1,99 @@
+"""``SignIn``: what every sign-in method shares, from the throttles to the session.
+
+Codes (:mod:`pwless_gate.codes`) and magic links (:mod:`pwless_gate.links`)
+differ in how the person proves who they are; both then come here to check
+the limits and the allow-list, and to finish: the verified claims must name
+the identifier the code or link was sent to, the allow-list is checked a
+second time (it may have changed since the message was sent), the
+application's ``on_login`` hook runs, and a new session replaces the old one.
+"""
+
+from __future__ import annotations
+
+from werkzeug.wrappers import Response
+
+from .answers import see_other
+from .auth0 import TokenSet
+from .deps import Deps
+from .errors import Refused, Throttled
+from .request import GateRequest
+from .sessions import Session, User, new_session_id
+from .transactions import Transaction
+
+
+class SignIn:
+    """Limits, allow-list and the end of every sign-in."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def throttle(self, request: GateRequest, identifier: str, **keys: str) -> None:
+        """Count one hit on each named limit; raise :class:`Throttled` when one is used up.
+
+        ``keys`` maps limit names (``send_ip``, ``verify_login``…) to the key
+        counted. Raises :class:`~pwless_gate.errors.StoreUnavailable` too.
+        """
+        longest = 0
+        limits = self.deps.config.limits
+        for name, key in keys.items():
+            limit_name = name.replace("_", "-")
+            longest = max(longest, self.deps.throttle.hit(limit_name, key, limits[limit_name]))
+        if longest:
+            self.deps.audit(
+                "throttled", ip=request.client_ip, identifier=identifier, reason="local"
+            )
+            raise Throttled(longest)
+
+    def allowed(self, connection: str, identifier: str) -> bool:
+        """Whether the allow-list admits ``identifier`` on ``connection`` (``email``/``sms``)."""
+        allow = self.deps.config.allow
+        if connection == "sms":
+            return allow.allows_phone(identifier)
+        return allow.allows_email(identifier)
+
+    def finish(
+        self, request: GateRequest, tx: Transaction, claims: dict[str, object], tokens: TokenSet
+    ) -> Response:
+        """Check the verified claims against the transaction and the allow-list; start a
+        session and redirect to where the person was going.
+
+        Raises :class:`Refused` (403) when the allow-list or the claims say no.
+        """
+        deps = self.deps
+        ip = request.client_ip
+        if not _claims_match(tx, claims) or not self.allowed(tx.connection, tx.identifier):
+            deps.audit("refused_by_allow_list", ip=ip, identifier=tx.identifier, reason="token")
+            raise Refused(403, "Not allowed", "This account may not sign in here.", next=tx.next)
+        config = deps.config
+        now = deps.clock()
+        keep_tokens = config.audience is not None
+        session = Session(
+            sid=new_session_id(),
+            remote_user=tx.identifier,
+            connection=tx.connection,
+            claims=claims,
+            created_at=now,
+            expires_at=now + config.session_lifetime,
+            access_token=tokens.access_token if keep_tokens else None,
+            access_expires_at=now + tokens.expires_in if keep_tokens else None,
+            refresh_token=tokens.refresh_token if keep_tokens else None,
+        )
+        if deps.hooks.on_login is not None:
+            # Before anything is saved: a hook that raises leaves no session behind.
+            deps.hooks.on_login(User.from_claims(claims), request.environ)
+        old = request.session_value
+        if old:
+            deps.sessions.revoke(old)
+        value = deps.sessions.save(session)
+        deps.audit("login_succeeded", ip=ip, identifier=tx.identifier, reason=tx.connection)
+        response = see_other(request.next_url(tx.next))
+        deps.cookies.set_session(request, response, value)
+        return response
+
+
+def _claims_match(tx: Transaction, claims: dict[str, object]) -> bool:
+    """The token is for the identifier the code was sent to, where it says which."""
+    said = claims.get("phone_number" if tx.connection == "sms" else "email")
+    if said is None:
+        return True
+    return isinstance(said, str) and said.lower() == tx.identifier.lower()

@@ -1,0 +1,46 @@
+"""The stateless store: the whole session record sealed in a signed cookie.
+
+Any number of workers and restarts share sessions with no server to run. The
+price: a session cannot be ended before it expires (logout deletes the cookie
+and drops it from this process's cache, but a copy of the cookie keeps
+working), and nobody can be signed out everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import itsdangerous
+
+from ..sessions import Session
+
+SESSION_SALT = "pwless-gate.session"
+
+
+class CookieStore:
+    """The record sealed in the cookie itself, signed with itsdangerous (HMAC-SHA256).
+
+    ``keys`` is oldest first: every key verifies, the last one signs.
+    """
+
+    def __init__(self, keys: Sequence[bytes]) -> None:
+        self._serializer = itsdangerous.URLSafeSerializer(
+            list(keys), salt=SESSION_SALT, signer_kwargs={"digest_method": hashlib.sha256}
+        )
+
+    def save(self, session: Session) -> str:
+        return str(self._serializer.dumps(session.to_record()))
+
+    def load(self, cookie_value: str) -> Session | None:
+        try:
+            record = self._serializer.loads(cookie_value)
+            return Session.from_record(record)
+        except (itsdangerous.BadData, KeyError, TypeError, ValueError):
+            return None
+
+    def revoke(self, cookie_value: str) -> None:
+        """Nothing to forget: the record lives in the browser's cookie."""
+
+    def update(self, cookie_value: str, session: Session) -> str:
+        return self.save(session)

@@ -1,0 +1,33 @@
+"""CSRF tokens bound to the browser, and the origin check."""
+
+from __future__ import annotations
+
+import pytest
+
+from pwless_gate.csrf import CsrfGuard, origin_allowed
+
+
+def test_csrf_token_is_bound_to_browser() -> None:
+    guard = CsrfGuard(b"k" * 32)
+    token = guard.token("browser-one-0123456789")
+    assert guard.check("browser-one-0123456789", token)
+    assert not guard.check("browser-two-0123456789", token)
+    assert not guard.check("browser-one-0123456789", None)
+    assert not guard.check(None, token)
+    assert not CsrfGuard(b"j" * 32).check("browser-one-0123456789", token)
+
+
+@pytest.mark.parametrize(
+    ("headers", "allowed"),
+    [
+        ({}, True),
+        ({"HTTP_ORIGIN": "http://gate.test"}, True),
+        ({"HTTP_ORIGIN": "http://evil.test"}, False),
+        ({"HTTP_ORIGIN": "null"}, False),
+        ({"HTTP_REFERER": "http://gate.test/_gate/login"}, True),
+        ({"HTTP_REFERER": "http://evil.test/x"}, False),
+    ],
+    ids=["none", "same-origin", "cross-origin", "null-origin", "same-referer", "cross-referer"],
+)
+def test_origin_check(headers: dict[str, str], allowed: bool) -> None:
+    assert origin_allowed(headers, "http://gate.test") is allowed
