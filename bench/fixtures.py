@@ -1,7 +1,7 @@
 """Sessions, configs and cookies the benchmarks share.
 
-No tenant is needed for the hot path: a session saved through the gate's own
-store is as valid as one made by a login.
+No tenant is needed for the hot path: :func:`pwless_gate.testing.session_cookie`
+saves a session through the gate's own store, as valid as one made by a login.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pwless_gate import GateConfig
+from pwless_gate import PasswordlessGate
 from pwless_gate.sessions import Session, new_session_id
-from pwless_gate.stores import CookieStore
+from pwless_gate.testing import session_cookie
 from tests.helpers import CLIENT_ID, CLIENT_SECRET
 
 SECRET_KEY = "bench-secret-key-0123456789abcdef"
@@ -75,12 +75,7 @@ def gate_environment(redis_url: str | None = None) -> dict[str, str]:
     return env
 
 
-def signed_cookie(session: Session) -> str:
-    """A cookie-store value any gate with :data:`SECRET_KEY` accepts."""
-    config = GateConfig(**gate_settings())
-    return CookieStore(config.signing_keys).save(session)
-
-
-def cookie_header(config: GateConfig, value: str) -> str:
-    """A browser's ``Cookie`` header carrying the session among other cookies."""
-    return f"{OTHER_COOKIES}; {config.session_cookie}={value}"
+def browser_cookie(gate: PasswordlessGate, i: int = 0) -> str:
+    """A browser's ``Cookie`` header: user ``i``'s session at ``gate`` among other cookies."""
+    claims = claims_for(i)
+    return f"{OTHER_COOKIES}; {session_cookie(gate, email=claims['email'], claims=claims)}"

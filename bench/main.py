@@ -70,7 +70,7 @@ def hotpath_section(workdir: Path, redis_url: str | None) -> Section:
     step_rows = hotpath.steps(gates.cookie, gates.cookie_environ)
     section.add_table(
         "Where the gate's time goes: the warm hot path split at the gate's own methods "
-        "(best of 7 batches of 100,000, copy subtracted; the rest is `__call__`/`_forward`):",
+        "(best of 7 batches of 100,000, copy subtracted; the rest is the WSGI adapter):",
         ["step", "µs per request"],
         step_rows,
     )
@@ -92,7 +92,7 @@ def hotpath_section(workdir: Path, redis_url: str | None) -> Section:
         if added <= target:
             section.verdict(
                 True,
-                f"{name} adds {added:.2f} µs to the bare call (target ≤ {target:.0f} µs; "
+                f"{name} adds {added:.2f} µs to the bare call (target ≤ {target:g} µs; "
                 f"{target - added:.2f} µs to spare).",
             )
         else:
@@ -100,7 +100,7 @@ def hotpath_section(workdir: Path, redis_url: str | None) -> Section:
             top = ", ".join(f"{step} {us} µs" for step, us in costs[:3])
             section.verdict(
                 False,
-                f"{name} adds {added:.2f} µs (target ≤ {target:.0f} µs): over by "
+                f"{name} adds {added:.2f} µs (target ≤ {target:g} µs): over by "
                 f"{added - target:.2f} µs. The biggest steps: {top}.",
             )
     section.add_text(_load_note())

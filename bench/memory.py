@@ -27,7 +27,7 @@ from pwless_gate import GateConfig, PasswordlessGate
 from pwless_gate.stores import CookieStore
 
 from .apps import hello
-from .fixtures import cookie_header, gate_settings, make_session
+from .fixtures import OTHER_COOKIES, gate_settings, make_session
 from .hotpath import browser_environ
 from .timing import start_response
 
@@ -126,7 +126,7 @@ def flood(n: int, redis_url: str | None) -> dict[str, Any]:
     started = time.perf_counter()
     for value in forged:
         environ = dict(base)
-        environ["HTTP_COOKIE"] = cookie_header(gate.config, value)
+        environ["HTTP_COOKIE"] = f"{OTHER_COOKIES}; {gate.config.session_cookie}={value}"
         for _chunk in gate(environ, seen):
             pass
     seconds = time.perf_counter() - started

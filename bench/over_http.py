@@ -18,10 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pwless_gate import GateConfig
-from pwless_gate.stores.redis import RedisStore, connect
+from pwless_gate import GateConfig, PasswordlessGate
 
-from .fixtures import cookie_header, gate_environment, gate_settings, make_session, signed_cookie
+from .apps import hello
+from .fixtures import browser_cookie, gate_environment, gate_settings
 from .servers import Server, WrkResult, start_gunicorn, start_nginx, wrk
 
 WARMUP_S = 2
@@ -74,14 +74,15 @@ def measure(targets: Sequence[Target], *, rounds: int = ROUNDS) -> None:
             probe(target)
 
 
-def _cookie_headers(value: str) -> dict[str, str]:
-    config = GateConfig(**gate_settings())
-    return {"Cookie": cookie_header(config, value)}
+def _cookie_headers(i: int, **settings: str) -> dict[str, str]:
+    """A session of user ``i`` that the gunicorn-served gates with ``settings`` accept."""
+    gate = PasswordlessGate(hello, GateConfig(**gate_settings(**settings)))
+    return {"Cookie": browser_cookie(gate, i)}
 
 
 def over_http(workdir: Path, redis_url: str | None) -> list[Target]:
     """Benchmark 2. The returned targets carry their runs; the first one is the bare app."""
-    cookie = _cookie_headers(signed_cookie(make_session(1)))
+    cookie = _cookie_headers(1)
     servers: list[Server] = []
     try:
         bare = start_gunicorn("bare", "bench.apps:hello", workdir)
@@ -97,8 +98,8 @@ def over_http(workdir: Path, redis_url: str | None) -> list[Target]:
                 "gated-redis", GATED_APP, workdir, env=gate_environment(redis_url)
             )
             servers.append(redis_gated)
-            value = RedisStore(connect(redis_url)).save(make_session(2))
-            targets.append(Target("gated, Redis store", redis_gated, _cookie_headers(value)))
+            redis_cookie = _cookie_headers(2, redis_url=redis_url)
+            targets.append(Target("gated, Redis store", redis_gated, redis_cookie))
         nginx_bare = start_nginx("nginx-bare", bare, workdir)
         servers.append(nginx_bare)
         nginx_gated = start_nginx("nginx-gated", gated, workdir)
@@ -116,7 +117,7 @@ def over_http(workdir: Path, redis_url: str | None) -> list[Target]:
 
 def scale(workdir: Path, workers: Sequence[int] = (1, 2, 4)) -> list[Target]:
     """Benchmark 5: the gated app (cookie store) with 1, 2 and 4 sync workers."""
-    cookie = _cookie_headers(signed_cookie(make_session(1)))
+    cookie = _cookie_headers(1)
     servers: list[Server] = []
     try:
         targets = []

@@ -185,6 +185,8 @@ class Decider:
             if entry is not None:
                 if entry.refresh_at is not None and entry.refresh_at <= self._clock():
                     return Renew(value, entry)
+                if self._authorize is None:
+                    return Forward(entry)
                 decision = self.admit(facts, entry)
                 if type(decision) is Deny and self._is_public(facts):
                     return ANONYMOUS  # a public path stays public for the refused, too

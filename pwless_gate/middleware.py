@@ -236,17 +236,24 @@ class PasswordlessGate:
         if not _SCRUBBED.isdisjoint(environ):
             for key in _SCRUBBED.intersection(environ):
                 del environ[key]
+        https = self._fixed_secure
+        if https is None:
+            https = environ.get("wsgi.url_scheme") == "https" or (
+                self._proxied_proto and self.config.proxies.scheme(environ) == "https"
+            )
         facts = RequestFacts(
             environ.get("REQUEST_METHOD") or "GET",
             environ.get("PATH_INFO") or "/",
             environ.get("HTTP_COOKIE"),
-            self._https(environ),
+            https,
             environ,
         )
         try:
             decision = self.decider.decide(facts)
         except Exception as exc:  # a hook's bug: logged, 500, the app is not called
             return self.views.failed(environ, start_response, exc)
+        if type(decision) is Forward:  # the hot path, without one more call
+            return self._forward(environ, start_response, decision.entry, decision.cookie)
         return self.carry_out(decision, facts, environ, start_response)
 
     def carry_out(
@@ -273,13 +280,6 @@ class PasswordlessGate:
         # Anonymous: a public path or preflight, no user.
         self.cookies.strip_own(environ)
         return self.app(environ, start_response)
-
-    def _https(self, environ: WSGIEnvironment) -> bool:
-        if self._fixed_secure is not None:
-            return self._fixed_secure
-        if environ.get("wsgi.url_scheme") == "https":
-            return True
-        return self._proxied_proto and self.config.proxies.scheme(environ) == "https"
 
     def _forward(
         self,

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import sys
+import threading
+import time
+
 import pytest
 
 from pwless_gate.sessions import Session, SessionCache, new_session_id
@@ -79,3 +83,45 @@ def test_user_claims_are_read_only(clock: FakeClock) -> None:
     assert entry is not None
     with pytest.raises(TypeError):
         entry.user.claims["email"] = "boss@example.com"  # type: ignore[index]
+
+
+def test_parallel_lookup_replace_and_forget_never_raise() -> None:
+    """A browser's parallel requests while its session is refreshed or forgotten.
+
+    cachetools' ``get`` is ``in`` then ``[]``: another thread removing the entry
+    between the two made ``lookup`` raise ``KeyError`` (a 500).
+    """
+    store = CookieStore([KEY])
+    cache = SessionCache(store, maxsize=4, ttl=60)
+    value = store.save(make_session(time.time()))
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not stop.is_set():
+                cache.lookup(value)
+        except BaseException as exc:  # noqa: BLE001 - any escape is the failure
+            errors.append(exc)
+
+    def churn() -> None:
+        session = make_session(time.time())
+        for _ in range(3_000):
+            cache.forget(value)
+            cache.replace(value, session)
+            for i in range(3):  # evictions of other entries in a small cache
+                cache.save(make_session(time.time(), sub=f"other-{i}"))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        readers = [threading.Thread(target=reader) for _ in range(3)]
+        for thread in readers:
+            thread.start()
+        churn()
+    finally:
+        stop.set()
+        for thread in readers:
+            thread.join()
+        sys.setswitchinterval(interval)
+    assert errors == []

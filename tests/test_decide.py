@@ -1,0 +1,230 @@
+"""The decision core, with no server: request facts in, a decision out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from pwless_gate import GateConfig
+from pwless_gate.cookies import Cookies
+from pwless_gate.decide import (
+    Anonymous,
+    Challenge,
+    Decider,
+    Deny,
+    Forward,
+    GateRoute,
+    Renew,
+    RequestFacts,
+    Unavailable,
+)
+from pwless_gate.errors import StoreUnavailable
+from pwless_gate.public_paths import PublicPaths
+from pwless_gate.sessions import Session, SessionCache, User, new_session_id
+from pwless_gate.stores import CookieStore
+
+from .helpers import FakeClock
+
+BROWSER = {"HTTP_ACCEPT": "text/html,application/xhtml+xml,*/*;q=0.8"}
+API = {"HTTP_ACCEPT": "application/json"}
+
+
+class Core:
+    """A decider over a real cookie store and cache, with a hand-moved clock."""
+
+    def __init__(self, **settings: Any) -> None:
+        authorize = settings.pop("authorize", None)
+        self.clock = FakeClock()
+        self.config = GateConfig(
+            auth0_domain="acme.eu.auth0.com",
+            client_id="client",
+            client_secret="secret",
+            secret_key="k" * 32,
+            **settings,
+        )
+        self.store: Any = CookieStore(self.config.signing_keys)
+        self.sessions = SessionCache(self.store, ttl=5, clock=self.clock)
+        self.cookies = Cookies(self.config)
+        self.decider = Decider(
+            prefix=self.config.prefix,
+            cookies=self.cookies,
+            sessions=self.sessions,
+            public=PublicPaths(self.config.public_paths),
+            public_preflight=self.config.public_preflight,
+            authorize=authorize,
+            clock=self.clock,
+        )
+
+    def sign_in(self, lifetime: float = 3600, **extra: Any) -> str:
+        now = self.clock()
+        value = self.sessions.save(
+            Session(
+                sid=new_session_id(),
+                remote_user="ada@example.com",
+                connection="email",
+                claims={"sub": "email|ada", "email": "ada@example.com"},
+                created_at=now,
+                expires_at=now + lifetime,
+                **extra,
+            )
+        )
+        return f"pwless_gate_session={value}"
+
+    def decide(
+        self,
+        path: str = "/",
+        *,
+        cookie: str | None = None,
+        method: str = "GET",
+        headers: Mapping[str, str] = BROWSER,
+        https: bool = False,
+    ) -> Any:
+        return self.decider.decide(RequestFacts(method, path, cookie, https, headers))
+
+
+def test_a_valid_session_is_forwarded_with_its_user() -> None:
+    core = Core()
+    decision = core.decide("/reports", cookie=core.sign_in())
+    assert type(decision) is Forward
+    assert decision.entry.user.email == "ada@example.com"
+    assert decision.entry.environ["REMOTE_USER"] == "ada@example.com"
+    assert decision.cookie is None
+
+
+@pytest.mark.parametrize(
+    ("headers", "api"),
+    [
+        (BROWSER, False),
+        (API, True),
+        ({"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"}, True),
+        ({"HTTP_SEC_FETCH_MODE": "cors", "HTTP_SEC_FETCH_DEST": "empty"}, True),
+        ({"HTTP_SEC_FETCH_MODE": "navigate", "HTTP_ACCEPT": "application/json"}, False),
+    ],
+    ids=["browser", "json-accept", "xhr", "fetch", "navigation"],
+)
+def test_nobody_signed_in_is_challenged_as_browser_or_api(
+    headers: dict[str, str], api: bool
+) -> None:
+    decision = Core().decide("/reports", headers=headers)
+    assert type(decision) is Challenge
+    assert decision.api is api
+
+
+@pytest.mark.parametrize("path", ["/_gate", "/_gate/login", "/_gate/anything"])
+def test_gate_paths_go_to_the_gate(path: str) -> None:
+    assert type(Core().decide(path)) is GateRoute
+
+
+def test_a_path_that_only_starts_like_the_prefix_is_the_apps() -> None:
+    assert type(Core().decide("/_gateway")) is Challenge
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        "pwless_gate_session=forged",
+        "other=1; xpwless_gate_session=abc",
+        "pwless_gate_session=" + "9" * 5000 + "~abc",
+        "pwless_gate_session=2~abc",
+    ],
+    ids=["forged", "lookalike-name", "digit-run-chunks", "missing-chunk"],
+)
+def test_bad_cookies_are_challenged(cookie: str) -> None:
+    assert type(Core().decide("/", cookie=cookie)) is Challenge
+
+
+def test_an_expired_session_is_challenged() -> None:
+    core = Core()
+    cookie = core.sign_in(lifetime=60)
+    core.clock.advance(61)
+    assert type(core.decide("/", cookie=cookie)) is Challenge
+
+
+def test_the_https_cookie_name_is_not_read_over_http() -> None:
+    core = Core()
+    value = core.sign_in().split("=", 1)[1]
+    assert type(core.decide("/", cookie=f"__Host-pwless_gate_session={value}")) is Challenge
+    assert (
+        type(core.decide("/", cookie=f"__Host-pwless_gate_session={value}", https=True)) is Forward
+    )
+
+
+def test_a_session_due_for_a_token_refresh_is_renewed_first() -> None:
+    core = Core()
+    now = core.clock()
+    cookie = core.sign_in(access_token="at", access_expires_at=now + 120, refresh_token="rt")
+    assert type(core.decide("/", cookie=cookie)) is Forward
+    core.clock.advance(61)  # within a minute of the access token's end
+    decision = core.decide("/", cookie=cookie)
+    assert type(decision) is Renew
+    assert decision.value == cookie.split("=", 1)[1]
+
+
+def test_public_paths_are_anonymous_without_and_forwarded_with_a_session() -> None:
+    core = Core(public_paths=("/static/", "^/api/v[0-9]+/health$"))
+    assert type(core.decide("/static/app.css")) is Anonymous
+    assert type(core.decide("/api/v2/health")) is Anonymous
+    assert type(core.decide("/static/../admin")) is Challenge
+    assert type(core.decide("/static/app.css", cookie=core.sign_in())) is Forward
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        (
+            {"HTTP_ORIGIN": "https://app.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD": "PUT"},
+            Anonymous,
+        ),
+        ({"HTTP_ORIGIN": "https://app.example"}, Challenge),
+        ({"HTTP_ACCESS_CONTROL_REQUEST_METHOD": "PUT"}, Challenge),
+    ],
+    ids=["preflight", "origin-only", "no-origin"],
+)
+def test_only_real_preflights_are_public(headers: dict[str, str], expected: type) -> None:
+    core = Core(public_preflight=True)
+    assert type(core.decide("/api/items", method="OPTIONS", headers=headers)) is expected
+
+
+def test_preflights_are_challenged_unless_public_preflight() -> None:
+    headers = {"HTTP_ORIGIN": "https://app.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD": "PUT"}
+    assert type(Core().decide("/api", method="OPTIONS", headers=headers)) is Challenge
+
+
+def test_authorize_refusal_is_a_deny_with_the_user() -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    def authorize(environ: Mapping[str, Any], user: User) -> bool:
+        seen.append((environ.get("HTTP_ACCEPT", ""), user.email))
+        return False
+
+    core = Core(authorize=authorize, public_paths=("/static/",))
+    cookie = core.sign_in()
+    decision = core.decide("/admin", cookie=cookie, headers=API)
+    assert type(decision) is Deny
+    assert decision.api is True
+    assert decision.user.email == "ada@example.com"
+    assert seen == [("application/json", "ada@example.com")]
+    # A public path stays public for someone authorize refuses.
+    assert type(core.decide("/static/x.css", cookie=cookie)) is Anonymous
+
+
+def test_authorize_is_asked_per_request() -> None:
+    core = Core(authorize=lambda environ, user: environ.get("HTTP_X_ROLE") == "ok")
+    cookie = core.sign_in()
+    assert type(core.decide("/", cookie=cookie, headers={"HTTP_X_ROLE": "ok"})) is Forward
+    assert type(core.decide("/", cookie=cookie, headers={"HTTP_X_ROLE": "no"})) is Deny
+
+
+class DownStore:
+    def load(self, cookie_value: str) -> Session | None:
+        raise StoreUnavailable("down")
+
+
+def test_a_store_that_does_not_answer_fails_closed_except_on_public_paths() -> None:
+    core = Core(public_paths=("/static/",))
+    core.sessions.store = DownStore()
+    cookie = "pwless_gate_session=" + "a" * 43
+    assert type(core.decide("/reports", cookie=cookie)) is Unavailable
+    assert type(core.decide("/static/app.css", cookie=cookie)) is Anonymous
