@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from pwless_gate import PasswordlessGate
 from pwless_gate.metrics import Metrics
+
+from .helpers import RecordingApp, gate_config
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -47,3 +51,43 @@ def test_exposition_is_prometheus_text() -> None:
     body, content_type = Metrics.for_registry(CollectorRegistry()).exposition()
     assert content_type.startswith("text/plain")
     assert b"# TYPE pwless_gate_events_total counter" in body
+
+
+def test_no_metric_is_created_when_metrics_are_off() -> None:
+    registry = CollectorRegistry()
+    PasswordlessGate(RecordingApp(), gate_config("http://127.0.0.1:9"), metrics_registry=registry)
+    assert list(registry.collect()) == []
+
+
+def test_gates_built_and_counting_at_once_share_one_set_of_metrics() -> None:
+    """Lazily registered metrics raced on first use (``Duplicated timeseries``)."""
+    registry = CollectorRegistry()
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def worker() -> None:
+        try:
+            start.wait()
+            gate = PasswordlessGate(
+                RecordingApp(),
+                gate_config("http://127.0.0.1:9", metrics=True),
+                metrics_registry=registry,
+            )
+            for _ in range(100):
+                gate.views.deps.audit("login_started", ip="127.0.0.1", reason="email-code")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    body, _ = Metrics.for_registry(registry).exposition()
+    assert (
+        sample(
+            body.decode(), "pwless_gate_events_total", event="login_started", reason="email-code"
+        )
+        == 800
+    )
