@@ -163,10 +163,9 @@ class Responder:
     def _access_denied(
         self, request: GateRequest, exc: AccessDenied, who: str, next_url: str
     ) -> Response:
-        self.deps.audit(
-            "login_failed", ip=request.client_ip, identifier=who, reason="access_denied"
+        return self._login_failed(
+            request, who, "access_denied", 403, "Not allowed", "This account may not sign in here."
         )
-        return self.fail(request, 403, "Not allowed", "This account may not sign in here.")
 
     def _auth0_unavailable(
         self, request: GateRequest, exc: Auth0Unavailable, who: str, next_url: str
@@ -184,10 +183,20 @@ class Responder:
         self, request: GateRequest, exc: TokenError, who: str, next_url: str
     ) -> Response:
         log.error("id_token rejected for %s: %s", mask(who), exc)
-        self.deps.audit(
-            "login_failed", ip=request.client_ip, identifier=who, reason="token_rejected"
+        return self._login_failed(
+            request,
+            who,
+            "token_rejected",
+            502,
+            "Sign-in failed",
+            "The sign-in could not be verified.",
         )
-        return self.fail(request, 502, "Sign-in failed", "The sign-in could not be verified.")
+
+    def _login_failed(
+        self, request: GateRequest, who: str, reason: str, status: int, title: str, message: str
+    ) -> Response:
+        self.deps.audit("login_failed", ip=request.client_ip, identifier=who, reason=reason)
+        return self.fail(request, status, title, message)
 
     def _misconfigured(
         self, request: GateRequest, exc: Exception, who: str, next_url: str

@@ -25,6 +25,7 @@ carries the decision out.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .cookies import Cookies
@@ -36,24 +37,22 @@ from .sessions import CachedSession, SessionCache, User
 Authorize = Callable[[Mapping[str, Any], User], bool]
 
 
+@dataclass(slots=True)
 class RequestFacts:
     """What the decision reads of a request.
 
-    ``headers`` maps CGI-style names (``HTTP_ACCEPT``, ``HTTP_ORIGIN``…) to
-    values: the WSGI environ itself, or a dict another adapter builds. It is
-    also what the ``authorize`` hook receives.
+    ``cookie`` is the raw ``Cookie`` header; ``https`` whether the client used
+    https (after trusted proxies). ``headers`` maps CGI-style names
+    (``HTTP_ACCEPT``, ``HTTP_ORIGIN``…) to values: the WSGI environ itself, or
+    a dict another adapter builds. It is also what the ``authorize`` hook
+    receives.
     """
 
-    __slots__ = ("cookie", "headers", "https", "method", "path")
-
-    def __init__(
-        self, method: str, path: str, cookie: str | None, https: bool, headers: Mapping[str, Any]
-    ) -> None:
-        self.method = method
-        self.path = path
-        self.cookie = cookie
-        self.https = https
-        self.headers = headers
+    method: str
+    path: str
+    cookie: str | None
+    https: bool
+    headers: Mapping[str, Any]
 
 
 class Decision:
@@ -146,46 +145,44 @@ def is_preflight(method: str, headers: Mapping[str, Any]) -> bool:
     )
 
 
+@dataclass(kw_only=True, slots=True)
 class Decider:
-    """Decides what the gate does with a request. One per gate, shared by threads."""
+    """Decides what the gate does with a request. One per gate, shared by threads.
 
-    def __init__(
-        self,
-        *,
-        prefix: str,
-        cookies: Cookies,
-        sessions: SessionCache,
-        public: PublicPaths,
-        public_preflight: bool = False,
-        authorize: Authorize | None = None,
-        clock: Callable[[], float],
-    ) -> None:
-        self._prefix = prefix
-        self._prefix_slash = prefix + "/"
-        self._cookies = cookies
-        self._sessions = sessions
-        self._public = public
-        self._preflight = public_preflight
-        self._authorize = authorize
-        self._clock = clock
+    ``prefix`` is the gate's own path prefix; ``public`` the public paths;
+    ``public_preflight`` lets CORS preflights through; ``authorize`` is the
+    application's hook; ``clock`` tells when a session is due for renewal.
+    """
+
+    prefix: str
+    cookies: Cookies
+    sessions: SessionCache
+    public: PublicPaths
+    clock: Callable[[], float]
+    public_preflight: bool = False
+    authorize: Authorize | None = None
+    prefix_slash: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.prefix_slash = self.prefix + "/"
 
     def decide(self, facts: RequestFacts) -> Decision:
         """The decision for ``facts``. Exceptions of ``authorize`` propagate."""
         path = facts.path
-        if path.startswith(self._prefix_slash) or path == self._prefix:
+        if path.startswith(self.prefix_slash) or path == self.prefix:
             return GATE_ROUTE
         value = (
-            self._cookies.session_from_header(facts.cookie, facts.https) if facts.cookie else None
+            self.cookies.session_from_header(facts.cookie, facts.https) if facts.cookie else None
         )
         if value is not None:
             try:
-                entry = self._sessions.lookup(value)
+                entry = self.sessions.lookup(value)
             except StoreUnavailable:
                 return ANONYMOUS if self._is_public(facts) else UNAVAILABLE
             if entry is not None:
-                if entry.refresh_at is not None and entry.refresh_at <= self._clock():
+                if entry.refresh_at is not None and entry.refresh_at <= self.clock():
                     return Renew(value, entry)
-                if self._authorize is None:
+                if self.authorize is None:
                     return Forward(entry)
                 decision = self.admit(facts, entry)
                 if type(decision) is Deny and self._is_public(facts):
@@ -199,12 +196,12 @@ class Decider:
         self, facts: RequestFacts, entry: CachedSession, cookie: str | None = None
     ) -> Decision:
         """Forward a verified session, unless ``authorize`` refuses it."""
-        if self._authorize is not None and not self._authorize(facts.headers, entry.user):
+        if self.authorize is not None and not self.authorize(facts.headers, entry.user):
             return Deny(entry.user, wants_json(facts.headers))
         return Forward(entry, cookie)
 
     def _is_public(self, facts: RequestFacts) -> bool:
         """A public path, or (with ``public_preflight``) a CORS preflight request."""
-        if self._public and self._public.matches(facts.path):
+        if self.public and self.public.matches(facts.path):
             return True
-        return self._preflight and is_preflight(facts.method, facts.headers)
+        return self.public_preflight and is_preflight(facts.method, facts.headers)
