@@ -14,7 +14,7 @@ from .errors import (
 from .middleware import PasswordlessGate, gate
 from .sessions import User
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Auth0Error",

@@ -68,7 +68,35 @@ class Limit:
 
 @dataclass(frozen=True, kw_only=True)
 class GateConfig:
-    """The gate's settings. Each field maps to a ``PWLESS_GATE_<NAME>`` variable."""
+    """The gate's settings. Each field maps to a ``PWLESS_GATE_<NAME>`` variable.
+
+    Built once and validated here, in full: a bad setting raises
+    :class:`~pwless_gate.errors.ConfigError` naming the variable, before any
+    request is served. The allow-list (:attr:`allow`), the throttle limits
+    (:attr:`limits`), the proxy trust (:attr:`proxies`) and the signing keys
+    are derived here too, so nothing downstream parses a setting again.
+
+    Example::
+
+        config = GateConfig(
+            auth0_domain="acme.eu.auth0.com",
+            client_id="...",
+            client_secret="...",
+            secret_key="a long random string",
+            methods=("email-code", "email-link"),
+            allowed_domains=("acme.example",),
+            trusted_proxies="for=1,proto=1",
+        )
+        config = GateConfig.from_env()  # the same, from PWLESS_GATE_* variables
+
+    .. versionchanged:: 0.2.0
+       ``trusted_proxies`` also takes counts per header
+       (``"for=1,proto=1,host=1,port=0,prefix=0"``), read as Werkzeug's
+       ProxyFix reads them; ``X-Forwarded-Port`` and ``-Prefix`` are
+       honoured when trusted. ``redis_timeout`` must be positive and
+       ``clock_leeway`` at most 300 seconds. ``allow``, ``limits``,
+       ``proxies`` and ``signing_keys`` are derived here.
+    """
 
     auth0_domain: str
     client_id: str

@@ -3,10 +3,8 @@
 Both are HttpOnly and SameSite=Lax; Secure when the gate is served over
 https (or ``cookie_secure=true``), and then named with the ``__Host-``
 prefix so no subdomain can plant them. Reading the session cookie on the hot
-path is a compiled regex over the raw ``Cookie`` header, not a full parse.
-
-A cookie value is read only after its length is bounded, so no input makes
-the reader do more than a few string operations.
+path is a ``str.find`` over the raw ``Cookie`` header, not a full parse; a
+chunk count is length-checked before it is turned into a number.
 
 A browser drops a cookie over about 4 KB, so a longer session value is split
 into chunks: the first cookie holds ``<n>~<part>`` and ``<name>_1`` … the
