@@ -217,7 +217,10 @@ class Auth0Client:
     def _exchange(self, method: str, path: str, **kwargs: Any) -> Any:
         url = self.base_url + path
         try:
-            response = self._http.request(method, url, timeout=self._timeout, **kwargs)
+            # Never follow a redirect: a 307 would re-post the client secret elsewhere.
+            response = self._http.request(
+                method, url, timeout=self._timeout, allow_redirects=False, **kwargs
+            )
         except requests.Timeout as exc:
             raise Auth0Unavailable(f"{method} {path} timed out", status_code=503) from exc
         except requests.ConnectionError as exc:

@@ -6,6 +6,7 @@ Configuration errors print one line naming the setting and exit with 2.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import sys
@@ -25,7 +26,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8000, help="the gate's port (default 8000)")
 
     tenant = commands.add_parser("dev-tenant", help="run the local Auth0-compatible tenant")
-    tenant.add_argument("--host", default="127.0.0.1")
+    tenant.add_argument("--host", default="127.0.0.1", help="a loopback address (default)")
+    tenant.add_argument(
+        "--unsafe-listen-anywhere",
+        action="store_true",
+        help="allow a --host that is not loopback: anyone who reaches it can mint tokens",
+    )
     tenant.add_argument("--port", type=int, default=8001)
     tenant.add_argument("--client-id", default="pwless-gate-dev")
     tenant.add_argument("--client-secret", default="pwless-gate-dev-secret")
@@ -70,6 +76,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_demo(port=args.port)
         elif args.command == "dev-tenant":
             from .devtenant import main_serve
+
+            if not (args.unsafe_listen_anywhere or _is_loopback(args.host)):
+                print(
+                    f"pwless-gate: --host {args.host} is not a loopback address; the local "
+                    "tenant signs tokens for anyone who reaches it (add "
+                    "--unsafe-listen-anywhere to listen there anyway)",
+                    file=sys.stderr,
+                )
+                return 2
 
             main_serve(
                 args.host,
@@ -161,3 +176,12 @@ def _check() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

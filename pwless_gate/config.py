@@ -100,10 +100,10 @@ class GateConfig:
 
     auth0_domain: str
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)
     methods: tuple[str, ...] = ("email-code",)
-    secret_key: str | None = None
-    previous_secret_keys: tuple[str, ...] = ()
+    secret_key: str | None = field(default=None, repr=False)
+    previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     audience: str | None = None
     scope: str = "openid profile email"
     allowed_emails: tuple[str, ...] = ()

@@ -48,13 +48,16 @@ class LinkViews:
                 request, 400, "Link not valid", "This sign-in link is incomplete.", next=tx.next
             )
         # Nothing is consumed here: mail scanners open links, people press buttons.
+        other_browser = not tx.bound_to(request.browser_id)
         return self.r.page(
             request,
             "callback.html",
-            destination=mask(tx.identifier),
+            # A link opened in another browser shows the whole address, so nobody
+            # is signed in to someone else's account unawares (login CSRF).
+            destination=tx.identifier if other_browser else mask(tx.identifier),
             code=code,
             state=args.get("state", ""),
-            other_browser=not tx.bound_to(request.browser_id),
+            other_browser=other_browser,
         )
 
     def _finish_link(self, request: GateRequest) -> Response:
