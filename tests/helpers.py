@@ -58,6 +58,17 @@ def hidden(page: str, name: str) -> str:
     return html.unescape(match.group(1))
 
 
+def wrong_code(code: str) -> str:
+    """A code of the same length as ``code`` that is certainly not it: each digit moved by one.
+
+    Raises ``ValueError`` if ``code`` is not a string of ASCII digits, so a
+    missing code cannot pass for a wrong one.
+    """
+    if not (code.isascii() and code.isdigit()):
+        raise ValueError(f"not a one-time code: {code!r}")
+    return "".join(str((int(digit) + 1) % 10) for digit in code)
+
+
 def gate_config(tenant_url: str, **overrides: Any) -> GateConfig:
     values: dict[str, Any] = {
         "auth0_domain": tenant_url,

@@ -116,7 +116,3 @@ class Site:
         expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
         page.goto(self.message(email).link or "")
         expect(page.get_by_role("heading", level=1)).to_have_text("Continue signing in")
-
-
-def wrong_code(right: str) -> str:
-    return "000000" if right != "000000" else "111111"

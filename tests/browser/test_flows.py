@@ -13,8 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from ..helpers import wrong_code
 from .browsing import Shot
-from .live import Site, wrong_code
+from .live import Site
 
 pytestmark = pytest.mark.slow
 

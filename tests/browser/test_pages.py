@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Page, expect
 
+from ..helpers import wrong_code
 from . import checks
 from .browsing import PHONE, Shot, Tab
-from .live import Site, wrong_code
+from .live import Site
 
 pytestmark = pytest.mark.slow
 

@@ -24,6 +24,15 @@ from ..procs import free_port
 TIMEOUT = 0.5
 
 
+def answer_bound(gate: PasswordlessGate) -> float:
+    """How long an answer may take while Auth0 stalls, from the gate's own ``auth0_timeout``.
+
+    One call to Auth0 is a connect and a read, each bounded by the timeout; half
+    a second more covers everything else the gate does.
+    """
+    return gate.config.auth0_timeout * 2 + 0.5
+
+
 @pytest.fixture
 def slow_tenant(clock: FakeClock) -> Iterator[RunningTenant]:
     app = DevTenant(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, clock=clock, fault_delay=3)
@@ -61,7 +70,7 @@ def test_failures_become_pages_within_the_timeout(
         answer = harness.submit_code(started, harness.tenant.last_message().code)
     elapsed = time.monotonic() - began
     assert answer.status_code == status
-    assert elapsed < TIMEOUT * 2 + 0.5
+    assert elapsed < answer_bound(harness.gate)
     if status in (502, 503, 429):
         assert "Retry-After" in answer.headers
     page = answer.get_data(as_text=True)
@@ -102,7 +111,7 @@ def test_jwks_timeout_is_503_within_the_timeout(harness: Harness) -> None:
     began = time.monotonic()
     answer = harness.submit_code(started, harness.tenant.last_message().code)
     assert answer.status_code == 503
-    assert time.monotonic() - began < TIMEOUT * 2 + 0.5
+    assert time.monotonic() - began < answer_bound(harness.gate)
     assert harness.app.calls == []
 
 

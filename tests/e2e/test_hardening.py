@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ..helpers import FakeClock, Harness, hidden
+from ..helpers import FakeClock, Harness, hidden, wrong_code
 
 OFF = {
     "throttle_send_per_ip": "off",
@@ -62,7 +62,7 @@ def test_verify_per_login(make_harness: Any) -> None:
     harness = make_harness(throttle_verify_per_login="2/900")
     started = harness.start("cy@example.com")
     code = harness.tenant.last_message().code
-    wrong = "000000" if code != "000000" else "111111"
+    wrong = wrong_code(code)
     page = harness.submit_code(started, wrong)
     assert page.status_code == 400
     page = harness.submit_code(page, wrong)
@@ -80,7 +80,7 @@ def test_verify_per_identifier_across_logins(make_harness: Any) -> None:
     for _ in range(2):
         started = harness.start("dee@example.com")
         code = harness.tenant.last_message().code
-        wrong = "000000" if code != "000000" else "111111"
+        wrong = wrong_code(code)
         statuses.append(harness.submit_code(started, wrong).status_code)
         statuses.append(harness.submit_code(started, wrong).status_code)
     assert statuses == [400, 400, 400, 429]

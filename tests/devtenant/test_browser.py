@@ -1,0 +1,178 @@
+"""What a browser visits: the magic-link target ``/passwordless/verify_redirect`` and logout."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from pwless_gate.devtenant import RunningTenant
+
+from ..helpers import CLIENT_ID
+from .calls import (
+    CALLBACK,
+    EMAIL,
+    LOGOUT_URL,
+    SAME_DEVICE,
+    TIMEOUT,
+    MakeTenant,
+    decode,
+    follow,
+    log_in,
+    otp,
+    redirect_query,
+    start_link,
+    token,
+)
+
+
+def test_magic_link_redirects_with_a_code_and_the_state(link_tenant: RunningTenant) -> None:
+    message = start_link(link_tenant, nonce="nonce-1", scope="openid email offline_access")
+    assert message.link is not None
+
+    answer = redirect_query(follow(message.link))
+    exchanged = token(
+        link_tenant, grant_type="authorization_code", code=answer["code"], redirect_uri=CALLBACK
+    )
+
+    assert set(answer) == {"code", "state"}
+    assert answer["state"] == "state-123"
+    assert exchanged.status_code == 200, exchanged.text
+    body = exchanged.json()
+    assert "refresh_token" not in body  # never after a magic link
+    claims = decode(link_tenant, body["id_token"])
+    assert (claims["nonce"], claims["email"]) == ("nonce-1", EMAIL)
+
+
+def test_magic_link_without_nonce_gives_no_nonce(link_tenant: RunningTenant) -> None:
+    message = start_link(link_tenant)
+    assert message.link is not None
+    answer = redirect_query(follow(message.link))
+
+    body = token(
+        link_tenant, grant_type="authorization_code", code=answer["code"], redirect_uri=CALLBACK
+    ).json()
+
+    assert "nonce" not in decode(link_tenant, body["id_token"])
+
+
+def test_magic_link_to_an_unlisted_callback_is_refused(tenant: RunningTenant) -> None:
+    message = start_link(tenant)
+    assert message.link is not None
+
+    response = follow(message.link)
+
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert "Callback URL mismatch" in response.text
+    assert otp(tenant, EMAIL, message.code).status_code == 200  # the code was not spent
+
+
+def test_magic_link_refused_without_a_session_when_the_flag_is_off(
+    make_tenant: MakeTenant,
+) -> None:
+    tenant = make_tenant(allow_magiclink_verify_without_session=False)
+    tenant.app.allow_callback(CALLBACK)
+    message = start_link(tenant)
+    assert message.link is not None
+
+    answer = redirect_query(follow(message.link))
+
+    assert answer == {
+        "error": "access_denied",
+        "error_description": SAME_DEVICE,
+        "state": "state-123",
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        # an int: the status of an error page; a str: the error of a redirect
+        pytest.param({"client_id": "someone-else"}, 400, id="client-unknown"),
+        pytest.param({"redirect_uri": None}, 400, id="redirect_uri-missing"),
+        pytest.param({"response_type": None}, "invalid_request", id="response_type-missing"),
+        pytest.param(
+            {"response_type": "token"}, "unsupported_response_type", id="response_type-token"
+        ),
+        pytest.param({"connection": "sms"}, "invalid_request", id="connection-sms"),
+        pytest.param({"email": None}, "invalid_request", id="email-missing"),
+        pytest.param({"verification_code": None}, "invalid_request", id="code-missing"),
+    ],
+)
+def test_verify_redirect_refuses_bad_links(
+    link_tenant: RunningTenant, changes: dict[str, str | None], expected: int | str
+) -> None:
+    message = start_link(link_tenant)
+    assert message.link is not None
+    query: dict[str, str | None] = {
+        name: values[0] for name, values in parse_qs(urlsplit(message.link).query).items()
+    }
+    query.update(changes)
+    params = {name: value for name, value in query.items() if value is not None}
+
+    response = requests.get(
+        f"{link_tenant.url}/passwordless/verify_redirect",
+        params=params,
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+
+    if isinstance(expected, int):
+        assert response.status_code == expected
+        assert "Location" not in response.headers
+    else:
+        assert redirect_query(response)["error"] == expected
+
+
+def test_logout_redirects_to_an_allowed_url(tenant: RunningTenant) -> None:
+    tenant.app.allow_logout_url(LOGOUT_URL)
+
+    response = requests.get(
+        f"{tenant.url}/v2/logout",
+        params={"client_id": CLIENT_ID, "returnTo": LOGOUT_URL},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == LOGOUT_URL
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"client_id": CLIENT_ID, "returnTo": "http://evil.test/"}, 400),
+        ({"returnTo": LOGOUT_URL}, 400),
+        ({"client_id": "someone-else", "returnTo": LOGOUT_URL}, 400),
+        ({"client_id": CLIENT_ID}, 200),
+    ],
+    ids=["unlisted-url", "no-client-id", "unknown-client", "no-return-to"],
+)
+def test_logout_without_an_allowed_target_does_not_redirect(
+    tenant: RunningTenant, params: dict[str, str], status: int
+) -> None:
+    tenant.app.allow_logout_url(LOGOUT_URL)
+
+    response = requests.get(
+        f"{tenant.url}/v2/logout", params=params, allow_redirects=False, timeout=TIMEOUT
+    )
+
+    assert response.status_code == status
+    assert "Location" not in response.headers
+
+
+def test_oidc_logout_redirects_with_the_state(tenant: RunningTenant) -> None:
+    tenant.app.allow_logout_url(LOGOUT_URL)
+    id_token = log_in(tenant, scope="openid")["id_token"]
+
+    response = requests.get(
+        f"{tenant.url}/oidc/logout",
+        params={"id_token_hint": id_token, "post_logout_redirect_uri": LOGOUT_URL, "state": "s"},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"{LOGOUT_URL}?state=s"

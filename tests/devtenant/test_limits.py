@@ -1,0 +1,162 @@
+"""Rate limits (with ``auth0-forwarded-for``) and brute-force protection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from pwless_gate.devtenant import RunningTenant
+
+from ..helpers import CLIENT_ID, CLIENT_SECRET, FakeClock
+from .calls import (
+    EMAIL,
+    OTP_GRANT,
+    RATE_LIMIT_BODY,
+    TIMEOUT,
+    MakeTenant,
+    otp,
+    start,
+    start_email,
+)
+
+
+def test_start_allows_a_burst_of_50_then_429(tenant: RunningTenant, clock: FakeClock) -> None:
+    remaining = []
+    for _ in range(50):
+        response = start(tenant, connection="email", email=EMAIL, send="code")
+        assert response.status_code == 200
+        remaining.append(int(response.headers["x-ratelimit-remaining"]))
+
+    refused = start(tenant, connection="email", email=EMAIL, send="code")
+
+    assert remaining == list(range(49, -1, -1))
+    assert refused.status_code == 429
+    assert refused.json() == RATE_LIMIT_BODY
+    assert refused.headers["x-ratelimit-limit"] == "50"
+    assert refused.headers["x-ratelimit-remaining"] == "0"
+    assert int(refused.headers["x-ratelimit-reset"]) > clock.now
+    assert int(refused.headers["Retry-After"]) == 72  # 3600 s / 50
+    assert len(tenant.outbox()) == 50
+    clock.advance(72)
+    assert start(tenant, connection="email", email=EMAIL, send="code").status_code == 200
+    assert start(tenant, connection="email", email=EMAIL, send="code").status_code == 429
+
+
+def test_refused_starts_count_against_the_limit(tenant: RunningTenant) -> None:
+    for _ in range(50):
+        start(tenant, connection="email", email="not-an-email")
+
+    assert start(tenant, connection="email", email=EMAIL).status_code == 429
+
+
+def exhaust_start(tenant: RunningTenant, headers: dict[str, str], **fields: Any) -> None:
+    for _ in range(50):
+        start(tenant, headers=headers, connection="email", email=EMAIL, send="code", **fields)
+
+
+def test_forwarded_for_is_honoured_with_the_secret(tenant: RunningTenant) -> None:
+    exhaust_start(tenant, {"auth0-forwarded-for": "198.51.100.1"})
+
+    same = start(
+        tenant,
+        headers={"auth0-forwarded-for": "198.51.100.1"},
+        connection="email",
+        email=EMAIL,
+        send="code",
+    )
+    other = start(
+        tenant,
+        headers={"auth0-forwarded-for": "198.51.100.2"},
+        connection="email",
+        email=EMAIL,
+        send="code",
+    )
+    server_ip = start(tenant, connection="email", email=EMAIL, send="code")
+
+    assert (same.status_code, other.status_code, server_ip.status_code) == (429, 200, 200)
+
+
+def test_forwarded_for_is_ignored_without_the_secret(tenant: RunningTenant) -> None:
+    exhaust_start(tenant, {"auth0-forwarded-for": "198.51.100.1"}, client_secret=None)
+
+    other = start(
+        tenant,
+        headers={"auth0-forwarded-for": "198.51.100.2"},
+        connection="email",
+        email=EMAIL,
+        send="code",
+        client_secret=None,
+    )
+    trusted = start(
+        tenant,
+        headers={"auth0-forwarded-for": "198.51.100.3"},
+        connection="email",
+        email=EMAIL,
+        send="code",
+    )
+
+    assert other.status_code == 429
+    assert trusted.status_code == 200
+
+
+def test_forwarded_for_is_ignored_when_the_app_does_not_trust_it(
+    make_tenant: MakeTenant,
+) -> None:
+    tenant = make_tenant(trust_forwarded_for=False)
+    exhaust_start(tenant, {"auth0-forwarded-for": "198.51.100.1"})
+
+    other = start(
+        tenant,
+        headers={"auth0-forwarded-for": "198.51.100.2"},
+        connection="email",
+        email=EMAIL,
+        send="code",
+    )
+
+    assert other.status_code == 429
+
+
+def test_token_allows_30_per_second(tenant: RunningTenant, clock: FakeClock) -> None:
+    # A different user each time, so brute-force protection stays out of the way.
+    answers = [otp(tenant, f"user{n}@example.com", "123456") for n in range(30)]
+
+    refused = otp(tenant, "late@example.com", "123456")
+
+    assert {a.status_code for a in answers} == {403}
+    assert [int(a.headers["x-ratelimit-remaining"]) for a in answers] == list(range(29, -1, -1))
+    assert refused.status_code == 429
+    assert refused.json() == RATE_LIMIT_BODY
+    assert refused.headers["x-ratelimit-limit"] == "30"
+    assert refused.headers["Retry-After"] == "1"
+    clock.advance(1)
+    assert otp(tenant, "late@example.com", "123456").status_code == 403
+
+
+def test_brute_force_protection_blocks_the_user_from_that_ip(tenant: RunningTenant) -> None:
+    other_ip = {"auth0-forwarded-for": "203.0.113.9"}
+    for _ in range(3):
+        start_email(tenant)
+        for _ in range(3):
+            otp(tenant, EMAIL, "bad")
+    start_email(tenant)
+    assert otp(tenant, EMAIL, "bad").json()["error"] == "invalid_grant"  # the 10th failure
+    message = start_email(tenant)
+
+    blocked = otp(tenant, EMAIL, message.code)
+    elsewhere = requests.post(
+        f"{tenant.url}/oauth/token",
+        data={
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "grant_type": OTP_GRANT,
+            "username": EMAIL,
+            "otp": message.code,
+            "realm": "email",
+        },
+        headers=other_ip,
+        timeout=TIMEOUT,
+    )
+
+    assert (blocked.status_code, blocked.json()["error"]) == (429, "too_many_attempts")
+    assert elsewhere.status_code == 200
