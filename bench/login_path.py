@@ -48,8 +48,10 @@ _OFF = {
     for name in (
         "throttle_send_per_ip",
         "throttle_send_per_identifier",
+        "throttle_send_per_identifier_total",
         "throttle_verify_per_login",
         "throttle_verify_per_identifier",
+        "throttle_verify_per_identifier_total",
     )
 }
 

@@ -26,7 +26,7 @@ from .errors import (
 )
 from .identity import InvalidIdentifier, mask, normalise_email, normalise_phone
 from .request import GateRequest
-from .signin import SignIn
+from .signin import SignIn, per_client
 from .transactions import Transaction, TransactionError
 
 _CODE = re.compile(r"^[0-9]{4,12}$")
@@ -119,7 +119,13 @@ class CodeViews:
         ip = request.client_ip
         audit = self.deps.audit
         try:
-            self.signin.throttle(request, identifier, send_ip=ip, send_id=identifier)
+            self.signin.throttle(
+                request,
+                identifier,
+                send_ip=ip,
+                send_id=per_client(identifier, ip),
+                send_id_total=identifier,
+            )
         except PwlessGateError as exc:
             return self.r.error(request, exc, identifier, next_url)
         tx = self.deps.transactions.new(
@@ -214,7 +220,11 @@ class CodeViews:
         config = self.deps.config
         try:
             self.signin.throttle(
-                request, tx.identifier, verify_login=tx.tx_id, verify_id=tx.identifier
+                request,
+                tx.identifier,
+                verify_login=tx.tx_id,
+                verify_id=per_client(tx.identifier, ip),
+                verify_id_total=tx.identifier,
             )
             tokens = self.deps.auth0.exchange_otp(
                 realm=tx.connection,

@@ -35,8 +35,10 @@ MAX_CLOCK_LEEWAY = 300
 THROTTLES = {
     "send-ip": "throttle_send_per_ip",
     "send-id": "throttle_send_per_identifier",
+    "send-id-total": "throttle_send_per_identifier_total",
     "verify-login": "throttle_verify_per_login",
     "verify-id": "throttle_verify_per_identifier",
+    "verify-id-total": "throttle_verify_per_identifier_total",
 }
 
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
@@ -120,9 +122,13 @@ class GateConfig:
     redis_url: str | None = None
     redis_timeout: float = 1.0
     throttle_send_per_ip: str = "30/3600"
+    # Per identifier *and* client IP, so one IP cannot use up a person's limit;
+    # the ``_total`` ceilings, per identifier alone, stop a guesser using many IPs.
     throttle_send_per_identifier: str = "5/900"
+    throttle_send_per_identifier_total: str = "50/3600"
     throttle_verify_per_login: str = "5/900"
     throttle_verify_per_identifier: str = "10/900"
+    throttle_verify_per_identifier_total: str = "100/3600"
     trusted_proxies: int | str = 0
     cookie_secure: Literal["auto", "true", "false"] = "auto"
     cookie_name: str = "pwless_gate"

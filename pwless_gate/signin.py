@@ -18,6 +18,7 @@ from .deps import Deps
 from .errors import Refused, Throttled
 from .request import GateRequest
 from .sessions import Session, User, new_session_id
+from .throttle import Hit
 from .transactions import Transaction
 
 
@@ -28,16 +29,18 @@ class SignIn:
         self.deps = deps
 
     def throttle(self, request: GateRequest, identifier: str, **keys: str) -> None:
-        """Count one hit on each named limit; raise :class:`Throttled` when one is used up.
+        """Count one hit on each named limit, all or none; raise :class:`Throttled`
+        (and count nothing) when one is used up.
 
         ``keys`` maps limit names (``send_ip``, ``verify_login``…) to the key
         counted. Raises :class:`~pwless_gate.errors.StoreUnavailable` too.
         """
-        longest = 0
         limits = self.deps.config.limits
+        hits = []
         for name, key in keys.items():
             limit_name = name.replace("_", "-")
-            longest = max(longest, self.deps.throttle.hit(limit_name, key, limits[limit_name]))
+            hits.append(Hit(limit_name, key, limits[limit_name]))
+        longest = self.deps.throttle.hit_all(hits)
         if longest:
             self.deps.audit(
                 "throttled", ip=request.client_ip, identifier=identifier, reason="local"
@@ -89,6 +92,14 @@ class SignIn:
         response = see_other(request.next_url(tx.next))
         deps.cookies.set_session(request, response, value)
         return response
+
+
+def per_client(identifier: str, ip: str) -> str:
+    """The key of a per-identifier limit counted for one client IP.
+
+    The IP comes first: it never holds ``|``, an email address may.
+    """
+    return f"{ip}|{identifier}"
 
 
 def _claims_match(tx: Transaction, claims: dict[str, object]) -> bool:

@@ -7,30 +7,66 @@ over a sliding window (two fixed windows, the older one weighed by
 how much of it still counts), kept in memory (per process) or in Redis (shared by every
 worker and host).
 
+The limits of one step are counted together, all or none
+(:meth:`Throttle.hit_all`): a hit refused by one limit is counted by no
+other, so a request turned away for one reason does not use up another
+limit (an attacker's refused guesses do not eat into a person's ceiling).
+
 This module counts; it does not decide which keys to count (the login views
 do) or what to answer (a 429 page with ``Retry-After``).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, Protocol
-
-from cachetools import TTLCache
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, Protocol
 
 from .config import Limit
 from .errors import StoreUnavailable
 
-_MAX_KEYS = 200_000
+log = logging.getLogger("pwless_gate.throttle")
+
+#: Keys kept in memory per limit (name and period); see :class:`MemoryThrottle`.
+MAX_KEYS_PER_LIMIT = 50_000
+
+
+class Hit(NamedTuple):
+    """One hit to count: the limit's ``name`` (its kind), the ``key`` counted, the limit."""
+
+    name: str
+    key: str
+    limit: Limit
 
 
 class Throttle(Protocol):
     """Counts hits per key; answers how long to wait, 0 when the hit is allowed."""
 
-    def hit(self, name: str, key: str, limit: Limit) -> int: ...
+    def hit(self, name: str, key: str, limit: Limit) -> int:
+        """Count one hit on one limit; the same as ``hit_all([Hit(name, key, limit)])``."""
+        ...
+
+    def hit_all(self, hits: Sequence[Hit]) -> int:
+        """Count one hit on every limit, or on none.
+
+        Returns 0 when each limit allows one more hit (all are then counted);
+        otherwise the longest wait in seconds, and nothing is counted.
+        """
+        ...
+
+
+def _weight(limit: Limit, now: float) -> float:
+    """How much of the previous window still overlaps the last ``period`` seconds."""
+    return 1 - (now % limit.period) / limit.period
+
+
+def _fits(limit: Limit, weight: float, current: int, previous: int) -> bool:
+    # The Lua script of RedisThrottle says the same, in the same order of operations.
+    return previous * weight + current + 1 <= limit.count
 
 
 def _wait(limit: Limit, now: float, current: int, previous: int) -> int:
@@ -44,8 +80,7 @@ def _wait(limit: Limit, now: float, current: int, previous: int) -> int:
     """
     period = limit.period
     start = now - now % period
-    into = (now - start) / period
-    if previous * (1 - into) + current + 1 <= limit.count:
+    if _fits(limit, _weight(limit, now), current, previous):
         return 0
     room = limit.count - current - 1
     if room >= 0 and previous:
@@ -56,36 +91,145 @@ def _wait(limit: Limit, now: float, current: int, previous: int) -> int:
     return max(1, math.ceil(ready - now))
 
 
-class MemoryThrottle:
-    """Sliding-window counters in this process, bounded in size."""
+class _Counters:
+    """The counters of one limit (one name and period), at most ``max_keys`` of them.
 
-    def __init__(self, *, clock: Callable[[], float] = time.time, max_period: int = 86400) -> None:
+    key → ``[window, current, previous]``: the last window counted, its hits,
+    and the hits of the window before it. Counting moves a key to the end, so
+    the keys stay in the order their counters expire (two periods after the
+    start of their last window), oldest first.
+    """
+
+    def __init__(self, name: str, period: int, max_keys: int) -> None:
+        self.name = name
+        self.period = period
+        self.max_keys = max_keys
+        self.full = False
+        self._entries: OrderedDict[str, list[int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def counts(self, key: str, window: int) -> tuple[int, int]:
+        """The hits counted in ``window`` and in the one before, for ``key``."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return 0, 0
+        last, current, previous = entry
+        if last == window:
+            return current, previous
+        return (0, current) if last == window - 1 else (0, 0)
+
+    def room(self, key: str, now: float) -> int:
+        """Seconds until ``key`` can be counted for want of room; 0 when it can now."""
+        if key in self._entries:
+            return 0
+        window = int(now // self.period)
+        while self._entries:
+            oldest = next(iter(self._entries.values()))
+            if oldest[0] >= window - 1:
+                break
+            self._entries.popitem(last=False)
+        if len(self._entries) < self.max_keys:
+            self.full = False
+            return 0
+        if not self.full:
+            self.full = True
+            log.warning("throttle %s holds %d keys: new keys wait", self.name, self.max_keys)
+        oldest = next(iter(self._entries.values()))
+        return max(1, math.ceil((oldest[0] + 2) * self.period - now))
+
+    def count(self, key: str, window: int) -> None:
+        current, previous = self.counts(key, window)
+        self._entries[key] = [window, current + 1, previous]
+        self._entries.move_to_end(key)
+
+
+class MemoryThrottle:
+    """Sliding-window counters in this process, bounded in size per limit.
+
+    Each limit (name and period) keeps its own counters, at most ``max_keys``
+    of them, so a flood of one kind (sends to random addresses) cannot push
+    out another kind's counters (the guesses at one person's code). A
+    counter is forgotten only once its windows have passed, never to make
+    room: when a limit holds ``max_keys`` live counters, a *new* key waits
+    (until the oldest counter expires) instead of evicting one. Evicting
+    would let whoever floods a limit reset counters, their own among them;
+    refusing only delays keys not yet seen, and fails closed as the gate
+    does when Redis is away. The per-IP send limit bounds how many new keys
+    one IP can make; deployments beyond ``max_keys`` people signing in per
+    two periods want :class:`RedisThrottle`, whose keys expire on their own.
+    """
+
+    def __init__(
+        self, *, clock: Callable[[], float] = time.time, max_keys: int = MAX_KEYS_PER_LIMIT
+    ) -> None:
         self._clock = clock
-        self._counts: TTLCache[str, int] = TTLCache(
-            maxsize=_MAX_KEYS, ttl=2 * max_period, timer=clock
-        )
+        self._max_keys = max_keys
+        self._limits: dict[tuple[str, int], _Counters] = {}
         self._lock = threading.Lock()
 
     def hit(self, name: str, key: str, limit: Limit) -> int:
-        if limit.off:
+        return self.hit_all([Hit(name, key, limit)])
+
+    def hit_all(self, hits: Sequence[Hit]) -> int:
+        hits = [h for h in hits if not h.limit.off]
+        if not hits:
             return 0
         now = self._clock()
-        window = int(now // limit.period)
-        prefix = f"{name}:{key}:{limit.period}:"
         with self._lock:
-            current = self._counts.get(f"{prefix}{window}", 0)
-            previous = self._counts.get(f"{prefix}{window - 1}", 0)
-            wait = _wait(limit, now, current, previous)
-            if not wait:
-                self._counts[f"{prefix}{window}"] = current + 1
-        return wait
+            longest = 0
+            for name, key, limit in hits:
+                counters = self._counters(name, limit)
+                current, previous = counters.counts(key, int(now // limit.period))
+                wait = max(_wait(limit, now, current, previous), counters.room(key, now))
+                longest = max(longest, wait)
+            if not longest:
+                for name, key, limit in hits:
+                    self._counters(name, limit).count(key, int(now // limit.period))
+        return longest
+
+    def _counters(self, name: str, limit: Limit) -> _Counters:
+        found = self._limits.get((name, limit.period))
+        if found is None:
+            found = self._limits[name, limit.period] = _Counters(name, limit.period, self._max_keys)
+        return found
+
+
+#: Counts one hit on every limit, or on none. KEYS: per hit, the counter of
+#: its current window, then of the previous one. ARGV: per hit, the limit's
+#: count, the weight of the previous window, and the TTL of a new counter.
+#: Returns 1 (counted) or 0, then the counts read, current and previous per hit.
+_HIT_ALL = """
+local counts = {1}
+for i = 1, #KEYS / 2 do
+  local current = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0')
+  local previous = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
+  counts[2 * i] = current
+  counts[2 * i + 1] = previous
+  if previous * tonumber(ARGV[3 * i - 1]) + current + 1 > tonumber(ARGV[3 * i - 2]) then
+    counts[1] = 0
+  end
+end
+if counts[1] == 1 then
+  for i = 1, #KEYS / 2 do
+    redis.call('INCR', KEYS[2 * i - 1])
+    redis.call('EXPIRE', KEYS[2 * i - 1], ARGV[3 * i])
+  end
+end
+return counts
+"""
 
 
 class RedisThrottle:
     """Sliding-window counters in Redis, shared by every worker and host.
 
-    ``redis`` is a ``redis.Redis`` client. Errors of Redis propagate as
-    :class:`~pwless_gate.errors.StoreUnavailable` (the gate then fails closed).
+    ``redis`` is a ``redis.Redis`` client. The limits of one step are checked
+    and counted by one Lua script, so no other worker sees a refused hit even
+    for a moment. Keys are per limit (``<namespace>:throttle:<name>:…``) and
+    expire two periods after their window starts, so memory follows traffic.
+    Errors of Redis propagate as :class:`~pwless_gate.errors.StoreUnavailable`
+    (the gate then fails closed).
     """
 
     def __init__(
@@ -94,22 +238,31 @@ class RedisThrottle:
         self._redis = redis
         self._namespace = namespace
         self._clock = clock
+        self._script = redis.register_script(_HIT_ALL)
 
     def hit(self, name: str, key: str, limit: Limit) -> int:
-        if limit.off:
+        return self.hit_all([Hit(name, key, limit)])
+
+    def hit_all(self, hits: Sequence[Hit]) -> int:
+        hits = [h for h in hits if not h.limit.off]
+        if not hits:
             return 0
         now = self._clock()
-        window = int(now // limit.period)
-        prefix = f"{self._namespace}:throttle:{name}:{key}:{limit.period}:"
+        keys: list[str] = []
+        args: list[str | int] = []
+        for name, key, limit in hits:
+            window = int(now // limit.period)
+            prefix = f"{self._namespace}:throttle:{name}:{key}:{limit.period}:"
+            keys += [f"{prefix}{window}", f"{prefix}{window - 1}"]
+            args += [limit.count, repr(_weight(limit, now)), 2 * limit.period + 1]
         try:
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.incr(f"{prefix}{window}")
-            pipe.expire(f"{prefix}{window}", 2 * limit.period + 1)
-            pipe.get(f"{prefix}{window - 1}")
-            current, _, previous = pipe.execute()
-            wait = _wait(limit, now, int(current) - 1, int(previous or 0))
-            if wait:  # refused hits do not count
-                self._redis.decr(f"{prefix}{window}")
+            counted, *counts = self._script(keys=keys, args=args)
         except Exception as exc:  # redis-py raises many kinds; all mean "not now"
             raise StoreUnavailable(f"throttle counter unavailable: {type(exc).__name__}") from exc
-        return wait
+        if counted:
+            return 0
+        waits = [
+            _wait(limit, now, int(counts[2 * i]), int(counts[2 * i + 1]))
+            for i, (_, _, limit) in enumerate(hits)
+        ]
+        return max(1, *waits)

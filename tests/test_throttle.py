@@ -1,14 +1,23 @@
-"""The sliding-window throttle, in memory (Redis shares the same arithmetic)."""
+"""The sliding-window throttle, in memory (Redis shares the same arithmetic); counting
+several limits all or none, and bounded memory per limit, in memory and in Redis."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+import itertools
+from collections.abc import Callable
+
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pwless_gate.config import Limit
-from pwless_gate.throttle import MemoryThrottle
+from pwless_gate.stores.redis import connect
+from pwless_gate.throttle import Hit, MemoryThrottle, RedisThrottle, Throttle, _wait
 
 from .helpers import FakeClock
+
+MakeThrottle = Callable[[FakeClock], Throttle]
+_namespaces = itertools.count()
 
 
 def test_limit_within_a_window(clock: FakeClock) -> None:
@@ -79,3 +88,149 @@ def test_the_announced_wait_is_always_enough_and_the_limit_holds(
         # Never more than twice the limit in any period (the sliding estimate's bound).
         recent = [t for t in allowed_at if t > clock() - period]
         assert len(recent) <= 2 * count
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make_throttle(request: pytest.FixtureRequest) -> MakeThrottle:
+    """A throttle on a given clock: in this process, or in a real redis-server."""
+    if request.param == "memory":
+        return lambda clock: MemoryThrottle(clock=clock)
+    request.applymarker(pytest.mark.slow)
+    redis = connect(request.getfixturevalue("redis_url"))
+    # A namespace each, so throttles made in one test (or example) share nothing.
+    return lambda clock: RedisThrottle(redis, namespace=f"t{next(_namespaces)}", clock=clock)
+
+
+def test_a_hit_refused_by_one_limit_counts_against_none(
+    make_throttle: MakeThrottle, clock: FakeClock
+) -> None:
+    clock.now = 1_000_000.0  # the start of a 100 s window
+    throttle = make_throttle(clock)
+    pair, total = Limit.parse("1/100"), Limit.parse("5/100")
+    guess = [Hit("verify-id", "10.0.0.1|bob", pair), Hit("verify-id-total", "bob", total)]
+    assert throttle.hit_all(guess) == 0
+    # Refused by the pair limit, again and again: the total must not move.
+    assert all(throttle.hit_all(guess) > 0 for _ in range(10))
+    others = [throttle.hit("verify-id-total", "bob", total) for _ in range(5)]
+    assert others[:4] == [0, 0, 0, 0]
+    assert others[4] > 0
+    # And the other way round: refused by the total, the pair limit does not move.
+    fresh = [Hit("verify-id", "10.0.0.2|bob", pair), Hit("verify-id-total", "bob", total)]
+    assert throttle.hit_all(fresh) > 0
+    assert throttle.hit("verify-id", "10.0.0.2|bob", pair) == 0
+
+
+def test_the_answer_is_the_longest_wait(make_throttle: MakeThrottle, clock: FakeClock) -> None:
+    clock.now = 1_000_000.0
+    throttle = make_throttle(clock)
+    short, long = Limit.parse("1/10"), Limit.parse("1/1000")
+    hits = [Hit("short", "k", short), Hit("long", "k", long)]
+    assert throttle.hit_all(hits) == 0
+    assert throttle.hit_all(hits) == throttle.hit("long", "k", long) > 10
+
+
+def test_off_limits_are_not_counted(make_throttle: MakeThrottle, clock: FakeClock) -> None:
+    throttle = make_throttle(clock)
+    limit = Limit.parse("2/100")
+    hits = [Hit("off", "k", Limit.parse("off")), Hit("on", "k", limit)]
+    assert [throttle.hit_all(hits) for _ in range(2)] == [0, 0]
+    assert throttle.hit_all(hits) > 0
+    assert throttle.hit_all([]) == 0
+
+
+def test_a_flood_of_new_keys_leaves_live_counters_alone(
+    make_throttle: MakeThrottle, clock: FakeClock
+) -> None:
+    clock.now = 1_000_000.0
+    throttle = make_throttle(clock)
+    if isinstance(throttle, MemoryThrottle):
+        throttle = MemoryThrottle(clock=clock, max_keys=20)
+    limit = Limit.parse("2/900")
+    # Someone guessing at alice's code has used up her limit; the flooder, theirs.
+    assert [throttle.hit("verify-id", "alice", limit) for _ in range(2)] == [0, 0]
+    assert [throttle.hit("send-id", "flooder", limit) for _ in range(2)] == [0, 0]
+    for i in range(300):  # sends to random addresses, each a new key
+        throttle.hit("send-id", f"10.0.0.9|random{i}@example.com", limit)
+    assert throttle.hit("verify-id", "alice", limit) > 0  # still counted, not reset
+    assert throttle.hit("send-id", "flooder", limit) > 0
+    assert throttle.hit("verify-id", "carol", limit) == 0  # another limit has its own room
+
+
+def test_a_full_limit_makes_new_keys_wait_rather_than_evict(clock: FakeClock) -> None:
+    clock.now = 1_000_000.0 + 50  # halfway through a 100 s window
+    throttle = MemoryThrottle(clock=clock, max_keys=3)
+    limit = Limit.parse("5/100")
+    assert [throttle.hit("send-id", f"k{i}", limit) for i in range(3)] == [0, 0, 0]
+    wait = throttle.hit("send-id", "new", limit)
+    assert wait == 150  # until k0's windows have passed: the end of the next window
+    assert [throttle.hit("send-id", f"k{i}", limit) for i in range(3)] == [0, 0, 0]
+    assert throttle.hit("verify-id", "new", limit) == 0
+    clock.advance(wait - 1)
+    assert throttle.hit("send-id", "new", limit) > 0
+    clock.advance(1)
+    assert throttle.hit("send-id", "new", limit) == 0  # the expired counters made room
+    assert [throttle.hit("send-id", f"m{i}", limit) for i in range(2)] == [0, 0]
+    # Full again: a hit refused for want of room counts against none of the step's limits.
+    full = [Hit("send-id", "newer", limit), Hit("send-ip", "10.0.0.1", Limit.parse("1/100"))]
+    assert throttle.hit_all(full) > 0
+    assert throttle.hit("send-ip", "10.0.0.1", Limit.parse("1/100")) == 0
+
+
+@pytest.mark.slow
+def test_redis_counters_are_kept_per_limit_and_expire(redis_url: str, clock: FakeClock) -> None:
+    redis = connect(redis_url)
+    throttle = RedisThrottle(redis, namespace="ns", clock=clock)
+    for i in range(50):
+        step = [
+            Hit("send-id", f"10.0.0.1|u{i}", Limit.parse("5/900")),
+            Hit("send-id-total", f"u{i}", Limit.parse("9/3600")),
+        ]
+        assert throttle.hit_all(step) == 0
+    keys = [k.decode() for k in redis.scan_iter("ns:throttle:*")]
+    assert len(keys) == 100
+    assert {k.split(":")[2] for k in keys} == {"send-id", "send-id-total"}
+    for key in keys:
+        period = 900 if ":send-id:" in key else 3600
+        assert 0 < redis.ttl(key) <= 2 * period + 1
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    counts=st.tuples(st.integers(1, 5), st.integers(1, 8)),
+    periods=st.tuples(st.integers(1, 300), st.integers(1, 300)),
+    steps=st.lists(
+        st.tuples(st.floats(0, 200, allow_nan=False), st.sampled_from(["both", "a", "b"])),
+        min_size=1,
+        max_size=30,
+    ),
+)
+def test_hit_all_answers_as_the_limits_fed_only_allowed_hits(
+    make_throttle: MakeThrottle,
+    counts: tuple[int, int],
+    periods: tuple[int, int],
+    steps: list[tuple[float, str]],
+) -> None:
+    """Each limit sees exactly the hits allowed: none refused by it or by another."""
+    clock = FakeClock()
+    throttle = make_throttle(clock)
+    limits = {name: Limit(c, p) for name, c, p in zip("ab", counts, periods, strict=True)}
+    allowed: dict[str, list[float]] = {"a": [], "b": []}
+    for gap, which in steps:
+        clock.advance(gap)
+        now = clock()
+        names = "ab" if which == "both" else which
+        expected = max(_model_wait(limits[n], now, allowed[n]) for n in names)
+        got = throttle.hit_all([Hit(n, "k", limits[n]) for n in names])
+        assert got == expected
+        if not got:
+            for n in names:
+                allowed[n].append(now)
+
+
+def _model_wait(limit: Limit, now: float, allowed: list[float]) -> int:
+    """The wait a limit answers, from the times of the hits it allowed."""
+    window = int(now // limit.period)
+    windows = [int(t // limit.period) for t in allowed]
+    return _wait(limit, now, windows.count(window), windows.count(window - 1))
