@@ -35,6 +35,7 @@ def start_gate(tenant: Any, redis_url: str, tmp_path: Path) -> Iterator[Start]:
                 "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
                 "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
                 "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
+                "PWLESS_GATE_ALLOWED_DOMAINS": "example.com",
                 "PWLESS_GATE_REDIS_URL": redis_url,
                 "PWLESS_GATE_TRUSTED_PROXIES": "1",
                 **{f"PWLESS_GATE_{name.upper()}": value for name, value in settings.items()},
