@@ -8,7 +8,9 @@ and a mapping to read the few headers from) and answers with one decision:
 - :class:`Renew`: a verified session that needs a token refresh or its idle
   timeout pushed back first;
 - :class:`Deny`: a verified session the ``authorize`` hook refused (403);
-- :class:`Anonymous`: a public path or CORS preflight; call the app with no user;
+- :class:`Anonymous`: a public path or CORS preflight; call the app with no user
+  (``preflight`` says it is let through only as a preflight: the app's CORS
+  headers reach the client, nothing else);
 - :class:`Challenge`: nobody is signed in; redirect a browser to the sign-in
   page, or answer an API client 401 (``api`` says which);
 - :class:`GateRoute`: a path of the gate's own (sign-in pages and endpoints);
@@ -101,9 +103,17 @@ class Challenge(Decision):
 
 
 class Anonymous(Decision):
-    """A public path or preflight: the app is called without a user."""
+    """A public path or preflight: the app is called without a user.
 
-    __slots__ = ()
+    ``preflight`` is true when only ``public_preflight`` let the request
+    through (not a public path): the client gets the app's CORS answer and
+    no content. There are two instances, :data:`ANONYMOUS` and :data:`PREFLIGHT`.
+    """
+
+    __slots__ = ("preflight",)
+
+    def __init__(self, preflight: bool = False) -> None:
+        self.preflight = preflight
 
 
 class GateRoute(Decision):
@@ -119,6 +129,7 @@ class Unavailable(Decision):
 
 
 ANONYMOUS = Anonymous()
+PREFLIGHT = Anonymous(preflight=True)
 GATE_ROUTE = GateRoute()
 UNAVAILABLE = Unavailable()
 
@@ -178,19 +189,18 @@ class Decider:
             try:
                 entry = self.sessions.lookup(value)
             except StoreUnavailable:
-                return ANONYMOUS if self._is_public(facts) else UNAVAILABLE
+                return self._public(facts) or UNAVAILABLE
             if entry is not None:
                 if entry.refresh_at is not None and entry.refresh_at <= self.clock():
                     return Renew(value, entry)
                 if self.authorize is None:
                     return Forward(entry)
                 decision = self.admit(facts, entry)
-                if type(decision) is Deny and self._is_public(facts):
-                    return ANONYMOUS  # a public path stays public for the refused, too
+                if type(decision) is Deny:
+                    # A public path stays public for the refused, too.
+                    return self._public(facts) or decision
                 return decision
-        if self._is_public(facts):
-            return ANONYMOUS
-        return Challenge(wants_json(facts.headers))
+        return self._public(facts) or Challenge(wants_json(facts.headers))
 
     def admit(
         self, facts: RequestFacts, entry: CachedSession, cookie: str | None = None
@@ -200,8 +210,14 @@ class Decider:
             return Deny(entry.user, wants_json(facts.headers))
         return Forward(entry, cookie)
 
-    def _is_public(self, facts: RequestFacts) -> bool:
-        """A public path, or (with ``public_preflight``) a CORS preflight request."""
+    def _public(self, facts: RequestFacts) -> Anonymous | None:
+        """The anonymous decision for ``facts``, or None if they need a session.
+
+        :data:`ANONYMOUS` for a public path (whatever the method), else
+        :data:`PREFLIGHT` for a CORS preflight with ``public_preflight``.
+        """
         if self.public and self.public.matches(facts.path):
-            return True
-        return self.public_preflight and is_preflight(facts.method, facts.headers)
+            return ANONYMOUS
+        if self.public_preflight and is_preflight(facts.method, facts.headers):
+            return PREFLIGHT
+        return None

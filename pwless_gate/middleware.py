@@ -2,11 +2,13 @@
 
 For every request the adapter scrubs what a client could use to impersonate
 someone, hands the facts to :class:`~pwless_gate.decide.Decider`, and carries
-out its decision: call the app with the verified user (the hot path), renew
-the session first, call the app without a user (public paths), let the gate's
-views answer, or refuse. Warm, the hot path reads the raw ``Cookie`` header,
-does one cache lookup and copies a few prepared keys into the environ; it
-builds no request object and touches no network.
+out its decision: call the app with the verified user (the hot path; its
+answer marked private to shared caches), renew the session first, call the
+app without a user (public paths; for an anonymous CORS preflight, pass on
+only its CORS headers), let the gate's views answer, or refuse. Warm, the hot
+path reads the raw ``Cookie`` header, does one cache lookup and copies a few
+prepared keys into the environ; it builds no request object and touches no
+network.
 
 The gate authenticates; it is not a web application firewall.
 """
@@ -22,10 +24,12 @@ from typing import TYPE_CHECKING, Any
 from . import metrics as metrics_module
 from .audit import Audit
 from .auth0 import Auth0Client
+from .caching import private, private_setting_cookies
 from .config import GateConfig
 from .cookies import Cookies
 from .csrf import CsrfGuard
 from .decide import (
+    Anonymous,
     Authorize,
     Challenge,
     Decider,
@@ -41,6 +45,7 @@ from .decide import (
 from .deps import Deps, Hooks, UserCallback
 from .errors import ConfigError
 from .idtokens import TokenVerifier
+from .preflight import preflight_answer
 from .public_paths import PublicPaths
 from .renew import Renewer
 from .sessions import CachedSession, SessionCache, SessionStore
@@ -279,6 +284,8 @@ class PasswordlessGate:
             return views(environ, start_response)
         # Anonymous: a public path or preflight, no user.
         self.cookies.strip_own(environ)
+        if type(decision) is Anonymous and decision.preflight:
+            return preflight_answer(self.app, environ, start_response)
         return self.app(environ, start_response)
 
     def _forward(
@@ -288,28 +295,23 @@ class PasswordlessGate:
         entry: CachedSession,
         cookie: str | None = None,
     ) -> Iterable[bytes]:
-        """Call the wrapped app with the verified user in the environ."""
+        """Call the wrapped app with the verified user in the environ.
+
+        Its answer is marked ``private`` and ``Vary: Cookie`` (and ``no-store``
+        when ``cookie``, a renewed session, is set): see :mod:`pwless_gate.caching`.
+        """
         environ.update(entry.environ)
         environ["pwless_gate.claims"] = dict(entry.session.claims)
         if self._pass_headers:
             _add_headers(environ, entry)
-        if cookie is not None:
-            start_response = self._setting_cookie(environ, start_response, cookie)
+        if cookie is None:
+            start_response = private(start_response)
+        else:
+            start_response = private_setting_cookies(
+                start_response, self.cookies.session_headers(environ, cookie)
+            )
         self.cookies.strip_own(environ)
         return self.app(environ, start_response)
-
-    def _setting_cookie(
-        self, environ: WSGIEnvironment, start_response: StartResponse, cookie: str
-    ) -> StartResponse:
-        headers = self.cookies.session_headers(environ, cookie)
-
-        def with_cookie(
-            status: str, response_headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Any:
-            response_headers.extend(("Set-Cookie", h) for h in headers)
-            return start_response(status, response_headers, exc_info)
-
-        return with_cookie
 
     def _renew(
         self,

@@ -29,3 +29,20 @@ def whoami(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
     )
     return [body]
+
+
+def public_report(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """A page for whoever is signed in that its app calls public for ten minutes.
+
+    The worst case for a shared cache in front of the gate.
+    """
+    body = f"report for {environ.get('REMOTE_USER') or 'nobody'}".encode()
+    start_response(
+        "200 OK",
+        [
+            ("Content-Type", "text/plain"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "public, max-age=600"),
+        ],
+    )
+    return [body]

@@ -187,6 +187,34 @@ def test_only_real_preflights_are_public(headers: dict[str, str], expected: type
     assert type(core.decide("/api/items", method="OPTIONS", headers=headers)) is expected
 
 
+def test_a_preflight_says_it_is_anonymous_only_as_a_preflight() -> None:
+    core = Core(public_preflight=True, public_paths=("/static/",))
+    headers = {"HTTP_ORIGIN": "https://app.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD": "PUT"}
+    preflight = core.decide("/api/items", method="OPTIONS", headers=headers)
+    assert type(preflight) is Anonymous
+    assert preflight.preflight is True
+    public = core.decide("/static/app.css", method="OPTIONS", headers=headers)
+    assert type(public) is Anonymous
+    assert public.preflight is False
+    assert core.decide("/static/app.css").preflight is False
+    signed_in = core.decide("/api/items", method="OPTIONS", headers=headers, cookie=core.sign_in())
+    assert type(signed_in) is Forward
+
+
+def test_a_refused_or_unverifiable_preflight_is_still_only_a_preflight() -> None:
+    headers = {"HTTP_ORIGIN": "https://app.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD": "PUT"}
+    refusing = Core(public_preflight=True, authorize=lambda environ, user: False)
+    refused = refusing.decide("/api", method="OPTIONS", headers=headers, cookie=refusing.sign_in())
+    assert type(refused) is Anonymous
+    assert refused.preflight is True
+    down = Core(public_preflight=True)
+    down.sessions.store = DownStore()
+    cookie = "pwless_gate_session=" + "a" * 43
+    unverified = down.decide("/api", method="OPTIONS", headers=headers, cookie=cookie)
+    assert type(unverified) is Anonymous
+    assert unverified.preflight is True
+
+
 def test_preflights_are_challenged_unless_public_preflight() -> None:
     headers = {"HTTP_ORIGIN": "https://app.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD": "PUT"}
     assert type(Core().decide("/api", method="OPTIONS", headers=headers)) is Challenge
