@@ -30,7 +30,7 @@ bench: $(STAMP)
 	bash bench/run
 
 screenshots: $(STAMP)
-	PWLESS_GATE_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/browser -q
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/browser -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

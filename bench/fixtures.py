@@ -58,6 +58,7 @@ def gate_settings(**overrides: Any) -> dict[str, Any]:
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
         "secret_key": SECRET_KEY,
+        "allowed_domains": ("*",),
         **overrides,
     }
 
@@ -69,6 +70,7 @@ def gate_environment(redis_url: str | None = None) -> dict[str, str]:
         "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
         "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
         "PWLESS_GATE_SECRET_KEY": SECRET_KEY,
+        "PWLESS_GATE_ALLOWED_DOMAINS": "*",
     }
     if redis_url:
         env["PWLESS_GATE_REDIS_URL"] = redis_url

@@ -235,6 +235,7 @@ def _gate(tenant_url: str) -> PasswordlessGate:
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
         secret_key=SECRET_KEY,
+        allowed_domains=("*",),
         **_OFF,
     )
     return PasswordlessGate(hello, config)

@@ -34,6 +34,7 @@ from .errors import (
     WrongCode,
 )
 from .metrics import Metrics
+from .pacing import DecoyAdapter, Pacer, TimedAdapter
 
 log = logging.getLogger("pwless_gate.auth0")
 
@@ -53,13 +54,16 @@ class TokenSet:
     scope: str | None = None
 
 
-def make_http_session(base_url: str = "", pool_size: int = _POOL_SIZE) -> requests.Session:
+def make_http_session(
+    base_url: str = "", pool_size: int = _POOL_SIZE, *, pacer: Pacer | None = None
+) -> requests.Session:
     """A pooled session that retries nothing but a GET whose connection failed.
 
     A failed connect sent nothing, so one more try is safe and cheap; a read
     that timed out is not retried, so no call outlives its timeout twice.
     Proxy settings are read from the environment once, here, not on every
-    call (requests would re-read them, and ``.netrc``, each time).
+    call (requests would re-read them, and ``.netrc``, each time). With a
+    ``pacer``, each ``/passwordless/start`` round trip is measured for it.
     """
     session = requests.Session()
     session.trust_env = False
@@ -75,7 +79,12 @@ def make_http_session(base_url: str = "", pool_size: int = _POOL_SIZE) -> reques
         allowed_methods=frozenset({"GET"}),
         raise_on_status=False,
     )
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=retry)
+    options: dict[str, Any] = {
+        "pool_connections": 4,
+        "pool_maxsize": pool_size,
+        "max_retries": retry,
+    }
+    adapter = HTTPAdapter(**options) if pacer is None else TimedAdapter(pacer, **options)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = "pwless-gate"
@@ -95,13 +104,20 @@ class Auth0Client:
         http: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._metrics = metrics
+        self._decoy: requests.Session | None = None
+        if pacer is not None:
+            self._decoy = requests.Session()
+            self._decoy.trust_env = False
+            self._decoy.mount("http://", DecoyAdapter(pacer))
+            self._decoy.mount("https://", DecoyAdapter(pacer))
         self.client_id = client_id
         self._secret = client_secret
         self._timeout = (min(timeout, 3.05), timeout)
-        self._http = http if http is not None else make_http_session(self.base_url)
+        self._http = http if http is not None else make_http_session(self.base_url, pacer=pacer)
         self._clock = clock
 
     def start(
@@ -113,8 +129,14 @@ class Auth0Client:
         auth_params: Mapping[str, str] | None = None,
         forwarded_for: str | None = None,
         language: str | None = None,
+        decoy: bool = False,
     ) -> dict[str, Any]:
-        """``POST /passwordless/start``: send a code or link. Returns Auth0's body."""
+        """``POST /passwordless/start``: send a code or link. Returns Auth0's body.
+
+        With ``decoy``, nothing is sent: the same request is built and answered
+        after as long as a real send takes (see :mod:`pwless_gate.pacing`), so
+        a refused identifier costs the same time as an allowed one.
+        """
         body: dict[str, Any] = {
             "client_id": self.client_id,
             "client_secret": self._secret,
@@ -124,7 +146,17 @@ class Auth0Client:
         }
         if auth_params:
             body["authParams"] = dict(auth_params)
-        data = self._post("/passwordless/start", body, _headers(forwarded_for, language))
+        if decoy:
+            if self._decoy is None:
+                return {}
+            data = self._decoy.post(
+                self.base_url + "/passwordless/start",
+                json=body,
+                headers=_headers(forwarded_for, language),
+                timeout=self._timeout,
+            ).json()
+        else:
+            data = self._post("/passwordless/start", body, _headers(forwarded_for, language))
         if not isinstance(data, dict):
             raise Auth0Unavailable("/passwordless/start answered with something not an object")
         return data

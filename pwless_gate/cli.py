@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from .config import GateConfig
 from .errors import ConfigError, PwlessGateError
@@ -120,6 +121,15 @@ def _serve(spec: str, host: str, port: int) -> int:
     return 0
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _check() -> int:
     """Validate the config, reach the tenant, and say what was found or what is wrong."""
     from .auth0 import Auth0Client
@@ -160,6 +170,17 @@ def _check() -> int:
         problems.append(f"Auth0 refused the client: {exc.error}: {exc.description}")
     except PwlessGateError as exc:
         problems.append(f"checking the client failed: {exc}")
+    if config.public_url:
+        print(f"public URL: {config.public_origin}{config.public_path}")
+    elif "email-link" in config.methods or config.federated_logout:
+        missing = (
+            "PWLESS_GATE_PUBLIC_URL is not set: magic links and federated logout need "
+            "absolute URLs, and without it the gate builds them only on loopback hosts"
+        )
+        if _is_loopback(urlsplit(config.auth0_base_url).hostname or ""):
+            print(f"note:       {missing}")  # the local tenant: development on loopback
+        else:
+            problems.append(missing)
     if "email-link" in config.methods:
         print(
             "note:       magic links need the tenant flag "
@@ -176,12 +197,3 @@ def _check() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

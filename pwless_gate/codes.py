@@ -10,11 +10,13 @@ session goes through :meth:`pwless_gate.signin.SignIn.finish`.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 from werkzeug.wrappers import Response
 
 from .answers import Responder, log
+from .config import Limit
 from .deps import Deps
 from .errors import (
     CodeExpired,
@@ -30,6 +32,13 @@ from .signin import SignIn, per_client
 from .transactions import Transaction, TransactionError
 
 _CODE = re.compile(r"^[0-9]{4,12}$")
+#: A BCP 47 tag: a 2-3 letter language, then subtags of 1-8 letters or digits.
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*", re.ASCII)
+MAX_LANGUAGE_TAG = 35
+#: Auth0's refusals of one address or number (not of the gate's setup).
+IDENTIFIER_REFUSALS = frozenset({"bad.email", "bad.phone_number", "sms_provider_error"})
+#: Wrong codes one sign-in may try before its code is dead, as Auth0 counts them.
+WRONG_CODES_ALLOWED = 2
 _SPACES = re.compile(r"[\s-]")
 
 
@@ -92,6 +101,7 @@ class CodeViews:
         )
 
     def _start(self, request: GateRequest) -> Response:
+        begun = time.perf_counter()
         request.check_form()
         form = request.form
         next_url = request.next_url(form.get("next"))
@@ -136,34 +146,38 @@ class CodeViews:
             browser_id=request.browser_id or "",
         )
         audit("login_started", ip=ip, identifier=identifier, reason=method)
-        if not self.signin.allowed(connection, identifier):
-            # The same page as a real send: it must not tell who may sign in.
+        allowed = self.signin.allowed(connection, identifier)
+        if not allowed:
             audit("refused_by_allow_list", ip=ip, identifier=identifier, reason="start")
-            return self.code_page(request, tx)
         auth_params = self._link_params(request, tx) if send == "link" else None
         try:
+            # A refused identifier takes the same path, page and time: only the
+            # transport at the bottom sends nothing (see pwless_gate.pacing).
             self.deps.auth0.start(
                 connection=connection,
                 identifier=identifier,
                 send=send,
                 auth_params=auth_params,
                 forwarded_for=ip,
-                language=request.accept_languages.best,
+                language=language_tag(request.accept_languages.best),
+                decoy=not allowed,
             )
         except InvalidRequest as exc:
-            log.info("Auth0 refused %s: %s", mask(identifier), exc.error)
-            return self.login_page(
-                request,
-                next_url,
-                status=400,
-                error=_refusal_message(exc, field),
-                error_field=field,
-                value=raw,
-            )
+            if exc.error not in IDENTIFIER_REFUSALS:
+                return self.r.error(request, exc, identifier, next_url)
+            # Auth0 will not send to this address or number: answer exactly as the
+            # allow-list does, or the difference tells who is on it.
+            log.warning("Auth0 refused to send to %s: %s", mask(identifier), exc.error)
+            audit("login_failed", ip=ip, identifier=identifier, reason=exc.error)
         except PwlessGateError as exc:
             return self.r.error(request, exc, identifier, next_url)
-        audit("code_sent", ip=ip, identifier=identifier, reason=method)
-        return self.code_page(request, tx)
+        else:
+            if allowed:
+                audit("code_sent", ip=ip, identifier=identifier, reason=method)
+        page = self.code_page(request, tx)
+        if self.deps.pacer is not None:
+            self.deps.pacer.finished(allowed, time.perf_counter() - begun)
+        return page
 
     def _link_params(self, request: GateRequest, tx: Transaction) -> dict[str, str]:
         config = self.deps.config
@@ -201,6 +215,24 @@ class CodeViews:
             },
         )
 
+    def _used_up(self, tx: Transaction) -> bool:
+        """Count one wrong code for this sign-in; True once the code is dead.
+
+        Counted by the gate for every identifier alike, so a refused one (no
+        code exists) dies on the same attempt as an allowed one (Auth0 counts).
+        """
+        limit = Limit(WRONG_CODES_ALLOWED, self.deps.config.login_lifetime)
+        return self.deps.throttle.hit("wrong-code", tx.tx_id, limit) > 0
+
+    def _code_dead(self, request: GateRequest, tx: Transaction, message: str) -> Response:
+        return self.r.fail(
+            request,
+            400,
+            "Code no longer valid",
+            message + " Please ask for a new one.",
+            next=tx.next,
+        )
+
     def verify(self, request: GateRequest) -> Response:
         if request.method != "POST":
             return self.r.not_allowed(request, "POST")
@@ -226,6 +258,9 @@ class CodeViews:
                 verify_id=per_client(tx.identifier, ip),
                 verify_id_total=tx.identifier,
             )
+            if self.deps.clock() - tx.started_at > config.code_lifetime:
+                # Counted here for every identifier alike, not only where Auth0 has a code.
+                raise CodeExpired(403, "invalid_grant", "the code's lifetime has passed")
             tokens = self.deps.auth0.exchange_otp(
                 realm=tx.connection,
                 username=tx.identifier,
@@ -242,15 +277,11 @@ class CodeViews:
                 if isinstance(exc, CodeExpired)
                 else "That code was tried too many times."
             )
-            return self.r.fail(
-                request,
-                400,
-                "Code no longer valid",
-                message + " Please ask for a new one.",
-                next=tx.next,
-            )
+            return self._code_dead(request, tx, message)
         except WrongCode:
             audit("login_failed", ip=ip, identifier=tx.identifier, reason="wrong_code")
+            if self._used_up(tx):
+                return self._code_dead(request, tx, "That code was tried too many times.")
             return self.code_page(
                 request, tx, status=400, error="That code is not right. Check it and try again."
             )
@@ -259,16 +290,19 @@ class CodeViews:
         return self.signin.finish(request, tx, claims, tokens)
 
 
+def language_tag(value: str | None) -> str | None:
+    """``value`` if it is a BCP 47 language tag (``de``, ``pt-BR``, ``zh-Hant-TW``), else None.
+
+    Only what the gate has checked is sent to Auth0: a header value the HTTP
+    library refuses would fail the send for allowed identifiers only.
+    """
+    if value and len(value) <= MAX_LANGUAGE_TAG and _LANGUAGE_TAG.fullmatch(value):
+        return value
+    return None
+
+
 def _scope_for(scope: str, connection: str) -> str:
     """SMS users' numbers are in the id_token only with the ``phone`` scope."""
     if connection == "sms" and "phone" not in scope.split():
         return scope + " phone"
     return scope
-
-
-def _refusal_message(exc: InvalidRequest, field: str) -> str:
-    if exc.error == "bad.connection":
-        return "This way of signing in is not available. Please tell the administrator."
-    if field == "email":
-        return "That email address cannot receive sign-in codes. Check it and try again."
-    return "That phone number cannot receive sign-in codes. Check it and try again."

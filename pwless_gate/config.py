@@ -9,6 +9,7 @@ clear line instead of a request failing later.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import hmac
 import ipaddress
@@ -21,9 +22,10 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
-from .identity import AllowList, InvalidIdentifier, normalise_email, normalise_phone
+from .identity import ANYONE, AllowList, InvalidIdentifier, normalise_email, normalise_phone
 from .proxies import ProxyTrust
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 METHODS = ("email-code", "email-link", "sms-code")
 COOKIE_SECURE_CHOICES = ("auto", "true", "false")
@@ -114,11 +116,13 @@ class GateConfig:
     public_paths: tuple[str, ...] = ()
     public_preflight: bool = False
     prefix: str = "/_gate"
+    public_url: str | None = None
     session_lifetime: int = 12 * 3600
     session_idle_timeout: int = 0
     session_cache_size: int = 10_000
     session_cache_ttl: float = 5.0
     login_lifetime: int = 900
+    code_lifetime: int = 180
     redis_url: str | None = None
     redis_timeout: float = 1.0
     throttle_send_per_ip: str = "30/3600"
@@ -137,6 +141,7 @@ class GateConfig:
     pass_headers: bool = False
     federated_logout: bool = False
     metrics: bool = False
+    metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     template_dir: str | None = None
     brand_name: str = "Internal tools"
     brand_color: str = "#3b5bdb"
@@ -148,8 +153,13 @@ class GateConfig:
     auth0_base_url: str = field(init=False, repr=False)
     issuer: str = field(init=False, repr=False)
     proxies: ProxyTrust = field(init=False, repr=False)
+    #: From ``public_url``: ``scheme://host[:port]``, ``host[:port]`` and the path.
+    public_origin: str | None = field(init=False, repr=False)
+    public_host: str | None = field(init=False, repr=False)
+    public_path: str = field(init=False, repr=False)
     limits: Mapping[str, Limit] = field(init=False, repr=False)
     allow: AllowList = field(init=False, repr=False)
+    metrics_networks: tuple[IPNetwork, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         base_url = _auth0_base_url(self.auth0_domain)
@@ -163,9 +173,11 @@ class GateConfig:
         self._check_cookies()
         self._check_branding()
         self._check_store()
+        self._build_public_url()
         self._build_proxies()
         self._build_limits()
         self._build_allow_list()
+        self._build_metrics_networks()
         if self.default_region is not None:
             self._derive("default_region", self.default_region.upper())
 
@@ -190,6 +202,16 @@ class GateConfig:
         self._derive("methods", tuple(dict.fromkeys(self.methods)))
 
     def _check_secrets(self) -> None:
+        if self.secret_key is None and not _is_loopback(
+            urlsplit(self.auth0_base_url).hostname or ""
+        ):
+            raise ConfigError(
+                _env("secret_key"),
+                "is required (a random string: python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'); it may be left out only with the local "
+                "tenant on loopback, since a key derived from the client secret lets anyone "
+                "holding that secret mint sessions",
+            )
         for name, keys in (
             ("secret_key", (self.secret_key,) if self.secret_key is not None else ()),
             ("previous_secret_keys", self.previous_secret_keys),
@@ -206,7 +228,7 @@ class GateConfig:
             raise ConfigError(_env("template_dir"), f"{self.template_dir} is not a directory")
 
     def _check_numbers(self) -> None:
-        for name in ("session_lifetime", "login_lifetime", "session_cache_size"):
+        for name in ("session_lifetime", "login_lifetime", "code_lifetime", "session_cache_size"):
             if getattr(self, name) <= 0:
                 raise ConfigError(_env(name), "must be a positive number")
         if self.session_idle_timeout < 0:
@@ -238,6 +260,15 @@ class GateConfig:
         ):
             raise ConfigError(_env("brand_logo_url"), "must be an https:// URL or a /path")
 
+    def _build_public_url(self) -> None:
+        origin = host = None
+        path = ""
+        if self.public_url is not None:
+            origin, host, path = _public_url(self.public_url)
+        self._derive("public_origin", origin)
+        self._derive("public_host", host)
+        self._derive("public_path", path)
+
     def _check_store(self) -> None:
         if self.redis_url is not None and urlsplit(self.redis_url).scheme not in (
             "redis",
@@ -262,16 +293,59 @@ class GateConfig:
         self._derive("limits", MappingProxyType(limits))
 
     def _build_allow_list(self) -> None:
+        """Nobody may enter unless allowed: no list at all stops start-up."""
         self._derive("allowed_domains", tuple(_domain(d) for d in self.allowed_domains))
         try:
             emails = frozenset(normalise_email(e) for e in self.allowed_emails)
         except InvalidIdentifier as exc:
             raise ConfigError(_env("allowed_emails"), str(exc)) from None
         try:
-            phones = frozenset(normalise_phone(p) for p in self.allowed_phones)
+            phones = frozenset(
+                ANYONE if p.strip() == ANYONE else normalise_phone(p) for p in self.allowed_phones
+            )
         except InvalidIdentifier as exc:
             raise ConfigError(_env("allowed_phones"), str(exc)) from None
-        self._derive("allow", AllowList(emails, self.allowed_domains, phones))
+        allow = AllowList(emails, self.allowed_domains, phones)
+        if not (allow.admits_emails or allow.admits_phones):
+            raise ConfigError(
+                "PWLESS_GATE_ALLOWED_EMAILS/DOMAINS/PHONES",
+                "nobody may sign in: list addresses, domains or numbers "
+                "(PWLESS_GATE_ALLOWED_DOMAINS=* admits every email address and "
+                "PWLESS_GATE_ALLOWED_PHONES=* every phone number, on purpose)",
+            )
+        email_methods = [m for m in self.methods if m.startswith("email-")]
+        if email_methods and not allow.admits_emails:
+            raise ConfigError(
+                _env("allowed_domains"),
+                f"{email_methods[0]} is enabled but no email address may sign in "
+                "(set PWLESS_GATE_ALLOWED_EMAILS or _DOMAINS, or remove the method)",
+            )
+        if "sms-code" in self.methods and not allow.admits_phones:
+            raise ConfigError(
+                _env("allowed_phones"),
+                "sms-code is enabled but no phone number may sign in "
+                "(set PWLESS_GATE_ALLOWED_PHONES, or remove the method)",
+            )
+        self._derive("allow", allow)
+
+    def _build_metrics_networks(self) -> None:
+        networks = []
+        for entry in self.metrics_allow:
+            try:
+                networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(
+                    _env("metrics_allow"), f"{entry!r} is not an IP network like 10.0.0.0/8"
+                ) from None
+        self._derive("metrics_networks", tuple(networks))
+
+    def metrics_allowed(self, ip: str) -> bool:
+        """Whether the client at ``ip`` may read ``{prefix}/metrics``."""
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(address in network for network in self.metrics_networks)
 
     @property
     def signing_keys(self) -> list[bytes]:
@@ -295,9 +369,14 @@ class GateConfig:
     def browser_cookie(self) -> str:
         return f"{self.cookie_name}_browser"
 
-    def cookie_names(self, secure: bool) -> tuple[str, str]:
-        """The (session, browser) cookie names; ``__Host-`` prefixed when secure."""
-        prefix = "__Host-" if secure else ""
+    def cookie_names(self, secure: bool, mounted: bool = False) -> tuple[str, str]:
+        """The (session, browser) cookie names.
+
+        Secure cookies are ``__Host-`` prefixed (no subdomain can plant them);
+        a gate mounted under a path scopes its cookies to that path, which
+        ``__Host-`` forbids, so they are ``__Secure-`` prefixed there.
+        """
+        prefix = ("__Secure-" if mounted else "__Host-") if secure else ""
         return prefix + self.session_cookie, prefix + self.browser_cookie
 
     @classmethod
@@ -307,6 +386,7 @@ class GateConfig:
         ``overrides`` win over the environment. Raises :class:`ConfigError`.
         """
         environ = os.environ if environ is None else environ
+        _refuse_unknown(environ)
         values: dict[str, object] = {}
         for f in dataclasses.fields(cls):
             if not f.init:
@@ -324,6 +404,22 @@ class GateConfig:
 
 def _env(name: str) -> str:
     return ENV_PREFIX + name.upper()
+
+
+def settings() -> list[str]:
+    """The name of every ``PWLESS_GATE_*`` variable, sorted."""
+    return sorted(_env(f.name) for f in dataclasses.fields(GateConfig) if f.init)
+
+
+def _refuse_unknown(environ: Mapping[str, str]) -> None:
+    """A ``PWLESS_GATE_*`` variable that is no setting is a typo: stop, naming the closest."""
+    known = settings()
+    suffixes = [k[len(ENV_PREFIX) :] for k in known]
+    for name in sorted(environ):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            close = difflib.get_close_matches(name[len(ENV_PREFIX) :], suffixes, n=1, cutoff=0.6)
+            hint = f"; did you mean {ENV_PREFIX}{close[0]}?" if close else ""
+            raise ConfigError(name, f"is not a setting{hint}")
 
 
 def _parse(name: str, type_name: str, raw: str) -> object:
@@ -378,6 +474,37 @@ def _auth0_base_url(domain: str) -> str:
     return f"{parts.scheme}://{netloc}" + (f":{port}" if port else "")
 
 
+def _public_url(value: str) -> tuple[str, str, str]:
+    """``https://tools.acme.example/tools`` → its origin, ``host[:port]`` and path.
+
+    https only, except for loopback hosts (local development). The default
+    port is dropped, so the host compares equal to a ``Host`` header.
+    """
+    setting = _env("public_url")
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        raise ConfigError(
+            setting, f"{value!r} is not a URL like https://tools.acme.example"
+        ) from None
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        raise ConfigError(setting, f"{value!r} must look like https://tools.acme.example[/path]")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(setting, f"{value!r} must not have a query, fragment or user")
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ConfigError(setting, "must be https (plain http only for loopback hosts)")
+    path = parts.path.rstrip("/")
+    if path and not re.fullmatch(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+", path):
+        raise ConfigError(setting, f"{parts.path!r} is not a plain path like /tools")
+    default = {"http": 80, "https": 443}[parts.scheme]
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != default:
+        netloc += f":{port}"
+    return f"{parts.scheme}://{netloc}", netloc, path
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -388,8 +515,10 @@ def _is_loopback(host: str) -> bool:
 
 
 def _domain(value: str) -> str:
-    """An allowed email domain, lower-cased; a leading dot admits subdomains."""
+    """An allowed email domain, lower-cased; a leading dot admits subdomains; ``*`` all."""
     domain = value.strip().lower()
+    if domain == ANYONE:
+        return domain
     bare = domain[1:] if domain.startswith(".") else domain
     if not _HOSTNAME.match(bare) or "." not in bare:
         raise ConfigError(_env("allowed_domains"), f"{value!r} is not a domain like example.com")

@@ -2,7 +2,10 @@
 
 Both are HttpOnly and SameSite=Lax; Secure when the gate is served over
 https (or ``cookie_secure=true``), and then named with the ``__Host-``
-prefix so no subdomain can plant them. Reading the session cookie on the hot
+prefix so no subdomain can plant them. A gate mounted under a path
+(``SCRIPT_NAME``) scopes its cookies to that path (``__Secure-`` there,
+since ``__Host-`` requires ``Path=/``), so two tools on one host do not see
+each other's sessions. Reading the session cookie on the hot
 path is a ``str.find`` over the raw ``Cookie`` header, not a full parse; a
 chunk count is length-checked before it is turned into a number.
 
@@ -41,14 +44,19 @@ class Cookies:
 
     def __init__(self, config: GateConfig) -> None:
         self.config = config
-        self._names = {secure: config.cookie_names(secure) for secure in (False, True)}
-        self._needles = {secure: names[0] + "=" for secure, names in self._names.items()}
+        #: (secure, mounted) → (session, browser) cookie names.
+        self._names = {
+            (secure, mounted): config.cookie_names(secure, mounted)
+            for secure in (False, True)
+            for mounted in (False, True)
+        }
+        self._needles = {kind: names[0] + "=" for kind, names in self._names.items()}
         self._proxies = config.proxies
         self._chunk_patterns = {
-            secure: re.compile(r"(?:^|;)\s*" + re.escape(names[0]) + r"_(\d)=([^;\s]+)")
-            for secure, names in self._names.items()
+            kind: re.compile(r"(?:^|;)\s*" + re.escape(names[0]) + r"_(\d)=([^;\s]+)")
+            for kind, names in self._names.items()
         }
-        own = "|".join(re.escape(n) for pair in self._names.values() for n in pair)
+        own = "|".join(sorted({re.escape(n) for pair in self._names.values() for n in pair}))
         self._own = re.compile(rf"(?:^|;)\s*(?:{own})(?:_\d)?=[^;]*")
         # Single dict reads and writes are atomic in CPython: no lock needed.
         self._stripped: dict[str, str] = {}
@@ -64,20 +72,27 @@ class Cookies:
 
     # -- reading ---------------------------------------------------------------
 
+    def mount(self, environ: WSGIEnvironment) -> str:
+        """The path the gate is mounted at as the browser sees it (``""`` at the root)."""
+        if self._proxies.x_prefix:
+            return self._proxies.script_name(environ)
+        return str(environ.get("SCRIPT_NAME") or "").rstrip("/")
+
     def session_from_environ(self, environ: WSGIEnvironment) -> str | None:
-        """The session cookie's value straight from ``HTTP_COOKIE`` (the hot path)."""
+        """The session cookie's value straight from ``HTTP_COOKIE``."""
         header: str | None = environ.get("HTTP_COOKIE")
         if not header:
             return None
-        return self.session_from_header(header, self.secure(environ))
+        return self.session_from_header(header, self.secure(environ), bool(self.mount(environ)))
 
-    def session_from_header(self, header: str, secure: bool) -> str | None:
+    def session_from_header(self, header: str, secure: bool, mounted: bool = False) -> str | None:
         """The session cookie's value in a raw ``Cookie`` header, or None.
 
         A ``str.find`` with a boundary check: a tenth of the cost of a regex or
         a full cookie parse.
         """
-        needle = self._needles[secure]
+        kind = (secure, mounted)
+        needle = self._needles[kind]
         start = header.find(needle)
         while start > 0 and header[start - 1] not in "; ":
             start = header.find(needle, start + 1)
@@ -89,23 +104,29 @@ class Cookies:
         if not value:
             return None
         if "~" in value:
-            return self._join(secure, header, value)
+            return self._join(kind, header, value)
         return value
 
-    def _join(self, secure: bool, header: str, first: str) -> str | None:
+    def _join(self, kind: tuple[bool, bool], header: str, first: str) -> str | None:
         count, _, head = first.partition("~")
         # Bound the length before int(): Python refuses to convert thousands of digits.
-        if len(count) != 1 or not count.isdigit() or not 1 < int(count) <= MAX_CHUNKS:
+        if len(count) != 1 or not "1" < count <= str(MAX_CHUNKS):  # "²".isdigit() too
             return None
-        parts = dict(self._chunk_patterns[secure].findall(header))
+        parts = dict(self._chunk_patterns[kind].findall(header))
         try:
             rest = [parts[str(i)] for i in range(1, int(count))]
         except KeyError:
             return None
         return head + "".join(rest)
 
+    def _kind(self, environ: WSGIEnvironment) -> tuple[tuple[str, str], bool, str]:
+        """This request's (session, browser) names, whether Secure, and the cookie path."""
+        secure = self.secure(environ)
+        mount = self.mount(environ)
+        return self._names[(secure, bool(mount))], secure, mount or "/"
+
     def browser_id(self, request: Request) -> str | None:
-        value = request.cookies.get(self._names[self.secure(request.environ)][1])
+        value = request.cookies.get(self._kind(request.environ)[0][1])
         return value if value and _BROWSER_ID.match(value) else None
 
     def ensure_browser_id(self, request: Request) -> tuple[str, bool]:
@@ -139,17 +160,18 @@ class Cookies:
 
     def session_headers(self, environ: WSGIEnvironment, value: str) -> list[str]:
         """``Set-Cookie`` values that store ``value``, in chunks when it is long."""
-        secure = self.secure(environ)
-        name = self._names[secure][0]
+        (name, _), secure, path = self._kind(environ)
         max_age = self.config.session_lifetime
         if len(value) <= CHUNK_SIZE:
-            return [cookie_header(name, value, max_age=max_age, secure=secure)]
+            return [cookie_header(name, value, max_age=max_age, secure=secure, path=path)]
         parts = [value[i : i + CHUNK_SIZE] for i in range(0, len(value), CHUNK_SIZE)]
         if len(parts) > MAX_CHUNKS:
             raise ValueError(f"session of {len(value)} bytes is too large for cookies")
         parts[0] = f"{len(parts)}~{parts[0]}"
         return [
-            cookie_header(name if i == 0 else f"{name}_{i}", part, max_age=max_age, secure=secure)
+            cookie_header(
+                name if i == 0 else f"{name}_{i}", part, max_age=max_age, secure=secure, path=path
+            )
             for i, part in enumerate(parts)
         ]
 
@@ -158,22 +180,19 @@ class Cookies:
             response.headers.add("Set-Cookie", header)
 
     def clear_session(self, request: Request, response: Response) -> None:
-        secure = self.secure(request.environ)
-        name = self._names[secure][0]
-        response.headers.add("Set-Cookie", delete_cookie_header(name, secure=secure))
+        (name, _), secure, path = self._kind(request.environ)
+        response.headers.add("Set-Cookie", delete_cookie_header(name, secure=secure, path=path))
         for i in range(1, MAX_CHUNKS):
             if f"{name}_{i}=" in request.environ.get("HTTP_COOKIE", ""):
                 response.headers.add(
-                    "Set-Cookie", delete_cookie_header(f"{name}_{i}", secure=secure)
+                    "Set-Cookie", delete_cookie_header(f"{name}_{i}", secure=secure, path=path)
                 )
 
     def set_browser(self, request: Request, response: Response, browser_id: str) -> None:
-        secure = self.secure(request.environ)
+        (_, name), secure, path = self._kind(request.environ)
         response.headers.add(
             "Set-Cookie",
-            cookie_header(
-                self._names[secure][1], browser_id, max_age=BROWSER_ID_MAX_AGE, secure=secure
-            ),
+            cookie_header(name, browser_id, max_age=BROWSER_ID_MAX_AGE, secure=secure, path=path),
         )
 
 

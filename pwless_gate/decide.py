@@ -55,6 +55,8 @@ class RequestFacts:
     cookie: str | None
     https: bool
     headers: Mapping[str, Any]
+    #: Mounted under a path (``SCRIPT_NAME``): the cookies are the path-scoped ones.
+    mounted: bool = False
 
 
 class Decision:
@@ -183,7 +185,9 @@ class Decider:
         if path.startswith(self.prefix_slash) or path == self.prefix:
             return GATE_ROUTE
         value = (
-            self.cookies.session_from_header(facts.cookie, facts.https) if facts.cookie else None
+            self.cookies.session_from_header(facts.cookie, facts.https, facts.mounted)
+            if facts.cookie
+            else None
         )
         if value is not None:
             try:

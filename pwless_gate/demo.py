@@ -77,12 +77,18 @@ def run_demo(port: int = 8000, out: TextIO = sys.stdout) -> None:
         methods=("email-code", "email-link", "sms-code"),
         default_region="US",
         brand_name="Demo internal tool",
+        # The demo admits anyone, on purpose; a real gate lists who may enter.
+        allowed_domains=("*",),
+        allowed_phones=("*",),
+        public_url=gate_url,
     )
     app = PasswordlessGate(sample_tool, config)
     print(
         f"pwless-gate demo\n"
         f"  local tenant: {running.url}\n"
         f"  open:         {gate_url}/\n"
+        f"  who may sign in: {config.allow.describe()} (PWLESS_GATE_ALLOWED_DOMAINS=*\n"
+        f"                   and PWLESS_GATE_ALLOWED_PHONES=*: a demo admits anyone)\n"
         f"Sign in with any email address or phone number; the codes and links\n"
         f"the tenant 'sends' are printed here.\n"
         f"Press Ctrl-C to stop.",

@@ -19,6 +19,8 @@ from .csrf import CsrfGuard
 from .decide import Authorize
 from .idtokens import TokenVerifier
 from .metrics import Metrics
+from .pacing import Pacer
+from .renew import Renewer
 from .sessions import SessionCache, User
 from .throttle import Throttle
 from .transactions import TransactionSigner
@@ -52,3 +54,5 @@ class Deps:
     clock: Callable[[], float]
     hooks: Hooks = Hooks()
     metrics: Metrics | None = None
+    renewer: Renewer | None = None
+    pacer: Pacer | None = None

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+#: In ``allowed_domains`` or ``allowed_phones``: every address, or every number.
+ANYONE = "*"
+
 
 class InvalidIdentifier(ValueError):
     """The typed email address or phone number cannot be used."""
@@ -68,7 +71,8 @@ def mask(identifier: str) -> str:
 
 @dataclass(frozen=True)
 class AllowList:
-    """Who may enter. Empty lists of a kind admit everyone of that kind.
+    """Who may enter: nobody, unless listed. ``*`` in domains or phones admits every
+    email address or every phone number, on purpose.
 
     ``domains`` entries match the email's domain exactly; an entry with a
     leading dot (``.example.com``) also admits its subdomains. Matching is on
@@ -80,17 +84,29 @@ class AllowList:
     phones: frozenset[str] = frozenset()
 
     @property
-    def restricts_email(self) -> bool:
+    def any_email(self) -> bool:
+        return ANYONE in self.domains
+
+    @property
+    def any_phone(self) -> bool:
+        return ANYONE in self.phones
+
+    @property
+    def admits_emails(self) -> bool:
+        """Whether any email address at all may enter."""
         return bool(self.emails or self.domains)
+
+    @property
+    def admits_phones(self) -> bool:
+        """Whether any phone number at all may enter."""
+        return bool(self.phones)
 
     def allows_email(self, email: str) -> bool:
         """True if the normalised ``email`` may enter."""
-        if not self.restricts_email:
-            return True
         local, at, domain = email.rpartition("@")
         if not at or not local:
             return False
-        if email.lower() in self.emails:
+        if self.any_email or email.lower() in self.emails:
             return True
         domain = domain.lower()
         for allowed in self.domains:
@@ -103,4 +119,27 @@ class AllowList:
 
     def allows_phone(self, phone: str) -> bool:
         """True if the E.164 ``phone`` may enter."""
-        return not self.phones or phone in self.phones
+        return self.any_phone or phone in self.phones
+
+    def describe(self) -> str:
+        """Who may enter, in words (for ``pwless-gate check`` and the demo)."""
+        parts = []
+        if self.any_email:
+            parts.append("anyone with an email address")
+        else:
+            parts += [
+                f"anyone with an address at {d.lstrip('.')}"
+                + (" or its subdomains" if d.startswith(".") else "")
+                for d in self.domains
+            ]
+            if self.emails:
+                parts.append(
+                    f"{len(self.emails)} listed address{'es' if len(self.emails) > 1 else ''}"
+                )
+        if self.any_phone:
+            parts.append("anyone with a phone number")
+        elif self.phones:
+            parts.append(
+                f"{len(self.phones)} listed phone number{'s' if len(self.phones) > 1 else ''}"
+            )
+        return "; ".join(parts) or "nobody"

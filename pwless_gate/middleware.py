@@ -45,10 +45,11 @@ from .decide import (
 from .deps import Deps, Hooks, UserCallback
 from .errors import ConfigError
 from .idtokens import TokenVerifier
+from .pacing import Pacer
 from .preflight import preflight_answer
 from .public_paths import PublicPaths
 from .renew import Renewer
-from .sessions import CachedSession, SessionCache, SessionStore
+from .sessions import CachedSession, Session, SessionCache, SessionStore
 from .stores import CookieStore
 from .throttle import MemoryThrottle, Throttle
 from .transactions import TransactionSigner
@@ -153,6 +154,7 @@ class PasswordlessGate:
         self.config = config
         metrics = _metrics(config, metrics_registry)
         keys = config.signing_keys
+        pacer = Pacer()
         self.auth0 = auth0 or Auth0Client(
             config.auth0_base_url,
             config.client_id,
@@ -160,6 +162,7 @@ class PasswordlessGate:
             timeout=config.auth0_timeout,
             clock=clock,
             metrics=metrics,
+            pacer=pacer,
         )
         if config.redis_url and (store is None or throttle is None):
             from .stores.redis import RedisStore, connect
@@ -174,8 +177,15 @@ class PasswordlessGate:
             ttl=config.session_cache_ttl,
             idle_timeout=config.session_idle_timeout,
             clock=clock,
+            admit=lambda session: _allowed(config, session),
         )
         self.cookies = Cookies(config)
+        self._renewer = Renewer(
+            auth0=self.auth0,
+            sessions=self.sessions,
+            clock=clock,
+            idle_timeout=config.session_idle_timeout,
+        )
         self.views = GateViews(
             Deps(
                 config=config,
@@ -197,6 +207,8 @@ class PasswordlessGate:
                 clock=clock,
                 hooks=Hooks(authorize=authorize, on_login=on_login, on_logout=on_logout),
                 metrics=metrics,
+                renewer=self._renewer,
+                pacer=pacer,
             )
         )
         self.decider = Decider(
@@ -208,13 +220,8 @@ class PasswordlessGate:
             authorize=authorize,
             clock=clock,
         )
-        self._renewer = Renewer(
-            auth0=self.auth0,
-            sessions=self.sessions,
-            clock=clock,
-            idle_timeout=config.session_idle_timeout,
-        )
         self._proxied_proto = bool(config.proxies.x_proto)
+        self._proxied_prefix = bool(config.proxies.x_prefix)
         self._fixed_secure = {"true": True, "false": False}.get(config.cookie_secure)
         self._pass_headers = config.pass_headers
 
@@ -252,6 +259,10 @@ class PasswordlessGate:
             environ.get("HTTP_COOKIE"),
             https,
             environ,
+            # Mounted under a path: only then is the mount worth working out.
+            bool(self.cookies.mount(environ))
+            if self._proxied_prefix or environ.get("SCRIPT_NAME")
+            else False,
         )
         try:
             decision = self.decider.decide(facts)
@@ -342,6 +353,18 @@ def _metrics(config: GateConfig, registry: Any) -> metrics_module.Metrics | None
             "PWLESS_GATE_METRICS", "needs prometheus-client: pip install 'pwless-gate[metrics]'"
         )
     return metrics_module.Metrics.for_registry(registry)
+
+
+def _allowed(config: GateConfig, session: Session) -> bool:
+    """The allow-list of this start-up still admits the session's person.
+
+    Checked each time a process loads a session from the store, so a person
+    removed from the list is refused on their next request after a restart,
+    whatever store holds the session.
+    """
+    if session.connection == "sms":
+        return config.allow.allows_phone(session.remote_user)
+    return config.allow.allows_email(session.remote_user)
 
 
 def _add_headers(environ: WSGIEnvironment, entry: CachedSession) -> None:

@@ -77,5 +77,7 @@ class Renewer:
         if not changes:
             return Renewal(entry)
         new_value = self._sessions.replace(value, dataclasses.replace(session, **changes))
+        if new_value is None:  # ended meanwhile (logout, sign out everywhere): stay ended
+            return Renewal(None)
         fresh = self._sessions.lookup(new_value)
         return Renewal(fresh, cookie=new_value if new_value != value else None)

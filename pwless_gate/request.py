@@ -9,6 +9,8 @@ and bounded. Not used on the hot path.
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -16,7 +18,7 @@ from werkzeug.wrappers import Request
 
 from .csrf import origin_allowed
 from .decide import wants_json
-from .errors import Refused
+from .errors import Auth0Unavailable, Refused
 from .redirects import safe_next
 from .sessions import CachedSession
 
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
     from .deps import Deps
+
+log = logging.getLogger("pwless_gate.views")
 
 MAX_FORM_BYTES = 16 * 1024
 
@@ -45,9 +49,53 @@ class GateRequest(Request):
         return self.deps.config.proxies.client_ip(self.environ)
 
     @cached_property
+    def seen_host(self) -> str:
+        """``host[:port]`` the client addressed (through trusted proxies), lower-cased,
+        without the scheme's default port."""
+        proxies = self.deps.config.proxies
+        host = proxies.host(self.environ).lower()
+        default = {"http": ":80", "https": ":443"}.get(proxies.scheme(self.environ), "")
+        if default and host.endswith(default):
+            host = host[: -len(default)]
+        return host
+
+    @cached_property
     def site_origin(self) -> str:
-        """``scheme://host[:port]`` as the browser sees the gate."""
-        return self.deps.config.proxies.origin(self.environ)
+        """``scheme://host[:port]`` of the gate: ``public_url``'s, else as the browser sees it."""
+        return self.deps.config.public_origin or self.deps.config.proxies.origin(self.environ)
+
+    def check_host(self) -> None:
+        """With ``public_url``, refuse (400) a request addressed to any other host.
+
+        Checked before anything is sent to Auth0, so a forged ``Host`` cannot
+        steer a link or a redirect.
+        """
+        public = self.deps.config.public_host
+        if public is not None and self.seen_host != public:
+            log.warning(
+                "refused a request for host %r: PWLESS_GATE_PUBLIC_URL names %r",
+                self.seen_host[:100],
+                public,
+            )
+            raise Refused(400, "Wrong address", "This sign-in page is not served at this address.")
+
+    def _absolute_origin(self) -> str:
+        """Where absolute URLs point: ``public_url``, else this host if it is loopback."""
+        config = self.deps.config
+        if config.public_origin is not None:
+            return config.public_origin
+        if not _is_loopback(self.seen_host):
+            log.warning(
+                "cannot build a link for host %r: set PWLESS_GATE_PUBLIC_URL "
+                "(absolute URLs are built from the Host header only on loopback)",
+                self.seen_host[:100],
+            )
+            raise Refused(
+                400,
+                "Address not configured",
+                "This site's address is not configured. Please tell the administrator.",
+            )
+        return config.proxies.origin(self.environ)
 
     @cached_property
     def mount(self) -> str:
@@ -64,13 +112,24 @@ class GateRequest(Request):
         return f"{self.mount}{self.deps.config.prefix}{route}"
 
     def absolute(self, path: str) -> str:
-        """``path`` (already including the mount) as an absolute URL."""
-        return self.site_origin + path
+        """``path`` (as the browser sees it, mount included) as an absolute URL.
+
+        Raises :class:`~pwless_gate.errors.Refused` (400) without ``public_url``
+        on a host that is not loopback: a client's ``Host`` never steers a URL.
+        """
+        return self._absolute_origin() + path
+
+    def absolute_gate_url(self, route: str) -> str:
+        """The absolute URL of a gate route; raises as :meth:`absolute`."""
+        config = self.deps.config
+        if config.public_origin is not None:
+            return f"{config.public_origin}{config.public_path}{config.prefix}{route}"
+        return self.absolute(self.gate_url(route))
 
     @property
     def callback_url(self) -> str:
         """The absolute URL of the magic-link landing page, as Auth0 must redirect to it."""
-        return self.absolute(self.gate_url("/callback"))
+        return self.absolute_gate_url("/callback")
 
     def next_url(self, value: str | None) -> str:
         """``value`` if it is a safe same-origin path, else the app's root."""
@@ -93,12 +152,33 @@ class GateRequest(Request):
 
     @cached_property
     def current(self) -> CachedSession | None:
-        """The verified session of this request, or None.
+        """The verified session of this request, or None: checked exactly as on the
+        app's paths (expiry, allow-list, idle timeout, token refresh).
 
-        Raises :class:`~pwless_gate.errors.StoreUnavailable` (answered 503: fail closed).
+        A renewal that moved the session leaves the new cookie value in
+        :attr:`renewed_cookie` for the response. Raises
+        :class:`~pwless_gate.errors.StoreUnavailable` or
+        :class:`~pwless_gate.errors.Auth0Unavailable` (answered 503: fail closed).
         """
         value = self.session_value
-        return self.deps.sessions.lookup(value) if value else None
+        if not value:
+            return None
+        entry = self.deps.sessions.lookup(value)
+        renewer = self.deps.renewer
+        if entry is None or entry.refresh_at is None or renewer is None:
+            return entry
+        if entry.refresh_at > self.deps.clock():
+            return entry
+        result = renewer.renew(value, entry)
+        if result.unavailable:
+            raise Auth0Unavailable(
+                "a token refresh is due and Auth0 is not answering", status_code=503
+            )
+        self.renewed_cookie = result.cookie
+        return result.entry
+
+    #: A new session cookie value after a renewal by :attr:`current`, to set.
+    renewed_cookie: str | None = None
 
     def check_form(self) -> None:
         """Raise :class:`~pwless_gate.errors.Refused` (403) unless this form carries the
@@ -113,3 +193,15 @@ class GateRequest(Request):
             )
         if not self.deps.csrf.check(self.browser_id, self.form.get("csrf_token")):
             raise Refused(403, "Request refused", "This form has expired. Please start again.")
+
+
+def _is_loopback(host: str) -> bool:
+    """``localhost``, ``127.0.0.1:8000``, ``[::1]:8000``…"""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") and host.count(":") == 1 else host
+    name = name.split("]")[0].lstrip("[") if name.startswith("[") else name
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False

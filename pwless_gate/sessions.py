@@ -126,8 +126,9 @@ class SessionStore(Protocol):
     def revoke(self, cookie_value: str) -> None:
         """Forget the session, where the store can."""
 
-    def update(self, cookie_value: str, session: Session) -> str:
-        """Replace the record; return the cookie value that finds it now."""
+    def update(self, cookie_value: str, session: Session) -> str | None:
+        """Replace the record; return the cookie value that finds it now, or None when
+        the session was ended meanwhile (nothing is written then)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +188,10 @@ class SessionCache:
         ttl: float = 5.0,
         idle_timeout: int = 0,
         clock: Callable[[], float] = time.time,
+        admit: Callable[[Session], bool] | None = None,
     ) -> None:
         self.store = store
+        self._admit = admit
         self._idle = idle_timeout
         self._cache: FIFOCache[str, CachedSession] = FIFOCache(maxsize=maxsize)
         self._lock = threading.Lock()
@@ -213,7 +216,11 @@ class SessionCache:
         if entry is not None and now < entry.fresh_until:
             return entry
         session = self.store.load(cookie_value)
-        if session is None or session.expires_at <= now:
+        if (
+            session is None
+            or session.expires_at <= now
+            or (self._admit is not None and not self._admit(session))
+        ):
             if entry is not None:
                 self.forget(cookie_value)
             return None
@@ -229,12 +236,14 @@ class SessionCache:
             self._cache[value] = _cached(session, self._clock() + self._ttl, self._idle)
         return value
 
-    def replace(self, cookie_value: str, session: Session) -> str:
-        """Replace a session's record (after a token refresh); return its cookie value."""
+    def replace(self, cookie_value: str, session: Session) -> str | None:
+        """Replace a session's record (after a token refresh); return its cookie value,
+        or None when the store says the session was ended meanwhile."""
         value = self.store.update(cookie_value, session)
         with self._lock:
             self._cache.pop(cookie_value, None)
-            self._cache[value] = _cached(session, self._clock() + self._ttl, self._idle)
+            if value is not None:
+                self._cache[value] = _cached(session, self._clock() + self._ttl, self._idle)
         return value
 
     def forget(self, cookie_value: str) -> None:

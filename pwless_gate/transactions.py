@@ -10,6 +10,7 @@ not encrypted, so it holds nothing secret (the identifier the user typed, the
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import secrets
@@ -40,6 +41,8 @@ class Transaction:
     browser: str
     nonce: str
     tx_id: str
+    #: When the sign-in started (Unix time, from the signature's timestamp).
+    started_at: float = 0.0
 
     def bound_to(self, browser_id: str | None) -> bool:
         """True if this transaction was started by the browser with ``browser_id``."""
@@ -96,7 +99,9 @@ class TransactionSigner:
         if not token or len(token) > 4096:
             raise TransactionError("missing sign-in transaction")
         try:
-            data = self._serializer.loads(token, max_age=self.max_age)
+            data, signed_at = self._serializer.loads(
+                token, max_age=self.max_age, return_timestamp=True
+            )
         except itsdangerous.SignatureExpired:
             raise TransactionError("sign-in transaction expired", expired=True) from None
         except itsdangerous.BadData:
@@ -107,4 +112,4 @@ class TransactionSigner:
             or not all(isinstance(v, str) for v in data)
         ):
             raise TransactionError("sign-in transaction is malformed")
-        return Transaction(*data)
+        return dataclasses.replace(Transaction(*data), started_at=signed_at.timestamp())

@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from .answers import Responder, see_other
 from .codes import CodeViews
 from .deps import Deps
+from .errors import Refused
 from .links import LinkViews
 from .pages import json_response
 from .redirects import safe_next
@@ -58,9 +59,12 @@ class GateViews:
             response = self.dispatch(request)
         except Exception as exc:
             response = self.r.error(request, exc)
+        if request.renewed_cookie is not None and response.status_code < 400:
+            self.deps.cookies.set_session(request, response, request.renewed_cookie)
         return response(environ, start_response)
 
     def dispatch(self, request: GateRequest) -> Response:
+        request.check_host()
         prefix = self.deps.config.prefix
         sub = (request.environ.get("PATH_INFO") or "")[len(prefix) :]
         if sub.startswith("/static/"):
@@ -88,15 +92,16 @@ class GateViews:
         if request.method != "POST":
             return self.r.not_allowed(request, "GET, HEAD, POST")
         request.check_form()
-        if request.session_value:
-            self.deps.sessions.revoke(request.session_value)
+        for value in {request.session_value, request.renewed_cookie} - {None}:
+            self.deps.sessions.revoke(value)  # type: ignore[arg-type]
+        request.renewed_cookie = None  # signing out: no renewed session to hand back
         if current:
             self.deps.audit("logout", ip=request.client_ip, identifier=current.session.remote_user)
             if self.deps.hooks.on_logout is not None:
                 self.deps.hooks.on_logout(current.user, request.environ)
         target = safe_next(request.form.get("next"), "")
         if self.deps.config.federated_logout:
-            return_to = request.absolute(target or request.gate_url("/logout"))
+            return_to = request.absolute(target) if target else request.absolute_gate_url("/logout")
             response = see_other(self.deps.auth0.logout_url(return_to))
         elif target:
             response = see_other(target)
@@ -131,8 +136,10 @@ class GateViews:
         return json_response({"status": "ok"})
 
     def metrics(self, request: GateRequest) -> Response:
-        """Prometheus metrics (only routed with ``metrics=true``)."""
+        """Prometheus metrics (only routed with ``metrics=true``), for ``metrics_allow``."""
         assert self.deps.metrics is not None  # routed only then
+        if not self.deps.config.metrics_allowed(request.client_ip):
+            raise Refused(403, "Not allowed", "The metrics are not served to this address.")
         body, content_type = self.deps.metrics.exposition()
         return Response(body, content_type=content_type)
 

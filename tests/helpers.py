@@ -77,6 +77,8 @@ def gate_config(tenant_url: str, **overrides: Any) -> GateConfig:
         "secret_key": "test-secret-key-0123456789",
         "auth0_timeout": 2.0,
     }
+    if not {"allowed_emails", "allowed_domains", "allowed_phones"} & overrides.keys():
+        values.update(allowed_domains=("*",), allowed_phones=("*",))  # anyone, on purpose
     values.update(overrides)
     return GateConfig(**values)
 
@@ -181,7 +183,9 @@ def http_sign_in(
     answer to the verify POST, which is not followed.
     """
     browser = browser or requests.Session()
-    page = browser.get(f"{base}/_gate/login", params={"next": next}, timeout=timeout)
+    page = browser.get(
+        f"{base}/_gate/login", params={"next": next}, headers=headers, timeout=timeout
+    )
     assert page.status_code == 200, page.text
     sent = browser.post(
         f"{base}/_gate/login",

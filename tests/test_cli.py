@@ -19,6 +19,8 @@ PWLESS_GATE = str(BIN / "pwless-gate")
 BASE_ENV = {
     "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
     "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
+    "PWLESS_GATE_SECRET_KEY": "cli-test-secret-key-0123456789",
+    "PWLESS_GATE_ALLOWED_DOMAINS": "*",  # anyone, on purpose
 }
 
 
@@ -159,8 +161,8 @@ def test_check_names_a_refused_client(tenant: Any) -> None:
     result = run(
         ["check"],
         {
+            **BASE_ENV,
             "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
-            "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
             "PWLESS_GATE_CLIENT_SECRET": "not-the-secret",
         },
     )
@@ -171,8 +173,46 @@ def test_check_names_a_refused_client(tenant: Any) -> None:
 def test_check_passes_and_reminds_of_the_magic_link_flag(tenant: Any) -> None:
     result = run(
         ["check"],
-        {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": tenant.url, "PWLESS_GATE_METHODS": "email-link"},
+        {
+            **BASE_ENV,
+            "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
+            "PWLESS_GATE_METHODS": "email-link",
+            "PWLESS_GATE_PUBLIC_URL": "http://127.0.0.1:8000/tools/",
+        },
     )
     assert result.returncode == 0, result.stderr
     assert "allow_magiclink_verify_without_session" in result.stdout
     assert "client:     ok" in result.stdout
+    assert "public URL: http://127.0.0.1:8000/tools" in result.stdout
+
+
+def test_check_says_when_magic_links_need_a_public_url(tenant: Any) -> None:
+    result = run(
+        ["check"],
+        {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": tenant.url, "PWLESS_GATE_METHODS": "email-link"},
+    )
+    assert result.returncode == 0, result.stderr  # the local tenant: development, a note
+    assert "PWLESS_GATE_PUBLIC_URL is not set" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["serve", "check"])
+def test_a_mistyped_variable_stops_with_one_line_naming_the_closest(command: str) -> None:
+    args = [command, "tests.apps:whoami"] if command == "serve" else [command]
+    env = {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": "acme.auth0.com"}
+    result = run(args, {**env, "PWLESS_GATE_ALLOWED_DOMIANS": "acme.example"})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "PWLESS_GATE_ALLOWED_DOMIANS" in lines[0]
+    assert "did you mean PWLESS_GATE_ALLOWED_DOMAINS?" in lines[0]
+
+
+@pytest.mark.parametrize("command", ["serve", "check"])
+def test_no_allow_list_stops_with_one_line(command: str) -> None:
+    args = [command, "tests.apps:whoami"] if command == "serve" else [command]
+    env = {k: v for k, v in BASE_ENV.items() if not k.startswith("PWLESS_GATE_ALLOWED_")}
+    result = run(args, {**env, "PWLESS_GATE_AUTH0_DOMAIN": "acme.auth0.com"})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "PWLESS_GATE_ALLOWED_DOMAINS=*" in lines[0]

@@ -9,6 +9,8 @@ BASE = {
     "PWLESS_GATE_AUTH0_DOMAIN": "acme.eu.auth0.com",
     "PWLESS_GATE_CLIENT_ID": "abc",
     "PWLESS_GATE_CLIENT_SECRET": "s3cret",
+    "PWLESS_GATE_SECRET_KEY": "a-secret-key-0123456789",
+    "PWLESS_GATE_ALLOWED_DOMAINS": "*",
 }
 
 
@@ -16,6 +18,7 @@ def test_from_env_reads_every_kind_of_value() -> None:
     env = dict(
         BASE,
         PWLESS_GATE_METHODS="email-code, sms-code",
+        PWLESS_GATE_ALLOWED_PHONES="*",
         PWLESS_GATE_ALLOWED_DOMAINS="Example.com,.corp.example",
         PWLESS_GATE_SESSION_LIFETIME="3600",
         PWLESS_GATE_TRUSTED_PROXIES="1",
@@ -84,7 +87,13 @@ def test_bad_setting_names_itself(env: dict[str, str], setting: str) -> None:
     ],
 )
 def test_loopback_http_and_https_urls_accepted(domain: str) -> None:
-    config = GateConfig(auth0_domain=domain, client_id="a", client_secret="b")
+    config = GateConfig(
+        auth0_domain=domain,
+        client_id="a",
+        client_secret="b",
+        secret_key="a-secret-key-0123456789",
+        allowed_domains=("*",),
+    )
     assert config.issuer == domain + "/"
 
 
@@ -119,3 +128,101 @@ def test_text_on_the_brand_colour_is_readable(colour: str, text: str) -> None:
     found = pages.static("brand.css")
     assert found is not None
     assert f"--on-accent: {text};" in found.get_data(as_text=True)
+
+
+def test_no_allow_list_at_all_stops_start_up_naming_the_settings() -> None:
+    env = {k: v for k, v in BASE.items() if k != "PWLESS_GATE_ALLOWED_DOMAINS"}
+    with pytest.raises(ConfigError) as caught:
+        GateConfig.from_env(env)
+    for name in ("ALLOWED_EMAILS", "DOMAINS", "PHONES", "PWLESS_GATE_ALLOWED_DOMAINS=*"):
+        assert name in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "admits"),
+    [
+        ({"PWLESS_GATE_ALLOWED_DOMAINS": "*"}, ["x@anything.example"]),
+        (
+            {
+                "PWLESS_GATE_ALLOWED_PHONES": "*",
+                "PWLESS_GATE_ALLOWED_DOMAINS": "",
+                "PWLESS_GATE_METHODS": "sms-code",
+            },
+            ["+14155550123"],
+        ),
+        (
+            {"PWLESS_GATE_ALLOWED_EMAILS": "boss@acme.example", "PWLESS_GATE_ALLOWED_DOMAINS": ""},
+            ["boss@acme.example"],
+        ),
+    ],
+    ids=["any-email", "any-phone", "one-address"],
+)
+def test_star_admits_everyone_of_a_kind_and_nobody_else(
+    env: dict[str, str], admits: list[str]
+) -> None:
+    allow = GateConfig.from_env({**BASE, **env}).allow
+    for who in admits:
+        assert allow.allows_phone(who) if who.startswith("+") else allow.allows_email(who)
+    if "PWLESS_GATE_ALLOWED_PHONES" not in env:
+        assert not allow.allows_phone("+14155550123")
+    if env.get("PWLESS_GATE_ALLOWED_DOMAINS") != "*":
+        assert not allow.allows_email("x@anything.example")
+
+
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        ({"PWLESS_GATE_METHODS": "sms-code"}, "PWLESS_GATE_ALLOWED_PHONES"),
+        (
+            {"PWLESS_GATE_ALLOWED_DOMAINS": "", "PWLESS_GATE_ALLOWED_PHONES": "*"},
+            "PWLESS_GATE_ALLOWED_DOMAINS",
+        ),
+    ],
+    ids=["sms-without-phones", "email-without-addresses"],
+)
+def test_a_method_nobody_may_use_stops_start_up(env: dict[str, str], setting: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        GateConfig.from_env({**BASE, **env})
+    assert caught.value.setting == setting
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("PWLESS_GATE_ALLOWED_DOMAIN", "PWLESS_GATE_ALLOWED_DOMAINS"),
+        ("PWLESS_GATE_SECRETKEY", "PWLESS_GATE_SECRET_KEY"),
+        ("PWLESS_GATE_TRUSTED_PROXY", "PWLESS_GATE_TRUSTED_PROXIES"),
+    ],
+)
+def test_an_unknown_variable_stops_start_up_naming_the_closest(typo: str, meant: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        GateConfig.from_env({**BASE, typo: "x"})
+    assert caught.value.setting == typo
+    assert f"did you mean {meant}?" in str(caught.value)
+
+
+def test_an_unknown_variable_with_nothing_close_is_named_alone() -> None:
+    with pytest.raises(ConfigError) as caught:
+        GateConfig.from_env({**BASE, "PWLESS_GATE_ZZZ": "1"})
+    assert caught.value.setting == "PWLESS_GATE_ZZZ"
+    assert "did you mean" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("domain", "required"),
+    [
+        ("acme.eu.auth0.com", True),
+        ("https://login.acme.example", True),
+        ("http://127.0.0.1:8001", False),
+        ("http://localhost:8001", False),
+    ],
+)
+def test_secret_key_is_required_except_for_the_local_tenant(domain: str, required: bool) -> None:
+    env = {k: v for k, v in BASE.items() if k != "PWLESS_GATE_SECRET_KEY"}
+    env["PWLESS_GATE_AUTH0_DOMAIN"] = domain
+    if required:
+        with pytest.raises(ConfigError) as caught:
+            GateConfig.from_env(env)
+        assert caught.value.setting == "PWLESS_GATE_SECRET_KEY"
+    else:
+        assert GateConfig.from_env(env).secret_key is None

@@ -7,7 +7,9 @@ import pytest
 from pwless_gate import GateConfig
 from pwless_gate.cookies import CHUNK_SIZE, Cookies
 
-CONFIG = GateConfig(auth0_domain="http://127.0.0.1:9", client_id="c", client_secret="s")
+CONFIG = GateConfig(
+    auth0_domain="http://127.0.0.1:9", client_id="c", client_secret="s", allowed_domains=("*",)
+)
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,7 @@ class Core:
             client_id="client",
             client_secret="secret",
             secret_key="k" * 32,
+            allowed_domains=("*",),
             **settings,
         )
         self.store: Any = CookieStore(self.config.signing_keys)

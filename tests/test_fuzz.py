@@ -144,9 +144,10 @@ def gate_cookie_names(config: GateConfig) -> list[str]:
     """The gate's cookie names over http and https, with the session's chunk names."""
     names = []
     for secure in (False, True):
-        session, browser = config.cookie_names(secure)
-        names += [session, f"{session}_1", f"{session}_2", f"{session}_3", browser]
-    return names
+        for mounted in (False, True):
+            session, browser = config.cookie_names(secure, mounted)
+            names += [session, f"{session}_1", f"{session}_2", f"{session}_3", browser]
+    return list(dict.fromkeys(names))
 
 
 @st.composite
@@ -183,7 +184,8 @@ def requests_(draw: st.DrawFn, fuzzed: Fuzzed, session: str | None = None) -> di
     method = draw(st.sampled_from(METHODS) | st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1))
     headers = draw(st.dictionaries(st.sampled_from(HEADERS), latin1, max_size=6))
     scheme = draw(st.sampled_from(["http", "https"]))
-    session_name, browser_name = fuzzed.config.cookie_names(scheme == "https")
+    script_name = draw(st.sampled_from(["", "/mount"]))
+    session_name, browser_name = fuzzed.config.cookie_names(scheme == "https", bool(script_name))
     fields = draw(st.dictionaries(st.sampled_from(FIELDS), texts, max_size=6))
     browser_id = draw(st.sampled_from(["", BROWSER_ID]))
     if browser_id and draw(st.booleans()):
@@ -210,7 +212,7 @@ def requests_(draw: st.DrawFn, fuzzed: Fuzzed, session: str | None = None) -> di
     )
     return {
         "REQUEST_METHOD": method,
-        "SCRIPT_NAME": draw(st.sampled_from(["", "/mount"])),
+        "SCRIPT_NAME": script_name,
         "PATH_INFO": path.encode("utf-8", "replace").decode("latin-1"),
         "QUERY_STRING": draw(latin1),
         "CONTENT_TYPE": content_type,

@@ -74,7 +74,10 @@ def test_allow_list_dot_boundary(email: str, allowed: bool) -> None:
     assert allow.allows_email(email) is allowed
 
 
-def test_empty_allow_list_admits_everyone() -> None:
-    allow = AllowList()
-    assert allow.allows_email("anyone@anywhere.example")
-    assert allow.allows_phone("+14155552671")
+def test_an_empty_allow_list_admits_nobody_and_a_star_everyone() -> None:
+    assert not AllowList().allows_email("anyone@anywhere.example")
+    assert not AllowList().allows_phone("+14155552671")
+    anyone = AllowList(domains=("*",), phones=frozenset({"*"}))
+    assert anyone.allows_email("anyone@anywhere.example")
+    assert anyone.allows_phone("+14155552671")
+    assert not anyone.allows_email("no-at-sign")

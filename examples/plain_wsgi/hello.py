@@ -7,7 +7,8 @@ public path), so it can read the user from the environ without checking.
 With explicit settings instead of ``PWLESS_GATE_*`` variables::
 
     app = make_app(GateConfig(auth0_domain="acme.eu.auth0.com", client_id="...",
-                              client_secret="..."))
+                              client_secret="...", secret_key="...",
+                              allowed_domains=("example.com",)))
 
 Run it (see README.md): ``python examples/plain_wsgi/hello.py``
 """

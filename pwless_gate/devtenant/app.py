@@ -12,7 +12,7 @@ from werkzeug.wrappers import Request, Response
 
 from . import browser, discovery, grants, start
 from .constants import ALL_GRANTS, FAULT_RETRY_AFTER, MAX_BODY_BYTES, RATE_LIMITED
-from .faults import make_fault, parse_fault
+from .faults import Fault, make_fault, parse_fault
 from .httpio import ApiError, json_response, read_body
 from .messages import Message
 from .state import Settings, TenantState
@@ -159,13 +159,14 @@ class DevTenant:
         with self._state.lock:
             self._state.users.block(connection, normalise(connection, identifier))
 
-    def add_fault(self, path: str, mode: str, times: int = 1) -> None:
-        """Make the next ``times`` requests to ``path`` fail in ``mode``.
+    def add_fault(self, path: str, mode: str, times: int = 1, ms: int | None = None) -> None:
+        """Make the next ``times`` requests to ``path`` (0: all, until cleared) fail in
+        ``mode``, or, for ``latency``, wait ``ms`` milliseconds first.
 
         Raises ValueError for an unknown mode, a path not starting with ``/``
-        (or under ``/_dev``) or a ``times`` below 1.
+        (or under ``/_dev``), a ``times`` below 0, or ``ms`` without ``latency``.
         """
-        fault = make_fault(path, mode, times)
+        fault = make_fault(path, mode, times, ms)
         with self._state.lock:
             self._state.faults.add(fault)
 
@@ -228,7 +229,11 @@ class DevTenant:
         with state.lock:
             return handler(state, request)
 
-    def _fault_response(self, mode: str, path: str) -> Response | None:
+    def _fault_response(self, fault: Fault, path: str) -> Response | None:
+        mode = fault.mode
+        if mode == "latency":
+            self._state.halt.wait(fault.ms / 1000)
+            return None  # then answer as usual
         if mode == "timeout":
             self._state.halt.wait(self._state.settings.fault_delay)
             return None  # then answer as usual

@@ -63,7 +63,9 @@ MAX_FORM_FIELDS = 100
 
 # --- fault injection ---------------------------------------------------------------------
 
-FAULT_MODES = ("500", "timeout", "garbage", "429")
+FAULT_MODES = ("500", "timeout", "garbage", "429", "latency")
+#: The longest latency fault, in milliseconds (a real tenant answers in 50 to 500 ms).
+MAX_LATENCY_MS = 60_000
 #: ``Retry-After`` of an injected 429 (*assumed*).
 FAULT_RETRY_AFTER = 60
 #: Most repetitions one fault may ask for.

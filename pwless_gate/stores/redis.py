@@ -80,9 +80,22 @@ class RedisStore:
         self._write(value, session)
         return value
 
-    def update(self, cookie_value: str, session: Session) -> str:
-        self._write(cookie_value, session)
-        return cookie_value
+    def update(self, cookie_value: str, session: Session) -> str | None:
+        """Replace the record only if it still exists (``SET … XX``), in one step.
+
+        A renewal racing a logout or "sign out everywhere" on another host can
+        therefore never write the ended session back; None says it was ended.
+        """
+        if not _SESSION_ID.match(cookie_value):
+            return None
+        record = json.dumps(session.to_record(), separators=(",", ":"))
+        try:
+            written = self._redis.set(
+                self._key(cookie_value), record, ex=self._ttl(session), xx=True
+            )
+        except Exception as exc:
+            raise StoreUnavailable(f"Redis: {type(exc).__name__}") from exc
+        return cookie_value if written else None
 
     def _write(self, value: str, session: Session) -> None:
         ttl = self._ttl(session)

@@ -79,8 +79,8 @@ def site(make_site: Callable[..., Site]) -> Site:
 
 @pytest.fixture
 def shot(tmp_path: Path) -> Shot:
-    """Saves a full-page screenshot as ``NAME.png`` in $PWLESS_GATE_SCREENSHOTS, else tmp_path."""
-    configured = os.environ.get("PWLESS_GATE_SCREENSHOTS")
+    """Saves a full-page screenshot as ``NAME.png`` in $SCREENSHOT_DIR, else tmp_path."""
+    configured = os.environ.get("SCREENSHOT_DIR")
     folder = Path(configured) if configured else tmp_path
     folder.mkdir(parents=True, exist_ok=True)
 

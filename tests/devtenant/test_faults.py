@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
@@ -15,6 +17,7 @@ from .calls import (
     assert_rate_headers,
     otp,
     start,
+    start_email,
 )
 
 
@@ -88,7 +91,12 @@ def test_faults_can_be_listed_and_cleared(tenant: RunningTenant) -> None:
         pytest.param({"path": "/oauth/token"}, id="mode-missing"),
         pytest.param({"path": "oauth/token", "mode": "500"}, id="path-relative"),
         pytest.param({"path": "/_dev/faults", "mode": "500"}, id="path-dev"),
-        pytest.param({"path": "/oauth/token", "mode": "500", "times": 0}, id="times-zero"),
+        pytest.param({"path": "/oauth/token", "mode": "500", "times": -1}, id="times-negative"),
+        pytest.param({"path": "/oauth/token", "mode": "500", "ms": 5}, id="ms-without-latency"),
+        pytest.param({"path": "/oauth/token", "mode": "latency"}, id="latency-without-ms"),
+        pytest.param(
+            {"path": "/oauth/token", "mode": "latency", "ms": 600_000}, id="latency-too-long"
+        ),
         pytest.param({"path": "/oauth/token", "mode": "500", "times": "2"}, id="times-string"),
         pytest.param({"path": "/oauth/token", "mode": "500", "times": True}, id="times-bool"),
         pytest.param({"path": "/oauth/token", "mode": "500", "when": "now"}, id="unknown-field"),
@@ -104,8 +112,8 @@ def test_bad_fault_requests_are_refused(tenant: RunningTenant, fault: dict[str, 
 
 @pytest.mark.parametrize(
     ("path", "mode", "times"),
-    [("/oauth/token", "teapot", 1), ("oauth/token", "500", 1), ("/oauth/token", "500", 0)],
-    ids=["mode-unknown", "path-relative", "times-zero"],
+    [("/oauth/token", "teapot", 1), ("oauth/token", "500", 1), ("/oauth/token", "500", -1)],
+    ids=["mode-unknown", "path-relative", "times-negative"],
 )
 def test_add_fault_refuses_bad_faults(
     tenant: RunningTenant, path: str, mode: str, times: int
@@ -134,3 +142,25 @@ def test_fault_timeout_stalls_then_answers(make_tenant: MakeTenant) -> None:
     patient = requests.post(f"{tenant.url}/oauth/token", data={}, timeout=TIMEOUT)
 
     assert patient.status_code == 400  # stalled, then answered as usual
+
+
+def test_fault_latency_delays_then_answers_normally(tenant: RunningTenant) -> None:
+    assert add_fault(tenant, path="/passwordless/start", mode="latency", ms=150, times=2).ok
+    listed = requests.get(f"{tenant.url}/_dev/faults", timeout=TIMEOUT).json()
+    assert listed == {
+        "faults": [{"path": "/passwordless/start", "mode": "latency", "times": 2, "ms": 150}]
+    }
+    for _ in range(2):
+        started = time.monotonic()
+        message = start_email(tenant)
+        assert time.monotonic() - started >= 0.15
+        assert message.code is not None
+    assert requests.get(f"{tenant.url}/_dev/faults", timeout=TIMEOUT).json() == {"faults": []}
+
+
+def test_fault_times_zero_lasts_until_cleared(tenant: RunningTenant) -> None:
+    assert add_fault(tenant, path="/oauth/token", mode="500", times=0).ok
+    for _ in range(5):
+        assert otp(tenant, EMAIL, "123456").status_code == 500
+    assert requests.delete(f"{tenant.url}/_dev/faults", timeout=TIMEOUT).ok
+    assert otp(tenant, EMAIL, "123456").status_code == 403

@@ -28,6 +28,7 @@ def gunicorn_gate(
         "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
         "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
         "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
+        "PWLESS_GATE_ALLOWED_DOMAINS": "*",  # anyone, on purpose
     }
     with gunicorn(
         "--max-requests",

@@ -111,7 +111,7 @@ def test_an_on_login_that_raises_leaves_no_session(tenant: Any, clock: FakeClock
         browser, done = http_sign_in(base, tenant, "ada@example.com")
         assert done.status_code == 500
         assert "Traceback" not in done.text
-        assert not any("session" in name for name in browser.cookies.keys())
+        assert not any("session" in name for name in browser.cookies.get_dict())
         again = browser.get(base + "/reports", allow_redirects=False, timeout=TIMEOUT)
         assert again.status_code == 302
         assert app.calls == []

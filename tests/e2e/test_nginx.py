@@ -41,6 +41,7 @@ def stack(tenant: Any, tmp_path: Path) -> Iterator[str]:
         "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
         "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
         "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
+        "PWLESS_GATE_ALLOWED_DOMAINS": "*",  # anyone, on purpose
         "PWLESS_GATE_TRUSTED_PROXIES": "1",
     }
     with gunicorn(

@@ -193,7 +193,9 @@ def test_mounted_under_a_script_name(make_harness: Any, tenant: Any) -> None:
 
 
 def test_behind_a_trusted_proxy(make_harness: Any, tenant: Any) -> None:
-    harness = make_harness(trusted_proxies=1, methods=("email-link",))
+    harness = make_harness(
+        trusted_proxies=1, methods=("email-link",), public_url="https://tools.example"
+    )
     tenant.app.allow_callback("https://tools.example/_gate/callback")
     proxied = {
         "X-Forwarded-For": "198.51.100.7",

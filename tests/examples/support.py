@@ -29,6 +29,7 @@ def gate_env(tenant: Any) -> dict[str, str]:
         "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
         "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
         "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
+        "PWLESS_GATE_ALLOWED_DOMAINS": "*",  # anyone, on purpose
     }
 
 

@@ -1,0 +1,183 @@
+"""Answer a refused sign-in as slowly as an allowed one.
+
+An allowed identifier costs a round trip to Auth0 (``/passwordless/start``);
+a refused one costs nothing, so without care the response time alone tells an
+attacker who is on the allow-list. The gate therefore sends a refused start
+through the very same client code as a real one, with one difference at the
+bottom: the HTTP adapter does not send it. :class:`DecoyAdapter` waits as long
+as a recent real send took (a duration drawn from what :class:`TimedAdapter`
+measured) and answers what Auth0 answers. Everything above the socket (the
+request built, the answer parsed, the page rendered) runs alike for both.
+
+It hides the allow-list from timing only; the pages and statuses are made
+identical elsewhere (:mod:`pwless_gate.codes`).
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import random
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from requests import PreparedRequest, Response
+from requests.adapters import HTTPAdapter
+from urllib3 import HTTPHeaderDict, HTTPResponse
+
+#: How many recent Auth0 round trips are remembered.
+SAMPLES = 64
+#: What a decoy waits before any send was measured: a typical Auth0 round trip.
+PRIOR_SECONDS = 0.25
+#: The longest wait (a stalled Auth0 must not make refused starts stall as long).
+MAX_SECONDS = 5.0
+#: How much of a wait is spun rather than slept (sleeps overshoot by about 0.1 ms).
+SPIN_SECONDS = 0.002
+#: How many recent starts the running averages weigh.
+AVERAGE_OVER = 16
+#: The largest correction of a decoy's wait, either way.
+MAX_CORRECTION = 0.05
+#: The path whose round trips are measured and imitated.
+PACED_PATH = "/passwordless/start"
+
+
+class Pacer:
+    """Recent round-trip durations of real sends, and waits drawn from them. Thread-safe."""
+
+    def __init__(self, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._samples: deque[float] = deque([PRIOR_SECONDS], maxlen=SAMPLES)
+        self._primed = False
+        #: Running averages of whole starts, real and decoy, and the difference
+        #: that closes the gap between them (what the transport cannot see).
+        self._totals = {True: 0.0, False: 0.0}
+        self._seen = {True: 0, False: 0}
+        self.correction = 0.0
+        self._lock = threading.Lock()
+        self._sleep = sleep
+        self._random = random.SystemRandom()
+
+    def observe(self, seconds: float) -> None:
+        """Remember one measured round trip."""
+        with self._lock:
+            if not self._primed:
+                self._samples.clear()
+                self._primed = True
+            self._samples.append(min(seconds, MAX_SECONDS))
+
+    def sample(self) -> float:
+        """A duration drawn from the recent round trips, plus the running correction."""
+        with self._lock:
+            return self._random.choice(self._samples) + self.correction
+
+    def finished(self, real: bool, seconds: float) -> None:
+        """Remember how long a whole start took (``real``: not a decoy), page included.
+
+        The decoys' wait is corrected by the difference of the two running
+        averages, so what happens around the transport (the same code, but
+        run after a wait or after a socket read) cannot tell them apart.
+        """
+        with self._lock:
+            self._seen[real] += 1
+            weight = max(1 / AVERAGE_OVER, 1 / self._seen[real])
+            self._totals[real] += (seconds - self._totals[real]) * weight
+            if self._seen[True] and self._seen[False]:
+                gap = self._totals[True] - self._totals[False]
+                self.correction = max(
+                    -MAX_CORRECTION, min(MAX_CORRECTION, self.correction + gap / AVERAGE_OVER)
+                )
+
+    def wait(self, until: float | None = None) -> None:
+        """Wait as long as a round trip would have taken, counted from ``until``
+        (a ``time.perf_counter()`` reading; now by default).
+
+        Sleeps until just before the moment, then spins the last stretch: a
+        sleep wakes a little late, and a systematic lateness is a tell too.
+        """
+        start = time.perf_counter() if until is None else until
+        deadline = start + self.sample()
+        remaining = deadline - time.perf_counter() - SPIN_SECONDS
+        if remaining > 0:
+            self._sleep(remaining)
+        while time.perf_counter() < deadline:
+            pass
+
+
+def _paced(request: PreparedRequest) -> bool:
+    return request.method == "POST" and (request.path_url or "").startswith(PACED_PATH)
+
+
+class TimedAdapter(HTTPAdapter):
+    """The real transport, measuring each ``/passwordless/start`` round trip."""
+
+    def __init__(self, pacer: Pacer, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._pacer = pacer
+
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+        started = time.perf_counter()
+        response = super().send(request, *args, **kwargs)
+        if _paced(request) and response.status_code == 200:
+            self._pacer.observe(time.perf_counter() - started)
+        return response
+
+
+class DecoyAdapter(HTTPAdapter):
+    """Sends nothing: waits like a real round trip, then answers like Auth0's start.
+
+    What it does after the wait (building the answer) is measured and taken
+    off the next waits, so its whole ``send`` lasts as long as a real one.
+    """
+
+    def __init__(self, pacer: Pacer) -> None:
+        super().__init__()
+        self._pacer = pacer
+        self._after = 0.0  # a running average of the work after the wait
+
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+        started = time.perf_counter()
+        self._pacer.wait(until=started - self._after)
+        waited = time.perf_counter()
+        body = json.dumps(_start_answer(request.body)).encode()
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        # Read back through a socket and http.client, as a real answer is.
+        near, far = socket.socketpair()
+        with near, far:
+            far.sendall(head + body)
+            answer = http.client.HTTPResponse(near)
+            answer.begin()
+            content = answer.read()
+            headers = HTTPHeaderDict(answer.getheaders())
+        raw = HTTPResponse(
+            body=io.BytesIO(content),
+            headers=headers,
+            status=answer.status,
+            reason=answer.reason,
+            preload_content=False,
+            decode_content=False,
+        )
+        response = self.build_response(request, raw)
+        self._after += (time.perf_counter() - waited - self._after) / 8
+        return response
+
+
+def _start_answer(body: Any) -> Mapping[str, Any]:
+    """The shape of Auth0's answer to a start (its values are never shown or kept)."""
+    try:
+        sent = json.loads(body or b"{}")
+    except (TypeError, ValueError):
+        sent = {}
+    answer: dict[str, Any] = {"_id": "0" * 24}
+    if sent.get("connection") == "sms":
+        answer.update(phone_number=sent.get("phone_number"), phone_verified=False)
+    else:
+        answer.update(email=sent.get("email"), email_verified=False)
+    answer["request_language"] = None
+    return answer

@@ -1,0 +1,218 @@
+"""One check of a session everywhere, and revocation that stays final.
+
+The app's paths, ``{prefix}/auth`` (nginx ``auth_request``) and
+``{prefix}/userinfo`` apply the same idle timeout, token refresh and
+allow-list; a renewal racing a logout on another host cannot bring the
+session back.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import requests
+
+from pwless_gate import PasswordlessGate
+
+from ..examples.support import TIMEOUT, serving
+from ..helpers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FakeClock,
+    RecordingApp,
+    gate_config,
+    hidden,
+    http_sign_in,
+)
+from ..procs import gunicorn
+
+AUDIENCE = "https://api.test"
+SECRET_KEY = "test-secret-key-0123456789"
+
+
+@contextmanager
+def served(tenant: Any, clock: FakeClock, **settings: Any) -> Iterator[tuple[str, RecordingApp]]:
+    app = RecordingApp()
+    gate = PasswordlessGate(app, gate_config(tenant.url, **settings), clock=clock)
+    with serving(gate) as base:
+        yield base, app
+
+
+def statuses(base: str, browser: requests.Session) -> dict[str, int]:
+    """What the app's path, /auth and /userinfo answer this browser."""
+    return {
+        path: browser.get(base + path, allow_redirects=False, timeout=TIMEOUT).status_code
+        for path in ("/reports", "/_gate/auth", "/_gate/userinfo")
+    }
+
+
+SIGNED_IN = {"/reports": 200, "/_gate/auth": 202, "/_gate/userinfo": 200}
+SIGNED_OUT = {"/reports": 302, "/_gate/auth": 401, "/_gate/userinfo": 401}
+
+
+@pytest.mark.parametrize("where", ["/reports", "/_gate/auth", "/_gate/userinfo"])
+def test_the_idle_timeout_is_the_same_everywhere(tenant: Any, clock: FakeClock, where: str) -> None:
+    with served(tenant, clock, session_idle_timeout=600) as (base, _app):
+        browser, _ = http_sign_in(base, tenant, "ada@example.com")
+        assert statuses(base, browser) == SIGNED_IN
+        clock.advance(400)  # past half the allowance: this request slides it
+        slid = browser.get(base + where, allow_redirects=False, timeout=TIMEOUT)
+        assert slid.status_code < 400
+        assert any(
+            "pwless_gate_session" in h for h in slid.headers.get("Set-Cookie", "").split(",")
+        )
+        clock.advance(400)  # 800 s after sign-in, 400 s after the slide
+        assert statuses(base, browser) == SIGNED_IN
+        clock.advance(601)
+        assert statuses(base, browser) == SIGNED_OUT
+
+
+@pytest.mark.parametrize("where", ["/reports", "/_gate/auth", "/_gate/userinfo"])
+def test_a_due_token_refresh_happens_everywhere(tenant: Any, clock: FakeClock, where: str) -> None:
+    settings = {
+        "audience": AUDIENCE,
+        "scope": "openid profile email offline_access",
+        "session_lifetime": 3 * 86400,
+    }
+    with served(tenant, clock, **settings) as (base, app):
+        browser, _ = http_sign_in(base, tenant, "bo@example.com")
+        browser.get(base + "/reports", timeout=TIMEOUT)
+        first = app.calls[-1]["pwless_gate.access_token"]
+        clock.advance(86400 - 30)  # inside the refresh margin
+        refreshed = browser.get(base + where, allow_redirects=False, timeout=TIMEOUT)
+        assert refreshed.status_code < 400
+        assert "pwless_gate_session=" in refreshed.headers.get("Set-Cookie", "")
+        clock.advance(60)  # the first access token has expired now
+        assert statuses(base, browser) == SIGNED_IN
+        assert app.calls[-1]["pwless_gate.access_token"] != first
+
+
+def test_a_due_refresh_with_auth0_down_is_503_on_auth(tenant: Any, clock: FakeClock) -> None:
+    settings = {
+        "audience": AUDIENCE,
+        "scope": "openid profile email offline_access",
+        "session_lifetime": 3 * 86400,
+    }
+    with served(tenant, clock, **settings) as (base, _app):
+        browser, _ = http_sign_in(base, tenant, "cy@example.com")
+        clock.advance(86400 + 1)  # expired and due
+        tenant.app.add_fault("/oauth/token", "500", times=0)
+        try:
+            answer = browser.get(base + "/_gate/auth", timeout=TIMEOUT)
+            assert answer.status_code in (502, 503)
+            assert "Retry-After" in answer.headers
+        finally:
+            tenant.app.clear_faults()
+
+
+def _gunicorn_env(tenant: Any, **env: str) -> dict[str, str]:
+    return {
+        "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
+        "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
+        "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
+        "PWLESS_GATE_SECRET_KEY": SECRET_KEY,
+        **env,
+    }
+
+
+@pytest.mark.parametrize("store", ["cookie", "redis"])
+def test_removed_from_the_allow_list_is_refused_after_a_restart(
+    tenant: Any, tmp_path: Path, store: str, request: pytest.FixtureRequest
+) -> None:
+    extra = (
+        {"PWLESS_GATE_REDIS_URL": request.getfixturevalue("redis_url")} if store == "redis" else {}
+    )
+    app = 'pwless_gate:gate("tests.apps:whoami")'
+    before = _gunicorn_env(tenant, PWLESS_GATE_ALLOWED_DOMAINS="example.com", **extra)
+    with gunicorn(app, env=before, log=tmp_path / "before.log", workers=2) as (base, _):
+        ada, done = http_sign_in(base, tenant, "ada@example.com")
+        bo, _ = http_sign_in(base, tenant, "bo@example.com")
+        assert done.status_code == 303
+        assert statuses(base, ada) == SIGNED_IN
+    after = _gunicorn_env(
+        tenant,
+        PWLESS_GATE_ALLOWED_DOMAINS="",
+        PWLESS_GATE_ALLOWED_EMAILS="bo@example.com",
+        **extra,
+    )
+    with gunicorn(app, env=after, log=tmp_path / "after.log", workers=2) as (base, _):
+        assert statuses(base, ada) == SIGNED_OUT
+        assert statuses(base, bo) == SIGNED_IN
+
+
+def _cookie(base_value: str) -> requests.Session:
+    browser = requests.Session()
+    browser.cookies.set("pwless_gate_session", base_value)
+    return browser
+
+
+def _status(browser: requests.Session, url: str) -> int:
+    return browser.get(url, allow_redirects=False, timeout=TIMEOUT).status_code
+
+
+def test_a_renewal_on_another_host_cannot_undo_a_logout(
+    tenant: Any, clock: FakeClock, redis_url: str
+) -> None:
+    """Host B holds the session in its cache, due for renewal, when host A signs out."""
+    settings = {"redis_url": redis_url, "session_idle_timeout": 600, "session_cache_ttl": 3600}
+    with (
+        served(tenant, clock, **settings) as (host_a, _),
+        served(tenant, clock, **settings) as (host_b, _),
+    ):
+        browser, _ = http_sign_in(host_a, tenant, "ada@example.com")
+        on_b = _cookie(browser.cookies["pwless_gate_session"])
+        assert _status(on_b, host_b + "/reports") == 200  # B caches it
+        clock.advance(400)  # B's next request renews (slides the idle timeout)
+        page = browser.get(host_a + "/_gate/logout", timeout=TIMEOUT)
+        out = browser.post(
+            host_a + "/_gate/logout",
+            data={"csrf_token": hidden(page.text, "csrf_token")},
+            timeout=TIMEOUT,
+        )
+        assert out.status_code == 200
+        assert _status(on_b, host_b + "/reports") == 302  # the renewal found it ended
+        assert redis.Redis.from_url(redis_url).keys("pwless_gate:session:*") == []
+
+
+def test_renewals_racing_sign_out_everywhere_leave_nothing_behind(
+    tenant: Any, clock: FakeClock, redis_url: str
+) -> None:
+    """Many renewals on host B while host A signs the person out everywhere."""
+    settings = {"redis_url": redis_url, "session_idle_timeout": 600, "session_cache_ttl": 1}
+    app = RecordingApp()
+    host_a_gate = PasswordlessGate(app, gate_config(tenant.url, **settings), clock=clock)
+    with serving(host_a_gate) as host_a, served(tenant, clock, **settings) as (host_b, _):
+        browser, _ = http_sign_in(host_a, tenant, "ada@example.com")
+        on_b = _cookie(browser.cookies["pwless_gate_session"])
+        entry = host_a_gate.sessions.lookup(browser.cookies["pwless_gate_session"])
+        assert entry is not None
+        sub = entry.user.sub
+        answers: list[int] = []
+        started = threading.Event()
+
+        def keep_renewing() -> None:
+            for _ in range(100):  # bounded: 100 renewals, each 301 s after the last
+                clock.advance(301)
+                answers.append(_status(on_b, host_b + "/reports"))
+                started.set()
+                if answers[-1] != 200:
+                    return
+
+        racer = threading.Thread(target=keep_renewing)
+        racer.start()
+        started.wait(TIMEOUT)
+        ended = host_a_gate.sign_out_everywhere(sub)
+        racer.join(TIMEOUT * 10)
+        assert ended == 1
+        assert 200 in answers
+        assert answers[-1] == 302
+        assert redis.Redis.from_url(redis_url).keys("pwless_gate:session:*") == []
+        clock.advance(2)  # past every cache entry
+        assert _status(on_b, host_b + "/reports") == 302
+        assert _status(on_b, host_a + "/reports") == 302
