@@ -19,11 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from .errors import ConfigError
 from .identity import ANYONE, AllowList, InvalidIdentifier, normalise_email, normalise_phone
-from .proxies import ProxyTrust
+from .proxies import ProxyTrust, is_loopback
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -202,7 +202,7 @@ class GateConfig:
         self._derive("methods", tuple(dict.fromkeys(self.methods)))
 
     def _check_secrets(self) -> None:
-        if self.secret_key is None and not _is_loopback(
+        if self.secret_key is None and not is_loopback(
             urlsplit(self.auth0_base_url).hostname or ""
         ):
             raise ConfigError(
@@ -458,60 +458,41 @@ def _auth0_base_url(domain: str) -> str:
         if not _HOSTNAME.match(value.lower()):
             raise ConfigError(setting, f"{domain!r} is not a host name like acme.eu.auth0.com")
         return "https://" + value.lower()
-    parts = urlsplit(value)
+    parts, netloc = _web_url(setting, value, "https://host or a host name")
+    if parts.path:
+        raise ConfigError(setting, f"{domain!r} must not have a path, query or user")
+    return f"{parts.scheme}://{netloc}"
+
+
+def _web_url(setting: str, value: str, shape: str) -> tuple[SplitResult, str]:
+    """Check an http(s) URL setting; return its parts and ``host[:port]``, the default
+    port dropped. Plain http only for loopback hosts (local development)."""
     try:
+        parts = urlsplit(value)
         port = parts.port
     except ValueError:
-        raise ConfigError(setting, f"{domain!r} has an invalid port") from None
-    host = parts.hostname or ""
+        raise ConfigError(setting, f"{value!r} is not a URL like {shape}") from None
+    host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or not host:
-        raise ConfigError(setting, f"{domain!r} must be https://host or a host name")
-    if parts.path or parts.query or parts.fragment or parts.username:
-        raise ConfigError(setting, f"{domain!r} must not have a path, query or user")
-    if parts.scheme == "http" and not _is_loopback(host):
+        raise ConfigError(setting, f"{value!r} must look like {shape}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(setting, f"{value!r} must not have a path, query or user")
+    if parts.scheme == "http" and not is_loopback(host):
         raise ConfigError(setting, "plain http is allowed only for loopback hosts")
     netloc = f"[{host}]" if ":" in host else host
-    return f"{parts.scheme}://{netloc}" + (f":{port}" if port else "")
+    if port is not None and port != {"http": 80, "https": 443}[parts.scheme]:
+        netloc += f":{port}"
+    return parts, netloc
 
 
 def _public_url(value: str) -> tuple[str, str, str]:
-    """``https://tools.acme.example/tools`` → its origin, ``host[:port]`` and path.
-
-    https only, except for loopback hosts (local development). The default
-    port is dropped, so the host compares equal to a ``Host`` header.
-    """
+    """``https://tools.acme.example/tools`` → its origin, ``host[:port]`` and path."""
     setting = _env("public_url")
-    try:
-        parts = urlsplit(value.strip())
-        port = parts.port
-    except ValueError:
-        raise ConfigError(
-            setting, f"{value!r} is not a URL like https://tools.acme.example"
-        ) from None
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not host:
-        raise ConfigError(setting, f"{value!r} must look like https://tools.acme.example[/path]")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigError(setting, f"{value!r} must not have a query, fragment or user")
-    if parts.scheme == "http" and not _is_loopback(host):
-        raise ConfigError(setting, "must be https (plain http only for loopback hosts)")
+    parts, netloc = _web_url(setting, value.strip(), "https://tools.acme.example[/path]")
     path = parts.path.rstrip("/")
     if path and not re.fullmatch(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+", path):
         raise ConfigError(setting, f"{parts.path!r} is not a plain path like /tools")
-    default = {"http": 80, "https": 443}[parts.scheme]
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None and port != default:
-        netloc += f":{port}"
     return f"{parts.scheme}://{netloc}", netloc, path
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _domain(value: str) -> str:

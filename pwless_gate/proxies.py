@@ -26,6 +26,7 @@ environ the wrapped app sees (wrap the app in ProxyFix for that).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -140,3 +141,19 @@ class ProxyTrust:
         if prefix is not None and prefix.startswith("/") and "//" not in prefix:
             return prefix.rstrip("/")
         return str(environ.get("SCRIPT_NAME") or "").rstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, a loopback address, with or without a port or brackets:
+    ``127.0.0.1:8000``, ``[::1]:8000``, ``::1``."""
+    name = host
+    if name.startswith("["):
+        name = name[1:].split("]", 1)[0]
+    elif name.count(":") == 1:
+        name = name.rsplit(":", 1)[0]
+    if name.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False

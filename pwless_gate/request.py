@@ -9,7 +9,6 @@ and bounded. Not used on the hot path.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -19,6 +18,7 @@ from werkzeug.wrappers import Request
 from .csrf import origin_allowed
 from .decide import wants_json
 from .errors import Auth0Unavailable, Refused
+from .proxies import is_loopback
 from .redirects import safe_next
 from .sessions import CachedSession
 
@@ -84,7 +84,7 @@ class GateRequest(Request):
         config = self.deps.config
         if config.public_origin is not None:
             return config.public_origin
-        if not _is_loopback(self.seen_host):
+        if not is_loopback(self.seen_host):
             log.warning(
                 "cannot build a link for host %r: set PWLESS_GATE_PUBLIC_URL "
                 "(absolute URLs are built from the Host header only on loopback)",
@@ -193,15 +193,3 @@ class GateRequest(Request):
             )
         if not self.deps.csrf.check(self.browser_id, self.form.get("csrf_token")):
             raise Refused(403, "Request refused", "This form has expired. Please start again.")
-
-
-def _is_loopback(host: str) -> bool:
-    """``localhost``, ``127.0.0.1:8000``, ``[::1]:8000``…"""
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") and host.count(":") == 1 else host
-    name = name.split("]")[0].lstrip("[") if name.startswith("[") else name
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False

@@ -145,7 +145,23 @@ class _Counters:
         self._entries.move_to_end(key)
 
 
-class MemoryThrottle:
+class _Windows:
+    """What both throttles share: one hit is a batch of one, and ``off`` limits count nothing."""
+
+    _clock: Callable[[], float]
+
+    def hit(self, name: str, key: str, limit: Limit) -> int:
+        return self.hit_all([Hit(name, key, limit)])
+
+    def hit_all(self, hits: Sequence[Hit]) -> int:
+        live = [h for h in hits if not h.limit.off]
+        return self._hit_live(live, self._clock()) if live else 0
+
+    def _hit_live(self, hits: Sequence[Hit], now: float) -> int:
+        raise NotImplementedError
+
+
+class MemoryThrottle(_Windows):
     """Sliding-window counters in this process, bounded in size per limit.
 
     Each limit (name and period) keeps its own counters, at most ``max_keys``
@@ -169,14 +185,7 @@ class MemoryThrottle:
         self._limits: dict[tuple[str, int], _Counters] = {}
         self._lock = threading.Lock()
 
-    def hit(self, name: str, key: str, limit: Limit) -> int:
-        return self.hit_all([Hit(name, key, limit)])
-
-    def hit_all(self, hits: Sequence[Hit]) -> int:
-        hits = [h for h in hits if not h.limit.off]
-        if not hits:
-            return 0
-        now = self._clock()
+    def _hit_live(self, hits: Sequence[Hit], now: float) -> int:
         with self._lock:
             longest = 0
             for name, key, limit in hits:
@@ -221,7 +230,7 @@ return counts
 """
 
 
-class RedisThrottle:
+class RedisThrottle(_Windows):
     """Sliding-window counters in Redis, shared by every worker and host.
 
     ``redis`` is a ``redis.Redis`` client. The limits of one step are checked
@@ -240,14 +249,7 @@ class RedisThrottle:
         self._clock = clock
         self._script = redis.register_script(_HIT_ALL)
 
-    def hit(self, name: str, key: str, limit: Limit) -> int:
-        return self.hit_all([Hit(name, key, limit)])
-
-    def hit_all(self, hits: Sequence[Hit]) -> int:
-        hits = [h for h in hits if not h.limit.off]
-        if not hits:
-            return 0
-        now = self._clock()
+    def _hit_live(self, hits: Sequence[Hit], now: float) -> int:
         keys: list[str] = []
         args: list[str | int] = []
         for name, key, limit in hits:
