@@ -29,6 +29,7 @@ def tenant(clock: FakeClock) -> Iterator[RunningTenant]:
         allowed_callbacks=["http://localhost/_gate/callback"],
         allowed_logout_urls=["http://localhost/", "http://localhost/_gate/logout"],
         apis=["https://api.test", "https://api.internal.example/"],
+        offline_access_apis=["https://api.test", "https://api.internal.example/"],
     )
     with serve_in_thread(app) as running:
         yield running

@@ -11,7 +11,16 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from . import browser, discovery, grants, start
-from .constants import ALL_GRANTS, FAULT_RETRY_AFTER, MAX_BODY_BYTES, RATE_LIMITED
+from .constants import (
+    ACCESS_TOKEN_LIFETIME,
+    ALL_GRANTS,
+    FAULT_RETRY_AFTER,
+    MAX_BODY_BYTES,
+    RATE_LIMITED,
+    REFRESH_ABSOLUTE_LIFETIME,
+    REFRESH_IDLE_LIFETIME,
+    REFRESH_REUSE_INTERVAL,
+)
 from .faults import Fault, make_fault, parse_fault
 from .httpio import ApiError, json_response, read_body
 from .messages import Message
@@ -79,7 +88,14 @@ class DevTenant:
     ``on_message`` is called with every message sent. ``fault_delay`` is how
     long a "timeout" fault stalls. ``grant_types`` are the grants the
     application may use (all three by default). ``apis`` are the API identifiers an
-    ``audience`` may name; any other is refused.
+    ``audience`` may name; any other is refused. ``offline_access_apis`` (some of
+    ``apis``) have "Allow Offline Access" on: only logins for them (or for no
+    audience) get a refresh token with ``offline_access``. ``access_token_lifetime``
+    is the APIs' "Token Expiration". Refresh tokens rotate; ``refresh_reuse_interval``,
+    ``refresh_absolute_lifetime`` and ``refresh_idle_lifetime`` default to Auth0's
+    (see ``constants.py``).
+
+    Raises ValueError when ``offline_access_apis`` names an API not in ``apis``.
     """
 
     def __init__(
@@ -100,7 +116,16 @@ class DevTenant:
         fault_delay: float = 30.0,
         grant_types: Iterable[str] = ALL_GRANTS,
         apis: Iterable[str] = (),
+        offline_access_apis: Iterable[str] = (),
+        access_token_lifetime: int = ACCESS_TOKEN_LIFETIME,
+        refresh_reuse_interval: float = REFRESH_REUSE_INTERVAL,
+        refresh_absolute_lifetime: float = REFRESH_ABSOLUTE_LIFETIME,
+        refresh_idle_lifetime: float = REFRESH_IDLE_LIFETIME,
     ) -> None:
+        apis, offline_access_apis = frozenset(apis), frozenset(offline_access_apis)
+        if not offline_access_apis <= apis:
+            unknown = ", ".join(sorted(offline_access_apis - apis))
+            raise ValueError(f"offline access for APIs the tenant does not have: {unknown}")
         settings = Settings(
             client_id=client_id,
             client_secret=client_secret,
@@ -112,7 +137,12 @@ class DevTenant:
             trust_forwarded_for=trust_forwarded_for,
             allow_magiclink_verify_without_session=allow_magiclink_verify_without_session,
             fault_delay=fault_delay,
-            apis=frozenset(apis),
+            apis=apis,
+            offline_access_apis=offline_access_apis,
+            access_token_lifetime=access_token_lifetime,
+            refresh_reuse_interval=refresh_reuse_interval,
+            refresh_absolute_lifetime=refresh_absolute_lifetime,
+            refresh_idle_lifetime=refresh_idle_lifetime,
         )
         self._state = TenantState(
             settings,
@@ -136,6 +166,29 @@ class DevTenant:
     def issuer(self) -> str:
         """The ``iss`` of every token: :attr:`base_url` with a trailing slash."""
         return self._state.issuer
+
+    @property
+    def access_token_lifetime(self) -> int:
+        """``expires_in`` of the access tokens issued from now on (changeable, as an
+        API's "Token Expiration" is)."""
+        return self._state.tokens.access_token_lifetime
+
+    @access_token_lifetime.setter
+    def access_token_lifetime(self, seconds: int) -> None:
+        with self._state.lock:
+            self._state.tokens.access_token_lifetime = seconds
+
+    @property
+    def refresh_exchanges(self) -> int:
+        """How many refresh-token exchanges were asked for, refused ones included."""
+        with self._state.lock:
+            return self._state.tokens.refresh_tokens.exchanges
+
+    @property
+    def revoked_refresh_families(self) -> int:
+        """How many refresh token families were revoked for a reused token."""
+        with self._state.lock:
+            return self._state.tokens.refresh_tokens.revoked_families
 
     @property
     def outbox(self) -> list[Message]:

@@ -21,7 +21,8 @@ EMAIL_LOCAL_MAX_LENGTH = 64
 
 # --- tokens ------------------------------------------------------------------------------
 
-#: ``expires_in`` of every access token.
+#: ``expires_in`` of every access token: an API's "Token Expiration", 86400 s by default
+#: (Auth0 docs, "Update Access Token Lifetime"). ``DevTenant(access_token_lifetime=...)``.
 ACCESS_TOKEN_LIFETIME = 86400
 #: Lifetime of an authorization code from a magic link (*assumed*: 10 minutes).
 AUTHORIZATION_CODE_LIFETIME = 600
@@ -29,6 +30,32 @@ AUTHORIZATION_CODE_LIFETIME = 600
 RSA_KEY_BITS = 2048
 #: Base URL before the tenant is served (``serve_in_thread`` and the CLI replace it).
 DEFAULT_BASE_URL = "http://127.0.0.1"
+
+# --- refresh tokens ----------------------------------------------------------------------
+#
+# Issued only with the ``offline_access`` scope, and only when the API named by
+# ``audience`` has "Allow Offline Access" on, which is off for a new API
+# (Auth0 docs, "Get Refresh Tokens" and "API Settings"); when it is off the
+# granted ``scope`` leaves ``offline_access`` out. Without an ``audience`` the
+# access token is for ``/userinfo`` and a refresh token is issued with
+# ``offline_access`` (*assumed*, as public reports describe).
+#
+# Tokens rotate: each exchange returns a new one and retires the one used
+# (Auth0's refresh token rotation). A new regular web application has rotation
+# off in Auth0 (SPAs default into it); the tenant always rotates, the stricter
+# behaviour, which a gate that survives it survives both ways.
+
+#: Seconds a retired refresh token may still be exchanged ("Rotation Overlap Period",
+#: ``refresh_token.leeway``): "By default leeway is disabled" (Auth0 docs, "Configure
+#: Refresh Token Rotation"; the Management API schema gives ``leeway`` default 0).
+#: Any other reuse revokes the family.
+REFRESH_REUSE_INTERVAL = 0
+#: Absolute lifetime of a rotating family: 2,592,000 s (30 days) by default when
+#: rotation is on, counted from the login and not extended by rotation (same page).
+REFRESH_ABSOLUTE_LIFETIME = 2_592_000
+#: Idle (inactivity) lifetime of each token: 2,592,000 s (30 days) by default, renewed by
+#: each exchange (Auth0 docs, "Configure Refresh Token Expiration").
+REFRESH_IDLE_LIFETIME = 2_592_000
 
 #: ``max-age`` of the JWKS and the discovery document (*assumed*; Auth0 serves them cacheable).
 DISCOVERY_MAX_AGE = 15

@@ -116,10 +116,14 @@ def _otp(state: TenantState, body: dict[str, object], ip: str) -> dict[str, obje
     audience = _optional(body, "audience") or None
     state.settings.check_audience(audience)
     user = verify_code(state, realm, username, otp, ip)
+    scopes = split_scope(_optional(body, "scope"))
+    if not state.settings.allows_offline_access(audience):
+        # Auth0 grants the rest and leaves offline_access out of `scope`.
+        scopes = tuple(scope for scope in scopes if scope != "offline_access")
     login = Login(
         user=user,
         client_id=state.settings.client_id,
-        scopes=split_scope(_optional(body, "scope")),
+        scopes=scopes,
         audience=audience,
         nonce=None,
         sid=new_session_id(),
@@ -141,21 +145,25 @@ def _authorization_code(state: TenantState, body: dict[str, object]) -> dict[str
 
 
 def _refresh(state: TenantState, body: dict[str, object]) -> dict[str, object]:
-    login = state.tokens.refreshed(_param(body, "refresh_token"))
+    token = _param(body, "refresh_token")
+    login = state.tokens.refresh_login(token)
     if login is None or login.client_id != state.settings.client_id:
         raise ApiError(403, "invalid_grant", INVALID_REFRESH)
     user = login.user
     if state.users.is_blocked(user.connection, user.identifier):
         raise ApiError(403, "access_denied", USER_BLOCKED)
     requested = split_scope(_optional(body, "scope"))
-    if requested:
-        extra = [scope for scope in requested if scope not in login.scopes]
-        if extra:
-            raise ApiError(403, "invalid_scope", f"Scope not granted originally: {' '.join(extra)}")
-        login = Login(user, login.client_id, requested, login.audience, None, login.sid)
-    else:
-        login = Login(user, login.client_id, login.scopes, login.audience, None, login.sid)
-    return state.tokens.respond(login, state.issuer, refreshable=False)
+    extra = [scope for scope in requested if scope not in login.scopes]
+    if extra:
+        raise ApiError(403, "invalid_scope", f"Scope not granted originally: {' '.join(extra)}")
+    # Checked first, used up last: a refused request leaves the token as it was.
+    rotated = state.tokens.rotate(token)
+    if rotated is None:
+        raise ApiError(403, "invalid_grant", INVALID_REFRESH)
+    login, refresh_token = rotated
+    scopes = requested or login.scopes
+    login = Login(user, login.client_id, scopes, login.audience, None, login.sid)
+    return state.tokens.respond(login, state.issuer, refreshable=False, refresh_token=refresh_token)
 
 
 def _param(body: dict[str, object], name: str) -> str:

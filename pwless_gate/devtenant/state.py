@@ -11,10 +11,14 @@ from werkzeug.wrappers import Request
 
 from .codes import AuthorizationCodes, OneTimeCodes, constant_time_equal
 from .constants import (
+    ACCESS_TOKEN_LIFETIME,
     DEFAULT_BASE_URL,
     OAUTH_BURST,
     OAUTH_REFILL,
     OAUTH_REFILL_SECONDS,
+    REFRESH_ABSOLUTE_LIFETIME,
+    REFRESH_IDLE_LIFETIME,
+    REFRESH_REUSE_INTERVAL,
     START_BURST,
     START_REFILL,
     START_REFILL_SECONDS,
@@ -23,6 +27,7 @@ from .faults import Faults
 from .httpio import ApiError
 from .limits import BruteForceGuard, RateLimiter
 from .messages import Message
+from .refresh import RefreshTokens
 from .tokens import SigningKey, TokenIssuer
 from .users import Users
 
@@ -43,11 +48,22 @@ class Settings:
     fault_delay: float
     #: Identifiers of the APIs the tenant knows; any other ``audience`` is refused.
     apis: frozenset[str] = frozenset()
+    #: The APIs with "Allow Offline Access" on: only their audiences get refresh tokens.
+    offline_access_apis: frozenset[str] = frozenset()
+    access_token_lifetime: int = ACCESS_TOKEN_LIFETIME
+    refresh_reuse_interval: float = REFRESH_REUSE_INTERVAL
+    refresh_absolute_lifetime: float = REFRESH_ABSOLUTE_LIFETIME
+    refresh_idle_lifetime: float = REFRESH_IDLE_LIFETIME
 
     def check_audience(self, audience: str | None) -> None:
         """Refuse an ``audience`` that names no API of the tenant, as Auth0 does."""
         if audience is not None and audience not in self.apis:
             raise ApiError(403, "access_denied", f"Service not found: {audience}")
+
+    def allows_offline_access(self, audience: str | None) -> bool:
+        """True when a login for ``audience`` may get a refresh token (no audience: the
+        ``/userinfo`` access token, which may)."""
+        return audience is None or audience in self.offline_access_apis
 
 
 class TenantState:
@@ -71,7 +87,19 @@ class TenantState:
         self.codes = OneTimeCodes(settings.code_length, settings.code_lifetime, clock)
         self.authorization_codes = AuthorizationCodes(clock)
         self.users = Users(clock)
-        self.tokens = TokenIssuer(SigningKey(), clock, settings.id_token_lifetime)
+        refresh_tokens = RefreshTokens(
+            clock,
+            reuse_interval=settings.refresh_reuse_interval,
+            absolute_lifetime=settings.refresh_absolute_lifetime,
+            idle_lifetime=settings.refresh_idle_lifetime,
+        )
+        self.tokens = TokenIssuer(
+            SigningKey(),
+            clock,
+            settings.id_token_lifetime,
+            refresh_tokens=refresh_tokens,
+            access_token_lifetime=settings.access_token_lifetime,
+        )
         self.start_limits = RateLimiter(START_BURST, START_REFILL, START_REFILL_SECONDS, clock)
         self.oauth_limits = RateLimiter(OAUTH_BURST, OAUTH_REFILL, OAUTH_REFILL_SECONDS, clock)
         self.brute_force = BruteForceGuard()

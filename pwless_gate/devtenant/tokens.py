@@ -3,7 +3,7 @@
 id_tokens and audience-bound access tokens are RS256 JWTs signed with an
 RSA key generated at start-up, published with its ``kid`` in the JWKS.
 Access tokens without an audience are opaque random strings, good only at
-``/userinfo``. Refresh tokens do not rotate.
+``/userinfo``. Refresh tokens rotate (see :mod:`.refresh`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .constants import ACCESS_TOKEN_LIFETIME, RSA_KEY_BITS
+from .refresh import RefreshTokens
 from .users import Login
 
 
@@ -56,36 +57,54 @@ class _AccessGrant:
 class TokenIssuer:
     """Mints token responses and remembers what each access and refresh token grants."""
 
-    def __init__(self, key: SigningKey, clock: Callable[[], float], id_token_lifetime: int) -> None:
+    def __init__(
+        self,
+        key: SigningKey,
+        clock: Callable[[], float],
+        id_token_lifetime: int,
+        *,
+        refresh_tokens: RefreshTokens,
+        access_token_lifetime: int = ACCESS_TOKEN_LIFETIME,
+    ) -> None:
         self.key = key
         self._clock = clock
         self._id_token_lifetime = id_token_lifetime
         self._access: dict[str, _AccessGrant] = {}
-        self._refresh: dict[str, Login] = {}
+        self.refresh_tokens = refresh_tokens
+        #: ``expires_in`` of the access tokens issued from now on.
+        self.access_token_lifetime = access_token_lifetime
 
-    def respond(self, login: Login, issuer: str, *, refreshable: bool) -> dict[str, object]:
+    def respond(
+        self, login: Login, issuer: str, *, refreshable: bool, refresh_token: str | None = None
+    ) -> dict[str, object]:
         """Return the ``/oauth/token`` success body for ``login``.
 
-        The id_token comes with the ``openid`` scope, the refresh token with
-        ``offline_access`` when ``refreshable``.
+        The id_token comes with the ``openid`` scope. A new refresh token
+        family starts with ``offline_access`` when ``refreshable``;
+        ``refresh_token``, a rotated one, is returned as it is.
         """
         now = int(self._clock())
         body: dict[str, object] = {"access_token": self._access_token(login, issuer, now)}
         if "openid" in login.scopes:
             body["id_token"] = self._id_token(login, issuer, now)
         if refreshable and "offline_access" in login.scopes:
-            refresh = secrets.token_urlsafe(32)
-            self._refresh[refresh] = login
-            body["refresh_token"] = refresh
+            refresh_token = self.refresh_tokens.issue(login)
+        if refresh_token is not None:
+            body["refresh_token"] = refresh_token
         body["token_type"] = "Bearer"  # noqa: S105 - the scheme name, not a secret
-        body["expires_in"] = ACCESS_TOKEN_LIFETIME
+        body["expires_in"] = self.access_token_lifetime
         if login.scopes:
             body["scope"] = " ".join(login.scopes)
         return body
 
-    def refreshed(self, refresh_token: str) -> Login | None:
-        """Return the login a refresh token was issued for, or None if unknown."""
-        return self._refresh.get(refresh_token)
+    def refresh_login(self, refresh_token: str) -> Login | None:
+        """Return the login a live refresh token was issued for, or None; nothing changes."""
+        return self.refresh_tokens.login(refresh_token)
+
+    def rotate(self, refresh_token: str) -> tuple[Login, str] | None:
+        """Return the login a refresh token was issued for and the token replacing it,
+        or None when it is refused (see :meth:`RefreshTokens.exchange`)."""
+        return self.refresh_tokens.exchange(refresh_token)
 
     def access(self, access_token: str) -> tuple[str, tuple[str, ...]] | None:
         """Return the ``sub`` and scopes of a live access token, or None."""
@@ -95,7 +114,7 @@ class TokenIssuer:
         return grant.sub, grant.scopes
 
     def _access_token(self, login: Login, issuer: str, now: int) -> str:
-        expires_at = now + ACCESS_TOKEN_LIFETIME
+        expires_at = now + self.access_token_lifetime
         if login.audience is None:
             token = secrets.token_urlsafe(24)
         else:
