@@ -17,6 +17,23 @@ from .config import GateConfig
 from .errors import ConfigError, PwlessGateError
 
 
+class _OfflineAccess(argparse.Action):
+    """``--api AUDIENCE --offline-access``: the flag belongs to the ``--api`` before it."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        apis = getattr(namespace, "api", None) or []
+        if not apis:
+            parser.error("--offline-access must follow the --api AUDIENCE it applies to")
+        chosen = list(getattr(namespace, self.dest, None) or [])
+        setattr(namespace, self.dest, [*chosen, apis[-1]])
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pwless-gate", description="An Auth0 Passwordless login in front of any WSGI app."
@@ -49,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="AUDIENCE",
         help="an API identifier an audience may name (repeatable)",
+    )
+    tenant.add_argument(
+        "--offline-access",
+        action=_OfflineAccess,
+        nargs=0,
+        dest="offline_access_apis",
+        default=[],
+        help="turn on Allow Offline Access (refresh tokens) for the --api just before it",
     )
     tenant.add_argument(
         "--allowed-logout-url",
@@ -95,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.allowed_callback,
                 args.allowed_logout_url,
                 args.api,
+                offline_access_apis=args.offline_access_apis,
             )
         elif args.command == "serve":
             return _serve(args.app, args.host, args.port)

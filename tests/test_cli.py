@@ -216,3 +216,51 @@ def test_no_allow_list_stops_with_one_line(command: str) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "PWLESS_GATE_ALLOWED_DOMAINS=*" in lines[0]
+
+
+def test_dev_tenant_offline_access_belongs_to_the_api_before_it(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    offline, online = "https://offline.test", "https://online.test"
+    tenant = Process(
+        [PWLESS_GATE, "dev-tenant", "--port", str(port), "--client-id", CLIENT_ID]
+        + ["--client-secret", CLIENT_SECRET]
+        + ["--api", offline, "--offline-access", "--api", online],
+        log=tmp_path / "tenant.log",
+    )
+    try:
+        wait_for_port(port, tenant.proc)
+        got_refresh_token = {}
+        for audience in (offline, online):
+            email = f"cli-{audience[8:-5]}@example.com"
+            credentials = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+            started = requests.post(
+                f"{url}/passwordless/start",
+                json={**credentials, "connection": "email", "email": email, "send": "code"},
+                timeout=5,
+            )
+            assert started.status_code == 200, started.text
+            tokens = requests.post(
+                f"{url}/oauth/token",
+                json={
+                    **credentials,
+                    "grant_type": "http://auth0.com/oauth/grant-type/passwordless/otp",
+                    "realm": "email",
+                    "username": email,
+                    "otp": code_from_log(tenant, email),
+                    "audience": audience,
+                    "scope": "openid offline_access",
+                },
+                timeout=5,
+            )
+            assert tokens.status_code == 200, tokens.text
+            got_refresh_token[audience] = "refresh_token" in tokens.json()
+        assert got_refresh_token == {offline: True, online: False}
+    finally:
+        tenant.stop()
+
+
+def test_dev_tenant_offline_access_without_an_api_is_refused() -> None:
+    result = run(["dev-tenant", "--offline-access", "--api", "https://a.test"], {})
+    assert result.returncode == 2
+    assert "--offline-access" in result.stderr

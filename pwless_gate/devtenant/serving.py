@@ -99,12 +99,18 @@ def main_serve(
     allowed_callbacks: list[str],
     allowed_logout_urls: list[str],
     apis: Sequence[str] = (),
+    *,
+    offline_access_apis: Sequence[str] = (),
 ) -> None:
-    """Serve a tenant in the foreground, printing each message it sends, until Ctrl-C."""
+    """Serve a tenant in the foreground, printing each message it sends, until Ctrl-C.
+
+    ``offline_access_apis`` (some of ``apis``) get refresh tokens.
+    """
     app = DevTenant(
         client_id=client_id,
         client_secret=client_secret,
         apis=apis,
+        offline_access_apis=offline_access_apis,
         allowed_callbacks=allowed_callbacks,
         allowed_logout_urls=allowed_logout_urls,
         on_message=_print_message,
@@ -117,6 +123,9 @@ def main_serve(
         print(f"[dev-tenant] allowed callback {url}", flush=True)
     for url in allowed_logout_urls:
         print(f"[dev-tenant] allowed logout URL {url}", flush=True)
+    for api in apis:
+        offline = " (offline access: refresh tokens)" if api in offline_access_apis else ""
+        print(f"[dev-tenant] API {api}{offline}", flush=True)
     try:
         server.serve_forever()  # werkzeug returns from here on Ctrl-C
     except KeyboardInterrupt:
