@@ -39,6 +39,8 @@ class Pages:
             autoescape=select_autoescape(default=True, default_for_string=True),
             trim_blocks=True,
             lstrip_blocks=True,
+            # Templates are read once: no stat() of every file on every page.
+            auto_reload=False,
         )
         self._brand = {
             "name": config.brand_name,

@@ -1,13 +1,21 @@
-"""Serving the local tenant: on a background thread for tests, in the foreground for the CLI."""
+"""Serving the local tenant: on a background thread for tests, in the foreground for the CLI.
+
+The server is waitress, which speaks HTTP/1.1 with persistent connections as
+Auth0 does (Werkzeug's development server closes every connection, which
+would make a client look slower here than against the real thing).
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import threading
 from collections.abc import Sequence
 from types import TracebackType
+from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from waitress import wasyncore
+from waitress.server import create_server
 
 from .app import DevTenant
 from .messages import Message
@@ -16,22 +24,51 @@ from .messages import Message
 _POLL_SECONDS = 0.05
 #: Longest wait for the server thread to end on stop.
 _JOIN_SECONDS = 5.0
+#: Requests served at once (a "timeout" fault holds one for its whole stall).
+_THREADS = 16
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Logs nothing: a test run is not the place for one line per request."""
+def _server(app: DevTenant, host: str, port: int) -> Any:
+    """A waitress server for ``app``, listening when this returns."""
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    return create_server(
+        app,
+        host=host,
+        port=port,
+        threads=_THREADS,
+        ident="dev-tenant",
+        expose_tracebacks=False,
+        connection_limit=200,
+    )
 
-    def log(self, type: str, message: str, *args: object) -> None:
-        return
+
+class _Loop:
+    """Runs a waitress server's event loop until asked to stop, then closes every socket."""
+
+    def __init__(self, server: Any) -> None:
+        self._server = server
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                wasyncore.loop(timeout=_POLL_SECONDS, map=self._server._map, count=1)
+        finally:
+            for dispatcher in list(self._server._map.values()):
+                dispatcher.close()
+            self._server.task_dispatcher.shutdown(timeout=_JOIN_SECONDS)
+
+    def stop(self) -> None:
+        self._stopping.set()
 
 
 class RunningTenant:
     """A :class:`DevTenant` served on a background thread; a context manager that stops it."""
 
-    def __init__(self, app: DevTenant, server: BaseWSGIServer, thread: threading.Thread) -> None:
+    def __init__(self, app: DevTenant, loop: _Loop, thread: threading.Thread) -> None:
         self.app = app
         self.url = app.base_url
-        self._server = server
+        self._loop = loop
         self._thread = thread
         self._stopped = False
 
@@ -56,8 +93,7 @@ class RunningTenant:
             return
         self._stopped = True
         self.app.interrupt_stalls()
-        self._server.shutdown()
-        self._server.server_close()
+        self._loop.stop()
         self._thread.join(_JOIN_SECONDS)
 
     def __enter__(self) -> RunningTenant:
@@ -78,17 +114,15 @@ def serve_in_thread(app: DevTenant, host: str = "127.0.0.1", port: int = 0) -> R
     Port 0 picks a free port. Sets ``app.base_url``. Raises OSError when the
     address cannot be bound.
     """
-    server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
-    app.base_url = base_url(host, server.server_port)
+    server = _server(app, host, port)
+    app.base_url = base_url(host, server.effective_port)
     app.allow_stalls()
+    loop = _Loop(server)
     thread = threading.Thread(
-        target=server.serve_forever,
-        kwargs={"poll_interval": _POLL_SECONDS},
-        name=f"dev-tenant:{server.server_port}",
-        daemon=True,
+        target=loop.run, name=f"dev-tenant:{server.effective_port}", daemon=True
     )
     thread.start()  # the socket already listens, so connections queue from now on
-    return RunningTenant(app, server, thread)
+    return RunningTenant(app, loop, thread)
 
 
 def main_serve(
@@ -115,8 +149,8 @@ def main_serve(
         allowed_logout_urls=allowed_logout_urls,
         on_message=_print_message,
     )
-    server = make_server(host, port, app, threaded=True)
-    app.base_url = base_url(host, server.server_port)
+    server = _server(app, host, port)
+    app.base_url = base_url(host, server.effective_port)
     print(f"[dev-tenant] serving {app.base_url} (issuer {app.issuer})", flush=True)
     print(f"[dev-tenant] client id {client_id}", flush=True)
     for url in allowed_callbacks:
@@ -127,12 +161,12 @@ def main_serve(
         offline = " (offline access: refresh tokens)" if api in offline_access_apis else ""
         print(f"[dev-tenant] API {api}{offline}", flush=True)
     try:
-        server.serve_forever()  # werkzeug returns from here on Ctrl-C
+        server.run()  # waitress returns from here on Ctrl-C
     except KeyboardInterrupt:
         pass  # a second Ctrl-C during shutdown
     finally:
         app.interrupt_stalls()
-        server.server_close()
+        server.close()
         print("[dev-tenant] stopped", flush=True)
 
 
