@@ -185,6 +185,8 @@ class PasswordlessGate:
             sessions=self.sessions,
             clock=clock,
             idle_timeout=config.session_idle_timeout,
+            # One refresh: the Auth0 call's connect and read timeouts, and a second to spare.
+            refresh_wait=2 * config.auth0_timeout + 1,
         )
         self.views = GateViews(
             Deps(

@@ -4,6 +4,17 @@ Any number of workers and restarts share sessions with no server to run. The
 price: a session cannot be ended before it expires (logout deletes the cookie
 and drops it from this process's cache, but a copy of the cookie keeps
 working), and nobody can be signed out everywhere.
+
+Nor can processes agree on who refreshes a session's access token: each
+process refreshes a session at most once (its other requests wait for that
+refresh or go on with the still-valid token), but two processes, or a
+request still carrying the cookie from before a refresh, may use the same
+refresh token twice. Auth0 rotates refresh tokens and, outside the
+application's reuse interval ("Rotation Overlap Period", 0 seconds by
+default), revokes the whole family on a second use, which signs the person
+out. With refresh tokens and more than one process, set that interval (a
+few seconds covers concurrent requests) or use the Redis store, which
+refreshes a session in one process at a time.
 """
 
 from __future__ import annotations

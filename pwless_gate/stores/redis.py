@@ -7,6 +7,14 @@ usable cookie. Each user's session keys are also listed under
 deletes the record: every process stops accepting it once its
 verified-session cache entry expires (``session_cache_ttl`` seconds).
 
+A session's access token is refreshed by one process at a time: the
+process that takes ``<namespace>:refresh:<sha256 of the id>`` (``SET NX PX``,
+a few seconds) refreshes and writes the record, the others go on with the
+still-valid token or wait for the record to change (see
+:mod:`pwless_gate.renew`). Auth0 rotates refresh tokens and revokes the
+whole family when one is used twice, so this is what keeps concurrent
+requests from signing a person out.
+
 Any Redis failure is raised as :class:`~pwless_gate.errors.StoreUnavailable`;
 the gate then answers 503 for anything that needs the store (fail closed),
 while sessions still in a process's cache keep working until their entry
@@ -15,9 +23,11 @@ expires. redis-py reconnects by itself when Redis returns.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +36,11 @@ from ..errors import ConfigError, StoreUnavailable
 from ..sessions import Session, new_session_id
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
+#: Deletes the lock only if it is still the caller's (it may have expired and been retaken).
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
 
 
 def connect(url: str, *, timeout: float = 1.0) -> Any:
@@ -132,6 +147,24 @@ class RedisStore:
             self._redis.delete(self._key(cookie_value))
         except Exception as exc:
             raise StoreUnavailable(f"Redis: {type(exc).__name__}") from exc
+
+    def acquire_refresh_lock(self, cookie_value: str, seconds: float) -> str | None:
+        """Take the session's refresh lock for ``seconds`` (``SET NX PX``); return its
+        token, or None when another process holds it."""
+        token = secrets.token_hex(16)
+        key = f"{self._namespace}:refresh:{_digest(cookie_value)}"
+        try:
+            taken = self._redis.set(key, token, nx=True, px=max(1, int(seconds * 1000)))
+        except Exception as exc:
+            raise StoreUnavailable(f"Redis: {type(exc).__name__}") from exc
+        return token if taken else None
+
+    def release_refresh_lock(self, cookie_value: str, token: str) -> None:
+        """Give the lock back if ``token`` still holds it. Never raises: a lock not
+        given back ends by itself after its few seconds."""
+        key = f"{self._namespace}:refresh:{_digest(cookie_value)}"
+        with contextlib.suppress(Exception):  # the refresh it guarded is done either way
+            self._redis.eval(_RELEASE, 1, key, token)
 
     def revoke_user(self, sub: str) -> int:
         """Delete every session of the user ``sub``; returns how many there were."""
