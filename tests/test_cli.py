@@ -223,9 +223,21 @@ def test_dev_tenant_offline_access_belongs_to_the_api_before_it(tmp_path: Path) 
     url = f"http://127.0.0.1:{port}"
     offline, online = "https://offline.test", "https://online.test"
     tenant = Process(
-        [PWLESS_GATE, "dev-tenant", "--port", str(port), "--client-id", CLIENT_ID]
-        + ["--client-secret", CLIENT_SECRET]
-        + ["--api", offline, "--offline-access", "--api", online],
+        [
+            PWLESS_GATE,
+            "dev-tenant",
+            "--port",
+            str(port),
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret",
+            CLIENT_SECRET,
+            "--api",
+            offline,
+            "--offline-access",
+            "--api",
+            online,
+        ],
         log=tmp_path / "tenant.log",
     )
     try:

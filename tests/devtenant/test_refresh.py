@@ -64,7 +64,7 @@ def test_a_refresh_token_needs_offline_access_on_the_api_and_in_the_scope(
 
 
 def test_offline_access_apis_must_be_apis_of_the_tenant() -> None:
-    with pytest.raises(ValueError, match="unknown.test"):
+    with pytest.raises(ValueError, match=r"unknown\.test"):
         DevTenant(
             client_id=CLIENT_ID,
             client_secret=CLIENT_SECRET,
