@@ -15,7 +15,6 @@ The gate authenticates; it is not a web application firewall.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -45,6 +44,7 @@ from .decide import (
 from .deps import Deps, Hooks, UserCallback
 from .errors import ConfigError
 from .idtokens import TokenVerifier
+from .loading import load_app
 from .pacing import Pacer
 from .preflight import preflight_answer
 from .public_paths import PublicPaths
@@ -377,29 +377,6 @@ def _add_headers(environ: WSGIEnvironment, entry: CachedSession) -> None:
         environ["HTTP_X_FORWARDED_PHONE"] = entry.user.phone_number
 
 
-def load_app(spec: str) -> WSGIApplication:
-    """Import ``"package.module:attribute"`` and return the WSGI app it names.
-
-    Raises :class:`~pwless_gate.errors.ConfigError` naming what is wrong.
-    """
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise ConfigError("app", f"{spec!r} must look like 'package.module:application'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError("app", f"cannot import {module_name!r}: {exc}") from None
-    target: Any = module
-    for part in attribute.split("."):
-        target = getattr(target, part, None)
-        if target is None:
-            raise ConfigError("app", f"{module_name!r} has no attribute {attribute!r}")
-    if not callable(target):
-        raise ConfigError("app", f"{spec!r} is not a WSGI application")
-    app: WSGIApplication = target
-    return app
-
-
 def gate(
     app: str | WSGIApplication,
     *,
@@ -410,7 +387,10 @@ def gate(
 ) -> PasswordlessGate:
     """The app factory for gunicorn: ``gunicorn 'pwless_gate:gate("legacy.wsgi:app")'``.
 
-    ``app`` is a WSGI callable or an import string; the config comes from the
+    ``app`` is a WSGI callable or an app string as gunicorn reads them
+    (``"pkg.mod:application"``, or a factory called with literal arguments:
+    ``"pkg.mod:create_app(debug=False)"``; see
+    :func:`~pwless_gate.loading.load_app`); the config comes from the
     ``PWLESS_GATE_*`` variables, with ``overrides`` (``GateConfig`` fields)
     winning. The hooks are those of :class:`PasswordlessGate`. Example, in a
     ``wsgi.py`` of your own::
@@ -426,7 +406,8 @@ def gate(
     Raises :class:`~pwless_gate.errors.ConfigError`.
 
     .. versionchanged:: 0.2.0
-       ``authorize``, ``on_login`` and ``on_logout``.
+       ``authorize``, ``on_login`` and ``on_logout``; factory calls in app
+       strings.
     """
     config = GateConfig.from_env(**overrides)
     wsgi_app = load_app(app) if isinstance(app, str) else app
