@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from . import metrics as metrics_module
 from .audit import Audit
 from .auth0 import Auth0Client
+from .boot import gunicorn_loading, stop_gunicorn_boot
 from .caching import private, private_setting_cookies
 from .config import GateConfig
 from .cookies import Cookies
@@ -403,17 +404,26 @@ def gate(
 
         application = gate("legacy.wsgi:application", authorize=authorize)
 
-    Raises :class:`~pwless_gate.errors.ConfigError`.
+    Raises :class:`~pwless_gate.errors.ConfigError`, except while gunicorn
+    loads the app: there a bad setting or app string prints one line
+    (``pwless-gate: <setting>: <problem>``) on stderr and exits the worker
+    with gunicorn's "app failed to load" status, which stops gunicorn.
 
     .. versionchanged:: 0.2.0
        ``authorize``, ``on_login`` and ``on_logout``; factory calls in app
-       strings.
+       strings; one line and a stop under gunicorn.
     """
-    config = GateConfig.from_env(**overrides)
-    wsgi_app = load_app(app) if isinstance(app, str) else app
-    return PasswordlessGate(
-        wsgi_app, config, authorize=authorize, on_login=on_login, on_logout=on_logout
-    )
+    try:
+        config = GateConfig.from_env(**overrides)
+        wsgi_app = load_app(app) if isinstance(app, str) else app
+        return PasswordlessGate(
+            wsgi_app, config, authorize=authorize, on_login=on_login, on_logout=on_logout
+        )
+    except ConfigError as exc:
+        where = gunicorn_loading()
+        if where is not None:  # one line, and gunicorn stops (pwless_gate.boot)
+            stop_gunicorn_boot(exc, where)
+        raise
 
 
 __all__ = ["SCRUBBED_KEYS", "PasswordlessGate", "gate", "load_app"]

@@ -113,9 +113,10 @@ def on_starting(server):
 
     A bad setting then stops gunicorn with the one line that names it
     ("Error: PWLESS_GATE_CLIENT_SECRET: is required but not set", exit status
-    1) instead of a traceback from every worker that fails to boot. Drop this
-    hook if your app builds its GateConfig in code rather than from the
-    environment.
+    1) before a worker starts. Without this hook the gate still stops
+    gunicorn with one line, once the first worker loads it (exit status 4,
+    "App failed to load."). Drop this hook if your app builds its GateConfig
+    in code rather than from the environment.
     """
     from pwless_gate import ConfigError, GateConfig
 
