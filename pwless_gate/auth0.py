@@ -22,6 +22,7 @@ from urllib.request import getproxies, proxy_bypass
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from .errors import (
@@ -107,6 +108,8 @@ class Auth0Client:
         pacer: Pacer | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: ``host[:port]`` of the tenant, for messages and logs.
+        self.host = urlsplit(self.base_url).netloc
         self._metrics = metrics
         self._decoy: requests.Session | None = None
         if pacer is not None:
@@ -253,24 +256,31 @@ class Auth0Client:
             response = self._http.request(
                 method, url, timeout=self._timeout, allow_redirects=False, **kwargs
             )
-        except requests.Timeout as exc:
-            raise Auth0Unavailable(f"{method} {path} timed out", status_code=503) from exc
-        except requests.ConnectionError as exc:
-            raise Auth0Unavailable(f"{method} {path} could not connect", status_code=503) from exc
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise Auth0Unavailable(
+                f"Auth0 at {self.host} {_unreachable(exc)} ({method} {path})", status_code=503
+            ) from exc
         except requests.RequestException as exc:
-            raise Auth0Unavailable(f"{method} {path} failed: {type(exc).__name__}") from exc
+            raise Auth0Unavailable(
+                f"Auth0 at {self.host} failed: {type(exc).__name__} ({method} {path})"
+            ) from exc
         if response.status_code >= 500:
-            raise Auth0Unavailable(f"{method} {path} answered {response.status_code}")
+            raise Auth0Unavailable(
+                f"Auth0 at {self.host} answered {response.status_code} ({method} {path})"
+            )
         try:
             data = response.json()
         except ValueError as exc:
             raise Auth0Unavailable(
-                f"{method} {path} answered {response.status_code} with a body that is not JSON"
+                f"Auth0 at {self.host} answered {response.status_code} with a body that is "
+                f"not JSON ({method} {path})"
             ) from exc
         if response.status_code >= 400:
             raise self._error(response, data)
         if response.status_code != 200:
-            raise Auth0Unavailable(f"{method} {path} answered {response.status_code}")
+            raise Auth0Unavailable(
+                f"Auth0 at {self.host} answered {response.status_code} ({method} {path})"
+            )
         return data
 
     def _error(self, response: requests.Response, data: object) -> Exception:
@@ -315,6 +325,18 @@ def _retry_after(headers: Mapping[str, str], now: float) -> int:
             continue
         return max(1, seconds if relative else seconds - int(now))
     return DEFAULT_RETRY_AFTER
+
+
+def _unreachable(exc: requests.RequestException) -> str:
+    """``unreachable: ConnectTimeout``, or ``did not answer in time: ReadTimeout``.
+
+    requests reports a GET whose read timed out (after urllib3's retry) as a
+    ``ConnectionError`` carrying urllib3's ``ReadTimeoutError``: named a read timeout here.
+    """
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    if isinstance(exc, requests.ReadTimeout) or isinstance(reason, ReadTimeoutError):
+        return "did not answer in time: ReadTimeout"
+    return f"unreachable: {type(exc).__name__}"
 
 
 def _headers(forwarded_for: str | None, language: str | None = None) -> dict[str, str]:

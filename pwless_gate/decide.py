@@ -26,6 +26,7 @@ carries the decision out.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,8 @@ from .cookies import Cookies
 from .errors import StoreUnavailable
 from .public_paths import PublicPaths
 from .sessions import CachedSession, SessionCache, User
+
+log = logging.getLogger("pwless_gate.sessions")
 
 #: ``authorize(environ, user) -> bool``: may this signed-in user make this request?
 Authorize = Callable[[Mapping[str, Any], User], bool]
@@ -192,7 +195,8 @@ class Decider:
         if value is not None:
             try:
                 entry = self.sessions.lookup(value)
-            except StoreUnavailable:
+            except StoreUnavailable as exc:  # e.g. "Redis at 127.0.0.1:6379: ConnectionError"
+                log.warning("session store unavailable: %s", exc)
                 return self._public(facts) or UNAVAILABLE
             if entry is not None:
                 if entry.refresh_at is not None and entry.refresh_at <= self.clock():

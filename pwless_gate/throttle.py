@@ -28,6 +28,7 @@ from typing import Any, NamedTuple, Protocol
 
 from .config import Limit
 from .errors import StoreUnavailable
+from .stores.redis import location
 
 log = logging.getLogger("pwless_gate.throttle")
 
@@ -238,7 +239,7 @@ class RedisThrottle(_Windows):
     for a moment. Keys are per limit (``<namespace>:throttle:<name>:…``) and
     expire two periods after their window starts, so memory follows traffic.
     Errors of Redis propagate as :class:`~pwless_gate.errors.StoreUnavailable`
-    (the gate then fails closed).
+    naming the server (the gate then fails closed).
     """
 
     def __init__(
@@ -248,6 +249,7 @@ class RedisThrottle(_Windows):
         self._namespace = namespace
         self._clock = clock
         self._script = redis.register_script(_HIT_ALL)
+        self._location = location(redis)
 
     def _hit_live(self, hits: Sequence[Hit], now: float) -> int:
         keys: list[str] = []
@@ -260,7 +262,7 @@ class RedisThrottle(_Windows):
         try:
             counted, *counts = self._script(keys=keys, args=args)
         except Exception as exc:  # redis-py raises many kinds; all mean "not now"
-            raise StoreUnavailable(f"throttle counter unavailable: {type(exc).__name__}") from exc
+            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
         if counted:
             return 0
         waits = [

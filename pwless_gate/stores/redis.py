@@ -15,7 +15,8 @@ still-valid token or wait for the record to change (see
 whole family when one is used twice, so this is what keeps concurrent
 requests from signing a person out.
 
-Any Redis failure is raised as :class:`~pwless_gate.errors.StoreUnavailable`;
+Any Redis failure is raised as :class:`~pwless_gate.errors.StoreUnavailable`
+naming the server and the error class (``Redis at 127.0.0.1:6379: ConnectionError``);
 the gate then answers 503 for anything that needs the store (fail closed),
 while sessions still in a process's cache keep working until their entry
 expires. redis-py reconnects by itself when Redis returns.
@@ -63,6 +64,19 @@ def connect(url: str, *, timeout: float = 1.0) -> Any:
         raise ConfigError("PWLESS_GATE_REDIS_URL", str(exc)) from None
 
 
+def location(redis: Any) -> str:
+    """Where ``redis`` (a ``redis.Redis`` client) connects, for messages and logs.
+
+    ``Redis at 127.0.0.1:6379`` or ``Redis at /run/redis.sock``: the host and
+    port or socket path, never a password or the database number.
+    """
+    kwargs = getattr(getattr(redis, "connection_pool", None), "connection_kwargs", {})
+    if kwargs.get("path"):
+        return f"Redis at {kwargs['path']}"
+    host = str(kwargs.get("host", "localhost"))
+    return f"Redis at {f'[{host}]' if ':' in host else host}:{kwargs.get('port', 6379)}"
+
+
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -80,6 +94,7 @@ class RedisStore:
         self._redis = redis
         self._namespace = namespace
         self._clock = clock
+        self._location = location(redis)
 
     def _key(self, value: str) -> str:
         return f"{self._namespace}:session:{_digest(value)}"
@@ -109,7 +124,7 @@ class RedisStore:
                 self._key(cookie_value), record, ex=self._ttl(session), xx=True
             )
         except Exception as exc:
-            raise StoreUnavailable(f"Redis: {type(exc).__name__}") from exc
+            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
         return cookie_value if written else None
 
     def _write(self, value: str, session: Session) -> None:
@@ -124,7 +139,7 @@ class RedisStore:
             pipe.expire(user_key, ttl, nx=True)
             pipe.execute()
         except Exception as exc:  # redis-py has many exception types; all mean "not now"
-            raise StoreUnavailable(f"Redis: {type(exc).__name__}") from exc
+            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
 
     def load(self, cookie_value: str) -> Session | None:
         if not _SESSION_ID.match(cookie_value):
@@ -132,7 +147,7 @@ class RedisStore:
         try:
             raw = self._redis.get(self._key(cookie_value))
         except Exception as exc:
-            raise StoreUnavailable(f"Redis: {type(exc).__name__}") from exc
+            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
         if raw is None:
             return None
         try:
@@ -146,7 +161,7 @@ class RedisStore:
         try:
             self._redis.delete(self._key(cookie_value))
         except Exception as exc:
-            raise StoreUnavailable(f"Redis: {type(exc).__name__}") from exc
+            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
 
     def acquire_refresh_lock(self, cookie_value: str, seconds: float) -> str | None:
         """Take the session's refresh lock for ``seconds`` (``SET NX PX``); return its
@@ -156,7 +171,7 @@ class RedisStore:
         try:
             taken = self._redis.set(key, token, nx=True, px=max(1, int(seconds * 1000)))
         except Exception as exc:
-            raise StoreUnavailable(f"Redis: {type(exc).__name__}") from exc
+            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
         return token if taken else None
 
     def release_refresh_lock(self, cookie_value: str, token: str) -> None:
@@ -177,5 +192,5 @@ class RedisStore:
             pipe.delete(user_key)
             results = pipe.execute()
         except Exception as exc:
-            raise StoreUnavailable(f"Redis: {type(exc).__name__}") from exc
+            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
         return int(sum(results[:-1]))
