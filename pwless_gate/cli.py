@@ -11,10 +11,9 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from urllib.parse import urlsplit
 
 from .config import GateConfig
-from .errors import ConfigError, PwlessGateError
+from .errors import ConfigError
 
 
 class _OfflineAccess(argparse.Action):
@@ -88,7 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
 
-    commands.add_parser("check", help="validate the configuration and reach the tenant")
+    check = commands.add_parser(
+        "check", help="validate the configuration, reach the store and the tenant, import APP"
+    )
+    check.add_argument("app", nargs="?", metavar="APP", help="MODULE:APP to import, as serve does")
     return parser
 
 
@@ -125,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "serve":
             return _serve(args.app, args.host, args.port)
         elif args.command == "check":
-            return _check()
+            return _check(args.app)
     except ConfigError as exc:
         print(f"pwless-gate: {exc}", file=sys.stderr)
         return 2
@@ -156,69 +158,16 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _check() -> int:
-    """Validate the config, reach the tenant, and say what was found or what is wrong."""
-    from .auth0 import Auth0Client
-    from .errors import ClientAuthError, WrongCode
+def _check(app: str | None) -> int:
+    """Validate the config, then say what was found or what is wrong (:mod:`.check`)."""
+    from .check import run_check
 
     config = GateConfig.from_env()
-    client = Auth0Client(
-        config.auth0_base_url, config.client_id, config.client_secret, timeout=config.auth0_timeout
-    )
-    problems: list[str] = []
-    print(f"config:     ok ({', '.join(config.methods)}; prefix {config.prefix})")
-    try:
-        discovery = client.discovery()
-        keys = client.jwks().get("keys", [])
-    except PwlessGateError as exc:
-        print(f"pwless-gate: cannot reach {config.auth0_base_url}: {exc}", file=sys.stderr)
-        return 1
-    issuer = discovery.get("issuer")
-    print(f"tenant:     {config.auth0_base_url} (issuer {issuer})")
-    if issuer != config.issuer:
-        problems.append(f"the tenant's issuer is {issuer!r}, expected {config.issuer!r}")
-    rsa = [k for k in keys if isinstance(k, dict) and k.get("kty") == "RSA" and k.get("kid")]
-    print(f"keys:       {len(rsa)} RSA signing key(s)")
-    if not rsa:
-        problems.append("the tenant publishes no RSA signing keys")
-    try:
-        # A code for an address that never asked for one: a correctly set-up
-        # client gets "wrong code"; anything else names the problem.
-        client.exchange_otp(
-            realm="sms" if config.methods == ("sms-code",) else "email",
-            username="+10000000000" if config.methods == ("sms-code",) else "check@invalid.invalid",
-            otp="000000",
-            scope=config.scope,
-        )
-    except WrongCode:
-        print("client:     ok (credentials accepted, passwordless grant allowed)")
-    except ClientAuthError as exc:
-        problems.append(f"Auth0 refused the client: {exc.error}: {exc.description}")
-    except PwlessGateError as exc:
-        problems.append(f"checking the client failed: {exc}")
-    if config.public_url:
-        print(f"public URL: {config.public_origin}{config.public_path}")
-    elif "email-link" in config.methods or config.federated_logout:
-        missing = (
-            "PWLESS_GATE_PUBLIC_URL is not set: magic links and federated logout need "
-            "absolute URLs, and without it the gate builds them only on loopback hosts"
-        )
-        if _is_loopback(urlsplit(config.auth0_base_url).hostname or ""):
-            print(f"note:       {missing}")  # the local tenant: development on loopback
-        else:
-            problems.append(missing)
-    if "email-link" in config.methods:
-        print(
-            "note:       magic links need the tenant flag "
-            "universal_login.passwordless.allow_magiclink_verify_without_session on, and "
-            f"<your site>{config.prefix}/callback among the application's callback URLs"
-        )
-    for problem in problems:
-        print(f"pwless-gate: {problem}", file=sys.stderr)
-    if problems:
-        return 1
-    print("ok")
-    return 0
+    # urllib3 warns of each retried connection; the check's own line names the failure.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
+    if app is not None and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as serve and gunicorn import it
+    return run_check(config, app)
 
 
 if __name__ == "__main__":

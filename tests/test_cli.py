@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 import requests
 
+from pwless_gate.devtenant import DevTenant, serve_in_thread
+
 from .helpers import CLIENT_ID, CLIENT_SECRET, hidden
-from .procs import BIN, ROOT, Process, free_port, wait_for_port
+from .procs import BIN, ROOT, Process, RedisServer, free_port, require_binary, wait_for_port
 
 PWLESS_GATE = str(BIN / "pwless-gate")
 BASE_ENV = {
@@ -155,6 +157,8 @@ def test_check_reports_unreachable_tenant() -> None:
     result = run(["check"], {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": f"http://127.0.0.1:{port}"})
     assert result.returncode == 1
     assert "cannot reach" in result.stderr
+    assert_one_problem(result, "PWLESS_GATE_AUTH0_DOMAIN", f"127.0.0.1:{port}")
+    assert "ConnectionError" in result.stderr
 
 
 def test_check_names_a_refused_client(tenant: Any) -> None:
@@ -167,7 +171,7 @@ def test_check_names_a_refused_client(tenant: Any) -> None:
         },
     )
     assert result.returncode == 1
-    assert "invalid_client" in result.stderr
+    assert_one_problem(result, "CLIENT_SECRET", host(tenant.url))
 
 
 def test_check_passes_and_reminds_of_the_magic_link_flag(tenant: Any) -> None:
@@ -193,6 +197,207 @@ def test_check_says_when_magic_links_need_a_public_url(tenant: Any) -> None:
     )
     assert result.returncode == 0, result.stderr  # the local tenant: development, a note
     assert "PWLESS_GATE_PUBLIC_URL is not set" in result.stdout
+
+
+def host(url: str) -> str:
+    """``http://127.0.0.1:8001`` → ``127.0.0.1:8001``."""
+    return url.partition("://")[2]
+
+
+def found(result: subprocess.CompletedProcess[str], label: str) -> str:
+    """What ``check`` printed after ``label:`` on stdout."""
+    for line in result.stdout.splitlines():
+        if line.startswith(label + ":"):
+            return line[len(label) + 1 :].strip()
+    raise AssertionError(f"no {label!r} line in:\n{result.stdout}")
+
+
+def assert_one_problem(result: subprocess.CompletedProcess[str], *names: str) -> None:
+    """``check`` printed exactly one problem, on one line, naming all of ``names``."""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("pwless-gate: "), result.stderr
+    for name in names:
+        assert name in lines[0], result.stderr
+
+
+@pytest.fixture
+def stopped_redis(tmp_path: Path) -> str:
+    """The URL of a redis-server that ran, and was stopped."""
+    server = RedisServer(require_binary("redis-server", "check reaches Redis"), tmp_path)
+    server.start()
+    server.stop()
+    return server.url
+
+
+@pytest.mark.parametrize("store", ["cookie", "redis"])
+def test_check_says_what_it_found(tenant: Any, redis_url: str, store: str) -> None:
+    env = {
+        **BASE_ENV,
+        "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
+        "PWLESS_GATE_ALLOWED_DOMAINS": "acme.example",
+        "PWLESS_GATE_PUBLIC_URL": "http://127.0.0.1:8000/tools",
+    }
+    if store == "redis":
+        env["PWLESS_GATE_REDIS_URL"] = redis_url
+    result = run(["check", "tests.apps:whoami"], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert found(result, "allow") == "anyone with an address at acme.example"
+    assert found(result, "public URL") == "http://127.0.0.1:8000/tools"
+    if store == "redis":
+        assert found(result, "store").startswith(f"Redis at {host(redis_url)[:-2]}: ok")
+    else:
+        assert found(result, "store") == "cookie (stateless)"
+    assert found(result, "app") == "tests.apps:whoami is function tests.apps.whoami"
+    assert found(result, "client").startswith("ok")
+    assert found(result, "connection").startswith("email: ok")
+    assert found(result, "delivery").startswith("not checked")
+    assert result.stdout.splitlines()[-1] == "ok"
+
+
+def test_check_names_a_store_that_does_not_answer(tenant: Any, stopped_redis: str) -> None:
+    result = run(
+        ["check"],
+        {
+            **BASE_ENV,
+            "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
+            "PWLESS_GATE_REDIS_URL": stopped_redis,
+        },
+    )
+    assert result.returncode == 1
+    assert_one_problem(result, "PWLESS_GATE_REDIS_URL", host(stopped_redis)[:-2], "Connection")
+    assert found(result, "client").startswith("ok")  # the rest was checked all the same
+
+
+@pytest.mark.parametrize(
+    ("app", "names"),
+    [
+        ("no_such_module:app", "no_such_module"),
+        ("tests.apps:no_such_app", "no_such_app"),
+        ("tests.apps:whoami(DEBUG)", "literals"),
+    ],
+    ids=["no-module", "no-attribute", "not-literal"],
+)
+def test_check_names_an_app_string_that_does_not_import(tenant: Any, app: str, names: str) -> None:
+    result = run(["check", app], {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": tenant.url})
+    assert result.returncode == 1
+    assert_one_problem(result, "app:", names)
+
+
+@pytest.mark.parametrize(
+    ("settings", "described"),
+    [
+        ({"PWLESS_GATE_ALLOWED_DOMAINS": "*"}, "anyone with an email address"),
+        ({"PWLESS_GATE_ALLOWED_DOMAINS": "acme.example"}, "anyone with an address at acme.example"),
+        (
+            {"PWLESS_GATE_ALLOWED_DOMAINS": ".acme.example"},
+            "anyone with an address at acme.example or its subdomains",
+        ),
+        (
+            {"PWLESS_GATE_ALLOWED_DOMAINS": "a.example,b.example"},
+            "anyone with an address at a.example; anyone with an address at b.example",
+        ),
+        ({"PWLESS_GATE_ALLOWED_EMAILS": "ann@x.example"}, "1 listed address"),
+        (
+            {
+                "PWLESS_GATE_ALLOWED_EMAILS": "ann@x.example,bo@x.example",
+                "PWLESS_GATE_ALLOWED_DOMAINS": "acme.example",
+            },
+            "anyone with an address at acme.example; 2 listed addresses",
+        ),
+        (
+            {"PWLESS_GATE_METHODS": "sms-code", "PWLESS_GATE_ALLOWED_PHONES": "+442079460958"},
+            "1 listed phone number",
+        ),
+        (
+            {"PWLESS_GATE_METHODS": "sms-code", "PWLESS_GATE_ALLOWED_PHONES": "*"},
+            "anyone with a phone number",
+        ),
+        (
+            {
+                "PWLESS_GATE_METHODS": "email-code,sms-code",
+                "PWLESS_GATE_ALLOWED_DOMAINS": "acme.example",
+                "PWLESS_GATE_ALLOWED_PHONES": "+442079460958,+442079460959",
+            },
+            "anyone with an address at acme.example; 2 listed phone numbers",
+        ),
+    ],
+    ids=[
+        "any-email",
+        "domain",
+        "subdomains",
+        "two-domains",
+        "one-address",
+        "domain-and-addresses",
+        "one-phone",
+        "any-phone",
+        "email-and-phones",
+    ],
+)
+def test_check_says_who_may_sign_in(tenant: Any, settings: dict[str, str], described: str) -> None:
+    env = {k: v for k, v in BASE_ENV.items() if not k.startswith("PWLESS_GATE_ALLOWED_")}
+    result = run(["check"], {**env, **settings, "PWLESS_GATE_AUTH0_DOMAIN": tenant.url})
+    assert result.returncode == 0, result.stderr
+    assert found(result, "allow") == described
+
+
+@pytest.mark.parametrize(
+    ("tenant_settings", "settings", "setting"),
+    [
+        (
+            {"grant_types": ["authorization_code", "refresh_token"]},
+            {},
+            "PWLESS_GATE_CLIENT_ID",
+        ),
+        (
+            {"connections": ["email"]},
+            {"PWLESS_GATE_METHODS": "sms-code", "PWLESS_GATE_ALLOWED_PHONES": "*"},
+            "PWLESS_GATE_METHODS",
+        ),
+        ({}, {"PWLESS_GATE_AUDIENCE": "https://unknown.test"}, "PWLESS_GATE_AUDIENCE"),
+        (
+            {"allowed_logout_urls": ["http://127.0.0.1:8000/elsewhere"]},
+            {
+                "PWLESS_GATE_FEDERATED_LOGOUT": "true",
+                "PWLESS_GATE_PUBLIC_URL": "http://127.0.0.1:8000",
+            },
+            "PWLESS_GATE_PUBLIC_URL",
+        ),
+    ],
+    ids=["grant-not-allowed", "no-sms-connection", "unknown-audience", "logout-url-not-allowed"],
+)
+def test_check_names_a_tenant_setting_it_can_infer(
+    tenant_settings: dict[str, Any], settings: dict[str, str], setting: str
+) -> None:
+    app = DevTenant(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, **tenant_settings)
+    with serve_in_thread(app) as running:
+        result = run(["check"], {**BASE_ENV, **settings, "PWLESS_GATE_AUTH0_DOMAIN": running.url})
+    assert result.returncode == 1
+    assert_one_problem(result, setting, host(running.url))
+
+
+def test_check_finds_an_allowed_logout_url_and_a_known_audience() -> None:
+    app = DevTenant(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        allowed_logout_urls=["http://127.0.0.1:8000/_gate/logout"],
+        apis=["https://api.test"],
+    )
+    with serve_in_thread(app) as running:
+        result = run(
+            ["check"],
+            {
+                **BASE_ENV,
+                "PWLESS_GATE_AUTH0_DOMAIN": running.url,
+                "PWLESS_GATE_FEDERATED_LOGOUT": "true",
+                "PWLESS_GATE_PUBLIC_URL": "http://127.0.0.1:8000",
+                "PWLESS_GATE_AUDIENCE": "https://api.test",
+            },
+        )
+    assert result.returncode == 0, result.stderr
+    assert found(result, "logout URL").endswith("ok (an allowed logout URL)")
+    assert found(result, "audience").startswith("https://api.test: not refused")
 
 
 @pytest.mark.parametrize("command", ["serve", "check"])

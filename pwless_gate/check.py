@@ -1,0 +1,311 @@
+"""``pwless-gate check``: what can be told about a gate's setup from the outside.
+
+:func:`run_check` takes a valid :class:`~pwless_gate.config.GateConfig` and
+says, one line each, who may sign in, the public URL, whether the store
+answers (a Redis ``PING``), what an app string imports to, and what the
+tenant answers: its discovery document and signing keys, then the
+passwordless OTP grant for a made-up identifier with a wrong code. That
+grant sends nothing to anyone, and the error it answers tells apart refused
+client credentials, a grant the application does not allow, a connection
+missing or not enabled, and an audience that names no API. With
+``federated_logout``, ``/v2/logout`` tells whether the gate's return URL is
+an allowed logout URL.
+
+It does not send a code or a link: whether messages are delivered, the
+magic-link tenant flag and the allowed callback URLs are printed as "not
+checked", with what to set. Each problem is one line on stderr naming the
+setting (and the host when there is one).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+from urllib.parse import urlsplit
+
+from .auth0 import Auth0Client, make_http_session
+from .config import GateConfig
+from .errors import (
+    AccessDenied,
+    Auth0Error,
+    Auth0Unavailable,
+    ClientAuthError,
+    ConfigError,
+    InvalidRequest,
+    PwlessGateError,
+    RateLimited,
+    WrongCode,
+)
+from .loading import describe_app, load_app
+from .proxies import is_loopback
+
+#: Identifiers nobody can own, for the OTP grant probe: the ``.invalid`` TLD
+#: (RFC 2606) and a number of the fictional 555-01XX range.
+PROBE_IDENTIFIERS = {"email": "pwless-gate-check@example.invalid", "sms": "+15555550100"}
+#: The probe's ``auth0-forwarded-for`` (TEST-NET-1, RFC 5737): where Auth0
+#: trusts the header, the probe's failed attempt counts against this address
+#: rather than the gate's own.
+PROBE_IP = "192.0.2.1"
+LABEL_WIDTH = 12
+
+
+class Checkup:
+    """One run of the check: findings printed to ``out``, problems collected."""
+
+    def __init__(self, config: GateConfig, out: TextIO) -> None:
+        self.config = config
+        self.out = out
+        self.problems: list[str] = []
+        self.client = Auth0Client(
+            config.auth0_base_url,
+            config.client_id,
+            config.client_secret,
+            timeout=config.auth0_timeout,
+        )
+        self.host = self.client.host
+        self.client_ok = False
+        self.send_audience = config.audience is not None
+
+    def say(self, label: str, text: str) -> None:
+        print(f"{label + ':':<{LABEL_WIDTH}}{text}", file=self.out)
+
+    def problem(self, setting: str, text: str) -> None:
+        self.problems.append(f"{setting}: {text}")
+
+    # -- what needs no network -------------------------------------------------------
+
+    def settings(self) -> None:
+        config = self.config
+        self.say("config", f"ok ({', '.join(config.methods)}; prefix {config.prefix})")
+        self.say("allow", config.allow.describe())
+        if config.public_url:
+            self.say("public URL", f"{config.public_origin}{config.public_path}")
+            return
+        needs = "email-link" in config.methods or config.federated_logout
+        missing = (
+            "PWLESS_GATE_PUBLIC_URL is not set: magic links and federated logout need "
+            "absolute URLs, and without it the gate builds them only on loopback hosts"
+        )
+        if not needs:
+            self.say("public URL", "not set (not needed without magic links or federated logout)")
+        elif is_loopback(urlsplit(config.auth0_base_url).hostname or ""):
+            self.say("public URL", f"{missing} (fine with the local tenant)")
+        else:
+            self.problems.append(missing)
+
+    def store(self) -> None:
+        url = self.config.redis_url
+        if url is None:
+            self.say("store", "cookie (stateless)")
+            return
+        from .stores.redis import connect, location
+
+        redis = connect(url, timeout=self.config.redis_timeout)
+        where = location(redis)
+        started = time.monotonic()
+        try:
+            redis.ping()
+        except Exception as exc:  # redis-py raises many kinds; all mean "not answering"
+            self.problem("PWLESS_GATE_REDIS_URL", f"{where} unreachable: {type(exc).__name__}")
+            return
+        finally:
+            redis.close()
+        elapsed = (time.monotonic() - started) * 1000
+        self.say("store", f"{where}: ok (PING answered in {elapsed:.0f} ms)")
+
+    def app(self, spec: str | None) -> None:
+        if spec is None:
+            self.say("app", "not checked (give MODULE:APP to import it)")
+            return
+        try:
+            found = load_app(spec)
+        except ConfigError as exc:
+            self.problems.append(str(exc))
+            return
+        self.say("app", f"{spec} is {describe_app(found)}")
+
+    # -- what the tenant answers -----------------------------------------------------------
+
+    def tenant(self) -> None:
+        config = self.config
+        try:
+            discovery = self.client.discovery()
+            keys = self.client.jwks().get("keys", [])
+        except Auth0Unavailable as exc:
+            what = "cannot reach the tenant" if exc.status_code == 503 else "not an Auth0 tenant"
+            self.problem("PWLESS_GATE_AUTH0_DOMAIN", f"{what}: {exc}")
+            self.say("tenant", f"not checked (no answer from {self.host})")
+            return
+        except PwlessGateError as exc:
+            self.problem(
+                "PWLESS_GATE_AUTH0_DOMAIN", f"{self.host} does not answer as Auth0 does: {exc}"
+            )
+            self.say("tenant", f"not checked (no answer from {self.host})")
+            return
+        issuer = discovery.get("issuer")
+        self.say("tenant", f"{config.auth0_base_url} (issuer {issuer})")
+        if issuer != config.issuer:
+            self.problem(
+                "PWLESS_GATE_AUTH0_DOMAIN",
+                f"the tenant at {self.host} names its issuer {issuer!r}, "
+                f"expected {config.issuer!r}",
+            )
+        rsa = [k for k in keys if isinstance(k, dict) and k.get("kty") == "RSA" and k.get("kid")]
+        if rsa:
+            self.say("keys", f"{len(rsa)} RSA signing key(s)")
+        else:
+            self.problem("PWLESS_GATE_AUTH0_DOMAIN", f"{self.host} publishes no RSA signing keys")
+        realms = [r for r in ("email", "sms") if any(m.startswith(r) for m in config.methods)]
+        for realm in realms:
+            if not self.otp_grant(realm):
+                break
+        self.logout()
+        self.not_checked()
+
+    def otp_grant(self, realm: str) -> bool:
+        """Probe the OTP grant for ``realm``; False when nothing more can be learnt.
+
+        The configured audience is sent too; once the tenant refuses it, the
+        probe is made again without it, for the rest.
+        """
+        config = self.config
+        method = next(m for m in config.methods if m.startswith(realm))
+        try:
+            self.client.exchange_otp(
+                realm=realm,
+                username=PROBE_IDENTIFIERS[realm],
+                otp="000000",
+                scope=config.scope,
+                audience=config.audience if self.send_audience else None,
+                forwarded_for=PROBE_IP,
+            )
+        except WrongCode:  # every check before the code passed
+            if not self.client_ok:
+                self.say("client", "ok (credentials accepted, Passwordless OTP grant allowed)")
+                self.client_ok = True
+            self.say("connection", f"{realm}: ok (enabled for the application)")
+            if self.send_audience:
+                self.say("audience", f"{config.audience}: not refused before the code")
+            return True
+        except ClientAuthError as exc:
+            self.client_refused(exc)
+            return False
+        except InvalidRequest as exc:
+            self.problem(
+                "PWLESS_GATE_METHODS",
+                f"{method} needs the {realm!r} passwordless connection, which the tenant at "
+                f"{self.host} does not have or has not enabled for this application "
+                f"({exc.error}: {exc.description})",
+            )
+            return True
+        except AccessDenied as exc:
+            if exc.status_code == 401:  # Auth0's usual answer to bad client credentials
+                self.client_refused(exc)
+                return False
+            if self.send_audience and "service not found" in exc.description.lower():
+                self.problem(
+                    "PWLESS_GATE_AUDIENCE",
+                    f"the tenant at {self.host} has no API {config.audience!r} "
+                    f"({exc.error}: {exc.description})",
+                )
+                self.send_audience = False
+                return self.otp_grant(realm)
+            self.say("client", f"not checked ({exc.error}: {exc.description})")
+            return False
+        except RateLimited as exc:
+            self.say("client", f"not checked (rate limited by {self.host}: {exc.error})")
+            return False
+        except Auth0Unavailable as exc:
+            self.problem("PWLESS_GATE_AUTH0_DOMAIN", str(exc))
+            return False
+        except Auth0Error as exc:
+            self.problem(
+                "PWLESS_GATE_AUTH0_DOMAIN",
+                f"the tenant at {self.host} answered the OTP grant with "
+                f"{exc.status_code} {exc.error}: {exc.description}",
+            )
+            return False
+        self.problem(
+            "PWLESS_GATE_AUTH0_DOMAIN",
+            f"the tenant at {self.host} accepted a made-up code: this is not an Auth0 tenant",
+        )
+        return False
+
+    def client_refused(self, exc: Auth0Error) -> None:
+        if exc.error == "unauthorized_client" and "grant type" in exc.description.lower():
+            self.problem(
+                "PWLESS_GATE_CLIENT_ID",
+                f"the application at {self.host} does not allow the Passwordless OTP grant "
+                "(Applications > the application > Advanced Settings > Grant Types) "
+                f"({exc.error})",
+            )
+        else:
+            self.problem(
+                "PWLESS_GATE_CLIENT_ID/CLIENT_SECRET",
+                f"the tenant at {self.host} refused the client's credentials "
+                f"({exc.status_code} {exc.error}: {exc.description})",
+            )
+
+    def logout(self) -> None:
+        config = self.config
+        if not config.federated_logout or config.public_origin is None:
+            return
+        return_to = f"{config.public_origin}{config.public_path}{config.prefix}/logout"
+        http = make_http_session(config.auth0_base_url, pool_size=1)
+        try:
+            answer = http.get(
+                self.client.logout_url(return_to),
+                allow_redirects=False,
+                timeout=config.auth0_timeout,
+            )
+        except Exception as exc:  # requests' errors: the tenant answered the rest just now
+            self.say("logout URL", f"not checked ({type(exc).__name__})")
+            return
+        finally:
+            http.close()
+        if answer.status_code in (301, 302, 303) and answer.headers.get("Location") == return_to:
+            self.say("logout URL", f"{return_to}: ok (an allowed logout URL)")
+        else:
+            self.problem(
+                "PWLESS_GATE_PUBLIC_URL",
+                f"{return_to} is not among the Allowed Logout URLs of the application at "
+                f"{self.host} (GET /v2/logout answered {answer.status_code})",
+            )
+
+    def not_checked(self) -> None:
+        config = self.config
+        public = f"{config.public_origin or '<your site>'}{config.public_path}"
+        if "email-link" in config.methods:
+            self.say(
+                "magic link",
+                "not checked: turn on the tenant flag "
+                "universal_login.passwordless.allow_magiclink_verify_without_session, and "
+                f"add {public}{config.prefix}/callback to the application's Allowed Callback URLs",
+            )
+        self.say("delivery", "not checked (only a real email or text message would tell)")
+
+
+def run_check(
+    config: GateConfig,
+    app: str | None = None,
+    *,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
+    """Check ``config`` (and the app string ``app``); returns 0 when fine, 1 with problems.
+
+    Findings go to ``out``, one line each; each problem is one line on ``err``,
+    ``pwless-gate: <setting>: <problem>``.
+    """
+    checkup = Checkup(config, out)
+    checkup.settings()
+    checkup.store()
+    checkup.app(app)
+    checkup.tenant()
+    for problem in checkup.problems:
+        print(f"pwless-gate: {problem}", file=err)
+    if checkup.problems:
+        return 1
+    print("ok", file=out)
+    return 0
