@@ -24,6 +24,7 @@ from urllib.parse import SplitResult, urlsplit
 from .errors import ConfigError
 from .identity import ANYONE, AllowList, InvalidIdentifier, normalise_email, normalise_phone
 from .proxies import ProxyTrust, is_loopback
+from .public_paths import is_normal
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -115,6 +116,7 @@ class GateConfig:
     allowed_phones: tuple[str, ...] = ()
     public_paths: tuple[str, ...] = ()
     public_preflight: bool = False
+    logout_paths: tuple[str, ...] = ()
     prefix: str = "/_gate"
     public_url: str | None = None
     session_lifetime: int = 12 * 3600
@@ -169,6 +171,7 @@ class GateConfig:
         self._check_methods()
         self._check_secrets()
         self._check_paths()
+        self._check_logout_paths()
         self._check_numbers()
         self._check_cookies()
         self._check_branding()
@@ -226,6 +229,26 @@ class GateConfig:
             _check_public_path(entry)
         if self.template_dir is not None and not os.path.isdir(self.template_dir):
             raise ConfigError(_env("template_dir"), f"{self.template_dir} is not a directory")
+
+    def _check_logout_paths(self) -> None:
+        """The app's own logout paths: exact plain paths; a trailing ``/`` is dropped."""
+        paths = []
+        for entry in self.logout_paths:
+            path = entry.strip()
+            if not path.startswith("/") or not is_normal(path):
+                raise ConfigError(
+                    _env("logout_paths"), f"{entry!r} must be a plain path like /logout"
+                )
+            path = path.rstrip("/")
+            if not path:
+                raise ConfigError(_env("logout_paths"), "/ would sign everyone out on every visit")
+            if path == self.prefix or path.startswith(self.prefix + "/"):
+                raise ConfigError(
+                    _env("logout_paths"),
+                    f"{entry!r} is under the gate's prefix; the gate's own is {self.prefix}/logout",
+                )
+            paths.append(path)
+        self._derive("logout_paths", tuple(dict.fromkeys(paths)))
 
     def _check_numbers(self) -> None:
         for name in ("session_lifetime", "login_lifetime", "code_lifetime", "session_cache_size"):

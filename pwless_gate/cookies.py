@@ -179,14 +179,22 @@ class Cookies:
         for header in self.session_headers(request.environ, value):
             response.headers.add("Set-Cookie", header)
 
+    def clear_headers(self, environ: WSGIEnvironment) -> list[str]:
+        """``Set-Cookie`` values that delete the session cookie and the chunks the request sent.
+
+        Read before :meth:`strip_own` removes the gate's cookies from the environ.
+        """
+        (name, _), secure, path = self._kind(environ)
+        sent = environ.get("HTTP_COOKIE", "")
+        return [delete_cookie_header(name, secure=secure, path=path)] + [
+            delete_cookie_header(f"{name}_{i}", secure=secure, path=path)
+            for i in range(1, MAX_CHUNKS)
+            if f"{name}_{i}=" in sent
+        ]
+
     def clear_session(self, request: Request, response: Response) -> None:
-        (name, _), secure, path = self._kind(request.environ)
-        response.headers.add("Set-Cookie", delete_cookie_header(name, secure=secure, path=path))
-        for i in range(1, MAX_CHUNKS):
-            if f"{name}_{i}=" in request.environ.get("HTTP_COOKIE", ""):
-                response.headers.add(
-                    "Set-Cookie", delete_cookie_header(f"{name}_{i}", secure=secure, path=path)
-                )
+        for header in self.clear_headers(request.environ):
+            response.headers.add("Set-Cookie", header)
 
     def set_browser(self, request: Request, response: Response, browser_id: str) -> None:
         (_, name), secure, path = self._kind(request.environ)

@@ -5,6 +5,9 @@ method, the path, the raw ``Cookie`` header, whether the client used https,
 and a mapping to read the few headers from) and answers with one decision:
 
 - :class:`Forward`: a verified session; call the app with this user;
+- :class:`ForwardAndSignOut`: a verified session asking for one of the app's
+  own logout paths: end the gate's session, then call the app with this user
+  (so its own logout runs) and delete the session cookie in its answer;
 - :class:`Renew`: a verified session that needs a token refresh or its idle
   timeout pushed back first;
 - :class:`Deny`: a verified session the ``authorize`` hook refused (403);
@@ -12,7 +15,8 @@ and a mapping to read the few headers from) and answers with one decision:
   (``preflight`` says it is let through only as a preflight: the app's CORS
   headers reach the client, nothing else);
 - :class:`Challenge`: nobody is signed in; redirect a browser to the sign-in
-  page, or answer an API client 401 (``api`` says which);
+  page, or answer an API client 401 (``api`` says which; ``home`` that the
+  sign-in should lead to the app's home, not back to a logout path);
 - :class:`GateRoute`: a path of the gate's own (sign-in pages and endpoints);
 - :class:`Unavailable`: the session store cannot answer; 503 (fail closed).
 
@@ -78,6 +82,21 @@ class Forward(Decision):
         self.cookie = cookie
 
 
+class ForwardAndSignOut(Decision):
+    """On one of the app's logout paths: end the session, then call the app as ``entry``'s user.
+
+    ``values`` are the cookie values to revoke: the request's, and a renewed
+    one when the session was renewed first. The app's answer deletes the
+    session cookie.
+    """
+
+    __slots__ = ("entry", "values")
+
+    def __init__(self, entry: CachedSession, values: tuple[str, ...]) -> None:
+        self.entry = entry
+        self.values = values
+
+
 class Renew(Decision):
     """The session under ``value`` needs attention (refresh, idle timeout) before use."""
 
@@ -99,12 +118,17 @@ class Deny(Decision):
 
 
 class Challenge(Decision):
-    """Nobody is signed in: the sign-in page for a browser, 401 when ``api``."""
+    """Nobody is signed in: the sign-in page for a browser, 401 when ``api``.
 
-    __slots__ = ("api",)
+    ``home``: the path was one of the app's logout paths, so the sign-in leads
+    to the app's home instead (coming back there would sign out again).
+    """
 
-    def __init__(self, api: bool) -> None:
+    __slots__ = ("api", "home")
+
+    def __init__(self, api: bool, home: bool = False) -> None:
         self.api = api
+        self.home = home
 
 
 class Anonymous(Decision):
@@ -167,7 +191,10 @@ class Decider:
 
     ``prefix`` is the gate's own path prefix; ``public`` the public paths;
     ``public_preflight`` lets CORS preflights through; ``authorize`` is the
-    application's hook; ``clock`` tells when a session is due for renewal.
+    application's hook; ``logout_paths`` the app's own logout paths (exact
+    ``PATH_INFO`` values, as :class:`~pwless_gate.config.GateConfig` checked
+    them; each also matches with a trailing ``/``); ``clock`` tells when a
+    session is due for renewal.
     """
 
     prefix: str
@@ -177,10 +204,17 @@ class Decider:
     clock: Callable[[], float]
     public_preflight: bool = False
     authorize: Authorize | None = None
+    logout_paths: frozenset[str] = frozenset()
     prefix_slash: str = field(init=False)
+    #: Neither a hook nor logout paths: a verified session is simply forwarded.
+    forward_only: bool = field(init=False)
 
     def __post_init__(self) -> None:
         self.prefix_slash = self.prefix + "/"
+        self.logout_paths = frozenset(
+            form for path in self.logout_paths for form in (path, path.rstrip("/") + "/")
+        )
+        self.forward_only = self.authorize is None and not self.logout_paths
 
     def decide(self, facts: RequestFacts) -> Decision:
         """The decision for ``facts``. Exceptions of ``authorize`` propagate."""
@@ -201,22 +235,43 @@ class Decider:
             if entry is not None:
                 if entry.refresh_at is not None and entry.refresh_at <= self.clock():
                     return Renew(value, entry)
-                if self.authorize is None:
+                if self.forward_only:  # the hot path: one flag, whatever is configured
                     return Forward(entry)
-                decision = self.admit(facts, entry)
+                if self.authorize is None:  # logout paths alone: one set lookup, no call
+                    if path in self.logout_paths:
+                        return ForwardAndSignOut(entry, (value,))
+                    return Forward(entry)
+                decision = self.admit(facts, entry, value=value)
                 if type(decision) is Deny:
                     # A public path stays public for the refused, too.
                     return self._public(facts) or decision
                 return decision
-        return self._public(facts) or Challenge(wants_json(facts.headers))
+        return self._public(facts) or self.challenge(facts)
 
     def admit(
-        self, facts: RequestFacts, entry: CachedSession, cookie: str | None = None
+        self,
+        facts: RequestFacts,
+        entry: CachedSession,
+        cookie: str | None = None,
+        *,
+        value: str | None = None,
     ) -> Decision:
-        """Forward a verified session, unless ``authorize`` refuses it."""
+        """Forward a verified session, unless ``authorize`` refuses it.
+
+        ``value`` is the session's cookie value in the request, ``cookie`` a new
+        one to set (a renewed session). On a logout path the answer is
+        :class:`ForwardAndSignOut`, ending both.
+        """
         if self.authorize is not None and not self.authorize(facts.headers, entry.user):
             return Deny(entry.user, wants_json(facts.headers))
+        if self.logout_paths and facts.path in self.logout_paths:
+            return ForwardAndSignOut(entry, tuple(v for v in (value, cookie) if v is not None))
         return Forward(entry, cookie)
+
+    def challenge(self, facts: RequestFacts) -> Challenge:
+        """The challenge for a request with no (usable) session."""
+        home = bool(self.logout_paths) and facts.path in self.logout_paths
+        return Challenge(wants_json(facts.headers), home)
 
     def _public(self, facts: RequestFacts) -> Anonymous | None:
         """The anonymous decision for ``facts``, or None if they need a session.

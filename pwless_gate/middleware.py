@@ -3,12 +3,13 @@
 For every request the adapter scrubs what a client could use to impersonate
 someone, hands the facts to :class:`~pwless_gate.decide.Decider`, and carries
 out its decision: call the app with the verified user (the hot path; its
-answer marked private to shared caches), renew the session first, call the
-app without a user (public paths; for an anonymous CORS preflight, pass on
-only its CORS headers), let the gate's views answer, or refuse. Warm, the hot
-path reads the raw ``Cookie`` header, does one cache lookup and copies a few
-prepared keys into the environ; it builds no request object and touches no
-network.
+answer marked private to shared caches), end the session and still call the
+app with the user (one of the app's own logout paths), renew the session
+first, call the app without a user (public paths; for an anonymous CORS
+preflight, pass on only its CORS headers), let the gate's views answer, or
+refuse. Warm, the hot path reads the raw ``Cookie`` header, does one cache
+lookup and copies a few prepared keys into the environ; it builds no request
+object and touches no network.
 
 The gate authenticates; it is not a web application firewall.
 """
@@ -36,11 +37,11 @@ from .decide import (
     Decision,
     Deny,
     Forward,
+    ForwardAndSignOut,
     GateRoute,
     Renew,
     RequestFacts,
     Unavailable,
-    wants_json,
 )
 from .deps import Deps, Hooks, UserCallback
 from .errors import ConfigError
@@ -124,7 +125,8 @@ class PasswordlessGate:
 
     ``on_logout(user, environ)``
         Called when a signed-in person signs out with the gate's sign-out
-        form, after the session is ended. ::
+        form or on one of the app's ``logout_paths``, after the session is
+        ended (on a logout path, before the app is called). ::
 
             def on_logout(user, environ):
                 log.info("%s signed out", user.email)
@@ -221,6 +223,7 @@ class PasswordlessGate:
             public=PublicPaths(config.public_paths),
             public_preflight=config.public_preflight,
             authorize=authorize,
+            logout_paths=frozenset(config.logout_paths),
             clock=clock,
         )
         self._proxied_proto = bool(config.proxies.x_proto)
@@ -287,13 +290,15 @@ class PasswordlessGate:
             return self._forward(environ, start_response, decision.entry, decision.cookie)
         if type(decision) is Renew:
             return self._renew(facts, environ, start_response, decision.value, decision.entry)
+        if type(decision) is ForwardAndSignOut:
+            return self._forward_signing_out(environ, start_response, decision)
         views = self.views
         if type(decision) is Deny:
             return views.deny(environ, start_response, decision.user, decision.api)
         if type(decision) is Unavailable:
             return views.unavailable(environ, start_response)
         if type(decision) is Challenge:
-            return views.challenge(environ, start_response, decision.api)
+            return views.challenge(environ, start_response, decision.api, decision.home)
         if type(decision) is GateRoute:
             return views(environ, start_response)
         # Anonymous: a public path or preflight, no user.
@@ -327,6 +332,21 @@ class PasswordlessGate:
         self.cookies.strip_own(environ)
         return self.app(environ, start_response)
 
+    def _forward_signing_out(
+        self, environ: WSGIEnvironment, start_response: StartResponse, decision: ForwardAndSignOut
+    ) -> Iterable[bytes]:
+        """One of the app's logout paths: end the gate's session, then forward as usual.
+
+        The app still gets the user, so its own logout runs; its answer also
+        deletes the gate's session cookie (chunks included) and is ``no-store``.
+        """
+        failed = self.views.end_session(environ, decision.entry, decision.values)
+        if failed is not None:
+            return failed(environ, start_response)
+        # Read before _forward strips the gate's cookies from the environ.
+        clearing = private_setting_cookies(start_response, self.cookies.clear_headers(environ))
+        return self._forward(environ, clearing, decision.entry)
+
     def _renew(
         self,
         facts: RequestFacts,
@@ -340,9 +360,10 @@ class PasswordlessGate:
         if result.unavailable:
             return self.views.unavailable(environ, start_response)
         if result.entry is None:
-            return self.views.challenge(environ, start_response, wants_json(facts.headers))
+            challenge = self.decider.challenge(facts)
+            return self.views.challenge(environ, start_response, challenge.api, challenge.home)
         try:
-            decision = self.decider.admit(facts, result.entry, result.cookie)
+            decision = self.decider.admit(facts, result.entry, result.cookie, value=value)
         except Exception as exc:
             return self.views.failed(environ, start_response, exc)
         return self.carry_out(decision, facts, environ, start_response)

@@ -1,7 +1,8 @@
 """The gate's own routes under the prefix, and the answers to refused requests.
 
 ``login`` and ``verify`` live in :mod:`pwless_gate.codes`, ``callback`` in
-:mod:`pwless_gate.links`; here are routing, ``logout``, ``userinfo``,
+:mod:`pwless_gate.links`; here are routing, ``logout`` (and ending a session
+on one of the app's own logout paths), ``userinfo``,
 ``auth`` (for nginx ``auth_request``), ``health``, ``metrics``, the static
 assets, and the answers to the decisions that do not reach the app
 (challenge, deny, unavailable). Every exception a view raises becomes an
@@ -11,7 +12,7 @@ the hot path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
@@ -25,7 +26,7 @@ from .links import LinkViews
 from .pages import json_response
 from .redirects import safe_next
 from .request import GateRequest
-from .sessions import User
+from .sessions import CachedSession, User
 from .signin import SignIn
 
 if TYPE_CHECKING:
@@ -92,13 +93,9 @@ class GateViews:
         if request.method != "POST":
             return self.r.not_allowed(request, "GET, HEAD, POST")
         request.check_form()
-        for value in {request.session_value, request.renewed_cookie} - {None}:
-            self.deps.sessions.revoke(value)  # type: ignore[arg-type]
+        values = [v for v in (request.session_value, request.renewed_cookie) if v is not None]
         request.renewed_cookie = None  # signing out: no renewed session to hand back
-        if current:
-            self.deps.audit("logout", ip=request.client_ip, identifier=current.session.remote_user)
-            if self.deps.hooks.on_logout is not None:
-                self.deps.hooks.on_logout(current.user, request.environ)
+        self._sign_out(request, values, current)
         target = safe_next(request.form.get("next"), "")
         if self.deps.config.federated_logout:
             return_to = request.absolute(target) if target else request.absolute_gate_url("/logout")
@@ -109,6 +106,44 @@ class GateViews:
             response = self.r.page(request, "signed_out.html")
         self.deps.cookies.clear_session(request, response)
         return response
+
+    def end_session(
+        self, environ: WSGIEnvironment, entry: CachedSession, values: Sequence[str]
+    ) -> Response | None:
+        """End a session on one of the app's logout paths, before the app is called.
+
+        Revokes ``values``, writes the audit event and calls ``on_logout``, as
+        the gate's own sign-out does. Returns None when done; otherwise the
+        answer to give instead of calling the app (503 when the store does not
+        answer, 500 when the hook raises), which deletes the session cookie too.
+        """
+        request = GateRequest(environ, self.deps)
+        try:
+            self._sign_out(request, values, entry, reason="logout_path")
+        except Exception as exc:
+            response = self.r.error(request, exc)
+            self.deps.cookies.clear_session(request, response)
+            return response
+        return None
+
+    def _sign_out(
+        self,
+        request: GateRequest,
+        values: Sequence[str],
+        current: CachedSession | None,
+        reason: str = "",
+    ) -> None:
+        for value in dict.fromkeys(values):
+            self.deps.sessions.revoke(value)
+        if current:
+            self.deps.audit(
+                "logout",
+                ip=request.client_ip,
+                identifier=current.session.remote_user,
+                reason=reason,
+            )
+            if self.deps.hooks.on_logout is not None:
+                self.deps.hooks.on_logout(current.user, request.environ)
 
     # -- small JSON endpoints ------------------------------------------------------
 
@@ -146,11 +181,17 @@ class GateViews:
     # -- answers to requests for the app that do not reach it ---------------------------
 
     def challenge(
-        self, environ: WSGIEnvironment, start_response: StartResponse, api: bool
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        api: bool,
+        home: bool = False,
     ) -> Iterable[bytes]:
         """401 JSON for API clients, else a redirect to the sign-in page with ``next``.
 
-        The request body is never read.
+        ``next`` is the request's own path, or the app's home with ``home`` (an
+        app's logout path, which would end the new session at once). The
+        request body is never read.
         """
         request = GateRequest(environ, self.deps)
         login_url = request.gate_url("/login")
@@ -158,9 +199,9 @@ class GateViews:
             response = json_response({"error": "unauthorized", "login_url": login_url}, 401)
             response.headers["WWW-Authenticate"] = 'Cookie realm="pwless-gate"'
         else:
-            target = request.mount + _quoted_path(environ)
+            target = request.mount + ("/" if home else _quoted_path(environ))
             query = environ.get("QUERY_STRING", "")
-            if query:
+            if query and not home:
                 target += "?" + query
             next_url = request.next_url(target)
             response = Response(status=302)

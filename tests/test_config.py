@@ -226,3 +226,21 @@ def test_secret_key_is_required_except_for_the_local_tenant(domain: str, require
         assert caught.value.setting == "PWLESS_GATE_SECRET_KEY"
     else:
         assert GateConfig.from_env(env).secret_key is None
+
+
+def test_logout_paths_are_read_as_exact_paths_without_a_trailing_slash() -> None:
+    env = dict(BASE, PWLESS_GATE_LOGOUT_PATHS="/logout, /cgi/logout/,/logout")
+    assert GateConfig.from_env(env).logout_paths == ("/logout", "/cgi/logout")
+    assert GateConfig.from_env(BASE).logout_paths == ()
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["logout", "^/logout$", "/", "/a/../logout", "//logout", "/logout?x=1", "/_gate/logout"],
+    ids=["relative", "regex", "root", "dot-segment", "double-slash", "query", "gate-prefix"],
+)
+def test_a_bad_logout_path_names_the_setting(entry: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        GateConfig.from_env(dict(BASE, PWLESS_GATE_LOGOUT_PATHS=f"/logout,{entry}"))
+    assert caught.value.setting == "PWLESS_GATE_LOGOUT_PATHS"
+    assert entry in str(caught.value) or entry == "/"

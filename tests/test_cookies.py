@@ -49,6 +49,19 @@ def test_chunks_round_trip() -> None:
     assert cookies.session_from_environ({"HTTP_COOKIE": missing}) is None
 
 
+def test_clear_headers_delete_the_session_and_every_chunk_sent() -> None:
+    cookies = Cookies(CONFIG)
+    value = "v" * (CHUNK_SIZE * 2 + 10)
+    pairs = "; ".join(h.split(";")[0] for h in cookies.session_headers({}, value))
+    cleared = cookies.clear_headers({"HTTP_COOKIE": f"a=1; {pairs}"})
+    names = [h.split("=", 1)[0] for h in cleared]
+    assert names == ["pwless_gate_session", "pwless_gate_session_1", "pwless_gate_session_2"]
+    assert all("Max-Age=0" in h and "Path=/" in h and "HttpOnly" in h for h in cleared)
+    secure = cookies.clear_headers({"HTTP_COOKIE": "x=1", "wsgi.url_scheme": "https"})
+    assert [h.split("=", 1)[0] for h in secure] == ["__Host-pwless_gate_session"]
+    assert "Secure" in secure[0]
+
+
 @pytest.mark.parametrize(
     ("header", "left"),
     [

@@ -15,6 +15,7 @@ from pwless_gate.decide import (
     Decider,
     Deny,
     Forward,
+    ForwardAndSignOut,
     GateRoute,
     Renew,
     RequestFacts,
@@ -55,6 +56,7 @@ class Core:
             public=PublicPaths(self.config.public_paths),
             public_preflight=self.config.public_preflight,
             authorize=authorize,
+            logout_paths=frozenset(self.config.logout_paths),
             clock=self.clock,
         )
 
@@ -257,3 +259,60 @@ def test_a_store_that_does_not_answer_fails_closed_except_on_public_paths() -> N
     cookie = "pwless_gate_session=" + "a" * 43
     assert type(core.decide("/reports", cookie=cookie)) is Unavailable
     assert type(core.decide("/static/app.css", cookie=cookie)) is Anonymous
+
+
+# -- the app's own logout paths ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/logout", "/logout/", "/cgi/logout"])
+def test_a_logout_path_forwards_the_user_and_ends_the_session(path: str) -> None:
+    core = Core(logout_paths=("/logout", "/cgi/logout/"))
+    cookie = core.sign_in()
+    decision = core.decide(path, cookie=cookie, method="POST")
+    assert type(decision) is ForwardAndSignOut
+    assert decision.entry.user.email == "ada@example.com"
+    assert decision.values == (cookie.split("=", 1)[1],)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/logout/x", "/logoutx", "/x/logout", "/Logout", "//logout", "/x/../logout", "/logout;a"],
+)
+def test_only_the_exact_logout_paths_end_a_session(path: str) -> None:
+    core = Core(logout_paths=("/logout",))
+    assert type(core.decide(path, cookie=core.sign_in())) is Forward
+
+
+def test_without_a_session_a_logout_path_is_challenged_towards_the_home() -> None:
+    core = Core(logout_paths=("/logout",))
+    decision = core.decide("/logout")
+    assert type(decision) is Challenge
+    assert decision.home is True
+    assert core.decide("/reports").home is False
+    assert Core().decide("/logout").home is False  # not a logout path there
+    assert core.decide("/logout", headers=API).api is True
+
+
+def test_authorize_is_asked_before_a_logout_path_ends_anything() -> None:
+    core = Core(logout_paths=("/logout",), authorize=lambda environ, user: False)
+    assert type(core.decide("/logout", cookie=core.sign_in())) is Deny
+
+
+def test_a_logout_path_that_is_also_public_is_anonymous_without_a_session() -> None:
+    core = Core(logout_paths=("/logout",), public_paths=("/logout",))
+    assert type(core.decide("/logout")) is Anonymous
+    assert type(core.decide("/logout", cookie=core.sign_in())) is ForwardAndSignOut
+
+
+def test_a_renewed_session_on_a_logout_path_ends_both_cookie_values() -> None:
+    core = Core(logout_paths=("/logout",))
+    cookie = core.sign_in()
+    entry = core.sessions.lookup(cookie.split("=", 1)[1])
+    assert entry is not None
+    facts = RequestFacts("GET", "/logout", cookie, False, BROWSER)
+    decision = core.decider.admit(facts, entry, "renewed", value="old")
+    assert type(decision) is ForwardAndSignOut
+    assert decision.values == ("old", "renewed")
+    assert type(core.decider.admit(facts, entry)) is ForwardAndSignOut
+    elsewhere = RequestFacts("GET", "/", cookie, False, BROWSER)
+    assert type(core.decider.admit(elsewhere, entry, "renewed", value="old")) is Forward

@@ -1,0 +1,225 @@
+"""The app's own logout paths (``logout_paths``): they end the gate's session too.
+
+A small app with a session cookie of its own and a ``/logout`` that clears
+it stands in for any app with a Logout link, served over loopback HTTP. The
+gate must let the request reach the app as the user (so the app's logout
+runs), end its own session (revoked in the store), and delete its cookie in
+the app's answer. Trac itself behind gunicorn is in ``test_trac.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import requests
+
+from pwless_gate import PasswordlessGate, User
+from pwless_gate.errors import StoreUnavailable
+from pwless_gate.stores import CookieStore
+from pwless_gate.testing import session_cookie
+
+from ..examples.support import TIMEOUT, serving
+from ..helpers import FakeClock, gate_config, http_sign_in
+
+LOGOUT_PATHS = ("/logout", "/cgi/logout")
+
+
+class ToolWithLogout:
+    """An app with its own ``tool_session`` cookie, set on any page and cleared by ``/logout``."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str | None]] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        path, user = environ["PATH_INFO"], environ.get("REMOTE_USER")
+        self.calls.append((path, user))
+        if path in ("/logout", "/cgi/logout"):
+            start_response(
+                "303 See Other",
+                [
+                    ("Location", "/"),
+                    ("Set-Cookie", "tool_session=; Max-Age=0; Path=/"),
+                    ("Content-Length", "0"),
+                ],
+            )
+            return [b""]
+        body = f"tool page for {user}".encode()
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "text/plain"),
+                ("Content-Length", str(len(body))),
+                ("Set-Cookie", f"tool_session={user}; Path=/"),
+            ],
+        )
+        return [body]
+
+
+@contextmanager
+def served(
+    tenant: Any, clock: FakeClock | None = None, **kwargs: Any
+) -> Iterator[tuple[str, ToolWithLogout, PasswordlessGate]]:
+    hooks = {k: kwargs.pop(k) for k in ("on_logout", "store") if k in kwargs}
+    app = ToolWithLogout()
+    config = gate_config(tenant.url, logout_paths=LOGOUT_PATHS, **kwargs)
+    gate = PasswordlessGate(app, config, clock=clock or FakeClock(), **hooks)
+    with serving(gate) as base:
+        yield base, app, gate
+
+
+def gate_cookies(answer: requests.Response) -> list[str]:
+    """The ``Set-Cookie`` values of ``answer`` for the gate's session (chunks included)."""
+    raw = answer.raw.headers.getlist("Set-Cookie")
+    return [value for value in raw if value.startswith("pwless_gate_session")]
+
+
+def is_deleted(set_cookie: str) -> bool:
+    return "=;" in set_cookie.replace('=""', "=") and "Max-Age=0" in set_cookie
+
+
+@pytest.mark.slow
+def test_the_apps_logout_ends_the_session_everywhere(tenant: Any, redis_url: str) -> None:
+    logouts: list[str | None] = []
+
+    def on_logout(user: User, environ: Mapping[str, Any]) -> None:
+        logouts.append(user.email)
+
+    with served(tenant, redis_url=redis_url, on_logout=on_logout) as (base, app, _gate):
+        browser, done = http_sign_in(base, tenant, "ada@example.com")
+        assert done.status_code == 303
+        page = browser.get(base + "/reports", timeout=TIMEOUT)
+        assert page.status_code == 200
+        assert gate_cookies(page) == []  # an ordinary request sets no gate cookie
+        old = browser.cookies.get("pwless_gate_session")
+        assert old
+
+        answer = browser.post(base + "/logout", allow_redirects=False, timeout=TIMEOUT)
+        assert answer.status_code == 303
+        assert answer.headers["Location"] == "/"
+        assert app.calls[-1] == ("/logout", "ada@example.com")  # the app's own logout ran
+        assert "tool_session=; Max-Age=0; Path=/" in answer.raw.headers.getlist("Set-Cookie")
+        deleted = gate_cookies(answer)
+        assert len(deleted) == 1
+        assert is_deleted(deleted[0])
+        control = [d.strip() for d in answer.headers["Cache-Control"].split(",")]
+        assert control[:2] == ["private", "no-store"]
+        assert logouts == ["ada@example.com"]
+
+        again = browser.get(base + "/reports", allow_redirects=False, timeout=TIMEOUT)
+        assert again.status_code == 302
+        assert again.headers["Location"].startswith("/_gate/login")
+        replay = requests.get(
+            base + "/reports",
+            cookies={"pwless_gate_session": old},
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        )
+        assert replay.status_code == 302  # revoked in the store, not only forgotten here
+        assert app.calls[-1] == ("/logout", "ada@example.com")
+
+
+def test_the_logout_is_audited_with_its_reason(
+    tenant: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with served(tenant) as (base, _app, _gate):
+        browser, _ = http_sign_in(base, tenant, "bo@example.com")
+        with caplog.at_level(logging.INFO, logger="pwless_gate.audit"):
+            browser.get(base + "/cgi/logout/", allow_redirects=False, timeout=TIMEOUT)
+    events = [
+        (r.event, r.who, r.reason)  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.name == "pwless_gate.audit"
+    ]
+    assert events == [("logout", "b***@example.com", "logout_path")]
+
+
+def test_without_a_session_a_logout_path_asks_for_a_sign_in_that_leads_home(
+    tenant: Any,
+) -> None:
+    with served(tenant) as (base, app, _gate):
+        browser = requests.Session()
+        answer = browser.get(base + "/logout?x=1", allow_redirects=False, timeout=TIMEOUT)
+        assert answer.status_code == 302
+        assert answer.headers["Location"] == "/_gate/login?next=%2F"
+        api = browser.post(
+            base + "/logout",
+            headers={"Accept": "application/json"},
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        )
+        assert api.status_code == 401
+        assert app.calls == []
+
+
+def test_a_chunked_session_is_deleted_chunk_by_chunk(tenant: Any) -> None:
+    with served(tenant) as (base, app, gate):
+        cookie = session_cookie(
+            gate, email="cy@example.com", claims={"notes": secrets.token_urlsafe(6000)}
+        )
+        assert "pwless_gate_session_2=" in cookie  # three cookies carry it
+        headers = {"Cookie": cookie}
+        assert requests.get(base + "/", headers=headers, timeout=TIMEOUT).status_code == 200
+        answer = requests.post(
+            base + "/logout", headers=headers, allow_redirects=False, timeout=TIMEOUT
+        )
+        assert answer.status_code == 303
+        deleted = gate_cookies(answer)
+        assert sorted(d.split("=", 1)[0] for d in deleted) == [
+            "pwless_gate_session",
+            "pwless_gate_session_1",
+            "pwless_gate_session_2",
+        ]
+        assert all(is_deleted(d) for d in deleted)
+        assert app.calls[-1] == ("/logout", "cy@example.com")
+
+
+def test_a_session_renewed_on_the_way_is_ended_too(tenant: Any, clock: FakeClock) -> None:
+    """Half the idle allowance used: the session is renewed first, then both values end."""
+    with served(tenant, clock, session_idle_timeout=600) as (base, app, gate):
+        cookie = session_cookie(gate, email="dee@example.com", now=clock())
+        clock.advance(301)
+        answer = requests.get(
+            base + "/logout", headers={"Cookie": cookie}, allow_redirects=False, timeout=TIMEOUT
+        )
+        assert answer.status_code == 303
+        assert app.calls[-1] == ("/logout", "dee@example.com")
+        set_cookies = gate_cookies(answer)
+        assert len(set_cookies) == 1
+        assert is_deleted(set_cookies[0])  # no renewed session handed back
+
+
+def test_an_on_logout_that_raises_fails_closed_and_still_deletes_the_cookie(
+    tenant: Any,
+) -> None:
+    def on_logout(user: User, environ: Mapping[str, Any]) -> None:
+        raise RuntimeError("the user table is down")
+
+    with served(tenant, on_logout=on_logout) as (base, app, _gate):
+        browser, _ = http_sign_in(base, tenant, "eve@example.com")
+        answer = browser.post(base + "/logout", allow_redirects=False, timeout=TIMEOUT)
+        assert answer.status_code == 500
+        assert "Traceback" not in answer.text
+        assert all(is_deleted(d) for d in gate_cookies(answer))
+        assert gate_cookies(answer)
+        assert ("/logout", "eve@example.com") not in app.calls
+
+
+class UnrevokableStore(CookieStore):
+    """A store whose revocation cannot reach its backend (Redis down, say)."""
+
+    def revoke(self, cookie_value: str) -> None:
+        raise StoreUnavailable("down")
+
+
+def test_a_store_that_cannot_revoke_answers_503_without_calling_the_app(tenant: Any) -> None:
+    config = gate_config(tenant.url)
+    with served(tenant, store=UnrevokableStore(config.signing_keys)) as (base, app, _gate):
+        browser, _ = http_sign_in(base, tenant, "flo@example.com")
+        answer = browser.post(base + "/logout", allow_redirects=False, timeout=TIMEOUT)
+        assert answer.status_code == 503
+        assert ("/logout", "flo@example.com") not in app.calls
