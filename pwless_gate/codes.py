@@ -26,7 +26,14 @@ from .errors import (
     TooManyAttempts,
     WrongCode,
 )
-from .identity import InvalidIdentifier, mask, normalise_email, normalise_phone
+from .identity import (
+    InvalidIdentifier,
+    example_phone,
+    mask,
+    normalise_email,
+    normalise_phone,
+    readable,
+)
 from .request import GateRequest
 from .signin import SignIn, per_client
 from .transactions import Transaction, TransactionError
@@ -66,6 +73,7 @@ class CodeViews:
         methods = deps.config.methods
         self._email_sends = [EMAIL_SENDS[m] for m in methods if m in EMAIL_SENDS]
         self._sms = "sms-code" in methods
+        self._phone_example = example_phone(deps.config.default_region)
 
     # -- the form ----------------------------------------------------------------
 
@@ -93,6 +101,7 @@ class CodeViews:
             status=status,
             email_sends=self._email_sends,
             sms=self._sms,
+            phone_example=self._phone_example,
             next=next_url,
             error=error,
             error_field=error_field,
@@ -197,7 +206,12 @@ class CodeViews:
     def code_page(
         self, request: GateRequest, tx: Transaction, *, status: int = 200, error: str | None = None
     ) -> Response:
-        """ "Enter your code", or "check your email" for links (with a code form when enabled)."""
+        """ "Enter your code", or "check your email" for links (with a code form when enabled).
+
+        ``identifier`` is the whole address or number, as typed and normalised,
+        so the person can spot a typo: it is their own input, shown to them
+        alike whether or not it may sign in. ``destination`` is its masked form.
+        """
         return self.r.page(
             request,
             "link_sent.html" if tx.send == "link" else "code.html",
@@ -205,14 +219,11 @@ class CodeViews:
             tx=self.deps.transactions.dumps(tx),
             channel=tx.connection,
             destination=mask(tx.identifier),
+            identifier=readable(tx.identifier),
             next=tx.next,
             error=error,
             code_form=tx.send == "code" or "email-code" in self.deps.config.methods,
-            resend={
-                "field": "phone_number" if tx.connection == "sms" else "email",
-                "value": tx.identifier,
-                "send": tx.send,
-            },
+            resend=_resend(tx),
         )
 
     def _used_up(self, tx: Transaction) -> bool:
@@ -225,12 +236,19 @@ class CodeViews:
         return self.deps.throttle.hit("wrong-code", tx.tx_id, limit) > 0
 
     def _code_dead(self, request: GateRequest, tx: Transaction, message: str) -> Response:
-        return self.r.fail(
+        """ "Code no longer valid", with one button that sends a new one to the same address."""
+        title, message = "Code no longer valid", message + " Please ask for a new one."
+        if request.api:
+            return self.r.fail(request, 400, title, message, next=tx.next)
+        return self.r.page(
             request,
-            400,
-            "Code no longer valid",
-            message + " Please ask for a new one.",
+            "error.html",
+            status=400,
+            title=title,
+            message=message,
             next=tx.next,
+            resend=_resend(tx),
+            resend_label="Send a new link" if tx.send == "link" else "Send a new code",
         )
 
     def verify(self, request: GateRequest) -> Response:
@@ -288,6 +306,15 @@ class CodeViews:
         except PwlessGateError as exc:
             return self.r.error(request, exc, tx.identifier, tx.next)
         return self.signin.finish(request, tx, claims, tokens)
+
+
+def _resend(tx: Transaction) -> dict[str, str]:
+    """The fields of the "Send a new code" form: the sign-in form as it was filled in."""
+    return {
+        "field": "phone_number" if tx.connection == "sms" else "email",
+        "value": tx.identifier,
+        "send": tx.send,
+    }
 
 
 def language_tag(value: str | None) -> str | None:

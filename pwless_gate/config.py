@@ -21,6 +21,8 @@ from types import MappingProxyType
 from typing import Literal
 from urllib.parse import SplitResult, urlsplit
 
+import phonenumbers
+
 from .errors import ConfigError
 from .identity import ANYONE, AllowList, InvalidIdentifier, normalise_email, normalise_phone
 from .proxies import ProxyTrust, is_loopback
@@ -181,8 +183,7 @@ class GateConfig:
         self._build_limits()
         self._build_allow_list()
         self._build_metrics_networks()
-        if self.default_region is not None:
-            self._derive("default_region", self.default_region.upper())
+        self._check_region()
 
     def _derive(self, name: str, value: object) -> None:
         object.__setattr__(self, name, value)
@@ -249,6 +250,17 @@ class GateConfig:
                 )
             paths.append(path)
         self._derive("logout_paths", tuple(dict.fromkeys(paths)))
+
+    def _check_region(self) -> None:
+        """An ISO country code phonenumbers knows, upper-cased (numbers typed without + use it)."""
+        if self.default_region is None:
+            return
+        region = self.default_region.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ConfigError(
+                _env("default_region"), f"{self.default_region!r} is not a country code like GB"
+            )
+        self._derive("default_region", region)
 
     def _check_numbers(self) -> None:
         for name in ("session_lifetime", "login_lifetime", "code_lifetime", "session_cache_size"):

@@ -48,7 +48,9 @@ def normalise_phone(value: str, default_region: str | None = None) -> str:
     """
     value = value.strip()
     if not value or len(value) > 40:
-        raise InvalidIdentifier("Enter a phone number like +44 20 7946 0958.")
+        raise InvalidIdentifier(
+            f"Enter a phone number like {example_phone(default_region) or '+44 20 7946 0958'}."
+        )
     try:
         number = phonenumbers.parse(value, None if value.startswith("+") else default_region)
     except phonenumbers.NumberParseException:
@@ -57,6 +59,36 @@ def normalise_phone(value: str, default_region: str | None = None) -> str:
     if not phonenumbers.is_valid_number(number):
         raise InvalidIdentifier("That phone number is not valid.")
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def readable(identifier: str) -> str:
+    """A normalised identifier as a person reads it: the address, or the number spaced out.
+
+    ``+442079460958`` → ``+44 20 7946 0958``. Shown only to the person who typed it.
+    """
+    if identifier.startswith("+"):
+        try:
+            number = phonenumbers.parse(identifier, None)
+        except phonenumbers.NumberParseException:
+            return identifier
+        return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+    return identifier
+
+
+def example_phone(region: str | None) -> str | None:
+    """A valid mobile number of ``region`` as a person there types it, or None.
+
+    ``GB`` → ``07400 123456``, ``US`` → ``(201) 555-0123`` (libphonenumber's
+    examples). None without a region, or for one with no example.
+    """
+    if region is None:
+        return None
+    number = phonenumbers.example_number_for_type(
+        region, phonenumbers.PhoneNumberType.MOBILE
+    ) or phonenumbers.example_number(region)
+    if number is None:
+        return None
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL))
 
 
 def mask(identifier: str) -> str:

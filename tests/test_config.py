@@ -66,6 +66,7 @@ def test_defaults() -> None:
         ({"PWLESS_GATE_ALLOWED_DOMAINS": "not a domain"}, "PWLESS_GATE_ALLOWED_DOMAINS"),
         ({"PWLESS_GATE_TRUSTED_PROXIES": "-1"}, "PWLESS_GATE_TRUSTED_PROXIES"),
         ({"PWLESS_GATE_PASS_HEADERS": "perhaps"}, "PWLESS_GATE_PASS_HEADERS"),
+        ({"PWLESS_GATE_DEFAULT_REGION": "UK"}, "PWLESS_GATE_DEFAULT_REGION"),
     ],
     ids=lambda v: next(iter(v)) if isinstance(v, dict) else "",
 )

@@ -5,9 +5,11 @@ import pytest
 from pwless_gate.identity import (
     AllowList,
     InvalidIdentifier,
+    example_phone,
     mask,
     normalise_email,
     normalise_phone,
+    readable,
 )
 
 
@@ -46,6 +48,31 @@ def test_normalise_phone(raw: str, region: str | None, expected: str) -> None:
 def test_invalid_phone(raw: str) -> None:
     with pytest.raises(InvalidIdentifier):
         normalise_phone(raw)
+
+
+@pytest.mark.parametrize(
+    ("identifier", "shown"),
+    [
+        ("ada@example.com", "ada@example.com"),
+        ("+442079460958", "+44 20 7946 0958"),
+        ("+14155552671", "+1 415-555-2671"),
+    ],
+    ids=["email", "gb", "us"],
+)
+def test_readable_shows_the_whole_identifier(identifier: str, shown: str) -> None:
+    assert readable(identifier) == shown
+    if identifier.startswith("+"):
+        assert normalise_phone(shown) == identifier  # typed back, it is the same number
+
+
+@pytest.mark.parametrize(
+    ("region", "example"),
+    [("GB", "07400 123456"), ("US", "(201) 555-0123"), ("FR", "06 12 34 56 78"), (None, None)],
+)
+def test_example_phone_is_typed_as_in_the_region(region: str | None, example: str | None) -> None:
+    assert example_phone(region) == example
+    if region is not None:
+        assert normalise_phone(example or "", region).startswith("+")
 
 
 def test_mask() -> None:

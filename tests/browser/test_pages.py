@@ -48,6 +48,13 @@ def _code_wrong(site: Site, page: Page) -> None:
     site.enter_code(page, wrong_code(site.message("ada@example.com").code or ""))
 
 
+def _code_dead(site: Site, page: Page) -> None:
+    site.start_email(page, "ada@example.com")
+    wrong = wrong_code(site.message("ada@example.com").code or "")
+    for _ in range(3):
+        site.enter_code(page, wrong)
+
+
 def _code_sms(site: Site, page: Page) -> None:
     page.goto(site.url("/_gate/login"))
     site.ask_for_sms(page, "+14155552671")
@@ -137,9 +144,10 @@ STATES = [
         "#phone_number",
         "#phone_number",
     ),
-    State("code", _code, "Enter your code", "a***@example.com", "#code"),
+    State("code", _code, "Enter your code", "ada@example.com", "#code"),
     State("code-wrong", _code_wrong, "Enter your code", "not right", "#code", "#code"),
-    State("code-sms", _code_sms, "Enter your code", "+14*******71", "#code"),
+    State("code-sms", _code_sms, "Enter your code", "+1 415-555-2671", "#code"),
+    State("code-dead", _code_dead, "Code no longer valid", "Send a new code"),
     State("link-sent", _link_sent, "Check your email", "l***@example.com", "#code"),
     State("continue", _continue, "Continue signing in", "Continue as l***@example.com", "button"),
     State(
@@ -234,4 +242,28 @@ def test_page_is_accessible_and_fits_a_phone(
     shot(page, f"{state.name}-phone")
     _check_phone_layout(page)
 
+    assert tab.problems == []
+
+
+@pytest.mark.parametrize("region", ["GB", "BR"])
+def test_the_regional_example_number_reads_and_fits_a_phone(
+    region: str, make_site: Callable[..., Site], tab: Tab, shot: Shot
+) -> None:
+    """The hint names a number of the region, is read with the field, and fits at 360 px."""
+    site = make_site(methods=("sms-code",), default_region=region)
+    page = tab.page
+    page.set_viewport_size(PHONE)
+    page.goto(site.url("/_gate/login"))
+    field = page.get_by_label("Mobile number")
+    expect(field).to_be_focused()
+    hint = page.locator("#phone-hint")
+    expect(hint).to_contain_text("Like ")
+    assert (field.get_attribute("aria-describedby") or "").split() == ["phone-hint"]
+    shot(page, f"login-sms-{region.lower()}-phone")
+    _check_phone_layout(page)
+
+    # The example, typed as the hint writes it, is accepted.
+    example = (hint.text_content() or "").removeprefix("Like ").split(". ")[0]
+    site.ask_for_sms(page, example)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Enter your code")
     assert tab.problems == []
