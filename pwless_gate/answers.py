@@ -202,7 +202,25 @@ class Responder:
         self, request: GateRequest, exc: Exception, who: str, next_url: str
     ) -> Response:
         if isinstance(exc, ClientAuthError):
-            log.error("Auth0 refused the gate's client credentials: %s", exc)
+            # Never the person's fault, never audited as a refusal of them.
+            config = self.deps.config
+            if exc.status_code == 401:
+                what = (
+                    "check PWLESS_GATE_CLIENT_ID and PWLESS_GATE_CLIENT_SECRET, and that "
+                    "PWLESS_GATE_AUTH0_DOMAIN (%s) is the tenant of that application"
+                )
+            else:
+                what = (
+                    "check that the application at %s allows the Passwordless OTP grant "
+                    "and uses the passwordless connections"
+                )
+            log.error(
+                "Auth0 refused the gate's client credentials (%s %s: %s): " + what,
+                exc.status_code,
+                exc.error,
+                exc.description,
+                config.auth0_base_url,
+            )
         else:
             log.error("Auth0 error: %s", exc)
         return self.fail(

@@ -29,6 +29,7 @@ from .errors import (
     AUTH0_ERRORS,
     Auth0Error,
     Auth0Unavailable,
+    ClientAuthError,
     CodeExpired,
     RateLimited,
     TooManyAttempts,
@@ -264,7 +265,8 @@ class Auth0Client:
             raise Auth0Unavailable(
                 f"Auth0 at {self.host} failed: {type(exc).__name__} ({method} {path})"
             ) from exc
-        if response.status_code >= 500:
+        # 501 is how Auth0 refuses a grant type it does not know: an answer, not an outage.
+        if response.status_code >= 500 and response.status_code != 501:
             raise Auth0Unavailable(
                 f"Auth0 at {self.host} answered {response.status_code} ({method} {path})"
             )
@@ -299,6 +301,10 @@ def auth0_error(
     status_code: int, error: str, description: str, *, retry_after: int = DEFAULT_RETRY_AFTER
 ) -> Auth0Error:
     """The typed exception for one Auth0 error answer (the one place that maps them)."""
+    if status_code == 401:
+        # Bad client credentials, whatever `error` says (often access_denied): the
+        # gate's configuration, never a person refused.
+        return ClientAuthError(status_code, error, description)
     cls = AUTH0_ERRORS.get(error, Auth0Error)
     if status_code == 429 or cls is RateLimited:
         return RateLimited(status_code, error, description, retry_after=retry_after)

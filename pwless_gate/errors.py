@@ -41,7 +41,12 @@ class InvalidRequest(Auth0Error):
 
 
 class ClientAuthError(Auth0Error):
-    """The gate's own client credentials or grant were refused: a configuration problem."""
+    """The gate's own client credentials or grant were refused: a configuration problem.
+
+    Every 401 from Auth0 is one, whatever its ``error`` says: Auth0 answers bad
+    client credentials with ``401 access_denied`` as often as with
+    ``invalid_client``, and a 401 never refuses a person.
+    """
 
 
 class WrongCode(Auth0Error):

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from pwless_gate.auth0 import Auth0Client
+from pwless_gate.auth0 import Auth0Client, auth0_error
 from pwless_gate.devtenant import DevTenant, serve_in_thread
 from pwless_gate.errors import (
+    AccessDenied,
     Auth0Error,
     Auth0Unavailable,
     ClientAuthError,
@@ -65,6 +66,46 @@ def test_wrong_secret_is_client_auth_error(tenant: Any) -> None:
         client.start(connection="email", identifier="ada@example.com")
     assert caught.value.status_code == 401
     assert caught.value.error == "invalid_client"
+
+
+@pytest.mark.parametrize(
+    ("client_id", "secret"),
+    [(CLIENT_ID, "wrong-secret"), (CLIENT_ID, ""), ("someone-else", CLIENT_SECRET)],
+    ids=["wrong-secret", "no-secret", "unknown-client"],
+)
+def test_refused_credentials_at_the_token_endpoint_are_client_auth_errors(
+    tenant: Any, client_id: str, secret: str
+) -> None:
+    """Auth0 says ``401 access_denied`` there: still the gate's credentials, not a person."""
+    client = Auth0Client(tenant.url, client_id, secret, timeout=2.0)
+    with pytest.raises(ClientAuthError) as caught:
+        client.exchange_otp(realm="email", username="ada@example.com", otp="123456", scope=SCOPE)
+    assert (caught.value.status_code, caught.value.error) == (401, "access_denied")
+    assert not isinstance(caught.value, AccessDenied)
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "description"),
+    [
+        (401, "access_denied", "Unauthorized"),
+        (401, "invalid_client", "Client authentication failed"),
+        (401, "unauthorized", "anything else"),
+        (501, "unsupported_grant_type", "Unsupported grant type: x"),
+    ],
+    ids=["401-access_denied", "401-invalid_client", "401-other", "unknown-grant"],
+)
+def test_refusals_of_the_gates_own_client(status: int, error: str, description: str) -> None:
+    mapped = auth0_error(status, error, description, retry_after=1)
+    assert type(mapped) is ClientAuthError
+    assert (mapped.status_code, mapped.error) == (status, error)
+
+
+def test_an_unknown_grant_is_an_answer_not_an_outage(tenant: Any) -> None:
+    client = Auth0Client(tenant.url, CLIENT_ID, CLIENT_SECRET, timeout=2.0)
+    body = {"grant_type": "x", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    with pytest.raises(ClientAuthError) as caught:
+        client._post("/oauth/token", body, {})
+    assert (caught.value.status_code, caught.value.error) == (501, "unsupported_grant_type")
 
 
 def test_wrong_expired_and_dead_codes(client: Auth0Client, tenant: Any, clock: FakeClock) -> None:

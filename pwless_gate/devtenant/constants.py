@@ -118,8 +118,11 @@ BRUTE_FORCE_BLOCKED = (
     "Please contact the administrator."
 )
 CLIENT_AUTH_REQUIRED = "Client authentication is required"
-#: *assumed* wording.
+#: *assumed* wording; ``/passwordless/start`` only (AUTH0-API.md keeps ``invalid_client`` there).
 CLIENT_AUTH_FAILED = "Client authentication failed"
+#: ``/oauth/token`` with bad client credentials (wrong or missing secret, unknown client):
+#: 401 ``access_denied`` with this text, what Auth0 answers most often (AUTH0-API.md).
+CLIENT_UNAUTHORIZED = "Unauthorized"
 CONNECTION_MISSING = "Connection does not exist"
 #: Auth0's documented text for a realm that is not an enabled connection.
 REALM_NOT_FOUND = "the connection was not found"
@@ -132,3 +135,11 @@ SMS_REGION_REFUSED = (
     "Permission to send an SMS has not been enabled for the region indicated by the "
     "'To' number: {number} (code: 21408)"
 )
+
+# --- answers AUTH0-API.md does not settle ------------------------------------------------
+
+#: An unknown ``grant_type`` at ``/oauth/token``: 501 ``unsupported_grant_type`` (Auth0's
+#: list of standard error responses puts it under 501 Not Implemented; the description's
+#: wording is *assumed*).
+UNSUPPORTED_GRANT_STATUS = 501
+UNSUPPORTED_GRANT = "Unsupported grant type: {grant_type}"

@@ -10,7 +10,7 @@ from .codes import Outcome, constant_time_equal
 from .constants import (
     ALL_GRANTS,
     BRUTE_FORCE_BLOCKED,
-    CLIENT_AUTH_FAILED,
+    CLIENT_UNAUTHORIZED,
     CODE_EXPIRED,
     GRANT_AUTHORIZATION_CODE,
     GRANT_OTP,
@@ -20,6 +20,8 @@ from .constants import (
     RATE_LIMITED,
     REALM_NOT_FOUND,
     REDIRECT_URI_MISMATCH,
+    UNSUPPORTED_GRANT,
+    UNSUPPORTED_GRANT_STATUS,
     USER_BLOCKED,
     WRONG_EMAIL_CODE,
     WRONG_PHONE_CODE,
@@ -91,11 +93,13 @@ def _grant(state: TenantState, body: dict[str, object], ip: str) -> dict[str, ob
     grant_type = _param(body, "grant_type")
     _param(body, "client_id")
     if not state.authenticated(body):
-        raise ApiError(401, "invalid_client", CLIENT_AUTH_FAILED)
+        raise ApiError(401, "access_denied", CLIENT_UNAUTHORIZED)
     if grant_type not in ALL_GRANTS:
-        # RFC 6749 section 5.2 answers 400; Auth0's error list gives 501 for
-        # this code, which no client treats differently from a 4xx refusal.
-        raise ApiError(400, "unsupported_grant_type", f"Unsupported grant type: {grant_type}")
+        raise ApiError(
+            UNSUPPORTED_GRANT_STATUS,
+            "unsupported_grant_type",
+            UNSUPPORTED_GRANT.format(grant_type=grant_type),
+        )
     if grant_type not in state.settings.grant_types:
         raise ApiError(
             403, "unauthorized_client", f"Grant type '{grant_type}' not allowed for the client."

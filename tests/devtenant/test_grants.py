@@ -90,11 +90,11 @@ def test_realm_must_match_the_connection_used_at_start(tenant: RunningTenant) ->
     [
         pytest.param({"grant_type": None}, 400, "invalid_request", id="grant_type-missing"),
         pytest.param({"client_id": None}, 400, "invalid_request", id="client_id-missing"),
-        pytest.param({"client_id": "someone-else"}, 401, "invalid_client", id="client-unknown"),
-        pytest.param({"client_secret": None}, 401, "invalid_client", id="secret-missing"),
-        pytest.param({"client_secret": "nope"}, 401, "invalid_client", id="secret-wrong"),
+        pytest.param({"client_id": "someone-else"}, 401, "access_denied", id="client-unknown"),
+        pytest.param({"client_secret": None}, 401, "access_denied", id="secret-missing"),
+        pytest.param({"client_secret": "nope"}, 401, "access_denied", id="secret-wrong"),
         pytest.param(
-            {"grant_type": "password"}, 400, "unsupported_grant_type", id="grant-unsupported"
+            {"grant_type": "password"}, 501, "unsupported_grant_type", id="grant-unsupported"
         ),
         pytest.param({"username": None}, 400, "invalid_request", id="username-missing"),
         pytest.param({"otp": None}, 400, "invalid_request", id="otp-missing"),
@@ -124,6 +124,36 @@ def test_token_refuses_bad_requests(
 
     assert (response.status_code, response.json()["error"]) == (status, error)
     assert_rate_headers(response)
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        {"client_id": "someone-else"},
+        {"client_secret": None},
+        {"client_secret": "nope"},
+        {"client_secret": ""},
+    ],
+    ids=["client-unknown", "secret-missing", "secret-wrong", "secret-empty"],
+)
+@pytest.mark.parametrize("grant_type", [OTP_GRANT, "authorization_code", "refresh_token"])
+def test_bad_client_credentials_are_401_access_denied(
+    tenant: RunningTenant, credentials: dict[str, object], grant_type: str
+) -> None:
+    response = token(tenant, grant_type=grant_type, **credentials)
+
+    assert response.status_code == 401
+    assert response.json() == {"error": "access_denied", "error_description": "Unauthorized"}
+
+
+def test_an_unknown_grant_type_is_501(tenant: RunningTenant) -> None:
+    response = token(tenant, grant_type="urn:example:no-such-grant")
+
+    assert response.status_code == 501
+    assert response.json() == {
+        "error": "unsupported_grant_type",
+        "error_description": "Unsupported grant type: urn:example:no-such-grant",
+    }
 
 
 def test_token_refuses_a_parameter_that_is_not_a_string(tenant: RunningTenant) -> None:
@@ -204,7 +234,7 @@ def test_offline_access_adds_a_refresh_token_that_rotates(tenant: RunningTenant)
         pytest.param({"refresh_token": "not-a-token"}, 403, "invalid_grant", id="unknown-token"),
         pytest.param({"refresh_token": None}, 400, "invalid_request", id="missing-token"),
         pytest.param({"scope": "openid email phone"}, 403, "invalid_scope", id="wider-scope"),
-        pytest.param({"client_secret": "nope"}, 401, "invalid_client", id="wrong-secret"),
+        pytest.param({"client_secret": "nope"}, 401, "access_denied", id="wrong-secret"),
     ],
 )
 def test_refresh_grant_refuses(
