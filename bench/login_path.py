@@ -70,6 +70,8 @@ def tenant_process(workdir: Path) -> Iterator[str]:
             CLIENT_ID,
             "--client-secret",
             CLIENT_SECRET,
+            # Each login's own address counts at the tenant only when it trusts the header.
+            "--trust-forwarded-for",
         ],
         log=workdir / "tenant.log",
     )

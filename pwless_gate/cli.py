@@ -75,6 +75,31 @@ def _parser() -> argparse.ArgumentParser:
         help="turn on Allow Offline Access (refresh tokens) for the --api just before it",
     )
     tenant.add_argument(
+        "--trust-forwarded-for",
+        action="store_true",
+        help='turn on the application\'s "Trust Token Endpoint IP Header" (off in a new tenant)',
+    )
+    tenant.add_argument(
+        "--allow-magiclink-verify-without-session",
+        action="store_true",
+        help="turn on the tenant flag that lets magic links started by a server work "
+        "(off in a new tenant)",
+    )
+    tenant.add_argument(
+        "--code-lifetime",
+        type=float,
+        default=180,
+        metavar="S",
+        help="seconds a one-time code or magic link lives (default 180)",
+    )
+    tenant.add_argument(
+        "--authorization-code-lifetime",
+        type=float,
+        default=600,
+        metavar="S",
+        help="seconds the authorization code a magic link leads to lives (default 600)",
+    )
+    tenant.add_argument(
         "--allowed-logout-url",
         action="append",
         default=[],
@@ -123,6 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.allowed_logout_url,
                 args.api,
                 offline_access_apis=args.offline_access_apis,
+                trust_forwarded_for=args.trust_forwarded_for,
+                allow_magiclink_verify_without_session=args.allow_magiclink_verify_without_session,
+                code_lifetime=args.code_lifetime,
+                authorization_code_lifetime=args.authorization_code_lifetime,
             )
         elif args.command == "serve":
             return _serve(args.app, args.host, args.port)

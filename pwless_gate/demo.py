@@ -67,6 +67,10 @@ def run_demo(port: int = 8000, out: TextIO = sys.stdout) -> None:
         allowed_callbacks=[f"{gate_url}/_gate/callback", f"http://localhost:{port}/_gate/callback"],
         allowed_logout_urls=[f"{gate_url}/", f"http://localhost:{port}/"],
         on_message=announce,
+        # The settings the README asks of a real tenant: links started by the gate
+        # work, and each person's IP counts at Auth0, not the gate's.
+        allow_magiclink_verify_without_session=True,
+        trust_forwarded_for=True,
     )
     running = serve_in_thread(tenant)
     config = GateConfig(

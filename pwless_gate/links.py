@@ -12,6 +12,7 @@ from __future__ import annotations
 from werkzeug.wrappers import Response
 
 from .answers import Responder, log
+from .auth0 import auth0_error
 from .deps import Deps
 from .errors import PwlessGateError, TokenError, WrongCode
 from .identity import mask
@@ -20,6 +21,9 @@ from .signin import SignIn
 from .transactions import Transaction, TransactionError
 
 SAME_BROWSER_HINT = "same device and browser"
+#: A code refused after the Continue page was open this long most likely expired
+#: (Auth0 does not say; a second press of the button comes within seconds).
+EXPIRED_AFTER_SECONDS = 30
 
 
 class LinkViews:
@@ -40,7 +44,12 @@ class LinkViews:
             tx = self._link_transaction(args.get("state"))
         except TransactionError as exc:
             return self.r.bad_transaction(request, exc, link=True)
-        if args.get("error"):
+        error = args.get("error")
+        if error == "too_many_attempts":
+            # Brute-force or suspicious-IP protection: the table's answers, as for codes.
+            blocked = auth0_error(429, error, args.get("error_description", ""))
+            return self.r.error(request, blocked, tx.identifier, tx.next)
+        if error:
             return self._link_refused(request, tx, args.get("error_description", ""))
         code = args.get("code", "")
         if not code or len(code) > 512:
@@ -57,6 +66,7 @@ class LinkViews:
             destination=tx.identifier if other_browser else mask(tx.identifier),
             code=code,
             state=args.get("state", ""),
+            shown_at=int(self.deps.clock()),
             other_browser=other_browser,
         )
 
@@ -76,8 +86,9 @@ class LinkViews:
             )
             claims = self.deps.verifier.verify(tokens.id_token, nonce=tx.nonce, connection="email")
         except WrongCode:
+            # Used, or expired while the page was open: Auth0 answers both alike.
             audit("login_failed", ip=ip, identifier=tx.identifier, reason="link_used")
-            return self._link_refused(request, tx, "")
+            return self._link_refused(request, tx, "expired" if self._paused(request) else "")
         except TokenError as exc:
             # A valid code from another sign-in (its nonce differs): a forged pairing.
             log.warning("magic link refused for %s: %s", mask(tx.identifier), exc)
@@ -88,6 +99,14 @@ class LinkViews:
         except PwlessGateError as exc:
             return self.r.error(request, exc, tx.identifier, tx.next)
         return self.signin.finish(request, tx, claims, tokens)
+
+    def _paused(self, request: GateRequest) -> bool:
+        """Whether the Continue page was shown long enough ago for its code to expire."""
+        try:
+            shown_at = int(request.form.get("shown_at", ""))
+        except ValueError:
+            return False
+        return self.deps.clock() - shown_at >= EXPIRED_AFTER_SECONDS
 
     def _link_transaction(self, state: str | None) -> Transaction:
         tx = self.deps.transactions.loads(state)

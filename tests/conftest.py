@@ -20,8 +20,23 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def tenant(clock: FakeClock) -> Iterator[RunningTenant]:
-    """A local Auth0-compatible tenant on a free loopback port, sharing ``clock``."""
+def tenant_options() -> dict[str, Any]:
+    """More ``DevTenant`` settings for ``tenant``; a module overrides it to vary them."""
+    return {}
+
+
+@pytest.fixture
+def tenant(clock: FakeClock, tenant_options: dict[str, Any]) -> Iterator[RunningTenant]:
+    """A local Auth0-compatible tenant on a free loopback port, sharing ``clock``.
+
+    Set up as the README asks of a real one: magic links started by a server
+    work, and the application trusts ``auth0-forwarded-for``.
+    """
+    settings: dict[str, Any] = {
+        "allow_magiclink_verify_without_session": True,
+        "trust_forwarded_for": True,
+        **tenant_options,
+    }
     app = DevTenant(
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
@@ -30,6 +45,7 @@ def tenant(clock: FakeClock) -> Iterator[RunningTenant]:
         allowed_logout_urls=["http://localhost/", "http://localhost/_gate/logout"],
         apis=["https://api.test", "https://api.internal.example/"],
         offline_access_apis=["https://api.test", "https://api.internal.example/"],
+        **settings,
     )
     with serve_in_thread(app) as running:
         yield running

@@ -14,6 +14,7 @@ from . import browser, discovery, grants, start
 from .constants import (
     ACCESS_TOKEN_LIFETIME,
     ALL_GRANTS,
+    AUTHORIZATION_CODE_LIFETIME,
     FAULT_RETRY_AFTER,
     MAX_BODY_BYTES,
     RATE_LIMITED,
@@ -84,7 +85,10 @@ class DevTenant:
 
     ``trust_forwarded_for`` is the application's "Trust Token Endpoint IP
     Header" setting and ``allow_magiclink_verify_without_session`` the tenant
-    flag of that name. ``clock`` drives code, token and rate-limit times.
+    flag of that name: both off, as in a new Auth0 tenant. ``code_lifetime`` is
+    a one-time code's (and link's), ``authorization_code_lifetime`` that of the
+    authorization code a link leads to. ``clock`` drives code, token and
+    rate-limit times.
     ``on_message`` is called with every message sent. ``fault_delay`` is how
     long a "timeout" fault stalls. ``grant_types`` are the grants the
     application may use (all three by default). ``apis`` are the API identifiers an
@@ -108,9 +112,10 @@ class DevTenant:
         connections: Iterable[str] = ("email", "sms"),
         code_length: int = 6,
         code_lifetime: float = 180,
+        authorization_code_lifetime: float = AUTHORIZATION_CODE_LIFETIME,
         id_token_lifetime: int = 36000,
-        trust_forwarded_for: bool = True,
-        allow_magiclink_verify_without_session: bool = True,
+        trust_forwarded_for: bool = False,
+        allow_magiclink_verify_without_session: bool = False,
         clock: Callable[[], float] = time.time,
         on_message: Callable[[Message], None] | None = None,
         fault_delay: float = 30.0,
@@ -133,6 +138,7 @@ class DevTenant:
             grant_types=frozenset(grant_types),
             code_length=code_length,
             code_lifetime=code_lifetime,
+            authorization_code_lifetime=authorization_code_lifetime,
             id_token_lifetime=id_token_lifetime,
             trust_forwarded_for=trust_forwarded_for,
             allow_magiclink_verify_without_session=allow_magiclink_verify_without_session,

@@ -2,7 +2,10 @@
 
 These answer with redirects or small HTML pages, never JSON. A redirect
 target is used only once it is known to be allowed; otherwise the answer is
-a 400 page, as Auth0's own error page would be.
+a 400 page, as Auth0's own error page would be. With the tenant flag
+``allow_magiclink_verify_without_session`` off (a new tenant's default), a
+magic link also ends on such a page: this tenant keeps no browser sessions,
+so no link is opened "on the same device and browser" that asked for it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,12 @@ import jwt
 from werkzeug.wrappers import Request, Response
 
 from .codes import constant_time_equal
-from .constants import REALM_NOT_FOUND, SAME_DEVICE_REQUIRED
+from .constants import (
+    LINK_REFUSED_ERROR,
+    REALM_NOT_FOUND,
+    SAME_DEVICE_PAGE_STATUS,
+    SAME_DEVICE_REQUIRED,
+)
 from .grants import new_session_id, verify_code
 from .httpio import ApiError, page, redirect, with_query
 from .state import TenantState
@@ -35,6 +43,9 @@ def verify_redirect(state: TenantState, request: Request) -> Response:
             "URLs. Please go to the Application Settings page and make sure you are sending "
             "a valid callback url from your application.",
         )
+    if not state.settings.allow_magiclink_verify_without_session:
+        # Auth0's own page; the browser never goes back to the application.
+        return page(SAME_DEVICE_PAGE_STATUS, _ERROR_TITLE, f"access_denied: {SAME_DEVICE_REQUIRED}")
     answer = {"state": args["state"]} if "state" in args else {}
     try:
         code = _login_code(state, request)
@@ -47,8 +58,6 @@ def verify_redirect(state: TenantState, request: Request) -> Response:
 def _login_code(state: TenantState, request: Request) -> str:
     """Check the link and return an authorization code, or raise the error to redirect with."""
     args = request.args
-    if not state.settings.allow_magiclink_verify_without_session:
-        raise ApiError(403, "access_denied", SAME_DEVICE_REQUIRED)
     response_type = args.get("response_type")
     if not response_type:
         raise ApiError(400, "invalid_request", "Missing required parameter: response_type")
@@ -67,8 +76,9 @@ def _login_code(state: TenantState, request: Request) -> str:
     try:
         user = verify_code(state, "email", args["email"], args["verification_code"], ip)
     except ApiError as exc:
-        # A browser is told only that access was denied, and why.
-        raise ApiError(exc.status, "access_denied", exc.description) from exc
+        # A refused code or a blocked user: "unauthorized", and why; blocks keep their error.
+        error = exc.error if exc.error == "too_many_attempts" else LINK_REFUSED_ERROR
+        raise ApiError(exc.status, error, exc.description) from exc
     login = Login(
         user=user,
         client_id=state.settings.client_id,

@@ -24,7 +24,9 @@ EMAIL_LOCAL_MAX_LENGTH = 64
 #: ``expires_in`` of every access token: an API's "Token Expiration", 86400 s by default
 #: (Auth0 docs, "Update Access Token Lifetime"). ``DevTenant(access_token_lifetime=...)``.
 ACCESS_TOKEN_LIFETIME = 86400
-#: Lifetime of an authorization code from a magic link (*assumed*: 10 minutes).
+#: Default lifetime of an authorization code from a magic link: Auth0 does not publish it;
+#: *assumed* 10 minutes, the most RFC 6749 (4.1.2) recommends.
+#: ``DevTenant(authorization_code_lifetime=...)``, ``dev-tenant --authorization-code-lifetime``.
 AUTHORIZATION_CODE_LIFETIME = 600
 #: Size of the RSA key that signs id_tokens and JWT access tokens.
 RSA_KEY_BITS = 2048
@@ -127,6 +129,7 @@ CONNECTION_MISSING = "Connection does not exist"
 #: Auth0's documented text for a realm that is not an enabled connection.
 REALM_NOT_FOUND = "the connection was not found"
 USER_BLOCKED = "user is blocked"
+#: Also for an expired authorization code (*assumed*: Auth0 does not tell them apart).
 INVALID_AUTHORIZATION_CODE = "Invalid authorization code"
 #: *assumed* wording.
 REDIRECT_URI_MISMATCH = "redirect_uri does not match the one the code was issued for"
@@ -143,3 +146,14 @@ SMS_REGION_REFUSED = (
 #: wording is *assumed*).
 UNSUPPORTED_GRANT_STATUS = 501
 UNSUPPORTED_GRANT = "Unsupported grant type: {grant_type}"
+#: The ``error`` a magic link redirects with when its code is refused (wrong, used,
+#: superseded, expired, tried too often) or its user is blocked: Auth0 sends
+#: ``error=unauthorized`` with the same description as the OTP grant (Auth0 community,
+#: "Custom Error Description of Passwordless Email Magic Link": an expired link gives
+#: ``error=unauthorized&error_description=The verification code has expired...``).
+#: Brute-force and suspicious-IP blocks keep ``too_many_attempts``.
+LINK_REFUSED_ERROR = "unauthorized"
+#: With ``allow_magiclink_verify_without_session`` off, a link opened without the Auth0
+#: session that asked for it (always, when a server asked) gets Auth0's own error page,
+#: never a redirect. Its status is not documented: *assumed* 403, a refusal of access.
+SAME_DEVICE_PAGE_STATUS = 403

@@ -18,6 +18,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from .app import DevTenant
+from .constants import AUTHORIZATION_CODE_LIFETIME
 from .messages import Message
 
 #: How often the background server checks whether it was asked to stop.
@@ -135,6 +136,10 @@ def main_serve(
     apis: Sequence[str] = (),
     *,
     offline_access_apis: Sequence[str] = (),
+    trust_forwarded_for: bool = False,
+    allow_magiclink_verify_without_session: bool = False,
+    code_lifetime: float = 180,
+    authorization_code_lifetime: float = AUTHORIZATION_CODE_LIFETIME,
 ) -> None:
     """Serve a tenant in the foreground, printing each message it sends, until Ctrl-C.
 
@@ -145,6 +150,10 @@ def main_serve(
         client_secret=client_secret,
         apis=apis,
         offline_access_apis=offline_access_apis,
+        trust_forwarded_for=trust_forwarded_for,
+        allow_magiclink_verify_without_session=allow_magiclink_verify_without_session,
+        code_lifetime=code_lifetime,
+        authorization_code_lifetime=authorization_code_lifetime,
         allowed_callbacks=allowed_callbacks,
         allowed_logout_urls=allowed_logout_urls,
         on_message=_print_message,
@@ -153,6 +162,12 @@ def main_serve(
     app.base_url = base_url(host, server.effective_port)
     print(f"[dev-tenant] serving {app.base_url} (issuer {app.issuer})", flush=True)
     print(f"[dev-tenant] client id {client_id}", flush=True)
+    print(
+        f"[dev-tenant] trust auth0-forwarded-for: {_on(trust_forwarded_for)}; magic links "
+        f"without a session: {_on(allow_magiclink_verify_without_session)}; code lifetime "
+        f"{code_lifetime:g} s, authorization code lifetime {authorization_code_lifetime:g} s",
+        flush=True,
+    )
     for url in allowed_callbacks:
         print(f"[dev-tenant] allowed callback {url}", flush=True)
     for url in allowed_logout_urls:
@@ -182,6 +197,10 @@ def base_url(host: str, port: int) -> str:
     except ValueError:
         pass  # a host name
     return f"http://{host}:{port}"
+
+
+def _on(setting: bool) -> str:
+    return "on" if setting else "off"
 
 
 def _print_message(message: Message) -> None:

@@ -42,6 +42,8 @@ class Settings:
     grant_types: frozenset[str]
     code_length: int
     code_lifetime: float
+    #: Seconds an authorization code from a magic link may be redeemed in.
+    authorization_code_lifetime: float
     id_token_lifetime: int
     trust_forwarded_for: bool
     allow_magiclink_verify_without_session: bool
@@ -85,7 +87,7 @@ class TenantState:
         self.callbacks = set(allowed_callbacks)
         self.logout_urls = set(allowed_logout_urls)
         self.codes = OneTimeCodes(settings.code_length, settings.code_lifetime, clock)
-        self.authorization_codes = AuthorizationCodes(clock)
+        self.authorization_codes = AuthorizationCodes(clock, settings.authorization_code_lifetime)
         self.users = Users(clock)
         refresh_tokens = RefreshTokens(
             clock,

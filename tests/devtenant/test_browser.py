@@ -9,13 +9,15 @@ import requests
 
 from pwless_gate.devtenant import RunningTenant
 
-from ..helpers import CLIENT_ID
+from ..helpers import CLIENT_ID, FakeClock
 from .calls import (
     CALLBACK,
     EMAIL,
+    EXPIRED,
     LOGOUT_URL,
     SAME_DEVICE,
     TIMEOUT,
+    WRONG_EMAIL,
     MakeTenant,
     decode,
     follow,
@@ -69,20 +71,79 @@ def test_magic_link_to_an_unlisted_callback_is_refused(tenant: RunningTenant) ->
     assert otp(tenant, EMAIL, message.code).status_code == 200  # the code was not spent
 
 
-def test_magic_link_refused_without_a_session_when_the_flag_is_off(
-    make_tenant: MakeTenant,
+@pytest.mark.parametrize("options", [{}, {"allow_magiclink_verify_without_session": False}])
+def test_magic_link_ends_on_an_error_page_when_the_flag_is_off(
+    make_tenant: MakeTenant, options: dict[str, bool]
 ) -> None:
-    tenant = make_tenant(allow_magiclink_verify_without_session=False)
+    tenant = make_tenant(**options)  # off unless asked: a new tenant's default
     tenant.app.allow_callback(CALLBACK)
     message = start_link(tenant)
     assert message.link is not None
 
+    response = follow(message.link)
+
+    assert response.status_code == 403
+    assert "Location" not in response.headers  # the browser never returns to the app
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert SAME_DEVICE in response.text
+    assert otp(tenant, EMAIL, message.code).status_code == 200  # the code was not spent
+
+
+@pytest.mark.parametrize(
+    ("spoil", "description"),
+    [
+        pytest.param("used", WRONG_EMAIL, id="used"),
+        pytest.param("superseded", WRONG_EMAIL, id="superseded"),
+        pytest.param("expired", EXPIRED, id="expired"),
+        pytest.param("blocked", "user is blocked", id="user-blocked"),
+    ],
+)
+def test_a_refused_link_redirects_with_unauthorized(
+    link_tenant: RunningTenant, clock: FakeClock, spoil: str, description: str
+) -> None:
+    message = start_link(link_tenant)
+    assert message.link is not None
+    if spoil == "used":
+        redirect_query(follow(message.link))
+    elif spoil == "superseded":
+        start_link(link_tenant)
+    elif spoil == "expired":
+        clock.advance(180)
+    else:
+        link_tenant.app.block_user(EMAIL)
+
     answer = redirect_query(follow(message.link))
 
     assert answer == {
-        "error": "access_denied",
-        "error_description": SAME_DEVICE,
+        "error": "unauthorized",
+        "error_description": description,
         "state": "state-123",
+    }
+
+
+@pytest.mark.parametrize("lifetime", [None, 60], ids=["default-600s", "60s"])
+def test_authorization_code_lifetime(
+    make_tenant: MakeTenant, clock: FakeClock, lifetime: int | None
+) -> None:
+    options = {} if lifetime is None else {"authorization_code_lifetime": lifetime}
+    tenant = make_tenant(allow_magiclink_verify_without_session=True, **options)
+    tenant.app.allow_callback(CALLBACK)
+    seconds = lifetime or 600
+    codes = []
+    for email in ("ada@example.com", "bob@example.com"):
+        message = start_link(tenant, email)
+        assert message.link is not None
+        codes.append(redirect_query(follow(message.link))["code"])
+    clock.advance(seconds - 1)
+    in_time = token(tenant, grant_type="authorization_code", code=codes[0], redirect_uri=CALLBACK)
+    clock.advance(1)
+    too_late = token(tenant, grant_type="authorization_code", code=codes[1], redirect_uri=CALLBACK)
+
+    assert in_time.status_code == 200, in_time.text
+    assert too_late.status_code == 403
+    assert too_late.json() == {
+        "error": "invalid_grant",
+        "error_description": "Invalid authorization code",
     }
 
 

@@ -72,7 +72,7 @@ class ByLink:
         return Redeemed(set(query) == {"code", "state"}, response.status_code, query)
 
     def refused(self, description: str) -> Redeemed:
-        said = {"error": "access_denied", "error_description": description, "state": "state-123"}
+        said = {"error": "unauthorized", "error_description": description, "state": "state-123"}
         return Redeemed(False, 302, said)
 
 
@@ -175,7 +175,7 @@ def test_magic_link_code_also_works_in_the_code_flow(link_tenant: RunningTenant)
     assert message.link is not None
 
     assert otp(link_tenant, EMAIL, message.code).status_code == 200
-    assert redirect_query(follow(message.link))["error"] == "access_denied"
+    assert redirect_query(follow(message.link))["error"] == "unauthorized"
 
 
 def test_authorization_code_is_single_use(link_tenant: RunningTenant) -> None:

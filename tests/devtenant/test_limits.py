@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import requests
 
 from pwless_gate.devtenant import RunningTenant
@@ -100,10 +101,11 @@ def test_forwarded_for_is_ignored_without_the_secret(tenant: RunningTenant) -> N
     assert trusted.status_code == 200
 
 
+@pytest.mark.parametrize("options", [{}, {"trust_forwarded_for": False}], ids=["default", "off"])
 def test_forwarded_for_is_ignored_when_the_app_does_not_trust_it(
-    make_tenant: MakeTenant,
+    make_tenant: MakeTenant, options: dict[str, bool]
 ) -> None:
-    tenant = make_tenant(trust_forwarded_for=False)
+    tenant = make_tenant(**options)  # "Trust Token Endpoint IP Header" is off in a new tenant
     exhaust_start(tenant, {"auth0-forwarded-for": "198.51.100.1"})
 
     other = start(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -11,8 +12,12 @@ import requests
 from pwless_gate.devtenant import DevTenant, RunningTenant, serve_in_thread
 
 from ..helpers import CLIENT_ID, CLIENT_SECRET, FakeClock
+from ..procs import BIN, Process, free_port, wait_for_port
 from .calls import (
+    CALLBACK,
+    EMAIL,
     TIMEOUT,
+    follow,
     start_email,
 )
 
@@ -51,3 +56,52 @@ def test_stop_cuts_a_stalled_fault_short(clock: FakeClock) -> None:
 
     assert not caller.is_alive()
     assert answers == [400]
+
+
+@pytest.mark.parametrize("switched", [False, True], ids=["defaults", "switched-on"])
+def test_command_line_switches(tmp_path: Path, switched: bool) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = [str(BIN / "pwless-gate"), "dev-tenant", "--port", str(port)]
+    args += ["--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET]
+    args += ["--allowed-callback", CALLBACK]
+    if switched:
+        args += ["--trust-forwarded-for", "--allow-magiclink-verify-without-session"]
+        args += ["--code-lifetime", "60", "--authorization-code-lifetime", "30"]
+    process = Process(args, log=tmp_path / "tenant.log")
+    try:
+        wait_for_port(port, process.proc)
+        statuses = []
+        for n in range(51):  # the start limit spent from one forwarded IP, then another
+            statuses.append(
+                requests.post(
+                    f"{url}/passwordless/start",
+                    json={
+                        "client_id": CLIENT_ID,
+                        "client_secret": CLIENT_SECRET,
+                        "connection": "email",
+                        "email": EMAIL,
+                        "authParams": {"redirect_uri": CALLBACK, "response_type": "code"},
+                    },
+                    headers={"auth0-forwarded-for": f"198.51.100.{1 + n // 50}"},
+                    timeout=TIMEOUT,
+                ).status_code
+            )
+        link = requests.get(f"{url}/_dev/outbox", timeout=TIMEOUT).json()["messages"][0]["link"]
+        followed = follow(link)
+    finally:
+        process.stop()
+
+    if switched:
+        assert statuses[-1] == 200
+        assert followed.status_code == 302
+        assert "trust auth0-forwarded-for: on; magic links without a session: on" in (
+            process.output()
+        )
+        assert "code lifetime 60 s, authorization code lifetime 30 s" in process.output()
+    else:
+        assert statuses[-1] == 429
+        assert followed.status_code == 403
+        assert "trust auth0-forwarded-for: off; magic links without a session: off" in (
+            process.output()
+        )

@@ -1,4 +1,8 @@
-"""Email magic links: Auth0's verify_redirect, the Continue page, the code exchange."""
+"""Email magic links: Auth0's verify_redirect, the Continue page, the code exchange.
+
+Every test runs twice: with the tenant's default authorization-code lifetime
+and with a 60-second one (Auth0 does not publish its own).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,29 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 
-from ..helpers import FakeClock, Harness, hidden
+from pwless_gate import PasswordlessGate
+from pwless_gate.devtenant import DevTenant, serve_in_thread
+
+from ..helpers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FakeClock,
+    Harness,
+    RecordingApp,
+    gate_config,
+    hidden,
+)
+
+CALLBACK = "http://localhost/_gate/callback"
+
+
+@pytest.fixture(params=[None, 60], ids=["code-lifetime-default", "code-lifetime-60s"])
+def tenant_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    if request.param is None:
+        return {}
+    return {"authorization_code_lifetime": request.param}
 
 
 @pytest.fixture
@@ -151,3 +176,73 @@ def test_language_reaches_the_tenant(harness: Harness) -> None:
         headers={"Accept-Language": "fr-CH, fr;q=0.9, en;q=0.8"},
     )
     assert harness.tenant.last_message().language == "fr-CH"
+
+
+def test_pausing_on_the_continue_page_past_the_codes_lifetime(
+    harness: Harness, clock: FakeClock, tenant_options: dict[str, Any]
+) -> None:
+    lifetime = tenant_options.get("authorization_code_lifetime", 600)
+    start_link(harness, "kim@example.com", next="/reports")
+    landing = harness.follow_link(harness.tenant.last_message().link)
+    page = harness.client.get(landing).get_data(as_text=True)
+    clock.advance(lifetime + 1)  # the person went for coffee, then pressed Continue
+
+    answer = harness.client.post(
+        "/_gate/callback",
+        data={name: hidden(page, name) for name in ("csrf_token", "code", "state", "shown_at")},
+    )
+
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert "This sign-in link has expired. Please ask for a new one." in text
+    assert "Something went wrong" not in text
+    assert harness.client.get_cookie("pwless_gate_session") is None
+
+
+def test_a_second_press_soon_after_says_already_used(harness: Harness, clock: FakeClock) -> None:
+    start_link(harness, "lou@example.com")
+    landing = harness.follow_link(harness.tenant.last_message().link)
+    assert harness.continue_link(landing).status_code == 303
+    clock.advance(5)
+
+    again = harness.continue_link(landing)
+
+    assert again.status_code == 400
+    assert "already used" in again.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("methods", [("email-link",), ("email-code", "email-link")])
+def test_check_your_email_says_what_to_do_if_the_link_fails(
+    make_harness: Any, methods: tuple[str, ...]
+) -> None:
+    harness = make_harness(methods=methods)
+
+    text = start_link(harness, "max@example.com").get_data(as_text=True)
+
+    hint = "If the link shows an error page"
+    assert (hint in text) == ("email-code" in methods)  # only when a code can be asked for
+
+
+def test_without_the_tenant_flag_a_link_ends_on_the_tenants_error_page(clock: FakeClock) -> None:
+    """A new tenant refuses links a server started: Auth0's page, and no way back to the gate."""
+    app = DevTenant(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, clock=clock, allowed_callbacks=[CALLBACK]
+    )
+    with serve_in_thread(app) as tenant:
+        recording = RecordingApp()
+        gate = PasswordlessGate(
+            recording, gate_config(tenant.url, methods=("email-link",)), clock=clock
+        )
+        harness = Harness(gate=gate, app=recording, tenant=tenant)
+        start_link(harness, "ned@example.com")
+        link = tenant.last_message().link
+        assert link is not None
+
+        answer = requests.get(link, allow_redirects=False, timeout=10)
+
+    assert answer.status_code == 403
+    assert "Location" not in answer.headers
+    assert answer.headers["Content-Type"].startswith("text/html")
+    assert "same device and browser" in answer.text
+    assert recording.calls == []
+    assert harness.client.get_cookie("pwless_gate_session") is None
