@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 from .deps import Deps
 from .errors import (
     AccessDenied,
+    AccountBlocked,
     Auth0Error,
     Auth0Unavailable,
     ClientAuthError,
@@ -167,6 +168,26 @@ class Responder:
             request, who, "access_denied", 403, "Not allowed", "This account may not sign in here."
         )
 
+    def _account_blocked(
+        self, request: GateRequest, exc: AccountBlocked, who: str, next_url: str
+    ) -> Response:
+        # No Retry-After: the block lasts until the unblock link is used, not seconds.
+        self.deps.audit("login_failed", ip=request.client_ip, identifier=who, reason="blocked")
+        if "@" in who:
+            how = (
+                "We've sent an email with a link to unblock it to that address: open it, "
+                "then sign in again."
+            )
+        else:
+            how = "Please ask the administrator to unblock it."
+        return self.fail(
+            request,
+            429,
+            "Sign-in blocked",
+            "This account was blocked after too many wrong codes. " + how,
+            next=next_url,
+        )
+
     def _auth0_unavailable(
         self, request: GateRequest, exc: Auth0Unavailable, who: str, next_url: str
     ) -> Response:
@@ -247,6 +268,7 @@ class Responder:
         (Throttled, _throttled),
         (RateLimited, _throttled),
         (AccessDenied, _access_denied),
+        (AccountBlocked, _account_blocked),
         (Auth0Unavailable, _auth0_unavailable),
         (StoreUnavailable, _store_unavailable),
         (TokenError, _token_rejected),

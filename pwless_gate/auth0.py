@@ -27,6 +27,7 @@ from urllib3.util.retry import Retry
 
 from .errors import (
     AUTH0_ERRORS,
+    AccountBlocked,
     Auth0Error,
     Auth0Unavailable,
     ClientAuthError,
@@ -42,6 +43,8 @@ log = logging.getLogger("pwless_gate.auth0")
 
 OTP_GRANT = "http://auth0.com/oauth/grant-type/passwordless/otp"
 DEFAULT_RETRY_AFTER = 60
+#: Seconds until a throttled IP gets one attempt back (Auth0: "about 15 minutes").
+SUSPICIOUS_IP_RETRY_AFTER = 900
 _POOL_SIZE = 20
 
 
@@ -306,6 +309,13 @@ def auth0_error(
         # gate's configuration, never a person refused.
         return ClientAuthError(status_code, error, description)
     cls = AUTH0_ERRORS.get(error, Auth0Error)
+    if cls is AccountBlocked and "suspicious" in description.lower():
+        # Suspicious-IP throttling: every sign-in from the IP waits, not only this account's,
+        # and for minutes: the x-ratelimit-* headers speak of the endpoint's own limit.
+        retry_after = max(retry_after, SUSPICIOUS_IP_RETRY_AFTER)
+        cls = RateLimited
+    if cls is AccountBlocked:
+        return AccountBlocked(status_code, error, description)
     if status_code == 429 or cls is RateLimited:
         return RateLimited(status_code, error, description, retry_after=retry_after)
     if cls is WrongCode:

@@ -65,6 +65,14 @@ class AccessDenied(Auth0Error):
     """Auth0 (a rule, an action, a block) refused this user."""
 
 
+class AccountBlocked(Auth0Error):
+    """Auth0's brute-force protection blocked this person's sign-ins from this IP.
+
+    It lasts until the person opens the unblock link Auth0 emailed them, an
+    administrator lifts it, or it expires (30 days): waiting a minute does not help.
+    """
+
+
 class RateLimited(Auth0Error):
     """Auth0 or a local throttle said "too many requests".
 
@@ -150,6 +158,7 @@ AUTH0_ERRORS: dict[str, type[Auth0Error]] = {
     "unsupported_grant_type": ClientAuthError,
     "invalid_grant": WrongCode,
     "access_denied": AccessDenied,
-    "too_many_attempts": RateLimited,
+    # Brute-force protection; auth0_error() tells suspicious-IP throttling apart.
+    "too_many_attempts": AccountBlocked,
     "too_many_requests": RateLimited,
 }

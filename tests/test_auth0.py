@@ -11,6 +11,7 @@ from pwless_gate.auth0 import Auth0Client, auth0_error
 from pwless_gate.devtenant import DevTenant, serve_in_thread
 from pwless_gate.errors import (
     AccessDenied,
+    AccountBlocked,
     Auth0Error,
     Auth0Unavailable,
     ClientAuthError,
@@ -106,6 +107,38 @@ def test_an_unknown_grant_is_an_answer_not_an_outage(tenant: Any) -> None:
     with pytest.raises(ClientAuthError) as caught:
         client._post("/oauth/token", body, {})
     assert (caught.value.status_code, caught.value.error) == (501, "unsupported_grant_type")
+
+
+BRUTE_FORCE = (
+    "Your account has been blocked after multiple consecutive login attempts. We've sent "
+    "you an email with instructions on how to unblock it."
+)
+SUSPICIOUS = (
+    "We have detected suspicious login behavior and further attempts will be blocked. "
+    "Please contact the administrator."
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "description", "expected"),
+    [
+        (403, "access_denied", "user is blocked", AccessDenied),
+        (429, "too_many_attempts", BRUTE_FORCE, AccountBlocked),
+        (429, "too_many_attempts", SUSPICIOUS, RateLimited),
+        (429, "too_many_requests", "Too many requests.", RateLimited),
+    ],
+    ids=["403-access_denied", "brute-force", "suspicious-ip", "rate-limit"],
+)
+def test_refusals_of_a_person(status: int, error: str, description: str, expected: type) -> None:
+    mapped = auth0_error(status, error, description, retry_after=1)
+    assert type(mapped) is expected
+    assert (mapped.status_code, mapped.error) == (status, error)
+
+
+def test_suspicious_ip_waits_minutes_not_the_endpoint_reset() -> None:
+    mapped = auth0_error(429, "too_many_attempts", SUSPICIOUS, retry_after=1)
+    assert isinstance(mapped, RateLimited)
+    assert mapped.retry_after >= 900  # Auth0 gives one attempt back in about 15 minutes
 
 
 def test_wrong_expired_and_dead_codes(client: Auth0Client, tenant: Any, clock: FakeClock) -> None:

@@ -80,6 +80,23 @@ OAUTH_REFILL_SECONDS = 1.0
 #: Consecutive failed logins for one user from one IP before it is blocked
 #: (Auth0's brute-force protection default).
 BRUTE_FORCE_THRESHOLD = 10
+#: How long a brute-force block lasts without the unblock link or an administrator:
+#: "Thirty (30) days pass from the last failed login attempt" (Auth0 docs, "Brute-Force
+#: Protection"). The unblock email itself is not sent here.
+BRUTE_FORCE_BLOCK_SECONDS = 30 * 86400
+#: Suspicious-IP throttling, on for a new tenant: failed logins per IP (the "pre-login"
+#: stage) in a bucket of 100 refilled at one every 864 s, i.e. 100 a day ("100 failed
+#: login attempts ... within 24 hours"; Management API default ``max_attempts`` 100,
+#: ``rate`` 864000 ms; once throttled, one attempt comes back after about 15 minutes).
+SUSPICIOUS_LOGIN_BURST = 100
+SUSPICIOUS_LOGIN_REFILL_SECONDS = 864.0
+#: Signups per IP (the "pre-user-registration" stage): a first passwordless login
+#: creates the user, so it counts. A bucket of 50 refilled at one every 1728 s, the
+#: values of the Management API's documented settings (``max_attempts`` 50, ``rate``
+#: 1728000 ms). *Assumed* as the default: older docs said "50 signup attempts ...
+#: within a minute". An empty bucket of either kind throttles every login from the IP.
+SUSPICIOUS_SIGNUP_BURST = 50
+SUSPICIOUS_SIGNUP_REFILL_SECONDS = 1728.0
 #: Above this many remembered keys, limiters forget the ones that hold nothing.
 MAX_TRACKED_KEYS = 10_000
 
@@ -115,7 +132,13 @@ RATE_LIMITED = (
     "Too many requests. Check the X-RateLimit-Limit, X-RateLimit-Remaining and "
     "X-RateLimit-Reset headers."
 )
+#: Brute-force protection (429 ``too_many_attempts``), for one user from one IP.
 BRUTE_FORCE_BLOCKED = (
+    "Your account has been blocked after multiple consecutive login attempts. We've sent "
+    "you an email with instructions on how to unblock it."
+)
+#: Suspicious-IP throttling (429 ``too_many_attempts``), for every login from one IP.
+SUSPICIOUS_IP_BLOCKED = (
     "We have detected suspicious login behavior and further attempts will be blocked. "
     "Please contact the administrator."
 )

@@ -20,6 +20,7 @@ from .constants import (
     RATE_LIMITED,
     REALM_NOT_FOUND,
     REDIRECT_URI_MISMATCH,
+    SUSPICIOUS_IP_BLOCKED,
     UNSUPPORTED_GRANT,
     UNSUPPORTED_GRANT_STATUS,
     USER_BLOCKED,
@@ -67,20 +68,27 @@ def code_problem(outcome: Outcome, connection: str) -> str:
 def verify_code(state: TenantState, connection: str, identifier: str, code: str, ip: str) -> User:
     """Check a one-time code and log the user in.
 
-    Raises :class:`ApiError`: 429 ``too_many_attempts`` once brute-force
-    protection blocked this user from ``ip``, 403 ``invalid_grant`` for a
-    refused code, 403 ``access_denied`` for a blocked user.
+    Raises :class:`ApiError`: 429 ``too_many_attempts`` while suspicious-IP
+    throttling holds ``ip`` or once brute-force protection blocked this user
+    from ``ip``, 403 ``invalid_grant`` for a refused code, 403
+    ``access_denied`` for a blocked user. Failed logins and new users count
+    against ``ip``.
     """
+    if state.suspicious_ips.is_throttled(ip):
+        raise ApiError(429, "too_many_attempts", SUSPICIOUS_IP_BLOCKED)
     user_key = f"{connection}:{normalise(connection, identifier)}"
     if state.brute_force.is_blocked(user_key, ip):
         raise ApiError(429, "too_many_attempts", BRUTE_FORCE_BLOCKED)
     outcome = state.codes.check(connection, identifier, code)
     if outcome is not Outcome.ACCEPTED:
         state.brute_force.failed(user_key, ip)
+        state.suspicious_ips.failed_login(ip)
         raise ApiError(403, "invalid_grant", code_problem(outcome, connection))
     state.brute_force.succeeded(user_key, ip)
     if state.users.is_blocked(connection, identifier):
         raise ApiError(403, "access_denied", USER_BLOCKED)
+    if not state.users.exists(connection, identifier):
+        state.suspicious_ips.signed_up(ip)  # a first login is a signup
     return state.users.log_in(connection, identifier)
 
 

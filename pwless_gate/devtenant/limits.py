@@ -1,4 +1,4 @@
-"""Rate limits (token buckets) and brute-force protection for the local tenant."""
+"""Rate limits (token buckets), brute-force protection and suspicious-IP throttling."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .constants import BRUTE_FORCE_THRESHOLD, MAX_TRACKED_KEYS
+from .constants import (
+    BRUTE_FORCE_BLOCK_SECONDS,
+    BRUTE_FORCE_THRESHOLD,
+    MAX_TRACKED_KEYS,
+    SUSPICIOUS_LOGIN_BURST,
+    SUSPICIOUS_LOGIN_REFILL_SECONDS,
+    SUSPICIOUS_SIGNUP_BURST,
+    SUSPICIOUS_SIGNUP_REFILL_SECONDS,
+)
 
 # Tokens are floats; a refill that should land exactly on a whole token may
 # land a hair below it.
@@ -62,6 +70,10 @@ class RateLimiter:
         self._remember(key, tokens, now)
         return self._quota(allowed, tokens, now)
 
+    def has_room(self, key: str) -> bool:
+        """Return True when ``key`` could take one request now; takes nothing."""
+        return self._level(key, self._clock()) >= 1 - _EPSILON
+
     def exhausted(self, retry_after: int) -> Quota:
         """Return the quota of an empty bucket that refills a token in ``retry_after`` seconds."""
         now = self._clock()
@@ -90,26 +102,68 @@ class RateLimiter:
 class BruteForceGuard:
     """Blocks one user from one IP after too many consecutive failed logins.
 
-    A successful login from that IP resets the count. A block lasts for the
-    life of the tenant (Auth0 lifts it only by an administrator or an unblock
-    email, neither of which exists here).
+    A successful login from that IP resets the count. A block lasts
+    ``block_seconds`` from the last failed attempt (Auth0 also lifts it by an
+    administrator or the unblock email, neither of which exists here).
     """
 
-    def __init__(self, threshold: int = BRUTE_FORCE_THRESHOLD) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        threshold: int = BRUTE_FORCE_THRESHOLD,
+        block_seconds: float = BRUTE_FORCE_BLOCK_SECONDS,
+    ) -> None:
+        self._clock = clock
         self._threshold = threshold
-        self._failures: dict[tuple[str, str], int] = {}
+        self._block_seconds = block_seconds
+        self._failures: dict[tuple[str, str], tuple[int, float]] = {}  # -> (count, last at)
 
     def is_blocked(self, user: str, ip: str) -> bool:
         """Return True when ``user`` may no longer try from ``ip``."""
-        return self._failures.get((user, ip), 0) >= self._threshold
+        count, last = self._failures.get((user, ip), (0, 0.0))
+        if count < self._threshold:
+            return False
+        if self._clock() - last >= self._block_seconds:
+            del self._failures[(user, ip)]
+            return False
+        return True
 
     def failed(self, user: str, ip: str) -> None:
         """Count one failed login."""
         if len(self._failures) >= MAX_TRACKED_KEYS:
-            self._failures = {k: n for k, n in self._failures.items() if n >= self._threshold}
+            self._failures = {k: v for k, v in self._failures.items() if v[0] >= self._threshold}
         key = (user, ip)
-        self._failures[key] = self._failures.get(key, 0) + 1
+        self._failures[key] = (self._failures.get(key, (0, 0.0))[0] + 1, self._clock())
 
     def succeeded(self, user: str, ip: str) -> None:
         """Forget the failures of ``user`` from ``ip``."""
         self._failures.pop((user, ip), None)
+
+
+class SuspiciousIps:
+    """Auth0's suspicious-IP throttling: failed logins and signups counted per IP.
+
+    Each kind fills its own bucket (see ``constants.py``); while either is
+    empty, every login from that IP is refused. Logins that succeed without
+    creating a user cost nothing.
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._failed_logins = RateLimiter(
+            SUSPICIOUS_LOGIN_BURST, 1, SUSPICIOUS_LOGIN_REFILL_SECONDS, clock
+        )
+        self._signups = RateLimiter(
+            SUSPICIOUS_SIGNUP_BURST, 1, SUSPICIOUS_SIGNUP_REFILL_SECONDS, clock
+        )
+
+    def is_throttled(self, ip: str) -> bool:
+        """Return True when logins from ``ip`` are refused for now."""
+        return not (self._failed_logins.has_room(ip) and self._signups.has_room(ip))
+
+    def failed_login(self, ip: str) -> None:
+        """Count one failed login from ``ip``."""
+        self._failed_logins.take(ip)
+
+    def signed_up(self, ip: str) -> None:
+        """Count one user created by a login from ``ip``."""
+        self._signups.take(ip)

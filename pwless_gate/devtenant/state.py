@@ -25,7 +25,7 @@ from .constants import (
 )
 from .faults import Faults
 from .httpio import ApiError
-from .limits import BruteForceGuard, RateLimiter
+from .limits import BruteForceGuard, RateLimiter, SuspiciousIps
 from .messages import Message
 from .refresh import RefreshTokens
 from .tokens import SigningKey, TokenIssuer
@@ -104,7 +104,8 @@ class TenantState:
         )
         self.start_limits = RateLimiter(START_BURST, START_REFILL, START_REFILL_SECONDS, clock)
         self.oauth_limits = RateLimiter(OAUTH_BURST, OAUTH_REFILL, OAUTH_REFILL_SECONDS, clock)
-        self.brute_force = BruteForceGuard()
+        self.brute_force = BruteForceGuard(clock)
+        self.suspicious_ips = SuspiciousIps(clock)
         self.faults = Faults()
         self.outbox: list[Message] = []
         #: Set when the server stops, to cut "timeout" fault stalls short.

@@ -93,6 +93,10 @@ class Users:
         user.updated_at = self._clock()
         return user
 
+    def exists(self, connection: str, identifier: str) -> bool:
+        """Return True when a login already created the user with this identifier."""
+        return (connection, normalise(connection, identifier)) in self._by_identifier
+
     def by_sub(self, sub: str) -> User | None:
         """Return the user with this ``sub``, if any."""
         return self._by_sub.get(sub)

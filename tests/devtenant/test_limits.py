@@ -21,6 +21,17 @@ from .calls import (
     start_email,
 )
 
+BRUTE_FORCE_BODY = {
+    "error": "too_many_attempts",
+    "error_description": "Your account has been blocked after multiple consecutive login "
+    "attempts. We've sent you an email with instructions on how to unblock it.",
+}
+SUSPICIOUS_BODY = {
+    "error": "too_many_attempts",
+    "error_description": "We have detected suspicious login behavior and further attempts "
+    "will be blocked. Please contact the administrator.",
+}
+
 
 def test_start_allows_a_burst_of_50_then_429(tenant: RunningTenant, clock: FakeClock) -> None:
     remaining = []
@@ -160,5 +171,60 @@ def test_brute_force_protection_blocks_the_user_from_that_ip(tenant: RunningTena
         timeout=TIMEOUT,
     )
 
-    assert (blocked.status_code, blocked.json()["error"]) == (429, "too_many_attempts")
+    assert (blocked.status_code, blocked.json()) == (429, BRUTE_FORCE_BODY)
     assert elsewhere.status_code == 200
+
+
+def test_a_brute_force_block_lasts_30_days(tenant: RunningTenant, clock: FakeClock) -> None:
+    for _ in range(4):
+        start_email(tenant)
+        for _ in range(3):
+            otp(tenant, EMAIL, "bad")
+    clock.advance(30 * 86400 - 1)
+    assert otp(tenant, EMAIL, start_email(tenant).code).json() == BRUTE_FORCE_BODY
+    clock.advance(1)  # 30 days after the last failed attempt
+
+    assert otp(tenant, EMAIL, start_email(tenant).code).status_code == 200
+
+
+def token_from(tenant: RunningTenant, ip: str, **fields: str) -> requests.Response:
+    """An OTP grant whose client IP is ``ip`` (the tenant trusts ``auth0-forwarded-for``)."""
+    body = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "grant_type": OTP_GRANT}
+    body.update(realm="email", **fields)
+    headers = {"auth0-forwarded-for": ip}
+    return requests.post(f"{tenant.url}/oauth/token", data=body, headers=headers, timeout=TIMEOUT)
+
+
+def test_100_failed_logins_from_one_ip_throttle_it(tenant: RunningTenant, clock: FakeClock) -> None:
+    for n in range(100):  # different users: brute-force protection stays out of the way
+        if n and n % 30 == 0:
+            clock.advance(1)  # /oauth/token's own 30 per second
+        failed = token_from(tenant, "203.0.113.5", username=f"u{n}@example.com", otp="000000")
+        assert failed.json()["error"] == "invalid_grant", n
+    message = start_email(tenant)
+
+    throttled = token_from(tenant, "203.0.113.5", username=EMAIL, otp=message.code or "")
+    elsewhere = token_from(tenant, "203.0.113.6", username=EMAIL, otp=message.code or "")
+
+    assert (throttled.status_code, throttled.json()) == (429, SUSPICIOUS_BODY)
+    assert elsewhere.status_code == 200  # the code was not spent by the refusal
+    clock.advance(864)  # one attempt back every 864 s: 100 a day
+    again = token_from(tenant, "203.0.113.5", username="u0@example.com", otp="000000")
+    assert again.json()["error"] == "invalid_grant"
+    after = token_from(tenant, "203.0.113.5", username="u0@example.com", otp="000000")
+    assert after.json() == SUSPICIOUS_BODY
+
+
+def test_50_signups_from_one_ip_throttle_it(tenant: RunningTenant, clock: FakeClock) -> None:
+    for n in range(50):  # each start from its own IP: the start limit stays out of the way
+        if n and n % 30 == 0:
+            clock.advance(1)
+        email = f"new{n}@example.com"
+        message = start_email(tenant, email, headers={"auth0-forwarded-for": f"198.51.100.{n}"})
+        signup = token_from(tenant, "203.0.113.7", username=email, otp=message.code or "")
+        assert signup.status_code == 200, (n, signup.text)
+    known = start_email(tenant, "new0@example.com")
+
+    throttled = token_from(tenant, "203.0.113.7", username="new0@example.com", otp=known.code or "")
+
+    assert (throttled.status_code, throttled.json()) == (429, SUSPICIOUS_BODY)
