@@ -208,9 +208,24 @@ class DevTenant:
             self._state.callbacks.add(url)
 
     def allow_logout_url(self, url: str) -> None:
-        """Add ``url`` to the application's allowed logout URLs."""
+        """Add ``url`` to the end of the application's allowed logout URLs."""
         with self._state.lock:
-            self._state.logout_urls.add(url)
+            if url not in self._state.logout_urls:
+                self._state.logout_urls.append(url)
+
+    def rotate_signing_key(self) -> None:
+        """Sign with the published next key from now on, as Auth0's key rotation does.
+
+        The old key stays published (what it signed still verifies) and a
+        new next key is published.
+        """
+        with self._state.lock:
+            self._state.tokens.key.rotate()
+
+    def revoke_retired_keys(self) -> None:
+        """Stop publishing the keys retired by :meth:`rotate_signing_key`."""
+        with self._state.lock:
+            self._state.tokens.key.revoke_retired()
 
     def block_user(self, identifier: str) -> None:
         """Block the user with this email or ``+`` phone number: logins get ``access_denied``."""

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Request, Response
 from .codes import constant_time_equal
 from .constants import (
     LINK_REFUSED_ERROR,
+    LOGGED_OUT_TEXT,
     REALM_NOT_FOUND,
     SAME_DEVICE_PAGE_STATUS,
     SAME_DEVICE_REQUIRED,
@@ -91,11 +92,16 @@ def _login_code(state: TenantState, request: Request) -> str:
 
 
 def v2_logout(state: TenantState, request: Request) -> Response:
-    """Handle ``GET /v2/logout``: 302 to an allowed ``returnTo``, else a page."""
+    """Handle ``GET /v2/logout``: 302 to an allowed ``returnTo``, else a page.
+
+    Without ``returnTo``, a known ``client_id`` goes to the first allowed logout URL.
+    """
     return_to = request.args.get("returnTo")
-    if return_to is None:
-        return page(200, "Logged out", "OK")
     client_id = request.args.get("client_id", "")
+    if return_to is None:
+        if constant_time_equal(client_id, state.settings.client_id) and state.logout_urls:
+            return redirect(state.logout_urls[0])
+        return page(200, "Logged out", LOGGED_OUT_TEXT)
     if (
         not constant_time_equal(client_id, state.settings.client_id)
         or return_to not in state.logout_urls
@@ -112,7 +118,7 @@ def oidc_logout(state: TenantState, request: Request) -> Response:
     client_id = args.get("client_id") or _hinted_client(state, args.get("id_token_hint"))
     target = args.get("post_logout_redirect_uri")
     if target is None:
-        return page(200, "Logged out", "OK")
+        return page(200, "Logged out", LOGGED_OUT_TEXT)
     if client_id is None or not constant_time_equal(client_id, state.settings.client_id):
         return page(400, _ERROR_TITLE, "invalid_request: client_id or id_token_hint is required")
     if target not in state.logout_urls:
@@ -126,9 +132,13 @@ def _hinted_client(state: TenantState, hint: str | None) -> str | None:
     if not hint:
         return None
     try:
+        kid = jwt.get_unverified_header(hint).get("kid")
+        keys = [key for key in state.tokens.key.published() if key.kid == kid]
+        if not keys:
+            return None
         claims = jwt.decode(
             hint,
-            state.tokens.key.public_key,
+            keys[0].public_key,
             algorithms=["RS256"],
             options={"verify_exp": False, "verify_aud": False},
             issuer=state.issuer,

@@ -61,6 +61,9 @@ REFRESH_IDLE_LIFETIME = 2_592_000
 
 #: ``max-age`` of the JWKS and the discovery document (*assumed*; Auth0 serves them cacheable).
 DISCOVERY_MAX_AGE = 15
+#: Validity of the self-signed certificate published in ``x5c`` with each signing key
+#: (*assumed*: Auth0's tenant certificates are self-signed for the tenant's host and long-lived).
+SIGNING_CERT_DAYS = 3650
 
 GRANT_OTP = "http://auth0.com/oauth/grant-type/passwordless/otp"
 GRANT_AUTHORIZATION_CODE = "authorization_code"
@@ -180,3 +183,12 @@ LINK_REFUSED_ERROR = "unauthorized"
 #: session that asked for it (always, when a server asked) gets Auth0's own error page,
 #: never a redirect. Its status is not documented: *assumed* 403, a refusal of access.
 SAME_DEVICE_PAGE_STATUS = 403
+#: ``/userinfo`` with an access token granted without ``openid``: 200 and ``{}`` (Auth0
+#: support, "Troubleshooting Issues with the /userinfo Endpoint"). A JWT access token
+#: lists ``{issuer}userinfo`` in ``aud`` only with ``openid``; without it the token is
+#: not good at ``/userinfo`` at all (401), as Auth0's community answers describe.
+USERINFO_SCOPE = "openid"
+#: ``/v2/logout`` without ``returnTo``: with a known ``client_id``, 302 to the first of the
+#: application's Allowed Logout URLs (Auth0 docs, "Auth0 Logout"); with none listed, or
+#: without ``client_id``, a 200 page that says "OK".
+LOGGED_OUT_TEXT = "OK"

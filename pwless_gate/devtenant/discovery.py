@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from werkzeug.wrappers import Request, Response
 
-from .constants import ALL_GRANTS, DISCOVERY_MAX_AGE
+from .constants import ALL_GRANTS, DISCOVERY_MAX_AGE, USERINFO_SCOPE
 from .httpio import json_response
 from .state import TenantState
 
@@ -29,8 +31,9 @@ _CLAIMS = [
 
 
 def jwks(state: TenantState, request: Request) -> Response:
-    """Handle ``GET /.well-known/jwks.json``."""
-    return json_response(state.tokens.key.jwks(), max_age=DISCOVERY_MAX_AGE)
+    """Handle ``GET /.well-known/jwks.json``: every published key, certificates for our host."""
+    host = urlsplit(state.base_url).hostname or ""
+    return json_response(state.tokens.key.jwks(host), max_age=DISCOVERY_MAX_AGE)
 
 
 def openid_configuration(state: TenantState, request: Request) -> Response:
@@ -63,7 +66,10 @@ def openid_configuration(state: TenantState, request: Request) -> Response:
 
 
 def userinfo(state: TenantState, request: Request) -> Response:
-    """Handle ``GET /userinfo``: the claims an access token's scopes grant, else 401."""
+    """Handle ``GET /userinfo``: the claims an access token's scopes grant, else 401.
+
+    A token granted without ``openid`` gets an empty object.
+    """
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return _unauthorized('Bearer realm="Auth0"')
@@ -74,6 +80,8 @@ def userinfo(state: TenantState, request: Request) -> Response:
             'Bearer realm="Auth0", error="invalid_token", '
             'error_description="The access token is invalid or expired"'
         )
+    if USERINFO_SCOPE not in granted[1]:
+        return json_response({})
     return json_response(user.claims(granted[1]))
 
 

@@ -25,10 +25,11 @@ from .constants import (
 )
 from .faults import Faults
 from .httpio import ApiError
+from .keys import KeyRing
 from .limits import BruteForceGuard, RateLimiter, SuspiciousIps
 from .messages import Message
 from .refresh import RefreshTokens
-from .tokens import SigningKey, TokenIssuer
+from .tokens import TokenIssuer
 from .users import Users
 
 
@@ -85,7 +86,8 @@ class TenantState:
         self.clock = clock
         self.base_url = DEFAULT_BASE_URL
         self.callbacks = set(allowed_callbacks)
-        self.logout_urls = set(allowed_logout_urls)
+        #: In order: ``/v2/logout`` without ``returnTo`` goes to the first.
+        self.logout_urls = list(dict.fromkeys(allowed_logout_urls))
         self.codes = OneTimeCodes(settings.code_length, settings.code_lifetime, clock)
         self.authorization_codes = AuthorizationCodes(clock, settings.authorization_code_lifetime)
         self.users = Users(clock)
@@ -96,7 +98,7 @@ class TenantState:
             idle_lifetime=settings.refresh_idle_lifetime,
         )
         self.tokens = TokenIssuer(
-            SigningKey(),
+            KeyRing(),
             clock,
             settings.id_token_lifetime,
             refresh_tokens=refresh_tokens,

@@ -1,50 +1,21 @@
-"""The tenant's signing key and the tokens it issues.
+"""The tokens the tenant issues.
 
-id_tokens and audience-bound access tokens are RS256 JWTs signed with an
-RSA key generated at start-up, published with its ``kid`` in the JWKS.
+id_tokens and audience-bound access tokens are RS256 JWTs signed with the
+current key of the tenant's :class:`~.keys.KeyRing`, published in the JWKS.
 Access tokens without an audience are opaque random strings, good only at
 ``/userinfo``. Refresh tokens rotate (see :mod:`.refresh`).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
-
-from .constants import ACCESS_TOKEN_LIFETIME, RSA_KEY_BITS
+from .constants import ACCESS_TOKEN_LIFETIME
+from .keys import KeyRing
 from .refresh import RefreshTokens
 from .users import Login
-
-
-class SigningKey:
-    """An RSA key pair, its JWK and its ``kid`` (the RFC 7638 thumbprint)."""
-
-    def __init__(self, bits: int = RSA_KEY_BITS) -> None:
-        self._private = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-        public = self._private.public_key().public_numbers()
-        self._jwk = {"kty": "RSA", "n": _b64_uint(public.n), "e": _b64_uint(public.e)}
-        canonical = json.dumps(self._jwk, sort_keys=True, separators=(",", ":"))
-        self.kid = _b64(hashlib.sha256(canonical.encode()).digest())
-
-    @property
-    def public_key(self) -> rsa.RSAPublicKey:
-        """The public half, to verify what this key signed."""
-        return self._private.public_key()
-
-    def jwks(self) -> dict[str, object]:
-        """Return the JSON Web Key Set publishing the public key."""
-        return {"keys": [{**self._jwk, "kid": self.kid, "use": "sig", "alg": "RS256"}]}
-
-    def sign(self, claims: dict[str, object]) -> str:
-        """Return ``claims`` as an RS256 JWT whose header names this key."""
-        return jwt.encode(claims, self._private, algorithm="RS256", headers={"kid": self.kid})
 
 
 @dataclass(frozen=True)
@@ -52,6 +23,8 @@ class _AccessGrant:
     sub: str
     scopes: tuple[str, ...]
     expires_at: float
+    #: Good at ``/userinfo``: always when opaque; a JWT only when it lists it in ``aud``.
+    userinfo: bool
 
 
 class TokenIssuer:
@@ -59,7 +32,7 @@ class TokenIssuer:
 
     def __init__(
         self,
-        key: SigningKey,
+        key: KeyRing,
         clock: Callable[[], float],
         id_token_lifetime: int,
         *,
@@ -107,22 +80,25 @@ class TokenIssuer:
         return self.refresh_tokens.exchange(refresh_token)
 
     def access(self, access_token: str) -> tuple[str, tuple[str, ...]] | None:
-        """Return the ``sub`` and scopes of a live access token, or None."""
+        """Return the ``sub`` and scopes of a live access token good at ``/userinfo``, or None."""
         grant = self._access.get(access_token)
-        if grant is None or grant.expires_at <= self._clock():
+        if grant is None or grant.expires_at <= self._clock() or not grant.userinfo:
             return None
         return grant.sub, grant.scopes
 
     def _access_token(self, login: Login, issuer: str, now: int) -> str:
         expires_at = now + self.access_token_lifetime
+        userinfo = login.audience is None or "openid" in login.scopes
         if login.audience is None:
             token = secrets.token_urlsafe(24)
         else:
+            # /userinfo joins the audience only with openid (as Auth0 does).
+            audience = [login.audience, f"{issuer}userinfo"] if userinfo else login.audience
             token = self.key.sign(
                 {
                     "iss": issuer,
                     "sub": login.user.sub,
-                    "aud": [login.audience, f"{issuer}userinfo"],
+                    "aud": audience,
                     "iat": now,
                     "exp": expires_at,
                     "azp": login.client_id,
@@ -130,7 +106,7 @@ class TokenIssuer:
                 }
             )
         self._access = {t: g for t, g in self._access.items() if g.expires_at > now}
-        self._access[token] = _AccessGrant(login.user.sub, login.scopes, expires_at)
+        self._access[token] = _AccessGrant(login.user.sub, login.scopes, expires_at, userinfo)
         return token
 
     def _id_token(self, login: Login, issuer: str, now: int) -> str:
@@ -145,11 +121,3 @@ class TokenIssuer:
         if login.nonce is not None:
             claims["nonce"] = login.nonce
         return self.key.sign(claims)
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64_uint(value: int) -> str:
-    return _b64(value.to_bytes((value.bit_length() + 7) // 8, "big"))

@@ -201,15 +201,42 @@ def test_logout_redirects_to_an_allowed_url(tenant: RunningTenant) -> None:
     assert response.headers["Location"] == LOGOUT_URL
 
 
+def test_logout_without_return_to_goes_to_the_first_allowed_url(tenant: RunningTenant) -> None:
+    tenant.app.allow_logout_url(LOGOUT_URL)
+    tenant.app.allow_logout_url("http://app.test/other")
+
+    response = requests.get(
+        f"{tenant.url}/v2/logout",
+        params={"client_id": CLIENT_ID},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "http://localhost/"  # the conftest tenant's first
+
+
+def test_logout_without_return_to_or_urls_says_ok(make_tenant: MakeTenant) -> None:
+    tenant = make_tenant()
+
+    response = requests.get(
+        f"{tenant.url}/v2/logout", params={"client_id": CLIENT_ID}, timeout=TIMEOUT
+    )
+
+    assert response.status_code == 200
+    assert "Location" not in response.headers
+    assert "OK" in response.text
+
+
 @pytest.mark.parametrize(
     ("params", "status"),
     [
         ({"client_id": CLIENT_ID, "returnTo": "http://evil.test/"}, 400),
         ({"returnTo": LOGOUT_URL}, 400),
         ({"client_id": "someone-else", "returnTo": LOGOUT_URL}, 400),
-        ({"client_id": CLIENT_ID}, 200),
+        ({}, 200),
     ],
-    ids=["unlisted-url", "no-client-id", "unknown-client", "no-return-to"],
+    ids=["unlisted-url", "no-client-id", "unknown-client", "nothing"],
 )
 def test_logout_without_an_allowed_target_does_not_redirect(
     tenant: RunningTenant, params: dict[str, str], status: int

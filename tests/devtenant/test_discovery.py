@@ -64,14 +64,34 @@ def test_discovery_document_points_at_the_tenant(tenant: RunningTenant) -> None:
     assert tenant.app.issuer == config["issuer"]
 
 
-def test_jwks_publishes_one_rsa_signing_key(tenant: RunningTenant) -> None:
+def test_jwks_publishes_two_keys_and_the_first_signs(tenant: RunningTenant) -> None:
     keys = requests.get(f"{tenant.url}/.well-known/jwks.json", timeout=TIMEOUT).json()["keys"]
 
-    assert len(keys) == 1
-    key = keys[0]
-    assert (key["kty"], key["use"], key["alg"]) == ("RSA", "sig", "RS256")
-    assert key["kid"]
-    assert key["n"]
-    assert key["e"] == "AQAB"
+    assert len(keys) == 2  # the signing key and the next one, as during Auth0's rotation
+    for key in keys:
+        assert (key["kty"], key["use"], key["alg"]) == ("RSA", "sig", "RS256")
+        assert key["kid"]
+        assert key["n"]
+        assert key["e"] == "AQAB"
+        assert len(key["x5c"]) == 1
+        assert key["x5t"]
+    assert keys[0]["kid"] != keys[1]["kid"]
     id_token = log_in(tenant)["id_token"]
-    assert jwt.get_unverified_header(id_token)["kid"] == key["kid"]
+    assert jwt.get_unverified_header(id_token)["kid"] == keys[0]["kid"]
+
+
+@pytest.mark.parametrize("audience", [None, "https://api.test"], ids=["opaque", "jwt"])
+def test_userinfo_without_openid(tenant: RunningTenant, audience: str | None) -> None:
+    body = log_in(tenant, scope="profile email", audience=audience)
+
+    response = requests.get(
+        f"{tenant.url}/userinfo",
+        headers={"Authorization": f"Bearer {body['access_token']}"},
+        timeout=TIMEOUT,
+    )
+
+    if audience is None:  # an opaque token is for /userinfo, which has nothing to say
+        assert (response.status_code, response.json()) == (200, {})
+    else:  # a JWT lists /userinfo in its audience only with openid
+        assert response.status_code == 401
+        assert decode(tenant, body["access_token"], audience=audience)["aud"] == audience

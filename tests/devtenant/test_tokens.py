@@ -54,6 +54,20 @@ def test_sms_id_token_claims(tenant: RunningTenant) -> None:
     assert "email" not in claims
 
 
+@pytest.mark.parametrize("scope", ["openid profile", "openid profile email"])
+def test_sms_id_token_has_the_phone_number_only_with_the_phone_scope(
+    tenant: RunningTenant, scope: str
+) -> None:
+    message = start_sms(tenant)
+
+    body = otp(tenant, PHONE, message.code, realm="sms", scope=scope).json()
+    claims = decode(tenant, body["id_token"])
+
+    assert claims["name"] == PHONE
+    assert "phone_number" not in claims
+    assert "phone_number_verified" not in claims
+
+
 def test_id_token_lifetime_follows_the_setting(make_tenant: MakeTenant) -> None:
     tenant = make_tenant(id_token_lifetime=600)
 
