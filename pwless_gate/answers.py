@@ -175,7 +175,7 @@ class Responder:
         self.deps.audit("login_failed", ip=request.client_ip, identifier=who, reason="blocked")
         if "@" in who:
             how = (
-                "We've sent an email with a link to unblock it to that address: open it, "
+                "An email with a link to unblock it was sent to that address: open it, "
                 "then sign in again."
             )
         else:
