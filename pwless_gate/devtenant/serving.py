@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
@@ -51,13 +52,29 @@ class _Loop:
         self._stopping = threading.Event()
 
     def run(self) -> None:
+        socket_map = self._server._map
         try:
             while not self._stopping.is_set():
-                wasyncore.loop(timeout=_POLL_SECONDS, map=self._server._map, count=1)
+                wasyncore.loop(timeout=_POLL_SECONDS, map=socket_map, count=1)
+            # Stop taking connections, then let the requests under way finish
+            # and their answers go out (a cut-short stall answers, too).
+            self._server.accepting = False
+            self._server.del_channel()
+            deadline = time.monotonic() + _JOIN_SECONDS
+            while time.monotonic() < deadline and self._busy():
+                wasyncore.loop(timeout=_POLL_SECONDS, map=socket_map, count=1)
         finally:
-            for dispatcher in list(self._server._map.values()):
+            for dispatcher in list(socket_map.values()):
                 dispatcher.close()
+            self._server.socket.close()  # the listener, out of the map since the drain
             self._server.task_dispatcher.shutdown(timeout=_JOIN_SECONDS)
+
+    def _busy(self) -> bool:
+        """Whether a connection still has a request in hand or bytes to send."""
+        return any(
+            getattr(channel, "requests", None) or getattr(channel, "total_outbufs_len", 0)
+            for channel in list(self._server._map.values())
+        )
 
     def stop(self) -> None:
         self._stopping.set()
