@@ -91,3 +91,19 @@ def test_strip_memo_is_bounded() -> None:
     environ = {"HTTP_COOKIE": "pwless_gate_session=" + "x" * 5000 + "; a=1"}
     cookies.strip_own(environ)
     assert environ["HTTP_COOKIE"] == "a=1"
+
+
+def test_a_remembered_header_answers_per_kind_as_a_fresh_read() -> None:
+    """The memo of recent headers is keyed by the kind of request, not only the header."""
+    header = "a=1; pwless_gate_session=plain; __Host-pwless_gate_session=host; __Secure-pwless_gate_session=mounted"
+    cookies = Cookies(CONFIG)
+    expected = {
+        (False, False): "plain",
+        (True, False): "host",
+        (True, True): "mounted",
+        (False, True): "plain",
+    }
+    for _ in range(2):  # the second round is answered from the memo
+        for (secure, mounted), value in expected.items():
+            assert cookies.session_from_header(header, secure, mounted) == value
+    assert Cookies(CONFIG).session_from_header(header + "x", True, True) == "mountedx"
