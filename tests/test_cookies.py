@@ -95,7 +95,10 @@ def test_strip_memo_is_bounded() -> None:
 
 def test_a_remembered_header_answers_per_kind_as_a_fresh_read() -> None:
     """The memo of recent headers is keyed by the kind of request, not only the header."""
-    header = "a=1; pwless_gate_session=plain; __Host-pwless_gate_session=host; __Secure-pwless_gate_session=mounted"
+    header = (
+        "a=1; pwless_gate_session=plain; __Host-pwless_gate_session=host; "
+        "__Secure-pwless_gate_session=mounted"
+    )
     cookies = Cookies(CONFIG)
     expected = {
         (False, False): "plain",
