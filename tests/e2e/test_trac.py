@@ -22,7 +22,7 @@ import requests
 if sys.version_info >= (3, 13):  # Trac 1.6 imports cgi and crypt, gone in Python 3.13
     pytest.skip("Trac 1.6 does not run on Python 3.13+", allow_module_level=True)
 
-from trac.env import Environment  # noqa: E402
+from trac.env import Environment
 
 from ..examples.support import TIMEOUT, gunicorn_env
 from ..helpers import http_sign_in
