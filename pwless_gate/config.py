@@ -127,6 +127,10 @@ class GateConfig:
     session_cache_ttl: float = 5.0
     login_lifetime: int = 900
     code_lifetime: int = 180
+    #: Where sessions and throttle counters live: ``cookie``, ``sqlite:///path``,
+    #: ``redis://…`` (``rediss://``, ``unix://``). Left unset: ``redis_url`` if set, else cookie.
+    store: str | None = None
+    #: An alias of a Redis ``store``, kept from 0.1.
     redis_url: str | None = None
     redis_timeout: float = 1.0
     throttle_send_per_ip: str = "30/3600"
@@ -164,6 +168,9 @@ class GateConfig:
     limits: Mapping[str, Limit] = field(init=False, repr=False)
     allow: AllowList = field(init=False, repr=False)
     metrics_networks: tuple[IPNetwork, ...] = field(init=False, repr=False)
+    #: From ``store``: ``cookie``, ``sqlite`` or ``redis``, and the SQLite file's absolute path.
+    store_kind: Literal["cookie", "sqlite", "redis"] = field(init=False, repr=False)
+    sqlite_path: str | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         base_url = _auth0_base_url(self.auth0_domain)
@@ -305,12 +312,22 @@ class GateConfig:
         self._derive("public_path", path)
 
     def _check_store(self) -> None:
-        if self.redis_url is not None and urlsplit(self.redis_url).scheme not in (
-            "redis",
-            "rediss",
-            "unix",
-        ):
+        """``store`` and its alias ``redis_url`` agree; both end up normalised (the Redis
+        URL in ``redis_url``, which the Redis store reads)."""
+        if self.redis_url is not None and not _is_redis_url(self.redis_url):
             raise ConfigError(_env("redis_url"), "must be a redis://, rediss:// or unix:// URL")
+        store = self.store.strip() if self.store is not None else None
+        if store and self.redis_url is not None and store != self.redis_url:
+            raise ConfigError(
+                _env("store"),
+                f"and {_env('redis_url')} are both set and differ; set only {_env('store')}",
+            )
+        store = store or self.redis_url or "cookie"
+        kind, path = _store(store)
+        self._derive("store", store)
+        self._derive("store_kind", kind)
+        self._derive("sqlite_path", path)
+        self._derive("redis_url", store if kind == "redis" else None)
 
     def _build_proxies(self) -> None:
         try:
@@ -478,6 +495,31 @@ def _parse(name: str, type_name: str, raw: str) -> object:
     except ValueError:
         raise ConfigError(_env(name), f"cannot read {raw!r} as {type_name}") from None
     return raw
+
+
+def _is_redis_url(value: str) -> bool:
+    return urlsplit(value).scheme in ("redis", "rediss", "unix")
+
+
+def _store(value: str) -> tuple[Literal["cookie", "sqlite", "redis"], str | None]:
+    """``cookie``, a Redis URL, or ``sqlite:///absolute/path`` / ``sqlite://relative/path``
+    (relative to the working directory): the kind of store and the SQLite file's path."""
+    if value == "cookie":
+        return "cookie", None
+    if _is_redis_url(value):
+        return "redis", None
+    if value.startswith("sqlite://"):
+        path = value[len("sqlite://") :]
+        if not path or path.endswith("/") or "?" in path or "#" in path or "\x00" in path:
+            raise ConfigError(
+                _env("store"), f"{value!r} must name a file, like sqlite:///var/lib/gate.sqlite3"
+            )
+        return "sqlite", os.path.abspath(path)
+    raise ConfigError(
+        _env("store"),
+        f"{value!r} is not cookie, sqlite:///path/to/file.sqlite3 "
+        "or a redis://, rediss:// or unix:// URL",
+    )
 
 
 def _auth0_base_url(domain: str) -> str:

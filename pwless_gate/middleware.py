@@ -167,6 +167,14 @@ class PasswordlessGate:
             metrics=metrics,
             pacer=pacer,
         )
+        if config.sqlite_path and (store is None or throttle is None):
+            from .stores.sqlite import SQLiteDatabase, SQLiteStore
+            from .throttle import SQLiteThrottle
+
+            database = SQLiteDatabase(config.sqlite_path, clock=clock)
+            log.info("sessions and throttle counters in %s", database.location)
+            store = store or SQLiteStore(database, clock=clock)
+            throttle = throttle or SQLiteThrottle(database, clock=clock)
         if config.redis_url and (store is None or throttle is None):
             from .stores.redis import RedisStore, connect
             from .throttle import RedisThrottle
@@ -234,7 +242,7 @@ class PasswordlessGate:
     def sign_out_everywhere(self, sub: str) -> int:
         """End every session of the user ``sub``; returns how many were ended.
 
-        Needs the Redis store (a signed-cookie session cannot be revoked).
+        Needs the SQLite or Redis store (a signed-cookie session cannot be revoked).
         Other processes stop accepting them within ``session_cache_ttl``.
         """
         return self.sessions.revoke_user(sub)

@@ -254,7 +254,9 @@ class SessionCache:
         """Drop every session of ``sub`` here and in the store, if the store can."""
         revoke_user = getattr(self.store, "revoke_user", None)
         if revoke_user is None:
-            raise TypeError(f"{type(self.store).__name__} cannot revoke sessions; use Redis")
+            raise TypeError(
+                f"{type(self.store).__name__} cannot revoke sessions; use SQLite or Redis"
+            )
         with self._lock:
             mine = [k for k, v in self._cache.items() if v.session.claims.get("sub") == sub]
             for key in mine:

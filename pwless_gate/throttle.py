@@ -4,8 +4,8 @@ Auth0 has its own limits (50 code sends per hour per IP, three tries per
 code); these come first, so a flood never spends the tenant's quota and a
 guesser is stopped without a network call. Each limit is ``count/seconds``
 over a sliding window (two fixed windows, the older one weighed by
-how much of it still counts), kept in memory (per process) or in Redis (shared by every
-worker and host).
+how much of it still counts), kept in memory (per process), in SQLite (shared by
+every worker on the machine) or in Redis (shared by every worker and host).
 
 The limits of one step are counted together, all or none
 (:meth:`Throttle.hit_all`): a hit refused by one limit is counted by no
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -29,6 +30,7 @@ from typing import Any, NamedTuple, Protocol
 from .config import Limit
 from .errors import StoreUnavailable
 from .stores.redis import location
+from .stores.sqlite import SQLiteDatabase, digest
 
 log = logging.getLogger("pwless_gate.throttle")
 
@@ -270,3 +272,53 @@ class RedisThrottle(_Windows):
             for i, (_, _, limit) in enumerate(hits)
         ]
         return max(1, *waits)
+
+
+class SQLiteThrottle(_Windows):
+    """Sliding-window counters in the SQLite file, shared by every worker on the machine.
+
+    ``database`` is the :class:`~pwless_gate.stores.sqlite.SQLiteDatabase` the
+    sessions use. The limits of one step are read and counted in one
+    ``BEGIN IMMEDIATE`` transaction, so no other worker sees a refused hit.
+    A counter row is keyed by the sha256 of the limit and the key (no
+    address on disk) and its window; it expires two periods after its window
+    starts and is swept with the other expired rows. Errors of SQLite
+    propagate as :class:`~pwless_gate.errors.StoreUnavailable` naming the file.
+    """
+
+    def __init__(self, database: SQLiteDatabase, *, clock: Callable[[], float] = time.time) -> None:
+        self._database = database
+        self._clock = clock
+
+    def _hit_live(self, hits: Sequence[Hit], now: float) -> int:
+        rows = [
+            (digest(f"{name}\0{key}\0{limit.period}"), int(now // limit.period), limit)
+            for name, key, limit in hits
+        ]
+        try:
+            with self._database.transaction() as conn:
+                waits = []
+                for row_key, window, limit in rows:
+                    counts = dict(
+                        conn.execute(
+                            "SELECT window, hits FROM throttle"
+                            " WHERE key = ? AND window IN (?, ?) AND expires_at > ?",
+                            (row_key, window, window - 1, now),
+                        ).fetchall()
+                    )
+                    waits.append(
+                        _wait(limit, now, counts.get(window, 0), counts.get(window - 1, 0))
+                    )
+                if not any(waits):
+                    for row_key, window, limit in rows:
+                        conn.execute(
+                            "INSERT INTO throttle (key, window, hits, expires_at)"
+                            " VALUES (?, ?, 1, ?) ON CONFLICT (key, window)"
+                            " DO UPDATE SET hits = hits + 1",
+                            (row_key, window, (window + 2) * limit.period),
+                        )
+            if not any(waits):
+                self._database.wrote()
+        except sqlite3.Error as exc:
+            raise self._database.unavailable(exc) from exc
+        return max(waits)

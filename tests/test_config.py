@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pwless_gate import ConfigError, GateConfig
@@ -245,3 +247,65 @@ def test_a_bad_logout_path_names_the_setting(entry: str) -> None:
         GateConfig.from_env(dict(BASE, PWLESS_GATE_LOGOUT_PATHS=f"/logout,{entry}"))
     assert caught.value.setting == "PWLESS_GATE_LOGOUT_PATHS"
     assert entry in str(caught.value) or entry == "/"
+
+
+@pytest.mark.parametrize(
+    ("env", "kind", "store", "path"),
+    [
+        ({}, "cookie", "cookie", None),
+        ({"PWLESS_GATE_STORE": "cookie"}, "cookie", "cookie", None),
+        ({"PWLESS_GATE_STORE": "redis://r:6379/2"}, "redis", "redis://r:6379/2", None),
+        ({"PWLESS_GATE_STORE": "unix:///run/redis.sock"}, "redis", "unix:///run/redis.sock", None),
+        ({"PWLESS_GATE_REDIS_URL": "rediss://r"}, "redis", "rediss://r", None),
+        (
+            {"PWLESS_GATE_STORE": "redis://r", "PWLESS_GATE_REDIS_URL": "redis://r"},
+            "redis",
+            "redis://r",
+            None,
+        ),
+        (
+            {"PWLESS_GATE_STORE": "sqlite:///var/lib/gate.sqlite3"},
+            "sqlite",
+            "sqlite:///var/lib/gate.sqlite3",
+            "/var/lib/gate.sqlite3",
+        ),
+    ],
+    ids=["unset", "cookie", "redis", "unix", "alias", "both-agree", "sqlite-absolute"],
+)
+def test_store_is_one_url(env: dict[str, str], kind: str, store: str, path: str | None) -> None:
+    config = GateConfig.from_env(dict(BASE, **env))
+    assert (config.store_kind, config.store, config.sqlite_path) == (kind, store, path)
+    assert config.redis_url == (store if kind == "redis" else None)
+
+
+def test_a_relative_sqlite_path_is_under_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = GateConfig.from_env(dict(BASE, PWLESS_GATE_STORE="sqlite://state/gate.sqlite3"))
+    assert config.sqlite_path == str(tmp_path / "state" / "gate.sqlite3")
+
+
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        ({"PWLESS_GATE_STORE": "memcached://m"}, "PWLESS_GATE_STORE"),
+        ({"PWLESS_GATE_STORE": "sqlite://"}, "PWLESS_GATE_STORE"),
+        ({"PWLESS_GATE_STORE": "sqlite:///var/lib/"}, "PWLESS_GATE_STORE"),
+        ({"PWLESS_GATE_STORE": "sqlite:///gate.sqlite3?mode=ro"}, "PWLESS_GATE_STORE"),
+        (
+            {"PWLESS_GATE_STORE": "redis://a", "PWLESS_GATE_REDIS_URL": "redis://b"},
+            "PWLESS_GATE_STORE",
+        ),
+        (
+            {"PWLESS_GATE_STORE": "sqlite:///g.sqlite3", "PWLESS_GATE_REDIS_URL": "redis://b"},
+            "PWLESS_GATE_STORE",
+        ),
+    ],
+    ids=["unknown-scheme", "no-path", "directory", "query", "redis-differs", "sqlite-and-redis"],
+)
+def test_a_bad_store_names_the_setting(env: dict[str, str], setting: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        GateConfig.from_env(dict(BASE, **env))
+    assert caught.value.setting == setting
+    assert "\n" not in str(caught.value)

@@ -1,10 +1,12 @@
-"""The sliding-window throttle, in memory (Redis shares the same arithmetic); counting
-several limits all or none, and bounded memory per limit, in memory and in Redis."""
+"""The sliding-window throttle, in memory (SQLite and Redis share the same arithmetic);
+counting several limits all or none, and bounded memory per limit, in memory, in SQLite
+and in Redis."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,7 +14,15 @@ from hypothesis import strategies as st
 
 from pwless_gate.config import Limit
 from pwless_gate.stores.redis import connect
-from pwless_gate.throttle import Hit, MemoryThrottle, RedisThrottle, Throttle, _wait
+from pwless_gate.stores.sqlite import SQLiteDatabase
+from pwless_gate.throttle import (
+    Hit,
+    MemoryThrottle,
+    RedisThrottle,
+    SQLiteThrottle,
+    Throttle,
+    _wait,
+)
 
 from .helpers import FakeClock
 
@@ -90,11 +100,19 @@ def test_the_announced_wait_is_always_enough_and_the_limit_holds(
         assert len(recent) <= 2 * count
 
 
-@pytest.fixture(params=["memory", "redis"])
-def make_throttle(request: pytest.FixtureRequest) -> MakeThrottle:
-    """A throttle on a given clock: in this process, or in a real redis-server."""
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def make_throttle(request: pytest.FixtureRequest, tmp_path: Path) -> MakeThrottle:
+    """A throttle on a given clock: in this process, in a SQLite file of its own, or in
+    a real redis-server."""
     if request.param == "memory":
         return lambda clock: MemoryThrottle(clock=clock)
+    if request.param == "sqlite":
+        files = (tmp_path / f"throttle-{n}.sqlite3" for n in itertools.count())
+
+        def sqlite(clock: FakeClock) -> Throttle:
+            return SQLiteThrottle(SQLiteDatabase(str(next(files)), clock=clock), clock=clock)
+
+        return sqlite
     request.applymarker(pytest.mark.slow)
     redis = connect(request.getfixturevalue("redis_url"))
     # A namespace each, so throttles made in one test (or example) share nothing.

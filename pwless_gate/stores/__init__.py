@@ -1,4 +1,4 @@
-"""Where sessions live between requests: signed cookies or Redis.
+"""Where sessions live between requests: signed cookies, a SQLite file or Redis.
 
 Each store implements :class:`pwless_gate.sessions.SessionStore`; the
 verified-session cache in :mod:`pwless_gate.sessions` sits in front of any of

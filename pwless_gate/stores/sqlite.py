@@ -1,0 +1,292 @@
+"""Sessions in one SQLite file: durable state on one machine with nothing to install.
+
+The cookie holds only a random 256-bit id; the record lives in the
+``sessions`` table under the sha256 of that id, beside the sha256 of the
+user's ``sub`` (for "sign out everywhere") and its expiry, so a copy of the
+file holds no usable cookie. Logout deletes the row: every process on the
+machine stops accepting the session once its verified-session cache entry
+expires (``session_cache_ttl`` seconds). The throttle counters
+(:class:`~pwless_gate.throttle.SQLiteThrottle`) and the refresh locks of
+:mod:`pwless_gate.renew` live in the same file, so every worker shares them.
+
+The file is opened in WAL mode (readers never wait for the writer) with a
+busy timeout, created with mode 0600, and used through one connection per
+thread and process (a connection never crosses a fork). Its schema version
+is ``PRAGMA user_version``: an older file is upgraded at start-up, a newer
+one stops start-up. Expired rows are deleted every few hundred writes; no
+cron job is needed.
+
+Any SQLite error while serving is raised as
+:class:`~pwless_gate.errors.StoreUnavailable` naming the file and the error
+class (``SQLite at /var/lib/gate.sqlite3: OperationalError``); the gate then
+fails closed (503), as with Redis. A file that cannot be created, opened or
+upgraded at start-up is a :class:`~pwless_gate.errors.ConfigError` naming
+``PWLESS_GATE_STORE``.
+
+This store does not share state between machines (use Redis) and does not
+work on network filesystems, where SQLite's locking is unreliable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from ..errors import ConfigError, StoreUnavailable
+from ..sessions import Session, new_session_id
+
+SETTING = "PWLESS_GATE_STORE"
+SCHEMA_VERSION = 1
+#: The statements that bring a file from version ``i`` to ``i + 1``.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        "CREATE TABLE sessions (key TEXT PRIMARY KEY, user TEXT NOT NULL,"
+        " record TEXT NOT NULL, expires_at REAL NOT NULL) WITHOUT ROWID",
+        "CREATE INDEX sessions_user ON sessions (user)",
+        "CREATE INDEX sessions_expiry ON sessions (expires_at)",
+        "CREATE TABLE throttle (key TEXT NOT NULL, window INTEGER NOT NULL,"
+        " hits INTEGER NOT NULL, expires_at REAL NOT NULL,"
+        " PRIMARY KEY (key, window)) WITHOUT ROWID",
+        "CREATE INDEX throttle_expiry ON throttle (expires_at)",
+        "CREATE TABLE locks (key TEXT PRIMARY KEY, token TEXT NOT NULL,"
+        " expires_at REAL NOT NULL) WITHOUT ROWID",
+    ),
+)
+_SWEEP = tuple(
+    f"DELETE FROM {table} WHERE expires_at <= ?"  # noqa: S608 (fixed table names)
+    for table in ("sessions", "throttle", "locks")
+)
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class SQLiteDatabase:
+    """The file, its connections and its schema; shared by the store and the throttle.
+
+    Raises :class:`ConfigError` when the file cannot be created, opened or
+    upgraded, or has a newer schema than this code knows.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        busy_timeout: float = 5.0,
+        clock: Callable[[], float] = time.time,
+        sweep_every: int = 500,
+    ) -> None:
+        self.path = path
+        self.location = f"SQLite at {path}"
+        self._busy_timeout = busy_timeout
+        self._clock = clock
+        self._sweep_every = sweep_every
+        self._writes = 0
+        self._local = threading.local()
+        self._create()
+        try:
+            self.version = self._upgrade()
+            self.sweep()
+        except sqlite3.Error as exc:
+            raise ConfigError(SETTING, f"{self.location}: {_describe(exc)}") from None
+
+    def _create(self) -> None:
+        """Create the file readable by this user alone, before SQLite opens it."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise ConfigError(
+                SETTING, f"cannot create {self.path}: {exc.strerror or type(exc).__name__}"
+            ) from None
+        os.close(fd)
+
+    def _upgrade(self) -> int:
+        with self.transaction() as conn:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise ConfigError(
+                    SETTING,
+                    f"{self.location} has schema v{version}, newer than this pwless-gate "
+                    f"knows (v{SCHEMA_VERSION}); upgrade pwless-gate or use another file",
+                )
+            for statements in _MIGRATIONS[version:]:
+                for statement in statements:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return SCHEMA_VERSION
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (a new one after a fork)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            return conn
+        conn = sqlite3.connect(
+            self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA journal_mode = WAL")
+        # WAL with NORMAL loses at most the last commits on power loss, never consistency.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``: the write lock from the start, so two
+        writers never deadlock upgrading a read; rolled back on any error."""
+        conn = self.connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
+        return StoreUnavailable(f"{self.location}: {type(exc).__name__}")
+
+    def wrote(self) -> None:
+        """Count a write; every ``sweep_every`` writes, delete the expired rows."""
+        self._writes += 1
+        if self._writes % self._sweep_every == 0:
+            self.sweep()
+
+    def sweep(self) -> int:
+        """Delete expired sessions, counters and locks; returns how many rows went."""
+        now = self._clock()
+        with self.transaction() as conn:
+            return sum(conn.execute(statement, (now,)).rowcount for statement in _SWEEP)
+
+
+def _describe(exc: sqlite3.Error) -> str:
+    return f"{type(exc).__name__} ({exc})" if str(exc) else type(exc).__name__
+
+
+class SQLiteStore:
+    """A :class:`~pwless_gate.sessions.SessionStore` in a SQLite file."""
+
+    def __init__(self, database: SQLiteDatabase, *, clock: Callable[[], float] = time.time) -> None:
+        self.database = database
+        self._clock = clock
+
+    def save(self, session: Session) -> str:
+        value = new_session_id()
+        try:
+            self.database.connection().execute(
+                "INSERT INTO sessions (key, user, record, expires_at) VALUES (?, ?, ?, ?)",
+                (
+                    digest(value),
+                    digest(str(session.claims["sub"])),
+                    _json(session),
+                    session.expires_at,
+                ),
+            )
+        except sqlite3.Error as exc:
+            raise self.database.unavailable(exc) from exc
+        self._wrote()
+        return value
+
+    def load(self, cookie_value: str) -> Session | None:
+        if not _SESSION_ID.match(cookie_value):
+            return None
+        try:
+            row = (
+                self.database.connection()
+                .execute(
+                    "SELECT record FROM sessions WHERE key = ? AND expires_at > ?",
+                    (digest(cookie_value), self._clock()),
+                )
+                .fetchone()
+            )
+        except sqlite3.Error as exc:
+            raise self.database.unavailable(exc) from exc
+        if row is None:
+            return None
+        try:
+            return Session.from_record(json.loads(row[0]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def update(self, cookie_value: str, session: Session) -> str | None:
+        """Replace the record only if the session still exists (one ``UPDATE``), so a
+        renewal racing a logout never writes the ended session back; None then."""
+        if not _SESSION_ID.match(cookie_value):
+            return None
+        try:
+            changed = (
+                self.database.connection()
+                .execute(
+                    "UPDATE sessions SET record = ?, expires_at = ?"
+                    " WHERE key = ? AND expires_at > ?",
+                    (_json(session), session.expires_at, digest(cookie_value), self._clock()),
+                )
+                .rowcount
+            )
+        except sqlite3.Error as exc:
+            raise self.database.unavailable(exc) from exc
+        self._wrote()
+        return cookie_value if changed else None
+
+    def revoke(self, cookie_value: str) -> None:
+        if not _SESSION_ID.match(cookie_value):
+            return
+        self._execute("DELETE FROM sessions WHERE key = ?", (digest(cookie_value),))
+
+    def revoke_user(self, sub: str) -> int:
+        """Delete every session of the user ``sub``; returns how many were live."""
+        return self._execute(
+            "DELETE FROM sessions WHERE user = ? AND expires_at > ?", (digest(sub), self._clock())
+        )
+
+    def acquire_refresh_lock(self, cookie_value: str, seconds: float) -> str | None:
+        """Take the session's refresh lock for ``seconds``; return its token, or None
+        when another process holds it (an expired lock is taken over)."""
+        token = secrets.token_hex(16)
+        now = self._clock()
+        try:
+            with self.database.transaction() as conn:
+                key = digest(cookie_value)
+                conn.execute("DELETE FROM locks WHERE key = ? AND expires_at <= ?", (key, now))
+                taken = conn.execute(
+                    "INSERT OR IGNORE INTO locks (key, token, expires_at) VALUES (?, ?, ?)",
+                    (key, token, now + seconds),
+                ).rowcount
+        except sqlite3.Error as exc:
+            raise self.database.unavailable(exc) from exc
+        return token if taken else None
+
+    def release_refresh_lock(self, cookie_value: str, token: str) -> None:
+        """Give the lock back if ``token`` still holds it. Never raises: a lock not
+        given back ends by itself after its few seconds."""
+        with contextlib.suppress(sqlite3.Error):
+            self.database.connection().execute(
+                "DELETE FROM locks WHERE key = ? AND token = ?", (digest(cookie_value), token)
+            )
+
+    def _execute(self, statement: str, args: tuple[object, ...]) -> int:
+        try:
+            count = self.database.connection().execute(statement, args).rowcount
+        except sqlite3.Error as exc:
+            raise self.database.unavailable(exc) from exc
+        return int(count)
+
+    def _wrote(self) -> None:
+        try:
+            self.database.wrote()
+        except sqlite3.Error as exc:
+            raise self.database.unavailable(exc) from exc
+
+
+def _json(session: Session) -> str:
+    return json.dumps(session.to_record(), separators=(",", ":"))

@@ -1,0 +1,194 @@
+"""The SQLite session store on a real file: records, revocation, expiry, the file's
+mode and schema, and failures."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from pwless_gate.errors import ConfigError, StoreUnavailable
+from pwless_gate.sessions import Session, SessionCache, new_session_id
+from pwless_gate.stores.sqlite import SCHEMA_VERSION, SQLiteDatabase, SQLiteStore
+
+from .helpers import FakeClock
+
+
+def make_session(now: float, sub: str = "email|abc", lifetime: float = 3600) -> Session:
+    return Session(
+        sid=new_session_id(),
+        remote_user="ada@example.com",
+        connection="email",
+        claims={"sub": sub, "email": "ada@example.com"},
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "gate.sqlite3"
+
+
+def open_store(path: Path, clock: FakeClock, **options: int) -> SQLiteStore:
+    return SQLiteStore(SQLiteDatabase(str(path), clock=clock, **options), clock=clock)
+
+
+def test_round_trip_keeps_only_a_hash_of_the_id(path: Path, clock: FakeClock) -> None:
+    store = open_store(path, clock)
+    session = make_session(clock())
+    value = store.save(session)
+    assert len(value) == 43
+    assert store.load(value) == session
+    keys = [k for (k,) in sqlite3.connect(path).execute("SELECT key FROM sessions")]
+    assert keys == [hashlib.sha256(value.encode()).hexdigest()]
+    assert value.encode() not in path.read_bytes()
+
+
+@pytest.mark.parametrize("value", ["", "x", "a" * 42, "a" * 44, "../../etc", "a" * 42 + "!"])
+def test_malformed_and_unknown_ids(path: Path, clock: FakeClock, value: str) -> None:
+    store = open_store(path, clock)
+    assert store.load(value) is None
+    assert store.load(new_session_id()) is None
+
+
+def test_revoke_ends_the_session_and_update_after_it_writes_nothing(
+    path: Path, clock: FakeClock
+) -> None:
+    store = open_store(path, clock)
+    session = make_session(clock())
+    value = store.save(session)
+    renewed = make_session(clock())
+    assert store.update(value, renewed) == value
+    assert store.load(value) == renewed
+    store.revoke(value)
+    assert store.load(value) is None
+    assert store.update(value, renewed) is None
+    assert store.load(value) is None
+
+
+def test_revoke_user_ends_every_session_of_that_user_only(path: Path, clock: FakeClock) -> None:
+    store = open_store(path, clock)
+    mine = [store.save(make_session(clock(), sub="email|me")) for _ in range(3)]
+    theirs = store.save(make_session(clock(), sub="email|them"))
+    cache = SessionCache(store, clock=clock)
+    assert cache.lookup(mine[0]) is not None
+    assert cache.revoke_user("email|me") == 3
+    assert [store.load(v) for v in mine] == [None, None, None]
+    assert cache.lookup(mine[0]) is None
+    assert store.load(theirs) is not None
+
+
+def test_expired_sessions_are_not_loaded_and_are_swept(path: Path, clock: FakeClock) -> None:
+    store = open_store(path, clock, sweep_every=3)
+    short = store.save(make_session(clock(), lifetime=10))
+    long = store.save(make_session(clock(), lifetime=1000))
+    clock.advance(11)
+    assert store.load(short) is None
+    assert store.update(short, make_session(clock())) is None
+    rows = sqlite3.connect(path).execute("SELECT count(*) FROM sessions").fetchone()[0]
+    assert rows == 1  # the third write swept the expired row
+    assert store.load(long) is not None
+
+
+def test_the_file_is_created_readable_by_its_owner_only(path: Path, clock: FakeClock) -> None:
+    open_store(path, clock).save(make_session(clock()))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_an_older_file_is_reopened_and_a_newer_schema_refused(path: Path, clock: FakeClock) -> None:
+    value = open_store(path, clock).save(make_session(clock()))
+    database = SQLiteDatabase(str(path), clock=clock)
+    assert database.version == SCHEMA_VERSION
+    assert SQLiteStore(database, clock=clock).load(value) is not None
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(ConfigError) as caught:
+        SQLiteDatabase(str(path), clock=clock)
+    assert caught.value.setting == "PWLESS_GATE_STORE"
+    assert f"v{SCHEMA_VERSION + 1}" in caught.value.problem
+    assert "\n" not in str(caught.value)
+
+
+def test_a_corrupt_file_stops_start_up_in_one_line(path: Path, clock: FakeClock) -> None:
+    path.write_bytes(b"not a database, " * 512)
+    with pytest.raises(ConfigError) as caught:
+        SQLiteDatabase(str(path), clock=clock)
+    assert caught.value.setting == "PWLESS_GATE_STORE"
+    assert str(path) in caught.value.problem
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_an_unwritable_directory_stops_start_up_in_one_line(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(ConfigError) as caught:
+        SQLiteDatabase(str(locked / "gate.sqlite3"), clock=clock)
+    assert caught.value.setting == "PWLESS_GATE_STORE"
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "where", ["nowhere/gate.sqlite3", "."], ids=["no-directory", "a-directory"]
+)
+def test_a_path_that_cannot_be_a_file_stops_start_up(
+    tmp_path: Path, clock: FakeClock, where: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        SQLiteDatabase(str(tmp_path / where), clock=clock)
+    assert caught.value.setting == "PWLESS_GATE_STORE"
+    assert "\n" not in str(caught.value)
+
+
+def test_errors_while_serving_are_store_unavailable_naming_the_file(
+    path: Path, clock: FakeClock
+) -> None:
+    store = open_store(path, clock)
+    value = store.save(make_session(clock()))
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE sessions")
+    for attempt in (
+        lambda: store.load(value),
+        lambda: store.save(make_session(clock())),
+        lambda: store.update(value, make_session(clock())),
+        lambda: store.revoke(value),
+        lambda: store.revoke_user("email|abc"),
+    ):
+        with pytest.raises(StoreUnavailable) as caught:
+            attempt()
+        assert str(caught.value) == f"SQLite at {path}: OperationalError"
+
+
+def test_a_locked_database_is_unavailable_not_a_hang(path: Path, clock: FakeClock) -> None:
+    store = SQLiteStore(SQLiteDatabase(str(path), clock=clock, busy_timeout=0.1), clock=clock)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreUnavailable):
+            store.save(make_session(clock()))
+    finally:
+        holder.execute("ROLLBACK")
+    assert store.save(make_session(clock()))
+
+
+def test_one_refresh_lock_at_a_time_until_released_or_expired(path: Path, clock: FakeClock) -> None:
+    first, second = open_store(path, clock), open_store(path, clock)
+    value = new_session_id()
+    token = first.acquire_refresh_lock(value, 5)
+    assert token is not None
+    assert second.acquire_refresh_lock(value, 5) is None
+    assert second.acquire_refresh_lock(new_session_id(), 5) is not None
+    second.release_refresh_lock(value, "not-the-token")
+    assert second.acquire_refresh_lock(value, 5) is None
+    first.release_refresh_lock(value, token)
+    again = second.acquire_refresh_lock(value, 5)
+    assert again is not None
+    clock.advance(6)
+    assert first.acquire_refresh_lock(value, 5) is not None
