@@ -95,6 +95,9 @@ class Checkup:
             self.problems.append(missing)
 
     def store(self) -> None:
+        if self.config.sqlite_path is not None:
+            self.sqlite(self.config.sqlite_path)
+            return
         url = self.config.redis_url
         if url is None:
             self.say("store", "cookie (stateless)")
@@ -113,6 +116,17 @@ class Checkup:
             redis.close()
         elapsed = (time.monotonic() - started) * 1000
         self.say("store", f"{where}: ok (PING answered in {elapsed:.0f} ms)")
+
+    def sqlite(self, path: str) -> None:
+        """Open (creating or upgrading) the file, as the gate will at start-up."""
+        from .stores.sqlite import SQLiteDatabase
+
+        try:
+            database = SQLiteDatabase(path)
+        except ConfigError as exc:
+            self.problem(exc.setting, exc.problem)
+            return
+        self.say("store", f"{database.location} (schema v{database.version})")
 
     def app(self, spec: str | None) -> None:
         if spec is None:

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from pwless_gate.devtenant import DevTenant, serve_in_thread
+from pwless_gate.stores.sqlite import SCHEMA_VERSION
 
 from .helpers import CLIENT_ID, CLIENT_SECRET, hidden
 from .procs import BIN, ROOT, Process, RedisServer, free_port, require_binary, wait_for_port
@@ -268,6 +269,19 @@ def test_check_names_a_store_that_does_not_answer(tenant: Any, stopped_redis: st
     assert result.returncode == 1
     assert_one_problem(result, "PWLESS_GATE_REDIS_URL", host(stopped_redis)[:-2], "Connection")
     assert found(result, "client").startswith("ok")  # the rest was checked all the same
+
+
+def test_check_opens_the_sqlite_file_and_names_its_schema(tenant: Any, tmp_path: Path) -> None:
+    path = tmp_path / "gate.sqlite3"
+    env = {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": tenant.url}
+    result = run(["check"], {**env, "PWLESS_GATE_STORE": f"sqlite://{path}"})
+    assert result.returncode == 0, result.stderr
+    assert found(result, "store") == f"SQLite at {path} (schema v{SCHEMA_VERSION})"
+    path.write_bytes(b"not a database, " * 512)
+    result = run(["check"], {**env, "PWLESS_GATE_STORE": f"sqlite://{path}"})
+    assert result.returncode == 1
+    assert_one_problem(result, "PWLESS_GATE_STORE", str(path))
+    assert found(result, "client").startswith("ok")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,133 @@
+"""The gate with the SQLite store under gunicorn with three workers: logout seen by every
+worker, throttles shared by them, sessions kept across a restart."""
+
+from __future__ import annotations
+
+import itertools
+import stat
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from ..helpers import CLIENT_ID, CLIENT_SECRET, hidden, http_sign_in
+from ..procs import Process, gunicorn
+from .test_scale import until
+
+pytestmark = pytest.mark.slow
+
+Serve = Callable[..., AbstractContextManager[tuple[str, Process]]]
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    return tmp_path / "gate.sqlite3"
+
+
+@pytest.fixture
+def serve(tenant: Any, tmp_path: Path, database: Path) -> Serve:
+    """A context manager running gunicorn (3 sync workers, more ``args``) on the SQLite
+    ``database``, with more settings in ``env``."""
+    numbers = itertools.count()
+
+    def serve(*args: str, **env: str) -> AbstractContextManager[tuple[str, Process]]:
+        return gunicorn(
+            *args,
+            'pwless_gate:gate("tests.apps:whoami")',
+            workers=3,
+            env={
+                "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
+                "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
+                "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
+                "PWLESS_GATE_ALLOWED_DOMAINS": "*",  # anyone, on purpose
+                "PWLESS_GATE_SECRET_KEY": "k" * 32,
+                "PWLESS_GATE_STORE": f"sqlite://{database}",
+                **env,
+            },
+            log=tmp_path / f"gunicorn-{next(numbers)}.log",
+        )
+
+    return serve
+
+
+@pytest.fixture
+def base(serve: Serve) -> Iterator[str]:
+    with ExitStack() as stack:
+        url, _ = stack.enter_context(serve(PWLESS_GATE_SESSION_CACHE_TTL="1"))
+        yield url
+
+
+def login(base: str, tenant: Any, email: str) -> requests.Session:
+    browser, done = http_sign_in(base, tenant, email, next="/hello")
+    assert done.status_code == 303, done.text
+    return browser
+
+
+def spread(browser: requests.Session, base: str, n: int = 12) -> list[requests.Response]:
+    """``n`` concurrent requests, each holding its worker a moment, so all workers answer."""
+
+    def fetch(_: int) -> requests.Response:
+        return browser.get(f"{base}/hello?sleep=0.2", allow_redirects=False, timeout=10)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        return list(pool.map(fetch, range(n)))
+
+
+def test_logout_on_one_worker_refuses_the_old_cookie_on_all(
+    base: str, tenant: Any, database: Path
+) -> None:
+    browser = login(base, tenant, "ada@example.com")
+    value = browser.cookies.get("pwless_gate_session")
+    assert value is not None
+    assert len(value) == 43  # an opaque id, not the record
+    copy = requests.Session()
+    copy.cookies.set("pwless_gate_session", value)
+    answers = spread(copy, base)
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.json()["pid"] for a in answers}) >= 2  # cached in several workers
+
+    page = browser.get(f"{base}/_gate/logout", timeout=10)
+    out = browser.post(
+        f"{base}/_gate/logout", data={"csrf_token": hidden(page.text, "csrf_token")}, timeout=10
+    )
+    assert out.status_code == 200
+
+    def refused_everywhere() -> bool:
+        return {a.status_code for a in spread(copy, base)} == {302}
+
+    assert until(refused_everywhere, 5)
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+
+
+def test_throttle_counters_are_shared_by_the_workers(serve: Serve) -> None:
+    # Each worker answers one request and is replaced: a count kept in a process is lost.
+    with serve("--max-requests", "1", PWLESS_GATE_THROTTLE_SEND_PER_IDENTIFIER="2/600") as (
+        base,
+        _,
+    ):
+
+        def send(_: int) -> int:
+            browser = requests.Session()
+            page = browser.get(f"{base}/_gate/login", timeout=10)
+            sent = browser.post(
+                f"{base}/_gate/login",
+                data={"csrf_token": hidden(page.text, "csrf_token"), "email": "same@example.com"},
+                timeout=10,
+            )
+            return sent.status_code
+
+        assert [send(i) for i in range(4)] == [200, 200, 429, 429]
+
+
+def test_a_restart_keeps_sessions(serve: Serve, tenant: Any) -> None:
+    with serve() as (base, _):
+        browser = login(base, tenant, "bo@example.com")
+        assert browser.get(f"{base}/hello", timeout=10).json()["remote_user"] == "bo@example.com"
+    with serve() as (base, _):
+        answer = browser.get(f"{base}/hello", allow_redirects=False, timeout=10)
+        assert answer.status_code == 200
+        assert answer.json()["remote_user"] == "bo@example.com"
