@@ -1,9 +1,11 @@
 """The gate with the SQLite store under gunicorn with three workers: logout seen by every
-worker, throttles shared by them, sessions kept across a restart."""
+worker, throttles shared by them, sessions kept across a restart; and in process, a
+failing file failing closed."""
 
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import stat
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from ..helpers import CLIENT_ID, CLIENT_SECRET, hidden, http_sign_in
+from ..helpers import CLIENT_ID, CLIENT_SECRET, FakeClock, hidden, http_sign_in
 from ..procs import Process, gunicorn
 from .test_scale import until
 
@@ -131,3 +133,24 @@ def test_a_restart_keeps_sessions(serve: Serve, tenant: Any) -> None:
         answer = browser.get(f"{base}/hello", allow_redirects=False, timeout=10)
         assert answer.status_code == 200
         assert answer.json()["remote_user"] == "bo@example.com"
+
+
+def test_a_failing_file_fails_closed(make_harness: Any, database: Path, clock: FakeClock) -> None:
+    harness = make_harness(store=f"sqlite://{database}", session_cache_ttl=5)
+    cached = harness.new_browser()
+    assert harness.login("eve@example.com", client=cached).status_code == 303
+    assert cached.get("/").status_code == 200
+    uncached = harness.new_browser()
+    assert harness.login("fay@example.com", client=uncached).status_code == 303
+    harness.gate.sessions.forget(uncached.get_cookie("pwless_gate_session").value)
+    with sqlite3.connect(database) as conn:  # as good as a corrupt file, for every query
+        conn.execute("DROP TABLE sessions")
+        conn.execute("DROP TABLE throttle")
+
+    assert cached.get("/").status_code == 200  # still in this process's cache
+    answer = uncached.get("/")
+    assert answer.status_code == 503
+    assert "Retry-After" in answer.headers
+    assert harness.start("gus@example.com").status_code == 503  # the throttle needs the file
+    clock.advance(6)
+    assert cached.get("/").status_code == 503  # its cache entry expired
