@@ -18,10 +18,9 @@ from __future__ import annotations
 import cProfile
 import pstats
 import statistics
-import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,8 +28,8 @@ import requests
 from werkzeug.test import Client, TestResponse
 
 from pwless_gate import GateConfig, PasswordlessGate
-from tests.helpers import CLIENT_ID, CLIENT_SECRET, hidden
-from tests.procs import Process, free_port, wait_for_port
+from tests.helpers import CLIENT_ID, CLIENT_SECRET, THROTTLES_OFF, hidden
+from tests.procs import dev_tenant
 
 from .apps import hello
 from .fixtures import SECRET_KEY
@@ -43,43 +42,15 @@ PROFILED_LOGINS = 30
 #: Seconds between token calls: under the tenant's 30 per second per client.
 TOKEN_CALL_SPACING = 1 / 25
 TARGET_MS = 2.0
-_OFF = {
-    name: "off"
-    for name in (
-        "throttle_send_per_ip",
-        "throttle_send_per_identifier",
-        "throttle_send_per_identifier_total",
-        "throttle_verify_per_login",
-        "throttle_verify_per_identifier",
-        "throttle_verify_per_identifier_total",
-    )
-}
 
 
-@contextmanager
-def tenant_process(workdir: Path) -> Iterator[str]:
-    """``pwless-gate dev-tenant`` in a child process; yields its URL."""
-    port = free_port()
-    process = Process(
-        [
-            str(Path(sys.executable).parent / "pwless-gate"),
-            "dev-tenant",
-            "--port",
-            str(port),
-            "--client-id",
-            CLIENT_ID,
-            "--client-secret",
-            CLIENT_SECRET,
-            # Each login's own address counts at the tenant only when it trusts the header.
-            "--trust-forwarded-for",
-        ],
-        log=workdir / "tenant.log",
-    )
-    try:
-        wait_for_port(port, process.proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.stop()
+def tenant_process(workdir: Path) -> AbstractContextManager[str]:
+    """``pwless-gate dev-tenant`` in a child process; its URL.
+
+    It trusts ``auth0-forwarded-for``: each login's own address counts at the
+    tenant only then.
+    """
+    return dev_tenant(workdir, "--trust-forwarded-for")
 
 
 def _address(i: int) -> str:
@@ -238,7 +209,7 @@ def _gate(tenant_url: str) -> PasswordlessGate:
         client_secret=CLIENT_SECRET,
         secret_key=SECRET_KEY,
         allowed_domains=("*",),
-        **_OFF,
+        **THROTTLES_OFF,
     )
     return PasswordlessGate(hello, config)
 

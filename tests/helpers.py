@@ -13,6 +13,8 @@ import requests
 from werkzeug.test import Client, TestResponse
 
 from pwless_gate import GateConfig, PasswordlessGate
+from pwless_gate.config import THROTTLES
+from pwless_gate.sessions import Session, new_session_id
 
 CLIENT_ID = "gate-test-client"
 CLIENT_SECRET = "gate-test-secret-0123456789abcdef"
@@ -206,3 +208,19 @@ def http_sign_in(
         timeout=timeout,
     )
     return browser, done
+
+
+#: ``GateConfig`` keyword arguments that turn every local throttle off.
+THROTTLES_OFF: dict[str, Any] = {setting: "off" for setting in THROTTLES.values()}
+
+
+def make_session(now: float, sub: str = "email|abc", lifetime: float = 3600) -> Session:
+    """A session record of ada@example.com, as a sign-in would store it."""
+    return Session(
+        sid=new_session_id(),
+        remote_user="ada@example.com",
+        connection="email",
+        claims={"sub": sub, "email": "ada@example.com"},
+        created_at=now,
+        expires_at=now + lifetime,
+    )

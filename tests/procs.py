@@ -153,3 +153,31 @@ def gunicorn(
         yield f"http://127.0.0.1:{port}", process
     finally:
         process.stop()
+
+
+@contextmanager
+def dev_tenant(log_dir: Path, *flags: str) -> Iterator[str]:
+    """``pwless-gate dev-tenant`` with the tests' client and ``flags``, in a process of its
+    own on a free loopback port; yields its URL and stops it (by its pid) afterwards."""
+    from .helpers import CLIENT_ID, CLIENT_SECRET
+
+    port = free_port()
+    process = Process(
+        [
+            str(BIN / "pwless-gate"),
+            "dev-tenant",
+            "--port",
+            str(port),
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret",
+            CLIENT_SECRET,
+            *flags,
+        ],
+        log=log_dir / "tenant.log",
+    )
+    try:
+        wait_for_port(port, process.proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.stop()

@@ -16,7 +16,16 @@ from pwless_gate.devtenant import DevTenant, serve_in_thread
 from pwless_gate.stores.sqlite import SCHEMA_VERSION
 
 from .helpers import CLIENT_ID, CLIENT_SECRET, hidden
-from .procs import BIN, ROOT, Process, RedisServer, free_port, require_binary, wait_for_port
+from .procs import (
+    BIN,
+    ROOT,
+    Process,
+    RedisServer,
+    dev_tenant,
+    free_port,
+    require_binary,
+    wait_for_port,
+)
 
 PWLESS_GATE = str(BIN / "pwless-gate")
 BASE_ENV = {
@@ -151,6 +160,14 @@ def code_from_log(tenant: Any, email: str) -> str:
             return str(match[-1])
         time.sleep(0.05)
     raise AssertionError(f"no code for {email} in the tenant's output:\n{tenant.output()}")
+
+
+def outbox_code(tenant_url: str, email: str) -> str:
+    """The newest code the tenant at ``tenant_url`` sent to ``email`` (its ``/_dev/outbox``)."""
+    messages = requests.get(f"{tenant_url}/_dev/outbox", timeout=5).json()["messages"]
+    codes = [m["code"] for m in messages if m["to"] == email and m["code"]]
+    assert codes, f"no code for {email} in {messages}"
+    return str(codes[-1])
 
 
 def test_check_reports_unreachable_tenant() -> None:
@@ -438,29 +455,9 @@ def test_no_allow_list_stops_with_one_line(command: str) -> None:
 
 
 def test_dev_tenant_offline_access_belongs_to_the_api_before_it(tmp_path: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     offline, online = "https://offline.test", "https://online.test"
-    tenant = Process(
-        [
-            PWLESS_GATE,
-            "dev-tenant",
-            "--port",
-            str(port),
-            "--client-id",
-            CLIENT_ID,
-            "--client-secret",
-            CLIENT_SECRET,
-            "--api",
-            offline,
-            "--offline-access",
-            "--api",
-            online,
-        ],
-        log=tmp_path / "tenant.log",
-    )
-    try:
-        wait_for_port(port, tenant.proc)
+    flags = ["--api", offline, "--offline-access", "--api", online]
+    with dev_tenant(tmp_path, *flags) as url:
         got_refresh_token = {}
         for audience in (offline, online):
             email = f"cli-{audience[8:-5]}@example.com"
@@ -478,7 +475,7 @@ def test_dev_tenant_offline_access_belongs_to_the_api_before_it(tmp_path: Path) 
                     "grant_type": "http://auth0.com/oauth/grant-type/passwordless/otp",
                     "realm": "email",
                     "username": email,
-                    "otp": code_from_log(tenant, email),
+                    "otp": outbox_code(url, email),
                     "audience": audience,
                     "scope": "openid offline_access",
                 },
@@ -487,8 +484,6 @@ def test_dev_tenant_offline_access_belongs_to_the_api_before_it(tmp_path: Path) 
             assert tokens.status_code == 200, tokens.text
             got_refresh_token[audience] = "refresh_token" in tokens.json()
         assert got_refresh_token == {offline: True, online: False}
-    finally:
-        tenant.stop()
 
 
 def test_dev_tenant_offline_access_without_an_api_is_refused() -> None:

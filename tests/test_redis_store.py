@@ -9,25 +9,14 @@ import pytest
 
 from pwless_gate.config import Limit
 from pwless_gate.errors import StoreUnavailable
-from pwless_gate.sessions import Session, SessionCache, new_session_id
+from pwless_gate.sessions import SessionCache, new_session_id
 from pwless_gate.stores.redis import RedisStore, connect
 from pwless_gate.throttle import RedisThrottle
 
-from .helpers import FakeClock
+from .helpers import FakeClock, make_session
 from .procs import RedisServer, free_port, require_binary
 
 pytestmark = pytest.mark.slow
-
-
-def make_session(now: float, sub: str = "email|abc", lifetime: float = 3600) -> Session:
-    return Session(
-        sid=new_session_id(),
-        remote_user="ada@example.com",
-        connection="email",
-        claims={"sub": sub, "email": "ada@example.com"},
-        created_at=now,
-        expires_at=now + lifetime,
-    )
 
 
 def test_cookie_holds_only_a_random_id_and_ttl_is_remaining_life(

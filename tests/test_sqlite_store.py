@@ -12,21 +12,10 @@ from pathlib import Path
 import pytest
 
 from pwless_gate.errors import ConfigError, StoreUnavailable
-from pwless_gate.sessions import Session, SessionCache, new_session_id
+from pwless_gate.sessions import SessionCache, new_session_id
 from pwless_gate.stores.sqlite import SCHEMA_VERSION, SQLiteDatabase, SQLiteStore
 
-from .helpers import FakeClock
-
-
-def make_session(now: float, sub: str = "email|abc", lifetime: float = 3600) -> Session:
-    return Session(
-        sid=new_session_id(),
-        remote_user="ada@example.com",
-        connection="email",
-        claims={"sub": sub, "email": "ada@example.com"},
-        created_at=now,
-        expires_at=now + lifetime,
-    )
+from .helpers import FakeClock, make_session
 
 
 @pytest.fixture

@@ -24,30 +24,17 @@ from pwless_gate import PasswordlessGate
 
 from ..examples.support import TIMEOUT, serving
 from ..helpers import (
-    CLIENT_ID,
-    CLIENT_SECRET,
+    THROTTLES_OFF,
     FakeClock,
     RecordingApp,
     gate_config,
     hidden,
     wrong_code,
 )
-from ..procs import BIN, Process, free_port, wait_for_port
+from ..procs import dev_tenant
 
 ALLOWED = "ada@example.com"
 REFUSED = "eve@other.example"
-#: Throttles that would otherwise stop a test that sends many codes.
-NO_THROTTLES = {
-    name: "off"
-    for name in (
-        "throttle_send_per_ip",
-        "throttle_send_per_identifier",
-        "throttle_send_per_identifier_total",
-        "throttle_verify_per_login",
-        "throttle_verify_per_identifier",
-        "throttle_verify_per_identifier_total",
-    )
-}
 
 
 @contextmanager
@@ -232,36 +219,12 @@ def _score(rule: tuple[float, bool], allowed: list[float], refused: list[float])
     return right / (len(allowed) + len(refused))
 
 
-@contextmanager
-def tenant_process(tmp_path: Path) -> Iterator[str]:
-    """The local tenant in a process of its own: like Auth0, not sharing the gate's CPU caches."""
-    port = free_port()
-    process = Process(
-        [
-            str(BIN / "pwless-gate"),
-            "dev-tenant",
-            "--port",
-            str(port),
-            "--client-id",
-            CLIENT_ID,
-            "--client-secret",
-            CLIENT_SECRET,
-        ],
-        log=tmp_path / "tenant.log",
-    )
-    try:
-        wait_for_port(port, process.proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.stop()
-
-
 @pytest.mark.slow
 def test_response_time_does_not_tell_who_is_allowed(tmp_path: Path, record_property: Any) -> None:
-    with tenant_process(tmp_path) as url:
+    with dev_tenant(tmp_path) as url:
         fault = {"path": "/passwordless/start", "mode": "latency", "ms": LATENCY_MS, "times": 0}
         assert requests.post(url + "/_dev/faults", json=fault, timeout=TIMEOUT).ok
-        config = gate_config(url, allowed_domains=("example.com",), **NO_THROTTLES)
+        config = gate_config(url, allowed_domains=("example.com",), **THROTTLES_OFF)
         with serving(PasswordlessGate(RecordingApp(), config)) as base:
             for i in range(WARM_UP):  # the pacer learns the round trip and the gap
                 _time_starts(base, [f"warm{i}@example.com", f"warm{i}@other.example"])

@@ -14,24 +14,13 @@ from typing import Any
 import pytest
 from werkzeug.test import TestResponse
 
-from ..helpers import FakeClock, GateClient, Harness, wrong_code
+from ..helpers import THROTTLES_OFF, FakeClock, GateClient, Harness, wrong_code
 
 TRUST = pytest.mark.parametrize(
     "tenant_options",
     [{"trust_forwarded_for": True}, {"trust_forwarded_for": False}],
     ids=["trusted", "not-trusted"],
 )
-NO_THROTTLES = {
-    name: "off"
-    for name in (
-        "throttle_send_per_ip",
-        "throttle_send_per_identifier",
-        "throttle_send_per_identifier_total",
-        "throttle_verify_per_login",
-        "throttle_verify_per_identifier",
-        "throttle_verify_per_identifier_total",
-    )
-}
 
 
 class BrowserAt(GateClient):
@@ -82,7 +71,7 @@ def test_100_failed_logins_from_one_address(
     make_harness: Any, clock: FakeClock, tenant_options: dict[str, bool]
 ) -> None:
     """Suspicious-IP throttling stops the address that failed, or, without trust, everyone."""
-    harness = make_harness(trusted_proxies=1, **NO_THROTTLES)
+    harness = make_harness(trusted_proxies=1, **THROTTLES_OFF)
     attacker = "203.0.113.66"
     for n in range(50):  # two wrong codes each: 100 failed logins
         browser = BrowserAt(harness.gate, attacker)
@@ -131,7 +120,7 @@ def block_by_brute_force(harness: Harness, email: str) -> None:
 def test_a_brute_force_block_says_to_check_the_email(
     make_harness: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    harness = make_harness(**NO_THROTTLES)
+    harness = make_harness(**THROTTLES_OFF)
     block_by_brute_force(harness, "ada@example.com")
     started = harness.start("ada@example.com")
 
@@ -146,7 +135,7 @@ def test_a_brute_force_block_says_to_check_the_email(
 
 
 def test_a_brute_force_block_reaches_a_magic_link_too(make_harness: Any) -> None:
-    harness = make_harness(methods=("email-code", "email-link"), **NO_THROTTLES)
+    harness = make_harness(methods=("email-code", "email-link"), **THROTTLES_OFF)
     block_by_brute_force(harness, "bo@example.com")
     assert harness.start("bo@example.com", send="link").status_code == 200
 
@@ -157,7 +146,7 @@ def test_a_brute_force_block_reaches_a_magic_link_too(make_harness: Any) -> None
 
 
 def test_a_blocked_phone_number_is_told_to_ask_the_administrator(make_harness: Any) -> None:
-    harness = make_harness(methods=("sms-code",), **NO_THROTTLES)
+    harness = make_harness(methods=("sms-code",), **THROTTLES_OFF)
     phone = "+14155550123"
     for _ in range(5):
         started = harness.start_phone(phone)
