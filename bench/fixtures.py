@@ -59,12 +59,13 @@ def gate_settings(**overrides: Any) -> dict[str, Any]:
         "client_secret": CLIENT_SECRET,
         "secret_key": SECRET_KEY,
         "allowed_domains": ("*",),
+        **({} if {"store", "redis_url"} & overrides.keys() else {"store": "cookie"}),
         **overrides,
     }
 
 
-def gate_environment(redis_url: str | None = None) -> dict[str, str]:
-    """The ``PWLESS_GATE_*`` variables of :func:`gate_settings`, for gunicorn."""
+def gate_environment(store: str = "cookie") -> dict[str, str]:
+    """The ``PWLESS_GATE_*`` variables of :func:`gate_settings` with ``store``, for gunicorn."""
     env = {
         "PWLESS_GATE_AUTH0_DOMAIN": CLOSED_AUTH0,
         "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
@@ -72,8 +73,7 @@ def gate_environment(redis_url: str | None = None) -> dict[str, str]:
         "PWLESS_GATE_SECRET_KEY": SECRET_KEY,
         "PWLESS_GATE_ALLOWED_DOMAINS": "*",
     }
-    if redis_url:
-        env["PWLESS_GATE_REDIS_URL"] = redis_url
+    env["PWLESS_GATE_STORE"] = store
     return env
 
 

@@ -1,8 +1,9 @@
 """Benchmark 1: the hot path in process.
 
 The same hello-world app called bare, through a do-nothing middleware, and
-through :class:`PasswordlessGate` with a valid session cookie (cookie store
-and Redis store, cache warm), plus a bare Flask app and a Flask-Login
+through :class:`PasswordlessGate` with a valid session cookie (cookie, SQLite
+and Redis stores, cache warm; SQLite and Redis also with every call missing
+the verified-session cache, so the store is read each time), plus a bare Flask app and a Flask-Login
 ``@login_required`` app as a reference. Then where the gate's time goes: the
 hot path split at the gate's own methods, each timed on its own, and a
 cProfile of the whole call.
@@ -31,7 +32,11 @@ ROUNDS = 10
 PER_ROUND = 20_000
 #: The Flask references are 10-100 times slower: fewer calls keep the run short.
 FLASK_PER_ROUND = 2_000
+#: A cache miss reads the store: fewer calls too.
+MISS_PER_ROUND = 2_000
 TARGET_ADDED_US = 2.5
+#: What a call that misses the verified-session cache may add (SQLite store).
+TARGET_MISS_US = 50.0
 
 BROWSER_HEADERS = {
     "Host": "tools.example.com",
@@ -66,22 +71,45 @@ def _flask_login_cookie(app: Any) -> str:
 
 @dataclass
 class Gates:
-    """The two gates under test, with the cookie headers that get through them."""
+    """The gates under test, with the cookie headers that get through them."""
 
     cookie: PasswordlessGate
     cookie_environ: dict[str, Any]
+    sqlite: PasswordlessGate
+    sqlite_environ: dict[str, Any]
     redis: PasswordlessGate | None
     redis_environ: dict[str, Any] | None
 
 
-def build_gates(redis_url: str | None) -> Gates:
+def build_gates(redis_url: str | None, workdir: Path) -> Gates:
     gate = PasswordlessGate(hello, GateConfig(**gate_settings()))
     cookie_env = browser_environ(browser_cookie(gate, 1))
+    sqlite_gate = PasswordlessGate(
+        hello, GateConfig(**gate_settings(store=f"sqlite://{workdir / 'hotpath.sqlite3'}"))
+    )
+    sqlite_env = browser_environ(browser_cookie(sqlite_gate, 3))
     redis_gate = redis_env = None
     if redis_url:
         redis_gate = PasswordlessGate(hello, GateConfig(**gate_settings(redis_url=redis_url)))
         redis_env = browser_environ(browser_cookie(redis_gate, 2))
-    return Gates(gate, cookie_env, redis_gate, redis_env)
+    return Gates(gate, cookie_env, sqlite_gate, sqlite_env, redis_gate, redis_env)
+
+
+class CacheMiss:
+    """The gate, with its verified-session cache emptied of this session before each call,
+    so every call reads the store (the cost a process pays once per session and
+    ``session_cache_ttl``)."""
+
+    def __init__(self, gate: PasswordlessGate, environ: dict[str, Any]) -> None:
+        self.gate = gate
+        match = re.search(r"pwless_gate_session=([^;]+)", environ["HTTP_COOKIE"])
+        if match is None:
+            raise RuntimeError("no session cookie in the environ")
+        self.value = match.group(1)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        self.gate.sessions.forget(self.value)
+        return self.gate(environ, start_response)
 
 
 def _check(variant: Variant) -> None:
@@ -97,11 +125,24 @@ def variants(gates: Gates) -> list[Variant]:
         Variant("bare hello app", hello, environ),
         Variant("do-nothing middleware", PassThrough(hello), environ),
         Variant("PasswordlessGate, cookie store (warm)", gates.cookie, environ),
+        Variant("PasswordlessGate, SQLite store (warm)", gates.sqlite, gates.sqlite_environ),
+        Variant(
+            "PasswordlessGate, SQLite store (cache miss)",
+            CacheMiss(gates.sqlite, gates.sqlite_environ),
+            gates.sqlite_environ,
+            per_round=MISS_PER_ROUND,
+        ),
     ]
     if gates.redis is not None and gates.redis_environ is not None:
-        result.append(
-            Variant("PasswordlessGate, Redis store (warm)", gates.redis, gates.redis_environ)
-        )
+        result += [
+            Variant("PasswordlessGate, Redis store (warm)", gates.redis, gates.redis_environ),
+            Variant(
+                "PasswordlessGate, Redis store (cache miss)",
+                CacheMiss(gates.redis, gates.redis_environ),
+                gates.redis_environ,
+                per_round=MISS_PER_ROUND,
+            ),
+        ]
     result += [
         Variant("bare Flask app", flask_hello(), environ, per_round=FLASK_PER_ROUND),
         Variant(
@@ -116,8 +157,8 @@ def variants(gates: Gates) -> list[Variant]:
     return result
 
 
-def run(redis_url: str | None) -> tuple[Gates, list[Variant]]:
-    gates = build_gates(redis_url)
+def run(redis_url: str | None, workdir: Path) -> tuple[Gates, list[Variant]]:
+    gates = build_gates(redis_url, workdir)
     measured = variants(gates)
     interleaved(measured, rounds=ROUNDS, per_round=PER_ROUND)
     return gates, measured

@@ -18,6 +18,7 @@ from __future__ import annotations
 import cProfile
 import pstats
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
@@ -202,8 +203,10 @@ class _Started:
 
 
 def _gate(tenant_url: str) -> PasswordlessGate:
-    """A gate on the tenant, exactly as users get it (local throttles off)."""
+    """A gate on the tenant, exactly as users get it (local throttles off): state in
+    the default SQLite file, in a directory of its own."""
     config = GateConfig(
+        state_dir=tempfile.mkdtemp(prefix="pwless-gate-bench-state-"),
         auth0_domain=tenant_url,
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,

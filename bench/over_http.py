@@ -83,15 +83,22 @@ def _cookie_headers(i: int, **settings: str) -> dict[str, str]:
 def over_http(workdir: Path, redis_url: str | None) -> list[Target]:
     """Benchmark 2. The returned targets carry their runs; the first one is the bare app."""
     cookie = _cookie_headers(1)
+    sqlite = f"sqlite://{workdir / 'gate.sqlite3'}"
     servers: list[Server] = []
     try:
         bare = start_gunicorn("bare", "bench.apps:hello", workdir)
         servers.append(bare)
         gated = start_gunicorn("gated-cookie", GATED_APP, workdir, env=gate_environment())
         servers.append(gated)
+        sqlite_gated = start_gunicorn(
+            "gated-sqlite", GATED_APP, workdir, env=gate_environment(sqlite)
+        )
+        servers.append(sqlite_gated)
         targets = [
             Target("bare app", bare, cookie),
             Target("gated, cookie store", gated, cookie),
+            # The session is saved in the same file by a gate in this process.
+            Target("gated, SQLite store", sqlite_gated, _cookie_headers(3, store=sqlite)),
         ]
         if redis_url:
             redis_gated = start_gunicorn(
@@ -116,17 +123,27 @@ def over_http(workdir: Path, redis_url: str | None) -> list[Target]:
 
 
 def scale(workdir: Path, workers: Sequence[int] = (1, 2, 4)) -> list[Target]:
-    """Benchmark 5: the gated app (cookie store) with 1, 2 and 4 sync workers."""
-    cookie = _cookie_headers(1)
+    """Benchmark 5: the gated app with 1, 2 and 4 sync workers, cookie and SQLite stores."""
+    sqlite = f"sqlite://{workdir / 'scale.sqlite3'}"
+    stores = {
+        "cookie": ("cookie", _cookie_headers(1)),
+        "SQLite": (sqlite, _cookie_headers(3, store=sqlite)),
+    }
     servers: list[Server] = []
     try:
         targets = []
-        for count in workers:
-            server = start_gunicorn(
-                f"scale-{count}", GATED_APP, workdir, workers=count, env=gate_environment()
-            )
-            servers.append(server)
-            targets.append(Target(f"{count} worker{'s' if count > 1 else ''}", server, cookie))
+        for label, (store, cookie) in stores.items():
+            for count in workers:
+                server = start_gunicorn(
+                    f"scale-{label}-{count}",
+                    GATED_APP,
+                    workdir,
+                    workers=count,
+                    env=gate_environment(store),
+                )
+                servers.append(server)
+                workers_text = f"{count} worker{'s' if count > 1 else ''}"
+                targets.append(Target(f"{label} store, {workers_text}", server, cookie))
         measure(targets)
         return targets
     finally:

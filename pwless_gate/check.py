@@ -122,11 +122,13 @@ class Checkup:
         from .stores.sqlite import SQLiteDatabase
 
         try:
-            database = SQLiteDatabase(path)
+            database = SQLiteDatabase(path, setting=self.config.store_setting)
         except ConfigError as exc:
             self.problem(exc.setting, exc.problem)
             return
-        self.say("store", f"{database.location} (schema v{database.version})")
+        default = " (the default; PWLESS_GATE_STORE chooses another)"
+        default = default if self.config.store_is_default else ""
+        self.say("store", f"{database.location} (schema v{database.version}){default}")
 
     def app(self, spec: str | None) -> None:
         if spec is None:

@@ -185,7 +185,7 @@ class CodeViews:
                 audit("code_sent", ip=ip, identifier=identifier, reason=method)
         page = self.code_page(request, tx)
         if self.deps.pacer is not None:
-            self.deps.pacer.finished(allowed, time.perf_counter() - begun)
+            self.deps.pacer.release(begun, allowed)
         return page
 
     def _link_params(self, request: GateRequest, tx: Transaction) -> dict[str, str]:

@@ -127,9 +127,13 @@ class GateConfig:
     session_cache_ttl: float = 5.0
     login_lifetime: int = 900
     code_lifetime: int = 180
-    #: Where sessions and throttle counters live: ``cookie``, ``sqlite:///path``,
-    #: ``redis://…`` (``rediss://``, ``unix://``). Left unset: ``redis_url`` if set, else cookie.
+    #: Where sessions and throttle counters live: ``sqlite:///path``, ``cookie``,
+    #: ``redis://…`` (``rediss://``, ``unix://``). Left unset: ``redis_url`` if set, else
+    #: the SQLite file ``pwless-gate.sqlite3`` in ``state_dir``.
     store: str | None = None
+    #: The directory of the default SQLite file (created 0700 if missing); unset: the
+    #: working directory. Only for the default: an explicit ``store`` names its own file.
+    state_dir: str | None = None
     #: An alias of a Redis ``store``, kept from 0.1.
     redis_url: str | None = None
     redis_timeout: float = 1.0
@@ -171,6 +175,9 @@ class GateConfig:
     #: From ``store``: ``cookie``, ``sqlite`` or ``redis``, and the SQLite file's absolute path.
     store_kind: Literal["cookie", "sqlite", "redis"] = field(init=False, repr=False)
     sqlite_path: str | None = field(init=False, repr=False)
+    #: The variable that chose the store, for messages: ``PWLESS_GATE_STORE``, its alias,
+    #: or ``PWLESS_GATE_STATE_DIR`` for the default file.
+    store_setting: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         base_url = _auth0_base_url(self.auth0_domain)
@@ -191,6 +198,11 @@ class GateConfig:
         self._build_allow_list()
         self._build_metrics_networks()
         self._check_region()
+
+    @property
+    def store_is_default(self) -> bool:
+        """No store was chosen: state is in the default SQLite file."""
+        return self.store_setting == _env("state_dir")
 
     def _derive(self, name: str, value: object) -> None:
         object.__setattr__(self, name, value)
@@ -313,7 +325,8 @@ class GateConfig:
 
     def _check_store(self) -> None:
         """``store`` and its alias ``redis_url`` agree; both end up normalised (the Redis
-        URL in ``redis_url``, which the Redis store reads)."""
+        URL in ``redis_url``, which the Redis store reads). Neither set: the SQLite file
+        ``pwless-gate.sqlite3`` in ``state_dir`` or the working directory."""
         if self.redis_url is not None and not _is_redis_url(self.redis_url):
             raise ConfigError(_env("redis_url"), "must be a redis://, rediss:// or unix:// URL")
         store = self.store.strip() if self.store is not None else None
@@ -322,12 +335,24 @@ class GateConfig:
                 _env("store"),
                 f"and {_env('redis_url')} are both set and differ; set only {_env('store')}",
             )
-        store = store or self.redis_url or "cookie"
-        kind, path = _store(store)
-        self._derive("store", store)
+        chosen = store or self.redis_url
+        if chosen and self.state_dir is not None:
+            raise ConfigError(
+                _env("state_dir"),
+                f"only places the default SQLite file; {_env('store')} names its own "
+                "(set one of them)",
+            )
+        if chosen:
+            setting = _env("store") if store else _env("redis_url")
+        else:
+            setting = _env("state_dir")
+            chosen = "sqlite://" + _default_sqlite_path(self.state_dir)
+        kind, path = _store(chosen)
+        self._derive("store", chosen)
         self._derive("store_kind", kind)
+        self._derive("store_setting", setting)
         self._derive("sqlite_path", path)
-        self._derive("redis_url", store if kind == "redis" else None)
+        self._derive("redis_url", chosen if kind == "redis" else None)
 
     def _build_proxies(self) -> None:
         try:
@@ -499,6 +524,16 @@ def _parse(name: str, type_name: str, raw: str) -> object:
 
 def _is_redis_url(value: str) -> bool:
     return urlsplit(value).scheme in ("redis", "rediss", "unix")
+
+
+#: The default store's file name, in ``state_dir`` or the working directory.
+DEFAULT_SQLITE_FILE = "pwless-gate.sqlite3"
+
+
+def _default_sqlite_path(state_dir: str | None) -> str:
+    if state_dir is not None and (not state_dir.strip() or "\x00" in state_dir):
+        raise ConfigError(_env("state_dir"), "must name a directory")
+    return os.path.join(os.path.abspath(state_dir or os.curdir), DEFAULT_SQLITE_FILE)
 
 
 def _store(value: str) -> tuple[Literal["cookie", "sqlite", "redis"], str | None]:

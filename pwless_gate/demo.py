@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import secrets
 import sys
 from collections.abc import Iterable
@@ -85,6 +86,8 @@ def run_demo(port: int = 8000, out: TextIO = sys.stdout) -> None:
         allowed_domains=("*",),
         allowed_phones=("*",),
         public_url=gate_url,
+        # Sessions and counters in pwless-gate.sqlite3, here or in PWLESS_GATE_STATE_DIR.
+        state_dir=os.environ.get("PWLESS_GATE_STATE_DIR") or None,
     )
     app = PasswordlessGate(sample_tool, config)
     print(
@@ -93,6 +96,7 @@ def run_demo(port: int = 8000, out: TextIO = sys.stdout) -> None:
         f"  open:         {gate_url}/\n"
         f"  who may sign in: {config.allow.describe()} (PWLESS_GATE_ALLOWED_DOMAINS=*\n"
         f"                   and PWLESS_GATE_ALLOWED_PHONES=*: a demo admits anyone)\n"
+        f"  state:        SQLite at {config.sqlite_path}\n"
         f"Sign in with any email address or phone number; the codes and links\n"
         f"the tenant 'sends' are printed here.\n"
         f"Press Ctrl-C to stop.",

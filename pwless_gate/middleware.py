@@ -171,8 +171,13 @@ class PasswordlessGate:
             from .stores.sqlite import SQLiteDatabase, SQLiteStore
             from .throttle import SQLiteThrottle
 
-            database = SQLiteDatabase(config.sqlite_path, clock=clock)
-            log.info("sessions and throttle counters in %s", database.location)
+            database = SQLiteDatabase(config.sqlite_path, clock=clock, setting=config.store_setting)
+            default = f" (the default; {config.store_setting} moves it)"
+            logging.getLogger("pwless_gate.sessions").info(
+                "sessions and throttle counters in %s%s",
+                database.location,
+                default if config.store_is_default else "",
+            )
             store = store or SQLiteStore(database, clock=clock)
             throttle = throttle or SQLiteThrottle(database, clock=clock)
         if config.redis_url and (store is None or throttle is None):

@@ -9,6 +9,13 @@ as a recent real send took (a duration drawn from what :class:`TimedAdapter`
 measured) and answers what Auth0 answers. Everything above the socket (the
 request built, the answer parsed, the page rendered) runs alike for both.
 
+What the transport cannot make equal (the same code runs with warm caches
+after a socket read, colder after a wait: a fraction of a millisecond, which
+a patient attacker can average out) the last step does: :meth:`Pacer.release`
+holds every start's answer, real or not, until nearly the slowest of the
+recent real starts would have finished, so the moment it leaves no longer depends on the
+path taken.
+
 It hides the allow-list from timing only; the pages and statuses are made
 identical elsewhere (:mod:`pwless_gate.codes`).
 """
@@ -42,6 +49,8 @@ SPIN_SECONDS = 0.002
 AVERAGE_OVER = 16
 #: The largest correction of a decoy's wait, either way.
 MAX_CORRECTION = 0.05
+#: How many recent whole real starts set the moment every start's answer is released.
+RELEASE_OVER = 16
 #: The path whose round trips are measured and imitated.
 PACED_PATH = "/passwordless/start"
 
@@ -57,6 +66,8 @@ class Pacer:
         self._totals = {True: 0.0, False: 0.0}
         self._seen = {True: 0, False: 0}
         self.correction = 0.0
+        #: How long recent real starts took, whole: the release moment is their slowest.
+        self._whole: deque[float] = deque(maxlen=RELEASE_OVER)
         self._lock = threading.Lock()
         self._sleep = sleep
         self._random = random.SystemRandom()
@@ -91,15 +102,35 @@ class Pacer:
                     -MAX_CORRECTION, min(MAX_CORRECTION, self.correction + gap / AVERAGE_OVER)
                 )
 
+    def release(self, begun: float, real: bool) -> float:
+        """Hold a start's answer (``begun``: a ``time.perf_counter()`` reading when the
+        start began) until the second slowest of the last :data:`RELEASE_OVER` real
+        starts would have finished, counted from ``begun``; return that hold.
+
+        Real and refused starts are released alike, so their response times
+        differ only when a start takes longer than nearly all the recent real
+        ones. The second slowest, not the slowest: one stalled call to Auth0
+        does not hold the next sixteen answers as long.
+        """
+        elapsed = time.perf_counter() - begun
+        self.finished(real, elapsed)
+        with self._lock:
+            if real:
+                self._whole.append(min(elapsed, MAX_SECONDS))
+            recent = sorted(self._whole)
+            hold = recent[-2] if len(recent) > 1 else recent[0] if recent else PRIOR_SECONDS
+        self._wait_until(begun + hold)
+        return hold
+
     def wait(self, until: float | None = None) -> None:
         """Wait as long as a round trip would have taken, counted from ``until``
-        (a ``time.perf_counter()`` reading; now by default).
-
-        Sleeps until just before the moment, then spins the last stretch: a
-        sleep wakes a little late, and a systematic lateness is a tell too.
-        """
+        (a ``time.perf_counter()`` reading; now by default)."""
         start = time.perf_counter() if until is None else until
-        deadline = start + self.sample()
+        self._wait_until(start + self.sample())
+
+    def _wait_until(self, deadline: float) -> None:
+        """Sleep until just before ``deadline``, then spin the last stretch: a sleep
+        wakes a little late, and a systematic lateness is a tell too."""
         remaining = deadline - time.perf_counter() - SPIN_SECONDS
         if remaining > 0:
             self._sleep(remaining)

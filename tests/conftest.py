@@ -8,10 +8,26 @@ from typing import Any
 import pytest
 
 from pwless_gate import PasswordlessGate
+from pwless_gate.config import DEFAULT_SQLITE_FILE
 from pwless_gate.devtenant import DevTenant, RunningTenant, serve_in_thread
 
+from . import helpers
 from .helpers import CLIENT_ID, CLIENT_SECRET, FakeClock, Harness, RecordingApp, gate_config
-from .procs import RedisServer, require_binary
+from .procs import ROOT, RedisServer, require_binary
+
+#: Where a gate started without a store would keep its state: no test may leave it there.
+STRAY_STATE = ROOT / DEFAULT_SQLITE_FILE
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gate_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Each gate of the tests keeps its default SQLite file in a directory of its own."""
+    helpers.STATE_ROOT = str(tmp_path_factory.mktemp("state"))
+    there_before = STRAY_STATE.exists()
+    yield
+    if not there_before and STRAY_STATE.exists():
+        STRAY_STATE.unlink()
+        pytest.fail(f"a test left the default store at {STRAY_STATE}: give its gate a state_dir")
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -71,6 +72,15 @@ def wrong_code(code: str) -> str:
     return "".join(str((int(digit) + 1) % 10) for digit in code)
 
 
+def state_dir() -> str:
+    """A new directory for one gate's default SQLite file, removed when the tests end."""
+    return tempfile.mkdtemp(prefix="state-", dir=STATE_ROOT)
+
+
+#: Under pytest's own temporary directory (set by conftest), so it is cleaned like the rest.
+STATE_ROOT: str | None = None
+
+
 def gate_config(tenant_url: str, **overrides: Any) -> GateConfig:
     values: dict[str, Any] = {
         "auth0_domain": tenant_url,
@@ -81,6 +91,8 @@ def gate_config(tenant_url: str, **overrides: Any) -> GateConfig:
     }
     if not {"allowed_emails", "allowed_domains", "allowed_phones"} & overrides.keys():
         values.update(allowed_domains=("*",), allowed_phones=("*",))  # anyone, on purpose
+    if not {"store", "redis_url", "state_dir"} & overrides.keys():
+        values["state_dir"] = state_dir()  # the default store, a file of this gate's own
     values.update(overrides)
     return GateConfig(**values)
 

@@ -51,6 +51,10 @@ def require_binary(path: str, why: str) -> str:
     pytest.skip(message)
 
 
+#: Settings that say where a gate keeps its state.
+STORE_SETTINGS = frozenset({"PWLESS_GATE_STORE", "PWLESS_GATE_REDIS_URL", "PWLESS_GATE_STATE_DIR"})
+
+
 class Process:
     """A child process we started; stopped by its own pid (and its process group)."""
 
@@ -62,6 +66,9 @@ class Process:
         # servers started side by side never share it.
         self.runtime_dir = tempfile.mkdtemp(prefix="pwless-gate-run-")
         env = {"XDG_RUNTIME_DIR": self.runtime_dir, **(env or {})}
+        if not STORE_SETTINGS & env.keys():
+            # A gate in this process keeps its default SQLite file here, not in ROOT.
+            env["PWLESS_GATE_STATE_DIR"] = self.runtime_dir
         out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
             list(args),

@@ -76,6 +76,7 @@ def environment(tmp_path: Path, settings: dict[str, str]) -> dict[str, str]:
         **clean,
         **settings,
         "PYTHONPATH": str(tmp_path),
+        "PWLESS_GATE_STATE_DIR": str(tmp_path),
         # gunicorn's control socket, and the gate's marker of a failed start.
         "XDG_RUNTIME_DIR": str(tmp_path),
     }

@@ -12,7 +12,7 @@ from pwless_gate import GateConfig, PasswordlessGate
 from pwless_gate.caching import private, private_headers, private_setting_cookies
 from pwless_gate.testing import session_cookie
 
-from .helpers import FakeClock
+from .helpers import FakeClock, state_dir
 
 TYPE = ("Content-Type", "text/html")
 Headers = list[tuple[str, str]]
@@ -154,6 +154,7 @@ def gate_with(clock: FakeClock, **settings: Any) -> PasswordlessGate:
         client_secret="secret",
         secret_key="k" * 32,
         allowed_domains=("example.com",),
+        **({} if "store" in settings else {"state_dir": state_dir()}),
         **settings,
     )
     return PasswordlessGate(public_page, config, clock=clock)
@@ -178,7 +179,8 @@ def test_a_forwarded_answer_is_private_and_a_public_path_is_the_apps() -> None:
 
 def test_a_renewed_session_is_forwarded_with_its_cookie_and_no_store() -> None:
     clock = FakeClock()
-    gate = gate_with(clock, session_idle_timeout=600)
+    # The cookie store: its renewal rewrites the cookie.
+    gate = gate_with(clock, session_idle_timeout=600, store="cookie")
     cookie = session_cookie(gate, email="ada@example.com", now=clock())
     clock.advance(301)  # half the idle allowance used: the session is pushed back
 

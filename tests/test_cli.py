@@ -15,10 +15,11 @@ import requests
 from pwless_gate.devtenant import DevTenant, serve_in_thread
 from pwless_gate.stores.sqlite import SCHEMA_VERSION
 
-from .helpers import CLIENT_ID, CLIENT_SECRET, hidden
+from .helpers import CLIENT_ID, CLIENT_SECRET, hidden, state_dir
 from .procs import (
     BIN,
     ROOT,
+    STORE_SETTINGS,
     Process,
     RedisServer,
     dev_tenant,
@@ -38,6 +39,8 @@ BASE_ENV = {
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PWLESS_GATE_")}
+    if not STORE_SETTINGS & env.keys():
+        env = {**env, "PWLESS_GATE_STATE_DIR": state_dir()}
     return subprocess.run(
         [PWLESS_GATE, *args],
         env={**clean, **env},
@@ -248,8 +251,8 @@ def stopped_redis(tmp_path: Path) -> str:
     return server.url
 
 
-@pytest.mark.parametrize("store", ["cookie", "redis"])
-def test_check_says_what_it_found(tenant: Any, redis_url: str, store: str) -> None:
+@pytest.mark.parametrize("store", ["default", "cookie", "redis"])
+def test_check_says_what_it_found(tenant: Any, redis_url: str, store: str, tmp_path: Path) -> None:
     env = {
         **BASE_ENV,
         "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
@@ -258,6 +261,10 @@ def test_check_says_what_it_found(tenant: Any, redis_url: str, store: str) -> No
     }
     if store == "redis":
         env["PWLESS_GATE_REDIS_URL"] = redis_url
+    elif store == "cookie":
+        env["PWLESS_GATE_STORE"] = "cookie"
+    else:
+        env["PWLESS_GATE_STATE_DIR"] = str(tmp_path)
     result = run(["check", "tests.apps:whoami"], env)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
@@ -265,8 +272,13 @@ def test_check_says_what_it_found(tenant: Any, redis_url: str, store: str) -> No
     assert found(result, "public URL") == "http://127.0.0.1:8000/tools"
     if store == "redis":
         assert found(result, "store").startswith(f"Redis at {host(redis_url)[:-2]}: ok")
-    else:
+    elif store == "cookie":
         assert found(result, "store") == "cookie (stateless)"
+    else:
+        assert found(result, "store") == (
+            f"SQLite at {tmp_path / 'pwless-gate.sqlite3'} (schema v{SCHEMA_VERSION})"
+            " (the default; PWLESS_GATE_STORE chooses another)"
+        )
     assert found(result, "app") == "tests.apps:whoami is function tests.apps.whoami"
     assert found(result, "client").startswith("ok")
     assert found(result, "connection").startswith("email: ok")

@@ -252,7 +252,6 @@ def test_a_bad_logout_path_names_the_setting(entry: str) -> None:
 @pytest.mark.parametrize(
     ("env", "kind", "store", "path"),
     [
-        ({}, "cookie", "cookie", None),
         ({"PWLESS_GATE_STORE": "cookie"}, "cookie", "cookie", None),
         ({"PWLESS_GATE_STORE": "redis://r:6379/2"}, "redis", "redis://r:6379/2", None),
         ({"PWLESS_GATE_STORE": "unix:///run/redis.sock"}, "redis", "unix:///run/redis.sock", None),
@@ -270,12 +269,46 @@ def test_a_bad_logout_path_names_the_setting(entry: str) -> None:
             "/var/lib/gate.sqlite3",
         ),
     ],
-    ids=["unset", "cookie", "redis", "unix", "alias", "both-agree", "sqlite-absolute"],
+    ids=["cookie", "redis", "unix", "alias", "both-agree", "sqlite-absolute"],
 )
 def test_store_is_one_url(env: dict[str, str], kind: str, store: str, path: str | None) -> None:
     config = GateConfig.from_env(dict(BASE, **env))
     assert (config.store_kind, config.store, config.sqlite_path) == (kind, store, path)
     assert config.redis_url == (store if kind == "redis" else None)
+
+
+def test_unset_the_store_is_a_file_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = GateConfig.from_env(BASE)
+    where = str(tmp_path / "pwless-gate.sqlite3")
+    assert (config.store_kind, config.store, config.sqlite_path) == (
+        "sqlite",
+        f"sqlite://{where}",
+        where,
+    )
+    assert config.store_is_default
+    assert config.store_setting == "PWLESS_GATE_STATE_DIR"
+
+
+def test_the_state_dir_places_the_default_file(tmp_path: Path) -> None:
+    config = GateConfig.from_env(dict(BASE, PWLESS_GATE_STATE_DIR=str(tmp_path / "state")))
+    assert config.sqlite_path == str(tmp_path / "state" / "pwless-gate.sqlite3")
+    assert config.store_is_default
+
+
+@pytest.mark.parametrize(
+    "store",
+    [{"PWLESS_GATE_STORE": "cookie"}, {"PWLESS_GATE_REDIS_URL": "redis://r"}],
+    ids=["store", "alias"],
+)
+def test_a_state_dir_beside_a_chosen_store_stops_start_up(store: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        GateConfig.from_env(dict(BASE, PWLESS_GATE_STATE_DIR="/var/lib/gate", **store))
+    assert caught.value.setting == "PWLESS_GATE_STATE_DIR"
+    assert "PWLESS_GATE_STORE" in caught.value.problem
+    assert not GateConfig.from_env(dict(BASE, **store)).store_is_default
 
 
 def test_a_relative_sqlite_path_is_under_the_working_directory(

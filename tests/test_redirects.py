@@ -53,6 +53,7 @@ def test_validator(target: str) -> None:
 @pytest.fixture
 def open_harness(make_harness: Any) -> Any:
     return make_harness(
+        store="cookie",  # its sessions outlive a logout: one sign-in serves the whole corpus
         throttle_send_per_ip="off",
         throttle_send_per_identifier="off",
         throttle_verify_per_login="off",

@@ -124,16 +124,24 @@ def test_an_unwritable_directory_stops_start_up_in_one_line(
     assert "\n" not in str(caught.value)
 
 
-@pytest.mark.parametrize(
-    "where", ["nowhere/gate.sqlite3", "."], ids=["no-directory", "a-directory"]
-)
+@pytest.mark.parametrize("where", ["a-file/gate.sqlite3", "."], ids=["under-a-file", "a-directory"])
 def test_a_path_that_cannot_be_a_file_stops_start_up(
     tmp_path: Path, clock: FakeClock, where: str
 ) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
     with pytest.raises(ConfigError) as caught:
         SQLiteDatabase(str(tmp_path / where), clock=clock)
     assert caught.value.setting == "PWLESS_GATE_STORE"
     assert "\n" not in str(caught.value)
+
+
+def test_a_missing_directory_is_made_for_the_file_and_only_for_its_owner(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "state" / "deeper" / "gate.sqlite3"
+    SQLiteDatabase(str(path), clock=clock)
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_errors_while_serving_are_store_unavailable_naming_the_file(

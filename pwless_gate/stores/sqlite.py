@@ -85,8 +85,11 @@ class SQLiteDatabase:
         busy_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
         sweep_every: int = 500,
+        setting: str = SETTING,
     ) -> None:
         self.path = path
+        #: The variable a start-up error names (``PWLESS_GATE_STATE_DIR`` for the default file).
+        self.setting = setting
         self.location = f"SQLite at {path}"
         self._busy_timeout = busy_timeout
         self._clock = clock
@@ -98,15 +101,18 @@ class SQLiteDatabase:
             self.version = self._upgrade()
             self.sweep()
         except sqlite3.Error as exc:
-            raise ConfigError(SETTING, f"{self.location}: {_describe(exc)}") from None
+            raise ConfigError(self.setting, f"{self.location}: {_describe(exc)}") from None
 
     def _create(self) -> None:
-        """Create the file readable by this user alone, before SQLite opens it."""
+        """Create the file readable by this user alone (and a missing directory for it,
+        0700), before SQLite opens it."""
         try:
+            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise ConfigError(
-                SETTING, f"cannot create {self.path}: {exc.strerror or type(exc).__name__}"
+                self.setting,
+                f"cannot create {self.path}: {exc.strerror or type(exc).__name__}",
             ) from None
         os.close(fd)
 
@@ -115,7 +121,7 @@ class SQLiteDatabase:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if version > SCHEMA_VERSION:
                 raise ConfigError(
-                    SETTING,
+                    self.setting,
                     f"{self.location} has schema v{version}, newer than this pwless-gate "
                     f"knows (v{SCHEMA_VERSION}); upgrade pwless-gate or use another file",
                 )

@@ -243,9 +243,10 @@ def test_session_signed_with_another_key_is_rejected(make_harness: Any) -> None:
 
 
 def test_rotated_key_still_accepts_old_sessions(make_harness: Any) -> None:
-    old = make_harness()
+    old = make_harness(store="cookie")  # sessions signed with the key, not kept in a file
     assert old.login("max@example.com").status_code == 303
     rotated = make_harness(
+        store="cookie",
         secret_key="the-new-secret-key-0123456789",
         previous_secret_keys=("test-secret-key-0123456789",),
     )

@@ -89,8 +89,10 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
         "PWLESS_GATE_SECRET_KEY": SECRET_KEY,
         "PWLESS_GATE_ALLOWED_DOMAINS": "example.com",
+        "PWLESS_GATE_STATE_DIR": str(tmp_path / "state"),
     }
-    # The same config in this process: a cookie-store session it signs holds in gunicorn.
+    # The same config in this process: a session it saves (in the same default SQLite
+    # file) holds in gunicorn.
     gate = PasswordlessGate(public_report, GateConfig.from_env(env))
     bare = make_server("127.0.0.1", 0, public_report, threaded=True)
     threading.Thread(target=bare.serve_forever, daemon=True).start()

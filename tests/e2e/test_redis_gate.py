@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ..helpers import FakeClock, Harness, hidden
+from ..helpers import FakeClock, hidden
 from ..procs import RedisServer, require_binary
 
 pytestmark = pytest.mark.slow
@@ -63,7 +63,8 @@ def test_sign_out_everywhere(make_harness: Any, redis_url: str) -> None:
     assert all(b.get("/").status_code == 302 for b in browsers)
 
 
-def test_cookie_store_cannot_sign_out_everywhere(harness: Harness) -> None:
+def test_cookie_store_cannot_sign_out_everywhere(make_harness: Any) -> None:
+    harness = make_harness(store="cookie")
     with pytest.raises(TypeError):
         harness.gate.sign_out_everywhere("email|x")
 

@@ -132,7 +132,12 @@ def test_threads_of_one_process_refresh_a_cookie_session_once(
 ) -> None:
     """The cookie store has no shared state: one refresh per session per process."""
     app = RecordingApp()
-    settings = {"audience": AUDIENCE, "scope": SCOPE, "session_lifetime": 3 * 86400}
+    settings = {
+        "audience": AUDIENCE,
+        "scope": SCOPE,
+        "session_lifetime": 3 * 86400,
+        "store": "cookie",
+    }
     gate = PasswordlessGate(app, gate_config(tenant.url, **settings), clock=clock)
     with serving(gate) as base:
         browser, done = http_sign_in(base, tenant, "bo@example.com")
@@ -189,7 +194,12 @@ def test_two_processes_with_the_cookie_store_both_refresh(
     tenant = make_tenant(
         apis=[AUDIENCE], offline_access_apis=[AUDIENCE], refresh_reuse_interval=reuse_interval
     )
-    settings = {"audience": AUDIENCE, "scope": SCOPE, "session_lifetime": 3 * 86400}
+    settings = {
+        "audience": AUDIENCE,
+        "scope": SCOPE,
+        "session_lifetime": 3 * 86400,
+        "store": "cookie",
+    }
     hosts = [
         PasswordlessGate(RecordingApp(), gate_config(tenant.url, **settings), clock=clock)
         for _ in range(2)

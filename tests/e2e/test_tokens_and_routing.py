@@ -27,7 +27,10 @@ def test_audience_access_token_reaches_app(make_harness: Any) -> None:
 
 def test_access_token_is_refreshed_before_it_expires(make_harness: Any, clock: FakeClock) -> None:
     harness = make_harness(
-        audience=AUDIENCE, scope="openid profile email offline_access", session_lifetime=3 * 86400
+        audience=AUDIENCE,
+        scope="openid profile email offline_access",
+        session_lifetime=3 * 86400,
+        store="cookie",  # a refresh rewrites its cookie
     )
     assert harness.login("bo@example.com").status_code == 303
     harness.client.get("/")
@@ -73,6 +76,7 @@ def test_refresh_with_auth0_down_keeps_a_still_valid_token(
 
 def test_large_session_is_split_into_cookies_under_4kb(make_harness: Any) -> None:
     harness = make_harness(
+        store="cookie",  # only a signed-cookie session is large
         audience=AUDIENCE,
         scope="openid profile email offline_access "
         + " ".join(f"read:{secrets.token_hex(8)}" for _ in range(200)),
@@ -288,7 +292,8 @@ def test_auth_request_endpoint_for_nginx(make_harness: Any) -> None:
 
 
 def test_idle_timeout(make_harness: Any, clock: FakeClock) -> None:
-    harness = make_harness(session_idle_timeout=600, session_lifetime=86400)
+    # The cookie store, whose cookie holds the idle deadline (see test_session_checks too).
+    harness = make_harness(session_idle_timeout=600, session_lifetime=86400, store="cookie")
     assert harness.login("idle@example.com").status_code == 303
     first = harness.client.get_cookie("pwless_gate_session").value
     for _ in range(5):  # active every 5 minutes for 25 minutes: kept alive

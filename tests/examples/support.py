@@ -15,7 +15,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from ..helpers import CLIENT_ID, CLIENT_SECRET, http_sign_in
+from ..helpers import CLIENT_ID, CLIENT_SECRET, http_sign_in, state_dir
 from ..procs import ROOT
 
 EXAMPLES = ROOT / "examples"
@@ -30,6 +30,7 @@ def gate_env(tenant: Any) -> dict[str, str]:
         "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
         "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
         "PWLESS_GATE_ALLOWED_DOMAINS": "*",  # anyone, on purpose
+        "PWLESS_GATE_STATE_DIR": state_dir(),  # the default store, a file of this gate's own
     }
 
 
