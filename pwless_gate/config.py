@@ -23,6 +23,7 @@ from urllib.parse import SplitResult, urlsplit
 
 import phonenumbers
 
+from . import redis_urls
 from .errors import ConfigError
 from .identity import ANYONE, AllowList, InvalidIdentifier, normalise_email, normalise_phone
 from .proxies import ProxyTrust, is_loopback
@@ -128,7 +129,8 @@ class GateConfig:
     login_lifetime: int = 900
     code_lifetime: int = 180
     #: Where sessions and throttle counters live: ``cookie``, ``sqlite:///path``,
-    #: ``redis://…`` (``rediss://``, ``unix://``). Left unset: ``redis_url`` if set, else cookie.
+    #: ``redis://…`` (``rediss://``, ``unix://``), ``redis+sentinel://h:p,h:p/service[/db]``
+    #: or ``redis+cluster://h:p,h:p``. Left unset: ``redis_url`` if set, else cookie.
     store: str | None = None
     #: An alias of a Redis ``store``, kept from 0.1.
     redis_url: str | None = None
@@ -314,16 +316,22 @@ class GateConfig:
     def _check_store(self) -> None:
         """``store`` and its alias ``redis_url`` agree; both end up normalised (the Redis
         URL in ``redis_url``, which the Redis store reads)."""
-        if self.redis_url is not None and not _is_redis_url(self.redis_url):
-            raise ConfigError(_env("redis_url"), "must be a redis://, rediss:// or unix:// URL")
+        if self.redis_url is not None and not redis_urls.is_redis_url(self.redis_url):
+            raise ConfigError(
+                _env("redis_url"),
+                "must be a redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// URL",
+            )
         store = self.store.strip() if self.store is not None else None
         if store and self.redis_url is not None and store != self.redis_url:
             raise ConfigError(
                 _env("store"),
                 f"and {_env('redis_url')} are both set and differ; set only {_env('store')}",
             )
+        setting = _env("store") if store else _env("redis_url")
         store = store or self.redis_url or "cookie"
         kind, path = _store(store)
+        if kind == "redis":
+            redis_urls.parse(store, setting)  # a malformed Sentinel or Cluster URL stops here
         self._derive("store", store)
         self._derive("store_kind", kind)
         self._derive("sqlite_path", path)
@@ -497,16 +505,12 @@ def _parse(name: str, type_name: str, raw: str) -> object:
     return raw
 
 
-def _is_redis_url(value: str) -> bool:
-    return urlsplit(value).scheme in ("redis", "rediss", "unix")
-
-
 def _store(value: str) -> tuple[Literal["cookie", "sqlite", "redis"], str | None]:
     """``cookie``, a Redis URL, or ``sqlite:///absolute/path`` / ``sqlite://relative/path``
     (relative to the working directory): the kind of store and the SQLite file's path."""
     if value == "cookie":
         return "cookie", None
-    if _is_redis_url(value):
+    if redis_urls.is_redis_url(value):
         return "redis", None
     if value.startswith("sqlite://"):
         path = value[len("sqlite://") :]
@@ -515,10 +519,12 @@ def _store(value: str) -> tuple[Literal["cookie", "sqlite", "redis"], str | None
                 _env("store"), f"{value!r} must name a file, like sqlite:///var/lib/gate.sqlite3"
             )
         return "sqlite", os.path.abspath(path)
+    # Only the scheme: a mistyped Redis URL may hold a password.
+    shown = f"{value.partition('://')[0]}://…" if "://" in value else repr(value)
     raise ConfigError(
         _env("store"),
-        f"{value!r} is not cookie, sqlite:///path/to/file.sqlite3 "
-        "or a redis://, rediss:// or unix:// URL",
+        f"{shown} is not cookie, sqlite:///path/to/file.sqlite3 "
+        "or a redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// URL",
     )
 
 
