@@ -69,12 +69,25 @@ def connect(url: str, *, timeout: float = 1.0, setting: str = "PWLESS_GATE_STORE
         "health_check_interval": 30,
     }
     if target.kind == "sentinel":
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
         from redis.sentinel import Sentinel
 
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
             list(target.hosts),
-            sentinel_kwargs={"socket_timeout": timeout, "socket_connect_timeout": timeout},
+            # A sentinel that does not answer is passed over for the next one at once.
+            sentinel_kwargs={
+                "socket_timeout": timeout,
+                "socket_connect_timeout": timeout,
+                "retry": Retry(NoBackoff(), 0),
+            },
             retry_on_timeout=False,
+            # One retry, at once: a connection to a master that failed over is
+            # dropped and the command sent on a new one, to the master the
+            # sentinels name now. redis-py's default (10, backing off to 1 s,
+            # for each sentinel) would hold a request seconds while no master
+            # answers; it gets a 503 instead, as with one Redis server.
+            retry=Retry(NoBackoff(), 1),
             **options,
         )
         assert target.service is not None  # parse() insists on it
