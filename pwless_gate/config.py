@@ -131,9 +131,9 @@ class GateConfig:
     #: Where sessions and throttle counters live: ``cookie``, ``sqlite:///path``,
     #: ``redis://…`` (``rediss://``, ``unix://``), ``redis+sentinel://h:p,h:p/service[/db]``
     #: or ``redis+cluster://h:p,h:p``. Left unset: ``redis_url`` if set, else cookie.
-    store: str | None = None
+    store: str | None = field(default=None, repr=False)  # a Redis URL may hold a password
     #: An alias of a Redis ``store``, kept from 0.1.
-    redis_url: str | None = None
+    redis_url: str | None = field(default=None, repr=False)
     redis_timeout: float = 1.0
     throttle_send_per_ip: str = "30/3600"
     # Per identifier *and* client IP, so one IP cannot use up a person's limit;

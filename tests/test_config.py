@@ -438,3 +438,10 @@ def test_a_malformed_sentinel_or_cluster_url_stops_start_up(url: str, setting: s
     assert "\n" not in message
     assert "s3" not in message
     assert "cret" not in message
+
+
+def test_the_config_repr_holds_no_store_password() -> None:
+    url = "redis+sentinel://:s3cret@s1:26379,s2:26379/gate-master"
+    config = GateConfig.from_env(dict(BASE, PWLESS_GATE_STORE=url))
+    assert config.redis_url == url
+    assert "s3cret" not in repr(config)

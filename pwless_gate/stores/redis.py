@@ -15,8 +15,32 @@ still-valid token or wait for the record to change (see
 whole family when one is used twice, so this is what keeps concurrent
 requests from signing a person out.
 
+Redis Sentinel (``redis+sentinel://…``, see :mod:`pwless_gate.redis_urls`)
+changes nothing above: the client asks the sentinels for the master on each
+new connection, and a command on a connection to a master that failed over
+is sent again, once, on a new one. Replication is asynchronous, so the last
+writes before a master dies may be lost with it (a session that is gone is
+a sign-in again, never a wrong one).
+
+Redis Cluster (``redis+cluster://…``) runs a transaction or script only on
+keys of one hash slot. The key names stay the ones above, without hash
+tags: a session's slot follows from its random id (so sessions spread over
+the masters), and every command on it, the refresh lock included, touches
+one key. Only saving a session and "sign out everywhere" touch a session
+and its user's list, which are in different slots and cannot share one by
+the cookie id alone (the list is found by ``sub``, the record by the id).
+In a cluster these are two steps instead of one transaction, in the order
+that keeps the list a superset of the user's live sessions: a save lists
+the session first and then writes it (if the write fails, the list holds
+a name that ends with it); ``revoke_user`` deletes the listed sessions,
+then takes exactly those off the list, so a session saved meanwhile stays
+listed. The throttle's counters are the other multi-key command; see
+:class:`~pwless_gate.throttle.RedisThrottle` for their one hash tag.
+
 Any Redis failure is raised as :class:`~pwless_gate.errors.StoreUnavailable`
-naming the server and the error class (``Redis at 127.0.0.1:6379: ConnectionError``);
+naming the server and the error class (``Redis at 127.0.0.1:6379: ConnectionError``,
+``Redis Sentinel mymaster at 10.0.0.1:26379,10.0.0.2:26379: MasterNotFoundError``,
+``Redis Cluster at 10.0.0.1:6379,…: ClusterDownError``: hosts, never a password);
 the gate then answers 503 for anything that needs the store (fail closed),
 while sessions still in a process's cache keep working until their entry
 expires. redis-py reconnects by itself when Redis returns.
