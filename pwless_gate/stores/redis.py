@@ -163,6 +163,8 @@ class LazyCluster:
         return self._client
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("_make", "_client", "_lock"):
+            raise AttributeError(name)  # not set yet (a copy being made): never recurse
         return getattr(self.client(), name)
 
     def close(self) -> None:
