@@ -2,7 +2,8 @@
 
 :func:`run_check` takes a valid :class:`~pwless_gate.config.GateConfig` and
 says, one line each, who may sign in, the public URL, whether the store
-answers (a Redis ``PING``), what an app string imports to, and what the
+answers (a Redis ``PING``; for Redis Sentinel also the master the sentinels
+name now), what an app string imports to, and what the
 tenant answers: its discovery document and signing keys, then the
 passwordless OTP grant for a made-up identifier with a wrong code. That
 grant sends nothing to anyone, and the error it answers tells apart refused
@@ -102,20 +103,23 @@ class Checkup:
         if url is None:
             self.say("store", "cookie (stateless)")
             return
-        from .stores.redis import connect, location
+        from .stores.redis import connect, current_master, location
 
-        redis = connect(url, timeout=self.config.redis_timeout)
+        setting = "PWLESS_GATE_REDIS_URL"
+        redis = connect(url, timeout=self.config.redis_timeout, setting=setting)
         where = location(redis)
         started = time.monotonic()
         try:
             redis.ping()
+            master = current_master(redis)
         except Exception as exc:  # redis-py raises many kinds; all mean "not answering"
-            self.problem("PWLESS_GATE_REDIS_URL", f"{where} unreachable: {type(exc).__name__}")
+            self.problem(setting, f"{where} unreachable: {type(exc).__name__}")
             return
         finally:
             redis.close()
         elapsed = (time.monotonic() - started) * 1000
-        self.say("store", f"{where}: ok (PING answered in {elapsed:.0f} ms)")
+        found = f"{where}: ok, master {master}" if master else f"{where}: ok"
+        self.say("store", f"{found} (PING answered in {elapsed:.0f} ms)")
 
     def sqlite(self, path: str) -> None:
         """Open (creating or upgrading) the file, as the gate will at start-up."""

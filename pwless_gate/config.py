@@ -23,6 +23,7 @@ from urllib.parse import SplitResult, urlsplit
 
 import phonenumbers
 
+from . import redis_urls
 from .errors import ConfigError
 from .identity import ANYONE, AllowList, InvalidIdentifier, normalise_email, normalise_phone
 from .proxies import ProxyTrust, is_loopback
@@ -128,14 +129,15 @@ class GateConfig:
     login_lifetime: int = 900
     code_lifetime: int = 180
     #: Where sessions and throttle counters live: ``sqlite:///path``, ``cookie``,
-    #: ``redis://…`` (``rediss://``, ``unix://``). Left unset: ``redis_url`` if set, else
-    #: the SQLite file ``pwless-gate.sqlite3`` in ``state_dir``.
-    store: str | None = None
+    #: ``redis://…`` (``rediss://``, ``unix://``), ``redis+sentinel://h:p,h:p/service[/db]``
+    #: or ``redis+cluster://h:p,h:p``. Left unset: ``redis_url`` if set, else the SQLite
+    #: file ``pwless-gate.sqlite3`` in ``state_dir``.
+    store: str | None = field(default=None, repr=False)  # a Redis URL may hold a password
     #: The directory of the default SQLite file (created 0700 if missing); unset: the
     #: working directory. Only for the default: an explicit ``store`` names its own file.
     state_dir: str | None = None
     #: An alias of a Redis ``store``, kept from 0.1.
-    redis_url: str | None = None
+    redis_url: str | None = field(default=None, repr=False)
     redis_timeout: float = 1.0
     throttle_send_per_ip: str = "30/3600"
     # Per identifier *and* client IP, so one IP cannot use up a person's limit;
@@ -327,8 +329,11 @@ class GateConfig:
         """``store`` and its alias ``redis_url`` agree; both end up normalised (the Redis
         URL in ``redis_url``, which the Redis store reads). Neither set: the SQLite file
         ``pwless-gate.sqlite3`` in ``state_dir`` or the working directory."""
-        if self.redis_url is not None and not _is_redis_url(self.redis_url):
-            raise ConfigError(_env("redis_url"), "must be a redis://, rediss:// or unix:// URL")
+        if self.redis_url is not None and not redis_urls.is_redis_url(self.redis_url):
+            raise ConfigError(
+                _env("redis_url"),
+                "must be a redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// URL",
+            )
         store = self.store.strip() if self.store is not None else None
         if store and self.redis_url is not None and store != self.redis_url:
             raise ConfigError(
@@ -348,6 +353,8 @@ class GateConfig:
             setting = _env("state_dir")
             chosen = "sqlite://" + _default_sqlite_path(self.state_dir)
         kind, path = _store(chosen)
+        if kind == "redis":
+            redis_urls.parse(chosen, setting)  # a malformed Sentinel or Cluster URL stops here
         self._derive("store", chosen)
         self._derive("store_kind", kind)
         self._derive("store_setting", setting)
@@ -522,10 +529,6 @@ def _parse(name: str, type_name: str, raw: str) -> object:
     return raw
 
 
-def _is_redis_url(value: str) -> bool:
-    return urlsplit(value).scheme in ("redis", "rediss", "unix")
-
-
 #: The default store's file name, in ``state_dir`` or the working directory.
 DEFAULT_SQLITE_FILE = "pwless-gate.sqlite3"
 
@@ -541,7 +544,7 @@ def _store(value: str) -> tuple[Literal["cookie", "sqlite", "redis"], str | None
     (relative to the working directory): the kind of store and the SQLite file's path."""
     if value == "cookie":
         return "cookie", None
-    if _is_redis_url(value):
+    if redis_urls.is_redis_url(value):
         return "redis", None
     if value.startswith("sqlite://"):
         path = value[len("sqlite://") :]
@@ -550,10 +553,12 @@ def _store(value: str) -> tuple[Literal["cookie", "sqlite", "redis"], str | None
                 _env("store"), f"{value!r} must name a file, like sqlite:///var/lib/gate.sqlite3"
             )
         return "sqlite", os.path.abspath(path)
+    # Only the scheme: a mistyped Redis URL may hold a password.
+    shown = f"{value.partition('://')[0]}://…" if "://" in value else repr(value)
     raise ConfigError(
         _env("store"),
-        f"{value!r} is not cookie, sqlite:///path/to/file.sqlite3 "
-        "or a redis://, rediss:// or unix:// URL",
+        f"{shown} is not cookie, sqlite:///path/to/file.sqlite3 "
+        "or a redis://, rediss://, unix://, redis+sentinel:// or redis+cluster:// URL",
     )
 
 

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple, Protocol
 
 from .config import Limit
 from .errors import StoreUnavailable
-from .stores.redis import location
+from .stores.redis import is_cluster, location
 from .stores.sqlite import SQLiteDatabase, digest
 
 log = logging.getLogger("pwless_gate.throttle")
@@ -242,26 +242,42 @@ class RedisThrottle(_Windows):
     expire two periods after their window starts, so memory follows traffic.
     Errors of Redis propagate as :class:`~pwless_gate.errors.StoreUnavailable`
     naming the server (the gate then fails closed).
+
+    In a Redis Cluster the keys of one script must be in one hash slot, and
+    no smaller group than all of them will do: the limits of one step share
+    counters with other steps (one IP's send counter with every address it
+    sends to, one address's total with every IP), so any split by step or by
+    key would count one counter under two names. The keys are therefore
+    ``{<namespace>:throttle}:…``: one slot, on one master, for every counter
+    of a gate. Only sign-in steps touch them (never an authenticated request),
+    and each expires after two periods, so that one slot stays small and
+    the counting stays exact. Outside a cluster the names have no braces,
+    as before.
     """
 
     def __init__(
         self, redis: Any, *, namespace: str = "pwless_gate", clock: Callable[[], float] = time.time
     ) -> None:
         self._redis = redis
-        self._namespace = namespace
         self._clock = clock
-        self._script = redis.register_script(_HIT_ALL)
+        self._script: Any = None
         self._location = location(redis)
+        # A cluster runs a script only on keys of one slot: the hash tag puts every
+        # counter of this namespace in one slot (see the class docstring).
+        tag = "{%s:throttle}" if is_cluster(redis) else "%s:throttle"
+        self._prefix = tag % namespace
 
     def _hit_live(self, hits: Sequence[Hit], now: float) -> int:
         keys: list[str] = []
         args: list[str | int] = []
         for name, key, limit in hits:
             window = int(now // limit.period)
-            prefix = f"{self._namespace}:throttle:{name}:{key}:{limit.period}:"
+            prefix = f"{self._prefix}:{name}:{key}:{limit.period}:"
             keys += [f"{prefix}{window}", f"{prefix}{window - 1}"]
             args += [limit.count, repr(_weight(limit, now)), 2 * limit.period + 1]
         try:
+            if self._script is None:  # registering a script asks a cluster for its slots
+                self._script = self._redis.register_script(_HIT_ALL)
             counted, *counts = self._script(keys=keys, args=args)
         except Exception as exc:  # redis-py raises many kinds; all mean "not now"
             raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc

@@ -13,7 +13,15 @@ from pwless_gate.devtenant import DevTenant, RunningTenant, serve_in_thread
 
 from . import helpers
 from .helpers import CLIENT_ID, CLIENT_SECRET, FakeClock, Harness, RecordingApp, gate_config
-from .procs import ROOT, RedisServer, require_binary
+from .procs import (
+    REDIS_KINDS,
+    ROOT,
+    RedisClusterNodes,
+    RedisSentinels,
+    RedisServer,
+    redis_url_for,
+    require_binary,
+)
 
 #: Where a gate started without a store would keep its state: no test may leave it there.
 STRAY_STATE = ROOT / DEFAULT_SQLITE_FILE
@@ -99,3 +107,35 @@ def redis_url(redis_server: RedisServer) -> str:
     redis_server.start()
     redis_server.client().flushall()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def redis_sentinels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSentinels]:
+    """A master, a replica and three sentinels, for the whole session (tests that kill
+    the master make a set of their own)."""
+    binary = require_binary("redis-server", "the Redis Sentinel tests need it")
+    sentinels = RedisSentinels(binary, tmp_path_factory.mktemp("sentinel"))
+    try:
+        sentinels.start()
+        yield sentinels
+    finally:
+        sentinels.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterNodes]:
+    """Three masters in a Redis Cluster, for the whole session."""
+    binary = require_binary("redis-server", "the Redis Cluster tests need it")
+    cli = require_binary("redis-cli", "the Redis Cluster tests create the cluster with it")
+    cluster = RedisClusterNodes(binary, cli, tmp_path_factory.mktemp("cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=REDIS_KINDS)
+def any_redis_url(request: pytest.FixtureRequest) -> str:
+    """A Redis URL of each kind (one server, Sentinel, Cluster), with empty databases."""
+    return redis_url_for(request, request.param)

@@ -21,6 +21,8 @@ from .procs import (
     ROOT,
     STORE_SETTINGS,
     Process,
+    RedisClusterNodes,
+    RedisSentinels,
     RedisServer,
     dev_tenant,
     free_port,
@@ -298,6 +300,39 @@ def test_check_names_a_store_that_does_not_answer(tenant: Any, stopped_redis: st
     assert result.returncode == 1
     assert_one_problem(result, "PWLESS_GATE_REDIS_URL", host(stopped_redis)[:-2], "Connection")
     assert found(result, "client").startswith("ok")  # the rest was checked all the same
+
+
+def test_check_names_the_sentinels_and_the_master_they_name(
+    tenant: Any, redis_sentinels: RedisSentinels
+) -> None:
+    env = {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": tenant.url}
+    result = run(["check"], {**env, "PWLESS_GATE_STORE": redis_sentinels.url})
+    assert result.returncode == 0, result.stderr
+    hosts = ",".join(f"127.0.0.1:{port}" for port in redis_sentinels.sentinel_ports)
+    master = f"127.0.0.1:{redis_sentinels.master_port()}"
+    said = found(result, "store")
+    assert said.startswith(
+        f"Redis Sentinel {redis_sentinels.service} at {hosts}: ok, master {master} ("
+    )
+    assert redis_sentinels.password not in result.stdout + result.stderr
+
+
+def test_check_names_the_cluster_nodes(tenant: Any, redis_cluster: RedisClusterNodes) -> None:
+    env = {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": tenant.url}
+    result = run(["check"], {**env, "PWLESS_GATE_STORE": redis_cluster.url})
+    assert result.returncode == 0, result.stderr
+    hosts = ",".join(f"127.0.0.1:{node.port}" for node in redis_cluster.nodes)
+    assert found(result, "store").startswith(f"Redis Cluster at {hosts}: ok (")
+    assert redis_cluster.password not in result.stdout + result.stderr
+
+
+def test_check_says_the_sentinels_do_not_answer(tenant: Any) -> None:
+    url = f"redis+sentinel://:s3cret@127.0.0.1:{free_port()}/gate-master"
+    env = {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": tenant.url, "PWLESS_GATE_REDIS_URL": url}
+    result = run(["check"], env)
+    assert result.returncode == 1
+    assert_one_problem(result, "PWLESS_GATE_REDIS_URL", "Redis Sentinel gate-master at 127.0.0.1:")
+    assert "s3cret" not in result.stdout + result.stderr
 
 
 def test_check_opens_the_sqlite_file_and_names_its_schema(tenant: Any, tmp_path: Path) -> None:

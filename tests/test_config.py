@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pwless_gate import ConfigError, GateConfig
+from pwless_gate import ConfigError, GateConfig, redis_urls
 from pwless_gate.pages import Pages
 
 BASE = {
@@ -268,8 +268,29 @@ def test_a_bad_logout_path_names_the_setting(entry: str) -> None:
             "sqlite:///var/lib/gate.sqlite3",
             "/var/lib/gate.sqlite3",
         ),
+        (
+            {"PWLESS_GATE_STORE": "redis+sentinel://s1:26379,s2/gate-master/2"},
+            "redis",
+            "redis+sentinel://s1:26379,s2/gate-master/2",
+            None,
+        ),
+        (
+            {"PWLESS_GATE_REDIS_URL": "redis+cluster://10.0.0.1:7000,[::1]:7001"},
+            "redis",
+            "redis+cluster://10.0.0.1:7000,[::1]:7001",
+            None,
+        ),
     ],
-    ids=["cookie", "redis", "unix", "alias", "both-agree", "sqlite-absolute"],
+    ids=[
+        "cookie",
+        "redis",
+        "unix",
+        "alias",
+        "both-agree",
+        "sqlite-absolute",
+        "sentinel",
+        "cluster-alias",
+    ],
 )
 def test_store_is_one_url(env: dict[str, str], kind: str, store: str, path: str | None) -> None:
     config = GateConfig.from_env(dict(BASE, **env))
@@ -342,3 +363,117 @@ def test_a_bad_store_names_the_setting(env: dict[str, str], setting: str) -> Non
         GateConfig.from_env(dict(BASE, **env))
     assert caught.value.setting == setting
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "kind", "hosts", "service", "db", "username", "password"),
+    [
+        (
+            "redis+sentinel://:p%40ss@s1:26380,s2,[::1]:26381/gate-master",
+            "sentinel",
+            (("s1", 26380), ("s2", 26379), ("::1", 26381)),
+            "gate-master",
+            0,
+            None,
+            "p@ss",
+        ),
+        (
+            "redis+sentinel://gate:pw@10.0.0.1:26379/m/3",
+            "sentinel",
+            (("10.0.0.1", 26379),),
+            "m",
+            3,
+            "gate",
+            "pw",
+        ),
+        (
+            "redis+cluster://n1:7000,n2",
+            "cluster",
+            (("n1", 7000), ("n2", 6379)),
+            None,
+            0,
+            None,
+            None,
+        ),
+        ("redis+cluster://:pw@n1:7000/", "cluster", (("n1", 7000),), None, 0, None, "pw"),
+    ],
+    ids=["sentinel-password-default-port-ipv6", "sentinel-user-db", "cluster", "cluster-slash"],
+)
+def test_sentinel_and_cluster_urls_are_read_as_redis_py_reads_urls(
+    url: str,
+    kind: str,
+    hosts: tuple[tuple[str, int], ...],
+    service: str | None,
+    db: int,
+    username: str | None,
+    password: str | None,
+) -> None:
+    target = redis_urls.parse(url, "PWLESS_GATE_STORE")
+    assert (target.kind, target.hosts, target.service, target.db) == (kind, hosts, service, db)
+    assert (target.username, target.password) == (username, password)
+    assert "pw" not in target.describe()
+    assert "p@ss" not in target.describe()
+    assert "pw" not in repr(target)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis+sentinel:///gate-master",
+        "redis+sentinel://:s3cret@/gate-master",
+        "redis+sentinel://s1:26379,,s2:26379/gate-master",
+        "redis+sentinel://s1:port/gate-master",
+        "redis+sentinel://s1:0/gate-master",
+        "redis+sentinel://s1:65536/gate-master",
+        "redis+sentinel://s1:26379",
+        "redis+sentinel://s1:26379/",
+        "redis+sentinel://s1:26379/gate-master/zero",
+        "redis+sentinel://s1:26379/gate-master/-1",
+        "redis+sentinel://s1:26379/gate-master/0/extra",
+        "redis+sentinel://s1:26379/gate-master?ssl=true",
+        "redis+sentinel://:s3/cret@s1:26379/gate-master",
+        "redis+sentinel://s1:26379,[::1/gate-master",
+        "redis+cluster://",
+        "redis+cluster://n1:7000,n2:x",
+        "redis+cluster://n1:7000/0",
+        "redis+cluster://:s3cret@n1:7000/1",
+        "redis+sentinal://:s3cret@s1:26379/gate-master",
+    ],
+    ids=[
+        "sentinel-no-hosts",
+        "sentinel-password-no-hosts",
+        "sentinel-empty-host",
+        "sentinel-port-not-a-number",
+        "sentinel-port-zero",
+        "sentinel-port-too-big",
+        "sentinel-no-service",
+        "sentinel-empty-service",
+        "sentinel-db-not-a-number",
+        "sentinel-db-negative",
+        "sentinel-too-many-parts",
+        "sentinel-query",
+        "sentinel-unencoded-slash-in-password",
+        "sentinel-stray-bracket",
+        "cluster-no-hosts",
+        "cluster-bad-port",
+        "cluster-db",
+        "cluster-db-with-password",
+        "misspelt-scheme",
+    ],
+)
+@pytest.mark.parametrize("setting", ["PWLESS_GATE_STORE", "PWLESS_GATE_REDIS_URL"])
+def test_a_malformed_sentinel_or_cluster_url_stops_start_up(url: str, setting: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        GateConfig.from_env(dict(BASE, **{setting: url}))
+    assert caught.value.setting == setting
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "s3" not in message
+    assert "cret" not in message
+
+
+def test_the_config_repr_holds_no_store_password() -> None:
+    url = "redis+sentinel://:s3cret@s1:26379,s2:26379/gate-master"
+    config = GateConfig.from_env(dict(BASE, PWLESS_GATE_STORE=url))
+    assert config.redis_url == url
+    assert "s3cret" not in repr(config)

@@ -1,4 +1,5 @@
-"""The Redis session store against a real redis-server."""
+"""The Redis session store against a real redis-server, and (where the test is about
+behaviour, not one server) against Redis Sentinel and Redis Cluster too."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_cookie_holds_only_a_random_id_and_ttl_is_remaining_life(
-    redis_url: str, clock: FakeClock
+    any_redis_url: str, clock: FakeClock
 ) -> None:
-    redis = connect(redis_url)
+    redis = connect(any_redis_url)
     store = RedisStore(redis, clock=clock)
     session = make_session(clock(), lifetime=600)
     value = store.save(session)
@@ -42,20 +43,20 @@ def test_malformed_ids_never_reach_redis(redis_url: str, value: str) -> None:
     assert RedisStore(connect(redis_url)).load(value) is None
 
 
-def test_unknown_id(redis_url: str) -> None:
-    assert RedisStore(connect(redis_url)).load(new_session_id()) is None
+def test_unknown_id(any_redis_url: str) -> None:
+    assert RedisStore(connect(any_redis_url)).load(new_session_id()) is None
 
 
-def test_revoke_and_update(redis_url: str, clock: FakeClock) -> None:
-    store = RedisStore(connect(redis_url), clock=clock)
+def test_revoke_and_update(any_redis_url: str, clock: FakeClock) -> None:
+    store = RedisStore(connect(any_redis_url), clock=clock)
     value = store.save(make_session(clock()))
     assert store.update(value, make_session(clock())) == value
     store.revoke(value)
     assert store.load(value) is None
 
 
-def test_sign_out_everywhere(redis_url: str, clock: FakeClock) -> None:
-    store = RedisStore(connect(redis_url), clock=clock)
+def test_sign_out_everywhere(any_redis_url: str, clock: FakeClock) -> None:
+    store = RedisStore(connect(any_redis_url), clock=clock)
     cache = SessionCache(store, ttl=60, clock=clock)
     mine = [cache.save(make_session(clock(), sub="email|me")) for _ in range(3)]
     other = cache.save(make_session(clock(), sub="email|other"))
@@ -64,8 +65,8 @@ def test_sign_out_everywhere(redis_url: str, clock: FakeClock) -> None:
     assert cache.lookup(other) is not None
 
 
-def test_namespaces_keep_gates_apart(redis_url: str, clock: FakeClock) -> None:
-    redis = connect(redis_url)
+def test_namespaces_keep_gates_apart(any_redis_url: str, clock: FakeClock) -> None:
+    redis = connect(any_redis_url)
     value = RedisStore(redis, namespace="one", clock=clock).save(make_session(clock()))
     assert RedisStore(redis, namespace="two", clock=clock).load(value) is None
 
@@ -93,10 +94,10 @@ def test_connection_refused_is_unavailable() -> None:
         store.load(new_session_id())
 
 
-def test_redis_throttle_is_shared(redis_url: str, clock: FakeClock) -> None:
+def test_redis_throttle_is_shared(any_redis_url: str, clock: FakeClock) -> None:
     limit = Limit.parse("3/60")
-    one = RedisThrottle(connect(redis_url), clock=clock)
-    two = RedisThrottle(connect(redis_url), clock=clock)
+    one = RedisThrottle(connect(any_redis_url), clock=clock)
+    two = RedisThrottle(connect(any_redis_url), clock=clock)
     assert [one.hit("send-id", "a", limit), two.hit("send-id", "a", limit)] == [0, 0]
     assert one.hit("send-id", "a", limit) == 0
     wait = two.hit("send-id", "a", limit)

@@ -15,8 +15,32 @@ still-valid token or wait for the record to change (see
 whole family when one is used twice, so this is what keeps concurrent
 requests from signing a person out.
 
+Redis Sentinel (``redis+sentinel://…``, see :mod:`pwless_gate.redis_urls`)
+changes nothing above: the client asks the sentinels for the master on each
+new connection, and a command on a connection to a master that failed over
+is sent again, once, on a new one. Replication is asynchronous, so the last
+writes before a master dies may be lost with it (a session that is gone is
+a sign-in again, never a wrong one).
+
+Redis Cluster (``redis+cluster://…``) runs a transaction or script only on
+keys of one hash slot. The key names stay the ones above, without hash
+tags: a session's slot follows from its random id (so sessions spread over
+the masters), and every command on it, the refresh lock included, touches
+one key. Only saving a session and "sign out everywhere" touch a session
+and its user's list, which are in different slots and cannot share one by
+the cookie id alone (the list is found by ``sub``, the record by the id).
+In a cluster these are two steps instead of one transaction, in the order
+that keeps the list a superset of the user's live sessions: a save lists
+the session first and then writes it (if the write fails, the list holds
+a name that ends with it); ``revoke_user`` deletes the listed sessions,
+then takes exactly those off the list, so a session saved meanwhile stays
+listed. The throttle's counters are the other multi-key command; see
+:class:`~pwless_gate.throttle.RedisThrottle` for their one hash tag.
+
 Any Redis failure is raised as :class:`~pwless_gate.errors.StoreUnavailable`
-naming the server and the error class (``Redis at 127.0.0.1:6379: ConnectionError``);
+naming the server and the error class (``Redis at 127.0.0.1:6379: ConnectionError``,
+``Redis Sentinel mymaster at 10.0.0.1:26379,10.0.0.2:26379: MasterNotFoundError``,
+``Redis Cluster at 10.0.0.1:6379,…: ClusterDownError``: hosts, never a password);
 the gate then answers 503 for anything that needs the store (fail closed),
 while sessions still in a process's cache keep working until their entry
 expires. redis-py reconnects by itself when Redis returns.
@@ -29,11 +53,14 @@ import hashlib
 import json
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from .. import redis_urls
 from ..errors import ConfigError, StoreUnavailable
+from ..redis_urls import host_port
 from ..sessions import Session, new_session_id
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -44,37 +71,155 @@ return 0
 """
 
 
-def connect(url: str, *, timeout: float = 1.0) -> Any:
-    """A ``redis.Redis`` client for ``url`` with short timeouts; needs the ``redis`` extra."""
+def connect(url: str, *, timeout: float = 1.0, setting: str = "PWLESS_GATE_STORE") -> Any:
+    """A client for ``url`` with short timeouts; needs the ``redis`` extra.
+
+    ``redis://``, ``rediss://``, ``unix://``: a ``redis.Redis``. ``redis+sentinel://``:
+    the ``redis.Redis`` that ``Sentinel(…).master_for(service)`` gives, which asks the
+    sentinels for the master on each new connection, so it follows a failover.
+    ``redis+cluster://``: a :class:`LazyCluster`. None of them connects before its
+    first command, so a gate starts while Redis is away (and answers 503 until it is back).
+    """
+    target = redis_urls.parse(url, setting)
     try:
         import redis
     except ImportError:
         raise ConfigError(
-            "PWLESS_GATE_REDIS_URL", "needs the redis package: pip install 'pwless-gate[redis]'"
+            setting, "needs the redis package: pip install 'pwless-gate[redis]'"
         ) from None
-    try:
-        return redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            health_check_interval=30,
+    options: dict[str, Any] = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "health_check_interval": 30,
+    }
+    if target.kind == "sentinel":
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+        from redis.sentinel import Sentinel
+
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            list(target.hosts),
+            # A sentinel that does not answer is passed over for the next one at once.
+            sentinel_kwargs={
+                "socket_timeout": timeout,
+                "socket_connect_timeout": timeout,
+                "retry": Retry(NoBackoff(), 0),
+            },
             retry_on_timeout=False,
+            # One retry, at once: a connection to a master that failed over is
+            # dropped and the command sent on a new one, to the master the
+            # sentinels name now. redis-py's default (10, backing off to 1 s,
+            # for each sentinel) would hold a request seconds while no master
+            # answers; it gets a 503 instead, as with one Redis server.
+            retry=Retry(NoBackoff(), 1),
+            **options,
         )
+        assert target.service is not None  # parse() insists on it
+        return sentinel.master_for(  # type: ignore[no-untyped-call]
+            target.service, db=target.db, username=target.username, password=target.password
+        )
+    if target.kind == "cluster":
+        from redis.cluster import ClusterNode, RedisCluster
+
+        def cluster() -> Any:
+            return RedisCluster(
+                startup_nodes=[
+                    ClusterNode(host, port)  # type: ignore[no-untyped-call]
+                    for host, port in target.hosts
+                ],
+                username=target.username,
+                password=target.password,
+                **options,
+            )
+
+        return LazyCluster(cluster, target.describe())
+    try:
+        return redis.Redis.from_url(url, retry_on_timeout=False, **options)
     except ValueError as exc:
-        raise ConfigError("PWLESS_GATE_REDIS_URL", str(exc)) from None
+        raise ConfigError(setting, str(exc)) from None
+
+
+class LazyCluster:
+    """A ``redis.cluster.RedisCluster`` made on first use, for :func:`connect`.
+
+    RedisCluster's constructor asks the nodes for the slot map at once and
+    raises when none answers; made here on the first command instead, an
+    unreachable cluster is a failing command (StoreUnavailable, a 503) rather
+    than a gate that cannot start. Every attribute is the real client's.
+    """
+
+    def __init__(self, make: Callable[[], Any], location: str) -> None:
+        self._make = make
+        self._client: Any = None
+        self._lock = threading.Lock()
+        self.location = location
+
+    def client(self) -> Any:
+        """The RedisCluster, made now if it was not yet (which may raise)."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._make()
+        return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("_make", "_client", "_lock"):
+            raise AttributeError(name)  # not set yet (a copy being made): never recurse
+        return getattr(self.client(), name)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+def is_cluster(redis: Any) -> bool:
+    """Whether ``redis`` is a Redis Cluster client (keys of one command must share a slot)."""
+    if isinstance(redis, LazyCluster):
+        return True
+    try:
+        from redis.cluster import RedisCluster
+    except ImportError:  # pragma: no cover - no client without the package
+        return False
+    return isinstance(redis, RedisCluster)
 
 
 def location(redis: Any) -> str:
-    """Where ``redis`` (a ``redis.Redis`` client) connects, for messages and logs.
+    """Where ``redis`` (a client :func:`connect` made, or one made by hand) connects, for
+    messages and logs: the host and port or socket path, never a password or the database.
 
-    ``Redis at 127.0.0.1:6379`` or ``Redis at /run/redis.sock``: the host and
-    port or socket path, never a password or the database number.
+    ``Redis at 127.0.0.1:6379``, ``Redis at /run/redis.sock``,
+    ``Redis Sentinel mymaster at 10.0.0.1:26379,10.0.0.2:26379`` (the sentinels: the
+    master changes), ``Redis Cluster at 10.0.0.1:6379,10.0.0.2:6379`` (the nodes given).
     """
-    kwargs = getattr(getattr(redis, "connection_pool", None), "connection_kwargs", {})
+    if isinstance(redis, LazyCluster):
+        return redis.location
+    startup = getattr(getattr(redis, "nodes_manager", None), "startup_nodes", None)
+    if startup is not None:
+        nodes = [host_port(str(node.host), int(node.port)) for node in startup.values()]
+        return f"Redis Cluster at {','.join(nodes)}"
+    pool = getattr(redis, "connection_pool", None)
+    manager = getattr(pool, "sentinel_manager", None)
+    if manager is not None:
+        sentinels = [
+            host_port(str(kw.get("host")), int(kw.get("port", 26379)))
+            for kw in (s.connection_pool.connection_kwargs for s in manager.sentinels)
+        ]
+        return f"Redis Sentinel {pool.service_name} at {','.join(sentinels)}"  # type: ignore[union-attr]
+    kwargs = getattr(pool, "connection_kwargs", {})
     if kwargs.get("path"):
         return f"Redis at {kwargs['path']}"
-    host = str(kwargs.get("host", "localhost"))
-    return f"Redis at {f'[{host}]' if ':' in host else host}:{kwargs.get('port', 6379)}"
+    return f"Redis at {host_port(str(kwargs.get('host', 'localhost')), kwargs.get('port', 6379))}"
+
+
+def current_master(redis: Any) -> str | None:
+    """The ``host:port`` the sentinels name as master now, for a Sentinel client; else None.
+
+    Asks the sentinels (it may raise what redis-py raises)."""
+    pool = getattr(redis, "connection_pool", None)
+    if getattr(pool, "sentinel_manager", None) is None:
+        return None
+    host, port = pool.get_master_address()  # type: ignore[union-attr]
+    return host_port(str(host), int(port))
 
 
 def _digest(value: str) -> str:
@@ -95,6 +240,7 @@ class RedisStore:
         self._namespace = namespace
         self._clock = clock
         self._location = location(redis)
+        self._cluster = is_cluster(redis)
 
     def _key(self, value: str) -> str:
         return f"{self._namespace}:session:{_digest(value)}"
@@ -132,14 +278,23 @@ class RedisStore:
         user_key = self._user_key(str(session.claims["sub"]))
         record = json.dumps(session.to_record(), separators=(",", ":"))
         try:
+            if self._cluster:
+                # Two slots: the index first, so no session is ever live and unlisted.
+                self._index(self._redis.pipeline(transaction=True), user_key, value, ttl)
+                self._redis.set(self._key(value), record, ex=ttl)
+                return
             pipe = self._redis.pipeline(transaction=True)
             pipe.set(self._key(value), record, ex=ttl)
-            pipe.sadd(user_key, self._key(value))
-            pipe.expire(user_key, ttl, gt=True)
-            pipe.expire(user_key, ttl, nx=True)
-            pipe.execute()
+            self._index(pipe, user_key, value, ttl)
         except Exception as exc:  # redis-py has many exception types; all mean "not now"
             raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
+
+    def _index(self, pipe: Any, user_key: str, value: str, ttl: int) -> None:
+        """List the session under its user; the list lives as long as its longest session."""
+        pipe.sadd(user_key, self._key(value))
+        pipe.expire(user_key, ttl, gt=True)
+        pipe.expire(user_key, ttl, nx=True)
+        pipe.execute()
 
     def load(self, cookie_value: str) -> Session | None:
         if not _SESSION_ID.match(cookie_value):
@@ -184,6 +339,8 @@ class RedisStore:
     def revoke_user(self, sub: str) -> int:
         """Delete every session of the user ``sub``; returns how many there were."""
         user_key = self._user_key(sub)
+        if self._cluster:
+            return self._revoke_listed(user_key)
         try:
             keys = self._redis.smembers(user_key)
             pipe = self._redis.pipeline(transaction=True)
@@ -194,3 +351,20 @@ class RedisStore:
         except Exception as exc:
             raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
         return int(sum(results[:-1]))
+
+    def _revoke_listed(self, user_key: str) -> int:
+        """revoke_user in a cluster: the sessions are in other slots than their list, so
+        no transaction; each is deleted (a pipeline sends them to their nodes), then
+        taken off the list. A session saved meanwhile stays listed for the next call."""
+        try:
+            keys = list(self._redis.smembers(user_key))
+            if not keys:
+                return 0
+            pipe = self._redis.pipeline(transaction=False)
+            for key in keys:
+                pipe.delete(key)
+            deleted = pipe.execute()
+            self._redis.srem(user_key, *keys)
+        except Exception as exc:
+            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
+        return int(sum(deleted))
