@@ -31,7 +31,7 @@ _BROWSERS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bVivaldi/", "Vivaldi"),
         (r"\bYaBrowser/", "Yandex Browser"),
         (r"\b(?:Firefox|FxiOS)/", "Firefox"),
-        (r"\b(?:Chrome|CriOS|Chromium)/", "Chrome"),
+        (r"\b(?:Headless)?(?:Chrome|CriOS|Chromium)/", "Chrome"),
         (r"\bVersion/[\d.]+.*\bSafari/", "Safari"),
         (r"\bMobile/\w+.*\bSafari/", "Safari"),
         (r"\b(?:MSIE |Trident/)", "Internet Explorer"),
