@@ -156,6 +156,12 @@ def derived_handle(sid: str) -> str:
     return base64.urlsafe_b64encode(digest).decode()
 
 
+def oldest_first(session: Session) -> tuple[float, str, str]:
+    """The sort key of listings: when it started (to the second), then who, then the
+    handle, so every listing of the same sessions has the same order."""
+    return (session.created_at, session.remote_user, session.handle)
+
+
 def _handle(value: object) -> str:
     """A stored handle if it is well-formed, else "" (so one is derived)."""
     return value if isinstance(value, str) and HANDLE.match(value) else ""

@@ -26,7 +26,7 @@ from typing import TextIO
 from .config import GateConfig
 from .errors import ConfigError
 from .identity import InvalidIdentifier, normalise_email, normalise_phone
-from .sessions import Session, SessionIndex
+from .sessions import Session, SessionIndex, oldest_first
 from .useragents import UNKNOWN
 
 
@@ -56,7 +56,7 @@ def find(index: SessionIndex, user: str, default_region: str | None = None) -> l
         for session in index.all_sessions():
             if session.remote_user.casefold() == wanted:
                 found.setdefault(session.handle, session)
-    return sorted(found.values(), key=lambda s: s.created_at)
+    return sorted(found.values(), key=oldest_first)
 
 
 def identifier(user: str, default_region: str | None = None) -> str | None:

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigError, StoreUnavailable
-from ..sessions import Session, new_session_id
+from ..sessions import Session, new_session_id, oldest_first
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
 #: Keys asked for per SCAN step (and read per MGET) when listing every session.
@@ -221,7 +221,7 @@ class RedisStore:
                 found.extend(s for s in map(_session, self._redis.mget(batch)) if s)
         except Exception as exc:
             raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
-        return sorted(found, key=lambda s: s.created_at)
+        return sorted(found, key=oldest_first)
 
     def revoke_where(self, sub: str, select: Callable[[Session], bool]) -> int:
         """Delete the sessions of ``sub`` that ``select`` picks; returns how many went."""
@@ -251,7 +251,7 @@ class RedisStore:
             raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
         found = [(key, _session(raw)) for key, raw in zip(keys, records, strict=True)]
         live = [(key, session) for key, session in found if session is not None]
-        return sorted(live, key=lambda pair: pair[1].created_at)
+        return sorted(live, key=lambda pair: oldest_first(pair[1]))
 
 
 def _session(raw: Any) -> Session | None:

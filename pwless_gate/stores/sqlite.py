@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 
 from ..errors import ConfigError, StoreUnavailable
-from ..sessions import Session, new_session_id
+from ..sessions import Session, new_session_id, oldest_first
 
 SETTING = "PWLESS_GATE_STORE"
 SCHEMA_VERSION = 1
@@ -336,7 +336,7 @@ def _session(record: str) -> Session | None:
 def _sessions(records: Iterable[str]) -> list[Session]:
     """The well-formed sessions among ``records``, oldest first."""
     found = [s for s in map(_session, records) if s is not None]
-    return sorted(found, key=lambda s: s.created_at)
+    return sorted(found, key=oldest_first)
 
 
 def _picked(record: str, select: Callable[[Session], bool]) -> bool:
