@@ -20,7 +20,20 @@ from typing import Any
 import pytest
 import requests
 
-from ..helpers import CLIENT_ID, CLIENT_SECRET, hidden, http_sign_in
+from pwless_gate import PasswordlessGate
+from pwless_gate.sessions import Session
+from pwless_gate.stores.sqlite import SQLiteDatabase, SQLiteStore
+
+from ..helpers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FakeClock,
+    Harness,
+    RecordingApp,
+    gate_config,
+    hidden,
+    http_sign_in,
+)
 from ..procs import BIN, ROOT, gunicorn
 from .test_scale import until
 
@@ -341,3 +354,83 @@ def test_revoke_needs_a_user_or_all(gate_env: dict[str, str]) -> None:
     result = pwless_gate(gate_env, "sessions", "revoke")
     assert result.returncode == 2
     assert "--user" in result.stderr
+
+
+# -- in process: the clock, the cookie store, odd requests ------------------------------
+
+
+class CountingStore(SQLiteStore):
+    """The SQLite store, noting the ``seen_at`` of every record it rewrites."""
+
+    def __init__(self, path: Path, clock: FakeClock) -> None:
+        super().__init__(SQLiteDatabase(str(path), clock=clock), clock=clock)
+        self.writes: list[float] = []
+
+    def update(self, cookie_value: str, session: Session) -> str | None:
+        self.writes.append(session.seen_at)
+        return super().update(cookie_value, session)
+
+
+def test_last_seen_is_written_once_a_minute_not_on_every_request(
+    tenant: Any, tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "gate.sqlite3"
+    store = CountingStore(path, clock)
+    config = gate_config(tenant.url, store=f"sqlite://{path}")
+    app = RecordingApp()
+    harness = Harness(PasswordlessGate(app, config, store=store, clock=clock), app, tenant)
+    assert harness.login("kim@example.com").status_code == 303
+    [started] = store.all_sessions()
+    for _ in range(5):
+        clock.advance(10)
+        assert harness.client.get("/").status_code == 200
+    assert store.writes == []  # 50 seconds of requests: no write
+    clock.advance(11)
+    assert harness.client.get("/").status_code == 200
+    assert harness.client.get("/").status_code == 200
+    assert store.writes == [clock()]  # once, then not again within the minute
+    [seen] = store.all_sessions()
+    assert seen.seen_at == clock() > started.seen_at
+    assert seen.handle == started.handle
+
+
+def test_with_the_cookie_store_revoke_is_a_clear_no(harness: Harness) -> None:
+    assert harness.login("lu@example.com").status_code == 303
+    page = harness.client.get("/_gate/sessions")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "cannot be listed or ended here" in text
+    assert "PWLESS_GATE_STORE" in text
+    assert handles_on(text) == []
+    token = hidden(harness.client.get("/_gate/logout").get_data(as_text=True), "csrf_token")
+    for session in ("others", "AAAAAAAAAAAAAAAA"):
+        answer = harness.client.post(
+            "/_gate/sessions/revoke", data={"csrf_token": token, "session": session}
+        )
+        assert answer.status_code == 409
+    assert harness.client.get("/").status_code == 200
+
+
+def test_revoking_this_browsers_own_handle_leads_to_sign_out(
+    make_harness: Any, tmp_path: Path
+) -> None:
+    harness = make_harness(store=f"sqlite://{tmp_path / 'gate.sqlite3'}")
+    assert harness.login("mo@example.com").status_code == 303
+    index = harness.gate.sessions.index
+    assert index is not None
+    [mine] = index.all_sessions()
+    page = harness.client.get("/_gate/logout").get_data(as_text=True)
+    answer = harness.client.post(
+        "/_gate/sessions/revoke",
+        data={"csrf_token": hidden(page, "csrf_token"), "session": mine.handle},
+    )
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/_gate/logout"  # the sign-out confirmation
+    assert harness.client.get("/").status_code == 200  # nothing ended without confirming
+
+
+def test_sessions_url_is_absolute_with_a_public_url(make_harness: Any) -> None:
+    harness = make_harness(public_url="http://localhost/tools")
+    assert harness.login("ned@example.com").status_code == 303
+    info = harness.client.get("/_gate/userinfo").get_json()
+    assert info["sessions_url"] == "http://localhost/tools/_gate/sessions"
