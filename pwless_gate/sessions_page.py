@@ -28,7 +28,6 @@ from werkzeug.wrappers import Response
 
 from .answers import Responder, see_other
 from .deps import Deps
-from .errors import Refused
 from .pages import json_response
 from .request import GateRequest
 from .sessions import HANDLE, CachedSession, Session
@@ -96,12 +95,12 @@ class SessionsViews:
         if current is None:
             return self._challenge(request)
         if self.deps.sessions.index is None:
-            raise Refused(
+            return self._refuse(
+                request,
                 409,
                 "Sessions cannot be ended here",
                 "This site keeps each session in its browser's cookie, so other sessions "
                 "cannot be ended from here. Sign out in the other browser instead.",
-                next=request.gate_url("/sessions"),
             )
         chosen = request.form.get("session", "")
         mine = current.session.handle
@@ -114,13 +113,27 @@ class SessionsViews:
         if not HANDLE.match(chosen) or not self._end(
             request, current, lambda s: s.handle == chosen, "one"
         ):
-            raise Refused(
+            return self._refuse(
+                request,
                 404,
                 "No such session",
                 "That is not one of your sessions, or it has already ended. Nothing was changed.",
-                next=request.gate_url("/sessions"),
             )
         return see_other(self._back(request, 1))
+
+    def _refuse(self, request: GateRequest, status: int, title: str, message: str) -> Response:
+        """An error page leading back to the sessions page, or JSON for an API client."""
+        if request.api:
+            return json_response({"error": title, "message": message}, status)
+        return self.r.page(
+            request,
+            "error.html",
+            status=status,
+            title=title,
+            message=message,
+            back=request.gate_url("/sessions"),
+            back_label="Back to your sessions",
+        )
 
     def _end(
         self,

@@ -218,6 +218,7 @@ def test_a_handle_that_is_not_mine_ends_nothing(base: str, tenant: Any, handle: 
     refused = revoke(mine, base, handle)
     assert refused.status_code == 404
     assert "Nothing was changed" in refused.text
+    assert 'href="/_gate/sessions">Back to your sessions' in refused.text
     for browser in (mine, other_mine, *theirs):
         assert spread(browser, base, n=6) == {200}
     assert len(handles_on(mine.get(f"{base}/_gate/sessions", timeout=10).text)) == 2
