@@ -24,6 +24,7 @@ EVENTS = frozenset(
         "login_failed",
         "throttled",
         "logout",
+        "sessions_ended",
         "refused_by_allow_list",
         "refused_by_authorize",
     }

@@ -1,4 +1,4 @@
-"""The ``pwless-gate`` command: demo, dev-tenant, serve, check.
+"""The ``pwless-gate`` command: demo, dev-tenant, serve, check, sessions.
 
 Configuration errors print one line naming the setting and exit with 2.
 """
@@ -116,6 +116,18 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="validate the configuration, reach the store and the tenant, import APP"
     )
     check.add_argument("app", nargs="?", metavar="APP", help="MODULE:APP to import, as serve does")
+
+    sessions = commands.add_parser(
+        "sessions", help="list or end sessions in the SQLite or Redis store"
+    )
+    actions = sessions.add_subparsers(dest="action", required=True, metavar="ACTION")
+    user_help = "the person: an Auth0 sub (email|…, sms|…), an email address or a phone number"
+    listing = actions.add_parser("list", help="one line per session, then the count")
+    listing.add_argument("--user", metavar="ID", help=user_help)
+    ending = actions.add_parser("revoke", help="end sessions; prints how many")
+    who = ending.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", metavar="ID", help=user_help)
+    who.add_argument("--all", action="store_true", help="everyone's sessions")
     return parser
 
 
@@ -157,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args.app, args.host, args.port)
         elif args.command == "check":
             return _check(args.app)
+        elif args.command == "sessions":
+            return _sessions(args)
     except ConfigError as exc:
         print(f"pwless-gate: {exc}", file=sys.stderr)
         return 2
@@ -197,6 +211,19 @@ def _check(app: str | None) -> int:
     if app is not None and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as serve and gunicorn import it
     return run_check(config, app)
+
+
+def _sessions(args: argparse.Namespace) -> int:
+    """``sessions list|revoke`` (:mod:`.sessions_cli`); 1 when the store does not answer."""
+    from .errors import StoreUnavailable
+    from .sessions_cli import run
+
+    config = GateConfig.from_env()
+    try:
+        return run(config, args.action, user=args.user, everyone=getattr(args, "all", False))
+    except StoreUnavailable as exc:
+        print(f"pwless-gate: the session store is not answering: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

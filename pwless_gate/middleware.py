@@ -51,7 +51,14 @@ from .pacing import Pacer
 from .preflight import preflight_answer
 from .public_paths import PublicPaths
 from .renew import Renewer
-from .sessions import CachedSession, Session, SessionCache, SessionStore
+from .sessions import (
+    SEEN_EVERY,
+    CachedSession,
+    Session,
+    SessionCache,
+    SessionIndex,
+    SessionStore,
+)
 from .stores import CookieStore
 from .throttle import MemoryThrottle, Throttle
 from .transactions import TransactionSigner
@@ -194,6 +201,8 @@ class PasswordlessGate:
             idle_timeout=config.session_idle_timeout,
             clock=clock,
             admit=lambda session: _allowed(config, session),
+            # A store that lists sessions shows "last seen": written once a minute at most.
+            touch_every=SEEN_EVERY if isinstance(store, SessionIndex) else 0,
         )
         self.cookies = Cookies(config)
         self._renewer = Renewer(

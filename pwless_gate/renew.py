@@ -1,4 +1,4 @@
-"""Keeping a session alive: access-token refresh and the idle timeout.
+"""Keeping a session alive: access-token refresh, the idle timeout, "last seen".
 
 Neither is on the hot path: a cached session carries ``refresh_at``, the
 moment it next needs attention (its access token is about to expire, or
@@ -97,7 +97,9 @@ class Renewer:
         if self._idle and now - session.seen_at > self._idle:
             self._sessions.revoke(value)
             return Renewal(None)
-        changes: dict[str, Any] = {"seen_at": now} if self._idle else {}
+        # "Last seen" moves with the idle timeout, and for a listed session (touch_every).
+        touch = self._idle or self._sessions.touch_every
+        changes: dict[str, Any] = {"seen_at": now} if touch else {}
         expires = session.access_expires_at
         if session.access_token and expires is not None and expires <= now + ACCESS_TOKEN_MARGIN:
             still_valid = expires > now

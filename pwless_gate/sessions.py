@@ -9,23 +9,36 @@ grow it.
 
 A signed-cookie session cannot be revoked before it expires: logout deletes
 the cookie and drops it from this process's cache. Use a server-side store
-when revocation everywhere matters.
+when revocation everywhere matters. The server-side stores are also a
+:class:`SessionIndex`: they list a person's sessions and end one of them by
+its :attr:`Session.handle` (the sessions page, ``pwless-gate sessions``).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from cachetools import FIFOCache
 
+from .useragents import bounded
+
 #: Seconds before an access token expires when the gate refreshes it.
 ACCESS_TOKEN_MARGIN = 60
+#: How often, at most, a listed session's "last seen" is written (seconds).
+SEEN_EVERY = 60
+#: The longest client IP kept in a record (an IPv6 address with a zone fits).
+MAX_IP = 64
+#: What a session handle looks like: 96 bits, URL-safe base64.
+HANDLE = re.compile(r"^[A-Za-z0-9_-]{16}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +81,20 @@ class Session:
     refresh_token: str | None = None
     #: The last time the idle timeout was pushed back (0: never, use created_at).
     seen_at: float = 0.0
+    #: The id its owner sees on the sessions page and sends to end it. Random for a
+    #: new session; for a record written before handles existed, derived from ``sid``
+    #: (stable, and the cookie value cannot be worked out from it either).
+    handle: str = ""
+    #: The client's IP at sign-in, through trusted proxies ("" when not known).
+    ip: str = ""
+    #: A short browser summary such as "Firefox on Linux" ("" when not known).
+    agent: str = ""
 
     def __post_init__(self) -> None:
         if not self.seen_at:
             object.__setattr__(self, "seen_at", self.created_at)
+        if not self.handle:
+            object.__setattr__(self, "handle", derived_handle(self.sid))
 
     def to_record(self) -> dict[str, Any]:
         record = {
@@ -82,7 +105,12 @@ class Session:
             "ca": int(self.created_at),
             "ex": int(self.expires_at),
             "sa": int(self.seen_at),
+            "h": self.handle,
         }
+        if self.ip:
+            record["ip"] = self.ip
+        if self.agent:
+            record["ua"] = self.agent
         if self.access_token:
             record.update(at=self.access_token, ate=self.access_expires_at)
         if self.refresh_token:
@@ -106,12 +134,37 @@ class Session:
             access_expires_at=record.get("ate"),
             refresh_token=record.get("rt"),
             seen_at=float(record.get("sa") or record["ca"]),
+            handle=_handle(record.get("h")),
+            ip=bounded(record.get("ip"))[:MAX_IP],
+            agent=bounded(record.get("ua")),
         )
 
 
 def new_session_id() -> str:
     """A random 256-bit session id."""
     return secrets.token_urlsafe(32)
+
+
+def new_handle() -> str:
+    """A random 96-bit session handle (16 URL-safe characters)."""
+    return secrets.token_urlsafe(12)
+
+
+def derived_handle(sid: str) -> str:
+    """The handle of a session recorded without one: a hash of its ``sid``."""
+    digest = hashlib.sha256(b"pwless-gate handle\x00" + sid.encode()).digest()[:12]
+    return base64.urlsafe_b64encode(digest).decode()
+
+
+def oldest_first(session: Session) -> tuple[float, str, str]:
+    """The sort key of listings: when it started (to the second), then who, then the
+    handle, so every listing of the same sessions has the same order."""
+    return (session.created_at, session.remote_user, session.handle)
+
+
+def _handle(value: object) -> str:
+    """A stored handle if it is well-formed, else "" (so one is derived)."""
+    return value if isinstance(value, str) and HANDLE.match(value) else ""
 
 
 class SessionStore(Protocol):
@@ -131,6 +184,20 @@ class SessionStore(Protocol):
         the session was ended meanwhile (nothing is written then)."""
 
 
+@runtime_checkable
+class SessionIndex(Protocol):
+    """A store that lists the sessions it holds and ends them one by one (SQLite, Redis)."""
+
+    def sessions_of(self, sub: str) -> list[Session]:
+        """The live sessions of the user ``sub``, oldest first."""
+
+    def all_sessions(self) -> list[Session]:
+        """Every live session, oldest first (a scan: for operators, not for requests)."""
+
+    def revoke_where(self, sub: str, select: Callable[[Session], bool]) -> int:
+        """End the live sessions of ``sub`` for which ``select`` is true; return how many."""
+
+
 @dataclass(frozen=True, slots=True)
 class CachedSession:
     """A verified session with the environ keys the wrapped app will get."""
@@ -148,7 +215,9 @@ class CachedSession:
         return self.session.expires_at
 
 
-def _cached(session: Session, fresh_until: float, idle_timeout: int = 0) -> CachedSession:
+def _cached(
+    session: Session, fresh_until: float, idle_timeout: int = 0, touch_every: int = 0
+) -> CachedSession:
     user = User.from_claims(session.claims)
     environ: dict[str, Any] = {
         "REMOTE_USER": session.remote_user,
@@ -160,6 +229,8 @@ def _cached(session: Session, fresh_until: float, idle_timeout: int = 0) -> Cach
         times.append((session.access_expires_at or 0) - ACCESS_TOKEN_MARGIN)
     if idle_timeout:
         times.append(session.seen_at + idle_timeout / 2)
+    if touch_every:
+        times.append(session.seen_at + touch_every)
     refresh_at = min(times) if times else None
     return CachedSession(
         session=session,
@@ -178,6 +249,10 @@ class SessionCache:
     An entry is trusted for ``ttl`` seconds (never past the session's end),
     then the store is asked again, so a revoked session is refused by every
     process within ``ttl``.
+
+    ``touch_every`` (seconds, 0 for never) makes a session due for renewal
+    that long after its ``seen_at``, so "last seen" is written at most that
+    often per session and process, never on every request.
     """
 
     def __init__(
@@ -189,8 +264,10 @@ class SessionCache:
         idle_timeout: int = 0,
         clock: Callable[[], float] = time.time,
         admit: Callable[[Session], bool] | None = None,
+        touch_every: int = 0,
     ) -> None:
         self.store = store
+        self.touch_every = touch_every
         self._admit = admit
         self._idle = idle_timeout
         self._cache: FIFOCache[str, CachedSession] = FIFOCache(maxsize=maxsize)
@@ -224,7 +301,7 @@ class SessionCache:
             if entry is not None:
                 self.forget(cookie_value)
             return None
-        entry = _cached(session, now + self._ttl, self._idle)
+        entry = _cached(session, now + self._ttl, self._idle, self.touch_every)
         with self._lock:
             self._cache[cookie_value] = entry
         return entry
@@ -233,7 +310,7 @@ class SessionCache:
         """Store a new session; return its cookie value."""
         value = self.store.save(session)
         with self._lock:
-            self._cache[value] = _cached(session, self._clock() + self._ttl, self._idle)
+            self._cache[value] = self._entry(session)
         return value
 
     def replace(self, cookie_value: str, session: Session) -> str | None:
@@ -243,8 +320,11 @@ class SessionCache:
         with self._lock:
             self._cache.pop(cookie_value, None)
             if value is not None:
-                self._cache[value] = _cached(session, self._clock() + self._ttl, self._idle)
+                self._cache[value] = self._entry(session)
         return value
+
+    def _entry(self, session: Session) -> CachedSession:
+        return _cached(session, self._clock() + self._ttl, self._idle, self.touch_every)
 
     def forget(self, cookie_value: str) -> None:
         with self._lock:
@@ -262,6 +342,37 @@ class SessionCache:
             for key in mine:
                 self._cache.pop(key, None)
         return int(revoke_user(sub))
+
+    @property
+    def index(self) -> SessionIndex | None:
+        """The store, when it can list and end sessions one by one; else None."""
+        return self.store if isinstance(self.store, SessionIndex) else None
+
+    def sessions_of(self, sub: str) -> list[Session]:
+        """The live sessions of ``sub``; raises ``TypeError`` when the store cannot list."""
+        return self._index().sessions_of(sub)
+
+    def revoke_where(self, sub: str, select: Callable[[Session], bool]) -> int:
+        """End the sessions of ``sub`` that ``select`` picks, here and in the store;
+        returns how many the store ended. Raises ``TypeError`` as :meth:`sessions_of`."""
+        index = self._index()
+        with self._lock:
+            mine = [
+                k
+                for k, v in self._cache.items()
+                if v.session.claims.get("sub") == sub and select(v.session)
+            ]
+            for key in mine:
+                self._cache.pop(key, None)
+        return index.revoke_where(sub, select)
+
+    def _index(self) -> SessionIndex:
+        index = self.index
+        if index is None:
+            raise TypeError(
+                f"{type(self.store).__name__} cannot list or end sessions; use SQLite or Redis"
+            )
+        return index
 
     def revoke(self, cookie_value: str) -> None:
         """Drop the session from this process and from the store."""

@@ -17,9 +17,10 @@ from .auth0 import TokenSet
 from .deps import Deps
 from .errors import Refused, Throttled
 from .request import GateRequest
-from .sessions import Session, User, new_session_id
+from .sessions import MAX_IP, Session, User, new_handle, new_session_id
 from .throttle import Hit
 from .transactions import Transaction
+from .useragents import summarise
 
 
 class SignIn:
@@ -80,6 +81,9 @@ class SignIn:
             access_token=tokens.access_token if keep_tokens else None,
             access_expires_at=now + tokens.expires_in if keep_tokens else None,
             refresh_token=tokens.refresh_token if keep_tokens else None,
+            handle=new_handle(),
+            ip=ip[:MAX_IP],
+            agent=summarise(request.headers.get("User-Agent")),
         )
         if deps.hooks.on_login is not None:
             # Before anything is saved: a hook that raises leaves no session behind.

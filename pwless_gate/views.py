@@ -2,7 +2,8 @@
 
 ``login`` and ``verify`` live in :mod:`pwless_gate.codes`, ``callback`` in
 :mod:`pwless_gate.links`; here are routing, ``logout`` (and ending a session
-on one of the app's own logout paths), ``userinfo``,
+on one of the app's own logout paths), ``userinfo`` (the claims, and
+``sessions_url``), the sessions page (:mod:`pwless_gate.sessions_page`),
 ``auth`` (for nginx ``auth_request``), ``health``, ``metrics``, the static
 assets, and the answers to the decisions that do not reach the app
 (challenge, deny, unavailable). Every exception a view raises becomes an
@@ -27,6 +28,7 @@ from .pages import json_response
 from .redirects import safe_next
 from .request import GateRequest
 from .sessions import CachedSession, User
+from .sessions_page import SessionsViews
 from .signin import SignIn
 
 if TYPE_CHECKING:
@@ -42,11 +44,14 @@ class GateViews:
         signin = SignIn(deps)
         self.codes = CodeViews(deps, self.r, signin)
         self.links = LinkViews(deps, self.r, signin)
+        self.sessions = SessionsViews(deps, self.r)
         self._routes: dict[str, Callable[[GateRequest], Response]] = {
             "/login": self.codes.login,
             "/verify": self.codes.verify,
             "/callback": self.links.callback,
             "/logout": self.logout,
+            "/sessions": self.sessions.page,
+            "/sessions/revoke": self.sessions.revoke,
             "/userinfo": self.userinfo,
             "/auth": self.auth,
             "/health": self.health,
@@ -151,7 +156,15 @@ class GateViews:
         current = request.current
         if current is None:
             return json_response({"error": "unauthorized"}, 401)
-        return json_response(dict(current.session.claims))
+        return json_response(
+            {**current.session.claims, "sessions_url": self._sessions_url(request)}
+        )
+
+    def _sessions_url(self, request: GateRequest) -> str:
+        """The sessions page: absolute with ``public_url``, else a root-relative path."""
+        if self.deps.config.public_origin is not None:
+            return request.absolute_gate_url("/sessions")
+        return request.gate_url("/sessions")
 
     def auth(self, request: GateRequest) -> Response:
         """For nginx ``auth_request``: 202 with the user in headers, or 401."""

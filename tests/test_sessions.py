@@ -6,7 +6,15 @@ import time
 
 import pytest
 
-from pwless_gate.sessions import Session, SessionCache, new_session_id
+from pwless_gate.sessions import (
+    HANDLE,
+    MAX_IP,
+    SEEN_EVERY,
+    Session,
+    SessionCache,
+    new_handle,
+    new_session_id,
+)
 from pwless_gate.stores import CookieStore
 
 from .helpers import FakeClock
@@ -125,3 +133,85 @@ def test_parallel_lookup_replace_and_forget_never_raise() -> None:
             thread.join()
         sys.setswitchinterval(interval)
     assert errors == []
+
+
+# -- what the sessions page needs of a record ---------------------------------------
+
+
+def test_handle_ip_and_browser_survive_the_record() -> None:
+    session = Session(
+        sid=new_session_id(),
+        remote_user="ada@example.com",
+        connection="email",
+        claims={"sub": "email|abc"},
+        created_at=1000.0,
+        expires_at=5000.0,
+        handle=new_handle(),
+        ip="2001:db8::1",
+        agent="Firefox on Linux",
+    )
+    loaded = Session.from_record(session.to_record())
+    assert (loaded.handle, loaded.ip, loaded.agent) == (
+        session.handle,
+        "2001:db8::1",
+        "Firefox on Linux",
+    )
+    assert HANDLE.match(session.handle)
+    assert new_handle() != new_handle()
+
+
+def old_record() -> dict[str, object]:
+    """A record as the code before handles wrote it."""
+    return {
+        "sid": "s" * 43,
+        "u": "ada@example.com",
+        "c": "email",
+        "cl": {"sub": "email|abc"},
+        "ca": 1000,
+        "ex": 5000,
+        "sa": 1200,
+    }
+
+
+def test_a_record_without_the_new_fields_loads_with_a_stable_handle() -> None:
+    first = Session.from_record(old_record())
+    again = Session.from_record(old_record())
+    assert first.handle == again.handle
+    assert HANDLE.match(first.handle)
+    assert first.handle not in "s" * 43
+    assert (first.ip, first.agent, first.seen_at) == ("", "", 1200.0)
+    other = Session.from_record({**old_record(), "sid": "t" * 43})
+    assert other.handle != first.handle
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("h", "short"), ("h", 12345), ("h", "../" * 6), ("ip", "x" * 500), ("ua", "\x00" * 5)],
+    ids=["short-handle", "number-handle", "odd-handle", "long-ip", "control-ua"],
+)
+def test_odd_stored_fields_are_bounded_or_replaced(field: str, value: object) -> None:
+    session = Session.from_record({**old_record(), field: value})
+    assert HANDLE.match(session.handle)
+    assert len(session.ip) <= MAX_IP
+    assert session.agent.isprintable()
+
+
+def test_a_listed_session_is_due_for_a_last_seen_write_once_a_minute(clock: FakeClock) -> None:
+    cache = SessionCache(CookieStore([KEY]), clock=clock, touch_every=SEEN_EVERY)
+    value = cache.save(make_session(clock()))
+    entry = cache.lookup(value)
+    assert entry is not None
+    assert entry.refresh_at == clock() + SEEN_EVERY
+    untouched = SessionCache(CookieStore([KEY]), clock=clock)
+    cached = untouched.lookup(untouched.save(make_session(clock())))
+    assert cached is not None
+    assert cached.refresh_at is None  # no write on the hot path without a listing store
+
+
+def test_the_cookie_store_cannot_list_or_end_sessions(clock: FakeClock) -> None:
+    cache = SessionCache(CookieStore([KEY]), clock=clock)
+    assert cache.index is None
+    with pytest.raises(TypeError):
+        cache.sessions_of("email|abc")
+    with pytest.raises(TypeError):
+        cache.revoke_where("email|abc", lambda s: True)

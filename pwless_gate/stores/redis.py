@@ -3,7 +3,9 @@
 The record lives under ``<namespace>:session:<sha256 of the id>`` with a TTL
 equal to the session's remaining life, so a copy of the Redis data holds no
 usable cookie. Each user's session keys are also listed under
-``<namespace>:user:<sha256 of sub>`` for "sign out everywhere". Logout
+``<namespace>:user:<sha256 of sub>`` for "sign out everywhere" and the
+sessions page (members whose record expired are removed when the set is
+read). Logout
 deletes the record: every process stops accepting it once its
 verified-session cache entry expires (``session_cache_ttl`` seconds).
 
@@ -61,9 +63,11 @@ from typing import Any
 from .. import redis_urls
 from ..errors import ConfigError, StoreUnavailable
 from ..redis_urls import host_port
-from ..sessions import Session, new_session_id
+from ..sessions import Session, new_session_id, oldest_first
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
+#: Keys asked for per SCAN step (and read per MGET) when listing every session.
+_SCAN_COUNT = 500
 #: Deletes the lock only if it is still the caller's (it may have expired and been retaken).
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
@@ -368,3 +372,79 @@ class RedisStore:
         except Exception as exc:
             raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
         return int(sum(deleted))
+
+    def sessions_of(self, sub: str) -> list[Session]:
+        """The live sessions of ``sub``, oldest first, from the user's set; members
+        whose record expired or was deleted are removed from the set."""
+        return [session for _, session in self._members(sub)]
+
+    def all_sessions(self) -> list[Session]:
+        """Every live session, oldest first: a ``SCAN`` of the session keys (bounded
+        ``COUNT`` per step), for operators."""
+        found: list[Session] = []
+        try:
+            batch: list[Any] = []
+            for key in self._redis.scan_iter(
+                match=f"{self._namespace}:session:*", count=_SCAN_COUNT
+            ):
+                batch.append(key)
+                if len(batch) >= _SCAN_COUNT:
+                    found.extend(s for s in map(_session, self._mget(batch)) if s)
+                    batch = []
+            if batch:
+                found.extend(s for s in map(_session, self._mget(batch)) if s)
+        except Exception as exc:
+            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
+        return sorted(found, key=oldest_first)
+
+    def revoke_where(self, sub: str, select: Callable[[Session], bool]) -> int:
+        """Delete the sessions of ``sub`` that ``select`` picks; returns how many went."""
+        chosen = [key for key, session in self._members(sub) if select(session)]
+        if not chosen:
+            return 0
+        try:
+            # In a cluster the sessions and their list are in other slots: no transaction,
+            # the deletes first, then the list (as _revoke_listed does).
+            pipe = self._redis.pipeline(transaction=not self._cluster)
+            for key in chosen:
+                pipe.delete(key)
+            if self._cluster:
+                deleted = pipe.execute()
+                self._redis.srem(self._user_key(sub), *chosen)
+            else:
+                pipe.srem(self._user_key(sub), *chosen)
+                deleted = pipe.execute()[:-1]
+        except Exception as exc:
+            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
+        return int(sum(deleted))
+
+    def _mget(self, keys: list[Any]) -> list[Any]:
+        """The values of ``keys``; in a cluster one read per slot (keys spread over them)."""
+        if self._cluster:
+            return list(self._redis.mget_nonatomic(keys))
+        return list(self._redis.mget(keys))
+
+    def _members(self, sub: str) -> list[tuple[Any, Session]]:
+        """(key, session) for each live session in the user's set, oldest first."""
+        user_key = self._user_key(sub)
+        try:
+            keys = sorted(self._redis.smembers(user_key))
+            records = self._mget(keys) if keys else []
+            gone = [key for key, raw in zip(keys, records, strict=True) if raw is None]
+            if gone:
+                self._redis.srem(user_key, *gone)
+        except Exception as exc:
+            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
+        found = [(key, _session(raw)) for key, raw in zip(keys, records, strict=True)]
+        live = [(key, session) for key, session in found if session is not None]
+        return sorted(live, key=lambda pair: oldest_first(pair[1]))
+
+
+def _session(raw: Any) -> Session | None:
+    """The session in a stored record, or None when it is gone or malformed."""
+    if raw is None:
+        return None
+    try:
+        return Session.from_record(json.loads(raw))
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -2,7 +2,7 @@
 
 The cookie holds only a random 256-bit id; the record lives in the
 ``sessions`` table under the sha256 of that id, beside the sha256 of the
-user's ``sub`` (for "sign out everywhere") and its expiry, so a copy of the
+user's ``sub`` (for "sign out everywhere" and the sessions page) and its expiry, so a copy of the
 file holds no usable cookie. Logout deletes the row: every process on the
 machine stops accepting the session once its verified-session cache entry
 expires (``session_cache_ttl`` seconds). The throttle counters
@@ -38,10 +38,10 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from ..errors import ConfigError, StoreUnavailable
-from ..sessions import Session, new_session_id
+from ..sessions import Session, new_session_id, oldest_first
 
 SETTING = "PWLESS_GATE_STORE"
 SCHEMA_VERSION = 1
@@ -255,6 +255,40 @@ class SQLiteStore:
             "DELETE FROM sessions WHERE user = ? AND expires_at > ?", (digest(sub), self._clock())
         )
 
+    def sessions_of(self, sub: str) -> list[Session]:
+        """The live sessions of the user ``sub``, oldest first (by the user index)."""
+        rows = self._rows(
+            "SELECT record FROM sessions WHERE user = ? AND expires_at > ?",
+            (digest(sub), self._clock()),
+        )
+        return _sessions(record for (record,) in rows)
+
+    def all_sessions(self) -> list[Session]:
+        """Every live session, oldest first: a scan of the table, for operators."""
+        rows = self._rows("SELECT record FROM sessions WHERE expires_at > ?", (self._clock(),))
+        return _sessions(record for (record,) in rows)
+
+    def revoke_where(self, sub: str, select: Callable[[Session], bool]) -> int:
+        """Delete the live sessions of ``sub`` that ``select`` picks, in one transaction;
+        returns how many went."""
+        try:
+            with self.database.transaction() as conn:
+                rows = conn.execute(
+                    "SELECT key, record FROM sessions WHERE user = ? AND expires_at > ?",
+                    (digest(sub), self._clock()),
+                ).fetchall()
+                chosen = [(key,) for key, record in rows if _picked(record, select)]
+                conn.executemany("DELETE FROM sessions WHERE key = ?", chosen)
+        except sqlite3.Error as exc:
+            raise self.database.unavailable(exc) from exc
+        return len(chosen)
+
+    def _rows(self, statement: str, args: tuple[object, ...]) -> list[tuple[str]]:
+        try:
+            return list(self.database.connection().execute(statement, args).fetchall())
+        except sqlite3.Error as exc:
+            raise self.database.unavailable(exc) from exc
+
     def acquire_refresh_lock(self, cookie_value: str, seconds: float) -> str | None:
         """Take the session's refresh lock for ``seconds``; return its token, or None
         when another process holds it (an expired lock is taken over)."""
@@ -296,3 +330,21 @@ class SQLiteStore:
 
 def _json(session: Session) -> str:
     return json.dumps(session.to_record(), separators=(",", ":"))
+
+
+def _session(record: str) -> Session | None:
+    try:
+        return Session.from_record(json.loads(record))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _sessions(records: Iterable[str]) -> list[Session]:
+    """The well-formed sessions among ``records``, oldest first."""
+    found = [s for s in map(_session, records) if s is not None]
+    return sorted(found, key=oldest_first)
+
+
+def _picked(record: str, select: Callable[[Session], bool]) -> bool:
+    session = _session(record)
+    return session is not None and select(session)

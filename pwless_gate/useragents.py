@@ -1,0 +1,79 @@
+"""A short, human name for a browser from its ``User-Agent``: "Firefox on Linux".
+
+Shown on the sessions page and by ``pwless-gate sessions list`` so a person
+can tell their sessions apart. It knows the browsers and systems people sign
+in with (Chrome, Edge, Firefox, Safari, Opera, Samsung Internet, Vivaldi,
+Brave's and others' Chromium builds as "Chrome"; Windows, macOS, Linux,
+ChromeOS, Android, iPhone, iPad) and says "Unknown browser" for the rest.
+
+It is a label, not a fact: a client can send any ``User-Agent``, so nothing
+may depend on it for security. It does not detect devices, versions or bots.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: The longest summary kept in a session record.
+MAX_SUMMARY = 60
+#: How much of a ``User-Agent`` header is read (real ones are a few hundred characters).
+MAX_HEADER = 512
+UNKNOWN = "Unknown browser"
+
+#: (token in the header, browser name), the first match wins: Chromium-based
+#: browsers name themselves before the ``Chrome/`` and ``Safari/`` they also carry.
+_BROWSERS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), name)
+    for pattern, name in (
+        (r"\bEdg(?:e|A|iOS)?/", "Edge"),
+        (r"\b(?:OPR|OPT|Opera)/", "Opera"),
+        (r"\bSamsungBrowser/", "Samsung Internet"),
+        (r"\bVivaldi/", "Vivaldi"),
+        (r"\bYaBrowser/", "Yandex Browser"),
+        (r"\b(?:Firefox|FxiOS)/", "Firefox"),
+        (r"\b(?:Headless)?(?:Chrome|CriOS|Chromium)/", "Chrome"),
+        (r"\bVersion/[\d.]+.*\bSafari/", "Safari"),
+        (r"\bMobile/\w+.*\bSafari/", "Safari"),
+        (r"\b(?:MSIE |Trident/)", "Internet Explorer"),
+        (r"^curl/", "curl"),
+        (r"^python-requests/", "Python requests"),
+    )
+)
+
+#: (token, system name), the first match wins: Android says "Linux" too, and
+#: an iPhone "like Mac OS X".
+_SYSTEMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), name)
+    for pattern, name in (
+        (r"\biPhone\b", "iPhone"),
+        (r"\biPad\b", "iPad"),
+        (r"\biPod\b", "iPod"),
+        (r"\bAndroid\b", "Android"),
+        (r"\bCrOS\b", "ChromeOS"),
+        (r"\bWindows\b", "Windows"),
+        (r"\bMacintosh\b|\bMac OS X\b", "macOS"),
+        (r"\b(?:Linux|X11|Ubuntu|Fedora)\b", "Linux"),
+    )
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def summarise(user_agent: str | None) -> str:
+    """``"<browser> on <system>"``, ``"<browser>"`` or :data:`UNKNOWN`; never longer
+    than :data:`MAX_SUMMARY` characters, never with control characters."""
+    if not user_agent:
+        return UNKNOWN
+    header = _CONTROL.sub(" ", user_agent[:MAX_HEADER])
+    browser = next((name for pattern, name in _BROWSERS if pattern.search(header)), None)
+    system = next((name for pattern, name in _SYSTEMS if pattern.search(header)), None)
+    if browser is None:
+        return UNKNOWN if system is None else f"{UNKNOWN} on {system}"
+    return (browser if system is None else f"{browser} on {system}")[:MAX_SUMMARY]
+
+
+def bounded(summary: object) -> str:
+    """A summary read back from a stored record: a string, bounded, without control
+    characters (a record may have been written by something else)."""
+    if not isinstance(summary, str) or not summary:
+        return ""
+    return _CONTROL.sub(" ", summary[:MAX_SUMMARY])
