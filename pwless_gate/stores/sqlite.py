@@ -65,6 +65,13 @@ _SWEEP = tuple(
     for table in ("sessions", "throttle", "locks")
 )
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
+#: How often (seconds, per thread) a connection checks that its file is still the one at
+#: the path: a file removed or replaced under a running gate is an outage, not a new start.
+FILE_CHECK_SECONDS = 1.0
+
+
+class FileGone(sqlite3.OperationalError):
+    """The file at the path was removed or replaced while the gate ran."""
 
 
 def digest(value: str) -> str:
@@ -94,18 +101,19 @@ class SQLiteDatabase:
         self._busy_timeout = busy_timeout
         self._clock = clock
         self._sweep_every = sweep_every
-        self._writes = 0
+        # The first write sweeps: rows expired while the gate was down go soon, and start-up
+        # itself never waits for a write lock another process holds.
+        self._writes = sweep_every - 1
         self._local = threading.local()
-        self._create()
+        self._identity = self._create()
         try:
             self.version = self._upgrade()
-            self.sweep()
         except sqlite3.Error as exc:
             raise ConfigError(self.setting, f"{self.location}: {_describe(exc)}") from None
 
-    def _create(self) -> None:
+    def _create(self) -> tuple[int, int]:
         """Create the file readable by this user alone (and a missing directory for it,
-        0700), before SQLite opens it."""
+        0700), before SQLite opens it; return its device and inode."""
         try:
             os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -114,9 +122,18 @@ class SQLiteDatabase:
                 self.setting,
                 f"cannot create {self.path}: {exc.strerror or type(exc).__name__}",
             ) from None
-        os.close(fd)
+        try:
+            stat = os.fstat(fd)
+        finally:
+            os.close(fd)
+        return stat.st_dev, stat.st_ino
 
     def _upgrade(self) -> int:
+        """Bring the schema to :data:`SCHEMA_VERSION`. A current file is only read (a
+        worker starting while another process writes does not wait for the lock)."""
+        current = int(self.connection().execute("PRAGMA user_version").fetchone()[0])
+        if current == SCHEMA_VERSION:
+            return current
         with self.transaction() as conn:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if version > SCHEMA_VERSION:
@@ -132,7 +149,17 @@ class SQLiteDatabase:
         return SCHEMA_VERSION
 
     def connection(self) -> sqlite3.Connection:
-        """This thread's connection (a new one after a fork)."""
+        """This thread's connection (a new one after a fork).
+
+        Raises :class:`FileGone` when the file at the path is no longer the one
+        the gate created or opened (checked at most every
+        :data:`FILE_CHECK_SECONDS`): SQLite would go on writing to the removed
+        file, or open an empty one, and sessions would vanish or split.
+        """
+        now = time.monotonic()
+        if now >= getattr(self._local, "checked", 0.0) + FILE_CHECK_SECONDS:
+            self._check_file()
+            self._local.checked = now
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid == os.getpid():
             return conn
@@ -159,14 +186,26 @@ class SQLiteDatabase:
             raise
         conn.execute("COMMIT")
 
+    def _check_file(self) -> None:
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            raise FileGone("the file is gone; restart to start a new one") from None
+        if (stat.st_dev, stat.st_ino) != self._identity:
+            raise FileGone("the file was replaced; restart to open the new one")
+
     def unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
-        return StoreUnavailable(f"{self.location}: {type(exc).__name__}")
+        """The error to raise for ``exc``: the file, the error class and SQLite's own words
+        (``database is locked``, ``database or disk is full``, ``file is not a database``)."""
+        return StoreUnavailable(f"{self.location}: {_describe(exc)}")
 
     def wrote(self) -> None:
-        """Count a write; every ``sweep_every`` writes, delete the expired rows."""
+        """Count a write; every ``sweep_every`` writes, delete the expired rows (a sweep
+        that cannot run now, the file being busy, is left to the next one)."""
         self._writes += 1
         if self._writes % self._sweep_every == 0:
-            self.sweep()
+            with contextlib.suppress(sqlite3.Error):
+                self.sweep()
 
     def sweep(self) -> int:
         """Delete expired sessions, counters and locks; returns how many rows went."""

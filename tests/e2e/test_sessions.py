@@ -395,7 +395,8 @@ def test_last_seen_is_written_once_a_minute_not_on_every_request(
     assert seen.handle == started.handle
 
 
-def test_with_the_cookie_store_revoke_is_a_clear_no(harness: Harness) -> None:
+def test_with_the_cookie_store_revoke_is_a_clear_no(make_harness: Any) -> None:
+    harness = make_harness(store="cookie")
     assert harness.login("lu@example.com").status_code == 303
     page = harness.client.get("/_gate/sessions")
     assert page.status_code == 200
