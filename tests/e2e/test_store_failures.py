@@ -1,12 +1,14 @@
-"""The SQLite file failing under gunicorn (3 workers): locked by another process, corrupt,
-or removed. Each time the gate fails closed and says why: a request that needs the file
-gets the 503 page with Retry-After (never a 500, never a sign-in page for a signed-in
-person), and the log names the file and SQLite's error."""
+"""The SQLite file failing under gunicorn (3 workers): locked by another process,
+corrupt, removed, or unable to grow (a full disk). Each time the gate fails closed and
+says why: a request that needs the file gets the 503 page with Retry-After (never a
+500, never a sign-in page for a signed-in person), and the log names the file and
+SQLite's error."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -17,7 +19,7 @@ import pytest
 import requests
 
 from ..helpers import CLIENT_ID, CLIENT_SECRET, hidden, http_sign_in
-from ..procs import Process, gunicorn, until
+from ..procs import BIN, Process, free_port, gunicorn, until, wait_for_port
 
 pytestmark = pytest.mark.slow
 
@@ -138,3 +140,61 @@ def test_a_locked_file_refuses_writes_and_recovers(
             holder.close()
         assert start(base, "dee@example.com").status_code == 200
     assert f"SQLite at {database}: OperationalError (database is locked)" in process.output()
+
+
+#: The largest file the gate's processes may write in the "full" test: room for the
+#: schema and a few sign-ins, then every write that grows a file fails. A file-size
+#: limit (EFBIG, "disk I/O error") stands in for a full disk (ENOSPC, "database or disk
+#: is full"): both are a write SQLite cannot make, and neither needs a filesystem of
+#: the test's own.
+FULL_AT_BYTES = 96 * 1024
+LIMIT_FILE_SIZE = (
+    "import os, resource, sys; "
+    "resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]),) * 2); "
+    "os.execv(sys.argv[2], sys.argv[2:])"
+)
+
+
+def test_a_file_that_cannot_grow_fails_closed(tenant: Any, tmp_path: Path, database: Path) -> None:
+    port = free_port()
+    process = Process(
+        [
+            sys.executable,
+            "-c",
+            LIMIT_FILE_SIZE,
+            str(FULL_AT_BYTES),
+            str(BIN / "gunicorn"),
+            "--workers",
+            "3",
+            "--bind",
+            f"127.0.0.1:{port}",
+            'pwless_gate:gate("tests.apps:whoami")',
+        ],
+        env={
+            "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
+            "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
+            "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
+            "PWLESS_GATE_ALLOWED_DOMAINS": "*",  # anyone, on purpose
+            "PWLESS_GATE_SECRET_KEY": "k" * 32,
+            "PWLESS_GATE_STORE": f"sqlite://{database}",
+            "PWLESS_GATE_SESSION_CACHE_TTL": "1",
+        },
+        log=tmp_path / "gunicorn.log",
+    )
+    try:
+        wait_for_port(port, process.proc)
+        base = f"http://127.0.0.1:{port}"
+        browser, done = http_sign_in(base, tenant, "ada@example.com", next="/hello")
+        assert done.status_code == 303, done.text
+        answers = [start(base, f"filler{i}@example.com") for i in range(200)]
+        statuses = [a.status_code for a in answers]
+        assert set(statuses) <= {200, 503}, statuses
+        assert 503 in statuses, "the file never filled up"
+        full = statuses.index(503)
+        for answer in answers[full:]:
+            assert_closed(answer)  # once full, it stays closed: nothing half-written
+        # Reading needs no room: the signed-in person goes on.
+        assert {a.status_code for a in spread(browser, base)} == {200}
+    finally:
+        process.stop()
+    assert f"SQLite at {database}: OperationalError (disk I/O error)" in process.output()
