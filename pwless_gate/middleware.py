@@ -191,7 +191,9 @@ class PasswordlessGate:
             from .stores.redis import RedisStore, connect
             from .throttle import RedisThrottle
 
-            redis = connect(config.redis_url, timeout=config.redis_timeout)
+            redis = connect(
+                config.redis_url, timeout=config.redis_timeout, setting=config.store_setting
+            )
             store = store or RedisStore(redis, clock=clock)
             throttle = throttle or RedisThrottle(redis, clock=clock)
         self.sessions = SessionCache(
