@@ -346,11 +346,15 @@ class RedisStore:
         if self._cluster:
             return self._revoke_listed(user_key)
         try:
-            keys = self._redis.smembers(user_key)
+            keys = list(self._redis.smembers(user_key))
+            if not keys:
+                return 0
+            # Only the listed sessions are taken off the list: one saved since the read
+            # above stays listed (and alive: it began after this sign-out).
             pipe = self._redis.pipeline(transaction=True)
             for key in keys:
                 pipe.delete(key)
-            pipe.delete(user_key)
+            pipe.srem(user_key, *keys)
             results = pipe.execute()
         except Exception as exc:
             raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
