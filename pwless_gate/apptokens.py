@@ -18,9 +18,11 @@ mistyped. The store keeps only the SHA-256 of a token, beside its record
 cached by their SHA-256 for ``session_cache_ttl`` (a revoke is seen within
 it), so a warm check is one hash and one dictionary read. A refused token
 is counted on the per-IP throttle (``app-token-ip``); an IP over the limit
-is answered 429 without asking the store, and the same wrong token is not
-looked up again within the throttle's period, so a wrong token reaches the
-store at most once per window and IP. Bearer tokens that do not start with
+is answered 429 without asking the store, the same wrong token is not
+looked up again within the throttle's period, and once an IP was refused
+its next attempts are counted before the store is asked: a wrong token
+reaches the store at most once per window and IP, and an IP at most the
+limit's count of times. Bearer tokens that do not start with
 ``pwg_`` (JWTs from Auth0) and other schemes are left alone: ``check``
 answers None for them.
 
@@ -288,6 +290,8 @@ class AppTokens:
         self._misses: FIFOCache[str, float] = FIFOCache(maxsize=_MAX_REMEMBERED)
         #: Client IPs over the limit → until when (refused without asking the store).
         self._blocked: FIFOCache[str, float] = FIFOCache(maxsize=_MAX_REMEMBERED)
+        #: Client IPs refused lately → until when their attempts are counted before lookups.
+        self._suspects: FIFOCache[str, float] = FIFOCache(maxsize=_MAX_REMEMBERED)
         #: How long a refused token is remembered: the throttle's window (or the cache TTL).
         self._miss_for = float(limit.period) if not limit.off else ttl
 
@@ -332,21 +336,30 @@ class AppTokens:
         with self._lock:
             blocked = self._blocked.get(ip, 0.0)
             missed = self._misses.get(key, 0.0) > now if key else True
+            suspect = self._suspects.get(ip, 0.0) > now
         if blocked > now:
             return max(1, math.ceil(blocked - now))
         if missed or not well_formed(token):
             return self._refuse(ip, user, "malformed" if not token else "unknown", now)
+        counted = False
+        if suspect:
+            # This IP was refused lately: count the attempt before asking the store,
+            # so the attempt past the limit is never looked up.
+            wait = self._count(ip, now)
+            if wait:
+                return wait
+            counted = True
         found = self.store.find_token(key)
         if found is None or found.expires_at <= now:
             with self._lock:
                 self._misses[key] = now + self._miss_for
             self.forget(key)
-            return self._refuse(ip, user, "unknown", now)
+            return self._refuse(ip, user, "unknown", now, counted=counted)
         if self._admit is not None and not self._admit(found):
             self.forget(key)
-            return self._refuse(ip, user or found.remote_user, "allow_list", now)
+            return self._refuse(ip, user or found.remote_user, "allow_list", now, counted=counted)
         if not _user_matches(user, found):
-            return self._refuse(ip, user, "wrong_user", now)
+            return self._refuse(ip, user, "wrong_user", now, counted=counted)
         if now - found.used_at >= USED_EVERY:
             self._used(found, ip, now)
         entry = _cached(found, now + self._ttl)
@@ -359,11 +372,20 @@ class AppTokens:
         if first and self._audit is not None:
             self._audit("app_token_first_use", ip=ip, identifier=token.remote_user)
 
-    def _refuse(self, ip: str, user: str | None, reason: str, now: float) -> int:
-        """Count a refused attempt; 0 (answer 401), or the seconds the IP must wait (429)."""
+    def _refuse(
+        self, ip: str, user: str | None, reason: str, now: float, *, counted: bool = False
+    ) -> int:
+        """Count a refused attempt (unless ``counted`` already); 0 (answer 401), or the
+        seconds the IP must wait (429)."""
         if self._audit is not None:
             who = user if user and user != TOKEN_USER else None
             self._audit("app_token_refused", ip=ip, identifier=who, reason=reason)
+        with self._lock:
+            self._suspects[ip] = now + self._miss_for
+        return 0 if counted else self._count(ip, now)
+
+    def _count(self, ip: str, now: float) -> int:
+        """One hit on the IP's limit; the seconds to wait when it is used up (0: counted)."""
         wait = self._throttle.hit(THROTTLE_NAME, ip, self._limit)
         if wait:
             with self._lock:

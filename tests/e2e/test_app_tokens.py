@@ -432,6 +432,17 @@ def test_a_wrong_token_reaches_the_store_once_per_window(
     assert store.finds == 3
 
 
+def test_an_ip_reaches_the_store_at_most_the_limits_count(
+    tenant: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    gate, store, _ = counting_gate(tenant, clock, tmp_path, throttle_app_token_per_ip="5/60")
+    client = GateClient(gate)
+    statuses = [client.get("/", headers=bearer(new_token())).status_code for _ in range(50)]
+    assert statuses[:5] == [401] * 5
+    assert set(statuses[5:]) == {429}
+    assert store.finds == 5
+
+
 def test_malformed_credentials_never_reach_the_store(
     tenant: Any, clock: FakeClock, tmp_path: Path
 ) -> None:
