@@ -295,28 +295,32 @@ class Decider:
                     # A public path stays public for the refused, too.
                     return self._public(facts) or decision
                 return decision
+        public = self._public(facts)
+        if public is not None:
+            return public
         if self.tokens is not None and "HTTP_AUTHORIZATION" in facts.headers:
             token = self._token(facts)
             if token is not None:
                 return token
-        return self._public(facts) or self.challenge(facts)
+        return self.challenge(facts)
 
     def _token(self, facts: RequestFacts) -> Decision | None:
-        """The decision for a request with no session and an ``Authorization`` header:
+        """The decision for a request with no session and an ``Authorization`` header,
+        on a path that is not public (there the header may be the app's own business):
         None when the header holds no app token credentials."""
         assert self.tokens is not None
         try:
             found = self.tokens.check(facts.headers)
         except StoreUnavailable as exc:
             log.warning("app token store unavailable: %s", exc)
-            return self._public(facts) or UNAVAILABLE
+            return UNAVAILABLE
         if found is None:
             return None
         if type(found) is int:
-            return self._public(facts) or BadToken(found)
+            return BadToken(found)
         assert isinstance(found, CachedSession)
         if self.authorize is not None and not self.authorize(facts.headers, found.user):
-            return self._public(facts) or Deny(found.user, True)
+            return Deny(found.user, True)
         return ForwardToken(found)
 
     def admit(

@@ -226,6 +226,17 @@ def test_tools_without_credentials_are_asked_for_them(tokens_harness: Harness) -
     assert navigation.status_code == 302
 
 
+def test_public_paths_leave_the_header_to_the_app(
+    make_harness: Callable[..., Harness],
+) -> None:
+    harness = make_harness(app_tokens=True, public_paths=("/api/public/",))
+    for _ in range(20):
+        answer = tool(harness).get("/api/public/x", headers=basic("app-user", "app-password"))
+        assert answer.status_code == 200
+    assert harness.app.calls[-1]["HTTP_AUTHORIZATION"].startswith("Basic ")
+    assert "REMOTE_USER" not in harness.app.calls[-1]
+
+
 def test_a_jwt_bearer_is_left_to_others(tokens_harness: Harness) -> None:
     answer = tool(tokens_harness).get("/api", headers=bearer("eyJhbGciOi.eyJzdWIi.c2ln"))
     assert answer.status_code == 401
