@@ -19,6 +19,10 @@ and a mapping to read the few headers from) and answers with one decision:
   sign-in should lead to the app's home, not back to a logout path);
 - :class:`GateRoute`: a path of the gate's own (sign-in pages and endpoints);
 - :class:`Unavailable`: the session store cannot answer; 503 (fail closed).
+- :class:`ForwardToken`: no session, but a valid app token; call the app as its
+  owner (no cookie is set, the ``Authorization`` header is not passed on);
+- :class:`BadToken`: no session, and credentials of the app tokens' kind that
+  fail: 401 with a Basic challenge, or 429 when the client's IP is throttled.
 
 It knows nothing of WSGI, Werkzeug or responses: it reads strings and a
 mapping and returns a small object, so it is tested without a server and an
@@ -33,7 +37,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .cookies import Cookies
 from .errors import StoreUnavailable
@@ -157,6 +161,33 @@ class Unavailable(Decision):
     __slots__ = ()
 
 
+class ForwardToken(Decision):
+    """Call the app as the owner of a valid app token (``entry``)."""
+
+    __slots__ = ("entry",)
+
+    def __init__(self, entry: CachedSession) -> None:
+        self.entry = entry
+
+
+class BadToken(Decision):
+    """Credentials that fail: 401 with a challenge, or 429 after ``retry_after`` > 0."""
+
+    __slots__ = ("retry_after",)
+
+    def __init__(self, retry_after: int = 0) -> None:
+        self.retry_after = retry_after
+
+
+class TokenCheck(Protocol):
+    """Checks credentials in ``Authorization`` (:class:`~pwless_gate.apptokens.AppTokens`)."""
+
+    def check(self, headers: Mapping[str, Any]) -> CachedSession | int | None:
+        """The owner's entry; the seconds to wait when the credentials fail (0: none);
+        None when the header holds no credentials of this kind."""
+        ...
+
+
 ANONYMOUS = Anonymous()
 PREFLIGHT = Anonymous(preflight=True)
 GATE_ROUTE = GateRoute()
@@ -174,6 +205,22 @@ def wants_json(headers: Mapping[str, Any]) -> bool:
         return True
     accept = str(headers.get("HTTP_ACCEPT", ""))
     return "json" in accept and "html" not in accept
+
+
+def is_navigation(method: str, headers: Mapping[str, Any]) -> bool:
+    """A browser's top-level navigation, which may be sent to the sign-in page.
+
+    ``Sec-Fetch-Mode: navigate``; without ``Sec-Fetch-*`` headers, a GET, HEAD
+    or POST whose ``Accept`` puts ``text/html`` first. Everything else (curl,
+    pip, git, CalDAV methods, ``fetch()``) is asked for credentials with a 401.
+    Used while app tokens are on (issue 13, item 1 makes this the rule for all).
+    """
+    mode = headers.get("HTTP_SEC_FETCH_MODE")
+    if mode:
+        return bool(mode == "navigate")
+    if method not in ("GET", "HEAD", "POST"):
+        return False
+    return str(headers.get("HTTP_ACCEPT", "")).lstrip().lower().startswith("text/html")
 
 
 def is_preflight(method: str, headers: Mapping[str, Any]) -> bool:
@@ -205,6 +252,8 @@ class Decider:
     public_preflight: bool = False
     authorize: Authorize | None = None
     logout_paths: frozenset[str] = frozenset()
+    #: App tokens (``app_tokens`` on): asked when a request has no usable session.
+    tokens: TokenCheck | None = None
     prefix_slash: str = field(init=False)
     #: Neither a hook nor logout paths: a verified session is simply forwarded.
     forward_only: bool = field(init=False)
@@ -246,7 +295,33 @@ class Decider:
                     # A public path stays public for the refused, too.
                     return self._public(facts) or decision
                 return decision
-        return self._public(facts) or self.challenge(facts)
+        public = self._public(facts)
+        if public is not None:
+            return public
+        if self.tokens is not None and "HTTP_AUTHORIZATION" in facts.headers:
+            token = self._token(facts)
+            if token is not None:
+                return token
+        return self.challenge(facts)
+
+    def _token(self, facts: RequestFacts) -> Decision | None:
+        """The decision for a request with no session and an ``Authorization`` header,
+        on a path that is not public (there the header may be the app's own business):
+        None when the header holds no app token credentials."""
+        assert self.tokens is not None
+        try:
+            found = self.tokens.check(facts.headers)
+        except StoreUnavailable as exc:
+            log.warning("app token store unavailable: %s", exc)
+            return UNAVAILABLE
+        if found is None:
+            return None
+        if type(found) is int:
+            return BadToken(found)
+        assert isinstance(found, CachedSession)
+        if self.authorize is not None and not self.authorize(facts.headers, found.user):
+            return Deny(found.user, True)
+        return ForwardToken(found)
 
     def admit(
         self,
@@ -271,7 +346,11 @@ class Decider:
     def challenge(self, facts: RequestFacts) -> Challenge:
         """The challenge for a request with no (usable) session."""
         home = bool(self.logout_paths) and facts.path in self.logout_paths
-        return Challenge(wants_json(facts.headers), home)
+        api = wants_json(facts.headers)
+        if not api and self.tokens is not None:
+            # With app tokens on, tools must be asked for credentials, not sent to a page.
+            api = not is_navigation(facts.method, facts.headers)
+        return Challenge(api, home)
 
     def _public(self, facts: RequestFacts) -> Anonymous | None:
         """The anonymous decision for ``facts``, or None if they need a session.

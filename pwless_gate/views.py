@@ -3,7 +3,8 @@
 ``login`` and ``verify`` live in :mod:`pwless_gate.codes`, ``callback`` in
 :mod:`pwless_gate.links`; here are routing, ``logout`` (and ending a session
 on one of the app's own logout paths), ``userinfo`` (the claims, and
-``sessions_url``), the sessions page (:mod:`pwless_gate.sessions_page`),
+``sessions_url``), the sessions page (:mod:`pwless_gate.sessions_page`), the
+app tokens page (:mod:`pwless_gate.tokens_page`),
 ``auth`` (for nginx ``auth_request``), ``health``, ``metrics``, the static
 assets, and the answers to the decisions that do not reach the app
 (challenge, deny, unavailable). Every exception a view raises becomes an
@@ -30,6 +31,7 @@ from .request import GateRequest
 from .sessions import CachedSession, User
 from .sessions_page import SessionsViews
 from .signin import SignIn
+from .tokens_page import TokensViews
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -45,6 +47,7 @@ class GateViews:
         self.codes = CodeViews(deps, self.r, signin)
         self.links = LinkViews(deps, self.r, signin)
         self.sessions = SessionsViews(deps, self.r)
+        self.tokens = TokensViews(deps, self.r)
         self._routes: dict[str, Callable[[GateRequest], Response]] = {
             "/login": self.codes.login,
             "/verify": self.codes.verify,
@@ -58,6 +61,9 @@ class GateViews:
         }
         if deps.metrics is not None:
             self._routes["/metrics"] = self.metrics
+        if deps.tokens is not None:
+            self._routes["/tokens"] = self.tokens.page
+            self._routes["/tokens/revoke"] = self.tokens.revoke
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = GateRequest(environ, self.deps)
@@ -167,10 +173,25 @@ class GateViews:
         return request.gate_url("/sessions")
 
     def auth(self, request: GateRequest) -> Response:
-        """For nginx ``auth_request``: 202 with the user in headers, or 401."""
+        """For nginx ``auth_request``: 202 with the user in headers, or 401.
+
+        An app token (in the ``Authorization`` header nginx passes on) counts as
+        a session. nginx passes only 401 and 403 on, so a throttled IP gets 401.
+        """
         current = request.current
+        if current is None and self.deps.tokens is not None:
+            found = self.deps.tokens.check(request.environ)
+            if isinstance(found, int):
+                response = self._token_refusal(0)
+                if found:
+                    response.headers["Retry-After"] = str(found)
+                return response
+            current = found
         if current is None:
-            return json_response({"error": "unauthorized"}, 401)
+            response = json_response({"error": "unauthorized"}, 401)
+            if self.deps.tokens is not None:
+                self._authenticate(response)
+            return response
         response = Response(status=202)
         response.headers["X-Auth-Request-User"] = current.session.remote_user
         if current.user.email:
@@ -210,7 +231,7 @@ class GateViews:
         login_url = request.gate_url("/login")
         if api:
             response = json_response({"error": "unauthorized", "login_url": login_url}, 401)
-            response.headers["WWW-Authenticate"] = 'Cookie realm="pwless-gate"'
+            self._authenticate(response)
         else:
             target = request.mount + ("/" if home else _quoted_path(environ))
             query = environ.get("QUERY_STRING", "")
@@ -221,6 +242,41 @@ class GateViews:
             response.headers["Location"] = f"{login_url}?{urlencode({'next': next_url})}"
             response.headers["Cache-Control"] = "no-store"
         return response(environ, start_response)
+
+    def _authenticate(self, response: Response, error: str = "") -> None:
+        """The ``WWW-Authenticate`` challenges of a 401: Basic and Bearer with app tokens
+        (tools then send a token), else the cookie the gate signs in with."""
+        if self.deps.tokens is None:
+            response.headers["WWW-Authenticate"] = 'Cookie realm="pwless-gate"'
+            return
+        realm = self.deps.config.brand_name.replace("\\", "").replace('"', "")
+        response.headers.add("WWW-Authenticate", f'Basic realm="{realm}", charset="UTF-8"')
+        bearer = f'Bearer realm="{realm}"'
+        if error:
+            bearer += f', error="{error}"'
+        response.headers.add("WWW-Authenticate", bearer)
+
+    def bad_token(
+        self, environ: WSGIEnvironment, start_response: StartResponse, retry_after: int
+    ) -> Iterable[bytes]:
+        """Credentials that failed: 401 with the challenges, or 429 for a throttled IP."""
+        response = self._token_refusal(retry_after)
+        return response(environ, start_response)
+
+    def _token_refusal(self, retry_after: int) -> Response:
+        if retry_after:
+            response = json_response(
+                {"error": "too_many_attempts", "message": "Too many wrong tokens; wait."},
+                429,
+                {"Retry-After": str(retry_after)},
+            )
+        else:
+            response = json_response(
+                {"error": "invalid_token", "message": "The token is not valid."}, 401
+            )
+            self._authenticate(response, "invalid_token")
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     def deny(
         self, environ: WSGIEnvironment, start_response: StartResponse, user: User, api: bool

@@ -40,11 +40,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 
+from ..apptokens import AppToken, newest_first
 from ..errors import ConfigError, StoreUnavailable
 from ..sessions import Session, new_session_id, oldest_first
 
 SETTING = "PWLESS_GATE_STORE"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: The statements that bring a file from version ``i`` to ``i + 1``.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -59,10 +60,17 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE locks (key TEXT PRIMARY KEY, token TEXT NOT NULL,"
         " expires_at REAL NOT NULL) WITHOUT ROWID",
     ),
+    (
+        # App tokens: the sha256 of the token, the sha256 of its owner's sub.
+        "CREATE TABLE app_tokens (key TEXT PRIMARY KEY, user TEXT NOT NULL,"
+        " record TEXT NOT NULL, expires_at REAL NOT NULL, used_at REAL) WITHOUT ROWID",
+        "CREATE INDEX app_tokens_user ON app_tokens (user)",
+        "CREATE INDEX app_tokens_expiry ON app_tokens (expires_at)",
+    ),
 )
 _SWEEP = tuple(
     f"DELETE FROM {table} WHERE expires_at <= ?"  # noqa: S608 (fixed table names)
-    for table in ("sessions", "throttle", "locks")
+    for table in ("sessions", "throttle", "locks", "app_tokens")
 )
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
 #: How often (seconds, per thread) a connection checks that its file is still the one at
@@ -387,3 +395,98 @@ def _sessions(records: Iterable[str]) -> list[Session]:
 def _picked(record: str, select: Callable[[Session], bool]) -> bool:
     session = _session(record)
     return session is not None and select(session)
+
+
+class SQLiteTokenStore:
+    """A :class:`~pwless_gate.apptokens.TokenStore` in the same SQLite file.
+
+    The ``app_tokens`` table holds the sha256 of each token (never the token),
+    the sha256 of its owner's ``sub``, the record, its expiry and when it was
+    last used. Expired tokens are swept with the other expired rows.
+    """
+
+    def __init__(self, database: SQLiteDatabase, *, clock: Callable[[], float] = time.time) -> None:
+        self.database = database
+        self._clock = clock
+
+    def add_token(self, token: AppToken) -> None:
+        record = json.dumps(token.to_record(), separators=(",", ":"))
+        self._execute(
+            "INSERT INTO app_tokens (key, user, record, expires_at) VALUES (?, ?, ?, ?)",
+            (token.key, digest(token.sub), record, token.expires_at),
+        )
+        try:
+            self.database.wrote()
+        except sqlite3.Error as exc:
+            raise self.database.unavailable(exc) from exc
+
+    def find_token(self, key: str) -> AppToken | None:
+        rows = self._rows(
+            "SELECT key, record, used_at FROM app_tokens WHERE key = ? AND expires_at > ?",
+            (key, self._clock()),
+        )
+        found = _tokens(rows)
+        return found[0] if found else None
+
+    def mark_token_used(self, key: str, at: float) -> bool | None:
+        """One ``UPDATE`` says whether this is the first use (so one process audits it)."""
+        if self._execute(
+            "UPDATE app_tokens SET used_at = ? WHERE key = ? AND used_at IS NULL", (at, key)
+        ):
+            return True
+        if self._execute("UPDATE app_tokens SET used_at = ? WHERE key = ?", (at, key)):
+            return False
+        return None
+
+    def tokens_of(self, sub: str) -> list[AppToken]:
+        return _tokens(
+            self._rows(
+                "SELECT key, record, used_at FROM app_tokens WHERE user = ? AND expires_at > ?",
+                (digest(sub), self._clock()),
+            )
+        )
+
+    def all_tokens(self) -> list[AppToken]:
+        return _tokens(
+            self._rows(
+                "SELECT key, record, used_at FROM app_tokens WHERE expires_at > ?",
+                (self._clock(),),
+            )
+        )
+
+    def revoke_tokens(self, sub: str, select: Callable[[AppToken], bool]) -> int:
+        """Delete the live tokens of ``sub`` that ``select`` picks, in one transaction."""
+        try:
+            with self.database.transaction() as conn:
+                rows = conn.execute(
+                    "SELECT key, record, used_at FROM app_tokens WHERE user = ? AND expires_at > ?",
+                    (digest(sub), self._clock()),
+                ).fetchall()
+                chosen = [(t.key,) for t in _tokens(rows) if select(t)]
+                conn.executemany("DELETE FROM app_tokens WHERE key = ?", chosen)
+        except sqlite3.Error as exc:
+            raise self.database.unavailable(exc) from exc
+        return len(chosen)
+
+    def _rows(self, statement: str, args: tuple[object, ...]) -> list[tuple[str, str, float]]:
+        try:
+            return list(self.database.connection().execute(statement, args).fetchall())
+        except sqlite3.Error as exc:
+            raise self.database.unavailable(exc) from exc
+
+    def _execute(self, statement: str, args: tuple[object, ...]) -> int:
+        try:
+            return int(self.database.connection().execute(statement, args).rowcount)
+        except sqlite3.Error as exc:
+            raise self.database.unavailable(exc) from exc
+
+
+def _tokens(rows: Iterable[tuple[str, str, float | None]]) -> list[AppToken]:
+    """The well-formed tokens among ``rows`` (key, record, used_at), newest first."""
+    found = []
+    for key, record, used_at in rows:
+        try:
+            found.append(AppToken.from_record(key, json.loads(record), used_at or 0.0))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return sorted(found, key=newest_first)
