@@ -47,7 +47,7 @@ class Responder:
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.pages = Pages(deps.config)
+        self.pages = Pages(deps.config, deps.languages)
 
     # -- successful answers ------------------------------------------------------
 
@@ -61,6 +61,7 @@ class Responder:
             template,
             status=status,
             script_name=request.mount,
+            language=request.language,
             csrf_token=self.deps.csrf.token(browser_id),
             **context,
         )
@@ -88,6 +89,7 @@ class Responder:
             "error.html",
             status=status,
             script_name=request.mount,
+            language=request.language,
             headers=headers,
             title=title,
             message=message,

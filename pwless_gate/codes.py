@@ -34,7 +34,9 @@ from .identity import (
     normalise_phone,
     readable,
 )
+from .languages import N_
 from .request import GateRequest
+from .savedforms import KEPT, NOT_KEPT, TOO_LARGE
 from .signin import SignIn, per_client
 from .transactions import Transaction, TransactionError
 
@@ -58,8 +60,23 @@ class EmailSend:
 
 
 EMAIL_SENDS = {
-    "email-code": EmailSend("code", "Email me a code"),
-    "email-link": EmailSend("link", "Email me a sign-in link"),
+    "email-code": EmailSend("code", N_("Email me a code")),
+    "email-link": EmailSend("link", N_("Email me a sign-in link")),
+}
+#: What the sign-in page says of a form sent after the session ended (``?form=``).
+FORM_NOTICES = {
+    KEPT: N_(
+        "Your session ended before the form you sent reached the site. It is kept: "
+        "sign in again to send it."
+    ),
+    TOO_LARGE: N_(
+        "Your session ended before the form you sent reached the site. It was too large "
+        "to keep: after signing in, go back and send it again."
+    ),
+    NOT_KEPT: N_(
+        "Your session ended before the form you sent reached the site. It could not be "
+        "kept here: after signing in, go back and send it again."
+    ),
 }
 
 
@@ -82,7 +99,8 @@ class CodeViews:
             return self._start(request)
         if request.method not in ("GET", "HEAD"):
             return self.r.not_allowed(request, "GET, HEAD, POST")
-        return self.login_page(request, request.next_url(request.args.get("next")))
+        notice = FORM_NOTICES.get(request.args.get("form", ""))
+        return self.login_page(request, request.next_url(request.args.get("next")), notice=notice)
 
     def login_page(
         self,
@@ -153,6 +171,7 @@ class CodeViews:
             send=send,
             next=next_url,
             browser_id=request.browser_id or "",
+            form=self.deps.saved_forms.binding(request) if self.deps.saved_forms else "",
         )
         audit("login_started", ip=ip, identifier=identifier, reason=method)
         allowed = self.signin.allowed(connection, identifier)
@@ -168,7 +187,8 @@ class CodeViews:
                 send=send,
                 auth_params=auth_params,
                 forwarded_for=ip,
-                language=language_tag(request.accept_languages.best),
+                # The page's language: the email or text message reads as the page does.
+                language=language_tag(request.language),
                 decoy=not allowed,
             )
         except InvalidRequest as exc:

@@ -26,6 +26,7 @@ import phonenumbers
 from . import redis_urls
 from .errors import ConfigError
 from .identity import ANYONE, AllowList, InvalidIdentifier, normalise_email, normalise_phone
+from .languages import SHIPPED, canonical
 from .proxies import ProxyTrust, is_loopback
 from .public_paths import is_normal
 
@@ -166,6 +167,11 @@ class GateConfig:
     metrics: bool = False
     metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     template_dir: str | None = None
+    #: The languages pages are shown in (shipped tags, e.g. ``en,de,pt-BR``); the first is
+    #: the one for a reader whose ``Accept-Language`` matches none. Default: all shipped.
+    languages: tuple[str, ...] = tuple(SHIPPED)
+    #: The largest form body kept when a session ended before it was sent (0: none kept).
+    saved_form_max_bytes: int = 256 * 1024
     brand_name: str = "Internal tools"
     brand_color: str = "#3b5bdb"
     brand_logo_url: str | None = None
@@ -202,6 +208,7 @@ class GateConfig:
         self._check_numbers()
         self._check_cookies()
         self._check_branding()
+        self._check_languages()
         self._check_store()
         self._check_app_tokens()
         self._build_public_url()
@@ -325,6 +332,24 @@ class GateConfig:
             or (logo.startswith("/") and not logo.startswith("//"))
         ):
             raise ConfigError(_env("brand_logo_url"), "must be an https:// URL or a /path")
+
+    def _check_languages(self) -> None:
+        """Shipped languages only, each once, in the order given (the first is the fallback)."""
+        tags = []
+        for entry in self.languages:
+            tag = canonical(entry)
+            if tag is None:
+                raise ConfigError(
+                    _env("languages"),
+                    f"{entry.strip()!r} is not a shipped language; use some of "
+                    f"{', '.join(SHIPPED)}",
+                )
+            tags.append(tag)
+        if not tags:
+            raise ConfigError(_env("languages"), f"name at least one of {', '.join(SHIPPED)}")
+        self._derive("languages", tuple(dict.fromkeys(tags)))
+        if self.saved_form_max_bytes < 0:
+            raise ConfigError(_env("saved_form_max_bytes"), "must not be negative (0: keep none)")
 
     def _build_public_url(self) -> None:
         origin = host = None

@@ -1,4 +1,5 @@
-"""The gate's two cookies: the session and the browser id (for CSRF and binding).
+"""The gate's cookies: the session and the browser id (for CSRF and binding), and two small
+ones: the language chosen on the sign-in page, and the handle of a saved form.
 
 Both are HttpOnly and SameSite=Lax; Secure when the gate is served over
 https (or ``cookie_secure=true``), and then named with the ``__Host-``
@@ -38,6 +39,8 @@ _MEMO_SIZE = 2048
 _UNSEEN = object()
 _MEMO_HEADER_MAX = 2048
 _BROWSER_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+#: A saved form's handle: 256 random bits, URL-safe base64.
+_HANDLE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
 class Cookies:
@@ -57,7 +60,16 @@ class Cookies:
             kind: re.compile(r"(?:^|;)\s*" + re.escape(names[0]) + r"_(\d)=([^;\s]+)")
             for kind, names in self._names.items()
         }
-        own = "|".join(sorted({re.escape(n) for pair in self._names.values() for n in pair}))
+        #: Per (secure, mounted): (language, saved form) cookie names.
+        self._small = {
+            kind: (
+                names[1].removesuffix("_browser") + "_lang",
+                names[1].removesuffix("_browser") + "_form",
+            )
+            for kind, names in self._names.items()
+        }
+        every = [*self._names.values(), *self._small.values()]
+        own = "|".join(sorted({re.escape(n) for pair in every for n in pair}))
         self._own = re.compile(rf"(?:^|;)\s*(?:{own})(?:_\d)?=[^;]*")
         # Single dict reads and writes are atomic in CPython: no lock needed.
         self._stripped: dict[str, str] = {}
@@ -145,6 +157,27 @@ class Cookies:
         value = request.cookies.get(self._kind(request.environ)[0][1])
         return value if value and _BROWSER_ID.match(value) else None
 
+    def language(self, request: Request) -> str | None:
+        """The language chosen on the sign-in page (unchecked: the caller matches it)."""
+        return request.cookies.get(self._small[self._key(request.environ)][0])
+
+    def saved_form(self, request: Request) -> str | None:
+        """The handle of this browser's saved form, when it has a well-formed one."""
+        value = request.cookies.get(self._small[self._key(request.environ)][1])
+        return value if value and _HANDLE.match(value) else None
+
+    def saved_form_in(self, environ: WSGIEnvironment, secure: bool, mounted: bool) -> str | None:
+        """As :meth:`saved_form`, from the raw ``Cookie`` header (no request object)."""
+        header = environ.get("HTTP_COOKIE") or ""
+        name = self._small[(secure, mounted)][1]
+        match = re.search(
+            r"(?:^|;)\s*" + re.escape(name) + r"=([A-Za-z0-9_-]{43})(?:;|\s|$)", header
+        )
+        return match.group(1) if match else None
+
+    def _key(self, environ: WSGIEnvironment) -> tuple[bool, bool]:
+        return self.secure(environ), bool(self.mount(environ))
+
     def ensure_browser_id(self, request: Request) -> tuple[str, bool]:
         """This browser's id, and whether it is new and must be set."""
         existing = self.browser_id(request)
@@ -212,6 +245,31 @@ class Cookies:
         for header in self.clear_headers(request.environ):
             response.headers.add("Set-Cookie", header)
 
+    def set_language(self, request: Request, response: Response, tag: str) -> None:
+        """Remember the language chosen on the sign-in page (HttpOnly: no script reads it)."""
+        name, secure, path = self._small_name(request.environ, 0)
+        response.headers.add(
+            "Set-Cookie",
+            cookie_header(name, tag, max_age=BROWSER_ID_MAX_AGE, secure=secure, path=path),
+        )
+
+    def saved_form_headers(
+        self, environ: WSGIEnvironment, handle: str | None, max_age: int = 0
+    ) -> str:
+        """The ``Set-Cookie`` value that names a saved form (SameSite=Strict: only the gate's
+        own pages lead to its use), or deletes the cookie when ``handle`` is None."""
+        name, secure, path = self._small_name(environ, 1)
+        if handle is None:
+            return delete_cookie_header(name, secure=secure, path=path, samesite="Strict")
+        return cookie_header(
+            name, handle, max_age=max_age, secure=secure, path=path, samesite="Strict"
+        )
+
+    def _small_name(self, environ: WSGIEnvironment, which: int) -> tuple[str, bool, str]:
+        secure = self.secure(environ)
+        mount = self.mount(environ)
+        return self._small[(secure, bool(mount))][which], secure, mount or "/"
+
     def set_browser(self, request: Request, response: Response, browser_id: str) -> None:
         (_, name), secure, path = self._kind(request.environ)
         response.headers.add(
@@ -221,7 +279,13 @@ class Cookies:
 
 
 def cookie_header(
-    name: str, value: str, *, max_age: int | None, secure: bool, path: str = "/"
+    name: str,
+    value: str,
+    *,
+    max_age: int | None,
+    secure: bool,
+    path: str = "/",
+    samesite: str = "Lax",
 ) -> str:
     """A ``Set-Cookie`` value with the gate's policy: HttpOnly, SameSite=Lax, Secure."""
     return dump_cookie(
@@ -231,11 +295,11 @@ def cookie_header(
         path=path,
         secure=secure,
         httponly=True,
-        samesite="Lax",
+        samesite=samesite,
     )
 
 
-def delete_cookie_header(name: str, *, secure: bool, path: str = "/") -> str:
+def delete_cookie_header(name: str, *, secure: bool, path: str = "/", samesite: str = "Lax") -> str:
     return dump_cookie(
-        name, "", max_age=0, expires=0, path=path, secure=secure, httponly=True, samesite="Lax"
+        name, "", max_age=0, expires=0, path=path, secure=secure, httponly=True, samesite=samesite
     )

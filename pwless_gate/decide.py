@@ -16,7 +16,8 @@ and a mapping to read the few headers from) and answers with one decision:
   headers reach the client, nothing else);
 - :class:`Challenge`: nobody is signed in; redirect a browser to the sign-in
   page, or answer an API client 401 (``api`` says which; ``home`` that the
-  sign-in should lead to the app's home, not back to a logout path);
+  sign-in should lead to the app's home, not back to a logout path; ``form``
+  that it is a browser's form POST the gate may keep, see :func:`keeps_form`);
 - :class:`GateRoute`: a path of the gate's own (sign-in pages and endpoints);
 - :class:`Unavailable`: the session store cannot answer; 503 (fail closed).
 - :class:`ForwardToken`: no session, but a valid app token; call the app as its
@@ -126,13 +127,16 @@ class Challenge(Decision):
 
     ``home``: the path was one of the app's logout paths, so the sign-in leads
     to the app's home instead (coming back there would sign out again).
+    ``form``: a browser's form POST, whose body the gate may keep while the
+    person signs in again (:mod:`pwless_gate.savedforms`).
     """
 
-    __slots__ = ("api", "home")
+    __slots__ = ("api", "form", "home")
 
-    def __init__(self, api: bool, home: bool = False) -> None:
+    def __init__(self, api: bool, home: bool = False, form: bool = False) -> None:
         self.api = api
         self.home = home
+        self.form = form
 
 
 class Anonymous(Decision):
@@ -223,6 +227,20 @@ def is_navigation(method: str, headers: Mapping[str, Any]) -> bool:
     return str(headers.get("HTTP_ACCEPT", "")).lstrip().lower().startswith("text/html")
 
 
+#: The media types of the form bodies a browser sends, which saved forms keep.
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+def keeps_form(method: str, headers: Mapping[str, Any]) -> bool:
+    """A browser's form POST: a navigation (:func:`is_navigation`) with an urlencoded or
+    multipart body. Only such a request may be kept while its sender signs in again;
+    JSON, other bodies and requests from tools never are."""
+    if method != "POST" or not is_navigation(method, headers):
+        return False
+    media = str(headers.get("CONTENT_TYPE", "")).split(";", 1)[0].strip().lower()
+    return media in FORM_TYPES
+
+
 def is_preflight(method: str, headers: Mapping[str, Any]) -> bool:
     """A CORS preflight: ``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``."""
     return (
@@ -254,6 +272,8 @@ class Decider:
     logout_paths: frozenset[str] = frozenset()
     #: App tokens (``app_tokens`` on): asked when a request has no usable session.
     tokens: TokenCheck | None = None
+    #: Saved forms are on: a browser's form POST challenged is marked ``form``.
+    saved_forms: bool = False
     prefix_slash: str = field(init=False)
     #: Neither a hook nor logout paths: a verified session is simply forwarded.
     forward_only: bool = field(init=False)
@@ -350,7 +370,11 @@ class Decider:
         if not api and self.tokens is not None:
             # With app tokens on, tools must be asked for credentials, not sent to a page.
             api = not is_navigation(facts.method, facts.headers)
-        return Challenge(api, home)
+        return Challenge(api, home, self._keeps_form(facts, api))
+
+    def _keeps_form(self, facts: RequestFacts, api: bool) -> bool:
+        """Whether a challenged request is a browser's form POST to keep (saved forms)."""
+        return self.saved_forms and not api and keeps_form(facts.method, facts.headers)
 
     def _public(self, facts: RequestFacts) -> Anonymous | None:
         """The anonymous decision for ``facts``, or None if they need a session.

@@ -19,9 +19,11 @@ from .cookies import Cookies
 from .csrf import CsrfGuard
 from .decide import Authorize
 from .idtokens import TokenVerifier
+from .languages import Languages
 from .metrics import Metrics
 from .pacing import Pacer
 from .renew import Renewer
+from .savedforms import SavedForms
 from .sessions import SessionCache, User
 from .throttle import Throttle
 from .transactions import TransactionSigner
@@ -59,3 +61,7 @@ class Deps:
     pacer: Pacer | None = None
     #: App tokens, with ``app_tokens`` on.
     tokens: AppTokens | None = None
+    #: The page languages (built from the config when not given).
+    languages: Languages | None = None
+    #: Forms kept when a session ended before they were sent (None: not kept).
+    saved_forms: SavedForms | None = None

@@ -49,11 +49,13 @@ from .decide import (
 from .deps import Deps, Hooks, UserCallback
 from .errors import ConfigError
 from .idtokens import TokenVerifier
+from .languages import Languages
 from .loading import load_app
 from .pacing import Pacer
 from .preflight import preflight_answer
 from .public_paths import PublicPaths
 from .renew import Renewer
+from .savedforms import FormStore, SavedForms
 from .sessions import (
     SEEN_EVERY,
     CachedSession,
@@ -168,6 +170,7 @@ class PasswordlessGate:
         store: SessionStore | None = None,
         throttle: Throttle | None = None,
         token_store: TokenStore | None = None,
+        form_store: FormStore | None = None,
         clock: Callable[[], float] = time.time,
         metrics_registry: Any = None,
     ) -> None:
@@ -186,8 +189,15 @@ class PasswordlessGate:
             pacer=pacer,
         )
         need_tokens = config.app_tokens and token_store is None
+        # Saved forms live beside the sessions: in the default stores, or where the caller says.
+        need_forms = bool(config.saved_form_max_bytes) and form_store is None and store is None
         if config.sqlite_path and (store is None or throttle is None or need_tokens):
-            from .stores.sqlite import SQLiteDatabase, SQLiteStore, SQLiteTokenStore
+            from .stores.sqlite import (
+                SQLiteDatabase,
+                SQLiteFormStore,
+                SQLiteStore,
+                SQLiteTokenStore,
+            )
             from .throttle import SQLiteThrottle
 
             database = SQLiteDatabase(config.sqlite_path, clock=clock, setting=config.store_setting)
@@ -202,8 +212,10 @@ class PasswordlessGate:
             throttle = throttle or SQLiteThrottle(database, clock=clock)
             if need_tokens:
                 token_store = SQLiteTokenStore(database, clock=clock)
+            if need_forms:
+                form_store = SQLiteFormStore(database, clock=clock)
         if config.redis_url and (store is None or throttle is None or need_tokens):
-            from .stores.redis import RedisStore, RedisTokenStore, connect
+            from .stores.redis import RedisFormStore, RedisStore, RedisTokenStore, connect
             from .throttle import RedisThrottle
 
             redis = connect(
@@ -213,6 +225,8 @@ class PasswordlessGate:
             throttle = throttle or RedisThrottle(redis, clock=clock)
             if need_tokens:
                 token_store = RedisTokenStore(redis, clock=clock)
+            if need_forms:
+                form_store = RedisFormStore(redis, clock=clock)
         self.sessions = SessionCache(
             store or CookieStore(keys),
             maxsize=config.session_cache_size,
@@ -250,6 +264,16 @@ class PasswordlessGate:
                 maxsize=config.session_cache_size,
                 clock=clock,
             )
+        self.saved_forms: SavedForms | None = None
+        if config.saved_form_max_bytes:
+            self.saved_forms = SavedForms(
+                form_store,
+                self.cookies,
+                max_bytes=config.saved_form_max_bytes,
+                lifetime=config.login_lifetime,
+                session_lifetime=config.session_lifetime,
+                clock=clock,
+            )
         self.views = GateViews(
             Deps(
                 config=config,
@@ -274,6 +298,8 @@ class PasswordlessGate:
                 renewer=self._renewer,
                 pacer=pacer,
                 tokens=self.tokens,
+                languages=Languages(config.languages, config.template_dir),
+                saved_forms=self.saved_forms,
             )
         )
         self.decider = Decider(
@@ -286,6 +312,7 @@ class PasswordlessGate:
             logout_paths=frozenset(config.logout_paths),
             clock=clock,
             tokens=self.tokens,
+            saved_forms=self.saved_forms is not None,
         )
         self._proxied_proto = bool(config.proxies.x_proto)
         self._proxied_prefix = bool(config.proxies.x_prefix)
@@ -366,7 +393,9 @@ class PasswordlessGate:
         if type(decision) is BadToken:
             return views.bad_token(environ, start_response, decision.retry_after)
         if type(decision) is Challenge:
-            return views.challenge(environ, start_response, decision.api, decision.home)
+            return views.challenge(
+                environ, start_response, decision.api, decision.home, decision.form
+            )
         if type(decision) is GateRoute:
             return views(environ, start_response)
         # Anonymous: a public path or preflight, no user.
@@ -389,6 +418,11 @@ class PasswordlessGate:
         """
         environ.update(entry.environ)
         environ["pwless_gate.claims"] = dict(entry.session.claims)
+        if self.saved_forms is not None and environ.get("REQUEST_METHOD") == "POST":
+            # The Send button of a kept form: the app gets the kept body (once).
+            start_response = self.saved_forms.replay(
+                environ, str(entry.session.claims["sub"]), start_response
+            )
         if self._pass_headers:
             _add_headers(environ, entry)
         if cookie is None:
@@ -436,7 +470,9 @@ class PasswordlessGate:
             return self.views.unavailable(environ, start_response)
         if result.entry is None:
             challenge = self.decider.challenge(facts)
-            return self.views.challenge(environ, start_response, challenge.api, challenge.home)
+            return self.views.challenge(
+                environ, start_response, challenge.api, challenge.home, challenge.form
+            )
         try:
             decision = self.decider.admit(facts, result.entry, result.cookie, value=value)
         except Exception as exc:

@@ -1,13 +1,19 @@
-"""The gate's pages: Jinja2 templates (autoescaped, overridable) and JSON errors.
+"""The gate's pages: Jinja2 templates (autoescaped, overridable, translated) and JSON errors.
 
 Operators can point ``template_dir`` at their own copies of any template;
-the packaged ones fill in the rest. Branding comes from the config. No page
-needs JavaScript.
+the packaged ones fill in the rest. A copy in ``<template_dir>/<lang>/``
+(``de/login.html``) is used for that language only, before one in
+``<template_dir>/`` itself; catalogs in ``<template_dir>/i18n/`` replace the
+shipped texts they hold (see :mod:`pwless_gate.languages`). Each language has
+a Jinja2 environment of its own with the i18n extension (``{% trans %}`` and
+``_()``, new-style: placeholders are named and escaped). Branding comes from
+the config. No page needs JavaScript.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from importlib.resources import files
 from typing import Any
@@ -23,25 +29,25 @@ from jinja2 import (
 from werkzeug.wrappers import Response
 
 from .config import GateConfig
+from .languages import Languages, Translator
 
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+#: Context values views pass in English (message ids, or :class:`~pwless_gate.languages.Text`)
+#: that are translated before a page shows them.
+TRANSLATED = ("title", "message", "notice", "error", "back_label", "resend_label", "label")
 
 
 class Pages:
     """Renders gate pages and JSON answers with the config's branding."""
 
-    def __init__(self, config: GateConfig) -> None:
-        loaders: list[BaseLoader] = [PackageLoader("pwless_gate", "templates")]
-        if config.template_dir:
-            loaders.insert(0, FileSystemLoader(config.template_dir))
-        self._env = Environment(
-            loader=ChoiceLoader(loaders),
-            autoescape=select_autoescape(default=True, default_for_string=True),
-            trim_blocks=True,
-            lstrip_blocks=True,
-            # Templates are read once: no stat() of every file on every page.
-            auto_reload=False,
-        )
+    def __init__(self, config: GateConfig, languages: Languages | None = None) -> None:
+        self.languages = languages or Languages(config.languages, config.template_dir)
+        self._envs = {
+            tag: _environment(config.template_dir, translator)
+            for tag, translator in self.languages.translators.items()
+        }
+        for env in self._envs.values():
+            env.globals["languages"] = self.languages.names()
         self._brand = {
             "name": config.brand_name,
             "color": config.brand_color,
@@ -61,13 +67,23 @@ class Pages:
         status: int = 200,
         script_name: str = "",
         headers: Mapping[str, str] | None = None,
+        language: str = "",
         **context: Any,
     ) -> Response:
+        """The page ``template`` in ``language`` (a configured tag; the default if not)."""
         gate = script_name + self._prefix
-        body = self._env.get_template(template).render(
+        translator = self.languages.translator(language)
+        for key in TRANSLATED:
+            if isinstance(context.get(key), str):
+                context[key] = translator.text(context[key])
+        if isinstance(context.get("errors"), Mapping):
+            context["errors"] = {k: translator.text(v) for k, v in context["errors"].items()}
+        env = self._envs[translator.tag]
+        body = env.get_template(template).render(
             brand=self._brand, gate=gate, static=f"{gate}/static", **context
         )
         response = Response(body, status=status, mimetype="text/html")
+        response.headers["Content-Language"] = translator.tag
         response.headers.update(
             {
                 "Cache-Control": "no-store",
@@ -105,6 +121,29 @@ def json_response(
     if headers:
         response.headers.update(headers)
     return response
+
+
+def _environment(template_dir: str | None, translator: Translator) -> Environment:
+    """The Jinja2 environment of one language: its own templates first, then the shared ones."""
+    loaders: list[BaseLoader] = [PackageLoader("pwless_gate", "templates")]
+    if template_dir:
+        loaders[:0] = [
+            FileSystemLoader(os.path.join(template_dir, translator.tag)),
+            FileSystemLoader(template_dir),
+        ]
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        # Templates are read once: no stat() of every file on every page.
+        auto_reload=False,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(translator.translations, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(lang=translator.tag, dir=translator.direction)
+    env.filters.update(minute=translator.minute, duration=translator.duration, t=translator.text)
+    return env
 
 
 def _load_static() -> dict[str, tuple[bytes, str]]:

@@ -141,6 +141,21 @@ class GateRequest(Request):
         return wants_json(self.environ)
 
     @cached_property
+    def language(self) -> str:
+        """The language of this request's pages (and of what Auth0 sends): the one chosen
+        on the sign-in page, else the best match of ``Accept-Language``, else the first
+        configured; see :meth:`pwless_gate.languages.Languages.choose`."""
+        languages = self.deps.languages
+        if languages is None:
+            return "en"
+        chosen = self.deps.cookies.language(self)
+        try:
+            accepted = [value for value, _ in self.accept_languages]
+        except ValueError:
+            accepted = []
+        return languages.choose(chosen, accepted)
+
+    @cached_property
     def browser_id(self) -> str | None:
         """This browser's random id from its cookie, when it has a valid one."""
         return self.deps.cookies.browser_id(self)

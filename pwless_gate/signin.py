@@ -93,9 +93,21 @@ class SignIn:
             deps.sessions.revoke(old)
         value = deps.sessions.save(session)
         deps.audit("login_succeeded", ip=ip, identifier=tx.identifier, reason=tx.connection)
-        response = see_other(request.next_url(tx.next))
+        response = see_other(self._after(request, tx, str(claims["sub"])))
         deps.cookies.set_session(request, response, value)
         return response
+
+    def _after(self, request: GateRequest, tx: Transaction, sub: str) -> str:
+        """Where a finished sign-in leads: the page that offers a form kept in this browser
+        for this person (:mod:`pwless_gate.savedforms`), else where the person was going."""
+        saved = self.deps.saved_forms
+        if saved is not None:
+            browser_id = request.browser_id
+            offered = saved.offer(request, browser_id, tx, sub)
+            saved.remember(browser_id, sub)
+            if offered:
+                return request.gate_url("/form")
+        return request.next_url(tx.next)
 
 
 def per_client(identifier: str, ip: str) -> str:

@@ -5,7 +5,8 @@ hidden ``tx`` field and in a magic link's ``state``, so several tabs can sign
 in at once without overwriting each other's cookie. It is bound to the
 browser that started it by a hash of that browser's random id; it is signed,
 not encrypted, so it holds nothing secret (the identifier the user typed, the
-``next`` path, a nonce that is compared, never trusted on its own).
+``next`` path, a nonce that is compared, never trusted on its own, and the
+hash of a saved form's handle, see :mod:`pwless_gate.savedforms`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 import itsdangerous
 
 SALT = "pwless-gate.login"
-_FIELDS = 7
+#: The fields of a transaction: 7 before saved forms, 8 since.
+_FIELDS = (7, 8)
 
 
 class TransactionError(ValueError):
@@ -41,6 +43,9 @@ class Transaction:
     browser: str
     nonce: str
     tx_id: str
+    #: The hash of the handle of the form kept in this browser when the sign-in started
+    #: ("" for none): the sign-in that may offer it (:mod:`pwless_gate.savedforms`).
+    form: str = ""
     #: When the sign-in started (Unix time, from the signature's timestamp).
     started_at: float = 0.0
 
@@ -78,7 +83,14 @@ class TransactionSigner:
         self.max_age = max_age
 
     def new(
-        self, *, connection: str, identifier: str, send: str, next: str, browser_id: str
+        self,
+        *,
+        connection: str,
+        identifier: str,
+        send: str,
+        next: str,
+        browser_id: str,
+        form: str = "",
     ) -> Transaction:
         return Transaction(
             connection=connection,
@@ -88,10 +100,13 @@ class TransactionSigner:
             browser=browser_binding(browser_id),
             nonce=secrets.token_urlsafe(16),
             tx_id=secrets.token_urlsafe(9),
+            form=form,
         )
 
     def dumps(self, tx: Transaction) -> str:
         data = [tx.connection, tx.identifier, tx.send, tx.next, tx.browser, tx.nonce, tx.tx_id]
+        if tx.form:
+            data.append(tx.form)
         return str(self._serializer.dumps(data))
 
     def loads(self, token: str | None) -> Transaction:
@@ -108,7 +123,7 @@ class TransactionSigner:
             raise TransactionError("sign-in transaction is not valid") from None
         if (
             not isinstance(data, list)
-            or len(data) != _FIELDS
+            or len(data) not in _FIELDS
             or not all(isinstance(v, str) for v in data)
         ):
             raise TransactionError("sign-in transaction is malformed")

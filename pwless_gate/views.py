@@ -24,10 +24,12 @@ from .answers import Responder, see_other
 from .codes import CodeViews
 from .deps import Deps
 from .errors import Refused
+from .languages import N_
 from .links import LinkViews
 from .pages import json_response
 from .redirects import safe_next
 from .request import GateRequest
+from .savedforms import request_target_path
 from .sessions import CachedSession, User
 from .sessions_page import SessionsViews
 from .signin import SignIn
@@ -52,6 +54,7 @@ class GateViews:
             "/login": self.codes.login,
             "/verify": self.codes.verify,
             "/callback": self.links.callback,
+            "/form": self.saved_form,
             "/logout": self.logout,
             "/sessions": self.sessions.page,
             "/sessions/revoke": self.sessions.revoke,
@@ -156,6 +159,47 @@ class GateViews:
             if self.deps.hooks.on_logout is not None:
                 self.deps.hooks.on_logout(current.user, request.environ)
 
+    # -- a kept form ---------------------------------------------------------------
+
+    def saved_form(self, request: GateRequest) -> Response:
+        """``GET``: "Send the form you were submitting to <path>?", for the person the kept
+        form was offered to; ``POST`` (``discard``): forget it and go to its page."""
+        saved = self.deps.saved_forms
+        current = request.current
+        record = None
+        if saved is not None and current is not None:
+            sub = str(current.session.claims["sub"])
+            record = saved.armed_for(request, request.browser_id, sub)
+        if request.method == "POST":
+            request.check_form()
+            if saved is not None and record is not None:
+                saved.discard(request)
+            response = see_other(record.path if record is not None else request.home)
+            response.headers.add(
+                "Set-Cookie", self.deps.cookies.saved_form_headers(request.environ, None)
+            )
+            return response
+        if request.method not in ("GET", "HEAD"):
+            return self.r.not_allowed(request, "GET, HEAD, POST")
+        parts = record.parts() if record is not None else None
+        if record is None or parts is None:
+            return self.r.fail(
+                request,
+                404,
+                N_("No form to send"),
+                N_("There is no kept form for you in this browser, or it was already sent."),
+            )
+        fields, files = parts
+        return self.r.page(
+            request,
+            "saved_form.html",
+            target=record.target,
+            path=record.path,
+            enctype=record.enctype,
+            fields=fields,
+            files=files,
+        )
+
     # -- small JSON endpoints ------------------------------------------------------
 
     def userinfo(self, request: GateRequest) -> Response:
@@ -220,12 +264,14 @@ class GateViews:
         start_response: StartResponse,
         api: bool,
         home: bool = False,
+        form: bool = False,
     ) -> Iterable[bytes]:
         """401 JSON for API clients, else a redirect to the sign-in page with ``next``.
 
         ``next`` is the request's own path, or the app's home with ``home`` (an
         app's logout path, which would end the new session at once). The
-        request body is never read.
+        request body is never read, except a browser's form POST (``form``)
+        while saved forms are on: :meth:`keep_form`.
         """
         request = GateRequest(environ, self.deps)
         login_url = request.gate_url("/login")
@@ -238,10 +284,29 @@ class GateViews:
             if query and not home:
                 target += "?" + query
             next_url = request.next_url(target)
+            query = {"next": next_url}
             response = Response(status=302)
-            response.headers["Location"] = f"{login_url}?{urlencode({'next': next_url})}"
+            if form and not home and self.deps.saved_forms is not None:
+                query["form"] = self.keep_form(request, response)
+            response.headers["Location"] = f"{login_url}?{urlencode(query)}"
             response.headers["Cache-Control"] = "no-store"
         return response(environ, start_response)
+
+    def keep_form(self, request: GateRequest, response: Response) -> str:
+        """Keep this form POST for the browser's next sign-in, setting the cookies that
+        find it on ``response``; returns what the sign-in page says of it (``kept``,
+        ``too-large``, ``not-kept``)."""
+        saved = self.deps.saved_forms
+        assert saved is not None
+        cookies = self.deps.cookies
+        browser_id, new_browser = cookies.ensure_browser_id(request)
+        target = request_target_path(request.environ, cookies)
+        kept = saved.keep(request.environ, browser_id, target)
+        if kept.cookie is not None:
+            response.headers.add("Set-Cookie", kept.cookie)
+            if new_browser:  # the form is bound to this browser id: the browser gets it too
+                cookies.set_browser(request, response, browser_id)
+        return kept.outcome
 
     def _authenticate(self, response: Response, error: str = "") -> None:
         """The ``WWW-Authenticate`` challenges of a 401: Basic and Bearer with app tokens

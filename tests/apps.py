@@ -85,3 +85,28 @@ def calendars() -> Any:
         "tests",
     )
     return radicale.Application(configuration)
+
+
+def form_echo(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """Answers a POST with what it received: the user, the fields and the files (name,
+    type and content), as JSON; a GET with a small page."""
+    from werkzeug.wrappers import Request
+
+    request = Request(environ)
+    body = json.dumps(
+        {
+            "remote_user": environ.get("REMOTE_USER"),
+            "method": request.method,
+            "path": request.path,
+            "query": environ.get("QUERY_STRING"),
+            "fields": [[k, v] for k, v in request.form.items(multi=True)],
+            "files": [
+                [k, f.filename, f.content_type, f.read().decode("latin-1")]
+                for k, f in request.files.items(multi=True)
+            ],
+        }
+    ).encode()
+    start_response(
+        "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]

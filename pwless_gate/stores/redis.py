@@ -47,6 +47,12 @@ As with sessions, in a cluster a token and its user's list are in different
 slots: a new token is listed first and written second, a revoke deletes the
 tokens first and takes them off the list second.
 
+Saved forms (:class:`RedisFormStore`) live under ``<namespace>:form:<sha256 of
+the handle>``, and who last signed in on a browser under
+``<namespace>:browser-user:<hash of the browser id>``, each expiring with
+its record. Every operation touches one key (taking a form is ``GET`` and
+``DEL`` in one ``MULTI``), so a cluster needs no ordered steps.
+
 Any Redis failure is raised as :class:`~pwless_gate.errors.StoreUnavailable`
 naming the server and the error class (``Redis at 127.0.0.1:6379: ConnectionError``,
 ``Redis Sentinel mymaster at 10.0.0.1:26379,10.0.0.2:26379: MasterNotFoundError``,
@@ -614,3 +620,69 @@ def _token(key: str, record: Any, used: Any) -> AppToken | None:
         return AppToken.from_record(key, json.loads(record), float(used or 0))
     except (KeyError, TypeError, ValueError):
         return None
+
+
+class RedisFormStore:
+    """A :class:`~pwless_gate.savedforms.FormStore` in Redis (one server, Sentinel, Cluster)."""
+
+    def __init__(
+        self,
+        redis: Any,
+        *,
+        namespace: str = "pwless_gate",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = redis
+        self._namespace = namespace
+        self._clock = clock
+        self._location = location(redis)
+
+    def _fail(self, exc: Exception) -> StoreUnavailable:
+        return StoreUnavailable(f"{self._location}: {type(exc).__name__}")
+
+    def _ms(self, expires_at: float) -> int:
+        return max(1, int((expires_at - self._clock()) * 1000))
+
+    def put_form(self, key: str, record: str, expires_at: float) -> None:
+        try:
+            self._redis.set(f"{self._namespace}:form:{key}", record, px=self._ms(expires_at))
+        except Exception as exc:
+            raise self._fail(exc) from exc
+
+    def get_form(self, key: str) -> str | None:
+        try:
+            raw = self._redis.get(f"{self._namespace}:form:{key}")
+        except Exception as exc:
+            raise self._fail(exc) from exc
+        return _text(raw)
+
+    def take_form(self, key: str) -> str | None:
+        """``GET`` and ``DEL`` of one key in one transaction: one caller gets the record."""
+        name = f"{self._namespace}:form:{key}"
+        try:
+            with self._redis.pipeline(transaction=True) as pipe:
+                pipe.get(name)
+                pipe.delete(name)
+                raw, _ = pipe.execute()
+        except Exception as exc:
+            raise self._fail(exc) from exc
+        return _text(raw)
+
+    def put_browser_user(self, key: str, user: str, expires_at: float) -> None:
+        try:
+            self._redis.set(f"{self._namespace}:browser-user:{key}", user, px=self._ms(expires_at))
+        except Exception as exc:
+            raise self._fail(exc) from exc
+
+    def get_browser_user(self, key: str) -> str | None:
+        try:
+            raw = self._redis.get(f"{self._namespace}:browser-user:{key}")
+        except Exception as exc:
+            raise self._fail(exc) from exc
+        return _text(raw)
+
+
+def _text(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    return raw.decode() if isinstance(raw, bytes) else str(raw)

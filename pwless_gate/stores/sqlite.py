@@ -45,7 +45,7 @@ from ..errors import ConfigError, StoreUnavailable
 from ..sessions import Session, new_session_id, oldest_first
 
 SETTING = "PWLESS_GATE_STORE"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: The statements that bring a file from version ``i`` to ``i + 1``.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -67,10 +67,21 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX app_tokens_user ON app_tokens (user)",
         "CREATE INDEX app_tokens_expiry ON app_tokens (expires_at)",
     ),
+    (
+        # Saved forms (pwless_gate.savedforms): the sha256 of the handle, the record
+        # (up to saved_form_max_bytes of body, so not WITHOUT ROWID); and who last signed
+        # in on each browser (hashes of the browser id and of the person).
+        "CREATE TABLE saved_forms (key TEXT PRIMARY KEY, record TEXT NOT NULL,"
+        " expires_at REAL NOT NULL)",
+        "CREATE INDEX saved_forms_expiry ON saved_forms (expires_at)",
+        "CREATE TABLE browser_users (key TEXT PRIMARY KEY, user TEXT NOT NULL,"
+        " expires_at REAL NOT NULL) WITHOUT ROWID",
+        "CREATE INDEX browser_users_expiry ON browser_users (expires_at)",
+    ),
 )
 _SWEEP = tuple(
     f"DELETE FROM {table} WHERE expires_at <= ?"  # noqa: S608 (fixed table names)
-    for table in ("sessions", "throttle", "locks", "app_tokens")
+    for table in ("sessions", "throttle", "locks", "app_tokens", "saved_forms", "browser_users")
 )
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
 #: How often (seconds, per thread) a connection checks that its file is still the one at
@@ -490,3 +501,65 @@ def _tokens(rows: Iterable[tuple[str, str, float | None]]) -> list[AppToken]:
         except (KeyError, TypeError, ValueError):
             continue
     return sorted(found, key=newest_first)
+
+
+class SQLiteFormStore:
+    """A :class:`~pwless_gate.savedforms.FormStore` in the same SQLite file.
+
+    ``saved_forms`` holds kept forms under the sha256 of their handle;
+    ``browser_users`` who last signed in on each browser. Expired rows are
+    swept with the others.
+    """
+
+    def __init__(self, database: SQLiteDatabase, *, clock: Callable[[], float] = time.time) -> None:
+        self.database = database
+        self._clock = clock
+
+    def put_form(self, key: str, record: str, expires_at: float) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO saved_forms (key, record, expires_at) VALUES (?, ?, ?)",
+            (key, record, expires_at),
+        )
+
+    def get_form(self, key: str) -> str | None:
+        return self._one(
+            "SELECT record FROM saved_forms WHERE key = ? AND expires_at > ?", (key, self._clock())
+        )
+
+    def take_form(self, key: str) -> str | None:
+        """Read and delete in one transaction: of two requests, one gets the record."""
+        try:
+            with self.database.transaction() as conn:
+                row = conn.execute(
+                    "SELECT record FROM saved_forms WHERE key = ? AND expires_at > ?",
+                    (key, self._clock()),
+                ).fetchone()
+                conn.execute("DELETE FROM saved_forms WHERE key = ?", (key,))
+        except sqlite3.Error as exc:
+            raise self.database.unavailable(exc) from exc
+        return str(row[0]) if row else None
+
+    def put_browser_user(self, key: str, user: str, expires_at: float) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO browser_users (key, user, expires_at) VALUES (?, ?, ?)",
+            (key, user, expires_at),
+        )
+
+    def get_browser_user(self, key: str) -> str | None:
+        return self._one(
+            "SELECT user FROM browser_users WHERE key = ? AND expires_at > ?", (key, self._clock())
+        )
+
+    def _one(self, statement: str, args: tuple[object, ...]) -> str | None:
+        try:
+            row = self.database.connection().execute(statement, args).fetchone()
+        except sqlite3.Error as exc:
+            raise self.database.unavailable(exc) from exc
+        return str(row[0]) if row else None
+
+    def _write(self, statement: str, args: tuple[object, ...]) -> None:
+        try:
+            self.database.connection().execute(statement, args)
+            self.database.wrote()
+        except sqlite3.Error as exc:
+            raise self.database.unavailable(exc) from exc

@@ -1,0 +1,203 @@
+"""The languages of the gate's pages: which are shipped, which one a request gets, its texts.
+
+English is the language of the source (the message ids); every other shipped
+language has a gettext catalog in ``pwless_gate/i18n/<locale>/LC_MESSAGES/``:
+the ``.po`` file translators edit, and the ``.mo`` file compiled from it by
+``make messages`` (``pybabel compile``), committed beside it and shipped in
+the wheel as package data. A test fails when a ``.mo`` file is not the
+compiled form of its ``.po`` file, when an entry is missing or fuzzy, or when
+a translation's placeholders differ from the English ones.
+
+A request's language (:meth:`Languages.choose`) is the one chosen on the
+sign-in page (the language cookie), else the best match of ``Accept-Language``
+among ``PWLESS_GATE_LANGUAGES``, else the first of those. The same language
+is sent to Auth0 (``x-request-language``), so the email or text message and
+the page agree.
+
+Python code marks page texts with :func:`N_` (or :class:`Text` when they have
+placeholders); they are translated when the page is rendered, in the
+request's language. JSON answers stay in English: clients match on them.
+
+Not done here: pluralised or localised *JSON*, or a time zone per person
+(dates are shown in UTC, which the page says).
+"""
+
+from __future__ import annotations
+
+import gettext
+import math
+import os
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from importlib.resources import files
+from typing import Any
+
+from babel import Locale
+from babel.dates import format_date, format_time, format_timedelta, get_datetime_format
+from babel.support import Translations
+
+#: The shipped languages, as ``<html lang>`` and Auth0 name them, each in its own words.
+SHIPPED: Mapping[str, str] = {
+    "en": "English",
+    "de": "Deutsch",
+    "fr": "Français",
+    "es": "Español",
+    "it": "Italiano",
+    "nl": "Nederlands",
+    "pt-BR": "Português (Brasil)",
+    "pl": "Polski",
+    "sv": "Svenska",
+    "ja": "日本語",
+    "ar": "العربية",
+}
+#: Languages written right to left.
+RTL = frozenset({"ar"})
+#: The gettext domain of the catalogs.
+DOMAIN = "pwless_gate"
+#: The longest language cookie value read.
+_MAX_CHOICE = 16
+
+
+def N_(message: str) -> str:
+    """Marks ``message`` for the catalogs; it is translated when a page shows it."""
+    return message
+
+
+class Text(str):
+    """A page text with placeholders: English as a ``str``, translated when shown.
+
+    ``Text("Signed in as %(who)s.", who="ada@example.com")`` is the string
+    ``"Signed in as ada@example.com."`` wherever a string is used (JSON, logs,
+    tests); a page looks ``msgid`` up in its catalog and fills in ``params``.
+    """
+
+    msgid: str
+    params: dict[str, Any]
+
+    def __new__(cls, msgid: str, **params: Any) -> Text:
+        value = super().__new__(cls, msgid % params if params else msgid)
+        value.msgid = msgid
+        value.params = params
+        return value
+
+
+def locale_name(tag: str) -> str:
+    """The Babel/gettext locale of a language tag: ``pt-BR`` → ``pt_BR``."""
+    return tag.replace("-", "_")
+
+
+def canonical(value: str) -> str | None:
+    """The shipped tag ``value`` names (any case, ``_`` or ``-``), or None."""
+    wanted = value.strip().replace("_", "-").lower()
+    for tag in SHIPPED:
+        if tag.lower() == wanted:
+            return tag
+    return None
+
+
+def catalog_dir() -> str:
+    """The directory of the shipped catalogs."""
+    return str(files("pwless_gate").joinpath("i18n"))
+
+
+class Translator:
+    """The texts, dates and durations of one language."""
+
+    def __init__(self, tag: str, translations: gettext.NullTranslations) -> None:
+        self.tag = tag
+        self.direction = "rtl" if tag in RTL else "ltr"
+        # English dates as the pages always wrote them: 4 Mar 2026, 14:05.
+        self.locale = Locale.parse("en_GB" if tag == "en" else locale_name(tag))
+        self.translations = translations
+
+    def gettext(self, message: str) -> str:
+        return self.translations.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.translations.ngettext(singular, plural, n)
+
+    def text(self, value: str | None) -> str | None:
+        """``value`` translated: a :class:`Text` with its placeholders filled in, a plain
+        string as a message id (returned as it is when the catalog does not have it)."""
+        if value is None:
+            return None
+        if isinstance(value, Text):
+            translated = self.gettext(value.msgid)
+            return translated % value.params if value.params else translated
+        return self.gettext(value)
+
+    def minute(self, at: float) -> str:
+        """``4 Mar 2026, 14:05 UTC`` in this language: to the minute, in UTC (the gate
+        does not know the person's time zone)."""
+        when = datetime.fromtimestamp(at, timezone.utc)
+        pattern = str(get_datetime_format("medium", locale=self.locale))
+        date = format_date(when, "medium", locale=self.locale)
+        clock = format_time(when, "HH:mm", tzinfo=timezone.utc, locale=self.locale)
+        return pattern.replace("'", "").replace("{1}", date).replace("{0}", clock) + " UTC"
+
+    def duration(self, seconds: float) -> str:
+        """``45 seconds`` under 90 seconds, else whole minutes rounded up (``2 minutes``)."""
+        if seconds >= 90:
+            delta = timedelta(minutes=math.ceil(seconds / 60))
+            return format_timedelta(delta, granularity="minute", threshold=1000, locale=self.locale)
+        return format_timedelta(
+            timedelta(seconds=max(1, int(seconds))), threshold=1000, locale=self.locale
+        )
+
+
+class Languages:
+    """The configured languages, their translators, and the choice for a request.
+
+    ``tags`` are shipped tags, the first the fallback. ``override_dir`` is an
+    operator's ``template_dir``: catalogs in ``<dir>/i18n/<locale>/LC_MESSAGES/``
+    replace the shipped texts they hold.
+    """
+
+    def __init__(self, tags: Iterable[str], override_dir: str | None = None) -> None:
+        self.tags = tuple(tags)
+        self.default = self.tags[0]
+        self._lower = {tag.lower(): tag for tag in self.tags}
+        self._primary: dict[str, str] = {}
+        for tag in self.tags:
+            self._primary.setdefault(tag.split("-")[0].lower(), tag)
+        self.translators = {tag: Translator(tag, _load(tag, override_dir)) for tag in self.tags}
+
+    def choose(self, chosen: str | None, accepted: Iterable[str]) -> str:
+        """The language of a request: ``chosen`` (the cookie) when configured, else the
+        first of ``accepted`` (``Accept-Language`` values, best first) that matches a
+        configured tag exactly or by its primary language, else :attr:`default`."""
+        if chosen and len(chosen) <= _MAX_CHOICE:
+            tag = self._lower.get(chosen.lower())
+            if tag is not None:
+                return tag
+        for value in accepted:
+            wanted = value.strip().replace("_", "-").lower()
+            if wanted in self._lower:
+                return self._lower[wanted]
+            primary = self._primary.get(wanted.split("-")[0])
+            if primary is not None:
+                return primary
+        return self.default
+
+    def translator(self, tag: str) -> Translator:
+        return self.translators.get(tag) or self.translators[self.default]
+
+    def names(self) -> list[tuple[str, str]]:
+        """``(tag, name in its own language)`` of every configured language."""
+        return [(tag, SHIPPED[tag]) for tag in self.tags]
+
+
+def _load(tag: str, override_dir: str | None) -> gettext.NullTranslations:
+    """The shipped catalog of ``tag`` (none for English), with an operator's on top."""
+    locales = [locale_name(tag)]
+    shipped: gettext.NullTranslations = gettext.NullTranslations()
+    if tag != "en":
+        shipped = Translations.load(catalog_dir(), locales, DOMAIN)
+    if override_dir:
+        own = Translations.load(os.path.join(override_dir, "i18n"), locales, DOMAIN)
+        if isinstance(own, Translations):
+            if isinstance(shipped, Translations):
+                shipped.merge(own)
+            else:
+                shipped = own
+    return shipped

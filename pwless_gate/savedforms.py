@@ -1,0 +1,439 @@
+"""Saved forms: a browser's POST that arrived after its session ended, kept for one sign-in.
+
+A person whose session ends (lifetime, idle timeout, signed out in another
+tab) while they fill in a form would lose it when they press Save: the gate
+answers the POST with the sign-in page. Instead, when the request is a
+browser's navigation with an ``application/x-www-form-urlencoded`` or
+``multipart/form-data`` body of at most ``saved_form_max_bytes``:
+
+1. :meth:`SavedForms.keep` stores the body, its content type, the path and
+   query, the browser it came from (a hash of the browser-id cookie) and who
+   last signed in on that browser (a hash of their ``sub``, when the store
+   knows), under the sha256 of a random 256-bit handle. The handle goes to
+   the browser in a cookie (HttpOnly, SameSite=Strict); the record expires
+   after ``login_lifetime``, as a sign-in does.
+2. The sign-in started in that browser carries a hash of the handle in its
+   signed transaction (:class:`~pwless_gate.transactions.Transaction`).
+3. When that sign-in succeeds (:meth:`SavedForms.offer`), the record is
+   offered only if the transaction, the cookie and the browser all match,
+   and the person who signed in is the one who last signed in on the browser
+   (or the store knew nobody). Someone else: the record is deleted. The
+   offer binds the record to the new person and leads to ``{prefix}/form``:
+   "Send the form you were submitting to <path>?", a plain form that posts
+   to the same URL.
+4. That POST, carrying the cookie and the new session, is given the stored
+   body byte for byte (files, their names and types, the app's CSRF fields
+   as they were) and the record is deleted (:meth:`SavedForms.replay`): it
+   is used once.
+
+Nothing of a body is logged. With the signed-cookie store there is nowhere
+to keep a body (a cookie cannot hold it, and one process's memory is not
+the next request's worker): forms are not kept, and the sign-in page says
+so. Not kept either: larger bodies (the sign-in page says so), JSON and
+other bodies, and requests that are not a browser's navigation (API
+clients and tools get their usual answer).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import hmac
+import io
+import json
+import logging
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote
+
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.formparser import FormDataParser
+from werkzeug.wrappers import Request
+
+from .cookies import Cookies
+from .errors import StoreUnavailable
+from .transactions import Transaction, browser_binding
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+log = logging.getLogger("pwless_gate.views")
+
+#: The most fields and files one kept form may have.
+MAX_PARTS = 1000
+#: Why a form was not kept, as the sign-in page's ``form`` parameter says.
+KEPT, TOO_LARGE, NOT_KEPT = "kept", "too-large", "not-kept"
+
+
+class FormStore(Protocol):
+    """Where saved forms and each browser's last signed-in person live (SQLite, Redis).
+
+    Keys are hex digests; records are strings; every operation touches one key.
+    """
+
+    def put_form(self, key: str, record: str, expires_at: float) -> None:
+        """Store (or replace) a saved form until ``expires_at``."""
+
+    def get_form(self, key: str) -> str | None:
+        """The live record under ``key``, or None."""
+
+    def take_form(self, key: str) -> str | None:
+        """The live record under ``key``, deleted in the same step (one caller gets it)."""
+
+    def put_browser_user(self, key: str, user: str, expires_at: float) -> None:
+        """Remember who last signed in on a browser until ``expires_at``."""
+
+    def get_browser_user(self, key: str) -> str | None:
+        """Who last signed in on a browser (a digest), or None."""
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def form_binding(handle: str) -> str:
+    """What a transaction carries of a saved form's handle: a hash, never the handle."""
+    return hashlib.sha256(b"pwless-gate form\x00" + handle.encode()).hexdigest()[:32]
+
+
+def _person(sub: str) -> str:
+    return hashlib.sha256(b"pwless-gate person\x00" + sub.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Field:
+    """A text field of a kept form, as the Send page repeats it."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Attached:
+    """A file of a kept form: its field, name, type and size (bytes)."""
+
+    name: str
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Record:
+    """A kept form."""
+
+    browser: str
+    who: str
+    armed: str
+    path: str
+    query: str
+    content_type: str
+    body: bytes
+    expires_at: float
+
+    def dumps(self) -> str:
+        return json.dumps(
+            {
+                "b": self.browser,
+                "w": self.who,
+                "a": self.armed,
+                "p": self.path,
+                "q": self.query,
+                "t": self.content_type,
+                "d": base64.b64encode(self.body).decode(),
+                "e": self.expires_at,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def loads(cls, raw: str) -> Record | None:
+        try:
+            data = json.loads(raw)
+            return cls(
+                browser=str(data["b"]),
+                who=str(data["w"]),
+                armed=str(data["a"]),
+                path=str(data["p"]),
+                query=str(data["q"]),
+                content_type=str(data["t"]),
+                body=base64.b64decode(data["d"]),
+                expires_at=float(data["e"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    @property
+    def target(self) -> str:
+        """The URL the form was sent to, as the browser sees it."""
+        return self.path + ("?" + self.query if self.query else "")
+
+    @property
+    def enctype(self) -> str:
+        return self.content_type.split(";")[0].strip().lower()
+
+    def parts(self) -> tuple[list[Field], list[Attached]] | None:
+        """The fields and files of the body, in order; None if it cannot be read."""
+        return parse(self.body, self.content_type)
+
+
+def parse(body: bytes, content_type: str) -> tuple[list[Field], list[Attached]] | None:
+    """The text fields and files of a form body; None when it is not a well-formed form."""
+    parser = FormDataParser(
+        max_form_memory_size=len(body) + 1,
+        max_content_length=len(body),
+        max_form_parts=MAX_PARTS,
+        silent=False,
+    )
+    mimetype, _, options_text = content_type.partition(";")
+    options: dict[str, str] = {}
+    for item in options_text.split(";"):
+        key, _, value = item.strip().partition("=")
+        if key:
+            options[key.lower()] = value.strip().strip('"')
+    try:
+        _, form, files = parser.parse(
+            io.BytesIO(body), mimetype.strip().lower(), len(body), options
+        )
+    except Exception:
+        return None
+    if mimetype.strip().lower() == "multipart/form-data" and not options.get("boundary"):
+        return None
+    return _fields(form), _files(files)
+
+
+def _fields(form: MultiDict[str, str]) -> list[Field]:
+    return [Field(name, value) for name, value in form.items(multi=True)]
+
+
+def _files(files: MultiDict[str, FileStorage]) -> list[Attached]:
+    found = []
+    for name, storage in files.items(multi=True):
+        size = len(storage.read())
+        found.append(Attached(name, storage.filename or "", storage.content_type or "", size))
+    return found
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What :meth:`SavedForms.keep` did: ``outcome`` (:data:`KEPT`, :data:`TOO_LARGE`,
+    :data:`NOT_KEPT`) and the cookie to set (a ``Set-Cookie`` value) when kept."""
+
+    outcome: str
+    cookie: str | None = None
+
+
+class SavedForms:
+    """Keeps, offers and replays forms; ``store`` None (the cookie store) keeps none."""
+
+    def __init__(
+        self,
+        store: FormStore | None,
+        cookies: Cookies,
+        *,
+        max_bytes: int,
+        lifetime: int,
+        session_lifetime: int,
+        clock: Any,
+    ) -> None:
+        self.store = store
+        self.cookies = cookies
+        self.max_bytes = max_bytes
+        self.lifetime = lifetime
+        self.session_lifetime = session_lifetime
+        self.clock = clock
+
+    # -- 1. keep -----------------------------------------------------------------------
+
+    def keep(self, environ: WSGIEnvironment, browser_id: str, target_path: str) -> Kept:
+        """Keep the body of this POST for ``browser_id``; ``target_path`` is the path as the
+        browser sees it (mount included, quoted). Never raises for the body's sake."""
+        too_large = self._too_large(environ)
+        if too_large:
+            return Kept(TOO_LARGE)
+        if self.store is None:
+            return Kept(NOT_KEPT)
+        body = _read(environ, self.max_bytes)
+        if body is None:
+            return Kept(TOO_LARGE)
+        content_type = str(environ.get("CONTENT_TYPE", ""))
+        if parse(body, content_type) is None:
+            return Kept(NOT_KEPT)
+        binding = browser_binding(browser_id)
+        now = self.clock()
+        try:
+            who = self.store.get_browser_user(binding) or ""
+            handle = secrets.token_urlsafe(32)
+            record = Record(
+                browser=binding,
+                who=who,
+                armed="",
+                path=target_path,
+                query=str(environ.get("QUERY_STRING", "")),
+                content_type=content_type,
+                body=body,
+                expires_at=now + self.lifetime,
+            )
+            self.store.put_form(digest(handle), record.dumps(), record.expires_at)
+        except StoreUnavailable as exc:
+            log.warning("a form could not be kept: %s", exc)
+            return Kept(NOT_KEPT)
+        cookie = self.cookies.saved_form_headers(environ, handle, self.lifetime)
+        return Kept(KEPT, cookie)
+
+    def _too_large(self, environ: WSGIEnvironment) -> bool:
+        length = str(environ.get("CONTENT_LENGTH") or "").strip()
+        return length.isdigit() and (len(length) > 12 or int(length) > self.max_bytes)
+
+    # -- 2, 3. sign-in -------------------------------------------------------------------
+
+    def binding(self, request: Request) -> str:
+        """What a new sign-in's transaction carries: the hash of this browser's saved-form
+        handle, or "" when it has none."""
+        handle = self.cookies.saved_form(request)
+        return form_binding(handle) if handle and self.store is not None else ""
+
+    def remember(self, browser_id: str | None, sub: str) -> None:
+        """Note who signed in on this browser, so a form kept after their session ends is
+        offered to them alone. A store that does not answer is logged, not raised: the
+        sign-in itself has succeeded."""
+        if self.store is None or not browser_id:
+            return
+        expires = self.clock() + self.session_lifetime + self.lifetime
+        try:
+            self.store.put_browser_user(browser_binding(browser_id), _person(sub), expires)
+        except StoreUnavailable as exc:
+            log.warning("could not note the browser's person for saved forms: %s", exc)
+
+    def offer(self, request: Request, browser_id: str | None, tx: Transaction, sub: str) -> bool:
+        """After the sign-in ``tx`` of ``sub``: whether this browser has a kept form for them.
+
+        The transaction, the cookie and the browser must all name the record; a record
+        kept while another person was signed in on the browser is deleted.
+        """
+        handle = self.cookies.saved_form(request)
+        if self.store is None or not handle or not tx.form or not browser_id:
+            return False
+        if not hmac.compare_digest(tx.form, form_binding(handle)):
+            return False
+        key = digest(handle)
+        try:
+            record = self._record(self.store.get_form(key), browser_id)
+            if record is None:
+                return False
+            person = _person(sub)
+            if record.who and not hmac.compare_digest(record.who, person):
+                self.store.take_form(key)
+                log.info("a kept form was discarded: another person signed in on the browser")
+                return False
+            now = self.clock()
+            armed = dataclasses.replace(record, armed=person, expires_at=now + self.lifetime)
+            self.store.put_form(key, armed.dumps(), armed.expires_at)
+        except StoreUnavailable as exc:
+            log.warning("a kept form could not be offered: %s", exc)
+            return False
+        return True
+
+    # -- 4. the Send page and the replay -------------------------------------------------------
+
+    def armed_for(self, request: Request, browser_id: str | None, sub: str) -> Record | None:
+        """The kept form this browser may send as ``sub`` (raises ``StoreUnavailable``)."""
+        handle = self.cookies.saved_form(request)
+        if self.store is None or not handle or not browser_id:
+            return None
+        record = self._record(self.store.get_form(digest(handle)), browser_id)
+        if record is None or not record.armed:
+            return None
+        return record if hmac.compare_digest(record.armed, _person(sub)) else None
+
+    def discard(self, request: Request) -> None:
+        handle = self.cookies.saved_form(request)
+        if self.store is not None and handle:
+            self.store.take_form(digest(handle))
+
+    def replay(
+        self, environ: WSGIEnvironment, sub: str, start_response: StartResponse
+    ) -> StartResponse:
+        """For a signed-in POST carrying a kept form's cookie, to the form's own URL: put the
+        kept body in the environ (once: the record is deleted) and delete the cookie in the
+        answer. Anything else passes untouched."""
+        header = environ.get("HTTP_COOKIE") or ""
+        if self.store is None or "_form=" not in header:
+            return start_response
+        request = Request(environ)
+        handle = self.cookies.saved_form(request)
+        browser_id = self.cookies.browser_id(request)
+        if not handle or not browser_id:
+            return start_response
+        key = digest(handle)
+        try:
+            record = self._record(self.store.get_form(key), browser_id)
+            if (
+                record is None
+                or not record.armed
+                or not hmac.compare_digest(record.armed, _person(sub))
+                or record.path != request_target_path(environ, self.cookies)
+                or record.query != str(environ.get("QUERY_STRING", ""))
+            ):
+                return start_response
+            taken = self._record(self.store.take_form(key), browser_id)
+        except StoreUnavailable as exc:
+            log.warning("a kept form could not be sent: %s", exc)
+            return start_response
+        if taken is None:  # another request took it first
+            return start_response
+        environ["wsgi.input"] = io.BytesIO(taken.body)
+        environ["CONTENT_LENGTH"] = str(len(taken.body))
+        environ["CONTENT_TYPE"] = taken.content_type
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        environ.pop("wsgi.input_terminated", None)
+        clear = self.cookies.saved_form_headers(environ, None)
+
+        def clearing(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            return start_response(status, [*headers, ("Set-Cookie", clear)], exc_info)
+
+        return clearing
+
+    def _record(self, raw: str | None, browser_id: str) -> Record | None:
+        """The record if it is live and was kept for this browser."""
+        record = Record.loads(raw) if raw else None
+        if record is None or record.expires_at <= self.clock():
+            return None
+        if not hmac.compare_digest(record.browser, browser_binding(browser_id)):
+            return None
+        return record
+
+
+def request_target_path(environ: WSGIEnvironment, cookies: Cookies) -> str:
+    """The request's path as the browser sees it: mount and quoted ``PATH_INFO``."""
+    raw = environ.get("PATH_INFO", "") or "/"
+    quoted = quote(raw.encode("latin-1", "replace"), safe="/:@!$&'()*+,;=-._~")
+    return cookies.mount(environ) + quoted
+
+
+def _read(environ: WSGIEnvironment, limit: int) -> bytes | None:
+    """The body, or None when it is longer than ``limit``."""
+    from werkzeug.wsgi import get_input_stream
+
+    stream = get_input_stream(environ, max_content_length=None)
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in _chunks(stream, limit + 1):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return None
+    return b"".join(chunks)
+
+
+def _chunks(stream: Any, most: int) -> Iterable[bytes]:
+    left = most
+    while left > 0:
+        chunk = stream.read(min(65536, left))
+        if not chunk:
+            return
+        left -= len(chunk)
+        yield chunk

@@ -1,0 +1,291 @@
+"""Saved forms over HTTP: a form POST that arrives after the session ended, kept for one sign-in.
+
+The gate wraps :func:`tests.apps.form_echo`, which answers with the fields and
+files it received. Sessions end by the clock (lifetime), by signing out in
+another tab, or never existed; the person signs in again with a code from the
+local tenant's outbox.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from werkzeug.test import Client, TestResponse
+
+from pwless_gate import PasswordlessGate
+
+from ..apps import form_echo
+from ..helpers import FakeClock, Harness, RecordingApp, gate_config, hidden
+
+#: What Chromium sends with a form's POST (a navigation).
+BROWSER = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Sec-Fetch-Mode": "navigate",
+    "Sec-Fetch-Dest": "document",
+    "Origin": "http://localhost",
+}
+SECRET = "the minutes of a secret meeting"
+LIFETIME = 3600
+TARGET = "/notes/edit?draft=7"
+
+
+@pytest.fixture
+def make_gate(tenant: Any, clock: FakeClock) -> Callable[..., Harness]:
+    def make(**overrides: Any) -> Harness:
+        overrides.setdefault("session_lifetime", LIFETIME)
+        gate = PasswordlessGate(form_echo, gate_config(tenant.url, **overrides), clock=clock)
+        return Harness(gate=gate, app=RecordingApp(), tenant=tenant)
+
+    return make
+
+
+@pytest.fixture
+def harness(make_gate: Callable[..., Harness]) -> Harness:
+    return make_gate()
+
+
+def multipart() -> dict[str, Any]:
+    return {
+        "csrf_token": "app-own-csrf-123",
+        "title": "Q3 board meeting",
+        "body": SECRET + "\r\nsecond line",
+        "tags": ["board", "minutes"],
+        "attachment": (io.BytesIO(b"col1,col2\n1,2\n"), "report.csv", "text/csv"),
+    }
+
+
+def send_form(client: Client, data: Any, **kwargs: Any) -> TestResponse:
+    return client.post(TARGET, data=data, headers=BROWSER, **kwargs)
+
+
+def echoed(answer: TestResponse) -> dict[str, Any]:
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    result: dict[str, Any] = json.loads(answer.get_data(as_text=True))
+    return result
+
+
+def login_query(answer: TestResponse) -> dict[str, list[str]]:
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    location = urlsplit(answer.headers["Location"])
+    assert location.path == "/_gate/login"
+    return parse_qs(location.query)
+
+
+def sign_in_again(harness: Harness, email: str, client: Client | None = None) -> TestResponse:
+    """The sign-in page with its notice, a code, and the answer to the code (not followed)."""
+    return harness.login(email, client=client, next=TARGET)
+
+
+def test_a_form_sent_after_the_session_ended_is_sent_once_after_sign_in(
+    harness: Harness, clock: FakeClock
+) -> None:
+    assert harness.login("ada@example.com").status_code == 303
+    clock.advance(LIFETIME + 1)
+
+    kept = send_form(harness.client, multipart())
+    assert login_query(kept) == {"next": [TARGET], "form": ["kept"]}
+    page = harness.client.get(kept.headers["Location"]).get_data(as_text=True)
+    assert "It is kept" in page
+
+    done = sign_in_again(harness, "ada@example.com")
+    assert done.status_code == 303
+    assert done.headers["Location"] == "/_gate/form"
+    offer = harness.client.get("/_gate/form")
+    text = offer.get_data(as_text=True)
+    assert offer.status_code == 200
+    assert "<code>/notes/edit</code>" in text
+    assert 'action="/notes/edit?draft=7"' in text
+    assert 'enctype="multipart/form-data"' in text
+    assert hidden(text, "csrf_token") in ("app-own-csrf-123",)  # the app's own, as it was
+    assert "report.csv" in text
+
+    # The Send button: the browser posts the page's form; the app gets the kept body.
+    resent = harness.client.post(
+        TARGET,
+        data={"csrf_token": "app-own-csrf-123", "title": "Q3 board meeting"},
+        headers=BROWSER,
+    )
+    got = echoed(resent)
+    assert got["remote_user"] == "ada@example.com"
+    assert got["path"] == "/notes/edit"
+    assert got["query"] == "draft=7"
+    assert got["fields"] == [
+        ["csrf_token", "app-own-csrf-123"],
+        ["title", "Q3 board meeting"],
+        ["body", SECRET + "\r\nsecond line"],
+        ["tags", "board"],
+        ["tags", "minutes"],
+    ]
+    assert got["files"] == [["attachment", "report.csv", "text/csv", "col1,col2\n1,2\n"]]
+    assert "_form=;" in resent.headers.get("Set-Cookie", "")  # the cookie is deleted
+
+    # Used once: the same POST again is the browser's own body, and there is nothing to offer.
+    again = echoed(harness.client.post(TARGET, data={"title": "new"}, headers=BROWSER))
+    assert again["fields"] == [["title", "new"]]
+    assert again["files"] == []
+    assert harness.client.get("/_gate/form").status_code == 404
+
+
+def test_an_urlencoded_form_after_signing_out_in_another_tab(harness: Harness) -> None:
+    assert harness.login("ada@example.com").status_code == 303
+    page = harness.client.get("/_gate/logout").get_data(as_text=True)
+    signed_out = harness.client.post(
+        "/_gate/logout", data={"csrf_token": hidden(page, "csrf_token")}
+    )
+    assert signed_out.status_code == 200
+
+    fields = {"csrf_token": "tok", "comment": SECRET}
+    assert login_query(send_form(harness.client, fields))["form"] == ["kept"]
+    assert sign_in_again(harness, "ada@example.com").headers["Location"] == "/_gate/form"
+    text = harness.client.get("/_gate/form").get_data(as_text=True)
+    assert 'enctype="application/x-www-form-urlencoded"' in text
+    assert hidden(text, "comment") == SECRET
+    got = echoed(harness.client.post(TARGET, data=fields, headers=BROWSER))
+    assert got["fields"] == [["csrf_token", "tok"], ["comment", SECRET]]
+
+
+def test_signing_in_as_someone_else_discards_the_form(harness: Harness, clock: FakeClock) -> None:
+    assert harness.login("ada@example.com").status_code == 303
+    clock.advance(LIFETIME + 1)
+    assert login_query(send_form(harness.client, multipart()))["form"] == ["kept"]
+
+    done = sign_in_again(harness, "bo@example.com")
+    assert done.headers["Location"] == TARGET  # where Bo was going, no offer
+    assert harness.client.get("/_gate/form").status_code == 404
+    # Nor is it offered to Ada afterwards: it is gone.
+    clock.advance(LIFETIME + 1)
+    assert sign_in_again(harness, "ada@example.com").headers["Location"] == TARGET
+
+
+def test_a_form_is_bound_to_its_browser_and_its_sign_in(harness: Harness, clock: FakeClock) -> None:
+    assert harness.login("ada@example.com").status_code == 303
+    clock.advance(LIFETIME + 1)
+    kept = send_form(harness.client, multipart())
+    assert login_query(kept)["form"] == ["kept"]
+    handle = next(c.value for c in harness.client._cookies.values() if c.key.endswith("_form"))
+
+    # Someone with a copy of the cookie, in another browser, signing in as Ada: no offer.
+    other = harness.new_browser()
+    other.set_cookie("pwless_gate_form", handle)
+    assert sign_in_again(harness, "ada@example.com", client=other).headers["Location"] == TARGET
+    assert other.get("/_gate/form").status_code == 404
+    got = echoed(other.post(TARGET, data={"title": "mine"}, headers=BROWSER))
+    assert got["fields"] == [["title", "mine"]]
+
+    # A sign-in started before the form was kept does not offer it either.
+    browser = harness.new_browser()
+    assert harness.login("ada@example.com", client=browser).status_code == 303
+    clock.advance(LIFETIME + 1)
+    started = harness.start("ada@example.com", client=browser, next=TARGET)
+    assert login_query(send_form(browser, multipart()))["form"] == ["kept"]
+    code = harness.tenant.last_message(to="ada@example.com").code
+    assert harness.submit_code(started, code, client=browser).headers["Location"] == TARGET
+
+
+def test_a_form_expires_with_the_sign_in(harness: Harness, clock: FakeClock) -> None:
+    assert harness.login("ada@example.com").status_code == 303
+    clock.advance(LIFETIME + 1)
+    assert login_query(send_form(harness.client, multipart()))["form"] == ["kept"]
+    started = harness.start("ada@example.com", next=TARGET)
+    clock.advance(15 * 60 + 1)  # past login_lifetime: the sign-in and the form are over
+    code = harness.tenant.last_message(to="ada@example.com").code
+    assert harness.submit_code(started, code).status_code == 400
+    assert sign_in_again(harness, "ada@example.com").headers["Location"] == TARGET
+
+
+def test_a_form_larger_than_the_limit_is_not_kept_and_the_page_says_so(
+    make_gate: Callable[..., Harness],
+) -> None:
+    harness = make_gate(saved_form_max_bytes=1024)
+    answer = send_form(harness.client, {"body": "x" * 2000})
+    assert login_query(answer)["form"] == ["too-large"]
+    assert "_form=" not in answer.headers.get("Set-Cookie", "")
+    page = harness.client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "too large to keep" in page
+    assert sign_in_again(harness, "ada@example.com").headers["Location"] == TARGET
+
+    small = send_form(harness.new_browser(), {"body": "x" * 900})
+    assert login_query(small)["form"] == ["kept"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "content_type", "body", "status"),
+    [
+        ({"Accept": "application/json"}, "application/json", b'{"a": 1}', 401),
+        (BROWSER, "application/json", b'{"a": 1}', 302),
+        (BROWSER, "text/plain", b"a=1", 302),
+        ({"Accept": "*/*"}, "application/x-www-form-urlencoded", b"a=1", 302),
+        ({"X-Requested-With": "fetch"}, "application/x-www-form-urlencoded", b"a=1", 401),
+    ],
+    ids=["json-api", "json-navigation", "text", "not-a-navigation", "fetch"],
+)
+def test_other_bodies_get_the_usual_challenge(
+    harness: Harness, headers: dict[str, str], content_type: str, body: bytes, status: int
+) -> None:
+    answer = harness.client.post(TARGET, data=body, content_type=content_type, headers=headers)
+    assert answer.status_code == status
+    if status == 302:
+        assert login_query(answer) == {"next": [TARGET]}
+    assert "_form=" not in answer.headers.get("Set-Cookie", "")
+
+
+def test_with_the_cookie_store_forms_are_not_kept_and_the_page_says_so(
+    make_gate: Callable[..., Harness],
+) -> None:
+    harness = make_gate(store="cookie")
+    answer = send_form(harness.client, multipart())
+    assert login_query(answer)["form"] == ["not-kept"]
+    assert "_form=" not in answer.headers.get("Set-Cookie", "")
+    page = harness.client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "could not be kept" in page
+    assert sign_in_again(harness, "ada@example.com").headers["Location"] == TARGET
+
+
+def test_saved_forms_off(make_gate: Callable[..., Harness]) -> None:
+    harness = make_gate(saved_form_max_bytes=0)
+    assert login_query(send_form(harness.client, multipart())) == {"next": [TARGET]}
+
+
+def test_a_malformed_multipart_body_is_not_kept(harness: Harness) -> None:
+    answer = harness.client.post(
+        TARGET,
+        data=b"--x\r\nno headers here",
+        content_type="multipart/form-data; boundary=x",
+        headers=BROWSER,
+    )
+    assert login_query(answer)["form"] == ["not-kept"]
+
+
+def test_nothing_of_the_body_is_logged(
+    harness: Harness, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    assert harness.login("ada@example.com").status_code == 303
+    clock.advance(LIFETIME + 1)
+    send_form(harness.client, multipart())
+    sign_in_again(harness, "ada@example.com")
+    harness.client.get("/_gate/form")
+    echoed(harness.client.post(TARGET, data={"x": "y"}, headers=BROWSER))
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert logged  # the sign-ins were logged
+    for fragment in (SECRET, "report.csv", "col1,col2", "app-own-csrf-123", "Q3 board"):
+        assert fragment not in logged
+
+
+def test_redis_keeps_forms_too(
+    make_gate: Callable[..., Harness], clock: FakeClock, redis_url: str
+) -> None:
+    harness = make_gate(store=redis_url)
+    assert harness.login("ada@example.com").status_code == 303
+    clock.advance(LIFETIME + 1)
+    assert login_query(send_form(harness.client, multipart()))["form"] == ["kept"]
+    assert sign_in_again(harness, "ada@example.com").headers["Location"] == "/_gate/form"
+    got = echoed(harness.client.post(TARGET, data={}, headers=BROWSER))
+    assert got["files"] == [["attachment", "report.csv", "text/csv", "col1,col2\n1,2\n"]]
+    assert harness.client.get("/_gate/form").status_code == 404
