@@ -3,7 +3,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench screenshots clean
+.PHONY: demo test lint typecheck pytest bench screenshots messages clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,26 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	bash bench/run
+
+#: The shipped catalogs, as gettext locales (pwless_gate/languages.py lists the tags).
+LOCALES := de fr es it nl pt_BR pl sv ja ar
+CATALOGS := pwless_gate/i18n
+
+# Extract every page text into the template, merge it into each catalog (new entries are
+# empty or fuzzy: translate them), and compile the .mo files that ship in the wheel.
+# tests/test_catalogs.py fails until every entry is translated and compiled.
+messages: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k Text --sort-by-file --add-location=file \
+		--project=pwless-gate --copyright-holder="pwless-gate contributors" \
+		-o $(CATALOGS)/pwless_gate.pot .
+	for locale in $(LOCALES); do \
+		if [ -f $(CATALOGS)/$$locale/LC_MESSAGES/pwless_gate.po ]; then \
+			$(BIN)/pybabel -q update -D pwless_gate -i $(CATALOGS)/pwless_gate.pot -d $(CATALOGS) -l $$locale --ignore-obsolete --add-location=file; \
+		else \
+			$(BIN)/pybabel -q init -D pwless_gate -i $(CATALOGS)/pwless_gate.pot -d $(CATALOGS) -l $$locale; \
+		fi; \
+	done
+	$(BIN)/pybabel compile -D pwless_gate -d $(CATALOGS) --statistics
 
 screenshots: $(STAMP)
 	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/browser -q

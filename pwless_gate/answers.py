@@ -30,6 +30,7 @@ from .errors import (
     TokenError,
 )
 from .identity import mask
+from .languages import N_
 from .pages import Pages, json_response
 from .request import GateRequest
 from .transactions import TransactionError
@@ -105,35 +106,40 @@ class Responder:
             if isinstance(exc, kind):
                 return handler(self, request, exc, who, next_url)
         log.exception("unexpected error in %s %s", request.method, request.path, exc_info=exc)
-        return self.fail(request, 500, "Something went wrong", "Please try again.")
+        return self.fail(request, 500, N_("Something went wrong"), N_("Please try again."))
 
     def not_allowed(self, request: GateRequest, allow: str) -> Response:
         return self.fail(
             request,
             405,
-            "Method not allowed",
-            "This page cannot be used that way.",
+            N_("Method not allowed"),
+            N_("This page cannot be used that way."),
             headers={"Allow": allow},
         )
 
     def bad_transaction(
         self, request: GateRequest, exc: TransactionError, *, link: bool = False
     ) -> Response:
-        what = "sign-in link" if link else "sign-in"
         if exc.expired:
-            return self.fail(
-                request, 400, "Sign-in expired", f"This {what} took too long. Please start again."
+            message = (
+                N_("This sign-in link took too long. Please start again.")
+                if link
+                else N_("This sign-in took too long. Please start again.")
             )
-        return self.fail(
-            request, 400, "Sign-in not valid", f"This {what} is not valid. Please start again."
+            return self.fail(request, 400, N_("Sign-in expired"), message)
+        message = (
+            N_("This sign-in link is not valid. Please start again.")
+            if link
+            else N_("This sign-in is not valid. Please start again.")
         )
+        return self.fail(request, 400, N_("Sign-in not valid"), message)
 
     def unavailable(self, request: GateRequest, next_url: str = "/", status: int = 503) -> Response:
         return self.fail(
             request,
             status,
-            "Sign-in is unavailable",
-            "The sign-in service is not answering. Please try again in a minute.",
+            N_("Sign-in is unavailable"),
+            N_("The sign-in service is not answering. Please try again in a minute."),
             headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
             next=next_url,
         )
@@ -142,8 +148,8 @@ class Responder:
         return self.fail(
             request,
             429,
-            "Too many attempts",
-            "Too many sign-in attempts. Please wait a little and try again.",
+            N_("Too many attempts"),
+            N_("Too many sign-in attempts. Please wait a little and try again."),
             headers={"Retry-After": str(retry_after)},
             retry_after=retry_after,
             next=next_url,
@@ -167,7 +173,12 @@ class Responder:
         self, request: GateRequest, exc: AccessDenied, who: str, next_url: str
     ) -> Response:
         return self._login_failed(
-            request, who, "access_denied", 403, "Not allowed", "This account may not sign in here."
+            request,
+            who,
+            "access_denied",
+            403,
+            N_("Not allowed"),
+            N_("This account may not sign in here."),
         )
 
     def _account_blocked(
@@ -176,17 +187,20 @@ class Responder:
         # No Retry-After: the block lasts until the unblock link is used, not seconds.
         self.deps.audit("login_failed", ip=request.client_ip, identifier=who, reason="blocked")
         if "@" in who:
-            how = (
-                "An email with a link to unblock it was sent to that address: open it, "
-                "then sign in again."
+            message = N_(
+                "This account was blocked after too many wrong codes. An email with a link "
+                "to unblock it was sent to that address: open it, then sign in again."
             )
         else:
-            how = "Please ask the administrator to unblock it."
+            message = N_(
+                "This account was blocked after too many wrong codes. Please ask the "
+                "administrator to unblock it."
+            )
         return self.fail(
             request,
             429,
-            "Sign-in blocked",
-            "This account was blocked after too many wrong codes. " + how,
+            N_("Sign-in blocked"),
+            message,
             next=next_url,
         )
 
@@ -211,8 +225,8 @@ class Responder:
             who,
             "token_rejected",
             502,
-            "Sign-in failed",
-            "The sign-in could not be verified.",
+            N_("Sign-in failed"),
+            N_("The sign-in could not be verified."),
         )
 
     def _login_failed(
@@ -249,20 +263,20 @@ class Responder:
         return self.fail(
             request,
             502,
-            "Sign-in is misconfigured",
-            "The sign-in service refused this site. Please tell the administrator.",
+            N_("Sign-in is misconfigured"),
+            N_("The sign-in service refused this site. Please tell the administrator."),
         )
 
     def _bad_http(
         self, request: GateRequest, exc: HTTPException, who: str, next_url: str
     ) -> Response:
-        return self.fail(request, exc.code or 400, exc.name, "The request could not be read.")
+        return self.fail(request, exc.code or 400, exc.name, N_("The request could not be read."))
 
     def _undecodable(
         self, request: GateRequest, exc: Exception, who: str, next_url: str
     ) -> Response:
         # Werkzeug decodes the query string strictly; raw non-UTF-8 bytes are a bad request.
-        return self.fail(request, 400, "Bad Request", "The request could not be read.")
+        return self.fail(request, 400, N_("Bad Request"), N_("The request could not be read."))
 
     #: Exception class → handler; the first ``isinstance`` match answers.
     TABLE: tuple[tuple[type[BaseException], Handler], ...] = (
@@ -278,6 +292,15 @@ class Responder:
         (HTTPException, _bad_http),
         (UnicodeDecodeError, _undecodable),
     )
+
+
+#: Werkzeug's names of the errors a client's request may meet, which become page titles.
+HTTP_NAMES = (
+    N_("Bad Request"),
+    N_("Request Entity Too Large"),
+    N_("Request Header Fields Too Large"),
+    N_("Unsupported Media Type"),
+)
 
 
 def see_other(location: str) -> Response:

@@ -34,7 +34,7 @@ from .identity import (
     normalise_phone,
     readable,
 )
-from .languages import N_
+from .languages import N_, canonical
 from .request import GateRequest
 from .savedforms import KEPT, NOT_KEPT, TOO_LARGE
 from .signin import SignIn, per_client
@@ -99,8 +99,27 @@ class CodeViews:
             return self._start(request)
         if request.method not in ("GET", "HEAD"):
             return self.r.not_allowed(request, "GET, HEAD, POST")
+        chosen = self._language_chosen(request)
         notice = FORM_NOTICES.get(request.args.get("form", ""))
-        return self.login_page(request, request.next_url(request.args.get("next")), notice=notice)
+        response = self.login_page(
+            request, request.next_url(request.args.get("next")), notice=notice
+        )
+        if chosen is not None:
+            self.deps.cookies.set_language(request, response, chosen)
+        return response
+
+    def _language_chosen(self, request: GateRequest) -> str | None:
+        """The language picked with the switcher (``?lang=``), when it is a configured one:
+        this page is shown in it, and the cookie keeps it for the next pages."""
+        languages = self.deps.languages
+        value = request.args.get("lang")
+        if languages is None or not value:
+            return None
+        tag = canonical(value)
+        if tag is None or tag not in languages.tags:
+            return None
+        request.__dict__["language"] = tag  # the cached property, decided
+        return tag
 
     def login_page(
         self,
@@ -142,7 +161,7 @@ class CodeViews:
             method = f"email-{send}"
         if method not in config.methods:
             return self.login_page(
-                request, next_url, status=400, notice="That way of signing in is not enabled."
+                request, next_url, status=400, notice=N_("That way of signing in is not enabled.")
             )
         try:
             if field == "email":
@@ -151,7 +170,7 @@ class CodeViews:
                 identifier = normalise_phone(raw, config.default_region)
         except InvalidIdentifier as exc:
             return self.login_page(
-                request, next_url, status=400, error=str(exc), error_field=field, value=raw
+                request, next_url, status=400, error=exc.args[0], error_field=field, value=raw
             )
         ip = request.client_ip
         audit = self.deps.audit
@@ -257,7 +276,7 @@ class CodeViews:
 
     def _code_dead(self, request: GateRequest, tx: Transaction, message: str) -> Response:
         """ "Code no longer valid", with one button that sends a new one to the same address."""
-        title, message = "Code no longer valid", message + " Please ask for a new one."
+        title = N_("Code no longer valid")
         if request.api:
             return self.r.fail(request, 400, title, message, next=tx.next)
         return self.r.page(
@@ -268,7 +287,7 @@ class CodeViews:
             message=message,
             next=tx.next,
             resend=_resend(tx),
-            resend_label="Send a new link" if tx.send == "link" else "Send a new code",
+            resend_label=N_("Send a new link") if tx.send == "link" else N_("Send a new code"),
         )
 
     def verify(self, request: GateRequest) -> Response:
@@ -283,10 +302,12 @@ class CodeViews:
             return self.r.bad_transaction(request, exc)
         if not tx.bound_to(request.browser_id):
             audit("login_failed", ip=ip, identifier=tx.identifier, reason="other_browser")
-            raise Refused(403, "Wrong browser", "This sign-in was started in another browser.")
+            raise Refused(
+                403, N_("Wrong browser"), N_("This sign-in was started in another browser.")
+            )
         code = _SPACES.sub("", request.form.get("code", ""))
         if not _CODE.match(code):
-            return self.code_page(request, tx, status=400, error="Enter the code you received.")
+            return self.code_page(request, tx, status=400, error=N_("Enter the code you received."))
         config = self.deps.config
         try:
             self.signin.throttle(
@@ -311,17 +332,19 @@ class CodeViews:
         except (TooManyAttempts, CodeExpired) as exc:
             audit("login_failed", ip=ip, identifier=tx.identifier, reason=type(exc).__name__)
             message = (
-                "That code has expired."
+                N_("That code has expired. Please ask for a new one.")
                 if isinstance(exc, CodeExpired)
-                else "That code was tried too many times."
+                else N_("That code was tried too many times. Please ask for a new one.")
             )
             return self._code_dead(request, tx, message)
         except WrongCode:
             audit("login_failed", ip=ip, identifier=tx.identifier, reason="wrong_code")
             if self._used_up(tx):
-                return self._code_dead(request, tx, "That code was tried too many times.")
+                return self._code_dead(
+                    request, tx, N_("That code was tried too many times. Please ask for a new one.")
+                )
             return self.code_page(
-                request, tx, status=400, error="That code is not right. Check it and try again."
+                request, tx, status=400, error=N_("That code is not right. Check it and try again.")
             )
         except PwlessGateError as exc:
             return self.r.error(request, exc, tx.identifier, tx.next)

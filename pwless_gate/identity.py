@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from .languages import N_, Text
+
 #: In ``allowed_domains`` or ``allowed_phones``: every address, or every number.
 ANYONE = "*"
 
@@ -31,11 +33,13 @@ def normalise_email(value: str) -> str:
     """
     value = value.strip()
     if not value or len(value) > 254:
-        raise InvalidIdentifier("Enter an email address like name@example.com.")
+        raise InvalidIdentifier(N_("Enter an email address like name@example.com."))
     try:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidIdentifier(f"That email address is not valid: {exc}") from None
+        raise InvalidIdentifier(
+            Text("That email address is not valid: %(reason)s", reason=str(exc))
+        ) from None
     # Auth0 keeps email identities lower-cased; so does the gate, so one
     # person is one REMOTE_USER however they type their address.
     return result.normalized.lower()
@@ -49,15 +53,21 @@ def normalise_phone(value: str, default_region: str | None = None) -> str:
     value = value.strip()
     if not value or len(value) > 40:
         raise InvalidIdentifier(
-            f"Enter a phone number like {example_phone(default_region) or '+44 20 7946 0958'}."
+            Text(
+                "Enter a phone number like %(example)s.",
+                example=example_phone(default_region) or "+44 20 7946 0958",
+            )
         )
     try:
         number = phonenumbers.parse(value, None if value.startswith("+") else default_region)
     except phonenumbers.NumberParseException:
-        hint = "" if default_region else " Start it with + and the country code."
-        raise InvalidIdentifier(f"That phone number is not valid.{hint}") from None
+        if default_region:
+            raise InvalidIdentifier(N_("That phone number is not valid.")) from None
+        raise InvalidIdentifier(
+            N_("That phone number is not valid. Start it with + and the country code.")
+        ) from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidIdentifier("That phone number is not valid.")
+        raise InvalidIdentifier(N_("That phone number is not valid."))
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 

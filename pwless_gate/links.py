@@ -16,6 +16,7 @@ from .auth0 import auth0_error
 from .deps import Deps
 from .errors import PwlessGateError, TokenError, WrongCode
 from .identity import mask
+from .languages import N_
 from .request import GateRequest
 from .signin import SignIn
 from .transactions import Transaction, TransactionError
@@ -54,7 +55,11 @@ class LinkViews:
         code = args.get("code", "")
         if not code or len(code) > 512:
             return self.r.fail(
-                request, 400, "Link not valid", "This sign-in link is incomplete.", next=tx.next
+                request,
+                400,
+                N_("Link not valid"),
+                N_("This sign-in link is incomplete."),
+                next=tx.next,
             )
         # Nothing is consumed here: mail scanners open links, people press buttons.
         other_browser = not tx.bound_to(request.browser_id)
@@ -94,7 +99,11 @@ class LinkViews:
             log.warning("magic link refused for %s: %s", mask(tx.identifier), exc)
             audit("login_failed", ip=ip, identifier=tx.identifier, reason="link_mismatch")
             return self.r.fail(
-                request, 400, "Link not valid", "This sign-in link is not valid.", next=tx.next
+                request,
+                400,
+                N_("Link not valid"),
+                N_("This sign-in link is not valid."),
+                next=tx.next,
             )
         except PwlessGateError as exc:
             return self.r.error(request, exc, tx.identifier, tx.next)
@@ -117,18 +126,24 @@ class LinkViews:
     def _link_refused(self, request: GateRequest, tx: Transaction, description: str) -> Response:
         lowered = description.lower()
         if "expired" in lowered:
-            message = "This sign-in link has expired."
+            message = N_("This sign-in link has expired. Please ask for a new one.")
         elif SAME_BROWSER_HINT in lowered:
-            message = "This sign-in link must be opened in the browser that asked for it."
+            message = N_(
+                "This sign-in link must be opened in the browser that asked for it. "
+                "Please ask for a new one."
+            )
         else:
-            message = "This sign-in link was already used or is no longer valid."
+            message = N_(
+                "This sign-in link was already used or is no longer valid. "
+                "Please ask for a new one."
+            )
         self.deps.audit(
             "login_failed", ip=request.client_ip, identifier=tx.identifier, reason="link"
         )
         return self.r.fail(
             request,
             400,
-            "Link no longer valid",
-            message + " Please ask for a new one.",
+            N_("Link no longer valid"),
+            message,
             next=tx.next,
         )

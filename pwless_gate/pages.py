@@ -140,6 +140,8 @@ def _environment(template_dir: str | None, translator: Translator) -> Environmen
         auto_reload=False,
         extensions=["jinja2.ext.i18n"],
     )
+    # Whitespace inside {% trans %} is collapsed, as the catalogs hold it (babel.cfg).
+    env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_translations(translator.translations, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(lang=translator.tag, dir=translator.direction)
     env.filters.update(minute=translator.minute, duration=translator.duration, t=translator.text)

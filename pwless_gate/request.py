@@ -18,6 +18,7 @@ from werkzeug.wrappers import Request
 from .csrf import origin_allowed
 from .decide import wants_json
 from .errors import Auth0Unavailable, Refused
+from .languages import N_
 from .proxies import is_loopback
 from .redirects import safe_next
 from .sessions import CachedSession
@@ -77,7 +78,9 @@ class GateRequest(Request):
                 self.seen_host[:100],
                 public,
             )
-            raise Refused(400, "Wrong address", "This sign-in page is not served at this address.")
+            raise Refused(
+                400, N_("Wrong address"), N_("This sign-in page is not served at this address.")
+            )
 
     def _absolute_origin(self) -> str:
         """Where absolute URLs point: ``public_url``, else this host if it is loopback."""
@@ -199,7 +202,7 @@ class GateRequest(Request):
         """Raise :class:`~pwless_gate.errors.Refused` (403) unless this form carries the
         browser's CSRF token and comes from the gate's own origin."""
         if not origin_allowed(self.environ, self.site_origin):
-            raise Refused(403, "Request refused", "This form came from another site.")
+            raise Refused(403, N_("Request refused"), N_("This form came from another site."))
         if self.browser_id is None:
             raise Refused(
                 403,
@@ -207,4 +210,6 @@ class GateRequest(Request):
                 "Signing in needs cookies. Allow cookies for this site and start again.",
             )
         if not self.deps.csrf.check(self.browser_id, self.form.get("csrf_token")):
-            raise Refused(403, "Request refused", "This form has expired. Please start again.")
+            raise Refused(
+                403, N_("Request refused"), N_("This form has expired. Please start again.")
+            )

@@ -29,6 +29,7 @@ from werkzeug.wrappers import Response
 
 from .answers import Responder, see_other
 from .deps import Deps
+from .languages import N_
 from .pages import json_response
 from .request import GateRequest
 from .sessions import HANDLE, CachedSession, Session
@@ -50,6 +51,9 @@ class Row:
     seen: str
     seen_iso: str
     current: bool
+    #: The same times as Unix time, for the page to write in its language.
+    started_at: float = 0.0
+    seen_at: float = 0.0
 
 
 class SessionsViews:
@@ -102,9 +106,11 @@ class SessionsViews:
             return self._refuse(
                 request,
                 409,
-                "Sessions cannot be ended here",
-                "This site keeps each session in its browser's cookie, so other sessions "
-                "cannot be ended from here. Sign out in the other browser instead.",
+                N_("Sessions cannot be ended here"),
+                N_(
+                    "This site keeps each session in its browser's cookie, so other sessions "
+                    "cannot be ended from here. Sign out in the other browser instead."
+                ),
             )
         chosen = request.form.get("session", "")
         mine = current.session.handle
@@ -128,8 +134,11 @@ class SessionsViews:
             return self._refuse(
                 request,
                 404,
-                "No such session",
-                "That is not one of your sessions, or it has already ended. Nothing was changed.",
+                N_("No such session"),
+                N_(
+                    "That is not one of your sessions, or it has already ended. "
+                    "Nothing was changed."
+                ),
             )
         return see_other(self._back(request, 1))
 
@@ -144,7 +153,7 @@ class SessionsViews:
             title=title,
             message=message,
             back=request.gate_url("/sessions"),
-            back_label="Back to your sessions",
+            back_label=N_("Back to your sessions"),
         )
 
     def _end(
@@ -204,6 +213,8 @@ def _row(session: Session, current: bool) -> Row:
         seen=_minute(session.seen_at),
         seen_iso=_iso(session.seen_at),
         current=current,
+        started_at=session.created_at,
+        seen_at=session.seen_at,
     )
 
 

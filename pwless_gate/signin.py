@@ -16,6 +16,7 @@ from .answers import see_other
 from .auth0 import TokenSet
 from .deps import Deps
 from .errors import Refused, Throttled
+from .languages import N_
 from .request import GateRequest
 from .sessions import MAX_IP, Session, User, new_handle, new_session_id
 from .throttle import Hit
@@ -67,7 +68,9 @@ class SignIn:
         ip = request.client_ip
         if not _claims_match(tx, claims) or not self.allowed(tx.connection, tx.identifier):
             deps.audit("refused_by_allow_list", ip=ip, identifier=tx.identifier, reason="token")
-            raise Refused(403, "Not allowed", "This account may not sign in here.", next=tx.next)
+            raise Refused(
+                403, N_("Not allowed"), N_("This account may not sign in here."), next=tx.next
+            )
         config = deps.config
         now = deps.clock()
         keep_tokens = config.audience is not None

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 from .answers import Responder, see_other
 from .apptokens import MAX_NAME, TOKEN_ID, AppToken, AppTokens
 from .deps import Deps
+from .languages import N_, Text
 from .pages import json_response
 from .request import GateRequest
 from .sessions import CachedSession
@@ -44,6 +45,10 @@ class Row:
     expires_iso: str
     used: str
     used_iso: str
+    #: The same times as Unix time, for the page to write in its language.
+    created_at: float = 0.0
+    expires_at: float = 0.0
+    used_at: float = 0.0
 
 
 class TokensViews:
@@ -78,12 +83,12 @@ class TokensViews:
         most = self._tokens.max_days
         errors: dict[str, str] = {}
         if not name:
-            errors["name"] = "Give the token a name, such as “pip on my laptop”."
+            errors["name"] = N_("Give the token a name, such as “pip on my laptop”.")
         elif len(name) > MAX_NAME or not name.isprintable():
-            errors["name"] = f"Use at most {MAX_NAME} ordinary characters."
+            errors["name"] = Text("Use at most %(most)d ordinary characters.", most=MAX_NAME)
         days = int(days_text) if days_text.isdigit() and len(days_text) <= 5 else 0
         if not 1 <= days <= most:
-            errors["days"] = f"Choose a whole number of days from 1 to {most}."
+            errors["days"] = Text("Choose a whole number of days from 1 to %(most)d.", most=most)
         if errors:
             return self._render(
                 request, current, errors=errors, name=name, days=days_text, status=400
@@ -111,17 +116,20 @@ class TokensViews:
                 how="one",
             )
         if not count:
-            message = "That is not one of your tokens, or it was already revoked."
+            message = N_("That is not one of your tokens, or it was already revoked.")
             if request.api:
                 return json_response({"error": "No such token", "message": message}, 404)
             return self.r.page(
                 request,
                 "error.html",
                 status=404,
-                title="No such token",
-                message=message + " Nothing was changed.",
+                title=N_("No such token"),
+                message=N_(
+                    "That is not one of your tokens, or it was already revoked. "
+                    "Nothing was changed."
+                ),
                 back=request.gate_url("/tokens"),
-                back_label="Back to your app tokens",
+                back_label=N_("Back to your app tokens"),
             )
         return see_other(f"{request.gate_url('/tokens')}?{urlencode({'revoked': count})}")
 
@@ -189,6 +197,9 @@ def _row(token: AppToken) -> Row:
         expires_iso=_iso(token.expires_at),
         used=_minute(token.used_at) if token.used_at else "",
         used_iso=_iso(token.used_at) if token.used_at else "",
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+        used_at=token.used_at or 0.0,
     )
 
 

@@ -24,7 +24,7 @@ from .answers import Responder, see_other
 from .codes import CodeViews
 from .deps import Deps
 from .errors import Refused
-from .languages import N_
+from .languages import N_, Text
 from .links import LinkViews
 from .pages import json_response
 from .redirects import safe_next
@@ -84,10 +84,10 @@ class GateViews:
         sub = (request.environ.get("PATH_INFO") or "")[len(prefix) :]
         if sub.startswith("/static/"):
             found = self.r.pages.static(sub[len("/static/") :])
-            return found or self.r.fail(request, 404, "Not found", "There is no such page.")
+            return found or self.r.fail(request, 404, N_("Not found"), N_("There is no such page."))
         view = self._routes.get(sub.rstrip("/") or "/login")
         if view is None:
-            return self.r.fail(request, 404, "Not found", "There is no such page.")
+            return self.r.fail(request, 404, N_("Not found"), N_("There is no such page."))
         return view(request)
 
     # -- sign out ------------------------------------------------------------------
@@ -252,7 +252,7 @@ class GateViews:
         """Prometheus metrics (only routed with ``metrics=true``), for ``metrics_allow``."""
         assert self.deps.metrics is not None  # routed only then
         if not self.deps.config.metrics_allowed(request.client_ip):
-            raise Refused(403, "Not allowed", "The metrics are not served to this address.")
+            raise Refused(403, N_("Not allowed"), N_("The metrics are not served to this address."))
         body, content_type = self.deps.metrics.exposition()
         return Response(body, content_type=content_type)
 
@@ -357,8 +357,10 @@ class GateViews:
                 request,
                 "error.html",
                 status=403,
-                title="Not allowed",
-                message=f"You are signed in as {who}, but this page is closed to you.",
+                title=N_("Not allowed"),
+                message=Text(
+                    "You are signed in as %(who)s, but this page is closed to you.", who=who
+                ),
                 switch_account=True,
                 next="/",
             )
