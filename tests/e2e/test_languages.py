@@ -1,0 +1,232 @@
+"""Pages in the reader's language: the choice, what it reaches, and what operators override."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+
+from pwless_gate import GateConfig
+from pwless_gate.errors import ConfigError
+from pwless_gate.languages import SHIPPED, Languages, Translator
+
+from ..helpers import Harness, hidden
+
+BASE_ENV = {
+    "PWLESS_GATE_AUTH0_DOMAIN": "http://127.0.0.1:9",
+    "PWLESS_GATE_CLIENT_ID": "id",
+    "PWLESS_GATE_CLIENT_SECRET": "secret",
+    "PWLESS_GATE_ALLOWED_DOMAINS": "*",
+    "PWLESS_GATE_STORE": "cookie",
+}
+BASE_KWARGS: dict[str, Any] = {
+    "auth0_domain": "http://127.0.0.1:9",
+    "client_id": "id",
+    "client_secret": "secret",
+    "allowed_domains": ("*",),
+    "store": "cookie",
+}
+HEADINGS = {
+    "en": "Sign in",
+    "de": "Anmelden",
+    "fr": "Se connecter",
+    "es": "Iniciar sesión",
+    "it": "Accedi",
+    "nl": "Inloggen",
+    "pt-BR": "Entrar",
+    "pl": "Zaloguj się",
+    "sv": "Logga in",
+    "ja": "サインイン",
+    "ar": "تسجيل الدخول",
+}
+
+
+def html_lang(page: str) -> tuple[str, str]:
+    found = re.search(r'<html lang="([^"]+)" dir="(ltr|rtl)">', page)
+    assert found is not None
+    return found.group(1), found.group(2)
+
+
+def h1(page: str) -> str:
+    found = re.search(r'<h1 id="page-title">(.*?)</h1>', page, re.S)
+    assert found is not None
+    return found.group(1).strip()
+
+
+@pytest.mark.parametrize("tag", list(SHIPPED))
+def test_the_sign_in_page_in_each_shipped_language(harness: Harness, tag: str) -> None:
+    answer = harness.client.get("/_gate/login", headers={"Accept-Language": f"{tag},en;q=0.5"})
+    page = answer.get_data(as_text=True)
+    assert html_lang(page) == (tag, "rtl" if tag == "ar" else "ltr")
+    assert answer.headers["Content-Language"] == tag
+    assert h1(page) == HEADINGS[tag]
+    assert f'<option value="{tag}" lang="{tag}" selected>' in page
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("de-CH,de;q=0.9,en;q=0.8", "de"),
+        ("pt-PT", "pt-BR"),  # the nearest shipped: the same language
+        ("pt", "pt-BR"),
+        ("zh-TW, ja;q=0.5", "ja"),
+        ("zh-TW", "en"),
+        ("*", "en"),
+        ("", "en"),
+        ("\x00;;q=x", "en"),
+    ],
+)
+def test_accept_language_picks_the_best_configured_language(
+    harness: Harness, header: str, expected: str
+) -> None:
+    page = harness.client.get("/_gate/login", headers={"Accept-Language": header})
+    assert html_lang(page.get_data(as_text=True))[0] == expected
+
+
+def test_only_the_configured_languages_and_the_first_is_the_fallback(
+    make_harness: Callable[..., Harness],
+) -> None:
+    harness = make_harness(languages=("de", "fr"))
+
+    def lang(header: str) -> str:
+        page = harness.client.get("/_gate/login", headers={"Accept-Language": header})
+        return html_lang(page.get_data(as_text=True))[0]
+
+    assert lang("fr") == "fr"
+    assert lang("ja") == "de"
+    assert lang("en") == "de"
+    page = harness.client.get("/_gate/login").get_data(as_text=True)
+    assert re.findall(r'<option value="([^"]+)"', page) == ["de", "fr"]
+
+
+def test_one_language_has_no_switcher(make_harness: Callable[..., Harness]) -> None:
+    page = make_harness(languages=("en",)).client.get("/_gate/login").get_data(as_text=True)
+    assert 'name="lang"' not in page
+
+
+def test_the_switcher_keeps_the_choice_and_auth0_gets_it(harness: Harness) -> None:
+    german = {"Accept-Language": "de"}
+    chosen = harness.client.get("/_gate/login?lang=ja&next=/reports", headers=german)
+    page = chosen.get_data(as_text=True)
+    assert html_lang(page)[0] == "ja"
+    cookie = next(c for c in chosen.headers.getlist("Set-Cookie") if "_lang=" in c)
+    assert cookie.startswith("pwless_gate_lang=ja;")
+    assert "SameSite=Lax" in cookie
+    assert hidden(page, "next") == "/reports"
+
+    later = harness.client.get("/_gate/login", headers=german).get_data(as_text=True)
+    assert html_lang(later)[0] == "ja"
+    sent = harness.client.post(
+        "/_gate/login",
+        data={"csrf_token": hidden(later, "csrf_token"), "email": "ada@example.com"},
+        headers=german,
+    )
+    assert h1(sent.get_data(as_text=True)) == "コードを入力"
+    assert harness.tenant.last_message(to="ada@example.com").language == "ja"
+
+
+@pytest.mark.parametrize("value", ["xx", "en;", "<script>", "a" * 100])
+def test_an_unknown_choice_is_ignored(harness: Harness, value: str) -> None:
+    answer = harness.client.get("/_gate/login", query_string={"lang": value})
+    assert answer.status_code == 200
+    assert "_lang=" not in answer.headers.get("Set-Cookie", "")
+    harness.client.set_cookie("pwless_gate_lang", value)
+    page = harness.client.get("/_gate/login").get_data(as_text=True)
+    assert html_lang(page)[0] == "en"
+
+
+def test_error_pages_and_durations_are_translated(make_harness: Callable[..., Harness]) -> None:
+    harness = make_harness(throttle_send_per_identifier="1/900")
+    french = {"Accept-Language": "fr"}
+    missing = harness.client.get("/_gate/nowhere", headers=french).get_data(as_text=True)
+    assert h1(missing) == "Introuvable"
+    for _ in range(2):
+        page = harness.client.get("/_gate/login", headers=french).get_data(as_text=True)
+        answer = harness.client.post(
+            "/_gate/login",
+            data={"csrf_token": hidden(page, "csrf_token"), "email": "ada@example.com"},
+            headers=french,
+        )
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 429
+    assert h1(text) == "Trop de tentatives"
+    assert re.search(r"Vous pourrez réessayer dans environ \d+ minutes\.", text)
+
+
+def test_an_invalid_address_is_explained_in_the_page_language(harness: Harness) -> None:
+    page = harness.client.get("/_gate/login", headers={"Accept-Language": "pl"})
+    answer = harness.client.post(
+        "/_gate/login",
+        data={"csrf_token": hidden(page.get_data(as_text=True), "csrf_token"), "email": ""},
+        headers={"Accept-Language": "pl"},
+    )
+    assert "Wpisz adres e-mail, np. imie@example.com." in answer.get_data(as_text=True)
+
+
+def test_json_answers_stay_english(harness: Harness) -> None:
+    answer = harness.client.get(
+        "/_gate/nowhere", headers={"Accept-Language": "de", "Accept": "application/json"}
+    )
+    assert answer.get_json() == {"error": "Not found", "message": "There is no such page."}
+
+
+def test_operators_override_a_page_per_language_and_texts_with_catalogs(
+    make_harness: Callable[..., Harness], tmp_path: Path
+) -> None:
+    (tmp_path / "de").mkdir()
+    (tmp_path / "de" / "signed_out.html").write_text(
+        '{% extends "base.html" %}{% block content %}<h1 id="page-title">Tschüss</h1>{% endblock %}'
+    )
+    messages = tmp_path / "i18n" / "fr" / "LC_MESSAGES"
+    messages.mkdir(parents=True)
+    catalog = Catalog(locale="fr")
+    catalog.add("Sign in", "Connexion")
+    with open(messages / "pwless_gate.mo", "wb") as mo:
+        write_mo(mo, catalog)
+    harness = make_harness(template_dir=str(tmp_path))
+
+    def heading(path: str, tag: str) -> str:
+        page = harness.client.get(path, headers={"Accept-Language": tag})
+        return h1(page.get_data(as_text=True))
+
+    assert heading("/_gate/logout", "de") == "Tschüss"
+    assert heading("/_gate/logout", "en") == "You are signed out"
+    assert heading("/_gate/login", "fr") == "Connexion"  # the operator's text
+    assert heading("/_gate/nowhere", "fr") == "Introuvable"  # the shipped one
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [(("xx",), "'xx' is not a shipped language"), ((), "name at least one")],
+)
+def test_languages_are_checked_at_start_up(value: tuple[str, ...], problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        GateConfig(**{**BASE_KWARGS, "languages": value})
+    assert caught.value.setting == "PWLESS_GATE_LANGUAGES"
+    assert problem in caught.value.problem
+
+
+def test_languages_from_the_environment() -> None:
+    config = GateConfig.from_env({**BASE_ENV, "PWLESS_GATE_LANGUAGES": "pt_br, DE,de"})
+    assert config.languages == ("pt-BR", "de")
+    assert GateConfig.from_env(BASE_ENV).languages == tuple(SHIPPED)
+
+
+@pytest.mark.parametrize(
+    ("tag", "when", "duration"),
+    [
+        ("en", "4 Mar 2026, 14:05 UTC", "2 minutes"),
+        ("de", "04.03.2026, 14:05 UTC", "2 Minuten"),
+        ("ja", "2026/03/04 14:05 UTC", "2 分"),
+    ],
+)
+def test_dates_and_durations_through_babel(tag: str, when: str, duration: str) -> None:
+    translator: Translator = Languages([tag]).translator(tag)
+    assert translator.minute(1772633100) == when
+    assert translator.duration(100) == duration
+    assert translator.duration(45).startswith("45")
