@@ -42,7 +42,7 @@ messages: $(STAMP)
 		-o $(CATALOGS)/pwless_gate.pot .
 	for locale in $(LOCALES); do \
 		if [ -f $(CATALOGS)/$$locale/LC_MESSAGES/pwless_gate.po ]; then \
-			$(BIN)/pybabel -q update -D pwless_gate -i $(CATALOGS)/pwless_gate.pot -d $(CATALOGS) -l $$locale --ignore-obsolete --add-location=file; \
+			$(BIN)/pybabel -q update -D pwless_gate -i $(CATALOGS)/pwless_gate.pot -d $(CATALOGS) -l $$locale --ignore-obsolete; \
 		else \
 			$(BIN)/pybabel -q init -D pwless_gate -i $(CATALOGS)/pwless_gate.pot -d $(CATALOGS) -l $$locale; \
 		fi; \

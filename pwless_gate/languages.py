@@ -27,6 +27,7 @@ from __future__ import annotations
 import gettext
 import math
 import os
+import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from importlib.resources import files
@@ -56,6 +57,20 @@ RTL = frozenset({"ar"})
 DOMAIN = "pwless_gate"
 #: The longest language cookie value read.
 _MAX_CHOICE = 16
+#: Unicode's isolates (left-to-right, first-strong) and their end: an address or number
+#: filled into a right-to-left sentence keeps its own direction.
+LRI, FSI, PDI = "\u2066", "\u2068", "\u2069"
+
+
+def isolate(value: Any) -> Any:
+    """``value`` isolated when it is a string (Markup stays Markup): left to right unless it
+    holds right-to-left letters (a number like ``+44 7700 900123`` has no strong letter,
+    and Chromium would lay it out right to left in a first-strong isolate)."""
+    if isinstance(value, str):
+        kind = type(value)
+        rtl = any(unicodedata.bidirectional(c) in ("R", "AL") for c in value)
+        return kind(FSI if rtl else LRI) + value + kind(PDI)
+    return value
 
 
 def N_(message: str) -> str:
@@ -123,7 +138,11 @@ class Translator:
             return None
         if isinstance(value, Text):
             translated = self.gettext(value.msgid)
-            return translated % value.params if value.params else translated
+            if not value.params:
+                return translated
+            if self.direction == "rtl":
+                return translated % {k: isolate(v) for k, v in value.params.items()}
+            return translated % value.params
         return self.gettext(value)
 
     def minute(self, at: float) -> str:

@@ -24,12 +24,14 @@ from jinja2 import (
     Environment,
     FileSystemLoader,
     PackageLoader,
+    pass_context,
     select_autoescape,
 )
+from jinja2.runtime import Context
 from werkzeug.wrappers import Response
 
 from .config import GateConfig
-from .languages import Languages, Translator
+from .languages import Languages, Translator, isolate
 
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 #: Context values views pass in English (message ids, or :class:`~pwless_gate.languages.Text`)
@@ -143,9 +145,22 @@ def _environment(template_dir: str | None, translator: Translator) -> Environmen
     # Whitespace inside {% trans %} is collapsed, as the catalogs hold it (babel.cfg).
     env.policies["ext.i18n.trimmed"] = True
     env.install_gettext_translations(translator.translations, newstyle=True)  # type: ignore[attr-defined]
+    if translator.direction == "rtl":
+        for name in ("gettext", "ngettext"):  # `_` calls the gettext global
+            env.globals[name] = _isolating(env.globals[name])
     env.globals.update(lang=translator.tag, dir=translator.direction)
     env.filters.update(minute=translator.minute, duration=translator.duration, t=translator.text)
     return env
+
+
+def _isolating(translate: Any) -> Any:
+    """A page's gettext that isolates each text filled into a right-to-left sentence."""
+
+    @pass_context
+    def translated(context: Context, *args: Any, **variables: Any) -> Any:
+        return translate(context, *args, **{k: isolate(v) for k, v in variables.items()})
+
+    return translated
 
 
 def _load_static() -> dict[str, tuple[bytes, str]]:

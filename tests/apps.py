@@ -110,3 +110,79 @@ def form_echo(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
     )
     return [body]
+
+
+#: The fields of :func:`notes`' long form: (name, label, kind).
+NOTE_FIELDS = [
+    ("title", "Title", "text"),
+    ("author", "Author", "text"),
+    ("meeting_date", "Meeting date", "date"),
+    ("room", "Room", "text"),
+    ("attendees", "Attendees", "textarea"),
+    ("agenda", "Agenda", "textarea"),
+    ("minutes", "Minutes", "textarea"),
+    ("decisions", "Decisions", "textarea"),
+    ("actions", "Action items", "textarea"),
+    ("budget", "Budget (EUR)", "number"),
+    ("next_meeting", "Next meeting", "text"),
+]
+
+
+def notes(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """A legacy tool's long form, with its own CSRF field, a select, checkboxes and a file.
+
+    ``GET /notes/new`` shows the form; its POST (to ``/notes/save?draft=1``) is
+    answered with a page showing, in ``<pre id="received">``, what arrived as
+    JSON: the user, the fields in order and the files (name, type, content).
+    """
+    import html as html_module
+
+    from werkzeug.wrappers import Request
+
+    request = Request(environ)
+    user = html_module.escape(environ.get("REMOTE_USER", ""))
+    if request.method == "POST":
+        received = {
+            "remote_user": environ.get("REMOTE_USER"),
+            "path": request.full_path.rstrip("?"),
+            "fields": [[k, v] for k, v in request.form.items(multi=True)],
+            "files": [
+                [k, f.filename, f.content_type, f.read().decode("utf-8", "replace")]
+                for k, f in request.files.items(multi=True)
+            ],
+        }
+        content = (
+            f'<h1>Saved</h1><p>Signed in as <strong id="user">{user}</strong></p>'
+            f'<pre id="received">{html_module.escape(json.dumps(received))}</pre>'
+        )
+    else:
+        rows = []
+        for name, label, kind in NOTE_FIELDS:
+            if kind == "textarea":
+                control = f'<textarea id="{name}" name="{name}" rows="3"></textarea>'
+            else:
+                control = f'<input id="{name}" name="{name}" type="{kind}">'
+            rows.append(f'<p><label for="{name}">{label}</label><br>{control}</p>')
+        content = (
+            f'<h1>New minutes</h1><p>Signed in as <strong id="user">{user}</strong></p>'
+            '<form method="post" action="/notes/save?draft=1" enctype="multipart/form-data">'
+            '<input type="hidden" name="csrfmiddlewaretoken" value="legacy-csrf-4711">'
+            + "".join(rows)
+            + '<p><label for="team">Team</label><select id="team" name="team">'
+            "<option>Finance</option><option>Legal</option><option>Board</option></select></p>"
+            '<p><input type="checkbox" id="confidential" name="flags" value="confidential">'
+            '<label for="confidential">Confidential</label>'
+            '<input type="checkbox" id="final" name="flags" value="final">'
+            '<label for="final">Final</label></p>'
+            '<p><label for="attachment">Attachment</label><input type="file" id="attachment"'
+            ' name="attachment"></p><button type="submit">Save</button></form>'
+        )
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Minutes</title>'
+        f"</head><body><main>{content}</main></body></html>"
+    ).encode()
+    start_response(
+        "200 OK",
+        [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))],
+    )
+    return [body]

@@ -55,8 +55,11 @@ class Tab:
     icons that failed to load.
     """
 
-    def __init__(self, browser: Browser, viewport: ViewportSize | None = None) -> None:
-        self.context = browser.new_context(viewport=viewport or DESKTOP, locale="en-GB")
+    def __init__(
+        self, browser: Browser, viewport: ViewportSize | None = None, locale: str = "en-GB"
+    ) -> None:
+        # The locale is also the Accept-Language the pages are chosen by.
+        self.context = browser.new_context(viewport=viewport or DESKTOP, locale=locale)
         self.context.set_default_timeout(TIMEOUT_MS)
         self.context.set_default_navigation_timeout(TIMEOUT_MS)
         self.page = self.context.new_page()

@@ -34,11 +34,12 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def open_tab(browser: Browser) -> Iterator[Callable[..., Tab]]:
-    """Opens tabs in fresh contexts; ``viewport`` defaults to a desktop window."""
+    """Opens tabs in fresh contexts; ``viewport`` defaults to a desktop window, ``locale``
+    (the Accept-Language too) to en-GB."""
     tabs: list[Tab] = []
 
-    def open_(viewport: ViewportSize | None = None) -> Tab:
-        tab = Tab(browser, viewport)
+    def open_(viewport: ViewportSize | None = None, locale: str = "en-GB") -> Tab:
+        tab = Tab(browser, viewport, locale)
         tabs.append(tab)
         return tab
 

@@ -51,13 +51,15 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class Site:
-    """The gate wrapping :func:`tool`, listening on 127.0.0.1 until :meth:`stop`."""
+    """The gate wrapping :func:`tool` (or ``app``), listening on 127.0.0.1 until :meth:`stop`."""
 
-    def __init__(self, tenant: RunningTenant, clock: FakeClock, **config: Any) -> None:
+    def __init__(
+        self, tenant: RunningTenant, clock: FakeClock, app: Any = None, **config: Any
+    ) -> None:
         self.tenant = tenant
         settings: dict[str, Any] = {"methods": ALL_METHODS, "brand_name": "Acme internal tools"}
         settings.update(config)
-        self.gate = PasswordlessGate(tool, gate_config(tenant.url, **settings), clock=clock)
+        self.gate = PasswordlessGate(app or tool, gate_config(tenant.url, **settings), clock=clock)
         self._server: BaseWSGIServer = make_server(
             "127.0.0.1", 0, self.gate, threaded=True, request_handler=_QuietHandler
         )
