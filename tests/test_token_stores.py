@@ -113,7 +113,7 @@ def test_a_v1_file_is_upgraded_and_keeps_its_sessions(tmp_path: Path, clock: Fak
     conn.commit()
     conn.close()
     database = SQLiteDatabase(str(path), clock=clock)
-    assert database.version == 2
+    assert database.version == module.SCHEMA_VERSION
     value = SQLiteStore(database, clock=clock).save(make_session(clock()))
     reopened = SQLiteDatabase(str(path), clock=clock)
     assert SQLiteStore(reopened, clock=clock).load(value) is not None
