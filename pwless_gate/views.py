@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 
 from .answers import Responder, see_other
 from .codes import CodeViews
+from .csrf import origin_allowed
 from .deps import Deps
 from .errors import Refused
 from .languages import N_, Text
@@ -286,7 +287,7 @@ class GateViews:
             next_url = request.next_url(target)
             query = {"next": next_url}
             response = Response(status=302)
-            if form and not home and self.deps.saved_forms is not None:
+            if form and not home and self.deps.saved_forms is not None and _same_origin(request):
                 query["form"] = self.keep_form(request, response)
             response.headers["Location"] = f"{login_url}?{urlencode(query)}"
             response.headers["Cache-Control"] = "no-store"
@@ -379,6 +380,19 @@ class GateViews:
         """The answer to an exception raised while deciding (a hook's bug): logged, 500."""
         request = GateRequest(environ, self.deps)
         return self.r.error(request, exc)(environ, start_response)
+
+
+def _same_origin(request: GateRequest) -> bool:
+    """A form posted from the site's own pages, as the browser says (``Sec-Fetch-Site``,
+    ``Origin``). A form another site posts is never kept: its offer after the sign-in
+    would have the person send the other site's form as themselves."""
+    environ = request.environ
+    site = environ.get("HTTP_SEC_FETCH_SITE")
+    if site is not None and site != "same-origin":
+        return False
+    if site is None and not environ.get("HTTP_ORIGIN"):
+        return False  # no word from the browser on where the form came from
+    return origin_allowed(environ, request.site_origin)
 
 
 def _quoted_path(environ: WSGIEnvironment) -> str:

@@ -235,6 +235,27 @@ def test_other_bodies_get_the_usual_challenge(
     assert "_form=" not in answer.headers.get("Set-Cookie", "")
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {**BROWSER, "Origin": "https://evil.example"},
+        {**BROWSER, "Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+        {**BROWSER, "Sec-Fetch-Site": "same-site", "Origin": "http://sub.localhost"},
+        {"Accept": "text/html"},  # neither Origin nor Sec-Fetch-Site: no word on where from
+    ],
+    ids=["other-origin", "cross-site", "same-site", "no-origin"],
+)
+def test_a_form_another_site_posts_is_never_kept(
+    harness: Harness, clock: FakeClock, headers: dict[str, str]
+) -> None:
+    assert harness.login("ada@example.com").status_code == 303
+    clock.advance(LIFETIME + 1)
+    answer = harness.client.post(TARGET, data={"delete": "everything"}, headers=headers)
+    assert login_query(answer) == {"next": [TARGET]}
+    assert "_form=" not in answer.headers.get("Set-Cookie", "")
+    assert sign_in_again(harness, "ada@example.com").headers["Location"] == TARGET
+
+
 def test_with_the_cookie_store_forms_are_not_kept_and_the_page_says_so(
     make_gate: Callable[..., Harness],
 ) -> None:
