@@ -28,6 +28,7 @@ from .errors import ConfigError
 from .identity import ANYONE, AllowList, InvalidIdentifier, normalise_email, normalise_phone
 from .proxies import ProxyTrust, is_loopback
 from .public_paths import is_normal
+from .rules import RuleSet, load_rules
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -121,6 +122,11 @@ class GateConfig:
     allowed_domains: tuple[str, ...] = ()
     allowed_phones: tuple[str, ...] = ()
     public_paths: tuple[str, ...] = ()
+    #: A TOML file of access rules by path, method and host (see :mod:`pwless_gate.rules`).
+    rules_file: str | None = None
+    #: The id_token claim that carries the person's roles (an Auth0 Action adds it
+    #: under a namespace such as ``https://example.com/roles``).
+    roles_claim: str | None = None
     public_preflight: bool = False
     logout_paths: tuple[str, ...] = ()
     prefix: str = "/_gate"
@@ -182,6 +188,8 @@ class GateConfig:
     public_path: str = field(init=False, repr=False)
     limits: Mapping[str, Limit] = field(init=False, repr=False)
     allow: AllowList = field(init=False, repr=False)
+    #: ``public_paths`` and the rules file, compiled.
+    rules: RuleSet = field(init=False, repr=False)
     metrics_networks: tuple[IPNetwork, ...] = field(init=False, repr=False)
     #: From ``store``: ``cookie``, ``sqlite`` or ``redis``, and the SQLite file's absolute path.
     store_kind: Literal["cookie", "sqlite", "redis"] = field(init=False, repr=False)
@@ -198,6 +206,7 @@ class GateConfig:
         self._check_methods()
         self._check_secrets()
         self._check_paths()
+        self._build_rules()
         self._check_logout_paths()
         self._check_numbers()
         self._check_cookies()
@@ -261,6 +270,21 @@ class GateConfig:
             _check_public_path(entry)
         if self.template_dir is not None and not os.path.isdir(self.template_dir):
             raise ConfigError(_env("template_dir"), f"{self.template_dir} is not a directory")
+
+    def _build_rules(self) -> None:
+        """The roles claim is a claim name; the public paths and the rules file compile."""
+        claim = self.roles_claim
+        if claim is not None:
+            claim = claim.strip()
+            if not claim or any(c.isspace() for c in claim):
+                raise ConfigError(
+                    _env("roles_claim"), "must be a claim name like https://example.com/roles"
+                )
+            self._derive("roles_claim", claim)
+        rules_file = self.rules_file
+        if rules_file is not None and (not rules_file.strip() or "\x00" in rules_file):
+            raise ConfigError(_env("rules_file"), "must name a TOML file")
+        self._derive("rules", load_rules(rules_file, self.public_paths, claim))
 
     def _check_logout_paths(self) -> None:
         """The app's own logout paths: exact plain paths; a trailing ``/`` is dropped."""

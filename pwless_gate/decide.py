@@ -23,6 +23,14 @@ and a mapping to read the few headers from) and answers with one decision:
   owner (no cookie is set, the ``Authorization`` header is not passed on);
 - :class:`BadToken`: no session, and credentials of the app tokens' kind that
   fail: 401 with a Basic challenge, or 429 when the client's IP is throttled.
+- :class:`Closed`: an access rule with ``policy = "deny"``: 403 for everyone;
+- :class:`StepUp`: a rule's ``max_age`` is past since this person signed in:
+  sign in again (a browser is sent to the sign-in page, an API client gets 401).
+
+The access rules (:mod:`pwless_gate.rules`) plug in at two points: a closed
+rule answers before the session is looked at (:meth:`Decider.closed_rule`),
+and every verified identity (a session, an app token, any other way in) goes
+through :meth:`Decider.apply_rules` before it is forwarded.
 
 It knows nothing of WSGI, Werkzeug or responses: it reads strings and a
 mapping and returns a small object, so it is tested without a server and an
@@ -41,7 +49,8 @@ from typing import Any, Protocol
 
 from .cookies import Cookies
 from .errors import StoreUnavailable
-from .public_paths import PublicPaths
+from .rules import Rule as AccessRule
+from .rules import RuleSet, Verdict, request_host, verdict
 from .sessions import CachedSession, SessionCache, User
 
 log = logging.getLogger("pwless_gate.sessions")
@@ -179,6 +188,35 @@ class BadToken(Decision):
         self.retry_after = retry_after
 
 
+class Closed(Decision):
+    """A rule closes this path (``policy = "deny"``): 403 for everyone, signed in or not."""
+
+    __slots__ = ("api", "rule")
+
+    def __init__(self, rule: AccessRule, api: bool) -> None:
+        self.rule = rule
+        self.api = api
+
+
+class StepUp(Decision):
+    """Signed in as ``user`` longer ago than the rule's ``max_age``: sign in again.
+
+    A browser goes to the sign-in page (which says why) and comes back; an API
+    client gets 401 ``login_required``.
+    """
+
+    __slots__ = ("api", "max_age", "user")
+
+    def __init__(self, user: User, max_age: int, api: bool) -> None:
+        self.user = user
+        self.max_age = max_age
+        self.api = api
+
+
+#: ``rule`` not worked out yet (None is "no rule matches").
+_UNMATCHED: Any = object()
+
+
 class TokenCheck(Protocol):
     """Checks credentials in ``Authorization`` (:class:`~pwless_gate.apptokens.AppTokens`)."""
 
@@ -236,8 +274,10 @@ def is_preflight(method: str, headers: Mapping[str, Any]) -> bool:
 class Decider:
     """Decides what the gate does with a request. One per gate, shared by threads.
 
-    ``prefix`` is the gate's own path prefix; ``public`` the public paths;
-    ``public_preflight`` lets CORS preflights through; ``authorize`` is the
+    ``prefix`` is the gate's own path prefix; ``rules`` the access rules (the
+    public paths among them); ``host_of`` reads the request's host (through
+    trusted proxies) for rules limited to hosts; ``public_preflight`` lets CORS
+    preflights through; ``authorize`` is the
     application's hook; ``logout_paths`` the app's own logout paths (exact
     ``PATH_INFO`` values, as :class:`~pwless_gate.config.GateConfig` checked
     them; each also matches with a trailing ``/``); ``clock`` tells when a
@@ -247,29 +287,39 @@ class Decider:
     prefix: str
     cookies: Cookies
     sessions: SessionCache
-    public: PublicPaths
+    rules: RuleSet
     clock: Callable[[], float]
+    host_of: Callable[[Mapping[str, Any]], str] | None = None
     public_preflight: bool = False
     authorize: Authorize | None = None
     logout_paths: frozenset[str] = frozenset()
     #: App tokens (``app_tokens`` on): asked when a request has no usable session.
     tokens: TokenCheck | None = None
     prefix_slash: str = field(init=False)
-    #: Neither a hook nor logout paths: a verified session is simply forwarded.
+    #: Neither a hook, logout paths nor rules that refuse: a verified session is
+    #: simply forwarded.
     forward_only: bool = field(init=False)
+    #: Some access rule refuses someone: every request is matched against the rules.
+    restricted: bool = field(init=False)
 
     def __post_init__(self) -> None:
         self.prefix_slash = self.prefix + "/"
         self.logout_paths = frozenset(
             form for path in self.logout_paths for form in (path, path.rstrip("/") + "/")
         )
-        self.forward_only = self.authorize is None and not self.logout_paths
+        self.restricted = self.rules.restricts
+        self.forward_only = self.authorize is None and not self.logout_paths and not self.restricted
 
     def decide(self, facts: RequestFacts) -> Decision:
         """The decision for ``facts``. Exceptions of ``authorize`` propagate."""
         path = facts.path
         if path.startswith(self.prefix_slash) or path == self.prefix:
             return GATE_ROUTE
+        rule = None
+        if self.restricted:
+            rule = self.rule_for(facts)
+            if rule is not None and rule.closed:
+                return self.closed_rule(facts, rule)
         value = (
             self.cookies.session_from_header(facts.cookie, facts.https, facts.mounted)
             if facts.cookie
@@ -280,22 +330,23 @@ class Decider:
                 entry = self.sessions.lookup(value)
             except StoreUnavailable as exc:  # e.g. "Redis at 127.0.0.1:6379: ConnectionError"
                 log.warning("session store unavailable: %s", exc)
-                return self._public(facts) or UNAVAILABLE
+                return self._public(facts, rule) or UNAVAILABLE
             if entry is not None:
                 if entry.refresh_at is not None and entry.refresh_at <= self.clock():
                     return Renew(value, entry)
                 if self.forward_only:  # the hot path: one flag, whatever is configured
                     return Forward(entry)
-                if self.authorize is None:  # logout paths alone: one set lookup, no call
+                if self.authorize is None and (rule is None or rule.plain):
+                    # Logout paths alone (or a rule that lets anyone in): no call.
                     if path in self.logout_paths:
                         return ForwardAndSignOut(entry, (value,))
                     return Forward(entry)
-                decision = self.admit(facts, entry, value=value)
+                decision = self.admit(facts, entry, value=value, rule=rule)
                 if type(decision) is Deny:
                     # A public path stays public for the refused, too.
-                    return self._public(facts) or decision
+                    return self._public(facts, rule) or decision
                 return decision
-        public = self._public(facts)
+        public = self._public(facts, rule)
         if public is not None:
             return public
         if self.tokens is not None and "HTTP_AUTHORIZATION" in facts.headers:
@@ -319,6 +370,10 @@ class Decider:
         if type(found) is int:
             return BadToken(found)
         assert isinstance(found, CachedSession)
+        if self.restricted:
+            refused = self.apply_rules(facts, found, api=True)
+            if refused is not None:
+                return refused
         if self.authorize is not None and not self.authorize(facts.headers, found.user):
             return Deny(found.user, True)
         return ForwardToken(found)
@@ -330,13 +385,19 @@ class Decider:
         cookie: str | None = None,
         *,
         value: str | None = None,
+        rule: AccessRule | None = _UNMATCHED,
     ) -> Decision:
-        """Forward a verified session, unless ``authorize`` refuses it.
+        """Forward a verified session, unless the access rules or ``authorize`` refuse it.
 
         ``value`` is the session's cookie value in the request, ``cookie`` a new
-        one to set (a renewed session). On a logout path the answer is
+        one to set (a renewed session); ``rule`` the rule that matched, when
+        :meth:`decide` already looked. On a logout path the answer is
         :class:`ForwardAndSignOut`, ending both.
         """
+        if self.restricted:
+            refused = self.apply_rules(facts, entry, rule=rule)
+            if refused is not None:
+                return refused
         if self.authorize is not None and not self.authorize(facts.headers, entry.user):
             return Deny(entry.user, wants_json(facts.headers))
         if self.logout_paths and facts.path in self.logout_paths:
@@ -352,14 +413,70 @@ class Decider:
             api = not is_navigation(facts.method, facts.headers)
         return Challenge(api, home)
 
-    def _public(self, facts: RequestFacts) -> Anonymous | None:
+    # -- the access rules ----------------------------------------------------------
+
+    def rule_for(self, facts: RequestFacts) -> AccessRule | None:
+        """The access rule that decides ``facts``, or None (the global allow-lists do)."""
+        host = ""
+        if self.rules.uses_hosts and self.host_of is not None:
+            host = request_host(self.host_of(facts.headers))
+        return self.rules.match(facts.method, facts.path, host)
+
+    def closed_rule(self, facts: RequestFacts, rule: AccessRule) -> Closed:
+        """The answer to a request a ``deny`` rule closes, before any session is read."""
+        return Closed(rule, wants_json(facts.headers))
+
+    def apply_rules(
+        self,
+        facts: RequestFacts,
+        entry: CachedSession,
+        *,
+        rule: AccessRule | None = _UNMATCHED,
+        api: bool | None = None,
+    ) -> Decision | None:
+        """None when the access rules let ``entry``'s person make this request; else
+        the refusal: :class:`Deny` (not on the rule's allow list; also an app or
+        machine token on a ``max_age`` rule: a token cannot sign in again),
+        :class:`Closed` or :class:`StepUp`. Every way in calls this before forwarding.
+        """
+        if rule is _UNMATCHED:
+            rule = self.rule_for(facts)
+        if rule is None or rule.plain:
+            return None
+        if rule.closed:
+            return self.closed_rule(facts, rule)
+        session = entry.session
+        method = entry.environ.get("pwless_gate.auth_method")
+        said = verdict(
+            rule,
+            session.connection,
+            session.remote_user,
+            entry.user.roles,
+            session.created_at if method == "session" else None,
+            self.clock(),
+        )
+        if said == Verdict.ADMIT:
+            return None
+        as_api = wants_json(facts.headers) if api is None else api
+        if said == Verdict.STALE:
+            assert rule.max_age is not None
+            return StepUp(entry.user, rule.max_age, as_api or self.challenge(facts).api)
+        return Deny(entry.user, as_api)
+
+    def _public(
+        self, facts: RequestFacts, rule: AccessRule | None = _UNMATCHED
+    ) -> Anonymous | None:
         """The anonymous decision for ``facts``, or None if they need a session.
 
-        :data:`ANONYMOUS` for a public path (whatever the method), else
-        :data:`PREFLIGHT` for a CORS preflight with ``public_preflight``.
+        :data:`ANONYMOUS` for a public path or rule (whatever the method, unless
+        the rule names methods), else :data:`PREFLIGHT` for a CORS preflight with
+        ``public_preflight``. ``rule`` is the matching rule when already known.
         """
-        if self.public and self.public.matches(facts.path):
-            return ANONYMOUS
+        if self.rules:
+            if rule is _UNMATCHED or (rule is None and not self.restricted):
+                rule = self.rule_for(facts)
+            if rule is not None and rule.public:
+                return ANONYMOUS
         if self.public_preflight and is_preflight(facts.method, facts.headers):
             return PREFLIGHT
         return None

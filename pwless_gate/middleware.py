@@ -35,6 +35,7 @@ from .decide import (
     Authorize,
     BadToken,
     Challenge,
+    Closed,
     Decider,
     Decision,
     Deny,
@@ -44,6 +45,7 @@ from .decide import (
     GateRoute,
     Renew,
     RequestFacts,
+    StepUp,
     Unavailable,
 )
 from .deps import Deps, Hooks, UserCallback
@@ -52,7 +54,6 @@ from .idtokens import TokenVerifier
 from .loading import load_app
 from .pacing import Pacer
 from .preflight import preflight_answer
-from .public_paths import PublicPaths
 from .renew import Renewer
 from .sessions import (
     SEEN_EVERY,
@@ -222,6 +223,7 @@ class PasswordlessGate:
             admit=lambda session: _allowed(config, session),
             # A store that lists sessions shows "last seen": written once a minute at most.
             touch_every=SEEN_EVERY if isinstance(store, SessionIndex) else 0,
+            roles_claim=config.roles_claim,
         )
         self.cookies = Cookies(config)
         self._renewer = Renewer(
@@ -249,6 +251,7 @@ class PasswordlessGate:
                 ttl=config.session_cache_ttl,
                 maxsize=config.session_cache_size,
                 clock=clock,
+                roles_claim=config.roles_claim,
             )
         self.views = GateViews(
             Deps(
@@ -280,7 +283,8 @@ class PasswordlessGate:
             prefix=config.prefix,
             cookies=self.cookies,
             sessions=self.sessions,
-            public=PublicPaths(config.public_paths),
+            rules=config.rules,
+            host_of=config.proxies.host,
             public_preflight=config.public_preflight,
             authorize=authorize,
             logout_paths=frozenset(config.logout_paths),
@@ -361,6 +365,10 @@ class PasswordlessGate:
         views = self.views
         if type(decision) is Deny:
             return views.deny(environ, start_response, decision.user, decision.api)
+        if type(decision) is Closed:
+            return views.closed(environ, start_response, decision.api)
+        if type(decision) is StepUp:
+            return views.step_up(environ, start_response, decision.max_age, decision.api)
         if type(decision) is Unavailable:
             return views.unavailable(environ, start_response)
         if type(decision) is BadToken:

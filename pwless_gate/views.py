@@ -14,9 +14,10 @@ the hot path.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote_to_bytes, urlencode
 
 from werkzeug.wrappers import Response
 
@@ -28,6 +29,7 @@ from .links import LinkViews
 from .pages import json_response
 from .redirects import safe_next
 from .request import GateRequest
+from .rules import Verdict, request_host, verdict
 from .sessions import CachedSession, User
 from .sessions_page import SessionsViews
 from .signin import SignIn
@@ -35,6 +37,15 @@ from .tokens_page import TokensViews
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+log = logging.getLogger("pwless_gate.views")
+
+#: Where proxies put the request they ask ``{prefix}/auth`` about: nginx's
+#: ``auth_request`` (set in its config), then Traefik's ``forwardAuth``.
+ORIGINAL_HEADERS = (
+    ("HTTP_X_ORIGINAL_METHOD", "HTTP_X_ORIGINAL_URI"),
+    ("HTTP_X_FORWARDED_METHOD", "HTTP_X_FORWARDED_URI"),
+)
 
 
 class GateViews:
@@ -173,11 +184,42 @@ class GateViews:
         return request.gate_url("/sessions")
 
     def auth(self, request: GateRequest) -> Response:
-        """For nginx ``auth_request``: 202 with the user in headers, or 401.
+        """For nginx ``auth_request``: 202 with the user in headers, 401 or 403.
 
         An app token (in the ``Authorization`` header nginx passes on) counts as
         a session. nginx passes only 401 and 403 on, so a throttled IP gets 401.
+        The access rules apply to the original request, read from
+        ``X-Original-URI``/``-Method`` (nginx) or ``X-Forwarded-Uri``/``-Method``
+        (Traefik) when ``trusted_proxies`` trusts them (``uri``): 403 when a rule
+        refuses, 401 (``login_required``) when it asks for a recent sign-in.
+        With rules that refuse someone and no trusted original request, the
+        answer is 403 (fail closed) and a warning is logged.
         """
+        rules = self.deps.config.rules
+        rule = None
+        if rules:
+            original = self._original(request)
+            if original is None:
+                if rules.restricts:
+                    log.warning(
+                        "%s/auth: no trusted X-Original-URI or X-Forwarded-Uri, so the access "
+                        "rules cannot be applied; refused (trust the proxy with "
+                        "PWLESS_GATE_TRUSTED_PROXIES, uri=1)",
+                        self.deps.config.prefix,
+                    )
+                    return json_response(
+                        {"error": "forbidden", "message": "The original request is not known."},
+                        403,
+                    )
+            else:
+                method, path = original
+                prefix = self.deps.config.prefix
+                if path == prefix or path.startswith(prefix + "/"):
+                    return Response(status=202, headers={"Cache-Control": "no-store"})
+                host = request_host(self.deps.config.proxies.host(request.environ))
+                rule = rules.match(method, path, host)
+                if rule is not None and rule.closed:
+                    return json_response({"error": "forbidden"}, 403)
         current = request.current
         if current is None and self.deps.tokens is not None:
             found = self.deps.tokens.check(request.environ)
@@ -188,10 +230,30 @@ class GateViews:
                 return response
             current = found
         if current is None:
+            if rule is not None and rule.public:
+                return Response(status=202, headers={"Cache-Control": "no-store"})
             response = json_response({"error": "unauthorized"}, 401)
             if self.deps.tokens is not None:
                 self._authenticate(response)
             return response
+        if rule is not None and not rule.plain:
+            session = current.session
+            said = verdict(
+                rule,
+                session.connection,
+                session.remote_user,
+                current.user.roles,
+                session.created_at
+                if current.environ.get("pwless_gate.auth_method") == "session"
+                else None,
+                self.deps.clock(),
+            )
+            if said == Verdict.STALE:
+                return json_response(
+                    {"error": "login_required", "message": "Sign in again to go on."}, 401
+                )
+            if said == Verdict.REFUSE:
+                return json_response({"error": "forbidden"}, 403)
         response = Response(status=202)
         response.headers["X-Auth-Request-User"] = current.session.remote_user
         if current.user.email:
@@ -200,6 +262,25 @@ class GateViews:
             response.headers["X-Auth-Request-Phone"] = current.user.phone_number
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    def _original(self, request: GateRequest) -> tuple[str, str] | None:
+        """The method and ``PATH_INFO``-style path of the request a proxy asks about,
+        from headers the proxy next to the gate set (``trusted_proxies`` ``uri``);
+        None when not trusted or not sent."""
+        if not self.deps.config.proxies.x_uri:
+            return None
+        environ = request.environ
+        for method_header, uri_header in ORIGINAL_HEADERS:
+            uri = environ.get(uri_header)
+            if uri:
+                raw = str(uri).split("?", 1)[0].split("#", 1)[0]
+                if "://" in raw:  # an absolute URI: keep its path
+                    raw = "/" + raw.split("://", 1)[1].partition("/")[2]
+                # As a WSGI server builds PATH_INFO: percent-decoded bytes as latin-1.
+                path = unquote_to_bytes(raw).decode("latin-1") or "/"
+                method = str(environ.get(method_header) or "GET").upper()
+                return method, path
+        return None
 
     def health(self, request: GateRequest) -> Response:
         return json_response({"status": "ok"})
@@ -297,6 +378,55 @@ class GateViews:
                 switch_account=True,
                 next="/",
             )
+        return response(environ, start_response)
+
+    def closed(
+        self, environ: WSGIEnvironment, start_response: StartResponse, api: bool
+    ) -> Iterable[bytes]:
+        """403: an access rule closes this part to everyone."""
+        request = GateRequest(environ, self.deps)
+        if api:
+            response = json_response({"error": "forbidden"}, 403)
+        else:
+            response = self.r.page(
+                request,
+                "error.html",
+                status=403,
+                title="Closed",
+                message="This part of the site is closed.",
+                next="/",
+            )
+        return response(environ, start_response)
+
+    def step_up(
+        self, environ: WSGIEnvironment, start_response: StartResponse, max_age: int, api: bool
+    ) -> Iterable[bytes]:
+        """Signed in too long ago for this part (a rule's ``max_age``): an API client
+        gets 401 ``login_required``; a browser goes to the sign-in page, which says
+        why, and comes back here once signed in again."""
+        request = GateRequest(environ, self.deps)
+        login_url = request.gate_url("/login")
+        if api:
+            response = json_response(
+                {
+                    "error": "login_required",
+                    "message": f"This part needs a sign-in within the last {max_age} seconds.",
+                    "login_url": login_url,
+                },
+                401,
+            )
+            self._authenticate(response, "login_required")
+        else:
+            target = request.mount + _quoted_path(environ)
+            query = environ.get("QUERY_STRING", "")
+            if query:
+                target += "?" + query
+            next_url = request.next_url(target)
+            response = Response(status=302)
+            response.headers["Location"] = (
+                f"{login_url}?{urlencode({'next': next_url, 'fresh': str(max_age)})}"
+            )
+        response.headers["Cache-Control"] = "no-store"
         return response(environ, start_response)
 
     def unavailable(

@@ -22,7 +22,6 @@ from pwless_gate.decide import (
     Unavailable,
 )
 from pwless_gate.errors import StoreUnavailable
-from pwless_gate.public_paths import PublicPaths
 from pwless_gate.sessions import Session, SessionCache, User, new_session_id
 from pwless_gate.stores import CookieStore
 
@@ -47,13 +46,16 @@ class Core:
             **settings,
         )
         self.store: Any = CookieStore(self.config.signing_keys)
-        self.sessions = SessionCache(self.store, ttl=5, clock=self.clock)
+        self.sessions = SessionCache(
+            self.store, ttl=5, clock=self.clock, roles_claim=self.config.roles_claim
+        )
         self.cookies = Cookies(self.config)
         self.decider = Decider(
             prefix=self.config.prefix,
             cookies=self.cookies,
             sessions=self.sessions,
-            public=PublicPaths(self.config.public_paths),
+            rules=self.config.rules,
+            host_of=self.config.proxies.host,
             public_preflight=self.config.public_preflight,
             authorize=authorize,
             logout_paths=frozenset(self.config.logout_paths),
