@@ -35,6 +35,7 @@ from .identity import (
     readable,
 )
 from .request import GateRequest
+from .sessions import Session
 from .signin import SignIn, per_client
 from .transactions import Transaction, TransactionError
 
@@ -82,7 +83,32 @@ class CodeViews:
             return self._start(request)
         if request.method not in ("GET", "HEAD"):
             return self.r.not_allowed(request, "GET, HEAD, POST")
-        return self.login_page(request, request.next_url(request.args.get("next")))
+        next_url = request.next_url(request.args.get("next"))
+        fresh = request.args.get("fresh", "")
+        current = request.current if fresh.isdigit() and len(fresh) <= 8 else None
+        if current is not None:
+            return self._step_up_page(request, next_url, int(fresh), current.session)
+        return self.login_page(request, next_url)
+
+    def _step_up_page(
+        self, request: GateRequest, next_url: str, max_age: int, session: Session
+    ) -> Response:
+        """The sign-in form when a rule's ``max_age`` sent a signed-in person here: it
+        says why, offers the same identifier, and warns that signing in as someone
+        else ends this session (every sign-in replaces the browser's session)."""
+        who = readable(session.remote_user)
+        notice = (
+            f"You are signed in as {who}, but this page asks for a sign-in within the "
+            f"last {_duration(max_age)}. Sign in again as {who} to go on. "
+            "Signing in as someone else ends this session."
+        )
+        return self.login_page(
+            request,
+            next_url,
+            notice=notice,
+            prefill=session.remote_user,
+            prefill_field="phone_number" if session.connection == "sms" else "email",
+        )
 
     def login_page(
         self,
@@ -94,6 +120,8 @@ class CodeViews:
         error_field: str | None = None,
         value: str = "",
         notice: str | None = None,
+        prefill: str = "",
+        prefill_field: str = "",
     ) -> Response:
         return self.r.page(
             request,
@@ -107,6 +135,8 @@ class CodeViews:
             error_field=error_field,
             value=value,
             notice=notice,
+            prefill=prefill,
+            prefill_field=prefill_field,
         )
 
     def _start(self, request: GateRequest) -> Response:
@@ -333,3 +363,12 @@ def _scope_for(scope: str, connection: str) -> str:
     if connection == "sms" and "phone" not in scope.split():
         return scope + " phone"
     return scope
+
+
+def _duration(seconds: int) -> str:
+    """``900`` → ``15 minutes``; ``7200`` → ``2 hours``; ``45`` → ``45 seconds``."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
@@ -75,6 +76,21 @@ _ROUTES: dict[str, dict[str, Handler]] = {
 }
 
 
+#: Domains Auth0 keeps for itself: a custom claim named under them is dropped.
+RESERVED_CLAIM_DOMAINS = ("auth0.com", "webtask.io", "webtask.run")
+
+
+def check_roles_claim(claim: str) -> None:
+    """Raise ValueError unless ``claim`` is a namespaced claim Auth0 would keep: an
+    http(s) URL whose host is not one of Auth0's own domains."""
+    parts = urlsplit(claim)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError(f"roles claim {claim!r} must be a URL like https://example.com/roles")
+    if any(host == d or host.endswith("." + d) for d in RESERVED_CLAIM_DOMAINS):
+        raise ValueError(f"roles claim {claim!r}: Auth0 drops claims named under {host}")
+
+
 class DevTenant:
     """A local, Auth0-compatible passwordless tenant with one regular web application.
 
@@ -99,7 +115,14 @@ class DevTenant:
     ``refresh_absolute_lifetime`` and ``refresh_idle_lifetime`` default to Auth0's
     (see ``constants.py``).
 
-    Raises ValueError when ``offline_access_apis`` names an API not in ``apis``.
+    ``roles_claim`` and ``roles`` stand for a post-login Action that adds the
+    user's roles (``roles`` maps an email address or E.164 number to its roles)
+    to id_tokens and access tokens under that namespaced claim; Auth0 drops
+    custom claims named under its own domains, so those are refused.
+
+    Raises ValueError when ``offline_access_apis`` names an API not in ``apis``,
+    or ``roles_claim`` is not an http(s) URL outside Auth0's domains, or
+    ``roles`` are given without it.
     """
 
     def __init__(
@@ -126,8 +149,14 @@ class DevTenant:
         refresh_reuse_interval: float = REFRESH_REUSE_INTERVAL,
         refresh_absolute_lifetime: float = REFRESH_ABSOLUTE_LIFETIME,
         refresh_idle_lifetime: float = REFRESH_IDLE_LIFETIME,
+        roles_claim: str | None = None,
+        roles: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         apis, offline_access_apis = frozenset(apis), frozenset(offline_access_apis)
+        if roles and roles_claim is None:
+            raise ValueError("roles need a roles claim (--roles-claim URL)")
+        if roles_claim is not None:
+            check_roles_claim(roles_claim)
         if not offline_access_apis <= apis:
             unknown = ", ".join(sorted(offline_access_apis - apis))
             raise ValueError(f"offline access for APIs the tenant does not have: {unknown}")
@@ -149,6 +178,13 @@ class DevTenant:
             refresh_reuse_interval=refresh_reuse_interval,
             refresh_absolute_lifetime=refresh_absolute_lifetime,
             refresh_idle_lifetime=refresh_idle_lifetime,
+            roles_claim=roles_claim,
+            roles={
+                normalise("sms" if who.startswith("+") else "email", who.strip()): tuple(
+                    dict.fromkeys(named)
+                )
+                for who, named in (roles or {}).items()
+            },
         )
         self._state = TenantState(
             settings,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from werkzeug.wrappers import Request
 
@@ -57,6 +57,10 @@ class Settings:
     refresh_reuse_interval: float = REFRESH_REUSE_INTERVAL
     refresh_absolute_lifetime: float = REFRESH_ABSOLUTE_LIFETIME
     refresh_idle_lifetime: float = REFRESH_IDLE_LIFETIME
+    #: The custom claim a post-login Action puts the user's roles in (None: no Action).
+    roles_claim: str | None = None
+    #: Roles assigned to users, by identifier (lower-cased email or E.164 number).
+    roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def check_audience(self, audience: str | None) -> None:
         """Refuse an ``audience`` that names no API of the tenant, as Auth0 does."""
@@ -103,6 +107,8 @@ class TenantState:
             settings.id_token_lifetime,
             refresh_tokens=refresh_tokens,
             access_token_lifetime=settings.access_token_lifetime,
+            roles_claim=settings.roles_claim,
+            roles=settings.roles,
         )
         self.start_limits = RateLimiter(START_BURST, START_REFILL, START_REFILL_SECONDS, clock)
         self.oauth_limits = RateLimiter(OAUTH_BURST, OAUTH_REFILL, OAUTH_REFILL_SECONDS, clock)

@@ -9,7 +9,7 @@ Access tokens without an audience are opaque random strings, good only at
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .constants import ACCESS_TOKEN_LIFETIME
@@ -38,8 +38,14 @@ class TokenIssuer:
         *,
         refresh_tokens: RefreshTokens,
         access_token_lifetime: int = ACCESS_TOKEN_LIFETIME,
+        roles_claim: str | None = None,
+        roles: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.key = key
+        #: As a post-login Action that sets ``event.authorization.roles`` under this
+        #: claim in id_tokens and access tokens (JWTs) does; None: no such Action.
+        self.roles_claim = roles_claim
+        self.roles = dict(roles or {})
         self._clock = clock
         self._id_token_lifetime = id_token_lifetime
         self._access: dict[str, _AccessGrant] = {}
@@ -94,17 +100,17 @@ class TokenIssuer:
         else:
             # /userinfo joins the audience only with openid (as Auth0 does).
             audience = [login.audience, f"{issuer}userinfo"] if userinfo else login.audience
-            token = self.key.sign(
-                {
-                    "iss": issuer,
-                    "sub": login.user.sub,
-                    "aud": audience,
-                    "iat": now,
-                    "exp": expires_at,
-                    "azp": login.client_id,
-                    "scope": " ".join(login.scopes),
-                }
-            )
+            claims: dict[str, object] = {
+                "iss": issuer,
+                "sub": login.user.sub,
+                "aud": audience,
+                "iat": now,
+                "exp": expires_at,
+                "azp": login.client_id,
+                "scope": " ".join(login.scopes),
+            }
+            self._add_roles(claims, login)
+            token = self.key.sign(claims)
         self._access = {t: g for t, g in self._access.items() if g.expires_at > now}
         self._access[token] = _AccessGrant(login.user.sub, login.scopes, expires_at, userinfo)
         return token
@@ -120,4 +126,11 @@ class TokenIssuer:
         )
         if login.nonce is not None:
             claims["nonce"] = login.nonce
+        self._add_roles(claims, login)
         return self.key.sign(claims)
+
+    def _add_roles(self, claims: dict[str, object], login: Login) -> None:
+        """The user's roles under :attr:`roles_claim` (an empty list for none, as
+        ``event.authorization.roles`` is), when an Action is set up to add them."""
+        if self.roles_claim is not None:
+            claims[self.roles_claim] = list(self.roles.get(login.user.identifier, ()))
