@@ -91,6 +91,15 @@ def check_roles_claim(claim: str) -> None:
         raise ValueError(f"roles claim {claim!r}: Auth0 drops claims named under {host}")
 
 
+def _roles_by_identifier(roles: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
+    """Roles keyed by the identifier as the tenant stores it (emails lower-cased)."""
+    merged: dict[str, tuple[str, ...]] = {}
+    for who, named in roles.items():
+        key = normalise("sms" if who.strip().startswith("+") else "email", who.strip())
+        merged[key] = tuple(dict.fromkeys((*merged.get(key, ()), *named)))
+    return merged
+
+
 class DevTenant:
     """A local, Auth0-compatible passwordless tenant with one regular web application.
 
@@ -179,12 +188,7 @@ class DevTenant:
             refresh_absolute_lifetime=refresh_absolute_lifetime,
             refresh_idle_lifetime=refresh_idle_lifetime,
             roles_claim=roles_claim,
-            roles={
-                normalise("sms" if who.startswith("+") else "email", who.strip()): tuple(
-                    dict.fromkeys(named)
-                )
-                for who, named in (roles or {}).items()
-            },
+            roles=_roles_by_identifier(roles or {}),
         )
         self._state = TenantState(
             settings,
