@@ -50,7 +50,7 @@ from typing import Any, Protocol
 from .cookies import Cookies
 from .errors import StoreUnavailable
 from .rules import Rule as AccessRule
-from .rules import RuleSet, Verdict, request_host, verdict
+from .rules import RuleSet, Verdict, verdict
 from .sessions import CachedSession, SessionCache, User
 
 log = logging.getLogger("pwless_gate.sessions")
@@ -417,10 +417,7 @@ class Decider:
 
     def rule_for(self, facts: RequestFacts) -> AccessRule | None:
         """The access rule that decides ``facts``, or None (the global allow-lists do)."""
-        host = ""
-        if self.rules.uses_hosts and self.host_of is not None:
-            host = request_host(self.host_of(facts.headers))
-        return self.rules.match(facts.method, facts.path, host)
+        return self.rules.lookup(facts.method, facts.path, facts.headers, self.host_of)
 
     def closed_rule(self, facts: RequestFacts, rule: AccessRule) -> Closed:
         """The answer to a request a ``deny`` rule closes, before any session is read."""
@@ -446,17 +443,25 @@ class Decider:
         if rule.closed:
             return self.closed_rule(facts, rule)
         session = entry.session
-        method = entry.environ.get("pwless_gate.auth_method")
-        said = verdict(
-            rule,
-            session.connection,
-            session.remote_user,
-            entry.user.roles,
-            session.created_at if method == "session" else None,
-            self.clock(),
-        )
-        if said == Verdict.ADMIT:
-            return None
+        allow = rule.allow
+        if rule.max_age is None:  # the common case, without the general verdict's call
+            if allow is None or allow.admits(
+                session.connection, session.remote_user, entry.user.roles
+            ):
+                return None
+            said = Verdict.REFUSE
+        else:
+            method = entry.environ.get("pwless_gate.auth_method")
+            said = verdict(
+                rule,
+                session.connection,
+                session.remote_user,
+                entry.user.roles,
+                session.created_at if method == "session" else None,
+                self.clock(),
+            )
+            if said == Verdict.ADMIT:
+                return None
         as_api = wants_json(facts.headers) if api is None else api
         if said == Verdict.STALE:
             assert rule.max_age is not None

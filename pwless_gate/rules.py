@@ -31,7 +31,7 @@ import difflib
 import ipaddress
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -53,6 +53,10 @@ POLICIES = (PUBLIC, DENY, SIGNED_IN)
 KEYS = ("path", "policy", "allow", "methods", "hosts", "max_age")
 #: The longest ``max_age``: a year. More is a typo (milliseconds?), not a policy.
 MAX_AGE_LIMIT = 366 * 24 * 3600
+#: How many (method, path) answers :meth:`RuleSet.lookup` remembers before starting over.
+MEMO_SIZE = 4096
+#: Remembered for a (method, path) some host-limited rule may match: read the host.
+_HOSTED = object()
 #: Regular expressions that match every path: a rule after one can never match.
 CATCH_ALL_PATTERNS = frozenset({"^.*", "^.*$", "^/.*", "^/.*$", "^.*\\Z", "^/"})
 
@@ -234,6 +238,7 @@ class RuleSet:
             chains[key] = tuple(sorted(below + patterns, key=self._order))
         self._chains = chains
         self._depth = max((k.count("/") for k in keys), default=0)
+        self._memo: dict[tuple[str, str], object] = {}
 
     def _order(self, rule: Rule) -> int:
         return self.rules.index(rule)
@@ -243,6 +248,43 @@ class RuleSet:
 
     def __len__(self) -> int:
         return len(self.rules)
+
+    def lookup(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, Any],
+        host_of: Callable[[Mapping[str, Any]], str] | None,
+    ) -> Rule | None:
+        """:meth:`match` for a request, remembered per method and path (a bounded
+        memo, emptied when full), so the hot path pays one dict lookup; the host is
+        read (``host_of(headers)``) only when a rule that may match names hosts."""
+        memo = self._memo
+        try:
+            found = memo[(method, path)]
+        except KeyError:
+            found = self._remember(method, path)
+        if found is _HOSTED:
+            host = request_host(host_of(headers)) if host_of is not None else ""
+            return self.match(method, path, host)
+        return found  # type: ignore[return-value]
+
+    def _remember(self, method: str, path: str) -> object:
+        chains = (
+            self._chain(path)
+            if is_normal(path)
+            else self._chain(path) + self._chain(clean_path(path))
+        )
+        found: object
+        if self.uses_hosts and any(rule.hosts is not None for rule in chains):
+            found = _HOSTED
+        else:
+            found = self.match(method, path, "")
+        memo = self._memo
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        memo[(method, path)] = found
+        return found
 
     def match(self, method: str, path: str, host: str = "") -> Rule | None:
         """The rule that decides ``method path`` on ``host`` (lower-case, no port),

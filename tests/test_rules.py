@@ -9,6 +9,7 @@ import pytest
 
 from pwless_gate.errors import ConfigError
 from pwless_gate.rules import (
+    MEMO_SIZE,
     UNCLEAR,
     RuleSet,
     Verdict,
@@ -317,3 +318,25 @@ def test_fifty_rules_are_not_scanned_one_by_one(tmp_path: Path) -> None:
     assert numbers(rules, "GET", "/tool37/page/x") == 38
     assert len(rules._chain("/tool37/page/x")) == 1
     assert rules._chain("/elsewhere") == ()
+
+
+def test_lookup_remembers_answers_and_reads_the_host_only_when_a_rule_names_hosts(
+    tmp_path: Path,
+) -> None:
+    rules = load(tmp_path, EXAMPLE)
+    asked: list[str] = []
+
+    def host_of(headers: Any) -> str:
+        asked.append(headers["HTTP_HOST"])
+        return str(headers["HTTP_HOST"])
+
+    tools = {"HTTP_HOST": "Tools.Example.com:443"}
+    for _ in range(3):
+        assert rules.lookup("GET", "/admin/x", tools, host_of).number == 2  # type: ignore[union-attr]
+    assert asked == []
+    assert rules.lookup("POST", "/finance/pay", tools, host_of).number == 3  # type: ignore[union-attr]
+    assert rules.lookup("POST", "/finance/pay", {"HTTP_HOST": "x.example.com"}, host_of) is None
+    assert asked == ["Tools.Example.com:443", "x.example.com"]
+    for i in range(MEMO_SIZE + 10):
+        rules.lookup("GET", f"/p{i}", tools, host_of)
+    assert len(rules._memo) <= MEMO_SIZE
