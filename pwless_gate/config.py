@@ -28,7 +28,8 @@ from .errors import ConfigError
 from .identity import ANYONE, AllowList, InvalidIdentifier, normalise_email, normalise_phone
 from .proxies import ProxyTrust, is_loopback
 from .public_paths import is_normal
-from .rules import RuleSet, load_rules
+from .rules import RuleSet
+from .rules_file import load_rules
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")

@@ -12,12 +12,70 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TextIO
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from .config import GateConfig
 from .identity import InvalidIdentifier, normalise_email, normalise_phone
-from .rules import explain, request_host
+from .rules import Rule, RuleSet, Verdict, request_host, verdict
+
+#: ``explain``'s exit statuses.
+EXIT_STATUS = {"allowed": 0, "refused": 1, "sign-in needed": 2}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What ``pwless-gate explain`` prints, and its exit status."""
+
+    rule: Rule | None
+    outcome: str
+    reason: str
+
+    @property
+    def status(self) -> int:
+        """The exit status: 0 allowed, 1 refused, 2 a sign-in needed first."""
+        return EXIT_STATUS[self.outcome]
+
+    def lines(self) -> list[str]:
+        if self.rule is None:
+            decides = "no rule matches: the global allow-lists decide"
+        else:
+            decides = f"{self.rule.label} decides: {self.rule.describe()}"
+        return [decides, f"{self.outcome}: {self.reason}"]
+
+
+def explain(
+    rules: RuleSet,
+    method: str,
+    path: str,
+    host: str,
+    *,
+    who: tuple[str, str] | None,
+    admitted: bool,
+    roles: Sequence[str] = (),
+) -> Explanation:
+    """Which rule decides ``method path`` on ``host`` and what it says of ``who``
+    (``(connection, identifier)``; None: nobody signed in), whom the global
+    allow-lists admit (``admitted``), with ``roles``."""
+    rule = rules.match(method, path, host)
+    if rule is not None and rule.closed:
+        return Explanation(rule, "refused", "closed to everyone")
+    if rule is not None and rule.public:
+        return Explanation(rule, "allowed", "public: no sign-in needed")
+    if who is None:
+        return Explanation(rule, "sign-in needed", "only for people signed in")
+    connection, identifier = who
+    if not admitted:
+        return Explanation(rule, "refused", f"{identifier} may not sign in at all")
+    said = verdict(rule, connection, identifier, roles, 0.0, 0.0)
+    if said == Verdict.REFUSE:
+        return Explanation(rule, "refused", f"{identifier} is not on this rule's allow list")
+    if rule is not None and rule.max_age is not None:
+        return Explanation(
+            rule, "allowed", f"{identifier}, if signed in within the last {rule.max_age} s"
+        )
+    return Explanation(rule, "allowed", f"{identifier} may enter")
 
 
 def run_explain(

@@ -453,7 +453,7 @@ def test_matching_any_text_never_raises_and_unclear_paths_are_never_public(
 def _ruleset_for_fuzz() -> Any:
     import tempfile
 
-    from pwless_gate.rules import load_rules
+    from pwless_gate.rules_file import load_rules
 
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as handle:
         handle.write(FUZZ_RULES)

@@ -14,10 +14,10 @@ from pwless_gate.rules import (
     RuleSet,
     Verdict,
     clean_path,
-    load_rules,
     request_host,
     verdict,
 )
+from pwless_gate.rules_file import load_rules
 
 EXAMPLE = """
 [[rules]]

@@ -196,3 +196,11 @@ def test_bad_role_flags_stop_the_tenant_with_one_line(
     assert result.returncode == 2
     assert problem in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_check_reports_the_rules(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(EXAMPLE)
+    settings = {**ENV, "PWLESS_GATE_RULES_FILE": str(path), "PWLESS_GATE_PUBLIC_PATHS": "/static"}
+    result = run(["check"], settings, tmp_path)
+    assert f"rules:      4 from {path}, 1 public path; roles from {ROLES}" in result.stdout
