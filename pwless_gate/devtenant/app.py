@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import HTTPException
@@ -25,7 +25,7 @@ from .constants import (
 from .faults import Fault, make_fault, parse_fault
 from .httpio import ApiError, json_response, read_body
 from .messages import Message
-from .state import Settings, TenantState
+from .state import MachineClient, Settings, TenantState
 from .users import normalise
 
 if TYPE_CHECKING:
@@ -99,7 +99,13 @@ class DevTenant:
     ``refresh_absolute_lifetime`` and ``refresh_idle_lifetime`` default to Auth0's
     (see ``constants.py``).
 
-    Raises ValueError when ``offline_access_apis`` names an API not in ``apis``.
+    ``machine_clients`` maps the client ids of machine-to-machine applications to
+    their secrets: they may use only the client-credentials grant, for every API
+    in ``apis``, with no scopes, unless ``client_grants`` lists the APIs (and the
+    scopes there) a client is authorised for: ``{client_id: {audience: scopes}}``.
+
+    Raises ValueError when ``offline_access_apis`` or ``client_grants`` name an API
+    not in ``apis``, or a machine client has the application's id or no secret.
     """
 
     def __init__(
@@ -126,11 +132,14 @@ class DevTenant:
         refresh_reuse_interval: float = REFRESH_REUSE_INTERVAL,
         refresh_absolute_lifetime: float = REFRESH_ABSOLUTE_LIFETIME,
         refresh_idle_lifetime: float = REFRESH_IDLE_LIFETIME,
+        machine_clients: Mapping[str, str] | None = None,
+        client_grants: Mapping[str, Mapping[str, Iterable[str]]] | None = None,
     ) -> None:
         apis, offline_access_apis = frozenset(apis), frozenset(offline_access_apis)
         if not offline_access_apis <= apis:
             unknown = ", ".join(sorted(offline_access_apis - apis))
             raise ValueError(f"offline access for APIs the tenant does not have: {unknown}")
+        machines = _machine_clients(client_id, apis, machine_clients or {}, client_grants or {})
         settings = Settings(
             client_id=client_id,
             client_secret=client_secret,
@@ -149,6 +158,7 @@ class DevTenant:
             refresh_reuse_interval=refresh_reuse_interval,
             refresh_absolute_lifetime=refresh_absolute_lifetime,
             refresh_idle_lifetime=refresh_idle_lifetime,
+            machine_clients=machines,
         )
         self._state = TenantState(
             settings,
@@ -328,3 +338,32 @@ class DevTenant:
             500,
             mimetype="text/html",
         )
+
+
+def _machine_clients(
+    client_id: str,
+    apis: frozenset[str],
+    secrets: Mapping[str, str],
+    grants: Mapping[str, Mapping[str, Iterable[str]]],
+) -> dict[str, MachineClient]:
+    """The machine clients of ``DevTenant(machine_clients=..., client_grants=...)``."""
+    for machine_id, secret in secrets.items():
+        if not machine_id or machine_id == client_id:
+            raise ValueError(f"machine client id {machine_id!r} must differ from the app's")
+        if not secret:
+            raise ValueError(f"machine client {machine_id!r} needs a secret")
+    unknown = sorted(set(grants) - set(secrets))
+    if unknown:
+        raise ValueError(f"client grants for clients the tenant does not have: {unknown[0]}")
+    clients = {}
+    for machine_id, secret in secrets.items():
+        granted = grants.get(machine_id)
+        if granted is None:
+            clients[machine_id] = MachineClient(secret)
+            continue
+        missing = sorted(set(granted) - apis)
+        if missing:
+            raise ValueError(f"a client grant for an API the tenant does not have: {missing[0]}")
+        scopes = {audience: tuple(dict.fromkeys(s)) for audience, s in granted.items()}
+        clients[machine_id] = MachineClient(secret, scopes)
+    return clients
