@@ -14,9 +14,13 @@ and a mapping to read the few headers from) and answers with one decision:
 - :class:`Anonymous`: a public path or CORS preflight; call the app with no user
   (``preflight`` says it is let through only as a preflight: the app's CORS
   headers reach the client, nothing else);
-- :class:`Challenge`: nobody is signed in; redirect a browser to the sign-in
-  page, or answer an API client 401 (``api`` says which; ``home`` that the
-  sign-in should lead to the app's home, not back to a logout path);
+- :class:`Challenge`: nobody is signed in; redirect a browser's top-level
+  navigation to the sign-in page, or answer anything else 401 (``api`` says
+  which, see :func:`is_navigation`; ``home`` that the sign-in should lead to
+  the app's home, not back to a logout path);
+- :class:`MachineToken`: no session, but a JWT bearer token that the machine
+  cache does not know yet: the adapter verifies it (which may fetch the
+  tenant's keys), then asks :meth:`Decider.admit_machine`;
 - :class:`GateRoute`: a path of the gate's own (sign-in pages and endpoints);
 - :class:`Unavailable`: the session store cannot answer; 503 (fail closed).
 
@@ -37,6 +41,7 @@ from typing import Any
 
 from .cookies import Cookies
 from .errors import StoreUnavailable
+from .machines import Machines, bearer_token
 from .public_paths import PublicPaths
 from .sessions import CachedSession, SessionCache, User
 
@@ -118,7 +123,7 @@ class Deny(Decision):
 
 
 class Challenge(Decision):
-    """Nobody is signed in: the sign-in page for a browser, 401 when ``api``.
+    """Nobody is signed in: the sign-in page for a browser's navigation, 401 when ``api``.
 
     ``home``: the path was one of the app's logout paths, so the sign-in leads
     to the app's home instead (coming back there would sign out again).
@@ -129,6 +134,25 @@ class Challenge(Decision):
     def __init__(self, api: bool, home: bool = False) -> None:
         self.api = api
         self.home = home
+
+
+class MachineToken(Decision):
+    """No session, and ``token`` is a bearer JWT not verified yet: the adapter verifies it.
+
+    A machine's client-credentials token (see :mod:`pwless_gate.machines`); the
+    verification may fetch the tenant's keys, so it happens outside the decision.
+    """
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+
+class InvalidToken(Decision):
+    """A machine's bearer token was refused: 401 with ``error="invalid_token"`` (RFC 6750)."""
+
+    __slots__ = ()
 
 
 class Anonymous(Decision):
@@ -161,6 +185,47 @@ ANONYMOUS = Anonymous()
 PREFLIGHT = Anonymous(preflight=True)
 GATE_ROUTE = GateRoute()
 UNAVAILABLE = Unavailable()
+INVALID_TOKEN = InvalidToken()
+
+#: The methods a browser navigates with when it sends no ``Sec-Fetch-*`` headers.
+NAVIGATION_METHODS = frozenset(("GET", "HEAD", "POST"))
+
+
+def is_navigation(method: str, headers: Mapping[str, Any]) -> bool:
+    """True for a browser's top-level navigation: the only request sent to the sign-in page.
+
+    ``Sec-Fetch-Mode: navigate``; or, from a client that sends no ``Sec-Fetch-*``
+    header, a GET, HEAD or POST without ``X-Requested-With`` whose ``Accept``
+    lists ``text/html`` first (every browser's navigation does). Everything
+    else is false and gets a 401 challenge: curl and wget (``*/*``), pip (JSON
+    or HTML index types, not HTML first), git, WebDAV and CalDAV methods
+    (PROPFIND, REPORT…), ``fetch()`` and XHR.
+    """
+    mode = headers.get("HTTP_SEC_FETCH_MODE")
+    if mode is not None:
+        return bool(mode == "navigate")
+    if "HTTP_SEC_FETCH_DEST" in headers or "HTTP_SEC_FETCH_SITE" in headers:
+        return False
+    if method not in NAVIGATION_METHODS or headers.get("HTTP_X_REQUESTED_WITH"):
+        return False
+    return html_first(headers.get("HTTP_ACCEPT"))
+
+
+def html_first(accept: object) -> bool:
+    """``Accept`` lists ``text/html`` first (in order, not by ``q``), not with ``q=0``."""
+    if not isinstance(accept, str):
+        return False
+    media, _, params = accept.partition(",")[0].partition(";")
+    if media.strip().lower() != "text/html":
+        return False
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value.strip()) > 0
+            except ValueError:
+                return False
+    return True
 
 
 def wants_json(headers: Mapping[str, Any]) -> bool:
@@ -194,7 +259,9 @@ class Decider:
     application's hook; ``logout_paths`` the app's own logout paths (exact
     ``PATH_INFO`` values, as :class:`~pwless_gate.config.GateConfig` checked
     them; each also matches with a trailing ``/``); ``clock`` tells when a
-    session is due for renewal.
+    session is due for renewal; ``machines``, when set, admits the bearer
+    tokens of allowed machine clients (only asked for a request without a
+    valid session).
     """
 
     prefix: str
@@ -205,6 +272,7 @@ class Decider:
     public_preflight: bool = False
     authorize: Authorize | None = None
     logout_paths: frozenset[str] = frozenset()
+    machines: Machines | None = None
     prefix_slash: str = field(init=False)
     #: Neither a hook nor logout paths: a verified session is simply forwarded.
     forward_only: bool = field(init=False)
@@ -246,6 +314,10 @@ class Decider:
                     # A public path stays public for the refused, too.
                     return self._public(facts) or decision
                 return decision
+        if self.machines is not None:
+            token = bearer_token(facts.headers)
+            if token is not None:
+                return self._machine(facts, self.machines, token)
         return self._public(facts) or self.challenge(facts)
 
     def admit(
@@ -269,9 +341,32 @@ class Decider:
         return Forward(entry, cookie)
 
     def challenge(self, facts: RequestFacts) -> Challenge:
-        """The challenge for a request with no (usable) session."""
+        """The challenge for a request with no (usable) session: a redirect to the
+        sign-in page only for a browser's navigation (:func:`is_navigation`)."""
         home = bool(self.logout_paths) and facts.path in self.logout_paths
-        return Challenge(wants_json(facts.headers), home)
+        return Challenge(not is_navigation(facts.method, facts.headers), home)
+
+    # -- machines (client-credentials bearer tokens) ---------------------------------
+
+    def _machine(self, facts: RequestFacts, machines: Machines, token: str) -> Decision:
+        """A machine's bearer token: admitted from the cache, or to be verified."""
+        entry = machines.cached(token)
+        if entry is None:
+            return MachineToken(token)
+        return self.admit_machine(facts, entry)
+
+    def admit_machine(self, facts: RequestFacts, entry: CachedSession) -> Decision:
+        """Forward a verified machine, unless ``authorize`` refuses it (403 JSON).
+
+        A machine has no gate session, so the app's logout paths end nothing.
+        """
+        if self.authorize is not None and not self.authorize(facts.headers, entry.user):
+            return self._public(facts) or Deny(entry.user, True)
+        return Forward(entry)
+
+    def refuse_machine(self, facts: RequestFacts) -> Decision:
+        """A refused bearer token: 401 ``invalid_token``, but a public path stays public."""
+        return self._public(facts) or INVALID_TOKEN
 
     def _public(self, facts: RequestFacts) -> Anonymous | None:
         """The anonymous decision for ``facts``, or None if they need a session.

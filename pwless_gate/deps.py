@@ -18,6 +18,7 @@ from .cookies import Cookies
 from .csrf import CsrfGuard
 from .decide import Authorize
 from .idtokens import TokenVerifier
+from .machines import Machines
 from .metrics import Metrics
 from .pacing import Pacer
 from .renew import Renewer
@@ -56,3 +57,5 @@ class Deps:
     metrics: Metrics | None = None
     renewer: Renewer | None = None
     pacer: Pacer | None = None
+    #: Admits allowed machine clients' bearer tokens (``allowed_clients``); None when off.
+    machines: Machines | None = None

@@ -222,6 +222,7 @@ def _cached(
     environ: dict[str, Any] = {
         "REMOTE_USER": session.remote_user,
         "pwless_gate.user": user,
+        "pwless_gate.auth_method": "session",
     }
     times = []
     if session.access_token:

@@ -13,6 +13,8 @@ the hot path.
 
 from __future__ import annotations
 
+import logging
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
@@ -22,8 +24,9 @@ from werkzeug.wrappers import Response
 from .answers import Responder, see_other
 from .codes import CodeViews
 from .deps import Deps
-from .errors import Refused
+from .errors import Refused, TokenError
 from .links import LinkViews
+from .machines import bearer_token
 from .pages import json_response
 from .redirects import safe_next
 from .request import GateRequest
@@ -33,6 +36,8 @@ from .signin import SignIn
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+log = logging.getLogger("pwless_gate.views")
 
 
 class GateViews:
@@ -58,6 +63,17 @@ class GateViews:
         }
         if deps.metrics is not None:
             self._routes["/metrics"] = self.metrics
+        config = deps.config
+        realm = quoted(realm_of(config.brand_name))
+        #: ``WWW-Authenticate`` of a 401 for the app's paths: Basic, so pip, git and
+        #: CalDAV clients ask for credentials; Bearer too when tokens may be sent.
+        self.challenges = [f'Basic realm={realm}, charset="UTF-8"']
+        if config.app_tokens or deps.machines is not None:
+            self.challenges.append(f"Bearer realm={realm}")
+        self.invalid_token_challenge = (
+            f'Bearer realm={realm}, error="invalid_token", '
+            'error_description="The access token is not valid"'
+        )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = GateRequest(environ, self.deps)
@@ -167,8 +183,21 @@ class GateViews:
         return request.gate_url("/sessions")
 
     def auth(self, request: GateRequest) -> Response:
-        """For nginx ``auth_request``: 202 with the user in headers, or 401."""
+        """For nginx ``auth_request``: 202 with the user in headers, or 401.
+
+        The user is the session's, or an allowed machine's (its bearer token).
+        """
         current = request.current
+        if current is None and self.deps.machines is not None:
+            token = bearer_token(request.environ)
+            if token is not None:
+                try:
+                    current = self.deps.machines.verify(token)
+                except TokenError as exc:
+                    log.info("bearer token refused: %s", exc)
+                    response = json_response({"error": "invalid_token"}, 401)
+                    response.headers["WWW-Authenticate"] = self.invalid_token_challenge
+                    return response
         if current is None:
             return json_response({"error": "unauthorized"}, 401)
         response = Response(status=202)
@@ -200,7 +229,8 @@ class GateViews:
         api: bool,
         home: bool = False,
     ) -> Iterable[bytes]:
-        """401 JSON for API clients, else a redirect to the sign-in page with ``next``.
+        """401 JSON with a Basic (and Bearer) challenge unless ``api`` is false (a
+        browser's navigation), else a redirect to the sign-in page with ``next``.
 
         ``next`` is the request's own path, or the app's home with ``home`` (an
         app's logout path, which would end the new session at once). The
@@ -210,7 +240,8 @@ class GateViews:
         login_url = request.gate_url("/login")
         if api:
             response = json_response({"error": "unauthorized", "login_url": login_url}, 401)
-            response.headers["WWW-Authenticate"] = 'Cookie realm="pwless-gate"'
+            for challenge in self.challenges:
+                response.headers.add("WWW-Authenticate", challenge)
         else:
             target = request.mount + ("/" if home else _quoted_path(environ))
             query = environ.get("QUERY_STRING", "")
@@ -220,6 +251,14 @@ class GateViews:
             response = Response(status=302)
             response.headers["Location"] = f"{login_url}?{urlencode({'next': next_url})}"
             response.headers["Cache-Control"] = "no-store"
+        return response(environ, start_response)
+
+    def invalid_token(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """401 ``invalid_token`` (RFC 6750): a machine's bearer token was refused."""
+        response = json_response({"error": "invalid_token"}, 401)
+        response.headers["WWW-Authenticate"] = self.invalid_token_challenge
         return response(environ, start_response)
 
     def deny(
@@ -256,6 +295,18 @@ class GateViews:
         """The answer to an exception raised while deciding (a hook's bug): logged, 500."""
         request = GateRequest(environ, self.deps)
         return self.r.error(request, exc)(environ, start_response)
+
+
+def realm_of(brand: str) -> str:
+    """``brand`` as an HTTP header can carry it: printable ASCII (accents dropped)."""
+    ascii_text = unicodedata.normalize("NFKD", brand).encode("ascii", "ignore").decode()
+    text = "".join(ch for ch in ascii_text if " " <= ch <= "~").strip()
+    return text or "pwless-gate"
+
+
+def quoted(text: str) -> str:
+    """``text`` as an HTTP quoted-string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _quoted_path(environ: WSGIEnvironment) -> str:
