@@ -18,9 +18,10 @@ and a mapping to read the few headers from) and answers with one decision:
   navigation to the sign-in page, or answer anything else 401 (``api`` says
   which, see :func:`is_navigation`; ``home`` that the sign-in should lead to
   the app's home, not back to a logout path);
-- :class:`MachineToken`: no session, but a JWT bearer token that the machine
-  cache does not know yet: the adapter verifies it (which may fetch the
-  tenant's keys), then asks :meth:`Decider.admit_machine`;
+- :class:`MachineToken`: no session, not a public path, but a machine's bearer
+  token that the machine cache does not know yet: the adapter verifies it
+  (which may fetch the tenant's keys), then asks :meth:`Decider.admit_machine`,
+  or answers :data:`INVALID_TOKEN` (401);
 - :class:`GateRoute`: a path of the gate's own (sign-in pages and endpoints);
 - :class:`Unavailable`: the session store cannot answer; 503 (fail closed).
 
@@ -211,6 +212,19 @@ def is_navigation(method: str, headers: Mapping[str, Any]) -> bool:
     return html_first(headers.get("HTTP_ACCEPT"))
 
 
+def from_browser_script(headers: Mapping[str, Any]) -> bool:
+    """A browser's own request that is not a navigation: ``fetch()``, XHR, a subresource.
+
+    ``Sec-Fetch-Mode`` other than ``navigate``, or ``X-Requested-With``. Such a
+    request gets its 401 without a Basic challenge: a browser answers Basic with
+    its own username/password dialog, which no gate credential fits.
+    """
+    mode = headers.get("HTTP_SEC_FETCH_MODE")
+    if mode is not None:
+        return bool(mode != "navigate")
+    return bool(headers.get("HTTP_X_REQUESTED_WITH"))
+
+
 def html_first(accept: object) -> bool:
     """``Accept`` lists ``text/html`` first (in order, not by ``q``), not with ``q=0``."""
     if not isinstance(accept, str):
@@ -314,11 +328,14 @@ class Decider:
                     # A public path stays public for the refused, too.
                     return self._public(facts) or decision
                 return decision
+        public = self._public(facts)
+        if public is not None:
+            return public  # there Authorization is the app's business
         if self.machines is not None:
             token = bearer_token(facts.headers)
             if token is not None:
                 return self._machine(facts, self.machines, token)
-        return self._public(facts) or self.challenge(facts)
+        return self.challenge(facts)
 
     def admit(
         self,
@@ -361,12 +378,8 @@ class Decider:
         A machine has no gate session, so the app's logout paths end nothing.
         """
         if self.authorize is not None and not self.authorize(facts.headers, entry.user):
-            return self._public(facts) or Deny(entry.user, True)
+            return Deny(entry.user, True)
         return Forward(entry)
-
-    def refuse_machine(self, facts: RequestFacts) -> Decision:
-        """A refused bearer token: 401 ``invalid_token``, but a public path stays public."""
-        return self._public(facts) or INVALID_TOKEN
 
     def _public(self, facts: RequestFacts) -> Anonymous | None:
         """The anonymous decision for ``facts``, or None if they need a session.

@@ -30,6 +30,7 @@ from .config import GateConfig
 from .cookies import Cookies
 from .csrf import CsrfGuard
 from .decide import (
+    INVALID_TOKEN,
     Anonymous,
     Authorize,
     Challenge,
@@ -420,7 +421,7 @@ class PasswordlessGate:
             decision = self.decider.admit_machine(facts, entry)
         except TokenError as exc:
             log.info("bearer token refused: %s", exc)
-            decision = self.decider.refuse_machine(facts)
+            decision = INVALID_TOKEN
         except Auth0Unavailable as exc:
             log.warning("bearer token not verified, the tenant's keys are unavailable: %s", exc)
             return self.views.unavailable(environ, start_response)

@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 
 from .answers import Responder, see_other
 from .codes import CodeViews
+from .decide import from_browser_script
 from .deps import Deps
 from .errors import Refused, TokenError
 from .links import LinkViews
@@ -67,9 +68,11 @@ class GateViews:
         realm = quoted(realm_of(config.brand_name))
         #: ``WWW-Authenticate`` of a 401 for the app's paths: Basic, so pip, git and
         #: CalDAV clients ask for credentials; Bearer too when tokens may be sent.
-        self.challenges = [f'Basic realm={realm}, charset="UTF-8"']
-        if config.app_tokens or deps.machines is not None:
-            self.challenges.append(f"Bearer realm={realm}")
+        bearer = [f"Bearer realm={realm}"] if config.app_tokens or deps.machines else []
+        self.challenges = [f'Basic realm={realm}, charset="UTF-8"', *bearer]
+        #: The same for a page's ``fetch()``/XHR: no Basic, which browsers answer with a
+        #: password dialog of their own.
+        self.browser_challenges = [f"Cookie realm={realm}", *bearer]
         self.invalid_token_challenge = (
             f'Bearer realm={realm}, error="invalid_token", '
             'error_description="The access token is not valid"'
@@ -231,6 +234,7 @@ class GateViews:
     ) -> Iterable[bytes]:
         """401 JSON with a Basic (and Bearer) challenge unless ``api`` is false (a
         browser's navigation), else a redirect to the sign-in page with ``next``.
+        A page's own ``fetch()``/XHR gets a ``Cookie`` challenge instead of Basic.
 
         ``next`` is the request's own path, or the app's home with ``home`` (an
         app's logout path, which would end the new session at once). The
@@ -240,7 +244,8 @@ class GateViews:
         login_url = request.gate_url("/login")
         if api:
             response = json_response({"error": "unauthorized", "login_url": login_url}, 401)
-            for challenge in self.challenges:
+            scripted = from_browser_script(environ)
+            for challenge in self.browser_challenges if scripted else self.challenges:
                 response.headers.add("WWW-Authenticate", challenge)
         else:
             target = request.mount + ("/" if home else _quoted_path(environ))

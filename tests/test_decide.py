@@ -17,11 +17,11 @@ from pwless_gate.decide import (
     Forward,
     ForwardAndSignOut,
     GateRoute,
-    InvalidToken,
     MachineToken,
     Renew,
     RequestFacts,
     Unavailable,
+    from_browser_script,
     is_navigation,
 )
 from pwless_gate.errors import StoreUnavailable
@@ -196,6 +196,27 @@ def test_only_a_browser_navigation_is_sent_to_the_sign_in_page(
     assert type(decision) is Challenge
     assert decision.api is not redirected
     assert is_navigation(method, headers) is redirected
+
+
+#: Those of :data:`CLIENTS` a browser sends by script or for a subresource: their 401
+#: has no Basic challenge (a browser would answer it with a password dialog).
+SCRIPTED = {
+    "chrome-image",
+    "chrome-script",
+    "fetch",
+    "fetch-same-origin",
+    "fetch-asking-for-html",
+    "xhr-no-sec-fetch",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "headers"), [(case[0], case[2]) for case in CLIENTS], ids=[c[0] for c in CLIENTS]
+)
+def test_only_a_browsers_own_scripts_are_spared_the_basic_challenge(
+    name: str, headers: dict[str, str]
+) -> None:
+    assert from_browser_script(headers) is (name in SCRIPTED)
 
 
 @pytest.mark.parametrize("path", ["/_gate", "/_gate/login", "/_gate/anything"])
@@ -441,9 +462,9 @@ def test_a_new_bearer_token_is_handed_to_the_adapter_to_verify() -> None:
     decision = core.decide("/reports", headers=bearer("eyJ.new.token"))
     assert type(decision) is MachineToken
     assert decision.token == "eyJ.new.token"
-    # A refused token: 401 invalid_token, except on a public path.
-    assert type(core.decider.refuse_machine(facts("/reports"))) is InvalidToken
-    assert type(core.decider.refuse_machine(facts("/health"))) is Anonymous
+    # On a public path Authorization is the app's business: not checked at all.
+    assert type(core.decide("/health", headers=bearer("eyJ.new.token"))) is Anonymous
+    assert type(core.decide("/health", headers=bearer("eyJ.known.token"))) is Anonymous
 
 
 def test_a_session_wins_over_a_bearer_token_and_app_tokens_are_not_machines() -> None:
