@@ -3,8 +3,10 @@
 The same hello-world app called bare, through a do-nothing middleware, and
 through :class:`PasswordlessGate` with a valid session cookie (cookie, SQLite
 and Redis stores, cache warm; SQLite and Redis also with every call missing
-the verified-session cache, so the store is read each time), plus a bare Flask app and a Flask-Login
-``@login_required`` app as a reference. Then where the gate's time goes: the
+the verified-session cache, so the store is read each time), a tool's request
+with a valid app token (cache warm), plus a bare Flask app and a Flask-Login
+``@login_required`` app as a reference. Wrong app tokens: how often they reach
+the token store. Then where the gate's time goes: the
 hot path split at the gate's own methods, each timed on its own, and a
 cProfile of the whole call.
 """
@@ -25,7 +27,7 @@ from pwless_gate import GateConfig, PasswordlessGate
 from pwless_gate.decide import RequestFacts
 
 from .apps import PassThrough, flask_hello, flask_login_hello, hello
-from .fixtures import browser_cookie, gate_settings
+from .fixtures import browser_cookie, gate_settings, make_session
 from .timing import Variant, call, interleaved, per_call, start_response
 
 ROUNDS = 10
@@ -37,6 +39,8 @@ MISS_PER_ROUND = 2_000
 TARGET_ADDED_US = 2.5
 #: What a call that misses the verified-session cache may add (SQLite store).
 TARGET_MISS_US = 50.0
+#: What a request with a valid app token may add, cache warm (issue 13).
+TARGET_TOKEN_US = 10.0
 
 BROWSER_HEADERS = {
     "Host": "tools.example.com",
@@ -79,6 +83,9 @@ class Gates:
     sqlite_environ: dict[str, Any]
     redis: PasswordlessGate | None
     redis_environ: dict[str, Any] | None
+    #: A SQLite gate with app tokens on, and a tool's GET with a valid token.
+    tokens: PasswordlessGate | None = None
+    token_environ: dict[str, Any] | None = None
 
 
 def build_gates(redis_url: str | None, workdir: Path) -> Gates:
@@ -92,7 +99,44 @@ def build_gates(redis_url: str | None, workdir: Path) -> Gates:
     if redis_url:
         redis_gate = PasswordlessGate(hello, GateConfig(**gate_settings(redis_url=redis_url)))
         redis_env = browser_environ(browser_cookie(redis_gate, 2))
-    return Gates(gate, cookie_env, sqlite_gate, sqlite_env, redis_gate, redis_env)
+    token_gate = PasswordlessGate(
+        hello,
+        GateConfig(
+            **gate_settings(store=f"sqlite://{workdir / 'tokens.sqlite3'}", app_tokens=True)
+        ),
+    )
+    return Gates(
+        gate,
+        cookie_env,
+        sqlite_gate,
+        sqlite_env,
+        redis_gate,
+        redis_env,
+        token_gate,
+        tool_environ(f"Bearer {app_token(token_gate, 4)}"),
+    )
+
+
+def app_token(gate: PasswordlessGate, i: int) -> str:
+    """A valid app token of user ``i``, made through the gate's own token store."""
+    assert gate.tokens is not None
+    token, _ = gate.tokens.create(make_session(i), "bench", 30)
+    return token
+
+
+def tool_environ(authorization: str, ip: str = "10.1.2.4") -> dict[str, Any]:
+    """A tool's GET (curl-like headers) with an ``Authorization`` header."""
+    headers = {
+        "Host": "tools.example.com",
+        "User-Agent": "curl/8.5.0",
+        "Accept": "*/*",
+        "Authorization": authorization,
+    }
+    builder = EnvironBuilder(path="/", headers=headers, environ_base={"REMOTE_ADDR": ip})
+    try:
+        return builder.get_environ()
+    finally:
+        builder.close()
 
 
 class CacheMiss:
@@ -143,6 +187,10 @@ def variants(gates: Gates) -> list[Variant]:
                 per_round=MISS_PER_ROUND,
             ),
         ]
+    if gates.tokens is not None and gates.token_environ is not None:
+        result.append(
+            Variant("PasswordlessGate, app token (warm)", gates.tokens, gates.token_environ)
+        )
     result += [
         Variant("bare Flask app", flask_hello(), environ, per_round=FLASK_PER_ROUND),
         Variant(
@@ -255,3 +303,64 @@ def steps(gate: PasswordlessGate, environ: dict[str, Any], n: int = 100_000) -> 
     )
     rows.append(["**whole `gate(environ, start_response)`**", f"{whole:.2f}"])
     return rows
+
+
+# -- wrong app tokens and the store ------------------------------------------------------
+
+
+class CountingTokens:
+    """An app token store that counts lookups (``find_token``)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.finds = 0
+
+    def find_token(self, key: str) -> Any:
+        self.finds += 1
+        return self.inner.find_token(key)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@dataclass
+class WrongTokens:
+    """What wrong tokens from one IP cost the store."""
+
+    limit: str
+    requests: int
+    same_lookups: int
+    distinct_lookups: int
+    statuses: dict[int, int]
+
+
+def wrong_tokens(workdir: Path, n: int = 1000) -> WrongTokens:
+    """``n`` requests with one wrong (well-formed) token from one IP, then ``n`` with a new
+    wrong token each from another IP: how often the token store was asked."""
+    from pwless_gate.apptokens import new_token
+    from pwless_gate.stores.sqlite import SQLiteDatabase, SQLiteTokenStore
+
+    path = workdir / "wrong-tokens.sqlite3"
+    store = CountingTokens(SQLiteTokenStore(SQLiteDatabase(str(path))))
+    config = GateConfig(**gate_settings(store=f"sqlite://{path}", app_tokens=True))
+    gate = PasswordlessGate(hello, config, token_store=store)
+    statuses: dict[int, int] = {}
+
+    def send(environ: dict[str, Any]) -> None:
+        status, _ = call(gate, environ)
+        code = int(status.split()[0])
+        statuses[code] = statuses.get(code, 0) + 1
+
+    same = tool_environ(f"Bearer {new_token()}", ip="10.9.0.1")
+    for _ in range(n):
+        send(dict(same))
+    same_lookups = store.finds
+    for _ in range(n):
+        send(tool_environ(f"Bearer {new_token()}", ip="10.9.0.2"))
+    return WrongTokens(
+        limit=config.throttle_app_token_per_ip,
+        requests=n,
+        same_lookups=same_lookups,
+        distinct_lookups=store.finds - same_lookups,
+        statuses=statuses,
+    )

@@ -105,6 +105,39 @@ def hotpath_section(workdir: Path, redis_url: str | None) -> Section:
                 f"{name} adds {added:.2f} µs (target ≤ {target:g} µs): over by "
                 f"{added - target:.2f} µs. The biggest steps: {top}.",
             )
+    token_name = "PasswordlessGate, app token (warm)"
+    token_added = by_name[token_name].median_us - bare
+    section.verdict(
+        token_added <= hotpath.TARGET_TOKEN_US,
+        f"{token_name} adds {token_added:.2f} µs to the bare call: the Authorization header, "
+        f"one SHA-256 and a cache lookup (target ≤ {hotpath.TARGET_TOKEN_US:g} µs).",
+    )
+    wrong = hotpath.wrong_tokens(workdir)
+    count = int(wrong.limit.split("/")[0])
+    section.add_table(
+        f"Wrong app tokens and the store (throttle_app_token_per_ip = {wrong.limit}; one "
+        "throttle window):",
+        ["requests from one IP", "token store lookups", "answers (both rows together)"],
+        [
+            [
+                f"{wrong.requests:,} with the same wrong token",
+                str(wrong.same_lookups),
+                "",
+            ],
+            [
+                f"{wrong.requests:,} with a new wrong token each",
+                str(wrong.distinct_lookups),
+                ", ".join(f"{n:,} x {code}" for code, n in sorted(wrong.statuses.items())),
+            ],
+        ],
+    )
+    section.verdict(
+        wrong.same_lookups <= 1 and wrong.distinct_lookups <= count,
+        f"A wrong token reaches the store at most once per window and IP: {wrong.same_lookups} "
+        f"lookup for {wrong.requests:,} tries of the same token; {wrong.distinct_lookups} for "
+        f"{wrong.requests:,} different ones (the limit lets {count} through, then 429 without "
+        "a lookup).",
+    )
     miss = by_name["PasswordlessGate, SQLite store (cache miss)"].median_us - bare
     section.verdict(
         miss <= hotpath.TARGET_MISS_US,

@@ -105,7 +105,7 @@ class Checkup:
             return
         from .stores.redis import connect, current_master, location
 
-        setting = "PWLESS_GATE_REDIS_URL"
+        setting = self.config.store_setting  # the variable the operator set
         redis = connect(url, timeout=self.config.redis_timeout, setting=setting)
         where = location(redis)
         started = time.monotonic()

@@ -1,4 +1,4 @@
-"""The ``pwless-gate`` command: demo, dev-tenant, serve, check, sessions.
+"""The ``pwless-gate`` command: demo, dev-tenant, serve, check, sessions, tokens.
 
 Configuration errors print one line naming the setting and exit with 2.
 """
@@ -144,6 +144,15 @@ def _parser() -> argparse.ArgumentParser:
     who = ending.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", metavar="ID", help=user_help)
     who.add_argument("--all", action="store_true", help="everyone's sessions")
+
+    tokens = commands.add_parser("tokens", help="list or revoke app tokens in the store")
+    token_actions = tokens.add_subparsers(dest="action", required=True, metavar="ACTION")
+    token_list = token_actions.add_parser("list", help="one line per token, then the count")
+    token_list.add_argument("--user", metavar="ID", help=user_help)
+    token_revoke = token_actions.add_parser("revoke", help="revoke tokens; prints how many")
+    whose = token_revoke.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--user", metavar="ID", help=user_help)
+    whose.add_argument("--token-id", metavar="ID", help="one token, by the id the list shows")
     return parser
 
 
@@ -197,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args.app)
         elif args.command == "sessions":
             return _sessions(args)
+        elif args.command == "tokens":
+            return _tokens(args)
     except ConfigError as exc:
         print(f"pwless-gate: {exc}", file=sys.stderr)
         return 2
@@ -278,6 +289,19 @@ def _sessions(args: argparse.Namespace) -> int:
         return run(config, args.action, user=args.user, everyone=getattr(args, "all", False))
     except StoreUnavailable as exc:
         print(f"pwless-gate: the session store is not answering: {exc}", file=sys.stderr)
+        return 1
+
+
+def _tokens(args: argparse.Namespace) -> int:
+    """``tokens list|revoke`` (:mod:`.tokens_cli`); 1 when the store does not answer."""
+    from .errors import StoreUnavailable
+    from .tokens_cli import run
+
+    config = GateConfig.from_env()
+    try:
+        return run(config, args.action, user=args.user, token_id=getattr(args, "token_id", None))
+    except StoreUnavailable as exc:
+        print(f"pwless-gate: the token store is not answering: {exc}", file=sys.stderr)
         return 1
 
 

@@ -45,7 +45,10 @@ THROTTLES = {
     "verify-login": "throttle_verify_per_login",
     "verify-id": "throttle_verify_per_identifier",
     "verify-id-total": "throttle_verify_per_identifier_total",
+    "app-token-ip": "throttle_app_token_per_ip",
 }
+#: The longest lifetime ``app_token_max_days`` may allow (ten years).
+MAX_APP_TOKEN_DAYS = 3650
 
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
@@ -149,6 +152,12 @@ class GateConfig:
     throttle_verify_per_login: str = "5/900"
     throttle_verify_per_identifier: str = "10/900"
     throttle_verify_per_identifier_total: str = "100/3600"
+    #: Refused app tokens per client IP (a wrong token in a tool's settings, or a guesser).
+    throttle_app_token_per_ip: str = "10/300"  # noqa: S105 (a limit)
+    #: Personal app tokens for tools that cannot sign in (pip, git, CalDAV, scripts).
+    app_tokens: bool = False
+    #: The longest lifetime a person may give an app token, in days.
+    app_token_max_days: int = 90
     trusted_proxies: int | str = 0
     cookie_secure: Literal["auto", "true", "false"] = "auto"
     cookie_name: str = "pwless_gate"
@@ -165,8 +174,6 @@ class GateConfig:
     support_contact: str | None = None
     jwks_min_refresh: float = 30.0
     clock_leeway: int = 60
-    #: Personal app tokens (``pwg_…``) for command-line tools; off by default.
-    app_tokens: bool = False
     #: Machine clients (Auth0 client ids) admitted with a client-credentials bearer
     #: token for ``audience``.
     allowed_clients: tuple[str, ...] = ()
@@ -201,6 +208,7 @@ class GateConfig:
         self._check_cookies()
         self._check_branding()
         self._check_store()
+        self._check_app_tokens()
         self._build_public_url()
         self._build_proxies()
         self._build_limits()
@@ -282,8 +290,6 @@ class GateConfig:
 
     def _check_machines(self) -> None:
         """``allowed_clients``: Auth0 client ids, and an ``audience`` their tokens are for."""
-        if not isinstance(self.app_tokens, bool):
-            raise ConfigError(_env("app_tokens"), "must be true or false")
         clients = tuple(dict.fromkeys(c.strip() for c in self.allowed_clients if c.strip()))
         for client in clients:
             if not _CLIENT_ID.match(client):
@@ -386,6 +392,19 @@ class GateConfig:
         self._derive("store_setting", setting)
         self._derive("sqlite_path", path)
         self._derive("redis_url", chosen if kind == "redis" else None)
+
+    def _check_app_tokens(self) -> None:
+        """App tokens need a store that keeps them: not the signed-cookie one."""
+        if not 1 <= self.app_token_max_days <= MAX_APP_TOKEN_DAYS:
+            raise ConfigError(
+                _env("app_token_max_days"), f"must be between 1 and {MAX_APP_TOKEN_DAYS} days"
+            )
+        if self.app_tokens and self.store_kind == "cookie":
+            raise ConfigError(
+                f"{_env('app_tokens')}/{_env('store')}",
+                "app tokens need a store that keeps them: set PWLESS_GATE_STORE to a "
+                "SQLite file or Redis, or turn PWLESS_GATE_APP_TOKENS off",
+            )
 
     def _build_proxies(self) -> None:
         try:

@@ -24,6 +24,10 @@ and a mapping to read the few headers from) and answers with one decision:
   or answers :data:`INVALID_TOKEN` (401);
 - :class:`GateRoute`: a path of the gate's own (sign-in pages and endpoints);
 - :class:`Unavailable`: the session store cannot answer; 503 (fail closed).
+- :class:`ForwardToken`: no session, but a valid app token; call the app as its
+  owner (no cookie is set, the ``Authorization`` header is not passed on);
+- :class:`BadToken`: no session, and credentials of the app tokens' kind that
+  fail: 401 with a Basic challenge, or 429 when the client's IP is throttled.
 
 It knows nothing of WSGI, Werkzeug or responses: it reads strings and a
 mapping and returns a small object, so it is tested without a server and an
@@ -38,7 +42,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .cookies import Cookies
 from .errors import StoreUnavailable
@@ -182,6 +186,33 @@ class Unavailable(Decision):
     __slots__ = ()
 
 
+class ForwardToken(Decision):
+    """Call the app as the owner of a valid app token (``entry``)."""
+
+    __slots__ = ("entry",)
+
+    def __init__(self, entry: CachedSession) -> None:
+        self.entry = entry
+
+
+class BadToken(Decision):
+    """Credentials that fail: 401 with a challenge, or 429 after ``retry_after`` > 0."""
+
+    __slots__ = ("retry_after",)
+
+    def __init__(self, retry_after: int = 0) -> None:
+        self.retry_after = retry_after
+
+
+class TokenCheck(Protocol):
+    """Checks credentials in ``Authorization`` (:class:`~pwless_gate.apptokens.AppTokens`)."""
+
+    def check(self, headers: Mapping[str, Any]) -> CachedSession | int | None:
+        """The owner's entry; the seconds to wait when the credentials fail (0: none);
+        None when the header holds no credentials of this kind."""
+        ...
+
+
 ANONYMOUS = Anonymous()
 PREFLIGHT = Anonymous(preflight=True)
 GATE_ROUTE = GateRoute()
@@ -287,6 +318,8 @@ class Decider:
     authorize: Authorize | None = None
     logout_paths: frozenset[str] = frozenset()
     machines: Machines | None = None
+    #: App tokens (``app_tokens`` on): asked when a request has no usable session.
+    tokens: TokenCheck | None = None
     prefix_slash: str = field(init=False)
     #: Neither a hook nor logout paths: a verified session is simply forwarded.
     forward_only: bool = field(init=False)
@@ -331,11 +364,34 @@ class Decider:
         public = self._public(facts)
         if public is not None:
             return public  # there Authorization is the app's business
-        if self.machines is not None:
-            token = bearer_token(facts.headers)
+        if self.tokens is not None and "HTTP_AUTHORIZATION" in facts.headers:
+            token = self._token(facts)
             if token is not None:
-                return self._machine(facts, self.machines, token)
+                return token
+        if self.machines is not None:
+            bearer = bearer_token(facts.headers)
+            if bearer is not None:
+                return self._machine(facts, self.machines, bearer)
         return self.challenge(facts)
+
+    def _token(self, facts: RequestFacts) -> Decision | None:
+        """The decision for a request with no session and an ``Authorization`` header,
+        on a path that is not public (there the header may be the app's own business):
+        None when the header holds no app token credentials."""
+        assert self.tokens is not None
+        try:
+            found = self.tokens.check(facts.headers)
+        except StoreUnavailable as exc:
+            log.warning("app token store unavailable: %s", exc)
+            return UNAVAILABLE
+        if found is None:
+            return None
+        if type(found) is int:
+            return BadToken(found)
+        assert isinstance(found, CachedSession)
+        if self.authorize is not None and not self.authorize(facts.headers, found.user):
+            return Deny(found.user, True)
+        return ForwardToken(found)
 
     def admit(
         self,

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .apptokens import AppTokens
 from .audit import Audit
 from .auth0 import Auth0Client
 from .config import GateConfig
@@ -57,5 +58,7 @@ class Deps:
     metrics: Metrics | None = None
     renewer: Renewer | None = None
     pacer: Pacer | None = None
+    #: App tokens, with ``app_tokens`` on.
+    tokens: AppTokens | None = None
     #: Admits allowed machine clients' bearer tokens (``allowed_clients``); None when off.
     machines: Machines | None = None

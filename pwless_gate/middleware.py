@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import metrics as metrics_module
+from .apptokens import THROTTLE_NAME, AppTokens, TokenStore
 from .audit import Audit
 from .auth0 import Auth0Client
 from .boot import gunicorn_loading, stop_gunicorn_boot
@@ -33,12 +34,14 @@ from .decide import (
     INVALID_TOKEN,
     Anonymous,
     Authorize,
+    BadToken,
     Challenge,
     Decider,
     Decision,
     Deny,
     Forward,
     ForwardAndSignOut,
+    ForwardToken,
     GateRoute,
     InvalidToken,
     MachineToken,
@@ -149,7 +152,8 @@ class PasswordlessGate:
                 log.info("%s signed out", user.email)
 
     The other keyword arguments replace collaborators (tests pass their own):
-    ``auth0``, ``store``, ``throttle``, ``clock`` and ``metrics_registry``
+    ``auth0``, ``store``, ``throttle``, ``token_store`` (the app tokens' store, with
+    ``app_tokens`` on), ``clock`` and ``metrics_registry``
     (the Prometheus registry for ``metrics=true``; the default one if None).
 
     .. versionchanged:: 0.2.0
@@ -167,6 +171,7 @@ class PasswordlessGate:
         auth0: Auth0Client | None = None,
         store: SessionStore | None = None,
         throttle: Throttle | None = None,
+        token_store: TokenStore | None = None,
         clock: Callable[[], float] = time.time,
         metrics_registry: Any = None,
     ) -> None:
@@ -184,26 +189,34 @@ class PasswordlessGate:
             metrics=metrics,
             pacer=pacer,
         )
-        if config.sqlite_path and (store is None or throttle is None):
-            from .stores.sqlite import SQLiteDatabase, SQLiteStore
+        need_tokens = config.app_tokens and token_store is None
+        if config.sqlite_path and (store is None or throttle is None or need_tokens):
+            from .stores.sqlite import SQLiteDatabase, SQLiteStore, SQLiteTokenStore
             from .throttle import SQLiteThrottle
 
             database = SQLiteDatabase(config.sqlite_path, clock=clock, setting=config.store_setting)
             default = f" (the default; {config.store_setting} moves it)"
             logging.getLogger("pwless_gate.sessions").info(
-                "sessions and throttle counters in %s%s",
+                "sessions%s and throttle counters in %s%s",
+                ", app tokens" if config.app_tokens else "",
                 database.location,
                 default if config.store_is_default else "",
             )
             store = store or SQLiteStore(database, clock=clock)
             throttle = throttle or SQLiteThrottle(database, clock=clock)
-        if config.redis_url and (store is None or throttle is None):
-            from .stores.redis import RedisStore, connect
+            if need_tokens:
+                token_store = SQLiteTokenStore(database, clock=clock)
+        if config.redis_url and (store is None or throttle is None or need_tokens):
+            from .stores.redis import RedisStore, RedisTokenStore, connect
             from .throttle import RedisThrottle
 
-            redis = connect(config.redis_url, timeout=config.redis_timeout)
+            redis = connect(
+                config.redis_url, timeout=config.redis_timeout, setting=config.store_setting
+            )
             store = store or RedisStore(redis, clock=clock)
             throttle = throttle or RedisThrottle(redis, clock=clock)
+            if need_tokens:
+                token_store = RedisTokenStore(redis, clock=clock)
         self.sessions = SessionCache(
             store or CookieStore(keys),
             maxsize=config.session_cache_size,
@@ -223,6 +236,24 @@ class PasswordlessGate:
             # One refresh: the Auth0 call's connect and read timeouts, and a second to spare.
             refresh_wait=2 * config.auth0_timeout + 1,
         )
+        throttle = throttle or MemoryThrottle(clock=clock)
+        audit = Audit(metrics)
+        self.tokens: AppTokens | None = None
+        if config.app_tokens:
+            if token_store is None:
+                raise ConfigError(_env_name("app_tokens"), "needs a store that keeps app tokens")
+            self.tokens = AppTokens(
+                token_store,
+                throttle=throttle,
+                limit=config.limits[THROTTLE_NAME],
+                client_ip=config.proxies.client_ip,
+                admit=lambda token: _allowed_person(config, token.connection, token.remote_user),
+                audit=audit,
+                max_days=config.app_token_max_days,
+                ttl=config.session_cache_ttl,
+                maxsize=config.session_cache_size,
+                clock=clock,
+            )
         jwks = JwksCache(self.auth0.jwks, clock=clock, min_refresh=config.jwks_min_refresh)
         self.machines = _machines(config, jwks, clock)
         self.views = GateViews(
@@ -240,13 +271,14 @@ class PasswordlessGate:
                 transactions=TransactionSigner(keys, config.login_lifetime, clock=clock),
                 csrf=CsrfGuard(keys[-1]),
                 cookies=self.cookies,
-                throttle=throttle or MemoryThrottle(clock=clock),
-                audit=Audit(metrics),
+                throttle=throttle,
+                audit=audit,
                 clock=clock,
                 hooks=Hooks(authorize=authorize, on_login=on_login, on_logout=on_logout),
                 metrics=metrics,
                 renewer=self._renewer,
                 pacer=pacer,
+                tokens=self.tokens,
                 machines=self.machines,
             )
         )
@@ -259,6 +291,7 @@ class PasswordlessGate:
             authorize=authorize,
             logout_paths=frozenset(config.logout_paths),
             clock=clock,
+            tokens=self.tokens,
             machines=self.machines,
         )
         self._proxied_proto = bool(config.proxies.x_proto)
@@ -266,12 +299,15 @@ class PasswordlessGate:
         self._fixed_secure = {"true": True, "false": False}.get(config.cookie_secure)
         self._pass_headers = config.pass_headers
 
-    def sign_out_everywhere(self, sub: str) -> int:
+    def sign_out_everywhere(self, sub: str, *, app_tokens: bool = False) -> int:
         """End every session of the user ``sub``; returns how many were ended.
 
-        Needs the SQLite or Redis store (a signed-cookie session cannot be revoked).
-        Other processes stop accepting them within ``session_cache_ttl``.
+        With ``app_tokens``, their app tokens are revoked too. Needs the SQLite or
+        Redis store (a signed-cookie session cannot be revoked). Other processes
+        stop accepting them within ``session_cache_ttl``.
         """
+        if app_tokens and self.tokens is not None:
+            self.tokens.revoke_user(sub, how="everywhere")
         return self.sessions.revoke_user(sub)
 
     @classmethod
@@ -323,6 +359,8 @@ class PasswordlessGate:
         """Answer the request as ``decision`` says."""
         if type(decision) is Forward:
             return self._forward(environ, start_response, decision.entry, decision.cookie)
+        if type(decision) is ForwardToken:
+            return self._forward_token(environ, start_response, decision.entry)
         if type(decision) is Renew:
             return self._renew(facts, environ, start_response, decision.value, decision.entry)
         if type(decision) is ForwardAndSignOut:
@@ -332,6 +370,8 @@ class PasswordlessGate:
             return views.deny(environ, start_response, decision.user, decision.api)
         if type(decision) is Unavailable:
             return views.unavailable(environ, start_response)
+        if type(decision) is BadToken:
+            return views.bad_token(environ, start_response, decision.retry_after)
         if type(decision) is Challenge:
             return views.challenge(environ, start_response, decision.api, decision.home)
         if type(decision) is GateRoute:
@@ -370,6 +410,13 @@ class PasswordlessGate:
             )
         self.cookies.strip_own(environ)
         return self.app(environ, start_response)
+
+    def _forward_token(
+        self, environ: WSGIEnvironment, start_response: StartResponse, entry: CachedSession
+    ) -> Iterable[bytes]:
+        """Call the app as an app token's owner. The token itself is not passed on."""
+        environ.pop("HTTP_AUTHORIZATION", None)
+        return self._forward(environ, start_response, entry)
 
     def _forward_signing_out(
         self, environ: WSGIEnvironment, start_response: StartResponse, decision: ForwardAndSignOut
@@ -463,9 +510,18 @@ def _allowed(config: GateConfig, session: Session) -> bool:
     removed from the list is refused on their next request after a restart,
     whatever store holds the session.
     """
-    if session.connection == "sms":
-        return config.allow.allows_phone(session.remote_user)
-    return config.allow.allows_email(session.remote_user)
+    return _allowed_person(config, session.connection, session.remote_user)
+
+
+def _allowed_person(config: GateConfig, connection: str, remote_user: str) -> bool:
+    """The allow-list admits ``remote_user`` (signed in through ``connection``)."""
+    if connection == "sms":
+        return config.allow.allows_phone(remote_user)
+    return config.allow.allows_email(remote_user)
+
+
+def _env_name(field: str) -> str:
+    return f"PWLESS_GATE_{field.upper()}"
 
 
 def _add_headers(environ: WSGIEnvironment, entry: CachedSession) -> None:

@@ -119,7 +119,9 @@ class Pacer:
                 self._whole.append(min(elapsed, MAX_SECONDS))
             recent = sorted(self._whole)
             hold = recent[-2] if len(recent) > 1 else recent[0] if recent else PRIOR_SECONDS
-        self._wait_until(begun + hold)
+        # Slept, not spun: both kinds wake here, so a sleep's lateness tells nothing, and a
+        # spin would cost every real sign-in milliseconds of CPU.
+        self._wait_until(begun + hold, spin=False)
         return hold
 
     def wait(self, until: float | None = None) -> None:
@@ -128,9 +130,14 @@ class Pacer:
         start = time.perf_counter() if until is None else until
         self._wait_until(start + self.sample())
 
-    def _wait_until(self, deadline: float) -> None:
-        """Sleep until just before ``deadline``, then spin the last stretch: a sleep
-        wakes a little late, and a systematic lateness is a tell too."""
+    def _wait_until(self, deadline: float, spin: bool = True) -> None:
+        """Sleep until just before ``deadline``, then spin the last stretch (``spin``): a
+        sleep wakes a little late, and a systematic lateness is a tell too."""
+        if not spin:
+            remaining = deadline - time.perf_counter()
+            if remaining > 0:
+                self._sleep(remaining)
+            return
         remaining = deadline - time.perf_counter() - SPIN_SECONDS
         if remaining > 0:
             self._sleep(remaining)

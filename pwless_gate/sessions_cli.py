@@ -40,7 +40,10 @@ def open_index(config: GateConfig) -> SessionIndex:
     if config.redis_url is not None:
         from .stores.redis import RedisStore, connect
 
-        return RedisStore(connect(config.redis_url, timeout=config.redis_timeout))
+        redis = connect(
+            config.redis_url, timeout=config.redis_timeout, setting=config.store_setting
+        )
+        return RedisStore(redis)
     raise ConfigError(
         "PWLESS_GATE_STORE",
         "the cookie store keeps each session in its browser, so sessions cannot be listed "

@@ -5,10 +5,11 @@ last seen to the minute, IP at sign-in, a short browser name) and marks this
 browser's. ``POST {prefix}/sessions/revoke`` with ``session`` (a handle from
 the page, or ``others``) and ``csrf_token`` ends one session or every other
 one, then redirects back to the page with a status message (POST, redirect,
-GET). A handle is a random id kept in the record and shown only to its
-owner: it is not the cookie value, and the cookie value cannot be worked out
-from it. A handle that is not one of the person's own live sessions ends
-nothing and is answered 404.
+GET). With app tokens on, ending every other session may also revoke the
+person's app tokens (``tokens=revoke``). A handle is a random id kept in the
+record and shown only to its owner: it is not the cookie value, and the
+cookie value cannot be worked out from it. A handle that is not one of the
+person's own live sessions ends nothing and is answered 404.
 
 With the signed-cookie store nothing else can be listed or ended: the page
 shows this browser's session and says so (naming ``PWLESS_GATE_STORE``),
@@ -85,6 +86,9 @@ class SessionsViews:
             others=len(rows) - 1,
             ended=_ended(request.args.get("ended")),
             home=request.home,
+            app_tokens=self.deps.tokens is not None,
+            token_count=(len(self.deps.tokens.tokens_of(_sub(current))) if self.deps.tokens else 0),
+            tokens_revoked=_ended(request.args.get("tokens")),
         )
 
     def revoke(self, request: GateRequest) -> Response:
@@ -106,7 +110,15 @@ class SessionsViews:
         mine = current.session.handle
         if chosen == "others":
             count = self._end(request, current, lambda s: s.handle != mine, "others")
-            return see_other(self._back(request, count))
+            revoked = None
+            if self.deps.tokens is not None and request.form.get("tokens") == "revoke":
+                revoked = self.deps.tokens.revoke_user(
+                    _sub(current),
+                    ip=request.client_ip,
+                    who=current.session.remote_user,
+                    how="everywhere",
+                )
+            return see_other(self._back(request, count, revoked))
         if chosen == mine:
             # This browser's own session: that is signing out, with its confirmation.
             return see_other(request.gate_url("/logout"))
@@ -153,8 +165,9 @@ class SessionsViews:
         return count
 
     @staticmethod
-    def _back(request: GateRequest, count: int) -> str:
-        return f"{request.gate_url('/sessions')}?{urlencode({'ended': count})}"
+    def _back(request: GateRequest, count: int, tokens: int | None = None) -> str:
+        query = {"ended": count} if tokens is None else {"ended": count, "tokens": tokens}
+        return f"{request.gate_url('/sessions')}?{urlencode(query)}"
 
     def _challenge(self, request: GateRequest) -> Response:
         """The usual challenge: 401 JSON for an API client, else the sign-in page."""

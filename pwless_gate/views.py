@@ -3,7 +3,8 @@
 ``login`` and ``verify`` live in :mod:`pwless_gate.codes`, ``callback`` in
 :mod:`pwless_gate.links`; here are routing, ``logout`` (and ending a session
 on one of the app's own logout paths), ``userinfo`` (the claims, and
-``sessions_url``), the sessions page (:mod:`pwless_gate.sessions_page`),
+``sessions_url``), the sessions page (:mod:`pwless_gate.sessions_page`), the
+app tokens page (:mod:`pwless_gate.tokens_page`),
 ``auth`` (for nginx ``auth_request``), ``health``, ``metrics``, the static
 assets, and the answers to the decisions that do not reach the app
 (challenge, deny, unavailable). Every exception a view raises becomes an
@@ -34,6 +35,7 @@ from .request import GateRequest
 from .sessions import CachedSession, User
 from .sessions_page import SessionsViews
 from .signin import SignIn
+from .tokens_page import TokensViews
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -51,6 +53,7 @@ class GateViews:
         self.codes = CodeViews(deps, self.r, signin)
         self.links = LinkViews(deps, self.r, signin)
         self.sessions = SessionsViews(deps, self.r)
+        self.tokens = TokensViews(deps, self.r)
         self._routes: dict[str, Callable[[GateRequest], Response]] = {
             "/login": self.codes.login,
             "/verify": self.codes.verify,
@@ -77,6 +80,9 @@ class GateViews:
             f'Bearer realm={realm}, error="invalid_token", '
             'error_description="The access token is not valid"'
         )
+        if deps.tokens is not None:
+            self._routes["/tokens"] = self.tokens.page
+            self._routes["/tokens/revoke"] = self.tokens.revoke
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = GateRequest(environ, self.deps)
@@ -188,9 +194,19 @@ class GateViews:
     def auth(self, request: GateRequest) -> Response:
         """For nginx ``auth_request``: 202 with the user in headers, or 401.
 
-        The user is the session's, or an allowed machine's (its bearer token).
+        An app token or an allowed machine's bearer token (in the ``Authorization``
+        header nginx passes on) counts as a session. nginx passes only 401 and 403
+        on, so a throttled IP gets 401.
         """
         current = request.current
+        if current is None and self.deps.tokens is not None:
+            found = self.deps.tokens.check(request.environ)
+            if isinstance(found, int):
+                response = self._token_refusal(0)
+                if found:
+                    response.headers["Retry-After"] = str(found)
+                return response
+            current = found
         if current is None and self.deps.machines is not None:
             token = bearer_token(request.environ)
             if token is not None:
@@ -198,11 +214,12 @@ class GateViews:
                     current = self.deps.machines.verify(token)
                 except TokenError as exc:
                     log.info("bearer token refused: %s", exc)
-                    response = json_response({"error": "invalid_token"}, 401)
-                    response.headers["WWW-Authenticate"] = self.invalid_token_challenge
-                    return response
+                    return self._invalid_token()
         if current is None:
-            return json_response({"error": "unauthorized"}, 401)
+            response = json_response({"error": "unauthorized"}, 401)
+            if self.deps.tokens is not None or self.deps.machines is not None:
+                self._authenticate(response, environ=request.environ)
+            return response
         response = Response(status=202)
         response.headers["X-Auth-Request-User"] = current.session.remote_user
         if current.user.email:
@@ -244,9 +261,7 @@ class GateViews:
         login_url = request.gate_url("/login")
         if api:
             response = json_response({"error": "unauthorized", "login_url": login_url}, 401)
-            scripted = from_browser_script(environ)
-            for challenge in self.browser_challenges if scripted else self.challenges:
-                response.headers.add("WWW-Authenticate", challenge)
+            self._authenticate(response, environ=environ)
         else:
             target = request.mount + ("/" if home else _quoted_path(environ))
             query = environ.get("QUERY_STRING", "")
@@ -258,13 +273,52 @@ class GateViews:
             response.headers["Cache-Control"] = "no-store"
         return response(environ, start_response)
 
+    def _authenticate(
+        self, response: Response, error: str = "", environ: WSGIEnvironment | None = None
+    ) -> None:
+        """The ``WWW-Authenticate`` challenges of a 401: Basic, so tools ask for
+        credentials, and Bearer with app tokens or machines (carrying ``error``, RFC
+        6750). A page's own ``fetch()``/XHR (``environ``) gets ``Cookie`` instead of
+        Basic, which browsers answer with a password dialog of their own."""
+        scripted = environ is not None and from_browser_script(environ)
+        for challenge in self.browser_challenges if scripted else self.challenges:
+            if error and challenge.startswith("Bearer "):
+                challenge += f', error="{error}"'
+            response.headers.add("WWW-Authenticate", challenge)
+
     def invalid_token(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
         """401 ``invalid_token`` (RFC 6750): a machine's bearer token was refused."""
+        return self._invalid_token()(environ, start_response)
+
+    def _invalid_token(self) -> Response:
         response = json_response({"error": "invalid_token"}, 401)
         response.headers["WWW-Authenticate"] = self.invalid_token_challenge
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def bad_token(
+        self, environ: WSGIEnvironment, start_response: StartResponse, retry_after: int
+    ) -> Iterable[bytes]:
+        """Credentials that failed: 401 with the challenges, or 429 for a throttled IP."""
+        response = self._token_refusal(retry_after)
         return response(environ, start_response)
+
+    def _token_refusal(self, retry_after: int) -> Response:
+        if retry_after:
+            response = json_response(
+                {"error": "too_many_attempts", "message": "Too many wrong tokens; wait."},
+                429,
+                {"Retry-After": str(retry_after)},
+            )
+        else:
+            response = json_response(
+                {"error": "invalid_token", "message": "The token is not valid."}, 401
+            )
+            self._authenticate(response, "invalid_token")
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     def deny(
         self, environ: WSGIEnvironment, start_response: StartResponse, user: User, api: bool

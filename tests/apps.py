@@ -48,3 +48,41 @@ def public_report(environ: dict[str, Any], start_response: Any) -> Iterable[byte
         ],
     )
     return [body]
+
+
+# -- third-party tools behind the gate (issue 13): their place comes from TOOL_ROOT --------
+
+
+def pypi() -> Any:
+    """pypiserver serving the packages in ``$TOOL_ROOT``, with no login of its own."""
+    import pypiserver
+
+    return pypiserver.app(roots=[os.environ["TOOL_ROOT"]], authenticate=[], password_file=".")
+
+
+def git_repos() -> Any:
+    """dulwich's smart HTTP server for the repositories under ``$TOOL_ROOT``."""
+    from dulwich.repo import Repo
+    from dulwich.server import DictBackend
+    from dulwich.web import make_wsgi_chain
+
+    root = os.environ["TOOL_ROOT"]
+    repos = {f"/{name}": Repo(os.path.join(root, name)) for name in sorted(os.listdir(root))}
+    return make_wsgi_chain(DictBackend(repos))
+
+
+def calendars() -> Any:
+    """Radicale keeping calendars under ``$TOOL_ROOT``, trusting ``REMOTE_USER``."""
+    import radicale
+    import radicale.config
+
+    configuration = radicale.config.load()
+    configuration.update(
+        {
+            "auth": {"type": "remote_user"},
+            "rights": {"type": "owner_only"},
+            "storage": {"filesystem_folder": os.environ["TOOL_ROOT"]},
+        },
+        "tests",
+    )
+    return radicale.Application(configuration)

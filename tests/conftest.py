@@ -28,14 +28,21 @@ STRAY_STATE = ROOT / DEFAULT_SQLITE_FILE
 
 
 @pytest.fixture(scope="session", autouse=True)
-def gate_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Each gate of the tests keeps its default SQLite file in a directory of its own."""
+def gate_state(tmp_path_factory: pytest.TempPathFactory) -> bool:
+    """Each gate of the tests keeps its default SQLite file in a directory of its own;
+    whether ROOT already had a default file (from a demo) before the tests."""
     helpers.STATE_ROOT = str(tmp_path_factory.mktemp("state"))
-    there_before = STRAY_STATE.exists()
+    return STRAY_STATE.exists()
+
+
+@pytest.fixture(autouse=True)
+def no_stray_state(gate_state: bool) -> Iterator[None]:
+    """Fails the test that leaves a default store in ROOT (a gate without a state_dir)."""
     yield
-    if not there_before and STRAY_STATE.exists():
-        STRAY_STATE.unlink()
-        pytest.fail(f"a test left the default store at {STRAY_STATE}: give its gate a state_dir")
+    if not gate_state and STRAY_STATE.exists():
+        for suffix in ("", "-wal", "-shm"):
+            STRAY_STATE.with_name(STRAY_STATE.name + suffix).unlink(missing_ok=True)
+        pytest.fail(f"this test left the default store at {STRAY_STATE}: give its gate a state_dir")
 
 
 @pytest.fixture

@@ -122,6 +122,15 @@ class GateClient(Client):
         return super().open(*args, **kwargs)
 
 
+class ToolClient(Client):
+    """A Werkzeug test client playing a command-line tool (curl, pip): requests from
+    127.0.0.1 with ``Accept: */*``, so they are challenged, not redirected."""
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
+        kwargs.setdefault("environ_base", {"REMOTE_ADDR": "127.0.0.1", "HTTP_ACCEPT": "*/*"})
+        return super().open(*args, **kwargs)
+
+
 @dataclass
 class Harness:
     """A gate wrapping a :class:`RecordingApp`, driven in-process by a Werkzeug client.

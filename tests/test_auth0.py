@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import time
 from typing import Any
 
 import pytest
+import urllib3
 
 from pwless_gate.auth0 import Auth0Client, auth0_error
 from pwless_gate.devtenant import DevTenant, serve_in_thread
@@ -233,3 +235,12 @@ def test_one_pooled_connection_is_reused(client: Auth0Client) -> None:
     keys = sorted(adapter.poolmanager.pools.keys())
     assert len(keys) == 1
     assert adapter.poolmanager.pools[keys[0]].num_connections == 1
+
+
+def test_the_gate_is_tested_on_the_urllib3_it_ships_with() -> None:
+    """A test dependency that brings urllib3-future (niquests, caldav 2+) replaces the
+    ``urllib3`` package itself: every test would then run the gate's Auth0 calls on
+    another HTTP stack than production's."""
+    with pytest.raises(importlib.metadata.PackageNotFoundError):
+        importlib.metadata.version("urllib3-future")
+    assert urllib3.__version__ == importlib.metadata.version("urllib3")

@@ -11,6 +11,8 @@ import pytest
 from pwless_gate import ConfigError, gate
 from pwless_gate.loading import describe_app, load_app
 
+from .helpers import state_dir
+
 #: A module of apps and factories, written to a temporary directory on sys.path.
 APPS = """
 def application(environ, start_response):
@@ -209,6 +211,7 @@ def test_gate_calls_the_factory_and_raises_config_errors_outside_gunicorn(
     monkeypatch.setenv("PWLESS_GATE_CLIENT_ID", "id")
     monkeypatch.setenv("PWLESS_GATE_CLIENT_SECRET", "secret")
     monkeypatch.setenv("PWLESS_GATE_ALLOWED_DOMAINS", "example.com")
+    monkeypatch.setenv("PWLESS_GATE_STATE_DIR", state_dir())
     wrapped = gate(f"{apps_module}:create_app(debug=False)")
     assert body(wrapped.app) == b"((), False, {})"
     with pytest.raises(ConfigError) as caught:

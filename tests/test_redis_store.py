@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,6 +64,42 @@ def test_sign_out_everywhere(any_redis_url: str, clock: FakeClock) -> None:
     assert cache.revoke_user("email|me") == 3
     assert all(cache.lookup(v) is None for v in mine)
     assert cache.lookup(other) is not None
+
+
+class SignInDuringRead:
+    """A Redis client on which another sign-in of the same person lands just after the
+    user's list is read: the race a sign-out everywhere must not lose."""
+
+    def __init__(self, redis: Any, clock: FakeClock) -> None:
+        self._redis = redis
+        self._other_host = RedisStore(redis, clock=clock)
+        self._clock = clock
+        self.saved: list[str] = []
+
+    def smembers(self, key: str) -> Any:
+        members = self._redis.smembers(key)
+        if not self.saved:
+            self.saved.append(self._other_host.save(make_session(self._clock(), sub="email|me")))
+        return members
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._redis, name)
+
+
+def test_a_sign_in_during_sign_out_everywhere_stays_listed(
+    any_redis_url: str, clock: FakeClock
+) -> None:
+    redis = connect(any_redis_url)
+    racing = SignInDuringRead(redis, clock)
+    store = RedisStore(redis, clock=clock)  # knows the kind of Redis from the real client
+    store._redis = racing  # then reads through the racing one
+    before = [store.save(make_session(clock(), sub="email|me")) for _ in range(2)]
+    assert store.revoke_user("email|me") == 2
+    assert [store.load(v) for v in before] == [None, None]
+    (during,) = racing.saved
+    assert store.load(during) is not None  # it began after the sign-out was asked for
+    assert store.revoke_user("email|me") == 1  # and is still listed: the next one ends it
+    assert store.load(during) is None
 
 
 def test_namespaces_keep_gates_apart(any_redis_url: str, clock: FakeClock) -> None:

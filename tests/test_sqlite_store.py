@@ -73,14 +73,16 @@ def test_revoke_user_ends_every_session_of_that_user_only(path: Path, clock: Fak
 
 
 def test_expired_sessions_are_not_loaded_and_are_swept(path: Path, clock: FakeClock) -> None:
-    store = open_store(path, clock, sweep_every=3)
+    store = open_store(path, clock, sweep_every=3)  # the 1st write sweeps, then every 3rd
     short = store.save(make_session(clock(), lifetime=10))
     long = store.save(make_session(clock(), lifetime=1000))
     clock.advance(11)
     assert store.load(short) is None
-    assert store.update(short, make_session(clock())) is None
+    assert store.update(short, make_session(clock())) is None  # writes nothing
+    for _ in range(3):  # three more writes: one of them sweeps
+        store.save(make_session(clock()))
     rows = sqlite3.connect(path).execute("SELECT count(*) FROM sessions").fetchone()[0]
-    assert rows == 1  # the third write swept the expired row
+    assert rows == 4  # the long one and the three new ones: the expired row is gone
     assert store.load(long) is not None
 
 
@@ -160,7 +162,25 @@ def test_errors_while_serving_are_store_unavailable_naming_the_file(
     ):
         with pytest.raises(StoreUnavailable) as caught:
             attempt()
-        assert str(caught.value) == f"SQLite at {path}: OperationalError"
+        assert str(caught.value) == f"SQLite at {path}: OperationalError (no such table: sessions)"
+
+
+@pytest.mark.parametrize("how", ["removed", "replaced"])
+def test_a_file_removed_or_replaced_under_the_gate_is_an_outage(
+    path: Path, clock: FakeClock, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(path, clock)
+    value = store.save(make_session(clock()))
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+        (path.parent / name).unlink(missing_ok=True)
+    if how == "replaced":
+        SQLiteDatabase(str(path), clock=clock)  # a new, empty file at the same path
+    monkeypatch.setattr("pwless_gate.stores.sqlite.FILE_CHECK_SECONDS", 0.0)
+    with pytest.raises(StoreUnavailable) as caught:
+        store.load(value)
+    assert str(caught.value).startswith(f"SQLite at {path}: FileGone (the file ")
+    with pytest.raises(StoreUnavailable):
+        store.save(make_session(clock()))
 
 
 def test_a_locked_database_is_unavailable_not_a_hang(path: Path, clock: FakeClock) -> None:

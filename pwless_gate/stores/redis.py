@@ -39,6 +39,14 @@ then takes exactly those off the list, so a session saved meanwhile stays
 listed. The throttle's counters are the other multi-key command; see
 :class:`~pwless_gate.throttle.RedisThrottle` for their one hash tag.
 
+App tokens (:class:`RedisTokenStore`) live under
+``<namespace>:apptoken:<sha256 of the token>``, a hash of the record (``r``),
+the last use (``u``) and a first-use flag (``f``), expiring with the token;
+each user's tokens are listed under ``<namespace>:user-tokens:<sha256 of sub>``.
+As with sessions, in a cluster a token and its user's list are in different
+slots: a new token is listed first and written second, a revoke deletes the
+tokens first and takes them off the list second.
+
 Any Redis failure is raised as :class:`~pwless_gate.errors.StoreUnavailable`
 naming the server and the error class (``Redis at 127.0.0.1:6379: ConnectionError``,
 ``Redis Sentinel mymaster at 10.0.0.1:26379,10.0.0.2:26379: MasterNotFoundError``,
@@ -61,6 +69,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import redis_urls
+from ..apptokens import AppToken, newest_first
 from ..errors import ConfigError, StoreUnavailable
 from ..redis_urls import host_port
 from ..sessions import Session, new_session_id, oldest_first
@@ -346,11 +355,15 @@ class RedisStore:
         if self._cluster:
             return self._revoke_listed(user_key)
         try:
-            keys = self._redis.smembers(user_key)
+            keys = list(self._redis.smembers(user_key))
+            if not keys:
+                return 0
+            # Only the listed sessions are taken off the list: one saved since the read
+            # above stays listed (and alive: it began after this sign-out).
             pipe = self._redis.pipeline(transaction=True)
             for key in keys:
                 pipe.delete(key)
-            pipe.delete(user_key)
+            pipe.srem(user_key, *keys)
             results = pipe.execute()
         except Exception as exc:
             raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
@@ -446,5 +459,158 @@ def _session(raw: Any) -> Session | None:
         return None
     try:
         return Session.from_record(json.loads(raw))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+#: Records a use of a token if it still exists: 1 for the first use, 0 for a later
+#: one, -1 when it is gone (so a revoke racing a use never leaves a key behind).
+_MARK_USED = """
+if redis.call('exists', KEYS[1]) == 0 then return -1 end
+local first = redis.call('hsetnx', KEYS[1], 'f', ARGV[1])
+redis.call('hset', KEYS[1], 'u', ARGV[1])
+return first
+"""
+
+
+class RedisTokenStore:
+    """A :class:`~pwless_gate.apptokens.TokenStore` in Redis (one server, Sentinel, Cluster)."""
+
+    def __init__(
+        self,
+        redis: Any,
+        *,
+        namespace: str = "pwless_gate",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = redis
+        self._namespace = namespace
+        self._clock = clock
+        self._location = location(redis)
+        self._cluster = is_cluster(redis)
+        self._mark: Any = None
+
+    def _key(self, key: str) -> str:
+        return f"{self._namespace}:apptoken:{key}"
+
+    def _user_key(self, sub: str) -> str:
+        return f"{self._namespace}:user-tokens:{_digest(sub)}"
+
+    def _fail(self, exc: Exception) -> StoreUnavailable:
+        return StoreUnavailable(f"{self._location}: {type(exc).__name__}")
+
+    def add_token(self, token: AppToken) -> None:
+        ttl = max(1, int(token.expires_at - self._clock()))
+        record = json.dumps(token.to_record(), separators=(",", ":"))
+        user_key = self._user_key(token.sub)
+        name = self._key(token.key)
+        try:
+            if self._cluster:  # two slots: the list first, so no token is live and unlisted
+                self._list(self._redis.pipeline(transaction=True), user_key, name, ttl)
+                pipe = self._redis.pipeline(transaction=True)
+                pipe.hset(name, "r", record)
+                pipe.expire(name, ttl)
+                pipe.execute()
+                return
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.hset(name, "r", record)
+            pipe.expire(name, ttl)
+            self._list(pipe, user_key, name, ttl)
+        except Exception as exc:  # redis-py has many exception types; all mean "not now"
+            raise self._fail(exc) from exc
+
+    @staticmethod
+    def _list(pipe: Any, user_key: str, name: str, ttl: int) -> None:
+        """List the token under its user; the list lives as long as its longest token."""
+        pipe.sadd(user_key, name)
+        pipe.expire(user_key, ttl, gt=True)
+        pipe.expire(user_key, ttl, nx=True)
+        pipe.execute()
+
+    def find_token(self, key: str) -> AppToken | None:
+        try:
+            record, used = self._redis.hmget(self._key(key), ["r", "u"])
+        except Exception as exc:
+            raise self._fail(exc) from exc
+        token = _token(key, record, used)
+        return token if token is not None and token.expires_at > self._clock() else None
+
+    def mark_token_used(self, key: str, at: float) -> bool | None:
+        try:
+            if self._mark is None:
+                self._mark = self._redis.register_script(_MARK_USED)
+            result = int(self._mark(keys=[self._key(key)], args=[int(at)]))
+        except Exception as exc:
+            raise self._fail(exc) from exc
+        return None if result < 0 else bool(result)
+
+    def tokens_of(self, sub: str) -> list[AppToken]:
+        return sorted((t for _, t in self._members(sub)), key=newest_first)
+
+    def all_tokens(self) -> list[AppToken]:
+        prefix = self._key("")
+        found: list[AppToken] = []
+        try:
+            for name in self._redis.scan_iter(match=prefix + "*", count=_SCAN_COUNT):
+                text = name.decode() if isinstance(name, bytes) else str(name)
+                record, used = self._redis.hmget(name, ["r", "u"])
+                token = _token(text[len(prefix) :], record, used)
+                if token is not None:
+                    found.append(token)
+        except Exception as exc:
+            raise self._fail(exc) from exc
+        now = self._clock()
+        return sorted((t for t in found if t.expires_at > now), key=newest_first)
+
+    def revoke_tokens(self, sub: str, select: Callable[[AppToken], bool]) -> int:
+        chosen = [name for name, token in self._members(sub) if select(token)]
+        if not chosen:
+            return 0
+        try:
+            pipe = self._redis.pipeline(transaction=not self._cluster)
+            for name in chosen:
+                pipe.delete(name)
+            if self._cluster:  # the tokens first, then their list (another slot)
+                deleted = pipe.execute()
+                self._redis.srem(self._user_key(sub), *chosen)
+            else:
+                pipe.srem(self._user_key(sub), *chosen)
+                deleted = pipe.execute()[:-1]
+        except Exception as exc:
+            raise self._fail(exc) from exc
+        return int(sum(deleted))
+
+    def _members(self, sub: str) -> list[tuple[Any, AppToken]]:
+        """(key name, token) for each live token in the user's list; names whose token
+        is gone are taken off it."""
+        user_key = self._user_key(sub)
+        prefix = self._key("")
+        try:
+            names = sorted(self._redis.smembers(user_key))
+            pipe = self._redis.pipeline(transaction=False)
+            for name in names:
+                pipe.hmget(name, ["r", "u"])
+            values = pipe.execute() if names else []
+            gone = [name for name, (record, _) in zip(names, values, strict=True) if record is None]
+            if gone:
+                self._redis.srem(user_key, *gone)
+        except Exception as exc:
+            raise self._fail(exc) from exc
+        now = self._clock()
+        found = []
+        for name, (record, used) in zip(names, values, strict=True):
+            text = name.decode() if isinstance(name, bytes) else str(name)
+            token = _token(text[len(prefix) :], record, used)
+            if token is not None and token.expires_at > now:
+                found.append((name, token))
+        return found
+
+
+def _token(key: str, record: Any, used: Any) -> AppToken | None:
+    """The token in a stored hash, or None when it is gone or malformed."""
+    if record is None:
+        return None
+    try:
+        return AppToken.from_record(key, json.loads(record), float(used or 0))
     except (KeyError, TypeError, ValueError):
         return None

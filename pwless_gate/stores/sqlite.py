@@ -40,11 +40,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 
+from ..apptokens import AppToken, newest_first
 from ..errors import ConfigError, StoreUnavailable
 from ..sessions import Session, new_session_id, oldest_first
 
 SETTING = "PWLESS_GATE_STORE"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: The statements that bring a file from version ``i`` to ``i + 1``.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -59,12 +60,26 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE locks (key TEXT PRIMARY KEY, token TEXT NOT NULL,"
         " expires_at REAL NOT NULL) WITHOUT ROWID",
     ),
+    (
+        # App tokens: the sha256 of the token, the sha256 of its owner's sub.
+        "CREATE TABLE app_tokens (key TEXT PRIMARY KEY, user TEXT NOT NULL,"
+        " record TEXT NOT NULL, expires_at REAL NOT NULL, used_at REAL) WITHOUT ROWID",
+        "CREATE INDEX app_tokens_user ON app_tokens (user)",
+        "CREATE INDEX app_tokens_expiry ON app_tokens (expires_at)",
+    ),
 )
 _SWEEP = tuple(
     f"DELETE FROM {table} WHERE expires_at <= ?"  # noqa: S608 (fixed table names)
-    for table in ("sessions", "throttle", "locks")
+    for table in ("sessions", "throttle", "locks", "app_tokens")
 )
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
+#: How often (seconds, per thread) a connection checks that its file is still the one at
+#: the path: a file removed or replaced under a running gate is an outage, not a new start.
+FILE_CHECK_SECONDS = 1.0
+
+
+class FileGone(sqlite3.OperationalError):
+    """The file at the path was removed or replaced while the gate ran."""
 
 
 def digest(value: str) -> str:
@@ -94,18 +109,19 @@ class SQLiteDatabase:
         self._busy_timeout = busy_timeout
         self._clock = clock
         self._sweep_every = sweep_every
-        self._writes = 0
+        # The first write sweeps: rows expired while the gate was down go soon, and start-up
+        # itself never waits for a write lock another process holds.
+        self._writes = sweep_every - 1
         self._local = threading.local()
-        self._create()
+        self._identity = self._create()
         try:
             self.version = self._upgrade()
-            self.sweep()
         except sqlite3.Error as exc:
             raise ConfigError(self.setting, f"{self.location}: {_describe(exc)}") from None
 
-    def _create(self) -> None:
+    def _create(self) -> tuple[int, int]:
         """Create the file readable by this user alone (and a missing directory for it,
-        0700), before SQLite opens it."""
+        0700), before SQLite opens it; return its device and inode."""
         try:
             os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -114,9 +130,18 @@ class SQLiteDatabase:
                 self.setting,
                 f"cannot create {self.path}: {exc.strerror or type(exc).__name__}",
             ) from None
-        os.close(fd)
+        try:
+            stat = os.fstat(fd)
+        finally:
+            os.close(fd)
+        return stat.st_dev, stat.st_ino
 
     def _upgrade(self) -> int:
+        """Bring the schema to :data:`SCHEMA_VERSION`. A current file is only read (a
+        worker starting while another process writes does not wait for the lock)."""
+        current = int(self.connection().execute("PRAGMA user_version").fetchone()[0])
+        if current == SCHEMA_VERSION:
+            return current
         with self.transaction() as conn:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if version > SCHEMA_VERSION:
@@ -132,7 +157,17 @@ class SQLiteDatabase:
         return SCHEMA_VERSION
 
     def connection(self) -> sqlite3.Connection:
-        """This thread's connection (a new one after a fork)."""
+        """This thread's connection (a new one after a fork).
+
+        Raises :class:`FileGone` when the file at the path is no longer the one
+        the gate created or opened (checked at most every
+        :data:`FILE_CHECK_SECONDS`): SQLite would go on writing to the removed
+        file, or open an empty one, and sessions would vanish or split.
+        """
+        now = time.monotonic()
+        if now >= getattr(self._local, "checked", 0.0) + FILE_CHECK_SECONDS:
+            self._check_file()
+            self._local.checked = now
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid == os.getpid():
             return conn
@@ -159,14 +194,26 @@ class SQLiteDatabase:
             raise
         conn.execute("COMMIT")
 
+    def _check_file(self) -> None:
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            raise FileGone("the file is gone; restart to start a new one") from None
+        if (stat.st_dev, stat.st_ino) != self._identity:
+            raise FileGone("the file was replaced; restart to open the new one")
+
     def unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
-        return StoreUnavailable(f"{self.location}: {type(exc).__name__}")
+        """The error to raise for ``exc``: the file, the error class and SQLite's own words
+        (``database is locked``, ``database or disk is full``, ``file is not a database``)."""
+        return StoreUnavailable(f"{self.location}: {_describe(exc)}")
 
     def wrote(self) -> None:
-        """Count a write; every ``sweep_every`` writes, delete the expired rows."""
+        """Count a write; every ``sweep_every`` writes, delete the expired rows (a sweep
+        that cannot run now, the file being busy, is left to the next one)."""
         self._writes += 1
         if self._writes % self._sweep_every == 0:
-            self.sweep()
+            with contextlib.suppress(sqlite3.Error):
+                self.sweep()
 
     def sweep(self) -> int:
         """Delete expired sessions, counters and locks; returns how many rows went."""
@@ -348,3 +395,98 @@ def _sessions(records: Iterable[str]) -> list[Session]:
 def _picked(record: str, select: Callable[[Session], bool]) -> bool:
     session = _session(record)
     return session is not None and select(session)
+
+
+class SQLiteTokenStore:
+    """A :class:`~pwless_gate.apptokens.TokenStore` in the same SQLite file.
+
+    The ``app_tokens`` table holds the sha256 of each token (never the token),
+    the sha256 of its owner's ``sub``, the record, its expiry and when it was
+    last used. Expired tokens are swept with the other expired rows.
+    """
+
+    def __init__(self, database: SQLiteDatabase, *, clock: Callable[[], float] = time.time) -> None:
+        self.database = database
+        self._clock = clock
+
+    def add_token(self, token: AppToken) -> None:
+        record = json.dumps(token.to_record(), separators=(",", ":"))
+        self._execute(
+            "INSERT INTO app_tokens (key, user, record, expires_at) VALUES (?, ?, ?, ?)",
+            (token.key, digest(token.sub), record, token.expires_at),
+        )
+        try:
+            self.database.wrote()
+        except sqlite3.Error as exc:
+            raise self.database.unavailable(exc) from exc
+
+    def find_token(self, key: str) -> AppToken | None:
+        rows = self._rows(
+            "SELECT key, record, used_at FROM app_tokens WHERE key = ? AND expires_at > ?",
+            (key, self._clock()),
+        )
+        found = _tokens(rows)
+        return found[0] if found else None
+
+    def mark_token_used(self, key: str, at: float) -> bool | None:
+        """One ``UPDATE`` says whether this is the first use (so one process audits it)."""
+        if self._execute(
+            "UPDATE app_tokens SET used_at = ? WHERE key = ? AND used_at IS NULL", (at, key)
+        ):
+            return True
+        if self._execute("UPDATE app_tokens SET used_at = ? WHERE key = ?", (at, key)):
+            return False
+        return None
+
+    def tokens_of(self, sub: str) -> list[AppToken]:
+        return _tokens(
+            self._rows(
+                "SELECT key, record, used_at FROM app_tokens WHERE user = ? AND expires_at > ?",
+                (digest(sub), self._clock()),
+            )
+        )
+
+    def all_tokens(self) -> list[AppToken]:
+        return _tokens(
+            self._rows(
+                "SELECT key, record, used_at FROM app_tokens WHERE expires_at > ?",
+                (self._clock(),),
+            )
+        )
+
+    def revoke_tokens(self, sub: str, select: Callable[[AppToken], bool]) -> int:
+        """Delete the live tokens of ``sub`` that ``select`` picks, in one transaction."""
+        try:
+            with self.database.transaction() as conn:
+                rows = conn.execute(
+                    "SELECT key, record, used_at FROM app_tokens WHERE user = ? AND expires_at > ?",
+                    (digest(sub), self._clock()),
+                ).fetchall()
+                chosen = [(t.key,) for t in _tokens(rows) if select(t)]
+                conn.executemany("DELETE FROM app_tokens WHERE key = ?", chosen)
+        except sqlite3.Error as exc:
+            raise self.database.unavailable(exc) from exc
+        return len(chosen)
+
+    def _rows(self, statement: str, args: tuple[object, ...]) -> list[tuple[str, str, float]]:
+        try:
+            return list(self.database.connection().execute(statement, args).fetchall())
+        except sqlite3.Error as exc:
+            raise self.database.unavailable(exc) from exc
+
+    def _execute(self, statement: str, args: tuple[object, ...]) -> int:
+        try:
+            return int(self.database.connection().execute(statement, args).rowcount)
+        except sqlite3.Error as exc:
+            raise self.database.unavailable(exc) from exc
+
+
+def _tokens(rows: Iterable[tuple[str, str, float | None]]) -> list[AppToken]:
+    """The well-formed tokens among ``rows`` (key, record, used_at), newest first."""
+    found = []
+    for key, record, used_at in rows:
+        try:
+            found.append(AppToken.from_record(key, json.loads(record), used_at or 0.0))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return sorted(found, key=newest_first)

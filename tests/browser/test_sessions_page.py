@@ -121,8 +121,9 @@ def test_the_sessions_page_lists_marks_and_ends(
 
 
 def test_with_the_cookie_store_the_page_says_what_it_cannot_do(
-    site: Site, tab: Tab, shot: Shot
+    make_site: Callable[..., Site], tab: Tab, shot: Shot
 ) -> None:
+    site = make_site(store="cookie")
     page = tab.page
     site.sign_in(page, "ada@example.com")
     page.goto(site.url("/_gate/sessions"))

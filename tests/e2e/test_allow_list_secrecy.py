@@ -244,9 +244,9 @@ def test_response_time_does_not_tell_who_is_allowed(tmp_path: Path, record_prope
     )
     record_property("timing", report)
     print(report)
-    # A measurement, reported; what it asserts is that the decoy works at all.
+    # A measurement, reported; what it asserts is that the pacing works at all.
     # Without it a classifier is right ~100% of the time; with it this measured
-    # 50-61% over runs here (the goal is at most 60%: see SECURITY.md).
+    # 46-57% over six runs here (the goal, at most 60%: see SECURITY.md).
     assert accuracy <= GUARD, report
 
 

@@ -49,8 +49,9 @@ CHROME_WINDOWS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/126.0.0.0 Safari/537.36"
 )
-#: Bounded wait for every worker to refuse an ended session (the cache TTL is 1 s).
-REFUSED_WITHIN = 6.0
+#: Bounded wait for every worker to refuse an ended session: the cache TTL is 1 s, but
+#: each probe holds the workers a moment and a loaded machine slows them further.
+REFUSED_WITHIN = 15.0
 THROTTLES_OFF_ENV = {
     f"PWLESS_GATE_THROTTLE_{name}": "off"
     for name in (
@@ -396,7 +397,8 @@ def test_last_seen_is_written_once_a_minute_not_on_every_request(
     assert seen.handle == started.handle
 
 
-def test_with_the_cookie_store_revoke_is_a_clear_no(harness: Harness) -> None:
+def test_with_the_cookie_store_revoke_is_a_clear_no(make_harness: Any) -> None:
+    harness = make_harness(store="cookie")
     assert harness.login("lu@example.com").status_code == 303
     page = harness.client.get("/_gate/sessions")
     assert page.status_code == 200

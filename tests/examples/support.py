@@ -30,8 +30,15 @@ def gate_env(tenant: Any) -> dict[str, str]:
         "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
         "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
         "PWLESS_GATE_ALLOWED_DOMAINS": "*",  # anyone, on purpose
-        "PWLESS_GATE_STATE_DIR": state_dir(),  # the default store, a file of this gate's own
     }
+
+
+def use_gate_env(tenant: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set :func:`gate_env` in this process's environment, and a state directory of this
+    gate's own for its default store."""
+    for name, value in gate_env(tenant).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PWLESS_GATE_STATE_DIR", state_dir())
 
 
 def gunicorn_env(tenant: Any, tmp_path: Path) -> dict[str, str]:

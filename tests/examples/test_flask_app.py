@@ -7,14 +7,13 @@ from typing import Any
 import pytest
 import requests
 
-from .support import TIMEOUT, gate_env, load_example, serving, sign_in
+from .support import TIMEOUT, load_example, serving, sign_in, use_gate_env
 
 pytestmark = pytest.mark.slow
 
 
 def test_flask_views_see_the_signed_in_user(tenant: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in gate_env(tenant).items():
-        monkeypatch.setenv(name, value)
+    use_gate_env(tenant, monkeypatch)
     notes = load_example("flask_app/notes.py", monkeypatch)
     app = notes.create_app()
     with serving(app) as base:

@@ -12,7 +12,7 @@ from paste.deploy import loadapp
 from pwless_gate import PasswordlessGate
 
 from ..helpers import hidden
-from .support import EXAMPLES, TIMEOUT, gate_env, serving, sign_in
+from .support import EXAMPLES, TIMEOUT, serving, sign_in, use_gate_env
 
 pytestmark = pytest.mark.slow
 
@@ -21,8 +21,7 @@ HERE = EXAMPLES / "paste"
 
 @pytest.fixture
 def pipeline(tenant: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, value in gate_env(tenant).items():
-        monkeypatch.setenv(name, value)
+    use_gate_env(tenant, monkeypatch)
     # `use = call:inventory:app_factory` imports from sys.path, as with gunicorn --chdir.
     monkeypatch.syspath_prepend(str(HERE))
     monkeypatch.delitem(sys.modules, "inventory", raising=False)

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from ..helpers import BROWSER, gate_config
-from .support import TIMEOUT, gate_env, load_example, serving, sign_in
+from .support import TIMEOUT, load_example, serving, sign_in, use_gate_env
 
 pytestmark = pytest.mark.slow
 
@@ -31,8 +31,7 @@ def test_wrapped_with_a_gate_config(tenant: Any, monkeypatch: pytest.MonkeyPatch
 
 
 def test_wrapped_from_the_environment(tenant: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in gate_env(tenant).items():
-        monkeypatch.setenv(name, value)
+    use_gate_env(tenant, monkeypatch)
     hello = load_example("plain_wsgi/hello.py", monkeypatch)
     with serving(hello.make_app()) as base:
         _, page = sign_in(base, tenant, "grace@example.com", path="/any/path")

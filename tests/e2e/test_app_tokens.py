@@ -1,0 +1,521 @@
+"""App tokens through the gate, in-process: made on the tokens page, used as Basic or
+Bearer, refused when expired, revoked, signed out everywhere or off the allow-list,
+and throttled per IP without asking the store again."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.test import Client, TestResponse
+
+from pwless_gate import PasswordlessGate
+from pwless_gate.apptokens import (
+    AppToken,
+    TokenStore,
+    credentials,
+    new_token,
+    token_hash,
+    well_formed,
+)
+from pwless_gate.errors import ConfigError
+from pwless_gate.stores.sqlite import SQLiteDatabase, SQLiteTokenStore
+
+from ..helpers import (
+    FakeClock,
+    GateClient,
+    Harness,
+    RecordingApp,
+    ToolClient,
+    gate_config,
+    hidden,
+)
+
+TTL = 5.0
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    raw = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def make_token(
+    client: Client, name: str = "pip on my laptop", days: str = "30"
+) -> tuple[str, TestResponse]:
+    """Make a token on the tokens page as the signed-in ``client``; the token and the page."""
+    page = client.get("/_gate/tokens")
+    assert page.status_code == 200, page.get_data(as_text=True)
+    made = client.post(
+        "/_gate/tokens",
+        data={
+            "csrf_token": hidden(page.get_data(as_text=True), "csrf_token"),
+            "name": name,
+            "days": days,
+        },
+    )
+    assert made.status_code == 200, made.get_data(as_text=True)
+    found = re.search(r'value="(pwg_[0-9A-Za-z]+)"', made.get_data(as_text=True))
+    assert found is not None
+    return found.group(1), made
+
+
+def tool(harness: Harness) -> Client:
+    """A client with no cookies, as pip or curl."""
+    return ToolClient(harness.gate)
+
+
+class CountingStore:
+    """A token store that counts the lookups of tokens."""
+
+    def __init__(self, inner: TokenStore) -> None:
+        self.inner = inner
+        self.finds = 0
+
+    def find_token(self, key: str) -> AppToken | None:
+        self.finds += 1
+        return self.inner.find_token(key)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+def tokens_harness(make_harness: Callable[..., Harness]) -> Harness:
+    return make_harness(app_tokens=True, session_cache_ttl=TTL)
+
+
+@pytest.fixture
+def signed_in(tokens_harness: Harness) -> Harness:
+    done = tokens_harness.login("ada@example.com")
+    assert done.status_code == 303
+    return tokens_harness
+
+
+# -- the format ---------------------------------------------------------------------
+
+
+def test_tokens_are_prefixed_random_and_checksummed() -> None:
+    tokens = {new_token() for _ in range(200)}
+    assert len(tokens) == 200
+    for token in tokens:
+        assert re.fullmatch(r"pwg_[0-9A-Za-z]{49}", token)
+        assert well_formed(token)
+    token = next(iter(tokens))
+    body = token[4:]
+    flipped = body[0] + ("a" if body[1] != "a" else "b") + body[2:]
+    assert not well_formed("pwg_" + flipped)
+    assert not well_formed(token + "0")
+    assert not well_formed("ghp_" + body)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        pytest.param("Bearer pwg_abc", (None, "pwg_abc"), id="bearer"),
+        pytest.param("bearer  pwg_abc ", (None, "pwg_abc"), id="bearer-case-space"),
+        pytest.param("Bearer eyJhbGciOi.eyJzdWIi.c2ln", None, id="jwt-left-alone"),
+        pytest.param("Digest username=x", None, id="other-scheme"),
+        pytest.param(
+            "Basic " + base64.b64encode(b"__token__:pwg_x").decode(),
+            ("__token__", "pwg_x"),
+            id="basic",
+        ),
+        pytest.param(
+            "Basic " + base64.b64encode(b"ada@example.com:hunter2").decode(),
+            ("ada@example.com", ""),
+            id="basic-password",
+        ),
+        pytest.param("Basic !!!", ("", ""), id="basic-garbage"),
+    ],
+)
+def test_credentials_in_headers(header: str, expected: tuple[str | None, str] | None) -> None:
+    assert credentials(header) == expected
+
+
+# -- making and using ----------------------------------------------------------------
+
+
+def test_a_token_is_shown_once_and_stored_as_a_hash(signed_in: Harness) -> None:
+    token, made = make_token(signed_in.client)
+    assert made.headers["Cache-Control"] == "no-store"
+    assert well_formed(token)
+    listing = signed_in.client.get("/_gate/tokens").get_data(as_text=True)
+    assert "pip on my laptop" in listing
+    assert token not in listing
+    assert "Never" in listing
+    path = signed_in.gate.config.sqlite_path
+    assert path is not None
+    data = Path(path).read_bytes() + Path(path + "-wal").read_bytes()
+    assert token.encode() not in data
+    assert token_hash(token).encode() in data
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        pytest.param(lambda t: basic("__token__", t), id="basic-token-user"),
+        pytest.param(lambda t: basic("ADA@example.com", t), id="basic-owner"),
+        pytest.param(bearer, id="bearer"),
+    ],
+)
+def test_the_app_sees_the_owner(signed_in: Harness, how: Callable[[str], dict[str, str]]) -> None:
+    browser_call = signed_in.client.get("/somewhere")
+    assert browser_call.status_code == 200
+    token, _ = make_token(signed_in.client)
+    answer = tool(signed_in).get("/pkg/", headers=how(token))
+    assert answer.status_code == 200
+    assert "Set-Cookie" not in answer.headers
+    assert "private" in answer.headers["Cache-Control"]
+    by_browser, by_token = signed_in.app.calls[0], signed_in.app.calls[-1]
+    assert by_browser["pwless_gate.auth_method"] == "session"
+    assert by_token["pwless_gate.auth_method"] == "app-token"
+    assert by_token["REMOTE_USER"] == "ada@example.com"
+    assert by_token["pwless_gate.user"].email == "ada@example.com"
+    assert by_token["pwless_gate.user"].sub == by_browser["pwless_gate.user"].sub
+    assert by_token["pwless_gate.claims"] == by_browser["pwless_gate.claims"]
+    assert "HTTP_AUTHORIZATION" not in by_token  # the token is not passed on
+
+
+def test_a_client_cannot_claim_the_method(signed_in: Harness) -> None:
+    signed_in.client.get("/x", environ_overrides={"pwless_gate.auth_method": "app-token"})
+    assert signed_in.app.calls[-1]["pwless_gate.auth_method"] == "session"
+
+
+def test_another_user_name_is_refused(signed_in: Harness) -> None:
+    token, _ = make_token(signed_in.client)
+    answer = tool(signed_in).get("/pkg/", headers=basic("bob@example.com", token))
+    assert answer.status_code == 401
+    assert tool(signed_in).get("/pkg/", headers=basic("__token__", token)).status_code == 200
+    # Cached now: the wrong name is still refused.
+    answer = tool(signed_in).get("/pkg/", headers=basic("bob@example.com", token))
+    assert answer.status_code == 401
+
+
+def test_a_wrong_token_gets_a_basic_challenge(tokens_harness: Harness) -> None:
+    answer = tool(tokens_harness).get("/pkg/", headers=bearer(new_token()))
+    assert answer.status_code == 401
+    challenges = answer.headers.getlist("WWW-Authenticate")
+    assert 'Basic realm="Internal tools", charset="UTF-8"' in challenges
+    assert any(c.startswith("Bearer") and 'error="invalid_token"' in c for c in challenges)
+    assert answer.json is not None
+    assert answer.json["error"] == "invalid_token"
+    assert tokens_harness.app.calls == []
+
+
+def test_tools_without_credentials_are_asked_for_them(tokens_harness: Harness) -> None:
+    client = tool(tokens_harness)
+    for method, headers in (
+        ("GET", {"Accept": "*/*", "User-Agent": "curl/8.0"}),
+        (
+            "GET",
+            {
+                "Accept": "application/vnd.pypi.simple.v1+json, "
+                "application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"
+            },
+        ),
+        ("PROPFIND", {"Accept": "text/html"}),
+    ):
+        answer = client.open("/dav/", method=method, headers=headers)
+        assert answer.status_code == 401, (method, headers)
+        assert answer.headers.getlist("WWW-Authenticate")[0].startswith("Basic realm=")
+    # A page's fetch(): 401 too, but no Basic (a browser would show its password dialog).
+    fetched = client.get("/dav/", headers={"Sec-Fetch-Mode": "cors", "Accept": "text/html"})
+    assert fetched.status_code == 401
+    challenges = fetched.headers.getlist("WWW-Authenticate")
+    assert challenges == ['Cookie realm="Internal tools"', 'Bearer realm="Internal tools"']
+    navigation = client.get("/page", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert navigation.status_code == 302
+    navigation = client.get("/page", headers={"Sec-Fetch-Mode": "navigate", "Accept": "*/*"})
+    assert navigation.status_code == 302
+
+
+def test_public_paths_leave_the_header_to_the_app(
+    make_harness: Callable[..., Harness],
+) -> None:
+    harness = make_harness(app_tokens=True, public_paths=("/api/public/",))
+    for _ in range(20):
+        answer = tool(harness).get("/api/public/x", headers=basic("app-user", "app-password"))
+        assert answer.status_code == 200
+    assert harness.app.calls[-1]["HTTP_AUTHORIZATION"].startswith("Basic ")
+    assert "REMOTE_USER" not in harness.app.calls[-1]
+
+
+def test_a_jwt_bearer_is_left_to_others(tokens_harness: Harness) -> None:
+    answer = tool(tokens_harness).get("/api", headers=bearer("eyJhbGciOi.eyJzdWIi.c2ln"))
+    assert answer.status_code == 401
+    assert answer.json is not None
+    assert answer.json["error"] == "unauthorized"
+
+
+def test_nginx_auth_request_honours_tokens(signed_in: Harness) -> None:
+    token, _ = make_token(signed_in.client)
+    ok = tool(signed_in).get("/_gate/auth", headers=bearer(token))
+    assert ok.status_code == 202
+    assert ok.headers["X-Auth-Request-User"] == "ada@example.com"
+    refused = tool(signed_in).get("/_gate/auth", headers=bearer(new_token()))
+    assert refused.status_code == 401
+    assert refused.headers.getlist("WWW-Authenticate")
+
+
+# -- when a token stops working ------------------------------------------------------
+
+
+def test_an_expired_token_is_refused(signed_in: Harness, clock: FakeClock) -> None:
+    token, _ = make_token(signed_in.client, days="1")
+    assert tool(signed_in).get("/", headers=bearer(token)).status_code == 200
+    clock.advance(86400 + 1)
+    assert tool(signed_in).get("/", headers=bearer(token)).status_code == 401
+
+
+def test_a_revoked_token_is_refused_within_the_ttl(signed_in: Harness, clock: FakeClock) -> None:
+    token, _ = make_token(signed_in.client)
+    clock.advance(60)  # made a minute apart, so "newest first" has one answer
+    keep, _ = make_token(signed_in.client, name="git")
+    assert tool(signed_in).get("/", headers=bearer(token)).status_code == 200
+    page = signed_in.client.get("/_gate/tokens").get_data(as_text=True)
+    ids = re.findall(r'name="token_id" value="([^"]+)"', page)
+    assert len(ids) == 2
+    names = re.findall(r'<h3 id="token-\d+">([^<]+)</h3>', page)
+    assert names == ["git", "pip on my laptop"]  # newest first
+    done = signed_in.client.post(
+        "/_gate/tokens/revoke",
+        data={"csrf_token": hidden(page, "csrf_token"), "token_id": ids[1]},
+    )
+    assert done.status_code == 303
+    assert done.headers["Location"] == "/_gate/tokens?revoked=1"
+    assert "Revoked 1 token." in signed_in.client.get(done.headers["Location"]).get_data(
+        as_text=True
+    )
+    assert tool(signed_in).get("/", headers=bearer(token)).status_code == 401
+    assert tool(signed_in).get("/", headers=bearer(keep)).status_code == 200
+    again = signed_in.client.post(
+        "/_gate/tokens/revoke",
+        data={"csrf_token": hidden(page, "csrf_token"), "token_id": ids[1]},
+    )
+    assert again.status_code == 404
+
+
+def test_another_persons_token_cannot_be_revoked(tokens_harness: Harness, clock: FakeClock) -> None:
+    ada = tokens_harness.new_browser()
+    tokens_harness.login("ada@example.com", client=ada)
+    token, _ = make_token(ada)
+    ada_page = ada.get("/_gate/tokens").get_data(as_text=True)
+    [ada_id] = re.findall(r'name="token_id" value="([^"]+)"', ada_page)
+    bob = tokens_harness.new_browser()
+    tokens_harness.login("bob@example.com", client=bob)
+    page = bob.get("/_gate/tokens").get_data(as_text=True)
+    assert "You have no app tokens." in page
+    refused = bob.post(
+        "/_gate/tokens/revoke", data={"csrf_token": hidden(page, "csrf_token"), "token_id": ada_id}
+    )
+    assert refused.status_code == 404
+    forged = bob.post("/_gate/tokens/revoke", data={"csrf_token": "x", "token_id": ada_id})
+    assert forged.status_code == 403
+    assert tool(tokens_harness).get("/", headers=bearer(token)).status_code == 200
+
+
+def test_signing_out_everywhere_can_revoke_tokens(signed_in: Harness, clock: FakeClock) -> None:
+    token, _ = make_token(signed_in.client)
+    assert tool(signed_in).get("/", headers=bearer(token)).status_code == 200
+    page = signed_in.client.get("/_gate/sessions").get_data(as_text=True)
+    assert "Also revoke my app tokens (1)" in page
+    kept = signed_in.client.post(
+        "/_gate/sessions/revoke",
+        data={"csrf_token": hidden(page, "csrf_token"), "session": "others"},
+    )
+    assert kept.headers["Location"] == "/_gate/sessions?ended=0"
+    assert tool(signed_in).get("/", headers=bearer(token)).status_code == 200
+    done = signed_in.client.post(
+        "/_gate/sessions/revoke",
+        data={"csrf_token": hidden(page, "csrf_token"), "session": "others", "tokens": "revoke"},
+    )
+    assert done.headers["Location"] == "/_gate/sessions?ended=0&tokens=1"
+    shown = signed_in.client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Revoked 1 app token." in shown
+    assert tool(signed_in).get("/", headers=bearer(token)).status_code == 401
+
+
+def test_sign_out_everywhere_in_python_can_revoke_tokens(signed_in: Harness) -> None:
+    token, _ = make_token(signed_in.client)
+    sub = signed_in.gate.sessions.index.all_sessions()[0].claims["sub"]  # type: ignore[union-attr]
+    signed_in.gate.sign_out_everywhere(sub)
+    assert tool(signed_in).get("/", headers=bearer(token)).status_code == 200
+    signed_in.gate.sign_out_everywhere(sub, app_tokens=True)
+    assert tool(signed_in).get("/", headers=bearer(token)).status_code == 401
+
+
+def test_off_the_allow_list_is_refused(
+    tenant: Any, clock: FakeClock, make_harness: Callable[..., Harness], tmp_path: Path
+) -> None:
+    store = f"sqlite://{tmp_path / 'gate.sqlite3'}"
+    before = make_harness(app_tokens=True, store=store)
+    before.login("ada@example.com")
+    token, _ = make_token(before.client)
+    assert tool(before).get("/", headers=bearer(token)).status_code == 200
+    after = make_harness(app_tokens=True, store=store, allowed_emails=("bob@example.com",))
+    assert tool(after).get("/", headers=bearer(token)).status_code == 401
+
+
+# -- the form ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "days", "field"),
+    [
+        pytest.param("", "30", "name", id="no-name"),
+        pytest.param("x" * 101, "30", "name", id="long-name"),
+        pytest.param("pip", "0", "days", id="zero-days"),
+        pytest.param("pip", "91", "days", id="past-the-maximum"),
+        pytest.param("pip", "soon", "days", id="not-a-number"),
+        pytest.param("pip", "-3", "days", id="negative"),
+    ],
+)
+def test_a_bad_form_makes_no_token(signed_in: Harness, name: str, days: str, field: str) -> None:
+    page = signed_in.client.get("/_gate/tokens").get_data(as_text=True)
+    answer = signed_in.client.post(
+        "/_gate/tokens",
+        data={"csrf_token": hidden(page, "csrf_token"), "name": name, "days": days},
+    )
+    assert answer.status_code == 400
+    text = answer.get_data(as_text=True)
+    assert f'id="{field}-error"' in text
+    assert "pwg_" not in text
+    assert "You have no app tokens." in text
+
+
+def test_the_page_needs_a_browser_session(signed_in: Harness) -> None:
+    token, _ = make_token(signed_in.client)
+    nobody = tool(signed_in).get("/_gate/tokens", headers={"Accept": "text/html"})
+    assert nobody.status_code == 302
+    assert nobody.headers["Location"].startswith("/_gate/login?next=")
+    by_token = tool(signed_in).get("/_gate/tokens", headers=bearer(token))
+    assert by_token.status_code == 302  # a token does not manage tokens
+
+
+def test_tokens_off_has_no_page_and_no_token_check(harness: Harness) -> None:
+    harness.login("ada@example.com")
+    assert harness.client.get("/_gate/tokens").status_code == 404
+    answer = tool(harness).get("/", headers=bearer(new_token()))
+    assert answer.status_code == 401  # nothing reads the header: the plain challenge
+    assert answer.json is not None
+    assert answer.json["error"] == "unauthorized"
+    assert answer.headers.getlist("WWW-Authenticate") == [
+        'Basic realm="Internal tools", charset="UTF-8"'
+    ]
+
+
+def test_the_cookie_store_cannot_keep_tokens(tenant: Any) -> None:
+    with pytest.raises(ConfigError) as caught:
+        gate_config(tenant.url, app_tokens=True, store="cookie")
+    assert caught.value.setting == "PWLESS_GATE_APP_TOKENS/PWLESS_GATE_STORE"
+
+
+# -- refusals, throttling and the store ----------------------------------------------
+
+
+def counting_gate(
+    tenant: Any, clock: FakeClock, tmp_path: Path, **config: Any
+) -> tuple[PasswordlessGate, CountingStore, RecordingApp]:
+    path = str(tmp_path / "gate.sqlite3")
+    store = CountingStore(SQLiteTokenStore(SQLiteDatabase(path, clock=clock), clock=clock))
+    app = RecordingApp()
+    gate = PasswordlessGate(
+        app,
+        gate_config(tenant.url, app_tokens=True, store=f"sqlite://{path}", **config),
+        clock=clock,
+        token_store=store,  # type: ignore[arg-type]
+    )
+    return gate, store, app
+
+
+def test_a_wrong_token_reaches_the_store_once_per_window(
+    tenant: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    gate, store, _ = counting_gate(tenant, clock, tmp_path, throttle_app_token_per_ip="5/60")
+    client = GateClient(gate)
+    wrong = new_token()
+    statuses = [client.get("/", headers=bearer(wrong)).status_code for _ in range(20)]
+    assert statuses[:5] == [401] * 5
+    assert set(statuses[5:]) == {429}
+    assert store.finds == 1
+    throttled = client.get("/", headers=bearer(new_token()))
+    assert throttled.status_code == 429
+    assert int(throttled.headers["Retry-After"]) >= 1
+    assert store.finds == 1  # an IP over the limit is not looked up at all
+    other_ip = client.get(
+        "/", headers=bearer(new_token()), environ_base={"REMOTE_ADDR": "10.0.0.9"}
+    )
+    assert other_ip.status_code == 401
+    assert store.finds == 2
+    clock.advance(121)
+    assert client.get("/", headers=bearer(wrong)).status_code == 401
+    assert store.finds == 3
+
+
+def test_an_ip_reaches_the_store_at_most_the_limits_count(
+    tenant: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    gate, store, _ = counting_gate(tenant, clock, tmp_path, throttle_app_token_per_ip="5/60")
+    client = GateClient(gate)
+    statuses = [client.get("/", headers=bearer(new_token())).status_code for _ in range(50)]
+    assert statuses[:5] == [401] * 5
+    assert set(statuses[5:]) == {429}
+    assert store.finds == 5
+
+
+def test_malformed_credentials_never_reach_the_store(
+    tenant: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    gate, store, _ = counting_gate(tenant, clock, tmp_path, throttle_app_token_per_ip="3/60")
+    client = GateClient(gate)
+    bad = new_token()[:-1] + "x"  # the checksum fails
+    for headers in (bearer(bad), basic("ada@example.com", "hunter2"), bearer("pwg_short")):
+        assert client.get("/", headers=headers).status_code == 401
+    assert client.get("/", headers=bearer(bad)).status_code == 429
+    assert store.finds == 0
+
+
+def test_a_valid_token_is_cached(tenant: Any, clock: FakeClock, tmp_path: Path) -> None:
+    gate, store, app = counting_gate(tenant, clock, tmp_path)
+    harness = Harness(gate=gate, app=app, tenant=tenant)
+    harness.login("ada@example.com")
+    token, _ = make_token(harness.client)
+    for _ in range(10):
+        assert tool(harness).get("/", headers=bearer(token)).status_code == 200
+    assert store.finds == 1
+    clock.advance(TTL + 1)
+    assert tool(harness).get("/", headers=bearer(token)).status_code == 200
+    assert store.finds == 2
+
+
+def test_last_used_and_the_audit_trail(
+    signed_in: Harness, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="pwless_gate.audit"):
+        token, _ = make_token(signed_in.client)
+        for _ in range(3):
+            assert tool(signed_in).get("/", headers=bearer(token)).status_code == 200
+            clock.advance(TTL + 61)
+        tool(signed_in).get("/", headers=bearer(new_token()))
+        page = signed_in.client.get("/_gate/tokens").get_data(as_text=True)
+        [token_id] = re.findall(r'name="token_id" value="([^"]+)"', page)
+        signed_in.client.post(
+            "/_gate/tokens/revoke",
+            data={"csrf_token": hidden(page, "csrf_token"), "token_id": token_id},
+        )
+    assert "Last used</dt><dd><time" in page
+    events = [r.event for r in caplog.records if r.name == "pwless_gate.audit"]  # type: ignore[attr-defined]
+    assert events.count("app_token_created") == 1
+    assert events.count("app_token_first_use") == 1
+    assert events.count("app_token_refused") == 1
+    assert events.count("app_token_revoked") == 1
+    assert not any(token in r.getMessage() for r in caplog.records)
