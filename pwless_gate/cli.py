@@ -75,6 +75,22 @@ def _parser() -> argparse.ArgumentParser:
         help="turn on Allow Offline Access (refresh tokens) for the --api just before it",
     )
     tenant.add_argument(
+        "--m2m-client",
+        action="append",
+        default=[],
+        metavar="ID:SECRET",
+        help="a machine-to-machine application that may use the client_credentials grant "
+        "for every --api (repeatable)",
+    )
+    tenant.add_argument(
+        "--m2m-grant",
+        action="append",
+        default=[],
+        metavar="ID=AUDIENCE[=SCOPES]",
+        help="authorise the --m2m-client ID for the --api AUDIENCE only (with the scopes, "
+        "comma-separated); repeatable; a client with grants gets no other API",
+    )
+    tenant.add_argument(
         "--trust-forwarded-for",
         action="store_true",
         help='turn on the application\'s "Trust Token Endpoint IP Header" (off in a new tenant)',
@@ -207,6 +223,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 except ValueError as exc:
                     print(f"pwless-gate: --roles-claim: {exc}", file=sys.stderr)
                     return 2
+            machines = _m2m_clients(args.m2m_client)
+            grants = _m2m_grants(args.m2m_grant)
+            if isinstance(machines, str) or isinstance(grants, str):
+                print(
+                    f"pwless-gate: {machines if isinstance(machines, str) else grants}",
+                    file=sys.stderr,
+                )
+                return 2
             main_serve(
                 args.host,
                 args.port,
@@ -222,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 authorization_code_lifetime=args.authorization_code_lifetime,
                 roles_claim=args.roles_claim,
                 roles=roles,
+                machine_clients=machines,
+                client_grants=grants,
             )
         elif args.command == "serve":
             return _serve(args.app, args.host, args.port)
@@ -238,6 +264,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 GateConfig.from_env(), args.method, args.url, user=args.user, roles=args.role
             )
     except ConfigError as exc:
+        print(f"pwless-gate: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # the local tenant's switches contradict each other
+        if args.command != "dev-tenant":
+            raise
         print(f"pwless-gate: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -272,6 +303,30 @@ def _serve(spec: str, host: str, port: int) -> int:
     app = gate(spec)
     run_simple(host, port, app, threaded=True)
     return 0
+
+
+def _m2m_clients(values: Sequence[str]) -> dict[str, str] | str:
+    """``--m2m-client ID:SECRET`` values as {id: secret}, or the problem."""
+    clients: dict[str, str] = {}
+    for value in values:
+        client_id, _, secret = value.partition(":")
+        if not client_id or not secret:
+            return f"--m2m-client {value!r} must look like ID:SECRET"
+        clients[client_id] = secret
+    return clients
+
+
+def _m2m_grants(values: Sequence[str]) -> dict[str, dict[str, list[str]]] | str:
+    """``--m2m-grant ID=AUDIENCE[=SCOPES]`` values as {id: {audience: scopes}}, or the problem."""
+    grants: dict[str, dict[str, list[str]]] = {}
+    for value in values:
+        client_id, _, rest = value.partition("=")
+        audience, _, scopes = rest.partition("=")
+        if not client_id or not audience:
+            return f"--m2m-grant {value!r} must look like ID=AUDIENCE or ID=AUDIENCE=SCOPE,SCOPE"
+        names = scopes.replace(",", " ").split()
+        grants.setdefault(client_id, {})[audience] = names
+    return grants
 
 
 def _is_loopback(host: str) -> bool:

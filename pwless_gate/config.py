@@ -54,6 +54,8 @@ MAX_APP_TOKEN_DAYS = 3650
 
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+#: An Auth0 client id (32 letters and digits there; the local tenant takes any such name).
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _COLOUR = re.compile(r"^#([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 
 
@@ -179,6 +181,9 @@ class GateConfig:
     support_contact: str | None = None
     jwks_min_refresh: float = 30.0
     clock_leeway: int = 60
+    #: Machine clients (Auth0 client ids) admitted with a client-credentials bearer
+    #: token for ``audience``.
+    allowed_clients: tuple[str, ...] = ()
     # Derived in __post_init__; not settings.
     auth0_base_url: str = field(init=False, repr=False)
     issuer: str = field(init=False, repr=False)
@@ -220,6 +225,7 @@ class GateConfig:
         self._build_allow_list()
         self._build_metrics_networks()
         self._check_region()
+        self._check_machines()
 
     @property
     def store_is_default(self) -> bool:
@@ -306,6 +312,22 @@ class GateConfig:
                 )
             paths.append(path)
         self._derive("logout_paths", tuple(dict.fromkeys(paths)))
+
+    def _check_machines(self) -> None:
+        """``allowed_clients``: Auth0 client ids, and an ``audience`` their tokens are for."""
+        clients = tuple(dict.fromkeys(c.strip() for c in self.allowed_clients if c.strip()))
+        for client in clients:
+            if not _CLIENT_ID.match(client):
+                raise ConfigError(
+                    _env("allowed_clients"), f"{client!r} is not a client id (letters, digits, -_.)"
+                )
+        if clients and not (self.audience or "").strip():
+            raise ConfigError(
+                _env("allowed_clients"),
+                f"needs {_env('audience')}: machines' tokens are checked against that API's "
+                "identifier (the audience their client-credentials grant asks for)",
+            )
+        self._derive("allowed_clients", clients)
 
     def _check_region(self) -> None:
         """An ISO country code phonenumbers knows, upper-cased (numbers typed without + use it)."""

@@ -10,13 +10,19 @@ and a mapping to read the few headers from) and answers with one decision:
   (so its own logout runs) and delete the session cookie in its answer;
 - :class:`Renew`: a verified session that needs a token refresh or its idle
   timeout pushed back first;
-- :class:`Deny`: a verified session the ``authorize`` hook refused (403);
+- :class:`Deny`: a verified identity an access rule or the ``authorize`` hook
+  refused (403);
 - :class:`Anonymous`: a public path or CORS preflight; call the app with no user
   (``preflight`` says it is let through only as a preflight: the app's CORS
   headers reach the client, nothing else);
-- :class:`Challenge`: nobody is signed in; redirect a browser to the sign-in
-  page, or answer an API client 401 (``api`` says which; ``home`` that the
-  sign-in should lead to the app's home, not back to a logout path);
+- :class:`Challenge`: nobody is signed in; redirect a browser's top-level
+  navigation to the sign-in page, or answer anything else 401 (``api`` says
+  which, see :func:`is_navigation`; ``home`` that the sign-in should lead to
+  the app's home, not back to a logout path);
+- :class:`MachineToken`: no session, not a public path, but a machine's bearer
+  token that the machine cache does not know yet: the adapter verifies it
+  (which may fetch the tenant's keys), then asks :meth:`Decider.admit_machine`,
+  or answers :data:`INVALID_TOKEN` (401);
 - :class:`GateRoute`: a path of the gate's own (sign-in pages and endpoints);
 - :class:`Unavailable`: the session store cannot answer; 503 (fail closed).
 - :class:`ForwardToken`: no session, but a valid app token; call the app as its
@@ -25,12 +31,13 @@ and a mapping to read the few headers from) and answers with one decision:
   fail: 401 with a Basic challenge, or 429 when the client's IP is throttled.
 - :class:`Closed`: an access rule with ``policy = "deny"``: 403 for everyone;
 - :class:`StepUp`: a rule's ``max_age`` is past since this person signed in:
-  sign in again (a browser is sent to the sign-in page, an API client gets 401).
+  sign in again (a browser's navigation is sent to the sign-in page, anything
+  else gets 401 ``login_required``, as a :class:`Challenge` does).
 
 The access rules (:mod:`pwless_gate.rules`) plug in at two points: a closed
 rule answers before the session is looked at (:meth:`Decider.closed_rule`),
-and every verified identity (a session, an app token, any other way in) goes
-through :meth:`Decider.apply_rules` before it is forwarded.
+and every verified identity (a session, an app token, a machine's bearer
+token) goes through :meth:`Decider.apply_rules` before it is forwarded.
 
 It knows nothing of WSGI, Werkzeug or responses: it reads strings and a
 mapping and returns a small object, so it is tested without a server and an
@@ -49,6 +56,7 @@ from typing import Any, Protocol
 
 from .cookies import Cookies
 from .errors import StoreUnavailable
+from .machines import Machines, bearer_token
 from .rules import Rule as AccessRule
 from .rules import RuleSet, Verdict, verdict
 from .sessions import CachedSession, SessionCache, User
@@ -121,7 +129,8 @@ class Renew(Decision):
 
 
 class Deny(Decision):
-    """Signed in as ``user``, but ``authorize`` said no: 403 (JSON when ``api``)."""
+    """Signed in as ``user``, but an access rule or ``authorize`` said no: 403 (JSON
+    when ``api``: a client that wants JSON, an app token or a machine)."""
 
     __slots__ = ("api", "user")
 
@@ -131,7 +140,7 @@ class Deny(Decision):
 
 
 class Challenge(Decision):
-    """Nobody is signed in: the sign-in page for a browser, 401 when ``api``.
+    """Nobody is signed in: the sign-in page for a browser's navigation, 401 when ``api``.
 
     ``home``: the path was one of the app's logout paths, so the sign-in leads
     to the app's home instead (coming back there would sign out again).
@@ -142,6 +151,25 @@ class Challenge(Decision):
     def __init__(self, api: bool, home: bool = False) -> None:
         self.api = api
         self.home = home
+
+
+class MachineToken(Decision):
+    """No session, and ``token`` is a bearer JWT not verified yet: the adapter verifies it.
+
+    A machine's client-credentials token (see :mod:`pwless_gate.machines`); the
+    verification may fetch the tenant's keys, so it happens outside the decision.
+    """
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+
+class InvalidToken(Decision):
+    """A machine's bearer token was refused: 401 with ``error="invalid_token"`` (RFC 6750)."""
+
+    __slots__ = ()
 
 
 class Anonymous(Decision):
@@ -201,8 +229,9 @@ class Closed(Decision):
 class StepUp(Decision):
     """Signed in as ``user`` longer ago than the rule's ``max_age``: sign in again.
 
-    A browser goes to the sign-in page (which says why) and comes back; an API
-    client gets 401 ``login_required``.
+    A browser's navigation goes to the sign-in page (which says why) and comes
+    back; anything else (``api``, see :func:`is_navigation`) gets 401
+    ``login_required``.
     """
 
     __slots__ = ("api", "max_age", "user")
@@ -230,6 +259,60 @@ ANONYMOUS = Anonymous()
 PREFLIGHT = Anonymous(preflight=True)
 GATE_ROUTE = GateRoute()
 UNAVAILABLE = Unavailable()
+INVALID_TOKEN = InvalidToken()
+
+#: The methods a browser navigates with when it sends no ``Sec-Fetch-*`` headers.
+NAVIGATION_METHODS = frozenset(("GET", "HEAD", "POST"))
+
+
+def is_navigation(method: str, headers: Mapping[str, Any]) -> bool:
+    """True for a browser's top-level navigation: the only request sent to the sign-in page.
+
+    ``Sec-Fetch-Mode: navigate``; or, from a client that sends no ``Sec-Fetch-*``
+    header, a GET, HEAD or POST without ``X-Requested-With`` whose ``Accept``
+    lists ``text/html`` first (every browser's navigation does). Everything
+    else is false and gets a 401 challenge: curl and wget (``*/*``), pip (JSON
+    or HTML index types, not HTML first), git, WebDAV and CalDAV methods
+    (PROPFIND, REPORT…), ``fetch()`` and XHR.
+    """
+    mode = headers.get("HTTP_SEC_FETCH_MODE")
+    if mode is not None:
+        return bool(mode == "navigate")
+    if "HTTP_SEC_FETCH_DEST" in headers or "HTTP_SEC_FETCH_SITE" in headers:
+        return False
+    if method not in NAVIGATION_METHODS or headers.get("HTTP_X_REQUESTED_WITH"):
+        return False
+    return html_first(headers.get("HTTP_ACCEPT"))
+
+
+def from_browser_script(headers: Mapping[str, Any]) -> bool:
+    """A browser's own request that is not a navigation: ``fetch()``, XHR, a subresource.
+
+    ``Sec-Fetch-Mode`` other than ``navigate``, or ``X-Requested-With``. Such a
+    request gets its 401 without a Basic challenge: a browser answers Basic with
+    its own username/password dialog, which no gate credential fits.
+    """
+    mode = headers.get("HTTP_SEC_FETCH_MODE")
+    if mode is not None:
+        return bool(mode != "navigate")
+    return bool(headers.get("HTTP_X_REQUESTED_WITH"))
+
+
+def html_first(accept: object) -> bool:
+    """``Accept`` lists ``text/html`` first (in order, not by ``q``), not with ``q=0``."""
+    if not isinstance(accept, str):
+        return False
+    media, _, params = accept.partition(",")[0].partition(";")
+    if media.strip().lower() != "text/html":
+        return False
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value.strip()) > 0
+            except ValueError:
+                return False
+    return True
 
 
 def wants_json(headers: Mapping[str, Any]) -> bool:
@@ -243,22 +326,6 @@ def wants_json(headers: Mapping[str, Any]) -> bool:
         return True
     accept = str(headers.get("HTTP_ACCEPT", ""))
     return "json" in accept and "html" not in accept
-
-
-def is_navigation(method: str, headers: Mapping[str, Any]) -> bool:
-    """A browser's top-level navigation, which may be sent to the sign-in page.
-
-    ``Sec-Fetch-Mode: navigate``; without ``Sec-Fetch-*`` headers, a GET, HEAD
-    or POST whose ``Accept`` puts ``text/html`` first. Everything else (curl,
-    pip, git, CalDAV methods, ``fetch()``) is asked for credentials with a 401.
-    Used while app tokens are on (issue 13, item 1 makes this the rule for all).
-    """
-    mode = headers.get("HTTP_SEC_FETCH_MODE")
-    if mode:
-        return bool(mode == "navigate")
-    if method not in ("GET", "HEAD", "POST"):
-        return False
-    return str(headers.get("HTTP_ACCEPT", "")).lstrip().lower().startswith("text/html")
 
 
 def is_preflight(method: str, headers: Mapping[str, Any]) -> bool:
@@ -281,7 +348,9 @@ class Decider:
     application's hook; ``logout_paths`` the app's own logout paths (exact
     ``PATH_INFO`` values, as :class:`~pwless_gate.config.GateConfig` checked
     them; each also matches with a trailing ``/``); ``clock`` tells when a
-    session is due for renewal.
+    session is due for renewal; ``machines``, when set, admits the bearer
+    tokens of allowed machine clients (only asked for a request without a
+    valid session).
     """
 
     prefix: str
@@ -293,6 +362,7 @@ class Decider:
     public_preflight: bool = False
     authorize: Authorize | None = None
     logout_paths: frozenset[str] = frozenset()
+    machines: Machines | None = None
     #: App tokens (``app_tokens`` on): asked when a request has no usable session.
     tokens: TokenCheck | None = None
     prefix_slash: str = field(init=False)
@@ -348,11 +418,15 @@ class Decider:
                 return decision
         public = self._public(facts, rule)
         if public is not None:
-            return public
+            return public  # there Authorization is the app's business
         if self.tokens is not None and "HTTP_AUTHORIZATION" in facts.headers:
             token = self._token(facts)
             if token is not None:
                 return token
+        if self.machines is not None:
+            bearer = bearer_token(facts.headers)
+            if bearer is not None:
+                return self._machine(facts, self.machines, bearer)
         return self.challenge(facts)
 
     def _token(self, facts: RequestFacts) -> Decision | None:
@@ -405,13 +479,28 @@ class Decider:
         return Forward(entry, cookie)
 
     def challenge(self, facts: RequestFacts) -> Challenge:
-        """The challenge for a request with no (usable) session."""
+        """The challenge for a request with no (usable) session: a redirect to the
+        sign-in page only for a browser's navigation (:func:`is_navigation`)."""
         home = bool(self.logout_paths) and facts.path in self.logout_paths
-        api = wants_json(facts.headers)
-        if not api and self.tokens is not None:
-            # With app tokens on, tools must be asked for credentials, not sent to a page.
-            api = not is_navigation(facts.method, facts.headers)
-        return Challenge(api, home)
+        return Challenge(not is_navigation(facts.method, facts.headers), home)
+
+    # -- machines (client-credentials bearer tokens) ---------------------------------
+
+    def _machine(self, facts: RequestFacts, machines: Machines, token: str) -> Decision:
+        """A machine's bearer token: admitted from the cache, or to be verified."""
+        entry = machines.cached(token)
+        if entry is None:
+            return MachineToken(token)
+        return self.admit_machine(facts, entry)
+
+    def admit_machine(self, facts: RequestFacts, entry: CachedSession) -> Decision:
+        """Forward a verified machine, unless ``authorize`` refuses it (403 JSON).
+
+        A machine has no gate session, so the app's logout paths end nothing.
+        """
+        if self.authorize is not None and not self.authorize(facts.headers, entry.user):
+            return Deny(entry.user, True)
+        return Forward(entry)
 
     # -- the access rules ----------------------------------------------------------
 

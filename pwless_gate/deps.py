@@ -19,6 +19,7 @@ from .cookies import Cookies
 from .csrf import CsrfGuard
 from .decide import Authorize
 from .idtokens import TokenVerifier
+from .machines import Machines
 from .metrics import Metrics
 from .pacing import Pacer
 from .renew import Renewer
@@ -59,3 +60,5 @@ class Deps:
     pacer: Pacer | None = None
     #: App tokens, with ``app_tokens`` on.
     tokens: AppTokens | None = None
+    #: Admits allowed machine clients' bearer tokens (``allowed_clients``); None when off.
+    machines: Machines | None = None

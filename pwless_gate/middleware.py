@@ -31,6 +31,7 @@ from .config import GateConfig
 from .cookies import Cookies
 from .csrf import CsrfGuard
 from .decide import (
+    INVALID_TOKEN,
     Anonymous,
     Authorize,
     BadToken,
@@ -43,15 +44,18 @@ from .decide import (
     ForwardAndSignOut,
     ForwardToken,
     GateRoute,
+    InvalidToken,
+    MachineToken,
     Renew,
     RequestFacts,
     StepUp,
     Unavailable,
 )
 from .deps import Deps, Hooks, UserCallback
-from .errors import ConfigError
-from .idtokens import TokenVerifier
+from .errors import Auth0Unavailable, ConfigError, TokenError
+from .idtokens import AccessTokenVerifier, JwksCache, TokenVerifier
 from .loading import load_app
+from .machines import Machines
 from .pacing import Pacer
 from .preflight import preflight_answer
 from .renew import Renewer
@@ -253,6 +257,8 @@ class PasswordlessGate:
                 clock=clock,
                 roles_claim=config.roles_claim,
             )
+        jwks = JwksCache(self.auth0.jwks, clock=clock, min_refresh=config.jwks_min_refresh)
+        self.machines = _machines(config, jwks, clock)
         self.views = GateViews(
             Deps(
                 config=config,
@@ -260,10 +266,9 @@ class PasswordlessGate:
                 verifier=TokenVerifier(
                     issuer=config.issuer,
                     client_id=config.client_id,
-                    fetch_jwks=self.auth0.jwks,
                     clock=clock,
                     leeway=config.clock_leeway,
-                    min_refresh=config.jwks_min_refresh,
+                    keys=jwks,
                 ),
                 sessions=self.sessions,
                 transactions=TransactionSigner(keys, config.login_lifetime, clock=clock),
@@ -277,6 +282,7 @@ class PasswordlessGate:
                 renewer=self._renewer,
                 pacer=pacer,
                 tokens=self.tokens,
+                machines=self.machines,
             )
         )
         self.decider = Decider(
@@ -290,6 +296,7 @@ class PasswordlessGate:
             logout_paths=frozenset(config.logout_paths),
             clock=clock,
             tokens=self.tokens,
+            machines=self.machines,
         )
         self._proxied_proto = bool(config.proxies.x_proto)
         self._proxied_prefix = bool(config.proxies.x_prefix)
@@ -377,6 +384,10 @@ class PasswordlessGate:
             return views.challenge(environ, start_response, decision.api, decision.home)
         if type(decision) is GateRoute:
             return views(environ, start_response)
+        if type(decision) is MachineToken:
+            return self._machine(facts, environ, start_response, decision.token)
+        if type(decision) is InvalidToken:
+            return views.invalid_token(environ, start_response)
         # Anonymous: a public path or preflight, no user.
         self.cookies.strip_own(environ)
         if type(decision) is Anonymous and decision.preflight:
@@ -450,6 +461,44 @@ class PasswordlessGate:
         except Exception as exc:
             return self.views.failed(environ, start_response, exc)
         return self.carry_out(decision, facts, environ, start_response)
+
+    def _machine(
+        self,
+        facts: RequestFacts,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        token: str,
+    ) -> Iterable[bytes]:
+        """A machine's bearer token not seen before: verify it, then admit or refuse."""
+        assert self.machines is not None  # the decision is only made with machines
+        try:
+            entry = self.machines.verify(token)
+            decision = self.decider.admit_machine(facts, entry)
+        except TokenError as exc:
+            log.info("bearer token refused: %s", exc)
+            decision = INVALID_TOKEN
+        except Auth0Unavailable as exc:
+            log.warning("bearer token not verified, the tenant's keys are unavailable: %s", exc)
+            return self.views.unavailable(environ, start_response)
+        except Exception as exc:  # a hook's bug: logged, 500, the app is not called
+            return self.views.failed(environ, start_response, exc)
+        return self.carry_out(decision, facts, environ, start_response)
+
+
+def _machines(config: GateConfig, jwks: JwksCache, clock: Callable[[], float]) -> Machines | None:
+    """The verifier of machines' bearer tokens, with ``allowed_clients`` (and so an audience)."""
+    if not config.allowed_clients or config.audience is None:
+        return None
+    verifier = AccessTokenVerifier(
+        issuer=config.issuer,
+        audience=config.audience,
+        keys=jwks,
+        clock=clock,
+        leeway=config.clock_leeway,
+    )
+    return Machines(
+        verifier, config.allowed_clients, clock=clock, maxsize=config.session_cache_size
+    )
 
 
 def _metrics(config: GateConfig, registry: Any) -> metrics_module.Metrics | None:

@@ -15,6 +15,7 @@ the hot path.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote_to_bytes, urlencode
@@ -23,9 +24,11 @@ from werkzeug.wrappers import Response
 
 from .answers import Responder, see_other
 from .codes import CodeViews
+from .decide import from_browser_script
 from .deps import Deps
-from .errors import Refused
+from .errors import Refused, TokenError
 from .links import LinkViews
+from .machines import bearer_token
 from .pages import json_response
 from .redirects import safe_next
 from .request import GateRequest
@@ -72,6 +75,19 @@ class GateViews:
         }
         if deps.metrics is not None:
             self._routes["/metrics"] = self.metrics
+        config = deps.config
+        realm = quoted(realm_of(config.brand_name))
+        #: ``WWW-Authenticate`` of a 401 for the app's paths: Basic, so pip, git and
+        #: CalDAV clients ask for credentials; Bearer too when tokens may be sent.
+        bearer = [f"Bearer realm={realm}"] if config.app_tokens or deps.machines else []
+        self.challenges = [f'Basic realm={realm}, charset="UTF-8"', *bearer]
+        #: The same for a page's ``fetch()``/XHR: no Basic, which browsers answer with a
+        #: password dialog of their own.
+        self.browser_challenges = [f"Cookie realm={realm}", *bearer]
+        self.invalid_token_challenge = (
+            f'Bearer realm={realm}, error="invalid_token", '
+            'error_description="The access token is not valid"'
+        )
         if deps.tokens is not None:
             self._routes["/tokens"] = self.tokens.page
             self._routes["/tokens/revoke"] = self.tokens.revoke
@@ -186,8 +202,9 @@ class GateViews:
     def auth(self, request: GateRequest) -> Response:
         """For nginx ``auth_request``: 202 with the user in headers, 401 or 403.
 
-        An app token (in the ``Authorization`` header nginx passes on) counts as
-        a session. nginx passes only 401 and 403 on, so a throttled IP gets 401.
+        An app token or an allowed machine's bearer token (in the ``Authorization``
+        header nginx passes on) counts as a session. nginx passes only 401 and 403
+        on, so a throttled IP gets 401.
         The access rules apply to the original request, read from
         ``X-Original-URI``/``-Method`` (nginx) or ``X-Forwarded-Uri``/``-Method``
         (Traefik) when ``trusted_proxies`` trusts them (``uri``): 403 when a rule
@@ -229,12 +246,20 @@ class GateViews:
                     response.headers["Retry-After"] = str(found)
                 return response
             current = found
+        if current is None and self.deps.machines is not None:
+            token = bearer_token(request.environ)
+            if token is not None:
+                try:
+                    current = self.deps.machines.verify(token)
+                except TokenError as exc:
+                    log.info("bearer token refused: %s", exc)
+                    return self._invalid_token()
         if current is None:
             if rule is not None and rule.public:
                 return Response(status=202, headers={"Cache-Control": "no-store"})
             response = json_response({"error": "unauthorized"}, 401)
-            if self.deps.tokens is not None:
-                self._authenticate(response)
+            if self.deps.tokens is not None or self.deps.machines is not None:
+                self._authenticate(response, environ=request.environ)
             return response
         if rule is not None and not rule.plain:
             session = current.session
@@ -302,7 +327,9 @@ class GateViews:
         api: bool,
         home: bool = False,
     ) -> Iterable[bytes]:
-        """401 JSON for API clients, else a redirect to the sign-in page with ``next``.
+        """401 JSON with a Basic (and Bearer) challenge unless ``api`` is false (a
+        browser's navigation), else a redirect to the sign-in page with ``next``.
+        A page's own ``fetch()``/XHR gets a ``Cookie`` challenge instead of Basic.
 
         ``next`` is the request's own path, or the app's home with ``home`` (an
         app's logout path, which would end the new session at once). The
@@ -312,7 +339,7 @@ class GateViews:
         login_url = request.gate_url("/login")
         if api:
             response = json_response({"error": "unauthorized", "login_url": login_url}, 401)
-            self._authenticate(response)
+            self._authenticate(response, environ=environ)
         else:
             target = request.mount + ("/" if home else _quoted_path(environ))
             query = environ.get("QUERY_STRING", "")
@@ -324,18 +351,30 @@ class GateViews:
             response.headers["Cache-Control"] = "no-store"
         return response(environ, start_response)
 
-    def _authenticate(self, response: Response, error: str = "") -> None:
-        """The ``WWW-Authenticate`` challenges of a 401: Basic and Bearer with app tokens
-        (tools then send a token), else the cookie the gate signs in with."""
-        if self.deps.tokens is None:
-            response.headers["WWW-Authenticate"] = 'Cookie realm="pwless-gate"'
-            return
-        realm = self.deps.config.brand_name.replace("\\", "").replace('"', "")
-        response.headers.add("WWW-Authenticate", f'Basic realm="{realm}", charset="UTF-8"')
-        bearer = f'Bearer realm="{realm}"'
-        if error:
-            bearer += f', error="{error}"'
-        response.headers.add("WWW-Authenticate", bearer)
+    def _authenticate(
+        self, response: Response, error: str = "", environ: WSGIEnvironment | None = None
+    ) -> None:
+        """The ``WWW-Authenticate`` challenges of a 401: Basic, so tools ask for
+        credentials, and Bearer with app tokens or machines (carrying ``error``, RFC
+        6750). A page's own ``fetch()``/XHR (``environ``) gets ``Cookie`` instead of
+        Basic, which browsers answer with a password dialog of their own."""
+        scripted = environ is not None and from_browser_script(environ)
+        for challenge in self.browser_challenges if scripted else self.challenges:
+            if error and challenge.startswith("Bearer "):
+                challenge += f', error="{error}"'
+            response.headers.add("WWW-Authenticate", challenge)
+
+    def invalid_token(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """401 ``invalid_token`` (RFC 6750): a machine's bearer token was refused."""
+        return self._invalid_token()(environ, start_response)
+
+    def _invalid_token(self) -> Response:
+        response = json_response({"error": "invalid_token"}, 401)
+        response.headers["WWW-Authenticate"] = self.invalid_token_challenge
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     def bad_token(
         self, environ: WSGIEnvironment, start_response: StartResponse, retry_after: int
@@ -442,6 +481,18 @@ class GateViews:
         """The answer to an exception raised while deciding (a hook's bug): logged, 500."""
         request = GateRequest(environ, self.deps)
         return self.r.error(request, exc)(environ, start_response)
+
+
+def realm_of(brand: str) -> str:
+    """``brand`` as an HTTP header can carry it: printable ASCII (accents dropped)."""
+    ascii_text = unicodedata.normalize("NFKD", brand).encode("ascii", "ignore").decode()
+    text = "".join(ch for ch in ascii_text if " " <= ch <= "~").strip()
+    return text or "pwless-gate"
+
+
+def quoted(text: str) -> str:
+    """``text`` as an HTTP quoted-string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _quoted_path(environ: WSGIEnvironment) -> str:

@@ -26,7 +26,7 @@ from .constants import (
 from .faults import Fault, make_fault, parse_fault
 from .httpio import ApiError, json_response, read_body
 from .messages import Message
-from .state import Settings, TenantState
+from .state import MachineClient, Settings, TenantState
 from .users import normalise
 
 if TYPE_CHECKING:
@@ -129,9 +129,16 @@ class DevTenant:
     to id_tokens and access tokens under that namespaced claim; Auth0 drops
     custom claims named under its own domains, so those are refused.
 
-    Raises ValueError when ``offline_access_apis`` names an API not in ``apis``,
-    or ``roles_claim`` is not an http(s) URL outside Auth0's domains, or
-    ``roles`` are given without it.
+    ``machine_clients`` maps the client ids of machine-to-machine applications to
+    their secrets: they may use only the client-credentials grant, for every API
+    in ``apis``, with no scopes, unless ``client_grants`` lists the APIs (and the
+    scopes there) a client is authorised for: ``{client_id: {audience: scopes}}``.
+    Their tokens carry no roles (the post-login Action does not run for them).
+
+    Raises ValueError when ``offline_access_apis`` or ``client_grants`` name an API
+    not in ``apis``, a machine client has the application's id or no secret,
+    ``roles_claim`` is not an http(s) URL outside Auth0's domains, or ``roles``
+    are given without it.
     """
 
     def __init__(
@@ -160,6 +167,8 @@ class DevTenant:
         refresh_idle_lifetime: float = REFRESH_IDLE_LIFETIME,
         roles_claim: str | None = None,
         roles: Mapping[str, Iterable[str]] | None = None,
+        machine_clients: Mapping[str, str] | None = None,
+        client_grants: Mapping[str, Mapping[str, Iterable[str]]] | None = None,
     ) -> None:
         apis, offline_access_apis = frozenset(apis), frozenset(offline_access_apis)
         if roles and roles_claim is None:
@@ -169,6 +178,7 @@ class DevTenant:
         if not offline_access_apis <= apis:
             unknown = ", ".join(sorted(offline_access_apis - apis))
             raise ValueError(f"offline access for APIs the tenant does not have: {unknown}")
+        machines = _machine_clients(client_id, apis, machine_clients or {}, client_grants or {})
         settings = Settings(
             client_id=client_id,
             client_secret=client_secret,
@@ -189,6 +199,7 @@ class DevTenant:
             refresh_idle_lifetime=refresh_idle_lifetime,
             roles_claim=roles_claim,
             roles=_roles_by_identifier(roles or {}),
+            machine_clients=machines,
         )
         self._state = TenantState(
             settings,
@@ -368,3 +379,32 @@ class DevTenant:
             500,
             mimetype="text/html",
         )
+
+
+def _machine_clients(
+    client_id: str,
+    apis: frozenset[str],
+    secrets: Mapping[str, str],
+    grants: Mapping[str, Mapping[str, Iterable[str]]],
+) -> dict[str, MachineClient]:
+    """The machine clients of ``DevTenant(machine_clients=..., client_grants=...)``."""
+    for machine_id, secret in secrets.items():
+        if not machine_id or machine_id == client_id:
+            raise ValueError(f"machine client id {machine_id!r} must differ from the app's")
+        if not secret:
+            raise ValueError(f"machine client {machine_id!r} needs a secret")
+    unknown = sorted(set(grants) - set(secrets))
+    if unknown:
+        raise ValueError(f"client grants for clients the tenant does not have: {unknown[0]}")
+    clients = {}
+    for machine_id, secret in secrets.items():
+        granted = grants.get(machine_id)
+        if granted is None:
+            clients[machine_id] = MachineClient(secret)
+            continue
+        missing = sorted(set(granted) - apis)
+        if missing:
+            raise ValueError(f"a client grant for an API the tenant does not have: {missing[0]}")
+        scopes = {audience: tuple(dict.fromkeys(s)) for audience, s in granted.items()}
+        clients[machine_id] = MachineClient(secret, scopes)
+    return clients

@@ -159,12 +159,15 @@ def main_serve(
     authorization_code_lifetime: float = AUTHORIZATION_CODE_LIFETIME,
     roles_claim: str | None = None,
     roles: Mapping[str, Sequence[str]] | None = None,
+    machine_clients: Mapping[str, str] | None = None,
+    client_grants: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
 ) -> None:
     """Serve a tenant in the foreground, printing each message it sends, until Ctrl-C.
 
     ``offline_access_apis`` (some of ``apis``) get refresh tokens; ``roles``
-    (identifier → roles) go in tokens under ``roles_claim``. Raises ValueError
-    for a ``roles_claim`` Auth0 would not keep.
+    (identifier → roles) go in tokens under ``roles_claim``; ``machine_clients``
+    and ``client_grants`` are :class:`DevTenant`'s. Raises ValueError for a
+    ``roles_claim`` Auth0 would not keep.
     """
     app = DevTenant(
         client_id=client_id,
@@ -180,6 +183,8 @@ def main_serve(
         on_message=_print_message,
         roles_claim=roles_claim,
         roles=roles,
+        machine_clients=machine_clients,
+        client_grants=client_grants,
     )
     server = _server(app, host, port)
     app.base_url = base_url(host, server.effective_port)
@@ -202,6 +207,12 @@ def main_serve(
     for api in apis:
         offline = " (offline access: refresh tokens)" if api in offline_access_apis else ""
         print(f"[dev-tenant] API {api}{offline}", flush=True)
+    for machine_id in machine_clients or {}:
+        grants = (client_grants or {}).get(machine_id)
+        what = "every API" if grants is None else ", ".join(grants) or "no API"
+        print(
+            f"[dev-tenant] machine client {machine_id}: client credentials for {what}", flush=True
+        )
     try:
         server.run()  # waitress returns from here on Ctrl-C
     except KeyboardInterrupt:

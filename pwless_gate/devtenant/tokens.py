@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .constants import ACCESS_TOKEN_LIFETIME
+from .constants import ACCESS_TOKEN_LIFETIME, CLIENT_CREDENTIALS_GTY, MACHINE_SUB_SUFFIX
 from .keys import KeyRing
 from .refresh import RefreshTokens
 from .users import Login
@@ -74,6 +74,29 @@ class TokenIssuer:
         body["expires_in"] = self.access_token_lifetime
         if login.scopes:
             body["scope"] = " ".join(login.scopes)
+        return body
+
+    def client_credentials(
+        self, client_id: str, audience: str, scopes: tuple[str, ...], issuer: str
+    ) -> dict[str, object]:
+        """Return the ``/oauth/token`` success body of the client-credentials grant:
+        a JWT access token for ``audience`` naming the machine (see ``constants.py``)."""
+        now = int(self._clock())
+        claims: dict[str, object] = {
+            "iss": issuer,
+            "sub": client_id + MACHINE_SUB_SUFFIX,
+            "aud": audience,
+            "iat": now,
+            "exp": now + self.access_token_lifetime,
+        }
+        if scopes:
+            claims["scope"] = " ".join(scopes)
+        claims.update(gty=CLIENT_CREDENTIALS_GTY, azp=client_id)
+        body: dict[str, object] = {"access_token": self.key.sign(claims)}
+        if scopes:
+            body["scope"] = " ".join(scopes)
+        body["expires_in"] = self.access_token_lifetime
+        body["token_type"] = "Bearer"  # noqa: S105 - the scheme name, not a secret
         return body
 
     def refresh_login(self, refresh_token: str) -> Login | None:

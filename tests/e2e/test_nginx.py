@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 from pwless_gate import PasswordlessGate
 
 from ..examples.support import serving
-from ..helpers import CLIENT_ID, CLIENT_SECRET, FakeClock, gate_config, http_sign_in
+from ..helpers import BROWSER, CLIENT_ID, CLIENT_SECRET, FakeClock, gate_config, http_sign_in
 from ..procs import ROOT, Process, free_port, gunicorn, require_binary, wait_for_port
 
 pytestmark = pytest.mark.slow
@@ -94,13 +94,19 @@ def test_nginx_auth_request_protects_another_app(stack: str, tenant: Any) -> Non
     base = stack
     spoof = {"X-Forwarded-User": "boss@example.com", "Remote-User": "boss@example.com"}
     anonymous = requests.get(
-        f"{base}/reports/q3?year=2026&x=a%26b", headers=spoof, allow_redirects=False, timeout=10
+        f"{base}/reports/q3?year=2026&x=a%26b",
+        headers={**spoof, **BROWSER},
+        allow_redirects=False,
+        timeout=10,
     )
     assert anonymous.status_code == 302
     location = anonymous.headers["Location"]
     assert location == "/_gate/login?next=%2Freports%2Fq3%3Fyear%3D2026%26x%3Da%2526b"
     api = requests.get(f"{base}/api", headers={"Accept": "application/json"}, timeout=10)
     assert api.status_code == 401
+    curl = requests.get(f"{base}/api", headers={"Accept": "*/*"}, timeout=10)
+    assert curl.status_code == 401
+    assert curl.headers["WWW-Authenticate"].startswith("Basic realm=")
     assert requests.get(f"{base}/_gate/auth", timeout=10).status_code == 404
 
     browser, done = http_sign_in(
