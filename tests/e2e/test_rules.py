@@ -16,7 +16,15 @@ import requests
 from pwless_gate import PasswordlessGate
 
 from ..examples.support import TIMEOUT, serving
-from ..helpers import FakeClock, RecordingApp, gate_config, hidden, http_sign_in
+from ..helpers import (
+    BROWSER,
+    FakeClock,
+    RecordingApp,
+    browser_session,
+    gate_config,
+    hidden,
+    http_sign_in,
+)
 
 ROLES = "https://example.com/roles"
 PHONE = "+14155550123"
@@ -105,7 +113,7 @@ def sign_in(base: str, tenant: Any, email: str, next: str = "/") -> requests.Ses
 
 
 def sms_sign_in(base: str, tenant: Any, phone: str) -> requests.Session:
-    browser = requests.Session()
+    browser = browser_session()
     page = browser.get(f"{base}/_gate/login", timeout=TIMEOUT)
     sent = browser.post(
         f"{base}/_gate/login",
@@ -137,7 +145,9 @@ def test_public_rules_need_no_sign_in(gate: tuple[str, RecordingApp]) -> None:
     answer = requests.get(base + "/healthz/live", allow_redirects=False, timeout=TIMEOUT)
     assert answer.status_code == 200
     assert app.calls[-1].get("REMOTE_USER") is None
-    assert status(requests, base + "/reports") == 302  # no rule: a sign-in first
+    # No rule: a sign-in first (a browser's navigation), a challenge for a tool.
+    assert status(requests, base + "/reports", headers=BROWSER) == 302
+    assert status(requests, base + "/reports") == 401
 
 
 def test_a_deny_rule_is_closed_to_everyone_without_calling_the_app(
@@ -158,7 +168,7 @@ def test_signed_in_but_not_allowed_gets_the_403_page_or_json(
     gate: tuple[str, RecordingApp], tenant: Any
 ) -> None:
     base, app = gate
-    assert status(requests, base + "/admin/users") == 302
+    assert status(requests, base + "/admin/users", headers=BROWSER) == 302
     ada = sign_in(base, tenant, "ada@example.com")
     called = len(app.calls)
     page = ada.get(base + "/admin/users", timeout=TIMEOUT)
@@ -285,7 +295,7 @@ def test_signing_in_as_someone_else_during_step_up_ends_the_old_session(
     assert status(ada, base + "/payroll") == 200
     assert app.calls[-1]["REMOTE_USER"] == "bob@example.com"
     # Ada's session is over: her old cookie is signed out, not kept alongside.
-    stale = requests.Session()
+    stale = browser_session()
     stale.cookies.update(old_cookies)
     assert status(stale, base + "/reports") == 302
 
