@@ -494,10 +494,18 @@ class Decider:
         return self.admit_machine(facts, entry)
 
     def admit_machine(self, facts: RequestFacts, entry: CachedSession) -> Decision:
-        """Forward a verified machine, unless ``authorize`` refuses it (403 JSON).
+        """Forward a verified machine, unless the access rules or ``authorize`` refuse
+        it (403 JSON).
 
-        A machine has no gate session, so the app's logout paths end nothing.
+        A machine has no email, phone or roles: a rule with an ``allow`` list refuses
+        it, one with a ``max_age`` too (a token cannot sign in again); a rule that
+        asks only for a sign-in lets it in. A machine has no gate session, so the
+        app's logout paths end nothing.
         """
+        if self.restricted:
+            refused = self.apply_rules(facts, entry, api=True)
+            if refused is not None:
+                return refused
         if self.authorize is not None and not self.authorize(facts.headers, entry.user):
             return Deny(entry.user, True)
         return Forward(entry)
@@ -551,11 +559,13 @@ class Decider:
             )
             if said == Verdict.ADMIT:
                 return None
-        as_api = wants_json(facts.headers) if api is None else api
         if said == Verdict.STALE:
             assert rule.max_age is not None
-            return StepUp(entry.user, rule.max_age, as_api or self.challenge(facts).api)
-        return Deny(entry.user, as_api)
+            # Signing in again is a challenge: a redirect only for a navigation.
+            again = bool(api) or not is_navigation(facts.method, facts.headers)
+            return StepUp(entry.user, rule.max_age, again)
+        # A refusal is a 403 as ``authorize``'s: the page unless the client wants JSON.
+        return Deny(entry.user, wants_json(facts.headers) if api is None else api)
 
     def _public(
         self, facts: RequestFacts, rule: AccessRule | None = _UNMATCHED

@@ -207,9 +207,12 @@ class GateViews:
         on, so a throttled IP gets 401.
         The access rules apply to the original request, read from
         ``X-Original-URI``/``-Method`` (nginx) or ``X-Forwarded-Uri``/``-Method``
-        (Traefik) when ``trusted_proxies`` trusts them (``uri``): 403 when a rule
-        refuses, 401 (``login_required``) when it asks for a recent sign-in.
-        With rules that refuse someone and no trusted original request, the
+        (Traefik) when ``trusted_proxies`` trusts them (``uri``), whoever is
+        asking (a session, an app token, a machine): 403 when a rule refuses,
+        401 (``login_required``) when it asks for a recent sign-in (a token
+        cannot sign in again, so it gets 403 there). On a public rule's path
+        without a session the answer is 202 and ``Authorization`` is left to the
+        app. With rules that refuse someone and no trusted original request, the
         answer is 403 (fail closed) and a warning is logged.
         """
         rules = self.deps.config.rules
@@ -238,6 +241,8 @@ class GateViews:
                 if rule is not None and rule.closed:
                     return json_response({"error": "forbidden"}, 403)
         current = request.current
+        if current is None and rule is not None and rule.public:
+            return Response(status=202, headers={"Cache-Control": "no-store"})
         if current is None and self.deps.tokens is not None:
             found = self.deps.tokens.check(request.environ)
             if isinstance(found, int):
@@ -255,8 +260,6 @@ class GateViews:
                     log.info("bearer token refused: %s", exc)
                     return self._invalid_token()
         if current is None:
-            if rule is not None and rule.public:
-                return Response(status=202, headers={"Cache-Control": "no-store"})
             response = json_response({"error": "unauthorized"}, 401)
             if self.deps.tokens is not None or self.deps.machines is not None:
                 self._authenticate(response, environ=request.environ)
@@ -274,9 +277,12 @@ class GateViews:
                 self.deps.clock(),
             )
             if said == Verdict.STALE:
-                return json_response(
+                response = json_response(
                     {"error": "login_required", "message": "Sign in again to go on."}, 401
                 )
+                if self.deps.tokens is not None or self.deps.machines is not None:
+                    self._authenticate(response, "login_required", environ=request.environ)
+                return response
             if said == Verdict.REFUSE:
                 return json_response({"error": "forbidden"}, 403)
         response = Response(status=202)
@@ -440,9 +446,10 @@ class GateViews:
     def step_up(
         self, environ: WSGIEnvironment, start_response: StartResponse, max_age: int, api: bool
     ) -> Iterable[bytes]:
-        """Signed in too long ago for this part (a rule's ``max_age``): an API client
-        gets 401 ``login_required``; a browser goes to the sign-in page, which says
-        why, and comes back here once signed in again."""
+        """Signed in too long ago for this part (a rule's ``max_age``): anything but a
+        browser's navigation (``api``) gets 401 ``login_required`` with the same
+        challenges as :meth:`challenge`; a navigation goes to the sign-in page, which
+        says why, and comes back here once signed in again."""
         request = GateRequest(environ, self.deps)
         login_url = request.gate_url("/login")
         if api:
@@ -454,7 +461,7 @@ class GateViews:
                 },
                 401,
             )
-            self._authenticate(response, "login_required")
+            self._authenticate(response, "login_required", environ=environ)
         else:
             target = request.mount + _quoted_path(environ)
             query = environ.get("QUERY_STRING", "")

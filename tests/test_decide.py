@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from pwless_gate.cookies import Cookies
 from pwless_gate.decide import (
     Anonymous,
     Challenge,
+    Closed,
     Decider,
     Deny,
     Forward,
@@ -20,6 +22,7 @@ from pwless_gate.decide import (
     MachineToken,
     Renew,
     RequestFacts,
+    StepUp,
     Unavailable,
     from_browser_script,
     is_navigation,
@@ -495,3 +498,73 @@ def test_authorize_is_asked_for_machines_too_and_logout_paths_end_nothing() -> N
 
 def facts(path: str) -> RequestFacts:
     return RequestFacts("GET", path, None, False, {"PATH_INFO": path, **bearer("eyJ.x.y")})
+
+
+# -- the access rules, for every way in ---------------------------------------------------
+
+RULES = """
+[[rules]]
+path = "/admin"
+allow = ["ada@example.com"]
+
+[[rules]]
+path = "/team"
+policy = "signed-in"
+
+[[rules]]
+path = "/payroll"
+max_age = 900
+
+[[rules]]
+path = "/old-export"
+policy = "deny"
+"""
+
+
+def ruled(tmp_path: Path, **settings: Any) -> Core:
+    path = tmp_path / "rules.toml"
+    path.write_text(RULES)
+    return Core(rules_file=str(path), public_paths=("/health",), **settings)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        pytest.param("/admin", Deny, id="allow-list-refuses-a-machine"),
+        pytest.param("/team", Forward, id="plain-signed-in-admits-it"),
+        pytest.param("/reports", Forward, id="no-rule-admits-it"),
+        pytest.param("/payroll", Deny, id="max-age-a-token-cannot-meet"),
+        pytest.param("/old-export", Closed, id="deny-rule-closes-it"),
+    ],
+)
+def test_the_rules_apply_to_machines(tmp_path: Path, path: str, expected: type) -> None:
+    core = ruled(tmp_path, machines=FakeMachines("eyJ.known.token"))
+    known = FakeMachines("eyJ.known.token").entry
+    cached = core.decide(path, headers=bearer("eyJ.known.token"))
+    verified = core.decider.admit_machine(facts(path), known)
+    assert (type(cached), type(verified)) == (expected, expected)
+    if expected is Deny:
+        assert cached.api is True  # a machine gets JSON
+
+
+def test_a_deny_rule_answers_before_any_credential_and_public_leaves_them_alone(
+    tmp_path: Path,
+) -> None:
+    core = ruled(tmp_path, machines=FakeMachines("eyJ.known.token"))
+    # Not even handed over for verification: the path is closed to everyone.
+    assert type(core.decide("/old-export", headers=bearer("eyJ.new.token"))) is Closed
+    assert type(core.decide("/health", headers=bearer("eyJ.new.token"))) is Anonymous
+
+
+def test_a_step_up_redirects_only_a_navigation(tmp_path: Path) -> None:
+    core = ruled(tmp_path)
+    cookie = core.sign_in()
+    assert type(core.decide("/payroll", cookie=cookie)) is Forward
+    core.clock.advance(901)
+    navigation = core.decide("/payroll", cookie=cookie)
+    assert (type(navigation), navigation.api, navigation.max_age) == (StepUp, False, 900)
+    for headers in (API, {"HTTP_ACCEPT": "*/*"}, {"HTTP_SEC_FETCH_MODE": "cors"}):
+        decision = core.decide("/payroll", cookie=cookie, headers=headers)
+        assert (type(decision), decision.api) == (StepUp, True)
+    assert type(core.decide("/payroll", cookie=cookie, method="PROPFIND")) is StepUp
+    assert core.decide("/payroll", cookie=cookie, method="PROPFIND").api is True

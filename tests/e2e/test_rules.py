@@ -29,6 +29,9 @@ from ..helpers import (
 ROLES = "https://example.com/roles"
 PHONE = "+14155550123"
 JSON = {"Accept": "application/json"}
+#: A machine client of the local tenant, and the API the gate asks it for.
+ROBOT, ROBOT_SECRET = "robot", "robot-secret"
+AUDIENCE = "https://api.test"
 
 RULES = f"""
 [[rules]]
@@ -69,6 +72,10 @@ allow = ["role:finance"]
 [[rules]]
 path = "/payroll"
 max_age = 900
+
+[[rules]]
+path = "/team"
+policy = "signed-in"
 """
 
 
@@ -78,6 +85,7 @@ def tenant_options() -> dict[str, Any]:
     return {
         "roles_claim": ROLES,
         "roles": {"fin@other.org": ["finance"], "boss@example.com": ["finance", "board"]},
+        "machine_clients": {ROBOT: ROBOT_SECRET},
     }
 
 
@@ -273,6 +281,17 @@ def test_max_age_sends_a_browser_to_sign_in_again_and_back(
     api = ada.get(base + "/payroll/2026", headers=JSON, timeout=TIMEOUT)
     assert api.status_code == 401
     assert api.json()["error"] == "login_required"
+    # Not a navigation: a challenge, as any 401 has (a page's fetch() gets no Basic).
+    tool = ada.get(base + "/payroll/2026", headers={"Accept": "*/*"}, timeout=TIMEOUT)
+    assert (tool.status_code, tool.json()["error"]) == (401, "login_required")
+    assert tool.headers["WWW-Authenticate"].startswith("Basic realm=")
+    fetched = ada.get(
+        base + "/payroll/2026",
+        headers={"Accept": "*/*", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"},
+        timeout=TIMEOUT,
+    )
+    assert fetched.status_code == 401
+    assert fetched.headers["WWW-Authenticate"].startswith("Cookie realm=")
 
     again, done = http_sign_in(
         base, tenant, "ada@example.com", next="/payroll/2026?month=5", browser=ada
@@ -321,3 +340,67 @@ def test_app_tokens_follow_the_rules_but_cannot_meet_max_age(
         assert (refused.status_code, refused.json()) == (403, {"error": "forbidden"})
         assert status(requests, base + "/payroll", headers=bearer) == 403
         assert status(requests, base + "/old-export", headers=bearer) == 403
+
+
+def machine_token(tenant: Any) -> str:
+    """A client-credentials token of the local tenant's machine client, for ``AUDIENCE``."""
+    answer = requests.post(
+        tenant.url + "/oauth/token",
+        json={
+            "grant_type": "client_credentials",
+            "client_id": ROBOT,
+            "client_secret": ROBOT_SECRET,
+            "audience": AUDIENCE,
+        },
+        timeout=TIMEOUT,
+    )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["access_token"])
+
+
+def test_machines_follow_the_rules_without_an_email_or_roles(
+    tenant: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    settings = {"audience": AUDIENCE, "allowed_clients": (ROBOT,)}
+    with served(tenant, clock, tmp_path, **settings) as (base, app):
+        bearer = {"Authorization": f"Bearer {machine_token(tenant)}"}
+        assert status(requests, base + "/team/board", headers=bearer) == 200
+        assert app.calls[-1]["REMOTE_USER"] == f"{ROBOT}@clients"
+        assert app.calls[-1]["pwless_gate.auth_method"] == "client-credentials"
+        assert app.calls[-1]["pwless_gate.user"].roles == ()
+        assert status(requests, base + "/reports", headers=bearer) == 200  # no rule
+        called = len(app.calls)
+        for path in ("/admin", "/by-domain", "/by-role", "/payroll"):
+            refused = requests.get(base + path, headers=bearer, timeout=TIMEOUT)
+            assert (refused.status_code, refused.json()) == (403, {"error": "forbidden"}), path
+        # Closed before any credential is read: a forged token gets the same 403.
+        for token in (bearer["Authorization"], "Bearer eyJ.forged.token"):
+            closed = requests.get(
+                base + "/old-export", headers={"Authorization": token}, timeout=TIMEOUT
+            )
+            assert closed.status_code == 403
+        assert len(app.calls) == called
+        # A public path leaves Authorization to the app, valid or not.
+        forged = {"Authorization": "Bearer eyJ.forged.token"}
+        assert status(requests, base + "/healthz", headers=forged) == 200
+        assert status(requests, base + "/team", headers=forged) == 401
+
+
+def test_auth_applies_the_rules_to_a_machine(tenant: Any, clock: FakeClock, tmp_path: Path) -> None:
+    settings = {"audience": AUDIENCE, "allowed_clients": (ROBOT,), "trusted_proxies": "uri=1"}
+    with served(tenant, clock, tmp_path, **settings) as (base, _app):
+        token = machine_token(tenant)
+
+        def ask(uri: str, method: str = "GET", auth: str = f"Bearer {token}") -> requests.Response:
+            headers = {"Authorization": auth, "X-Original-URI": uri, "X-Original-Method": method}
+            return requests.get(base + "/_gate/auth", headers=headers, timeout=TIMEOUT)
+
+        admitted = ask("/team/board?x=1")
+        assert admitted.status_code == 202
+        assert admitted.headers["X-Auth-Request-User"] == f"{ROBOT}@clients"
+        assert ask("/reports").status_code == 202
+        for uri in ("/admin/users", "/by-domain", "/payroll", "/old-export"):
+            assert ask(uri).status_code == 403, uri
+        assert ask("/old-export", auth="Bearer eyJ.forged.token").status_code == 403
+        assert ask("/team", auth="Bearer eyJ.forged.token").status_code == 401
+        assert ask("/healthz", auth="Bearer eyJ.forged.token").status_code == 202
