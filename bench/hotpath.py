@@ -41,6 +41,10 @@ TARGET_ADDED_US = 2.5
 TARGET_MISS_US = 50.0
 #: What a request with a valid app token may add, cache warm (issue 13).
 TARGET_TOKEN_US = 10.0
+#: What a file of 50 access rules may add to the warm hot path (issue 14).
+TARGET_RULES_US = 1.0
+#: The request the rules row makes: under rule 38 of :func:`fifty_rules`.
+RULES_PATH = "/tool37/reports/q3"
 
 BROWSER_HEADERS = {
     "Host": "tools.example.com",
@@ -86,6 +90,36 @@ class Gates:
     #: A SQLite gate with app tokens on, and a tool's GET with a valid token.
     tokens: PasswordlessGate | None = None
     token_environ: dict[str, Any] | None = None
+    #: A cookie-store gate with 50 access rules, and a GET one of them lets through.
+    rules: PasswordlessGate | None = None
+    rules_environ: dict[str, Any] | None = None
+    #: The same request through the plain cookie-store gate (the rules row's baseline).
+    rules_baseline_environ: dict[str, Any] | None = None
+
+
+def fifty_rules(workdir: Path) -> Path:
+    """A rules file of 50 rules as teams write them: public health checks, tools each
+    for a few people or a domain, a role, methods and hosts limits, a regex or two, a
+    closed export, and ``max_age`` on payroll."""
+    rules = [
+        '[[rules]]\npath = "/healthz"\npolicy = "public"',
+        '[[rules]]\npath = "/old-export"\npolicy = "deny"',
+        '[[rules]]\npath = "/payroll"\nallow = ["role:payroll"]\nmax_age = 900',
+    ]
+    for i in range(44):
+        allow = f'["boss@example.com", "ops{i}@example.com", "@example.com", "role:t{i}"]'
+        limits = '\nmethods = ["POST", "PUT", "DELETE"]' if i % 7 == 3 else ""
+        limits += '\nhosts = ["tools.example.com"]' if i % 11 == 5 else ""
+        rules.append(f'[[rules]]\npath = "/tool{i}"\nallow = {allow}{limits}')
+    rules += [
+        '[[rules]]\npath = "/admin/audit"\nallow = ["boss@example.com"]',
+        '[[rules]]\npath = "/admin"\nallow = ["boss@example.com", "ops@example.com"]',
+        "[[rules]]\npath = '^/api/v[0-9]+/private(/.*)?$'\npolicy = \"deny\"",
+    ]
+    assert len(rules) == 50
+    path = workdir / "rules.toml"
+    path.write_text("\n\n".join(rules) + "\n")
+    return path
 
 
 def build_gates(redis_url: str | None, workdir: Path) -> Gates:
@@ -105,6 +139,14 @@ def build_gates(redis_url: str | None, workdir: Path) -> Gates:
             **gate_settings(store=f"sqlite://{workdir / 'tokens.sqlite3'}", app_tokens=True)
         ),
     )
+    rules_gate = PasswordlessGate(
+        hello,
+        GateConfig(
+            **gate_settings(
+                rules_file=str(fifty_rules(workdir)), roles_claim="https://example.com/roles"
+            )
+        ),
+    )
     return Gates(
         gate,
         cookie_env,
@@ -114,6 +156,9 @@ def build_gates(redis_url: str | None, workdir: Path) -> Gates:
         redis_env,
         token_gate,
         tool_environ(f"Bearer {app_token(token_gate, 4)}"),
+        rules_gate,
+        browser_environ(browser_cookie(rules_gate, 5), path=RULES_PATH),
+        browser_environ(browser_cookie(gate, 5), path=RULES_PATH),
     )
 
 
@@ -191,6 +236,20 @@ def variants(gates: Gates) -> list[Variant]:
         result.append(
             Variant("PasswordlessGate, app token (warm)", gates.tokens, gates.token_environ)
         )
+    if gates.rules is not None and gates.rules_environ is not None:
+        assert gates.rules_baseline_environ is not None
+        result += [
+            Variant(
+                f"PasswordlessGate, cookie store, no rules, GET {RULES_PATH}",
+                gates.cookie,
+                gates.rules_baseline_environ,
+            ),
+            Variant(
+                f"PasswordlessGate, cookie store, 50 access rules, GET {RULES_PATH}",
+                gates.rules,
+                gates.rules_environ,
+            ),
+        ]
     result += [
         Variant("bare Flask app", flask_hello(), environ, per_round=FLASK_PER_ROUND),
         Variant(

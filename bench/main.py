@@ -112,6 +112,15 @@ def hotpath_section(workdir: Path, redis_url: str | None) -> Section:
         f"{token_name} adds {token_added:.2f} µs to the bare call: the Authorization header, "
         f"one SHA-256 and a cache lookup (target ≤ {hotpath.TARGET_TOKEN_US:g} µs).",
     )
+    plain = by_name[f"PasswordlessGate, cookie store, no rules, GET {hotpath.RULES_PATH}"]
+    ruled = by_name[f"PasswordlessGate, cookie store, 50 access rules, GET {hotpath.RULES_PATH}"]
+    rules_added = ruled.median_us - plain.median_us
+    section.verdict(
+        rules_added <= hotpath.TARGET_RULES_US,
+        f"50 access rules add {rules_added:.2f} µs to the warm hot path (GET "
+        f"{hotpath.RULES_PATH}, under rule 38: one prefix lookup, the rule's allow list; "
+        f"target ≤ {hotpath.TARGET_RULES_US:g} µs).",
+    )
     wrong = hotpath.wrong_tokens(workdir)
     count = int(wrong.limit.split("/")[0])
     section.add_table(

@@ -226,7 +226,7 @@ def _user_matches(user: str | None, token: AppToken) -> bool:
     return user.strip().casefold() == token.remote_user.casefold()
 
 
-def _cached(token: AppToken, fresh_until: float) -> CachedSession:
+def _cached(token: AppToken, fresh_until: float, roles_claim: str | None = None) -> CachedSession:
     """The token as the hot path forwards it: the owner as after a browser sign-in."""
     session = Session(
         sid="",
@@ -237,7 +237,7 @@ def _cached(token: AppToken, fresh_until: float) -> CachedSession:
         expires_at=token.expires_at,
         handle=token.token_id,
     )
-    user = User.from_claims(token.claims)
+    user = User.from_claims(token.claims, roles_claim)
     return CachedSession(
         session=session,
         user=user,
@@ -256,7 +256,8 @@ class AppTokens:
     ``store`` keeps the tokens; ``throttle`` and ``limit`` count refused
     attempts per client IP (``client_ip`` reads it from the environ, through
     trusted proxies); ``admit`` says whether the allow-list still admits a
-    token's owner; ``audit`` writes the audit events. One per gate, shared by
+    token's owner; ``audit`` writes the audit events; ``roles_claim`` names the
+    claim the owners' roles are read from. One per gate, shared by
     threads: reads of the cache take no lock, as in
     :class:`~pwless_gate.sessions.SessionCache`.
     """
@@ -274,8 +275,10 @@ class AppTokens:
         ttl: float = 5.0,
         maxsize: int = 10_000,
         clock: Callable[[], float] = time.time,
+        roles_claim: str | None = None,
     ) -> None:
         self.store = store
+        self.roles_claim = roles_claim
         self.max_days = max_days
         self._throttle = throttle
         self._limit = limit
@@ -362,7 +365,7 @@ class AppTokens:
             return self._refuse(ip, user, "wrong_user", now, counted=counted)
         if now - found.used_at >= USED_EVERY:
             self._used(found, ip, now)
-        entry = _cached(found, now + self._ttl)
+        entry = _cached(found, now + self._ttl, self.roles_claim)
         with self._lock:
             self._cache[key] = entry
         return entry

@@ -80,6 +80,7 @@ class Checkup:
         config = self.config
         self.say("config", f"ok ({', '.join(config.methods)}; prefix {config.prefix})")
         self.say("allow", config.allow.describe())
+        self.rules()
         if config.public_url:
             self.say("public URL", f"{config.public_origin}{config.public_path}")
             return
@@ -94,6 +95,21 @@ class Checkup:
             self.say("public URL", f"{missing} (fine with the local tenant)")
         else:
             self.problems.append(missing)
+
+    def rules(self) -> None:
+        """How many access rules, from where (a bad file already stopped the check)."""
+        config = self.config
+        rules = config.rules
+        from_file = sum(1 for rule in rules.rules if rule.number)
+        public = len(rules) - from_file
+        parts = []
+        if config.rules_file is not None:
+            parts.append(f"{from_file} from {config.rules_file}")
+        if public:
+            parts.append(f"{public} public path{'s' if public != 1 else ''}")
+        if parts:
+            roles = f"; roles from {config.roles_claim}" if config.roles_claim else ""
+            self.say("rules", f"{', '.join(parts)}{roles}")
 
     def store(self) -> None:
         if self.config.sqlite_path is not None:

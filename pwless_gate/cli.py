@@ -1,4 +1,4 @@
-"""The ``pwless-gate`` command: demo, dev-tenant, serve, check, sessions, tokens.
+"""The ``pwless-gate`` command: demo, dev-tenant, serve, check, sessions, tokens, explain.
 
 Configuration errors print one line naming the setting and exit with 2.
 """
@@ -75,6 +75,22 @@ def _parser() -> argparse.ArgumentParser:
         help="turn on Allow Offline Access (refresh tokens) for the --api just before it",
     )
     tenant.add_argument(
+        "--m2m-client",
+        action="append",
+        default=[],
+        metavar="ID:SECRET",
+        help="a machine-to-machine application that may use the client_credentials grant "
+        "for every --api (repeatable)",
+    )
+    tenant.add_argument(
+        "--m2m-grant",
+        action="append",
+        default=[],
+        metavar="ID=AUDIENCE[=SCOPES]",
+        help="authorise the --m2m-client ID for the --api AUDIENCE only (with the scopes, "
+        "comma-separated); repeatable; a client with grants gets no other API",
+    )
+    tenant.add_argument(
         "--trust-forwarded-for",
         action="store_true",
         help='turn on the application\'s "Trust Token Endpoint IP Header" (off in a new tenant)',
@@ -98,6 +114,19 @@ def _parser() -> argparse.ArgumentParser:
         default=600,
         metavar="S",
         help="seconds the authorization code a magic link leads to lives (default 600)",
+    )
+    tenant.add_argument(
+        "--roles-claim",
+        metavar="URL",
+        help="add each user's roles to id_tokens and access tokens under this namespaced "
+        "claim, as a post-login Action does (e.g. https://example.com/roles)",
+    )
+    tenant.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        metavar="EMAIL=ROLE",
+        help="give the user with this email address (or +E.164 number) a role (repeatable)",
     )
     tenant.add_argument(
         "--allowed-logout-url",
@@ -137,6 +166,26 @@ def _parser() -> argparse.ArgumentParser:
     whose = token_revoke.add_mutually_exclusive_group(required=True)
     whose.add_argument("--user", metavar="ID", help=user_help)
     whose.add_argument("--token-id", metavar="ID", help="one token, by the id the list shows")
+
+    explain = commands.add_parser(
+        "explain",
+        help="which access rule decides a request, and what it says "
+        "(exit 0 allowed, 1 refused, 2 sign-in needed)",
+    )
+    explain.add_argument(
+        "--user", metavar="ID", help="signed in as this email address or phone number"
+    )
+    explain.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        metavar="R",
+        help="with this role (repeatable; needs PWLESS_GATE_ROLES_CLAIM)",
+    )
+    explain.add_argument("method", metavar="METHOD", help="GET, POST, …")
+    explain.add_argument(
+        "url", metavar="URL", help="https://host/path?query, or a path such as /admin/users"
+    )
     return parser
 
 
@@ -160,6 +209,28 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 return 2
 
+            roles = _roles(args.role)
+            if roles is None:
+                return 2
+            if roles and not args.roles_claim:
+                print("pwless-gate: --role needs --roles-claim URL", file=sys.stderr)
+                return 2
+            if args.roles_claim:
+                from .devtenant.app import check_roles_claim
+
+                try:
+                    check_roles_claim(args.roles_claim)
+                except ValueError as exc:
+                    print(f"pwless-gate: --roles-claim: {exc}", file=sys.stderr)
+                    return 2
+            machines = _m2m_clients(args.m2m_client)
+            grants = _m2m_grants(args.m2m_grant)
+            if isinstance(machines, str) or isinstance(grants, str):
+                print(
+                    f"pwless-gate: {machines if isinstance(machines, str) else grants}",
+                    file=sys.stderr,
+                )
+                return 2
             main_serve(
                 args.host,
                 args.port,
@@ -173,6 +244,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 allow_magiclink_verify_without_session=args.allow_magiclink_verify_without_session,
                 code_lifetime=args.code_lifetime,
                 authorization_code_lifetime=args.authorization_code_lifetime,
+                roles_claim=args.roles_claim,
+                roles=roles,
+                machine_clients=machines,
+                client_grants=grants,
             )
         elif args.command == "serve":
             return _serve(args.app, args.host, args.port)
@@ -182,12 +257,39 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sessions(args)
         elif args.command == "tokens":
             return _tokens(args)
+        elif args.command == "explain":
+            from .explain import run_explain
+
+            return run_explain(
+                GateConfig.from_env(), args.method, args.url, user=args.user, roles=args.role
+            )
     except ConfigError as exc:
+        print(f"pwless-gate: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # the local tenant's switches contradict each other
+        if args.command != "dev-tenant":
+            raise
         print(f"pwless-gate: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0
     return 0
+
+
+def _roles(entries: Sequence[str]) -> dict[str, list[str]] | None:
+    """``--role EMAIL=ROLE`` options as identifier → roles; None (after one line on
+    stderr) for an entry without ``=``."""
+    roles: dict[str, list[str]] = {}
+    for entry in entries:
+        who, _, role = entry.partition("=")
+        if not who.strip() or not role.strip():
+            print(
+                f"pwless-gate: --role {entry!r} must look like ada@example.com=finance",
+                file=sys.stderr,
+            )
+            return None
+        roles.setdefault(who.strip(), []).append(role.strip())
+    return roles
 
 
 def _serve(spec: str, host: str, port: int) -> int:
@@ -201,6 +303,30 @@ def _serve(spec: str, host: str, port: int) -> int:
     app = gate(spec)
     run_simple(host, port, app, threaded=True)
     return 0
+
+
+def _m2m_clients(values: Sequence[str]) -> dict[str, str] | str:
+    """``--m2m-client ID:SECRET`` values as {id: secret}, or the problem."""
+    clients: dict[str, str] = {}
+    for value in values:
+        client_id, _, secret = value.partition(":")
+        if not client_id or not secret:
+            return f"--m2m-client {value!r} must look like ID:SECRET"
+        clients[client_id] = secret
+    return clients
+
+
+def _m2m_grants(values: Sequence[str]) -> dict[str, dict[str, list[str]]] | str:
+    """``--m2m-grant ID=AUDIENCE[=SCOPES]`` values as {id: {audience: scopes}}, or the problem."""
+    grants: dict[str, dict[str, list[str]]] = {}
+    for value in values:
+        client_id, _, rest = value.partition("=")
+        audience, _, scopes = rest.partition("=")
+        if not client_id or not audience:
+            return f"--m2m-grant {value!r} must look like ID=AUDIENCE or ID=AUDIENCE=SCOPE,SCOPE"
+        names = scopes.replace(",", " ").split()
+        grants.setdefault(client_id, {})[audience] = names
+    return grants
 
 
 def _is_loopback(host: str) -> bool:

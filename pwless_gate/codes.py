@@ -34,9 +34,10 @@ from .identity import (
     normalise_phone,
     readable,
 )
-from .languages import N_, canonical
+from .languages import N_, Span, Text, canonical
 from .request import GateRequest
 from .savedforms import KEPT, NOT_KEPT, TOO_LARGE
+from .sessions import Session
 from .signin import SignIn, per_client
 from .transactions import Transaction, TransactionError
 
@@ -78,6 +79,20 @@ FORM_NOTICES = {
         "kept here: after signing in, go back and send it again."
     ),
 }
+#: What the step-up sign-in page (``?fresh=``) says of the form that led there.
+STEP_UP_FORM_NOTICES = {
+    KEPT: N_(
+        "The form you sent has not reached the site yet. It is kept: sign in again to send it."
+    ),
+    TOO_LARGE: N_(
+        "The form you sent has not reached the site. It was too large to keep: after signing "
+        "in, go back and send it again."
+    ),
+    NOT_KEPT: N_(
+        "The form you sent has not reached the site. It could not be kept here: after "
+        "signing in, go back and send it again."
+    ),
+}
 
 
 class CodeViews:
@@ -100,10 +115,14 @@ class CodeViews:
         if request.method not in ("GET", "HEAD"):
             return self.r.not_allowed(request, "GET, HEAD, POST")
         chosen = self._language_chosen(request)
-        notice = FORM_NOTICES.get(request.args.get("form", ""))
-        response = self.login_page(
-            request, request.next_url(request.args.get("next")), notice=notice
-        )
+        next_url = request.next_url(request.args.get("next"))
+        form = request.args.get("form", "")
+        fresh = request.args.get("fresh", "")
+        current = request.current if fresh.isdigit() and len(fresh) <= 8 else None
+        if current is not None:
+            response = self._step_up_page(request, next_url, int(fresh), current.session, form)
+        else:
+            response = self.login_page(request, next_url, notice=FORM_NOTICES.get(form))
         if chosen is not None:
             self.deps.cookies.set_language(request, response, chosen)
         return response
@@ -121,6 +140,34 @@ class CodeViews:
         request.__dict__["language"] = tag  # the cached property, decided
         return tag
 
+    def _step_up_page(
+        self,
+        request: GateRequest,
+        next_url: str,
+        max_age: int,
+        session: Session,
+        form: str = "",
+    ) -> Response:
+        """The sign-in form when a rule's ``max_age`` sent a signed-in person here: it
+        says why, offers the same identifier, and warns that signing in as someone
+        else ends this session (every sign-in replaces the browser's session). A form
+        POST kept on the way (``form``: the outcome) is offered after that sign-in."""
+        notice = Text(
+            "You are signed in as %(who)s, but this page asks for a sign-in within the "
+            "last %(duration)s. Sign in again as %(who)s to go on. "
+            "Signing in as someone else ends this session.",
+            who=readable(session.remote_user),
+            duration=Span(max_age),
+        )
+        return self.login_page(
+            request,
+            next_url,
+            notice=notice,
+            form_notice=STEP_UP_FORM_NOTICES.get(form),
+            prefill=session.remote_user,
+            prefill_field="phone_number" if session.connection == "sms" else "email",
+        )
+
     def login_page(
         self,
         request: GateRequest,
@@ -131,6 +178,9 @@ class CodeViews:
         error_field: str | None = None,
         value: str = "",
         notice: str | None = None,
+        form_notice: str | None = None,
+        prefill: str = "",
+        prefill_field: str = "",
     ) -> Response:
         return self.r.page(
             request,
@@ -144,6 +194,9 @@ class CodeViews:
             error_field=error_field,
             value=value,
             notice=notice,
+            form_notice=form_notice,
+            prefill=prefill,
+            prefill_field=prefill_field,
         )
 
     def _start(self, request: GateRequest) -> Response:

@@ -29,6 +29,8 @@ from .identity import ANYONE, AllowList, InvalidIdentifier, normalise_email, nor
 from .languages import SHIPPED, canonical
 from .proxies import ProxyTrust, is_loopback
 from .public_paths import is_normal
+from .rules import RuleSet
+from .rules_file import load_rules
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -53,6 +55,8 @@ MAX_APP_TOKEN_DAYS = 3650
 
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+#: An Auth0 client id (32 letters and digits there; the local tenant takes any such name).
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _COLOUR = re.compile(r"^#([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 
 
@@ -122,6 +126,11 @@ class GateConfig:
     allowed_domains: tuple[str, ...] = ()
     allowed_phones: tuple[str, ...] = ()
     public_paths: tuple[str, ...] = ()
+    #: A TOML file of access rules by path, method and host (see :mod:`pwless_gate.rules`).
+    rules_file: str | None = None
+    #: The id_token claim that carries the person's roles (an Auth0 Action adds it
+    #: under a namespace such as ``https://example.com/roles``).
+    roles_claim: str | None = None
     public_preflight: bool = False
     logout_paths: tuple[str, ...] = ()
     prefix: str = "/_gate"
@@ -178,6 +187,9 @@ class GateConfig:
     support_contact: str | None = None
     jwks_min_refresh: float = 30.0
     clock_leeway: int = 60
+    #: Machine clients (Auth0 client ids) admitted with a client-credentials bearer
+    #: token for ``audience``.
+    allowed_clients: tuple[str, ...] = ()
     # Derived in __post_init__; not settings.
     auth0_base_url: str = field(init=False, repr=False)
     issuer: str = field(init=False, repr=False)
@@ -188,6 +200,8 @@ class GateConfig:
     public_path: str = field(init=False, repr=False)
     limits: Mapping[str, Limit] = field(init=False, repr=False)
     allow: AllowList = field(init=False, repr=False)
+    #: ``public_paths`` and the rules file, compiled.
+    rules: RuleSet = field(init=False, repr=False)
     metrics_networks: tuple[IPNetwork, ...] = field(init=False, repr=False)
     #: From ``store``: ``cookie``, ``sqlite`` or ``redis``, and the SQLite file's absolute path.
     store_kind: Literal["cookie", "sqlite", "redis"] = field(init=False, repr=False)
@@ -204,6 +218,7 @@ class GateConfig:
         self._check_methods()
         self._check_secrets()
         self._check_paths()
+        self._build_rules()
         self._check_logout_paths()
         self._check_numbers()
         self._check_cookies()
@@ -217,6 +232,7 @@ class GateConfig:
         self._build_allow_list()
         self._build_metrics_networks()
         self._check_region()
+        self._check_machines()
 
     @property
     def store_is_default(self) -> bool:
@@ -269,6 +285,21 @@ class GateConfig:
         if self.template_dir is not None and not os.path.isdir(self.template_dir):
             raise ConfigError(_env("template_dir"), f"{self.template_dir} is not a directory")
 
+    def _build_rules(self) -> None:
+        """The roles claim is a claim name; the public paths and the rules file compile."""
+        claim = self.roles_claim
+        if claim is not None:
+            claim = claim.strip()
+            if not claim or any(c.isspace() for c in claim):
+                raise ConfigError(
+                    _env("roles_claim"), "must be a claim name like https://example.com/roles"
+                )
+            self._derive("roles_claim", claim)
+        rules_file = self.rules_file
+        if rules_file is not None and (not rules_file.strip() or "\x00" in rules_file):
+            raise ConfigError(_env("rules_file"), "must name a TOML file")
+        self._derive("rules", load_rules(rules_file, self.public_paths, claim))
+
     def _check_logout_paths(self) -> None:
         """The app's own logout paths: exact plain paths; a trailing ``/`` is dropped."""
         paths = []
@@ -288,6 +319,22 @@ class GateConfig:
                 )
             paths.append(path)
         self._derive("logout_paths", tuple(dict.fromkeys(paths)))
+
+    def _check_machines(self) -> None:
+        """``allowed_clients``: Auth0 client ids, and an ``audience`` their tokens are for."""
+        clients = tuple(dict.fromkeys(c.strip() for c in self.allowed_clients if c.strip()))
+        for client in clients:
+            if not _CLIENT_ID.match(client):
+                raise ConfigError(
+                    _env("allowed_clients"), f"{client!r} is not a client id (letters, digits, -_.)"
+                )
+        if clients and not (self.audience or "").strip():
+            raise ConfigError(
+                _env("allowed_clients"),
+                f"needs {_env('audience')}: machines' tokens are checked against that API's "
+                "identifier (the audience their client-credentials grant asks for)",
+            )
+        self._derive("allowed_clients", clients)
 
     def _check_region(self) -> None:
         """An ISO country code phonenumbers knows, upper-cased (numbers typed without + use it)."""

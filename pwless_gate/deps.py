@@ -20,6 +20,7 @@ from .csrf import CsrfGuard
 from .decide import Authorize
 from .idtokens import TokenVerifier
 from .languages import Languages
+from .machines import Machines
 from .metrics import Metrics
 from .pacing import Pacer
 from .renew import Renewer
@@ -65,3 +66,5 @@ class Deps:
     languages: Languages | None = None
     #: Forms kept when a session ended before they were sent (None: not kept).
     saved_forms: SavedForms | None = None
+    #: Admits allowed machine clients' bearer tokens (``allowed_clients``); None when off.
+    machines: Machines | None = None

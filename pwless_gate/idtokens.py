@@ -1,12 +1,18 @@
-"""id_token verification with PyJWT: JWKS cache, RS256 only, iss/aud/azp/exp/nonce.
+"""JWT verification with PyJWT: the JWKS cache, id_tokens and access tokens.
 
-The tenant's keys are fetched once and kept. A token signed with a ``kid``
-the cache does not know triggers one refetch, at most every
-``min_refresh`` seconds, so a key rotation at Auth0 is picked up and a flood
-of forged ``kid`` values cannot turn into a flood of JWKS requests.
+:class:`JwksCache` holds the tenant's keys: fetched once and kept. A token
+signed with a ``kid`` the cache does not know triggers one refetch, at most
+every ``min_refresh`` seconds, so a key rotation at Auth0 is picked up and a
+flood of forged ``kid`` values cannot turn into a flood of JWKS requests. One
+cache serves both verifiers of a gate.
 
-This module trusts nothing in the token before the signature is checked, and
-checks nothing about who may enter (that is :mod:`pwless_gate.identity`).
+:class:`TokenVerifier` checks id_tokens (RS256 only, iss, aud is the client,
+azp, exp/iat with leeway, nonce); :class:`AccessTokenVerifier` checks JWT
+access tokens for an API (the same rules, with ``aud`` containing the API's
+identifier). This module trusts nothing in a token before the signature is
+checked, and checks nothing about who may enter (that is
+:mod:`pwless_gate.identity` for people, :mod:`pwless_gate.machines` for
+machines).
 """
 
 from __future__ import annotations
@@ -27,75 +33,28 @@ REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat")
 JwksFetcher = Callable[[], dict[str, Any]]
 
 
-class TokenVerifier:
-    """Verifies id_tokens issued by one Auth0 tenant for one client."""
+class JwksCache:
+    """The tenant's signing keys by ``kid``, refetched for an unknown ``kid`` at most
+    every ``min_refresh`` seconds. Thread-safe; shared by a gate's verifiers."""
 
     def __init__(
         self,
-        *,
-        issuer: str,
-        client_id: str,
         fetch_jwks: JwksFetcher,
+        *,
         clock: Callable[[], float] = time.time,
-        leeway: int = 60,
         min_refresh: float = 30.0,
     ) -> None:
-        self.issuer = issuer
-        self.client_id = client_id
         self._fetch = fetch_jwks
         self._clock = clock
-        self._leeway = leeway
         self._min_refresh = min_refresh
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
         self._lock = threading.Lock()
 
-    def verify(
-        self, token: str, *, nonce: str | None = None, connection: str | None = None
-    ) -> dict[str, Any]:
-        """Return the claims of a valid id_token, or raise :class:`TokenError`.
-
-        ``nonce``, when given, must equal the token's ``nonce`` claim;
-        ``connection``, when given, must be the one that issued ``sub``
-        (``email|…``, ``sms|…``). Raises
-        :class:`~pwless_gate.errors.Auth0Unavailable` when the keys cannot be
-        fetched.
-        """
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise TokenError(f"malformed token: {exc}") from exc
-        if header.get("alg") != ALGORITHM:
-            raise TokenError(f"algorithm {header.get('alg')!r} is not {ALGORITHM}")
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not kid:
-            raise TokenError("token header has no kid")
-        key = self._key(kid)
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key=key.key,
-                algorithms=[ALGORITHM],
-                audience=self.client_id,
-                issuer=self.issuer,
-                # Time is checked below against the injected clock.
-                options={
-                    "require": list(REQUIRED_CLAIMS),
-                    "verify_exp": False,
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                },
-            )
-        except jwt.PyJWTError as exc:
-            raise TokenError(f"rejected: {exc}") from exc
-        self._check_time(claims)
-        self._check_azp(claims)
-        self._check_nonce(claims, nonce)
-        if connection is not None and not str(claims["sub"]).startswith(connection + "|"):
-            raise TokenError(f"token is not from the {connection} connection")
-        return claims
-
-    def _key(self, kid: str) -> jwt.PyJWK:
+    def key(self, kid: str) -> jwt.PyJWK:
+        """The key for ``kid``; raises :class:`TokenError` for a ``kid`` the tenant does
+        not publish, :class:`~pwless_gate.errors.Auth0Unavailable` when the keys cannot
+        be fetched."""
         with self._lock:
             key = self._keys.get(kid)
             if key is not None:
@@ -111,15 +70,116 @@ class TokenVerifier:
             raise TokenError(f"unknown kid {kid!r}")
         return key
 
-    def _check_time(self, claims: dict[str, Any]) -> None:
-        now = self._clock()
-        exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf", 0)
-        if not (_number(exp) and _number(iat) and _number(nbf)):
-            raise TokenError("exp, iat and nbf must be numbers")
-        if now > exp + self._leeway:
-            raise TokenError("token has expired")
-        if iat > now + self._leeway or nbf > now + self._leeway:
-            raise TokenError("token is not valid yet")
+
+def decode(
+    token: str,
+    keys: JwksCache,
+    *,
+    issuer: str,
+    audience: str,
+    now: float,
+    leeway: int,
+) -> dict[str, Any]:
+    """The claims of an RS256 JWT from ``issuer`` whose ``aud`` is or contains ``audience``.
+
+    Checks the signature (``kid`` from ``keys``), ``iss``, ``aud``, the required
+    claims, and ``exp``/``iat``/``nbf`` against ``now`` with ``leeway`` seconds.
+    Raises :class:`TokenError`, or :class:`~pwless_gate.errors.Auth0Unavailable`
+    when the keys cannot be fetched.
+    """
+    try:
+        header = jwt.get_unverified_header(token)
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        raise TokenError(f"malformed token: {exc}") from exc
+    if header.get("alg") != ALGORITHM:
+        raise TokenError(f"algorithm {header.get('alg')!r} is not {ALGORITHM}")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise TokenError("token header has no kid")
+    key = keys.key(kid)
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key=key.key,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=issuer,
+            # Time is checked below against the injected clock.
+            options={
+                "require": list(REQUIRED_CLAIMS),
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+            },
+        )
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        raise TokenError(f"rejected: {exc}") from exc
+    _check_time(claims, now, leeway)
+    return claims
+
+
+def _check_time(claims: dict[str, Any], now: float, leeway: int) -> None:
+    exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf", 0)
+    if not (_number(exp) and _number(iat) and _number(nbf)):
+        raise TokenError("exp, iat and nbf must be numbers")
+    if now > exp + leeway:
+        raise TokenError("token has expired")
+    if iat > now + leeway or nbf > now + leeway:
+        raise TokenError("token is not valid yet")
+
+
+class TokenVerifier:
+    """Verifies id_tokens issued by one Auth0 tenant for one client.
+
+    ``keys`` is the gate's shared :class:`JwksCache`; without one, a cache of
+    its own is made from ``fetch_jwks`` and ``min_refresh``.
+    """
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        client_id: str,
+        fetch_jwks: JwksFetcher | None = None,
+        clock: Callable[[], float] = time.time,
+        leeway: int = 60,
+        min_refresh: float = 30.0,
+        keys: JwksCache | None = None,
+    ) -> None:
+        if keys is None:
+            if fetch_jwks is None:
+                raise TypeError("TokenVerifier needs keys or fetch_jwks")
+            keys = JwksCache(fetch_jwks, clock=clock, min_refresh=min_refresh)
+        self.issuer = issuer
+        self.client_id = client_id
+        self.keys = keys
+        self._clock = clock
+        self._leeway = leeway
+
+    def verify(
+        self, token: str, *, nonce: str | None = None, connection: str | None = None
+    ) -> dict[str, Any]:
+        """Return the claims of a valid id_token, or raise :class:`TokenError`.
+
+        ``nonce``, when given, must equal the token's ``nonce`` claim;
+        ``connection``, when given, must be the one that issued ``sub``
+        (``email|…``, ``sms|…``). Raises
+        :class:`~pwless_gate.errors.Auth0Unavailable` when the keys cannot be
+        fetched.
+        """
+        claims = decode(
+            token,
+            self.keys,
+            issuer=self.issuer,
+            audience=self.client_id,
+            now=self._clock(),
+            leeway=self._leeway,
+        )
+        self._check_azp(claims)
+        self._check_nonce(claims, nonce)
+        if connection is not None and not str(claims["sub"]).startswith(connection + "|"):
+            raise TokenError(f"token is not from the {connection} connection")
+        return claims
 
     def _check_azp(self, claims: dict[str, Any]) -> None:
         aud = claims.get("aud")
@@ -136,6 +196,43 @@ class TokenVerifier:
         got = claims.get("nonce")
         if not isinstance(got, str) or not hmac.compare_digest(got.encode(), nonce.encode()):
             raise TokenError("nonce does not match this sign-in")
+
+
+class AccessTokenVerifier:
+    """Verifies JWT access tokens the tenant issued for one API (``audience``).
+
+    The rules of id_tokens: RS256 only, ``iss``, ``aud`` is or contains
+    ``audience``, ``exp``/``iat`` with ``leeway``, keys from the shared ``keys``.
+    Who the token names is not checked here (see :mod:`pwless_gate.machines`).
+    """
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        keys: JwksCache,
+        clock: Callable[[], float] = time.time,
+        leeway: int = 60,
+    ) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.keys = keys
+        self._clock = clock
+        self.leeway = leeway
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The claims of a valid access token for :attr:`audience`; raises
+        :class:`TokenError`, or :class:`~pwless_gate.errors.Auth0Unavailable` when
+        the keys cannot be fetched."""
+        return decode(
+            token,
+            self.keys,
+            issuer=self.issuer,
+            audience=self.audience,
+            now=self._clock(),
+            leeway=self.leeway,
+        )
 
 
 def _number(value: object) -> TypeGuard[int | float]:

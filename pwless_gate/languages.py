@@ -36,6 +36,7 @@ from typing import Any
 from babel import Locale
 from babel.dates import format_date, format_time, format_timedelta, get_datetime_format
 from babel.support import Translations
+from babel.units import format_unit
 
 #: The shipped languages, as ``<html lang>`` and Auth0 name them, each in its own words.
 SHIPPED: Mapping[str, str] = {
@@ -96,6 +97,28 @@ class Text(str):
         return value
 
 
+#: The units a :class:`Span` is said in, largest first, and their seconds.
+_SPAN_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60))
+
+
+def span_unit(seconds: int) -> tuple[int, str]:
+    """``(count, unit)`` of the largest unit that divides ``seconds``: ``7200`` → ``(2,
+    "hour")``; ``45`` → ``(45, "second")``."""
+    for unit, size in _SPAN_UNITS:
+        if seconds >= size and seconds % size == 0:
+            return seconds // size, unit
+    return seconds, "second"
+
+
+class Span(int):
+    """A length of time, exact (``900`` → ``15 minutes``, ``7200`` → ``2 hours``), as a
+    :class:`Text` placeholder: English as a string, in the page's language when shown."""
+
+    def __str__(self) -> str:
+        count, unit = span_unit(int(self))
+        return f"{count} {unit}{'s' if count != 1 else ''}"
+
+
 def locale_name(tag: str) -> str:
     """The Babel/gettext locale of a language tag: ``pt-BR`` → ``pt_BR``."""
     return tag.replace("-", "_")
@@ -140,9 +163,12 @@ class Translator:
             translated = self.gettext(value.msgid)
             if not value.params:
                 return translated
+            params = {
+                k: self.span(v) if isinstance(v, Span) else v for k, v in value.params.items()
+            }
             if self.direction == "rtl":
-                return translated % {k: isolate(v) for k, v in value.params.items()}
-            return translated % value.params
+                return translated % {k: isolate(v) for k, v in params.items()}
+            return translated % params
         return self.gettext(value)
 
     def minute(self, at: float) -> str:
@@ -153,6 +179,11 @@ class Translator:
         date = format_date(when, "medium", locale=self.locale)
         clock = format_time(when, "HH:mm", tzinfo=timezone.utc, locale=self.locale)
         return pattern.replace("'", "").replace("{1}", date).replace("{0}", clock) + " UTC"
+
+    def span(self, seconds: int) -> str:
+        """An exact :class:`Span` in this language: ``2 hours``, ``2 Stunden``, ``2時間``."""
+        count, unit = span_unit(int(seconds))
+        return format_unit(count, f"duration-{unit}", length="long", locale=self.locale)
 
     def duration(self, seconds: float) -> str:
         """``45 seconds`` under 90 seconds, else whole minutes rounded up (``2 minutes``)."""

@@ -31,10 +31,12 @@ from .config import GateConfig
 from .cookies import Cookies
 from .csrf import CsrfGuard
 from .decide import (
+    INVALID_TOKEN,
     Anonymous,
     Authorize,
     BadToken,
     Challenge,
+    Closed,
     Decider,
     Decision,
     Deny,
@@ -42,18 +44,21 @@ from .decide import (
     ForwardAndSignOut,
     ForwardToken,
     GateRoute,
+    InvalidToken,
+    MachineToken,
     Renew,
     RequestFacts,
+    StepUp,
     Unavailable,
 )
 from .deps import Deps, Hooks, UserCallback
-from .errors import ConfigError
-from .idtokens import TokenVerifier
+from .errors import Auth0Unavailable, ConfigError, TokenError
+from .idtokens import AccessTokenVerifier, JwksCache, TokenVerifier
 from .languages import Languages
 from .loading import load_app
+from .machines import Machines
 from .pacing import Pacer
 from .preflight import preflight_answer
-from .public_paths import PublicPaths
 from .renew import Renewer
 from .savedforms import FormStore, SavedForms
 from .sessions import (
@@ -236,6 +241,7 @@ class PasswordlessGate:
             admit=lambda session: _allowed(config, session),
             # A store that lists sessions shows "last seen": written once a minute at most.
             touch_every=SEEN_EVERY if isinstance(store, SessionIndex) else 0,
+            roles_claim=config.roles_claim,
         )
         self.cookies = Cookies(config)
         self._renewer = Renewer(
@@ -263,6 +269,7 @@ class PasswordlessGate:
                 ttl=config.session_cache_ttl,
                 maxsize=config.session_cache_size,
                 clock=clock,
+                roles_claim=config.roles_claim,
             )
         self.saved_forms: SavedForms | None = None
         if config.saved_form_max_bytes:
@@ -274,6 +281,8 @@ class PasswordlessGate:
                 session_lifetime=config.session_lifetime,
                 clock=clock,
             )
+        jwks = JwksCache(self.auth0.jwks, clock=clock, min_refresh=config.jwks_min_refresh)
+        self.machines = _machines(config, jwks, clock)
         self.views = GateViews(
             Deps(
                 config=config,
@@ -281,10 +290,9 @@ class PasswordlessGate:
                 verifier=TokenVerifier(
                     issuer=config.issuer,
                     client_id=config.client_id,
-                    fetch_jwks=self.auth0.jwks,
                     clock=clock,
                     leeway=config.clock_leeway,
-                    min_refresh=config.jwks_min_refresh,
+                    keys=jwks,
                 ),
                 sessions=self.sessions,
                 transactions=TransactionSigner(keys, config.login_lifetime, clock=clock),
@@ -300,19 +308,22 @@ class PasswordlessGate:
                 tokens=self.tokens,
                 languages=Languages(config.languages, config.template_dir),
                 saved_forms=self.saved_forms,
+                machines=self.machines,
             )
         )
         self.decider = Decider(
             prefix=config.prefix,
             cookies=self.cookies,
             sessions=self.sessions,
-            public=PublicPaths(config.public_paths),
+            rules=config.rules,
+            host_of=config.proxies.host,
             public_preflight=config.public_preflight,
             authorize=authorize,
             logout_paths=frozenset(config.logout_paths),
             clock=clock,
             tokens=self.tokens,
             saved_forms=self.saved_forms is not None,
+            machines=self.machines,
         )
         self._proxied_proto = bool(config.proxies.x_proto)
         self._proxied_prefix = bool(config.proxies.x_prefix)
@@ -388,6 +399,12 @@ class PasswordlessGate:
         views = self.views
         if type(decision) is Deny:
             return views.deny(environ, start_response, decision.user, decision.api)
+        if type(decision) is Closed:
+            return views.closed(environ, start_response, decision.api)
+        if type(decision) is StepUp:
+            return views.step_up(
+                environ, start_response, decision.max_age, decision.api, decision.form
+            )
         if type(decision) is Unavailable:
             return views.unavailable(environ, start_response)
         if type(decision) is BadToken:
@@ -398,6 +415,10 @@ class PasswordlessGate:
             )
         if type(decision) is GateRoute:
             return views(environ, start_response)
+        if type(decision) is MachineToken:
+            return self._machine(facts, environ, start_response, decision.token)
+        if type(decision) is InvalidToken:
+            return views.invalid_token(environ, start_response)
         # Anonymous: a public path or preflight, no user.
         self.cookies.strip_own(environ)
         if type(decision) is Anonymous and decision.preflight:
@@ -478,6 +499,44 @@ class PasswordlessGate:
         except Exception as exc:
             return self.views.failed(environ, start_response, exc)
         return self.carry_out(decision, facts, environ, start_response)
+
+    def _machine(
+        self,
+        facts: RequestFacts,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        token: str,
+    ) -> Iterable[bytes]:
+        """A machine's bearer token not seen before: verify it, then admit or refuse."""
+        assert self.machines is not None  # the decision is only made with machines
+        try:
+            entry = self.machines.verify(token)
+            decision = self.decider.admit_machine(facts, entry)
+        except TokenError as exc:
+            log.info("bearer token refused: %s", exc)
+            decision = INVALID_TOKEN
+        except Auth0Unavailable as exc:
+            log.warning("bearer token not verified, the tenant's keys are unavailable: %s", exc)
+            return self.views.unavailable(environ, start_response)
+        except Exception as exc:  # a hook's bug: logged, 500, the app is not called
+            return self.views.failed(environ, start_response, exc)
+        return self.carry_out(decision, facts, environ, start_response)
+
+
+def _machines(config: GateConfig, jwks: JwksCache, clock: Callable[[], float]) -> Machines | None:
+    """The verifier of machines' bearer tokens, with ``allowed_clients`` (and so an audience)."""
+    if not config.allowed_clients or config.audience is None:
+        return None
+    verifier = AccessTokenVerifier(
+        issuer=config.issuer,
+        audience=config.audience,
+        keys=jwks,
+        clock=clock,
+        leeway=config.clock_leeway,
+    )
+    return Machines(
+        verifier, config.allowed_clients, clock=clock, maxsize=config.session_cache_size
+    )
 
 
 def _metrics(config: GateConfig, registry: Any) -> metrics_module.Metrics | None:

@@ -36,7 +36,16 @@ from .languages import Languages, Translator, isolate
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 #: Context values views pass in English (message ids, or :class:`~pwless_gate.languages.Text`)
 #: that are translated before a page shows them.
-TRANSLATED = ("title", "message", "notice", "error", "back_label", "resend_label", "label")
+TRANSLATED = (
+    "title",
+    "message",
+    "notice",
+    "form_notice",
+    "error",
+    "back_label",
+    "resend_label",
+    "label",
+)
 
 
 class Pages:

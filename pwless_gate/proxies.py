@@ -40,7 +40,7 @@ HEADERS = {
     "port": "HTTP_X_FORWARDED_PORT",
     "prefix": "HTTP_X_FORWARDED_PREFIX",
 }
-_PART = re.compile(r"^\s*(for|proto|host|port|prefix)\s*=\s*(\d{1,2})\s*$")
+_PART = re.compile(r"^\s*(for|proto|host|port|prefix|uri)\s*=\s*(\d{1,2})\s*$")
 _PORT = re.compile(r"^[0-9]{1,5}$")
 
 Environ = Mapping[str, Any]
@@ -68,6 +68,15 @@ class ProxyTrust:
         ProxyTrust.parse(1)                      # nginx adding all five headers
         ProxyTrust.parse("for=1,proto=1")        # an ALB: client IP and scheme only
         ProxyTrust.parse("for=2,proto=1,host=1") # CDN → nginx → gate
+
+    ``uri`` is not a count of hops: any number above 0 believes the original
+    request's ``X-Original-URI``/``-Method`` (nginx ``auth_request``) and
+    ``X-Forwarded-Uri``/``-Method`` (Traefik ``forwardAuth``) that the proxy
+    next to the gate sets on its questions to ``{prefix}/auth`` (one value,
+    never a list: a URI may hold commas).
+
+    .. versionchanged:: 0.2.0
+       ``uri``.
     """
 
     x_for: int = 0
@@ -75,6 +84,7 @@ class ProxyTrust:
     x_host: int = 0
     x_port: int = 0
     x_prefix: int = 0
+    x_uri: int = 0
 
     @classmethod
     def parse(cls, value: int | str) -> ProxyTrust:
@@ -87,19 +97,19 @@ class ProxyTrust:
             if len(text) > 2:
                 raise ValueError(f"{text} proxy hops is not a plausible count")
             n = int(text)
-            return cls(n, n, n, n, n)
+            return cls(n, n, n, n, n, n)
         counts: dict[str, int] = {}
         for part in text.split(","):
             match = _PART.match(part)
             if match is None:
                 raise ValueError(
-                    f"{part.strip()!r} is not a count like 1 or for=1,proto=1,host=1,prefix=0"
+                    f"{part.strip()!r} is not a count like 1 or for=1,proto=1,host=1,prefix=0,uri=1"
                 )
             counts["x_" + match.group(1)] = int(match.group(2))
         return cls(**counts)
 
     def __bool__(self) -> bool:
-        return any((self.x_for, self.x_proto, self.x_host, self.x_port, self.x_prefix))
+        return any((self.x_for, self.x_proto, self.x_host, self.x_port, self.x_prefix, self.x_uri))
 
     def client_ip(self, environ: Environ) -> str:
         """The end user's IP: the trusted ``X-Forwarded-For`` hop, else ``REMOTE_ADDR``."""

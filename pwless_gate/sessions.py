@@ -43,16 +43,26 @@ HANDLE = re.compile(r"^[A-Za-z0-9_-]{16}$")
 
 @dataclass(frozen=True, slots=True)
 class User:
-    """The signed-in person, as the wrapped app sees it in ``pwless_gate.user``."""
+    """The signed-in person, as the wrapped app sees it in ``pwless_gate.user``.
+
+    ``roles`` are read from the claim ``PWLESS_GATE_ROLES_CLAIM`` names (empty
+    when it is not set or the token has none).
+
+    .. versionchanged:: 0.2.0
+       ``roles``.
+    """
 
     sub: str
     email: str | None
     phone_number: str | None
     name: str | None
     claims: Mapping[str, Any]
+    roles: tuple[str, ...] = ()
 
     @classmethod
-    def from_claims(cls, claims: Mapping[str, Any]) -> User:
+    def from_claims(cls, claims: Mapping[str, Any], roles_claim: str | None = None) -> User:
+        """The user the verified ``claims`` describe; roles from ``claims[roles_claim]``."""
+
         def text(key: str) -> str | None:
             value = claims.get(key)
             return value if isinstance(value, str) else None
@@ -63,7 +73,21 @@ class User:
             phone_number=text("phone_number"),
             name=text("name"),
             claims=MappingProxyType(dict(claims)),
+            roles=roles_of(claims, roles_claim),
         )
+
+
+def roles_of(claims: Mapping[str, Any], roles_claim: str | None) -> tuple[str, ...]:
+    """The roles in ``claims[roles_claim]``: a list of strings (other items are
+    ignored) or one string; () when there is no such claim."""
+    if roles_claim is None:
+        return ()
+    value = claims.get(roles_claim)
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple):
+        return tuple(dict.fromkeys(v for v in value if isinstance(v, str)))
+    return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,9 +240,13 @@ class CachedSession:
 
 
 def _cached(
-    session: Session, fresh_until: float, idle_timeout: int = 0, touch_every: int = 0
+    session: Session,
+    fresh_until: float,
+    idle_timeout: int = 0,
+    touch_every: int = 0,
+    roles_claim: str | None = None,
 ) -> CachedSession:
-    user = User.from_claims(session.claims)
+    user = User.from_claims(session.claims, roles_claim)
     environ: dict[str, Any] = {
         "REMOTE_USER": session.remote_user,
         "pwless_gate.user": user,
@@ -253,7 +281,8 @@ class SessionCache:
 
     ``touch_every`` (seconds, 0 for never) makes a session due for renewal
     that long after its ``seen_at``, so "last seen" is written at most that
-    often per session and process, never on every request.
+    often per session and process, never on every request. ``roles_claim``
+    names the claim the users' roles are read from.
     """
 
     def __init__(
@@ -266,9 +295,11 @@ class SessionCache:
         clock: Callable[[], float] = time.time,
         admit: Callable[[Session], bool] | None = None,
         touch_every: int = 0,
+        roles_claim: str | None = None,
     ) -> None:
         self.store = store
         self.touch_every = touch_every
+        self.roles_claim = roles_claim
         self._admit = admit
         self._idle = idle_timeout
         self._cache: FIFOCache[str, CachedSession] = FIFOCache(maxsize=maxsize)
@@ -302,7 +333,7 @@ class SessionCache:
             if entry is not None:
                 self.forget(cookie_value)
             return None
-        entry = _cached(session, now + self._ttl, self._idle, self.touch_every)
+        entry = _cached(session, now + self._ttl, self._idle, self.touch_every, self.roles_claim)
         with self._lock:
             self._cache[cookie_value] = entry
         return entry
@@ -325,7 +356,9 @@ class SessionCache:
         return value
 
     def _entry(self, session: Session) -> CachedSession:
-        return _cached(session, self._clock() + self._ttl, self._idle, self.touch_every)
+        return _cached(
+            session, self._clock() + self._ttl, self._idle, self.touch_every, self.roles_claim
+        )
 
     def forget(self, cookie_value: str) -> None:
         with self._lock:

@@ -90,7 +90,7 @@ class SignIn:
         )
         if deps.hooks.on_login is not None:
             # Before anything is saved: a hook that raises leaves no session behind.
-            deps.hooks.on_login(User.from_claims(claims), request.environ)
+            deps.hooks.on_login(User.from_claims(claims, config.roles_claim), request.environ)
         old = request.session_value
         if old:
             deps.sessions.revoke(old)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .middleware import PasswordlessGate
@@ -40,6 +40,7 @@ def session_cookie(
     lifetime: float | None = None,
     https: bool = False,
     now: float | None = None,
+    roles: Sequence[str] | None = None,
 ) -> str:
     """A ``Cookie`` header value that ``gate`` admits as the given person.
 
@@ -49,13 +50,21 @@ def session_cookie(
     flags, ``iss``, ``aud``). ``lifetime`` defaults to the gate's
     ``session_lifetime``; ``now`` to the current time (pass the clock the gate
     uses, if it is not the real one). ``https`` picks the ``__Host-`` cookie
-    name the gate expects over https.
+    name the gate expects over https. ``roles`` go in the claim the gate's
+    ``roles_claim`` names. ``now`` is also the sign-in time rules with
+    ``max_age`` look at.
 
-    Raises ``ValueError`` when neither or both identifiers are given.
+    Raises ``ValueError`` when neither or both identifiers are given, or
+    ``roles`` without a ``roles_claim``.
+
+    .. versionchanged:: 0.2.0
+       ``roles``.
     """
     if (email is None) == (phone_number is None):
         raise ValueError("give exactly one of email= or phone_number=")
     config = gate.config
+    if roles is not None and config.roles_claim is None:
+        raise ValueError("roles= needs a gate with roles_claim set")
     identifier = email.lower() if email is not None else str(phone_number)
     connection = "email" if email is not None else "sms"
     digest = hashlib.sha256(identifier.encode()).hexdigest()[:24]
@@ -68,6 +77,8 @@ def session_cookie(
         base.update(email=identifier, email_verified=True)
     else:
         base.update(phone_number=identifier, phone_number_verified=True)
+    if roles is not None and config.roles_claim is not None:
+        base[config.roles_claim] = list(roles)
     base.update(claims or {})
     started = time.time() if now is None else now
     session = Session(

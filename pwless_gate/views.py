@@ -14,22 +14,27 @@ the hot path.
 
 from __future__ import annotations
 
+import logging
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote_to_bytes, urlencode
 
 from werkzeug.wrappers import Response
 
 from .answers import Responder, see_other
 from .codes import CodeViews
 from .csrf import origin_allowed
+from .decide import from_browser_script
 from .deps import Deps
-from .errors import Refused
+from .errors import Refused, TokenError
 from .languages import N_, Text
 from .links import LinkViews
+from .machines import bearer_token
 from .pages import json_response
 from .redirects import safe_next
 from .request import GateRequest
+from .rules import Verdict, request_host, verdict
 from .savedforms import request_target_path
 from .sessions import CachedSession, User
 from .sessions_page import SessionsViews
@@ -38,6 +43,15 @@ from .tokens_page import TokensViews
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+log = logging.getLogger("pwless_gate.views")
+
+#: Where proxies put the request they ask ``{prefix}/auth`` about: nginx's
+#: ``auth_request`` (set in its config), then Traefik's ``forwardAuth``.
+ORIGINAL_HEADERS = (
+    ("HTTP_X_ORIGINAL_METHOD", "HTTP_X_ORIGINAL_URI"),
+    ("HTTP_X_FORWARDED_METHOD", "HTTP_X_FORWARDED_URI"),
+)
 
 
 class GateViews:
@@ -65,6 +79,19 @@ class GateViews:
         }
         if deps.metrics is not None:
             self._routes["/metrics"] = self.metrics
+        config = deps.config
+        realm = quoted(realm_of(config.brand_name))
+        #: ``WWW-Authenticate`` of a 401 for the app's paths: Basic, so pip, git and
+        #: CalDAV clients ask for credentials; Bearer too when tokens may be sent.
+        bearer = [f"Bearer realm={realm}"] if config.app_tokens or deps.machines else []
+        self.challenges = [f'Basic realm={realm}, charset="UTF-8"', *bearer]
+        #: The same for a page's ``fetch()``/XHR: no Basic, which browsers answer with a
+        #: password dialog of their own.
+        self.browser_challenges = [f"Cookie realm={realm}", *bearer]
+        self.invalid_token_challenge = (
+            f'Bearer realm={realm}, error="invalid_token", '
+            'error_description="The access token is not valid"'
+        )
         if deps.tokens is not None:
             self._routes["/tokens"] = self.tokens.page
             self._routes["/tokens/revoke"] = self.tokens.revoke
@@ -218,12 +245,49 @@ class GateViews:
         return request.gate_url("/sessions")
 
     def auth(self, request: GateRequest) -> Response:
-        """For nginx ``auth_request``: 202 with the user in headers, or 401.
+        """For nginx ``auth_request``: 202 with the user in headers, 401 or 403.
 
-        An app token (in the ``Authorization`` header nginx passes on) counts as
-        a session. nginx passes only 401 and 403 on, so a throttled IP gets 401.
+        An app token or an allowed machine's bearer token (in the ``Authorization``
+        header nginx passes on) counts as a session. nginx passes only 401 and 403
+        on, so a throttled IP gets 401.
+        The access rules apply to the original request, read from
+        ``X-Original-URI``/``-Method`` (nginx) or ``X-Forwarded-Uri``/``-Method``
+        (Traefik) when ``trusted_proxies`` trusts them (``uri``), whoever is
+        asking (a session, an app token, a machine): 403 when a rule refuses,
+        401 (``login_required``) when it asks for a recent sign-in (a token
+        cannot sign in again, so it gets 403 there). On a public rule's path
+        without a session the answer is 202 and ``Authorization`` is left to the
+        app. With rules that refuse someone and no trusted original request, the
+        answer is 403 (fail closed) and a warning is logged.
         """
+        rules = self.deps.config.rules
+        rule = None
+        if rules:
+            original = self._original(request)
+            if original is None:
+                if rules.restricts:
+                    log.warning(
+                        "%s/auth: no trusted X-Original-URI or X-Forwarded-Uri, so the access "
+                        "rules cannot be applied; refused (trust the proxy with "
+                        "PWLESS_GATE_TRUSTED_PROXIES, uri=1)",
+                        self.deps.config.prefix,
+                    )
+                    return json_response(
+                        {"error": "forbidden", "message": "The original request is not known."},
+                        403,
+                    )
+            else:
+                method, path = original
+                prefix = self.deps.config.prefix
+                if path == prefix or path.startswith(prefix + "/"):
+                    return Response(status=202, headers={"Cache-Control": "no-store"})
+                host = request_host(self.deps.config.proxies.host(request.environ))
+                rule = rules.match(method, path, host)
+                if rule is not None and rule.closed:
+                    return json_response({"error": "forbidden"}, 403)
         current = request.current
+        if current is None and rule is not None and rule.public:
+            return Response(status=202, headers={"Cache-Control": "no-store"})
         if current is None and self.deps.tokens is not None:
             found = self.deps.tokens.check(request.environ)
             if isinstance(found, int):
@@ -232,11 +296,40 @@ class GateViews:
                     response.headers["Retry-After"] = str(found)
                 return response
             current = found
+        if current is None and self.deps.machines is not None:
+            token = bearer_token(request.environ)
+            if token is not None:
+                try:
+                    current = self.deps.machines.verify(token)
+                except TokenError as exc:
+                    log.info("bearer token refused: %s", exc)
+                    return self._invalid_token()
         if current is None:
             response = json_response({"error": "unauthorized"}, 401)
-            if self.deps.tokens is not None:
-                self._authenticate(response)
+            if self.deps.tokens is not None or self.deps.machines is not None:
+                self._authenticate(response, environ=request.environ)
             return response
+        if rule is not None and not rule.plain:
+            session = current.session
+            said = verdict(
+                rule,
+                session.connection,
+                session.remote_user,
+                current.user.roles,
+                session.created_at
+                if current.environ.get("pwless_gate.auth_method") == "session"
+                else None,
+                self.deps.clock(),
+            )
+            if said == Verdict.STALE:
+                response = json_response(
+                    {"error": "login_required", "message": "Sign in again to go on."}, 401
+                )
+                if self.deps.tokens is not None or self.deps.machines is not None:
+                    self._authenticate(response, "login_required", environ=request.environ)
+                return response
+            if said == Verdict.REFUSE:
+                return json_response({"error": "forbidden"}, 403)
         response = Response(status=202)
         response.headers["X-Auth-Request-User"] = current.session.remote_user
         if current.user.email:
@@ -245,6 +338,25 @@ class GateViews:
             response.headers["X-Auth-Request-Phone"] = current.user.phone_number
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    def _original(self, request: GateRequest) -> tuple[str, str] | None:
+        """The method and ``PATH_INFO``-style path of the request a proxy asks about,
+        from headers the proxy next to the gate set (``trusted_proxies`` ``uri``);
+        None when not trusted or not sent."""
+        if not self.deps.config.proxies.x_uri:
+            return None
+        environ = request.environ
+        for method_header, uri_header in ORIGINAL_HEADERS:
+            uri = environ.get(uri_header)
+            if uri:
+                raw = str(uri).split("?", 1)[0].split("#", 1)[0]
+                if "://" in raw:  # an absolute URI: keep its path
+                    raw = "/" + raw.split("://", 1)[1].partition("/")[2]
+                # As a WSGI server builds PATH_INFO: percent-decoded bytes as latin-1.
+                path = unquote_to_bytes(raw).decode("latin-1") or "/"
+                method = str(environ.get(method_header) or "GET").upper()
+                return method, path
+        return None
 
     def health(self, request: GateRequest) -> Response:
         return json_response({"status": "ok"})
@@ -267,7 +379,9 @@ class GateViews:
         home: bool = False,
         form: bool = False,
     ) -> Iterable[bytes]:
-        """401 JSON for API clients, else a redirect to the sign-in page with ``next``.
+        """401 JSON with a Basic (and Bearer) challenge unless ``api`` is false (a
+        browser's navigation), else a redirect to the sign-in page with ``next``.
+        A page's own ``fetch()``/XHR gets a ``Cookie`` challenge instead of Basic.
 
         ``next`` is the request's own path, or the app's home with ``home`` (an
         app's logout path, which would end the new session at once). The
@@ -278,7 +392,7 @@ class GateViews:
         login_url = request.gate_url("/login")
         if api:
             response = json_response({"error": "unauthorized", "login_url": login_url}, 401)
-            self._authenticate(response)
+            self._authenticate(response, environ=environ)
         else:
             target = request.mount + ("/" if home else _quoted_path(environ))
             query = environ.get("QUERY_STRING", "")
@@ -309,18 +423,30 @@ class GateViews:
                 cookies.set_browser(request, response, browser_id)
         return kept.outcome
 
-    def _authenticate(self, response: Response, error: str = "") -> None:
-        """The ``WWW-Authenticate`` challenges of a 401: Basic and Bearer with app tokens
-        (tools then send a token), else the cookie the gate signs in with."""
-        if self.deps.tokens is None:
-            response.headers["WWW-Authenticate"] = 'Cookie realm="pwless-gate"'
-            return
-        realm = self.deps.config.brand_name.replace("\\", "").replace('"', "")
-        response.headers.add("WWW-Authenticate", f'Basic realm="{realm}", charset="UTF-8"')
-        bearer = f'Bearer realm="{realm}"'
-        if error:
-            bearer += f', error="{error}"'
-        response.headers.add("WWW-Authenticate", bearer)
+    def _authenticate(
+        self, response: Response, error: str = "", environ: WSGIEnvironment | None = None
+    ) -> None:
+        """The ``WWW-Authenticate`` challenges of a 401: Basic, so tools ask for
+        credentials, and Bearer with app tokens or machines (carrying ``error``, RFC
+        6750). A page's own ``fetch()``/XHR (``environ``) gets ``Cookie`` instead of
+        Basic, which browsers answer with a password dialog of their own."""
+        scripted = environ is not None and from_browser_script(environ)
+        for challenge in self.browser_challenges if scripted else self.challenges:
+            if error and challenge.startswith("Bearer "):
+                challenge += f', error="{error}"'
+            response.headers.add("WWW-Authenticate", challenge)
+
+    def invalid_token(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """401 ``invalid_token`` (RFC 6750): a machine's bearer token was refused."""
+        return self._invalid_token()(environ, start_response)
+
+    def _invalid_token(self) -> Response:
+        response = json_response({"error": "invalid_token"}, 401)
+        response.headers["WWW-Authenticate"] = self.invalid_token_challenge
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     def bad_token(
         self, environ: WSGIEnvironment, start_response: StartResponse, retry_after: int
@@ -367,6 +493,64 @@ class GateViews:
             )
         return response(environ, start_response)
 
+    def closed(
+        self, environ: WSGIEnvironment, start_response: StartResponse, api: bool
+    ) -> Iterable[bytes]:
+        """403: an access rule closes this part to everyone."""
+        request = GateRequest(environ, self.deps)
+        if api:
+            response = json_response({"error": "forbidden"}, 403)
+        else:
+            response = self.r.page(
+                request,
+                "error.html",
+                status=403,
+                title=N_("Closed"),
+                message=N_("This part of the site is closed."),
+                next="/",
+            )
+        return response(environ, start_response)
+
+    def step_up(
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        max_age: int,
+        api: bool,
+        form: bool = False,
+    ) -> Iterable[bytes]:
+        """Signed in too long ago for this part (a rule's ``max_age``): anything but a
+        browser's navigation (``api``) gets 401 ``login_required`` with the same
+        challenges as :meth:`challenge`; a navigation goes to the sign-in page, which
+        says why, and comes back here once signed in again. A browser's form POST
+        (``form``) from the site's own pages is kept as :meth:`challenge` keeps one: the
+        sign-in that carries it offers it to the same person only."""
+        request = GateRequest(environ, self.deps)
+        login_url = request.gate_url("/login")
+        if api:
+            response = json_response(
+                {
+                    "error": "login_required",
+                    "message": f"This part needs a sign-in within the last {max_age} seconds.",
+                    "login_url": login_url,
+                },
+                401,
+            )
+            self._authenticate(response, "login_required", environ=environ)
+        else:
+            target = request.mount + _quoted_path(environ)
+            query = environ.get("QUERY_STRING", "")
+            if query:
+                target += "?" + query
+            next_url = request.next_url(target)
+            response = Response(status=302)
+            query = {"next": next_url, "fresh": str(max_age)}
+            if form and self.deps.saved_forms is not None and _same_origin(request):
+                query["form"] = self.keep_form(request, response)
+            response.headers["Location"] = f"{login_url}?{urlencode(query)}"
+        response.headers["Cache-Control"] = "no-store"
+        return response(environ, start_response)
+
     def unavailable(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
@@ -393,6 +577,18 @@ def _same_origin(request: GateRequest) -> bool:
     if site is None and not environ.get("HTTP_ORIGIN"):
         return False  # no word from the browser on where the form came from
     return origin_allowed(environ, request.site_origin)
+
+
+def realm_of(brand: str) -> str:
+    """``brand`` as an HTTP header can carry it: printable ASCII (accents dropped)."""
+    ascii_text = unicodedata.normalize("NFKD", brand).encode("ascii", "ignore").decode()
+    text = "".join(ch for ch in ascii_text if " " <= ch <= "~").strip()
+    return text or "pwless-gate"
+
+
+def quoted(text: str) -> str:
+    """``text`` as an HTTP quoted-string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _quoted_path(environ: WSGIEnvironment) -> str:

@@ -20,6 +20,7 @@ def whoami(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         {
             "remote_user": environ.get("REMOTE_USER"),
             "auth_method": environ.get("pwless_gate.auth_method"),
+            "user_sub": getattr(environ.get("pwless_gate.user"), "sub", None),
             "claims": environ.get("pwless_gate.claims"),
             "pid": os.getpid(),
             "path": environ.get("PATH_INFO"),

@@ -37,6 +37,19 @@ class FakeClock:
 #: Where the in-process gate is, as far as Werkzeug's test client is concerned.
 GATE_ORIGIN = "http://localhost"
 
+#: The ``Accept`` of a browser's navigation (Firefox's): only such requests are sent to
+#: the sign-in page; a client without it gets a 401 challenge (issue 13).
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+#: Request headers of a browser's navigation, for ``requests`` calls that play a browser.
+BROWSER = {"Accept": BROWSER_ACCEPT}
+
+
+def browser_session() -> requests.Session:
+    """A ``requests.Session`` that navigates as a browser does (:data:`BROWSER` headers)."""
+    session = requests.Session()
+    session.headers.update(BROWSER)
+    return session
+
 
 class RecordingApp:
     """A WSGI app that answers 200 and keeps every environ it was called with."""
@@ -98,10 +111,23 @@ def gate_config(tenant_url: str, **overrides: Any) -> GateConfig:
 
 
 class GateClient(Client):
-    """A Werkzeug test client whose requests come from 127.0.0.1, as a server would say."""
+    """A Werkzeug test client playing a browser: its requests come from 127.0.0.1, as a
+    server would say, and navigate (``Accept`` lists ``text/html`` first) unless the
+    test sends an ``Accept`` of its own."""
 
     def open(self, *args: Any, **kwargs: Any) -> TestResponse:
-        kwargs.setdefault("environ_base", {"REMOTE_ADDR": "127.0.0.1"})
+        kwargs.setdefault(
+            "environ_base", {"REMOTE_ADDR": "127.0.0.1", "HTTP_ACCEPT": BROWSER_ACCEPT}
+        )
+        return super().open(*args, **kwargs)
+
+
+class ToolClient(Client):
+    """A Werkzeug test client playing a command-line tool (curl, pip): requests from
+    127.0.0.1 with ``Accept: */*``, so they are challenged, not redirected."""
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
+        kwargs.setdefault("environ_base", {"REMOTE_ADDR": "127.0.0.1", "HTTP_ACCEPT": "*/*"})
         return super().open(*args, **kwargs)
 
 
@@ -193,10 +219,10 @@ def http_sign_in(
 ) -> tuple[requests.Session, requests.Response]:
     """Sign in over real HTTP as a browser would: login page, code, verify.
 
-    Returns the browser (a ``requests.Session`` holding the cookies) and the
-    answer to the verify POST, which is not followed.
+    Returns the browser (a ``requests.Session`` holding the cookies and sending
+    :data:`BROWSER` headers) and the answer to the verify POST, which is not followed.
     """
-    browser = browser or requests.Session()
+    browser = browser or browser_session()
     page = browser.get(
         f"{base}/_gate/login", params={"next": next}, headers=headers, timeout=timeout
     )

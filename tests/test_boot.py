@@ -202,7 +202,7 @@ def test_a_factory_with_literal_arguments_under_gunicorn(tmp_path: Path) -> None
         public = requests.get(f"http://127.0.0.1:{port}/hello", timeout=10)
         assert public.text == "hi there"
         private = requests.get(f"http://127.0.0.1:{port}/", allow_redirects=False, timeout=10)
-        assert private.status_code == 302  # the gate is in front of it
+        assert private.status_code == 401  # the gate is in front of it
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(EXIT_BOUND)

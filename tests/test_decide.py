@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,18 +13,22 @@ from pwless_gate.cookies import Cookies
 from pwless_gate.decide import (
     Anonymous,
     Challenge,
+    Closed,
     Decider,
     Deny,
     Forward,
     ForwardAndSignOut,
     GateRoute,
+    MachineToken,
     Renew,
     RequestFacts,
+    StepUp,
     Unavailable,
+    from_browser_script,
+    is_navigation,
 )
 from pwless_gate.errors import StoreUnavailable
-from pwless_gate.public_paths import PublicPaths
-from pwless_gate.sessions import Session, SessionCache, User, new_session_id
+from pwless_gate.sessions import CachedSession, Session, SessionCache, User, new_session_id
 from pwless_gate.stores import CookieStore
 
 from .helpers import FakeClock
@@ -37,6 +42,8 @@ class Core:
 
     def __init__(self, **settings: Any) -> None:
         authorize = settings.pop("authorize", None)
+        machines = settings.pop("machines", None)
+        saved_forms = settings.pop("saved_forms", False)
         self.clock = FakeClock()
         self.config = GateConfig(
             auth0_domain="acme.eu.auth0.com",
@@ -47,17 +54,22 @@ class Core:
             **settings,
         )
         self.store: Any = CookieStore(self.config.signing_keys)
-        self.sessions = SessionCache(self.store, ttl=5, clock=self.clock)
+        self.sessions = SessionCache(
+            self.store, ttl=5, clock=self.clock, roles_claim=self.config.roles_claim
+        )
         self.cookies = Cookies(self.config)
         self.decider = Decider(
             prefix=self.config.prefix,
             cookies=self.cookies,
             sessions=self.sessions,
-            public=PublicPaths(self.config.public_paths),
+            rules=self.config.rules,
+            host_of=self.config.proxies.host,
             public_preflight=self.config.public_preflight,
             authorize=authorize,
             logout_paths=frozenset(self.config.logout_paths),
             clock=self.clock,
+            machines=machines,
+            saved_forms=saved_forms,
         )
 
     def sign_in(self, lifetime: float = 3600, **extra: Any) -> str:
@@ -96,23 +108,122 @@ def test_a_valid_session_is_forwarded_with_its_user() -> None:
     assert decision.cookie is None
 
 
-@pytest.mark.parametrize(
-    ("headers", "api"),
-    [
-        (BROWSER, False),
-        (API, True),
-        ({"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"}, True),
-        ({"HTTP_SEC_FETCH_MODE": "cors", "HTTP_SEC_FETCH_DEST": "empty"}, True),
-        ({"HTTP_SEC_FETCH_MODE": "navigate", "HTTP_ACCEPT": "application/json"}, False),
-    ],
-    ids=["browser", "json-accept", "xhr", "fetch", "navigation"],
+CHROME_ACCEPT = (
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+    "image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"
 )
-def test_nobody_signed_in_is_challenged_as_browser_or_api(
-    headers: dict[str, str], api: bool
+FIREFOX_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+SAFARI_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+PIP_ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
+    "text/html; q=0.01"
+)
+
+
+def navigate(accept: str, dest: str = "document", site: str = "none") -> dict[str, str]:
+    """A navigation's headers from a browser that sends ``Sec-Fetch-*``."""
+    return {
+        "HTTP_ACCEPT": accept,
+        "HTTP_SEC_FETCH_MODE": "navigate",
+        "HTTP_SEC_FETCH_DEST": dest,
+        "HTTP_SEC_FETCH_SITE": site,
+        "HTTP_SEC_FETCH_USER": "?1",
+    }
+
+
+def fetched(mode: str, dest: str, accept: str = "*/*") -> dict[str, str]:
+    """A browser's subresource, ``fetch()`` or XHR request."""
+    return {
+        "HTTP_ACCEPT": accept,
+        "HTTP_SEC_FETCH_MODE": mode,
+        "HTTP_SEC_FETCH_DEST": dest,
+        "HTTP_SEC_FETCH_SITE": "same-origin",
+    }
+
+
+#: (id, method, headers, redirected to the sign-in page?) for real clients' requests.
+CLIENTS = [
+    ("chrome-navigation", "GET", navigate(CHROME_ACCEPT), True),
+    ("chrome-form-post", "POST", navigate(CHROME_ACCEPT, site="same-origin"), True),
+    ("chrome-iframe", "GET", navigate(CHROME_ACCEPT, dest="iframe", site="same-origin"), True),
+    ("firefox-navigation", "GET", navigate(FIREFOX_ACCEPT), True),
+    ("safari-17-navigation", "GET", navigate(SAFARI_ACCEPT), True),
+    ("safari-15-no-sec-fetch", "GET", {"HTTP_ACCEPT": SAFARI_ACCEPT}, True),
+    ("old-firefox-no-sec-fetch", "GET", {"HTTP_ACCEPT": FIREFOX_ACCEPT}, True),
+    ("old-browser-form-post", "POST", {"HTTP_ACCEPT": FIREFOX_ACCEPT}, True),
+    ("html-first-head", "HEAD", {"HTTP_ACCEPT": "text/html"}, True),
+    ("navigation-wanting-json", "GET", navigate("application/json"), True),
+    ("chrome-image", "GET", fetched("no-cors", "image", "image/avif,image/webp,*/*;q=0.8"), False),
+    ("chrome-script", "GET", fetched("no-cors", "script"), False),
+    ("fetch", "GET", fetched("cors", "empty"), False),
+    ("fetch-same-origin", "POST", fetched("same-origin", "empty"), False),
+    ("fetch-asking-for-html", "GET", fetched("cors", "empty", "text/html"), False),
+    ("sec-fetch-without-mode", "GET", {"HTTP_SEC_FETCH_DEST": "document"}, False),
+    (
+        "xhr-no-sec-fetch",
+        "GET",
+        {"HTTP_ACCEPT": "text/html, */*; q=0.01", "HTTP_X_REQUESTED_WITH": "XMLHttpRequest"},
+        False,
+    ),
+    ("json-accept", "GET", {"HTTP_ACCEPT": "application/json"}, False),
+    ("curl", "GET", {"HTTP_ACCEPT": "*/*", "HTTP_USER_AGENT": "curl/8.5.0"}, False),
+    ("curl-head", "HEAD", {"HTTP_ACCEPT": "*/*", "HTTP_USER_AGENT": "curl/8.5.0"}, False),
+    ("wget", "GET", {"HTTP_ACCEPT": "*/*", "HTTP_USER_AGENT": "Wget/1.21.4"}, False),
+    ("pip-index", "GET", {"HTTP_ACCEPT": PIP_ACCEPT, "HTTP_USER_AGENT": "pip/24.0"}, False),
+    ("pip-download", "GET", {"HTTP_ACCEPT": "*/*", "HTTP_ACCEPT_ENCODING": "identity"}, False),
+    ("git-info-refs", "GET", {"HTTP_ACCEPT": "*/*", "HTTP_USER_AGENT": "git/2.43.0"}, False),
+    (
+        "git-upload-pack",
+        "POST",
+        {"HTTP_ACCEPT": "application/x-git-upload-pack-result"},
+        False,
+    ),
+    ("requests", "GET", {"HTTP_ACCEPT": "*/*", "HTTP_USER_AGENT": "python-requests/2.32"}, False),
+    ("urllib-no-accept", "GET", {"HTTP_USER_AGENT": "Python-urllib/3.12"}, False),
+    ("caldav-propfind", "PROPFIND", {"HTTP_ACCEPT": "text/xml", "HTTP_DEPTH": "1"}, False),
+    ("caldav-report", "REPORT", {"HTTP_ACCEPT": "text/xml"}, False),
+    ("propfind-asking-for-html", "PROPFIND", {"HTTP_ACCEPT": "text/html"}, False),
+    ("webdav-put", "PUT", {"HTTP_ACCEPT": "text/html"}, False),
+    ("delete", "DELETE", {"HTTP_ACCEPT": FIREFOX_ACCEPT}, False),
+    ("options", "OPTIONS", {"HTTP_ACCEPT": "*/*"}, False),
+    ("html-not-first", "GET", {"HTTP_ACCEPT": "application/xhtml+xml,text/html"}, False),
+    ("html-refused", "GET", {"HTTP_ACCEPT": "text/html;q=0"}, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "redirected"),
+    [case[1:] for case in CLIENTS],
+    ids=[case[0] for case in CLIENTS],
+)
+def test_only_a_browser_navigation_is_sent_to_the_sign_in_page(
+    method: str, headers: dict[str, str], redirected: bool
 ) -> None:
-    decision = Core().decide("/reports", headers=headers)
+    decision = Core().decide("/reports", method=method, headers=headers)
     assert type(decision) is Challenge
-    assert decision.api is api
+    assert decision.api is not redirected
+    assert is_navigation(method, headers) is redirected
+
+
+#: Those of :data:`CLIENTS` a browser sends by script or for a subresource: their 401
+#: has no Basic challenge (a browser would answer it with a password dialog).
+SCRIPTED = {
+    "chrome-image",
+    "chrome-script",
+    "fetch",
+    "fetch-same-origin",
+    "fetch-asking-for-html",
+    "xhr-no-sec-fetch",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "headers"), [(case[0], case[2]) for case in CLIENTS], ids=[c[0] for c in CLIENTS]
+)
+def test_only_a_browsers_own_scripts_are_spared_the_basic_challenge(
+    name: str, headers: dict[str, str]
+) -> None:
+    assert from_browser_script(headers) is (name in SCRIPTED)
 
 
 @pytest.mark.parametrize("path", ["/_gate", "/_gate/login", "/_gate/anything"])
@@ -316,3 +427,206 @@ def test_a_renewed_session_on_a_logout_path_ends_both_cookie_values() -> None:
     assert type(core.decider.admit(facts, entry)) is ForwardAndSignOut
     elsewhere = RequestFacts("GET", "/", cookie, False, BROWSER)
     assert type(core.decider.admit(elsewhere, entry, "renewed", value="old")) is Forward
+
+
+# -- machines' bearer tokens ------------------------------------------------------------
+
+
+class FakeMachines:
+    """Knows one verified token; never verifies (the adapter does, on MachineToken)."""
+
+    def __init__(self, token: str) -> None:
+        user = User(sub="robot@clients", email=None, phone_number=None, name=None, claims={})
+        session = Session(
+            sid="",
+            remote_user="robot@clients",
+            connection="client-credentials",
+            claims={"sub": "robot@clients"},
+            created_at=0,
+            expires_at=2e9,
+        )
+        self.token = token
+        self.entry = CachedSession(session, user, {"REMOTE_USER": "robot@clients"}, 2e9)
+
+    def cached(self, token: str) -> CachedSession | None:
+        return self.entry if token == self.token else None
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}", "HTTP_ACCEPT": "*/*"}
+
+
+def test_a_known_bearer_token_is_forwarded_without_verifying_again() -> None:
+    core = Core(machines=FakeMachines("eyJ.known.token"), public_paths=("/health",))
+    decision = core.decide("/reports", headers=bearer("eyJ.known.token"))
+    assert type(decision) is Forward
+    assert decision.entry.environ["REMOTE_USER"] == "robot@clients"
+    assert decision.cookie is None
+
+
+def test_a_new_bearer_token_is_handed_to_the_adapter_to_verify() -> None:
+    core = Core(machines=FakeMachines("eyJ.known.token"), public_paths=("/health",))
+    decision = core.decide("/reports", headers=bearer("eyJ.new.token"))
+    assert type(decision) is MachineToken
+    assert decision.token == "eyJ.new.token"
+    # On a public path Authorization is the app's business: not checked at all.
+    assert type(core.decide("/health", headers=bearer("eyJ.new.token"))) is Anonymous
+    assert type(core.decide("/health", headers=bearer("eyJ.known.token"))) is Anonymous
+
+
+def test_a_session_wins_over_a_bearer_token_and_app_tokens_are_not_machines() -> None:
+    core = Core(machines=FakeMachines("eyJ.known.token"))
+    decision = core.decide("/", cookie=core.sign_in(), headers=bearer("eyJ.new.token"))
+    assert decision.entry.user.email == "ada@example.com"
+    assert type(core.decide("/", headers=bearer("pwg_abc"))) is Challenge
+    assert type(Core().decide("/", headers=bearer("eyJ.new.token"))) is Challenge  # machines off
+
+
+def test_authorize_is_asked_for_machines_too_and_logout_paths_end_nothing() -> None:
+    seen: list[str] = []
+
+    def authorize(environ: Mapping[str, Any], user: User) -> bool:
+        seen.append(user.sub)
+        return environ["PATH_INFO"] != "/admin"
+
+    core = Core(
+        machines=FakeMachines("eyJ.known.token"), authorize=authorize, logout_paths=("/logout",)
+    )
+    known = FakeMachines("eyJ.known.token").entry
+    assert type(core.decider.admit_machine(facts("/admin"), known)) is Deny
+    assert type(core.decider.admit_machine(facts("/logout"), known)) is Forward
+    assert seen == ["robot@clients", "robot@clients"]
+
+
+def facts(path: str) -> RequestFacts:
+    return RequestFacts("GET", path, None, False, {"PATH_INFO": path, **bearer("eyJ.x.y")})
+
+
+# -- the access rules, for every way in ---------------------------------------------------
+
+RULES = """
+[[rules]]
+path = "/admin"
+allow = ["ada@example.com"]
+
+[[rules]]
+path = "/team"
+policy = "signed-in"
+
+[[rules]]
+path = "/payroll"
+max_age = 900
+
+[[rules]]
+path = "/old-export"
+policy = "deny"
+"""
+
+
+def ruled(tmp_path: Path, **settings: Any) -> Core:
+    path = tmp_path / "rules.toml"
+    path.write_text(RULES)
+    return Core(rules_file=str(path), public_paths=("/health",), **settings)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        pytest.param("/admin", Deny, id="allow-list-refuses-a-machine"),
+        pytest.param("/team", Forward, id="plain-signed-in-admits-it"),
+        pytest.param("/reports", Forward, id="no-rule-admits-it"),
+        pytest.param("/payroll", Deny, id="max-age-a-token-cannot-meet"),
+        pytest.param("/old-export", Closed, id="deny-rule-closes-it"),
+    ],
+)
+def test_the_rules_apply_to_machines(tmp_path: Path, path: str, expected: type) -> None:
+    core = ruled(tmp_path, machines=FakeMachines("eyJ.known.token"))
+    known = FakeMachines("eyJ.known.token").entry
+    cached = core.decide(path, headers=bearer("eyJ.known.token"))
+    verified = core.decider.admit_machine(facts(path), known)
+    assert (type(cached), type(verified)) == (expected, expected)
+    if expected is Deny:
+        assert cached.api is True  # a machine gets JSON
+
+
+def test_a_deny_rule_answers_before_any_credential_and_public_leaves_them_alone(
+    tmp_path: Path,
+) -> None:
+    core = ruled(tmp_path, machines=FakeMachines("eyJ.known.token"))
+    # Not even handed over for verification: the path is closed to everyone.
+    assert type(core.decide("/old-export", headers=bearer("eyJ.new.token"))) is Closed
+    assert type(core.decide("/health", headers=bearer("eyJ.new.token"))) is Anonymous
+
+
+def test_a_step_up_redirects_only_a_navigation(tmp_path: Path) -> None:
+    core = ruled(tmp_path)
+    cookie = core.sign_in()
+    assert type(core.decide("/payroll", cookie=cookie)) is Forward
+    core.clock.advance(901)
+    navigation = core.decide("/payroll", cookie=cookie)
+    assert (type(navigation), navigation.api, navigation.max_age) == (StepUp, False, 900)
+    for headers in (API, {"HTTP_ACCEPT": "*/*"}, {"HTTP_SEC_FETCH_MODE": "cors"}):
+        decision = core.decide("/payroll", cookie=cookie, headers=headers)
+        assert (type(decision), decision.api) == (StepUp, True)
+    assert type(core.decide("/payroll", cookie=cookie, method="PROPFIND")) is StepUp
+    assert core.decide("/payroll", cookie=cookie, method="PROPFIND").api is True
+
+
+#: A browser's form POST: a navigation with a form body.
+FORM_POST = {
+    "HTTP_ACCEPT": "text/html,application/xhtml+xml,*/*;q=0.8",
+    "HTTP_SEC_FETCH_MODE": "navigate",
+    "CONTENT_TYPE": "multipart/form-data; boundary=x",
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "kept"),
+    [
+        pytest.param("POST", FORM_POST, True, id="multipart-navigation"),
+        pytest.param(
+            "POST",
+            {**BROWSER, "CONTENT_TYPE": "application/x-www-form-urlencoded"},
+            True,
+            id="urlencoded-without-sec-fetch",
+        ),
+        pytest.param(
+            "POST", {**FORM_POST, "CONTENT_TYPE": "application/json"}, False, id="json-body"
+        ),
+        pytest.param("POST", {**FORM_POST, "HTTP_SEC_FETCH_MODE": "cors"}, False, id="fetch-post"),
+        pytest.param(
+            "POST",
+            {"HTTP_ACCEPT": "*/*", "CONTENT_TYPE": "application/x-www-form-urlencoded"},
+            False,
+            id="curl-form",
+        ),
+        pytest.param("GET", BROWSER, False, id="get"),
+    ],
+)
+def test_only_a_browsers_form_post_is_marked_to_keep(
+    method: str, headers: dict[str, str], kept: bool
+) -> None:
+    decision = Core(saved_forms=True).decide("/notes", method=method, headers=headers)
+    assert type(decision) is Challenge
+    assert decision.form is kept
+    # Whatever the form, the 401 rule is the navigation rule.
+    assert decision.api is not is_navigation(method, headers)
+    off = Core().decide("/notes", method=method, headers=headers)
+    assert (type(off), off.form, off.api) == (Challenge, False, decision.api)
+
+
+def test_a_form_post_answered_with_a_step_up_is_marked_to_keep(tmp_path: Path) -> None:
+    core = ruled(tmp_path, saved_forms=True)
+    cookie = core.sign_in()
+    core.clock.advance(901)
+    posted = core.decide("/payroll", cookie=cookie, method="POST", headers=FORM_POST)
+    assert (type(posted), posted.api, posted.form) == (StepUp, False, True)
+    visited = core.decide("/payroll", cookie=cookie)
+    assert (type(visited), visited.form) == (StepUp, False)
+    scripted = {**FORM_POST, "HTTP_SEC_FETCH_MODE": "cors"}
+    fetched = core.decide("/payroll", cookie=cookie, method="POST", headers=scripted)
+    assert (type(fetched), fetched.api, fetched.form) == (StepUp, True, False)
+    off = ruled(tmp_path)
+    cookie = off.sign_in()
+    off.clock.advance(901)
+    assert off.decide("/payroll", cookie=cookie, method="POST", headers=FORM_POST).form is False

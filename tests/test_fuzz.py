@@ -21,7 +21,9 @@ from werkzeug.wrappers import Request
 
 from pwless_gate import GateConfig, PasswordlessGate
 from pwless_gate.devtenant import DevTenant, serve_in_thread
+from pwless_gate.public_paths import is_normal
 from pwless_gate.redirects import safe_next
+from pwless_gate.rules import clean_path
 
 from .helpers import CLIENT_ID, CLIENT_SECRET, Harness, RecordingApp, gate_config, hidden
 from .test_redirects import lands_locally
@@ -342,3 +344,123 @@ def test_session_cookie_with_a_superscript_chunk_count_is_refused_not_500(fuzzed
 
     assert status == 302
     assert fuzzed.app.calls == []
+
+
+FUZZ_RULES = """
+[[rules]]
+path = "/static"
+policy = "public"
+[[rules]]
+path = "/admin"
+allow = ["boss@example.com"]
+[[rules]]
+path = '^/api/v[0-9]+/private(/.*)?$'
+policy = "deny"
+[[rules]]
+path = "/old"
+methods = ["GET"]
+hosts = ["tools.example.com"]
+policy = "deny"
+[[rules]]
+path = "/pay"
+max_age = 60
+"""
+
+#: Paths under the rules' prefixes, spelled the ways an app may read differently.
+RULE_PATHS = st.sampled_from(
+    ["/static", "/admin", "/api/v1/private", "/old", "/pay", "/x", "/"]
+) | st.builds(lambda s: "/" + quote(s, safe="/%;.\\"), texts)
+TRICKS = st.sampled_from(["", "/", "/x", "/..", "/../admin", "%2F..%2Fadmin", "//", ";x", "%3F"])
+
+
+@pytest.fixture(scope="module")
+def ruled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
+    rules_file = tmp_path_factory.mktemp("rules") / "rules.toml"
+    rules_file.write_text(FUZZ_RULES)
+    tenant_app = DevTenant(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    with serve_in_thread(tenant_app) as tenant:
+        app = RecordingApp()
+        config = gate_config(tenant.url, rules_file=str(rules_file), trusted_proxies="1")
+        harness = Harness(gate=PasswordlessGate(app, config), app=app, tenant=tenant)
+        session_name, _ = config.cookie_names(False)
+        assert harness.login(USER).status_code == 303
+        session = harness.client.get_cookie(session_name)
+        assert session is not None
+        yield Fuzzed(harness, config, session.value, "")
+
+
+def test_rules_and_path_normalisation_never_500_nor_let_the_refused_in(ruled: Fuzzed) -> None:
+    """Whatever the path, method, host or original-request headers, a signed-in
+    person who is not boss never reaches /admin (however it is spelled), closed
+    paths never reach the app, and nothing is a 5xx."""
+    rules = ruled.config.rules
+
+    @FUZZ
+    @given(
+        path=st.builds(lambda a, b: a + b, RULE_PATHS, TRICKS),
+        method=st.sampled_from(METHODS),
+        host=st.sampled_from(["tools.example.com", "TOOLS.example.com:443", "x", "[::1]:8", ""]),
+        original=st.none() | st.builds(lambda a, b: a + b, RULE_PATHS, TRICKS),
+        signed_in=st.booleans(),
+    )
+    def check(path: str, method: str, host: str, original: str | None, signed_in: bool) -> None:
+        session_name, _ = ruled.config.cookie_names(False)
+        environ = {
+            "REQUEST_METHOD": method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": path.encode("utf-8", "replace").decode("latin-1"),
+            "QUERY_STRING": "",
+            "SERVER_NAME": "localhost",
+            "SERVER_PORT": "80",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": host,
+            "HTTP_X_FORWARDED_HOST": host,
+            "HTTP_COOKIE": f"{session_name}={ruled.session_value}" if signed_in else "",
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": io.StringIO(),
+        }
+        if original is not None:
+            environ["HTTP_X_ORIGINAL_URI"] = original
+            environ["HTTP_X_ORIGINAL_METHOD"] = method
+        ruled.app.calls.clear()
+        status, body = call(ruled.gate, environ)
+        assert status < 500, (status, method, path, body[:300])
+        assert b"Traceback" not in body
+        if ruled.app.calls:
+            seen = environ["PATH_INFO"]
+            rule = rules.match(method, seen, host.lower().split(":")[0])
+            assert rule is None or not rule.closed
+            for reading in (seen, clean_path(seen)):
+                assert reading != "/admin", reading
+                assert not reading.startswith("/admin/"), reading
+            assert not signed_in or ruled.app.calls[0]["REMOTE_USER"] == USER
+
+    check()
+
+
+@FUZZ
+@given(path=st.text(max_size=200), method=st.text(max_size=10), host=st.text(max_size=30))
+def test_matching_any_text_never_raises_and_unclear_paths_are_never_public(
+    path: str, method: str, host: str
+) -> None:
+    rules = RULESET_FOR_FUZZ
+    rule = rules.match(method, path, host)
+    if not is_normal(path):
+        assert rule is None or not rule.public
+
+
+def _ruleset_for_fuzz() -> Any:
+    import tempfile
+
+    from pwless_gate.rules_file import load_rules
+
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as handle:
+        handle.write(FUZZ_RULES)
+    try:
+        return load_rules(handle.name, public_paths=("/assets/",))
+    finally:
+        os.unlink(handle.name)
+
+
+RULESET_FOR_FUZZ = _ruleset_for_fuzz()

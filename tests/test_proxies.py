@@ -89,7 +89,7 @@ def test_client_ip_counts_hops(trusted: int, forwarded: str | None, expected: st
 
 
 def test_a_number_trusts_every_header_alike() -> None:
-    assert ProxyTrust.parse(2) == ProxyTrust(2, 2, 2, 2, 2)
+    assert ProxyTrust.parse(2) == ProxyTrust(2, 2, 2, 2, 2, 2)
     assert ProxyTrust.parse("for=1, proto=1") == ProxyTrust(x_for=1, x_proto=1)
     assert not ProxyTrust.parse(0)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
@@ -25,7 +26,7 @@ from .constants import (
 from .faults import Fault, make_fault, parse_fault
 from .httpio import ApiError, json_response, read_body
 from .messages import Message
-from .state import Settings, TenantState
+from .state import MachineClient, Settings, TenantState
 from .users import normalise
 
 if TYPE_CHECKING:
@@ -75,6 +76,30 @@ _ROUTES: dict[str, dict[str, Handler]] = {
 }
 
 
+#: Domains Auth0 keeps for itself: a custom claim named under them is dropped.
+RESERVED_CLAIM_DOMAINS = ("auth0.com", "webtask.io", "webtask.run")
+
+
+def check_roles_claim(claim: str) -> None:
+    """Raise ValueError unless ``claim`` is a namespaced claim Auth0 would keep: an
+    http(s) URL whose host is not one of Auth0's own domains."""
+    parts = urlsplit(claim)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError(f"roles claim {claim!r} must be a URL like https://example.com/roles")
+    if any(host == d or host.endswith("." + d) for d in RESERVED_CLAIM_DOMAINS):
+        raise ValueError(f"roles claim {claim!r}: Auth0 drops claims named under {host}")
+
+
+def _roles_by_identifier(roles: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
+    """Roles keyed by the identifier as the tenant stores it (emails lower-cased)."""
+    merged: dict[str, tuple[str, ...]] = {}
+    for who, named in roles.items():
+        key = normalise("sms" if who.strip().startswith("+") else "email", who.strip())
+        merged[key] = tuple(dict.fromkeys((*merged.get(key, ()), *named)))
+    return merged
+
+
 class DevTenant:
     """A local, Auth0-compatible passwordless tenant with one regular web application.
 
@@ -99,7 +124,21 @@ class DevTenant:
     ``refresh_absolute_lifetime`` and ``refresh_idle_lifetime`` default to Auth0's
     (see ``constants.py``).
 
-    Raises ValueError when ``offline_access_apis`` names an API not in ``apis``.
+    ``roles_claim`` and ``roles`` stand for a post-login Action that adds the
+    user's roles (``roles`` maps an email address or E.164 number to its roles)
+    to id_tokens and access tokens under that namespaced claim; Auth0 drops
+    custom claims named under its own domains, so those are refused.
+
+    ``machine_clients`` maps the client ids of machine-to-machine applications to
+    their secrets: they may use only the client-credentials grant, for every API
+    in ``apis``, with no scopes, unless ``client_grants`` lists the APIs (and the
+    scopes there) a client is authorised for: ``{client_id: {audience: scopes}}``.
+    Their tokens carry no roles (the post-login Action does not run for them).
+
+    Raises ValueError when ``offline_access_apis`` or ``client_grants`` name an API
+    not in ``apis``, a machine client has the application's id or no secret,
+    ``roles_claim`` is not an http(s) URL outside Auth0's domains, or ``roles``
+    are given without it.
     """
 
     def __init__(
@@ -126,11 +165,20 @@ class DevTenant:
         refresh_reuse_interval: float = REFRESH_REUSE_INTERVAL,
         refresh_absolute_lifetime: float = REFRESH_ABSOLUTE_LIFETIME,
         refresh_idle_lifetime: float = REFRESH_IDLE_LIFETIME,
+        roles_claim: str | None = None,
+        roles: Mapping[str, Iterable[str]] | None = None,
+        machine_clients: Mapping[str, str] | None = None,
+        client_grants: Mapping[str, Mapping[str, Iterable[str]]] | None = None,
     ) -> None:
         apis, offline_access_apis = frozenset(apis), frozenset(offline_access_apis)
+        if roles and roles_claim is None:
+            raise ValueError("roles need a roles claim (--roles-claim URL)")
+        if roles_claim is not None:
+            check_roles_claim(roles_claim)
         if not offline_access_apis <= apis:
             unknown = ", ".join(sorted(offline_access_apis - apis))
             raise ValueError(f"offline access for APIs the tenant does not have: {unknown}")
+        machines = _machine_clients(client_id, apis, machine_clients or {}, client_grants or {})
         settings = Settings(
             client_id=client_id,
             client_secret=client_secret,
@@ -149,6 +197,9 @@ class DevTenant:
             refresh_reuse_interval=refresh_reuse_interval,
             refresh_absolute_lifetime=refresh_absolute_lifetime,
             refresh_idle_lifetime=refresh_idle_lifetime,
+            roles_claim=roles_claim,
+            roles=_roles_by_identifier(roles or {}),
+            machine_clients=machines,
         )
         self._state = TenantState(
             settings,
@@ -328,3 +379,32 @@ class DevTenant:
             500,
             mimetype="text/html",
         )
+
+
+def _machine_clients(
+    client_id: str,
+    apis: frozenset[str],
+    secrets: Mapping[str, str],
+    grants: Mapping[str, Mapping[str, Iterable[str]]],
+) -> dict[str, MachineClient]:
+    """The machine clients of ``DevTenant(machine_clients=..., client_grants=...)``."""
+    for machine_id, secret in secrets.items():
+        if not machine_id or machine_id == client_id:
+            raise ValueError(f"machine client id {machine_id!r} must differ from the app's")
+        if not secret:
+            raise ValueError(f"machine client {machine_id!r} needs a secret")
+    unknown = sorted(set(grants) - set(secrets))
+    if unknown:
+        raise ValueError(f"client grants for clients the tenant does not have: {unknown[0]}")
+    clients = {}
+    for machine_id, secret in secrets.items():
+        granted = grants.get(machine_id)
+        if granted is None:
+            clients[machine_id] = MachineClient(secret)
+            continue
+        missing = sorted(set(granted) - apis)
+        if missing:
+            raise ValueError(f"a client grant for an API the tenant does not have: {missing[0]}")
+        scopes = {audience: tuple(dict.fromkeys(s)) for audience, s in granted.items()}
+        clients[machine_id] = MachineClient(secret, scopes)
+    return clients

@@ -68,7 +68,42 @@ SIGNING_CERT_DAYS = 3650
 GRANT_OTP = "http://auth0.com/oauth/grant-type/passwordless/otp"
 GRANT_AUTHORIZATION_CODE = "authorization_code"
 GRANT_REFRESH = "refresh_token"
-ALL_GRANTS = (GRANT_OTP, GRANT_AUTHORIZATION_CODE, GRANT_REFRESH)
+GRANT_CLIENT_CREDENTIALS = "client_credentials"
+#: The grants the tenant knows. A regular web application has all of them by default
+#: (client credentials included, as in Auth0); a machine client (``--m2m-client``) has
+#: only ``client_credentials``.
+ALL_GRANTS = (GRANT_OTP, GRANT_AUTHORIZATION_CODE, GRANT_REFRESH, GRANT_CLIENT_CREDENTIALS)
+
+# --- machine-to-machine clients (the client-credentials grant) ----------------------------
+#
+# A token of the grant is an RS256 JWT with ``iss``, ``sub`` = ``<client_id>@clients``,
+# ``aud`` = the audience (a string), ``iat``, ``exp``, ``scope`` (only when the client
+# grant gives scopes), ``gty`` = ``client-credentials`` and ``azp`` = the client id
+# (AUTH0-API.md; Auth0 docs, "Validate Access Tokens" / "Access Token Profiles"). Its
+# lifetime is the API's "Token Expiration" (``ACCESS_TOKEN_LIFETIME``); the answer is
+# ``access_token``, ``scope`` (when any), ``expires_in`` and ``token_type``. No id_token,
+# no refresh token.
+
+#: ``gty`` of a client-credentials token.
+CLIENT_CREDENTIALS_GTY = "client-credentials"
+#: ``sub`` of a client-credentials token: the client id and this suffix.
+MACHINE_SUB_SUFFIX = "@clients"
+#: 403 ``access_denied`` when the client has no client grant for ``audience`` (Auth0's
+#: text). AUTH0-API.md only says "an unauthorised audience → 403 access_denied"; for an
+#: audience that is no API of the tenant at all the same answer is *assumed* (the other
+#: grants answer "Service not found: …" there).
+CLIENT_GRANT_MISSING = (
+    'Client is not authorized to access "{audience}". You need to create a "client-grant" '
+    "associated to this API. See: https://auth0.com/docs/api/v2#!/Client_Grants/"
+    "post_client_grants"
+)
+#: 403 ``access_denied`` for a client-credentials request without ``audience`` on a
+#: tenant with no "Default Audience" (the local tenant never has one): Auth0's text.
+NO_DEFAULT_AUDIENCE = "Non-global clients are not allowed access to APIv1"
+#: 403 ``access_denied`` when ``scope`` asks for scopes the client grant does not give.
+#: AUTH0-API.md is silent; the text is *assumed* from public reports. Without ``scope``
+#: the token gets every scope of the grant.
+SCOPES_NOT_GRANTED = "Client has not been granted scopes: {scopes}"
 
 # --- rate limits and brute-force protection ----------------------------------------------
 

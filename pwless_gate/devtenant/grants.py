@@ -1,4 +1,5 @@
-"""``POST /oauth/token``: the passwordless OTP, authorization-code and refresh-token grants."""
+"""``POST /oauth/token``: the passwordless OTP, authorization-code, refresh-token and
+client-credentials grants."""
 
 from __future__ import annotations
 
@@ -10,16 +11,20 @@ from .codes import Outcome, constant_time_equal
 from .constants import (
     ALL_GRANTS,
     BRUTE_FORCE_BLOCKED,
+    CLIENT_GRANT_MISSING,
     CLIENT_UNAUTHORIZED,
     CODE_EXPIRED,
     GRANT_AUTHORIZATION_CODE,
+    GRANT_CLIENT_CREDENTIALS,
     GRANT_OTP,
     INVALID_AUTHORIZATION_CODE,
     INVALID_REFRESH,
     MAX_ATTEMPTS,
+    NO_DEFAULT_AUDIENCE,
     RATE_LIMITED,
     REALM_NOT_FOUND,
     REDIRECT_URI_MISMATCH,
+    SCOPES_NOT_GRANTED,
     SUSPICIOUS_IP_BLOCKED,
     UNSUPPORTED_GRANT,
     UNSUPPORTED_GRANT_STATUS,
@@ -43,8 +48,8 @@ def oauth_token(state: TenantState, request: Request) -> Response:
     except ApiError as exc:
         body, problem = {}, exc
     client_id = body.get("client_id")
-    known = isinstance(client_id, str) and constant_time_equal(client_id, state.settings.client_id)
-    quota = state.oauth_limits.take(state.settings.client_id if known else _UNKNOWN_CLIENT)
+    known = state.knows_client(client_id)
+    quota = state.oauth_limits.take(str(client_id) if known else _UNKNOWN_CLIENT)
     if not quota.allowed:
         return ApiError(429, "too_many_requests", RATE_LIMITED).response(quota.headers())
     try:
@@ -100,7 +105,8 @@ def new_session_id() -> str:
 def _grant(state: TenantState, body: dict[str, object], ip: str) -> dict[str, object]:
     grant_type = _param(body, "grant_type")
     _param(body, "client_id")
-    if not state.authenticated(body):
+    client_id = state.authenticated_client(body)
+    if client_id is None:
         raise ApiError(401, "access_denied", CLIENT_UNAUTHORIZED)
     if grant_type not in ALL_GRANTS:
         raise ApiError(
@@ -108,10 +114,14 @@ def _grant(state: TenantState, body: dict[str, object], ip: str) -> dict[str, ob
             "unsupported_grant_type",
             UNSUPPORTED_GRANT.format(grant_type=grant_type),
         )
-    if grant_type not in state.settings.grant_types:
+    machine = client_id != state.settings.client_id
+    allowed = (GRANT_CLIENT_CREDENTIALS,) if machine else state.settings.grant_types
+    if grant_type not in allowed:
         raise ApiError(
             403, "unauthorized_client", f"Grant type '{grant_type}' not allowed for the client."
         )
+    if grant_type == GRANT_CLIENT_CREDENTIALS:
+        return _client_credentials(state, body, client_id)
     if grant_type == GRANT_OTP:
         return _otp(state, body, ip)
     if grant_type == GRANT_AUTHORIZATION_CODE:
@@ -176,6 +186,26 @@ def _refresh(state: TenantState, body: dict[str, object]) -> dict[str, object]:
     scopes = requested or login.scopes
     login = Login(user, login.client_id, scopes, login.audience, None, login.sid)
     return state.tokens.respond(login, state.issuer, refreshable=False, refresh_token=refresh_token)
+
+
+def _client_credentials(
+    state: TenantState, body: dict[str, object], client_id: str
+) -> dict[str, object]:
+    """A machine's token for an API it has a client grant for (the gate's own
+    application has none: it is refused as Auth0 refuses an application without one)."""
+    audience = _optional(body, "audience")
+    if not audience:
+        raise ApiError(403, "access_denied", NO_DEFAULT_AUDIENCE)
+    machine = state.settings.machine_clients.get(client_id)
+    granted = None if machine is None else machine.granted(audience, state.settings.apis)
+    if granted is None:
+        raise ApiError(403, "access_denied", CLIENT_GRANT_MISSING.format(audience=audience))
+    requested = split_scope(_optional(body, "scope"))
+    missing = [scope for scope in requested if scope not in granted]
+    if missing:
+        raise ApiError(403, "access_denied", SCOPES_NOT_GRANTED.format(scopes=" ".join(missing)))
+    scopes = requested or granted
+    return state.tokens.client_credentials(client_id, audience, scopes, state.issuer)
 
 
 def _param(body: dict[str, object], name: str) -> str:

@@ -11,7 +11,7 @@ import ipaddress
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -157,10 +157,17 @@ def main_serve(
     allow_magiclink_verify_without_session: bool = False,
     code_lifetime: float = 180,
     authorization_code_lifetime: float = AUTHORIZATION_CODE_LIFETIME,
+    roles_claim: str | None = None,
+    roles: Mapping[str, Sequence[str]] | None = None,
+    machine_clients: Mapping[str, str] | None = None,
+    client_grants: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
 ) -> None:
     """Serve a tenant in the foreground, printing each message it sends, until Ctrl-C.
 
-    ``offline_access_apis`` (some of ``apis``) get refresh tokens.
+    ``offline_access_apis`` (some of ``apis``) get refresh tokens; ``roles``
+    (identifier → roles) go in tokens under ``roles_claim``; ``machine_clients``
+    and ``client_grants`` are :class:`DevTenant`'s. Raises ValueError for a
+    ``roles_claim`` Auth0 would not keep.
     """
     app = DevTenant(
         client_id=client_id,
@@ -174,6 +181,10 @@ def main_serve(
         allowed_callbacks=allowed_callbacks,
         allowed_logout_urls=allowed_logout_urls,
         on_message=_print_message,
+        roles_claim=roles_claim,
+        roles=roles,
+        machine_clients=machine_clients,
+        client_grants=client_grants,
     )
     server = _server(app, host, port)
     app.base_url = base_url(host, server.effective_port)
@@ -189,9 +200,19 @@ def main_serve(
         print(f"[dev-tenant] allowed callback {url}", flush=True)
     for url in allowed_logout_urls:
         print(f"[dev-tenant] allowed logout URL {url}", flush=True)
+    if roles_claim is not None:
+        print(f"[dev-tenant] roles claim {roles_claim}", flush=True)
+        for who, named in (roles or {}).items():
+            print(f"[dev-tenant] roles of {who}: {', '.join(named)}", flush=True)
     for api in apis:
         offline = " (offline access: refresh tokens)" if api in offline_access_apis else ""
         print(f"[dev-tenant] API {api}{offline}", flush=True)
+    for machine_id in machine_clients or {}:
+        grants = (client_grants or {}).get(machine_id)
+        what = "every API" if grants is None else ", ".join(grants) or "no API"
+        print(
+            f"[dev-tenant] machine client {machine_id}: client credentials for {what}", flush=True
+        )
     try:
         server.run()  # waitress returns from here on Ctrl-C
     except KeyboardInterrupt:

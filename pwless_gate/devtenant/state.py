@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from werkzeug.wrappers import Request
 
@@ -34,6 +34,27 @@ from .users import Users
 
 
 @dataclass(frozen=True)
+class MachineClient:
+    """A machine-to-machine application: its secret and its client grants.
+
+    ``grants`` maps an API identifier to the scopes granted there; None grants
+    every API of the tenant with no scopes (as if each had been authorised in
+    the dashboard without picking permissions).
+    """
+
+    secret: str
+    grants: Mapping[str, tuple[str, ...]] | None = None
+
+    def granted(self, audience: str, apis: frozenset[str]) -> tuple[str, ...] | None:
+        """The scopes granted for ``audience``, or None when not authorised for it."""
+        if audience not in apis:
+            return None
+        if self.grants is None:
+            return ()
+        return self.grants.get(audience)
+
+
+@dataclass(frozen=True)
 class Settings:
     """The tenant's fixed configuration: one application and its connections."""
 
@@ -57,6 +78,12 @@ class Settings:
     refresh_reuse_interval: float = REFRESH_REUSE_INTERVAL
     refresh_absolute_lifetime: float = REFRESH_ABSOLUTE_LIFETIME
     refresh_idle_lifetime: float = REFRESH_IDLE_LIFETIME
+    #: The custom claim a post-login Action puts the user's roles in (None: no Action).
+    roles_claim: str | None = None
+    #: Roles assigned to users, by identifier (lower-cased email or E.164 number).
+    roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Machine-to-machine applications by client id (the client-credentials grant).
+    machine_clients: Mapping[str, MachineClient] = field(default_factory=dict)
 
     def check_audience(self, audience: str | None) -> None:
         """Refuse an ``audience`` that names no API of the tenant, as Auth0 does."""
@@ -103,6 +130,8 @@ class TenantState:
             settings.id_token_lifetime,
             refresh_tokens=refresh_tokens,
             access_token_lifetime=settings.access_token_lifetime,
+            roles_claim=settings.roles_claim,
+            roles=settings.roles,
         )
         self.start_limits = RateLimiter(START_BURST, START_REFILL, START_REFILL_SECONDS, clock)
         self.oauth_limits = RateLimiter(OAUTH_BURST, OAUTH_REFILL, OAUTH_REFILL_SECONDS, clock)
@@ -137,6 +166,28 @@ class TenantState:
             and isinstance(secret, str)
             and constant_time_equal(client_id, self.settings.client_id)
             and constant_time_equal(secret, self.settings.client_secret)
+        )
+
+    def authenticated_client(self, body: dict[str, object]) -> str | None:
+        """The id of the application (this one or a machine client) whose id and secret
+        ``body`` carries, or None."""
+        if self.authenticated(body):
+            return self.settings.client_id
+        client_id, secret = body.get("client_id"), body.get("client_secret")
+        if not isinstance(client_id, str) or not isinstance(secret, str):
+            return None
+        machine = self.settings.machine_clients.get(client_id)
+        if machine is None or not constant_time_equal(secret, machine.secret):
+            return None
+        return client_id
+
+    def knows_client(self, client_id: object) -> bool:
+        """Whether ``client_id`` names this application or one of the machine clients."""
+        if not isinstance(client_id, str):
+            return False
+        return (
+            constant_time_equal(client_id, self.settings.client_id)
+            or client_id in self.settings.machine_clients
         )
 
     def client_ip(self, request: Request, body: dict[str, object]) -> str:

@@ -9,10 +9,10 @@ Access tokens without an audience are opaque random strings, good only at
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .constants import ACCESS_TOKEN_LIFETIME
+from .constants import ACCESS_TOKEN_LIFETIME, CLIENT_CREDENTIALS_GTY, MACHINE_SUB_SUFFIX
 from .keys import KeyRing
 from .refresh import RefreshTokens
 from .users import Login
@@ -38,8 +38,14 @@ class TokenIssuer:
         *,
         refresh_tokens: RefreshTokens,
         access_token_lifetime: int = ACCESS_TOKEN_LIFETIME,
+        roles_claim: str | None = None,
+        roles: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.key = key
+        #: As a post-login Action that sets ``event.authorization.roles`` under this
+        #: claim in id_tokens and access tokens (JWTs) does; None: no such Action.
+        self.roles_claim = roles_claim
+        self.roles = dict(roles or {})
         self._clock = clock
         self._id_token_lifetime = id_token_lifetime
         self._access: dict[str, _AccessGrant] = {}
@@ -70,6 +76,29 @@ class TokenIssuer:
             body["scope"] = " ".join(login.scopes)
         return body
 
+    def client_credentials(
+        self, client_id: str, audience: str, scopes: tuple[str, ...], issuer: str
+    ) -> dict[str, object]:
+        """Return the ``/oauth/token`` success body of the client-credentials grant:
+        a JWT access token for ``audience`` naming the machine (see ``constants.py``)."""
+        now = int(self._clock())
+        claims: dict[str, object] = {
+            "iss": issuer,
+            "sub": client_id + MACHINE_SUB_SUFFIX,
+            "aud": audience,
+            "iat": now,
+            "exp": now + self.access_token_lifetime,
+        }
+        if scopes:
+            claims["scope"] = " ".join(scopes)
+        claims.update(gty=CLIENT_CREDENTIALS_GTY, azp=client_id)
+        body: dict[str, object] = {"access_token": self.key.sign(claims)}
+        if scopes:
+            body["scope"] = " ".join(scopes)
+        body["expires_in"] = self.access_token_lifetime
+        body["token_type"] = "Bearer"  # noqa: S105 - the scheme name, not a secret
+        return body
+
     def refresh_login(self, refresh_token: str) -> Login | None:
         """Return the login a live refresh token was issued for, or None; nothing changes."""
         return self.refresh_tokens.login(refresh_token)
@@ -94,17 +123,17 @@ class TokenIssuer:
         else:
             # /userinfo joins the audience only with openid (as Auth0 does).
             audience = [login.audience, f"{issuer}userinfo"] if userinfo else login.audience
-            token = self.key.sign(
-                {
-                    "iss": issuer,
-                    "sub": login.user.sub,
-                    "aud": audience,
-                    "iat": now,
-                    "exp": expires_at,
-                    "azp": login.client_id,
-                    "scope": " ".join(login.scopes),
-                }
-            )
+            claims: dict[str, object] = {
+                "iss": issuer,
+                "sub": login.user.sub,
+                "aud": audience,
+                "iat": now,
+                "exp": expires_at,
+                "azp": login.client_id,
+                "scope": " ".join(login.scopes),
+            }
+            self._add_roles(claims, login)
+            token = self.key.sign(claims)
         self._access = {t: g for t, g in self._access.items() if g.expires_at > now}
         self._access[token] = _AccessGrant(login.user.sub, login.scopes, expires_at, userinfo)
         return token
@@ -120,4 +149,11 @@ class TokenIssuer:
         )
         if login.nonce is not None:
             claims["nonce"] = login.nonce
+        self._add_roles(claims, login)
         return self.key.sign(claims)
+
+    def _add_roles(self, claims: dict[str, object], login: Login) -> None:
+        """The user's roles under :attr:`roles_claim` (an empty list for none, as
+        ``event.authorization.roles`` is), when an Action is set up to add them."""
+        if self.roles_claim is not None:
+            claims[self.roles_claim] = list(self.roles.get(login.user.identifier, ()))

@@ -26,7 +26,15 @@ from pwless_gate.apptokens import (
 from pwless_gate.errors import ConfigError
 from pwless_gate.stores.sqlite import SQLiteDatabase, SQLiteTokenStore
 
-from ..helpers import FakeClock, GateClient, Harness, RecordingApp, gate_config, hidden
+from ..helpers import (
+    FakeClock,
+    GateClient,
+    Harness,
+    RecordingApp,
+    ToolClient,
+    gate_config,
+    hidden,
+)
 
 TTL = 5.0
 
@@ -62,7 +70,7 @@ def make_token(
 
 def tool(harness: Harness) -> Client:
     """A client with no cookies, as pip or curl."""
-    return GateClient(harness.gate)
+    return ToolClient(harness.gate)
 
 
 class CountingStore:
@@ -215,11 +223,15 @@ def test_tools_without_credentials_are_asked_for_them(tokens_harness: Harness) -
             },
         ),
         ("PROPFIND", {"Accept": "text/html"}),
-        ("GET", {"Sec-Fetch-Mode": "cors", "Accept": "text/html"}),
     ):
         answer = client.open("/dav/", method=method, headers=headers)
         assert answer.status_code == 401, (method, headers)
         assert answer.headers.getlist("WWW-Authenticate")[0].startswith("Basic realm=")
+    # A page's fetch(): 401 too, but no Basic (a browser would show its password dialog).
+    fetched = client.get("/dav/", headers={"Sec-Fetch-Mode": "cors", "Accept": "text/html"})
+    assert fetched.status_code == 401
+    challenges = fetched.headers.getlist("WWW-Authenticate")
+    assert challenges == ['Cookie realm="Internal tools"', 'Bearer realm="Internal tools"']
     navigation = client.get("/page", headers={"Accept": "text/html,application/xhtml+xml"})
     assert navigation.status_code == 302
     navigation = client.get("/page", headers={"Sec-Fetch-Mode": "navigate", "Accept": "*/*"})
@@ -393,7 +405,12 @@ def test_tokens_off_has_no_page_and_no_token_check(harness: Harness) -> None:
     harness.login("ada@example.com")
     assert harness.client.get("/_gate/tokens").status_code == 404
     answer = tool(harness).get("/", headers=bearer(new_token()))
-    assert answer.status_code == 302  # as before: nothing reads the header
+    assert answer.status_code == 401  # nothing reads the header: the plain challenge
+    assert answer.json is not None
+    assert answer.json["error"] == "unauthorized"
+    assert answer.headers.getlist("WWW-Authenticate") == [
+        'Basic realm="Internal tools", charset="UTF-8"'
+    ]
 
 
 def test_the_cookie_store_cannot_keep_tokens(tenant: Any) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from ..helpers import CLIENT_ID, CLIENT_SECRET, http_sign_in
+from ..helpers import BROWSER, CLIENT_ID, CLIENT_SECRET, http_sign_in
 from ..procs import gunicorn
 
 pytestmark = pytest.mark.slow
@@ -55,7 +55,9 @@ def pids_by_path(access_log: Path) -> dict[str, set[str]]:
 
 
 def login(base: str, tenant: Any, email: str) -> requests.Session:
-    first = requests.get(f"{base}/deep/page?x=1", allow_redirects=False, timeout=10)
+    first = requests.get(
+        f"{base}/deep/page?x=1", headers=BROWSER, allow_redirects=False, timeout=10
+    )
     assert first.status_code == 302
     assert first.headers["Location"] == "/_gate/login?next=%2Fdeep%2Fpage%3Fx%3D1"
     browser, done = http_sign_in(base, tenant, email, next="/deep/page?x=1")
@@ -80,8 +82,12 @@ def test_login_across_three_workers(gunicorn_gate: tuple[str, Path, int], tenant
     with ThreadPoolExecutor(max_workers=6) as pool:
         served_by = {body["pid"] for body in pool.map(fetch, range(12))}
     assert len(served_by) >= 2
-    anonymous = requests.get(f"{base}/deep/page", allow_redirects=False, timeout=10)
+    anonymous = requests.get(
+        f"{base}/deep/page", headers=BROWSER, allow_redirects=False, timeout=10
+    )
     assert anonymous.status_code == 302
+    script = requests.get(f"{base}/deep/page", allow_redirects=False, timeout=10)
+    assert script.status_code == 401
     if max_requests == 1:
         # Every step of every login met a fresh worker: the transaction, the
         # CSRF token and the session signed by one process held in another.

@@ -6,12 +6,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-import requests
-
 from pwless_gate import PasswordlessGate, User
 
 from ..examples.support import TIMEOUT, serving
-from ..helpers import FakeClock, RecordingApp, gate_config, hidden, http_sign_in
+from ..helpers import FakeClock, RecordingApp, browser_session, gate_config, hidden, http_sign_in
 
 
 @contextmanager
@@ -124,7 +122,7 @@ def test_on_logout_is_called_for_the_person_signing_out(tenant: Any, clock: Fake
         logouts.append(user.email)
 
     with served_gate(tenant, clock, on_logout=on_logout) as (base, _app):
-        nobody = requests.Session()
+        nobody = browser_session()
         page = nobody.get(base + "/_gate/logout", timeout=TIMEOUT)
         csrf = hidden(nobody.get(base + "/_gate/login", timeout=TIMEOUT).text, "csrf_token")
         assert (

@@ -24,7 +24,7 @@ from pwless_gate.stores import CookieStore
 from pwless_gate.testing import session_cookie
 
 from ..examples.support import TIMEOUT, serving
-from ..helpers import FakeClock, gate_config, http_sign_in
+from ..helpers import BROWSER, FakeClock, browser_session, gate_config, http_sign_in
 
 LOGOUT_PATHS = ("/logout", "/cgi/logout")
 
@@ -120,6 +120,7 @@ def test_the_apps_logout_ends_the_session_everywhere(tenant: Any, redis_url: str
         replay = requests.get(
             base + "/reports",
             cookies={"pwless_gate_session": old},
+            headers=BROWSER,
             allow_redirects=False,
             timeout=TIMEOUT,
         )
@@ -146,7 +147,7 @@ def test_without_a_session_a_logout_path_asks_for_a_sign_in_that_leads_home(
     tenant: Any,
 ) -> None:
     with served(tenant) as (base, app, _gate):
-        browser = requests.Session()
+        browser = browser_session()
         answer = browser.get(base + "/logout?x=1", allow_redirects=False, timeout=TIMEOUT)
         assert answer.status_code == 302
         assert answer.headers["Location"] == "/_gate/login?next=%2F"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,10 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from ..helpers import CLIENT_ID, CLIENT_SECRET, http_sign_in
+from pwless_gate import PasswordlessGate
+
+from ..examples.support import serving
+from ..helpers import BROWSER, CLIENT_ID, CLIENT_SECRET, FakeClock, gate_config, http_sign_in
 from ..procs import ROOT, Process, free_port, gunicorn, require_binary, wait_for_port
 
 pytestmark = pytest.mark.slow
@@ -30,12 +34,41 @@ def other_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [body]
 
 
-@pytest.fixture
-def stack(tenant: Any, tmp_path: Path) -> Iterator[str]:
+def not_found(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """What examples/nginx/gate_app.py wraps: nothing the gate forwards is served."""
+    start_response("404 Not Found", [("Content-Type", "text/plain")])
+    return [b"not served by the gate\n"]
+
+
+@contextmanager
+def nginx_in_front(gate_url: str, tmp_path: Path) -> Iterator[str]:
+    """The example's nginx, in front of the gate at ``gate_url`` and :func:`other_app`."""
     nginx = require_binary("nginx", "the nginx example needs it")
     app_port, nginx_port = free_port(), free_port()
     app_server = make_server("127.0.0.1", app_port, other_app, threaded=True)
     threading.Thread(target=app_server.serve_forever, daemon=True).start()
+    config = (ROOT / "examples" / "nginx" / "nginx.conf").read_text()
+    config = (
+        config.replace("127.0.0.1:8000", gate_url.removeprefix("http://"))
+        .replace("127.0.0.1:9000", f"127.0.0.1:{app_port}")
+        .replace("127.0.0.1:8080", f"127.0.0.1:{nginx_port}")
+    )
+    (tmp_path / "nginx.conf").write_text(config)
+    (tmp_path / "logs").mkdir(exist_ok=True)
+    proxy = Process(
+        [nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
+        log=tmp_path / "nginx.log",
+    )
+    try:
+        wait_for_port(nginx_port, proxy.proc)
+        yield f"http://127.0.0.1:{nginx_port}"
+    finally:
+        proxy.stop()
+        app_server.shutdown()
+
+
+@pytest.fixture
+def stack(tenant: Any, tmp_path: Path) -> Iterator[str]:
     gate_env = {
         "PYTHONPATH": str(ROOT),
         "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
@@ -44,44 +77,36 @@ def stack(tenant: Any, tmp_path: Path) -> Iterator[str]:
         "PWLESS_GATE_ALLOWED_DOMAINS": "*",  # anyone, on purpose
         "PWLESS_GATE_TRUSTED_PROXIES": "1",
     }
-    with gunicorn(
-        "--chdir",
-        str(ROOT / "examples" / "nginx"),
-        'pwless_gate:gate("gate_app:not_found")',
-        env=gate_env,
-        log=tmp_path / "gate.log",
-    ) as (gate_url, _):
-        config = (ROOT / "examples" / "nginx" / "nginx.conf").read_text()
-        config = (
-            config.replace("127.0.0.1:8000", gate_url.removeprefix("http://"))
-            .replace("127.0.0.1:9000", f"127.0.0.1:{app_port}")
-            .replace("127.0.0.1:8080", f"127.0.0.1:{nginx_port}")
-        )
-        (tmp_path / "nginx.conf").write_text(config)
-        (tmp_path / "logs").mkdir()
-        proxy = Process(
-            [nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
-            log=tmp_path / "nginx.log",
-        )
-        try:
-            wait_for_port(nginx_port, proxy.proc)
-            yield f"http://127.0.0.1:{nginx_port}"
-        finally:
-            proxy.stop()
-            app_server.shutdown()
+    with (
+        gunicorn(
+            "--chdir",
+            str(ROOT / "examples" / "nginx"),
+            'pwless_gate:gate("gate_app:not_found")',
+            env=gate_env,
+            log=tmp_path / "gate.log",
+        ) as (gate_url, _),
+        nginx_in_front(gate_url, tmp_path) as base,
+    ):
+        yield base
 
 
 def test_nginx_auth_request_protects_another_app(stack: str, tenant: Any) -> None:
     base = stack
     spoof = {"X-Forwarded-User": "boss@example.com", "Remote-User": "boss@example.com"}
     anonymous = requests.get(
-        f"{base}/reports/q3?year=2026&x=a%26b", headers=spoof, allow_redirects=False, timeout=10
+        f"{base}/reports/q3?year=2026&x=a%26b",
+        headers={**spoof, **BROWSER},
+        allow_redirects=False,
+        timeout=10,
     )
     assert anonymous.status_code == 302
     location = anonymous.headers["Location"]
     assert location == "/_gate/login?next=%2Freports%2Fq3%3Fyear%3D2026%26x%3Da%2526b"
     api = requests.get(f"{base}/api", headers={"Accept": "application/json"}, timeout=10)
     assert api.status_code == 401
+    curl = requests.get(f"{base}/api", headers={"Accept": "*/*"}, timeout=10)
+    assert curl.status_code == 401
+    assert curl.headers["WWW-Authenticate"].startswith("Basic realm=")
     assert requests.get(f"{base}/_gate/auth", timeout=10).status_code == 404
 
     browser, done = http_sign_in(
@@ -94,3 +119,93 @@ def test_nginx_auth_request_protects_another_app(stack: str, tenant: Any) -> Non
         r"user=nx@example.com email=nx@example.com remote= path=/reports/q3\?year=2026&x=a%26b",
         landed.text,
     ), landed.text
+
+
+NGINX_RULES = """
+[[rules]]
+path = "/status"
+policy = "public"
+
+[[rules]]
+path = "/admin"
+allow = ["boss@example.com"]
+
+[[rules]]
+path = "/payroll"
+max_age = 900
+
+[[rules]]
+path = "/old-export"
+policy = "deny"
+
+[[rules]]
+path = "/reports"
+methods = ["DELETE"]
+policy = "deny"
+"""
+
+
+@pytest.fixture
+def rules_stack(tenant: Any, clock: FakeClock, tmp_path: Path) -> Iterator[str]:
+    """nginx in front of a gate with access rules, served in this process (the clock
+    is the tests' own), trusting nginx's headers as the example says."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(NGINX_RULES)
+    config = gate_config(tenant.url, rules_file=str(rules), trusted_proxies="1")
+    gate = PasswordlessGate(not_found, config, clock=clock)
+    with serving(gate) as gate_url, nginx_in_front(gate_url, tmp_path) as base:
+        yield base
+
+
+def test_nginx_auth_request_applies_the_rules_to_the_original_request(
+    rules_stack: str, tenant: Any, clock: FakeClock
+) -> None:
+    base = rules_stack
+    json = {"Accept": "application/json"}
+    assert requests.get(f"{base}/status", timeout=10).text.startswith("user= ")
+    closed = requests.get(f"{base}/old-export/x.csv", allow_redirects=False, timeout=10)
+    assert closed.status_code == 403
+    assert "closed" in closed.text
+
+    ada, done = http_sign_in(base, tenant, "ada@example.com")
+    assert done.status_code == 303
+    assert ada.get(f"{base}/reports", timeout=10).text.startswith("user=ada@example.com")
+    refused = ada.get(f"{base}/admin/users", timeout=10)
+    assert refused.status_code == 403
+    assert "ada@example.com" in refused.text
+    assert "Sign in as someone else" in refused.text
+    assert ada.get(f"{base}/admin/users", headers=json, timeout=10).json() == {"error": "forbidden"}
+    assert ada.delete(f"{base}/reports/q3", timeout=10).status_code == 403
+    assert ada.get(f"{base}/payroll", timeout=10).status_code == 200
+
+    clock.advance(901)
+    stale = ada.get(f"{base}/payroll/may?x=1", allow_redirects=False, timeout=10)
+    assert stale.status_code == 302
+    assert stale.headers["Location"] == "/_gate/login?next=%2Fpayroll%2Fmay%3Fx%3D1&fresh=900"
+    api = ada.get(f"{base}/payroll/may", headers=json, timeout=10)
+    assert (api.status_code, api.json()["error"]) == (401, "login_required")
+    _, again = http_sign_in(base, tenant, "ada@example.com", next="/payroll/may?x=1", browser=ada)
+    assert again.headers["Location"] == "/payroll/may?x=1"
+    landed = ada.get(base + again.headers["Location"], timeout=10)
+    assert landed.text.startswith("user=ada@example.com"), landed.text
+
+    boss, _ = http_sign_in(base, tenant, "boss@example.com")
+    assert boss.get(f"{base}/admin/users", timeout=10).text.startswith("user=boss@example.com")
+
+
+def test_auth_ignores_original_headers_from_an_untrusted_client(
+    tenant: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Without trusted proxies nobody's X-Original-URI is believed: with rules that
+    refuse someone, ``{prefix}/auth`` fails closed."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(NGINX_RULES)
+    config = gate_config(tenant.url, rules_file=str(rules))
+    with serving(PasswordlessGate(not_found, config, clock=clock)) as base:
+        browser, _ = http_sign_in(base, tenant, "boss@example.com")
+        asked = browser.get(
+            f"{base}/_gate/auth",
+            headers={"X-Original-URI": "/reports", "X-Forwarded-Uri": "/reports"},
+            timeout=10,
+        )
+        assert asked.status_code == 403

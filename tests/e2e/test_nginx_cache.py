@@ -23,7 +23,7 @@ from pwless_gate import GateConfig, PasswordlessGate
 from pwless_gate.testing import session_cookie
 
 from ..apps import public_report
-from ..helpers import CLIENT_ID, CLIENT_SECRET
+from ..helpers import BROWSER, CLIENT_ID, CLIENT_SECRET
 from ..procs import ROOT, Process, free_port, gunicorn, require_binary, wait_for_port
 
 pytestmark = pytest.mark.slow
@@ -70,7 +70,7 @@ class Stack:
     cache_dir: Path
 
     def get(self, path: str, cookie: str | None = None) -> requests.Response:
-        headers = {"Cookie": cookie} if cookie else {}
+        headers = {**BROWSER, "Cookie": cookie} if cookie else BROWSER
         return requests.get(
             self.base + path, headers=headers, allow_redirects=False, timeout=TIMEOUT
         )

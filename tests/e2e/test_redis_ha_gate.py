@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from ..helpers import CLIENT_ID, CLIENT_SECRET, hidden, http_sign_in
+from ..helpers import CLIENT_ID, CLIENT_SECRET, browser_session, hidden, http_sign_in
 from ..procs import Process, RedisClusterNodes, RedisSentinels, gunicorn, require_binary, until
 from .test_sqlite_gate import spread
 
@@ -139,13 +139,13 @@ def test_the_outage_is_answered_200_or_503_never_500(
         def traffic(n: int) -> None:
             """Requests with the session; thread 0 also starts a sign-in (which needs the
             throttle, so the store) every half second, at most 30 of them."""
-            own = requests.Session()
+            own = browser_session()
             own.cookies.update(browser.cookies)
             starts, last_start = 0, 0.0
             while not stop.is_set():
                 if n == 0 and starts < 30 and time.monotonic() - last_start > 0.5:
                     starts, last_start = starts + 1, time.monotonic()
-                    other = requests.Session()
+                    other = browser_session()
                     page = other.get(f"{base}/_gate/login", timeout=10)
                     assert page.status_code == 200, page.text
                     answer = other.post(
@@ -193,7 +193,7 @@ def test_cluster_logout_on_one_worker_refuses_the_old_cookie_on_all(
         browser = login(base, tenant, "dee@example.com")
         value = browser.cookies.get("pwless_gate_session")
         assert value is not None
-        copy = requests.Session()
+        copy = browser_session()
         copy.cookies.set("pwless_gate_session", value)
         answers = spread(copy, base)
         assert {a.status_code for a in answers} == {200}
@@ -217,7 +217,7 @@ def test_cluster_throttle_counters_are_shared_by_the_workers(
     ) as (base, _):
 
         def send() -> int:
-            browser = requests.Session()
+            browser = browser_session()
             page = browser.get(f"{base}/_gate/login", timeout=10)
             sent = browser.post(
                 f"{base}/_gate/login",

@@ -21,7 +21,15 @@ from pwless_gate import PasswordlessGate
 from pwless_gate.devtenant import DevTenant, RunningTenant, serve_in_thread
 
 from ..examples.support import TIMEOUT, serving
-from ..helpers import CLIENT_ID, CLIENT_SECRET, FakeClock, RecordingApp, gate_config, http_sign_in
+from ..helpers import (
+    BROWSER,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FakeClock,
+    RecordingApp,
+    gate_config,
+    http_sign_in,
+)
 from ..procs import gunicorn
 
 pytestmark = pytest.mark.slow
@@ -35,8 +43,12 @@ DUE_AT_ONCE = 60
 
 
 def cookie_header(browser: requests.Session) -> dict[str, str]:
-    """The browser's cookies as a header, to send from other threads as it would."""
-    return {"Cookie": "; ".join(f"{name}={value}" for name, value in browser.cookies.items())}
+    """The browser's cookies as a header, to send from other threads as it would
+    (with its navigation's ``Accept``)."""
+    return {
+        **BROWSER,
+        "Cookie": "; ".join(f"{name}={value}" for name, value in browser.cookies.items()),
+    }
 
 
 def burst(url: str, headers: dict[str, str], count: int = CONCURRENT) -> list[requests.Response]:

@@ -12,6 +12,7 @@ import io
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -220,7 +221,8 @@ def test_a_form_larger_than_the_limit_is_not_kept_and_the_page_says_so(
         ({"Accept": "application/json"}, "application/json", b'{"a": 1}', 401),
         (BROWSER, "application/json", b'{"a": 1}', 302),
         (BROWSER, "text/plain", b"a=1", 302),
-        ({"Accept": "*/*"}, "application/x-www-form-urlencoded", b"a=1", 302),
+        # Not a navigation (curl's Accept): 401, as every such challenge is.
+        ({"Accept": "*/*"}, "application/x-www-form-urlencoded", b"a=1", 401),
         ({"X-Requested-With": "fetch"}, "application/x-www-form-urlencoded", b"a=1", 401),
     ],
     ids=["json-api", "json-navigation", "text", "not-a-navigation", "fetch"],
@@ -310,3 +312,76 @@ def test_redis_keeps_forms_too(
     got = echoed(harness.client.post(TARGET, data={}, headers=BROWSER))
     assert got["files"] == [["attachment", "report.csv", "text/csv", "col1,col2\n1,2\n"]]
     assert harness.client.get("/_gate/form").status_code == 404
+
+
+#: A rule that asks for a sign-in within the last 15 minutes for the notes.
+STEP_UP_RULES = """
+[[rules]]
+path = "/notes"
+max_age = 900
+"""
+
+
+@pytest.fixture
+def stepping_up(make_gate: Callable[..., Harness], tmp_path: Path) -> Harness:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(STEP_UP_RULES)
+    return make_gate(rules_file=str(rules))
+
+
+def test_a_form_answered_with_a_step_up_is_kept_for_the_same_person(
+    stepping_up: Harness, clock: FakeClock
+) -> None:
+    harness = stepping_up
+    assert harness.login("ada@example.com").status_code == 303
+    clock.advance(901)  # the session lives on; the rule wants a fresher sign-in
+
+    kept = send_form(harness.client, multipart())
+    assert login_query(kept) == {"next": [TARGET], "fresh": ["900"], "form": ["kept"]}
+    page = harness.client.get(kept.headers["Location"]).get_data(as_text=True)
+    assert "signed in as ada@example.com" in page
+    assert "15 minutes" in page
+    assert "has not reached the site yet. It is kept" in page
+
+    done = sign_in_again(harness, "ada@example.com")
+    assert done.headers["Location"] == "/_gate/form"
+    resent = harness.client.post(TARGET, data={"title": "resent"}, headers=BROWSER)
+    got = echoed(resent)
+    assert got["remote_user"] == "ada@example.com"
+    assert ["body", SECRET + "\r\nsecond line"] in got["fields"]
+    assert got["files"] == [["attachment", "report.csv", "text/csv", "col1,col2\n1,2\n"]]
+
+    # A page's fetch() of the same form is answered 401, and nothing is kept.
+    clock.advance(901)
+    scripted = {**BROWSER, "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}
+    answer = harness.client.post(TARGET, data={"title": "x"}, headers=scripted)
+    assert answer.status_code == 401
+    assert "_form=" not in answer.headers.get("Set-Cookie", "")
+
+
+def test_a_step_up_form_is_discarded_when_someone_else_signs_in(
+    stepping_up: Harness, clock: FakeClock
+) -> None:
+    harness = stepping_up
+    assert harness.login("ada@example.com").status_code == 303
+    clock.advance(901)
+    kept = send_form(harness.client, {"csrf_token": "tok", "comment": SECRET})
+    assert login_query(kept)["form"] == ["kept"]
+
+    done = sign_in_again(harness, "bo@example.com")
+    assert done.headers["Location"] == TARGET  # the session is Bo's now; no offer
+    assert harness.client.get("/_gate/form").status_code == 404
+
+
+def test_the_step_up_page_in_german_says_the_form_is_kept(
+    stepping_up: Harness, clock: FakeClock
+) -> None:
+    harness = stepping_up
+    assert harness.login("ada@example.com").status_code == 303
+    clock.advance(901)
+    kept = send_form(harness.client, {"comment": SECRET})
+    page = harness.client.get(kept.headers["Location"], headers={"Accept-Language": "de"}).get_data(
+        as_text=True
+    )
+    assert "höchstens 15 Minuten zurückliegen" in page
+    assert "Das gesendete Formular hat die Website noch nicht erreicht." in page

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from ..helpers import CLIENT_ID, CLIENT_SECRET, hidden, http_sign_in
+from ..helpers import CLIENT_ID, CLIENT_SECRET, browser_session, hidden, http_sign_in
 from ..procs import gunicorn
 
 pytestmark = pytest.mark.slow
@@ -99,7 +99,7 @@ def test_two_hosts_share_one_redis(start_gate: Start, tenant: Any, redis_url: st
     host_b = start_gate(redis_url=redis_url, **settings)
     browser = login(host_a, tenant, "roam@example.com")
     cookie = browser.cookies.get("pwless_gate_session")
-    other = requests.Session()
+    other = browser_session()
     other.cookies.set("pwless_gate_session", cookie)
     answer = other.get(f"{host_b}/hello", allow_redirects=False, timeout=10)
     assert answer.status_code == 200
@@ -126,7 +126,7 @@ def test_throttle_counters_are_shared_between_hosts(
     hosts = [start_gate(redis_url=redis_url, **settings) for _ in range(2)]
     statuses = []
     for host in [hosts[0], hosts[1], hosts[0], hosts[1]]:
-        browser = requests.Session()
+        browser = browser_session()
         page = browser.get(f"{host}/_gate/login", timeout=10)
         sent = browser.post(
             f"{host}/_gate/login",

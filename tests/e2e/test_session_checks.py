@@ -26,6 +26,7 @@ from ..helpers import (
     CLIENT_SECRET,
     FakeClock,
     RecordingApp,
+    browser_session,
     gate_config,
     hidden,
     http_sign_in,
@@ -165,7 +166,7 @@ def test_removed_from_the_allow_list_is_refused_after_a_restart(
 
 
 def _cookie(base_value: str) -> requests.Session:
-    browser = requests.Session()
+    browser = browser_session()
     browser.cookies.set("pwless_gate_session", base_value)
     return browser
 

@@ -30,6 +30,7 @@ from ..helpers import (
     FakeClock,
     Harness,
     RecordingApp,
+    browser_session,
     gate_config,
     hidden,
     http_sign_in,
@@ -99,7 +100,7 @@ def base(gate_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
 
 def browser_of(base: str, tenant: Any, email: str, user_agent: str) -> requests.Session:
     """A browser with its own cookie jar and User-Agent, signed in as ``email``."""
-    browser = requests.Session()
+    browser = browser_session()
     browser.headers["User-Agent"] = user_agent
     browser, done = http_sign_in(base, tenant, email, next="/hello", browser=browser)
     assert done.status_code == 303, done.text
@@ -252,7 +253,7 @@ def test_forms_need_the_csrf_token_and_a_post(base: str, tenant: Any) -> None:
 
 
 def test_strangers_get_the_sign_in_challenge(base: str, tenant: Any) -> None:
-    stranger = requests.Session()
+    stranger = browser_session()
     page = stranger.get(f"{base}/_gate/sessions", allow_redirects=False, timeout=10)
     assert page.status_code == 302
     assert page.headers["Location"] == "/_gate/login?next=%2F_gate%2Fsessions"
@@ -261,7 +262,7 @@ def test_strangers_get_the_sign_in_challenge(base: str, tenant: Any) -> None:
     assert api.json()["login_url"] == "/_gate/login"
 
     # After signing in from there, the person lands on the page.
-    browser = requests.Session()
+    browser = browser_session()
     browser, done = http_sign_in(
         base, tenant, "gus@example.com", next="/_gate/sessions", browser=browser
     )

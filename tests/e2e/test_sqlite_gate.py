@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from ..helpers import CLIENT_ID, CLIENT_SECRET, FakeClock, hidden, http_sign_in
+from ..helpers import CLIENT_ID, CLIENT_SECRET, FakeClock, browser_session, hidden, http_sign_in
 from ..procs import BIN, Process, free_port, gunicorn
 from .test_scale import until
 
@@ -104,7 +104,7 @@ def test_logout_on_one_worker_refuses_the_old_cookie_on_all(
     value = browser.cookies.get("pwless_gate_session")
     assert value is not None
     assert len(value) == 43  # an opaque id, not the record
-    copy = requests.Session()
+    copy = browser_session()
     copy.cookies.set("pwless_gate_session", value)
     answers = spread(copy, base)
     assert {a.status_code for a in answers} == {200}
@@ -184,7 +184,7 @@ def test_throttle_counters_are_shared_by_the_workers(serve: Serve) -> None:
     ):
 
         def send(_: int) -> int:
-            browser = requests.Session()
+            browser = browser_session()
             page = browser.get(f"{base}/_gate/login", timeout=10)
             sent = browser.post(
                 f"{base}/_gate/login",

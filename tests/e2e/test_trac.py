@@ -25,7 +25,7 @@ if sys.version_info >= (3, 13):  # Trac 1.6 imports cgi and crypt, gone in Pytho
 from trac.env import Environment
 
 from ..examples.support import TIMEOUT, gunicorn_env
-from ..helpers import http_sign_in
+from ..helpers import BROWSER, http_sign_in
 from ..procs import gunicorn
 
 pytestmark = pytest.mark.slow
@@ -116,7 +116,7 @@ def test_tracs_logout_ends_the_gate_session(trac: str, tenant: Any) -> None:
         replay = requests.get(
             base + "/wiki/WikiStart",
             cookies={"pwless_gate_session": old},
-            headers={"Connection": "close"},
+            headers={**BROWSER, "Connection": "close"},
             allow_redirects=False,
             timeout=TIMEOUT,
         )

@@ -15,7 +15,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from ..helpers import CLIENT_ID, CLIENT_SECRET, http_sign_in, state_dir
+from ..helpers import CLIENT_ID, CLIENT_SECRET, browser_session, http_sign_in, state_dir
 from ..procs import ROOT
 
 EXAMPLES = ROOT / "examples"
@@ -85,7 +85,7 @@ def sign_in(
     Returns the browser (its cookie jar holds the session) and the response
     the verify step was redirected to, that is ``path`` as the app serves it.
     """
-    browser = requests.Session()
+    browser = browser_session()
     challenge = browser.get(base + path, allow_redirects=False, timeout=TIMEOUT)
     assert challenge.status_code == 302, challenge.text
     location = challenge.headers["Location"]

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 
+from ..helpers import BROWSER
 from ..procs import BIN, gunicorn
 from .support import EXAMPLES, TIMEOUT, gunicorn_env, sign_in
 
@@ -46,7 +47,10 @@ def intranet(tenant: Any, tmp_path: Path) -> Iterator[tuple[str, Path]]:
 def test_request_user_is_the_signed_in_email(intranet: tuple[str, Path], tenant: Any) -> None:
     base, database = intranet
     anonymous = requests.get(
-        base + "/", headers={"Remote-User": "admin"}, allow_redirects=False, timeout=TIMEOUT
+        base + "/",
+        headers={"Remote-User": "admin", **BROWSER},
+        allow_redirects=False,
+        timeout=TIMEOUT,
     )
     assert anonymous.status_code == 302
     assert anonymous.headers["Location"].startswith("/_gate/login")

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 
+from ..helpers import BROWSER
 from ..procs import gunicorn
 from .support import EXAMPLES, TIMEOUT, gunicorn_env, sign_in
 
@@ -32,7 +33,7 @@ def legacy(tenant: Any, tmp_path: Path) -> Iterator[str]:
 def test_legacy_tool_sees_remote_user(legacy: str, tenant: Any) -> None:
     base = legacy
     anonymous = requests.get(
-        base + "/orders", headers=SPOOF, allow_redirects=False, timeout=TIMEOUT
+        base + "/orders", headers={**SPOOF, **BROWSER}, allow_redirects=False, timeout=TIMEOUT
     )
     assert anonymous.status_code == 302
     browser, page = sign_in(base, tenant, "margaret@example.com", path="/orders")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from ..helpers import gate_config
+from ..helpers import BROWSER, gate_config
 from .support import TIMEOUT, load_example, serving, sign_in, use_gate_env
 
 pytestmark = pytest.mark.slow
@@ -24,7 +24,9 @@ def test_wrapped_with_a_gate_config(tenant: Any, monkeypatch: pytest.MonkeyPatch
         sub = re.search(r"<code id='sub'>([^<]+)</code>", page.text)
         assert sub is not None
         assert sub.group(1).startswith("email|")
-        anonymous = requests.get(base + "/", allow_redirects=False, timeout=TIMEOUT)
+        anonymous = requests.get(
+            base + "/", headers=BROWSER, allow_redirects=False, timeout=TIMEOUT
+        )
         assert anonymous.status_code == 302
 
 

@@ -1,0 +1,359 @@
+"""Who may go where: the access rules, compiled, and how a request is matched.
+
+``PWLESS_GATE_RULES_FILE`` names a TOML file of ``[[rules]]``; each has a
+``path`` (a prefix matched at a segment boundary, or a regular expression
+starting with ``^`` that must match the whole path), a ``policy``
+(``public``, ``deny`` or ``signed-in``, the default), and optionally
+``allow`` (exact emails, ``@domain``, ``.domain`` for its subdomains, E.164
+numbers, ``role:NAME``), ``methods``, ``hosts`` and ``max_age`` (seconds
+since sign-in). The first rule that matches a request decides; a request no
+rule matches is left to the global allow-lists. ``PWLESS_GATE_PUBLIC_PATHS``
+entries are public rules placed before the file's.
+
+:mod:`pwless_gate.rules_file` reads and checks the file when the gate is
+built (a bad file stops start-up with one line naming the file, the rule and
+the problem); :mod:`pwless_gate.explain` is the command line's view. Here,
+:class:`RuleSet` matches a request without scanning every rule: prefix rules
+are kept in a dict keyed by their prefix, each key holding, in file order,
+every rule that can match below it (the rules of its ancestors and the
+regular expressions included), so a request costs a few dict lookups and a
+short scan. Paths are matched as :mod:`pwless_gate.public_paths` matches
+them: only plain paths may be public, and a path with ``.``/``..`` segments,
+``//``, a backslash or encoded ``?#;`` is also read cleaned up; when the two
+readings fall under different rules the request is refused.
+
+The rules say who may reach a path; they do not decide who may sign in (the
+global allow-lists do), and they know nothing of WSGI.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from .public_paths import is_normal
+
+SETTING = "PWLESS_GATE_RULES_FILE"
+PUBLIC = "public"
+DENY = "deny"
+SIGNED_IN = "signed-in"
+POLICIES = (PUBLIC, DENY, SIGNED_IN)
+KEYS = ("path", "policy", "allow", "methods", "hosts", "max_age")
+#: The longest ``max_age``: a year. More is a typo (milliseconds?), not a policy.
+MAX_AGE_LIMIT = 366 * 24 * 3600
+#: How many (method, path) answers :meth:`RuleSet.lookup` remembers before starting over.
+MEMO_SIZE = 4096
+#: Remembered for a (method, path) some host-limited rule may match: read the host.
+_HOSTED = object()
+#: Regular expressions that match every path: a rule after one can never match.
+CATCH_ALL_PATTERNS = frozenset({"^.*", "^.*$", "^/.*", "^/.*$", "^.*\\Z", "^/"})
+
+
+@dataclass(frozen=True, slots=True)
+class Allow:
+    """Who a rule lets in, among those the global allow-lists let sign in."""
+
+    emails: frozenset[str] = frozenset()
+    #: ``@example.com``: addresses at that domain exactly (stored without the ``@``).
+    domains: frozenset[str] = frozenset()
+    #: ``.example.com``: addresses at any subdomain of it (stored with the dot).
+    subdomains: tuple[str, ...] = ()
+    phones: frozenset[str] = frozenset()
+    roles: frozenset[str] = frozenset()
+
+    def admits(self, connection: str, identifier: str, roles: Iterable[str]) -> bool:
+        """Whether the person signed in as ``identifier`` through ``connection``
+        (``email``, ``sms``; anything else, a machine, has neither) with ``roles``
+        is on this list."""
+        if connection == "email":
+            if identifier in self.emails:
+                return True
+            domain = identifier.rpartition("@")[2]
+            if domain in self.domains:
+                return True
+            for suffix in self.subdomains:
+                if domain.endswith(suffix):
+                    return True
+        elif connection == "sms" and identifier in self.phones:
+            return True
+        return bool(self.roles) and not self.roles.isdisjoint(roles)
+
+    def describe(self) -> str:
+        """The entries, as they were written (normalised)."""
+        return ", ".join(
+            [
+                *sorted(self.emails),
+                *(f"@{d}" for d in sorted(self.domains)),
+                *self.subdomains,
+                *sorted(self.phones),
+                *(f"role:{r}" for r in sorted(self.roles)),
+            ]
+        )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Rule:
+    """One rule, checked and compiled. ``number`` counts from 1 in the file;
+    ``PWLESS_GATE_PUBLIC_PATHS`` entries have 0 and ``source`` says so."""
+
+    number: int
+    path: str
+    policy: str = SIGNED_IN
+    allow: Allow | None = None
+    methods: frozenset[str] | None = None
+    hosts: frozenset[str] | None = None
+    max_age: int | None = None
+    source: str = ""
+    #: The compiled pattern of a regex rule; None for a prefix rule.
+    regex: re.Pattern[str] | None = field(default=None, repr=False)
+    #: A prefix rule's key: the prefix without a trailing ``/`` (``/`` for the root).
+    key: str = field(default="", repr=False)
+    public: bool = field(init=False, repr=False)
+    closed: bool = field(init=False, repr=False)
+    #: Anyone the global allow-lists admit, however long ago they signed in.
+    plain: bool = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "public", self.policy == PUBLIC)
+        object.__setattr__(self, "closed", self.policy == DENY)
+        plain = self.policy != DENY and self.allow is None and self.max_age is None
+        object.__setattr__(self, "plain", plain)
+
+    @property
+    def label(self) -> str:
+        """``rule 3 (/admin)``, or ``PWLESS_GATE_PUBLIC_PATHS (/healthz)``."""
+        return f"{self.source or f'rule {self.number}'} ({self.path})"
+
+    @property
+    def catch_all(self) -> bool:
+        """Matches every path (the methods and hosts aside)."""
+        return self.key == "/" or (self.regex is not None and self.path in CATCH_ALL_PATTERNS)
+
+    def describe(self) -> str:
+        """The rule in words, for ``explain`` and ``check``."""
+        parts = [self.policy]
+        if self.allow is not None:
+            parts.append(f"allow {self.allow.describe()}")
+        if self.max_age is not None:
+            parts.append(f"signed in within {self.max_age} s")
+        if self.methods is not None:
+            parts.append("methods " + ", ".join(sorted(self.methods)))
+        if self.hosts is not None:
+            parts.append("hosts " + ", ".join(sorted(self.hosts)))
+        return "; ".join(parts)
+
+    def covers(self, other: Rule) -> bool:
+        """Every request ``other`` matches is matched by this rule too."""
+        if not (
+            self.catch_all
+            or (self.regex is not None and self.path == other.path)
+            or (
+                self.regex is None
+                and other.regex is None
+                and (other.key == self.key or other.key.startswith(self.key + "/"))
+            )
+        ):
+            return False
+        if self.methods is not None and (other.methods is None or other.methods > self.methods):
+            return False
+        return self.hosts is None or (other.hosts is not None and other.hosts <= self.hosts)
+
+
+#: The rule of a path whose readings (as sent, cleaned up) fall under different rules.
+UNCLEAR = Rule(0, "(unclear path)", DENY, source="an unclear path")
+
+
+class Verdict:
+    """What a rule says of one signed-in person: ``ADMIT``, ``REFUSE`` or ``STALE``."""
+
+    ADMIT = "admit"
+    REFUSE = "refuse"
+    #: Signed in longer ago than the rule's ``max_age``: sign in again.
+    STALE = "stale"
+
+
+def verdict(
+    rule: Rule | None,
+    connection: str,
+    identifier: str,
+    roles: Iterable[str],
+    signed_in_at: float | None,
+    now: float,
+) -> str:
+    """Whether ``rule`` lets in the person signed in (through ``connection``, as
+    ``identifier``, with ``roles``) at ``signed_in_at`` (None: an app or machine
+    token, which is no sign-in): a :class:`Verdict` value."""
+    if rule is None or rule.plain:
+        return Verdict.ADMIT
+    if rule.closed:
+        return Verdict.REFUSE
+    if rule.allow is not None and not rule.allow.admits(connection, identifier, roles):
+        return Verdict.REFUSE
+    if rule.max_age is not None:
+        if signed_in_at is None:
+            return Verdict.REFUSE  # a token cannot sign in again
+        if now - signed_in_at > rule.max_age:
+            return Verdict.STALE
+    return Verdict.ADMIT
+
+
+class RuleSet:
+    """The rules of a gate, compiled; shared by threads (nothing changes after build)."""
+
+    def __init__(self, rules: Sequence[Rule], file: str | None = None) -> None:
+        self.rules = tuple(rules)
+        self.file = file
+        #: Some rule refuses someone: signed-in requests must be matched too.
+        self.restricts = any(not (r.public or r.plain) for r in self.rules)
+        self.uses_hosts = any(r.hosts is not None for r in self.rules)
+        patterns = [r for r in self.rules if r.regex is not None]
+        root = [r for r in self.rules if r.key == "/"]
+        self._root: tuple[Rule, ...] = tuple(sorted(root + patterns, key=self._order))
+        keys = {r.key for r in self.rules if r.regex is None and r.key != "/"}
+        chains: dict[str, tuple[Rule, ...]] = {}
+        for key in keys:
+            below = [
+                r
+                for r in self.rules
+                if r.regex is None and (key == r.key or key.startswith(r.key.rstrip("/") + "/"))
+            ]
+            chains[key] = tuple(sorted(below + patterns, key=self._order))
+        self._chains = chains
+        self._depth = max((k.count("/") for k in keys), default=0)
+        self._memo: dict[tuple[str, str], object] = {}
+
+    def _order(self, rule: Rule) -> int:
+        return self.rules.index(rule)
+
+    def __bool__(self) -> bool:
+        return bool(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def lookup(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, Any],
+        host_of: Callable[[Mapping[str, Any]], str] | None,
+    ) -> Rule | None:
+        """:meth:`match` for a request, remembered per method and path (a bounded
+        memo, emptied when full), so the hot path pays one dict lookup; the host is
+        read (``host_of(headers)``) only when a rule that may match names hosts."""
+        memo = self._memo
+        try:
+            found = memo[(method, path)]
+        except KeyError:
+            found = self._remember(method, path)
+        if found is _HOSTED:
+            host = request_host(host_of(headers)) if host_of is not None else ""
+            return self.match(method, path, host)
+        return found  # type: ignore[return-value]
+
+    def _remember(self, method: str, path: str) -> object:
+        chains = (
+            self._chain(path)
+            if is_normal(path)
+            else self._chain(path) + self._chain(clean_path(path))
+        )
+        found: object
+        if self.uses_hosts and any(rule.hosts is not None for rule in chains):
+            found = _HOSTED
+        else:
+            found = self.match(method, path, "")
+        memo = self._memo
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        memo[(method, path)] = found
+        return found
+
+    def match(self, method: str, path: str, host: str = "") -> Rule | None:
+        """The rule that decides ``method path`` on ``host`` (lower-case, no port),
+        or None (the global allow-lists decide).
+
+        A path that is not plain is never public: it is also read cleaned up
+        (:func:`clean_path`), and :data:`UNCLEAR` (closed) is the answer when
+        the two readings fall under different rules.
+        """
+        if is_normal(path):
+            return self._first(method, path, host)
+        literal = self._first(method, path, host)
+        cleaned = self._first(method, clean_path(path), host)
+        if literal is not cleaned:
+            return UNCLEAR
+        if literal is not None and literal.public:
+            return None
+        return literal
+
+    def _first(self, method: str, path: str, host: str) -> Rule | None:
+        chain = self._chain(path)
+        for rule in chain:
+            if rule.methods is not None and method not in rule.methods:
+                continue
+            if rule.hosts is not None and host not in rule.hosts:
+                continue
+            if rule.regex is not None and rule.regex.fullmatch(path) is None:
+                continue
+            return rule
+        return None
+
+    def _chain(self, path: str) -> tuple[Rule, ...]:
+        """The rules that may match ``path``, in order: those of its longest prefix key."""
+        chains = self._chains
+        if not chains:
+            return self._root
+        cut = path
+        end = 0
+        for _ in range(self._depth):
+            end = path.find("/", end + 1)
+            if end < 0:
+                break
+        else:
+            cut = path[:end]
+        while True:
+            chain = chains.get(cut)
+            if chain is not None:
+                return chain
+            end = cut.rfind("/")
+            if end <= 0:
+                return self._root
+            cut = cut[:end]
+
+
+def clean_path(path: str) -> str:
+    """``path`` as an app that decodes again and resolves segments may read it:
+    decoded (at most three times), backslashes as ``/``, cut at ``?``, ``#``
+    or NUL, ``;`` parameters dropped, ``.``/``..``/empty segments resolved."""
+    for _ in range(3):
+        decoded = unquote(path, encoding="latin-1")
+        if decoded == path:
+            break
+        path = decoded
+    path = path.replace("\\", "/")
+    for stop in ("?", "#", "\x00"):
+        path = path.split(stop, 1)[0]
+    kept: list[str] = []
+    for segment in path.split("/"):
+        segment = segment.split(";", 1)[0]
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if kept:
+                kept.pop()
+            continue
+        kept.append(segment)
+    return "/" + "/".join(kept)
+
+
+def request_host(host: str) -> str:
+    """``Tools.Example.com:8443`` → ``tools.example.com``; ``[::1]:80`` → ``::1``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    if host.count(":") == 1:
+        host = host.rsplit(":", 1)[0]
+    return host.rstrip(".")

@@ -1,0 +1,406 @@
+"""Access rules over real HTTP: each policy, each kind of allow entry, methods, hosts,
+max_age step-up with the injectable clock, roles from the local tenant, app tokens."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from pwless_gate import PasswordlessGate
+
+from ..examples.support import TIMEOUT, serving
+from ..helpers import (
+    BROWSER,
+    FakeClock,
+    RecordingApp,
+    browser_session,
+    gate_config,
+    hidden,
+    http_sign_in,
+)
+
+ROLES = "https://example.com/roles"
+PHONE = "+14155550123"
+JSON = {"Accept": "application/json"}
+#: A machine client of the local tenant, and the API the gate asks it for.
+ROBOT, ROBOT_SECRET = "robot", "robot-secret"
+AUDIENCE = "https://api.test"
+
+RULES = f"""
+[[rules]]
+path = "/healthz"
+policy = "public"
+
+[[rules]]
+path = "/admin"
+allow = ["boss@example.com", "ops@example.com"]
+
+[[rules]]
+path = "/finance"
+methods = ["POST", "PUT", "DELETE"]
+hosts = ["tools.example.com"]
+allow = ["role:finance", "@example.com"]
+max_age = 900
+
+[[rules]]
+path = "/old-export"
+policy = "deny"
+
+[[rules]]
+path = "/by-domain"
+allow = ["@example.com"]
+
+[[rules]]
+path = "/by-subdomain"
+allow = [".example.com"]
+
+[[rules]]
+path = "/by-phone"
+allow = ["{PHONE}"]
+
+[[rules]]
+path = "^/by-role(/.*)?$"
+allow = ["role:finance"]
+
+[[rules]]
+path = "/payroll"
+max_age = 900
+
+[[rules]]
+path = "/team"
+policy = "signed-in"
+"""
+
+
+@pytest.fixture
+def tenant_options() -> dict[str, Any]:
+    """The local tenant adds roles as a post-login Action would."""
+    return {
+        "roles_claim": ROLES,
+        "roles": {"fin@other.org": ["finance"], "boss@example.com": ["finance", "board"]},
+        "machine_clients": {ROBOT: ROBOT_SECRET},
+    }
+
+
+@contextmanager
+def served(
+    tenant: Any, clock: FakeClock, tmp_path: Path, **settings: Any
+) -> Iterator[tuple[str, RecordingApp]]:
+    path = tmp_path / "rules.toml"
+    path.write_text(RULES)
+    app = RecordingApp()
+    config = gate_config(
+        tenant.url,
+        rules_file=str(path),
+        roles_claim=ROLES,
+        methods=("email-code", "sms-code"),
+        **settings,
+    )
+    with serving(PasswordlessGate(app, config, clock=clock)) as base:
+        yield base, app
+
+
+@pytest.fixture
+def gate(tenant: Any, clock: FakeClock, tmp_path: Path) -> Iterator[tuple[str, RecordingApp]]:
+    # The host comes from the proxy in front (X-Forwarded-Host), as in production.
+    with served(tenant, clock, tmp_path, trusted_proxies="host=1") as running:
+        yield running
+
+
+def sign_in(base: str, tenant: Any, email: str, next: str = "/") -> requests.Session:
+    browser, done = http_sign_in(base, tenant, email, next=next)
+    assert done.status_code == 303, done.text
+    return browser
+
+
+def sms_sign_in(base: str, tenant: Any, phone: str) -> requests.Session:
+    browser = browser_session()
+    page = browser.get(f"{base}/_gate/login", timeout=TIMEOUT)
+    sent = browser.post(
+        f"{base}/_gate/login",
+        data={"csrf_token": hidden(page.text, "csrf_token"), "phone_number": phone, "next": "/"},
+        timeout=TIMEOUT,
+    )
+    assert sent.status_code == 200, sent.text
+    done = browser.post(
+        f"{base}/_gate/verify",
+        data={
+            "csrf_token": hidden(sent.text, "csrf_token"),
+            "tx": hidden(sent.text, "tx"),
+            "code": tenant.last_message(to=phone).code,
+        },
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert done.status_code == 303, done.text
+    return browser
+
+
+def status(browser: requests.Session | Any, url: str, **kwargs: Any) -> int:
+    kwargs.setdefault("allow_redirects", False)
+    return int(browser.get(url, timeout=TIMEOUT, **kwargs).status_code)
+
+
+def test_public_rules_need_no_sign_in(gate: tuple[str, RecordingApp]) -> None:
+    base, app = gate
+    answer = requests.get(base + "/healthz/live", allow_redirects=False, timeout=TIMEOUT)
+    assert answer.status_code == 200
+    assert app.calls[-1].get("REMOTE_USER") is None
+    # No rule: a sign-in first (a browser's navigation), a challenge for a tool.
+    assert status(requests, base + "/reports", headers=BROWSER) == 302
+    assert status(requests, base + "/reports") == 401
+
+
+def test_a_deny_rule_is_closed_to_everyone_without_calling_the_app(
+    gate: tuple[str, RecordingApp], tenant: Any
+) -> None:
+    base, app = gate
+    anonymous = requests.get(base + "/old-export/all.csv", allow_redirects=False, timeout=TIMEOUT)
+    assert anonymous.status_code == 403
+    assert "closed" in anonymous.text
+    api = requests.get(base + "/old-export", headers=JSON, timeout=TIMEOUT)
+    assert (api.status_code, api.json()) == (403, {"error": "forbidden"})
+    boss = sign_in(base, tenant, "boss@example.com")
+    assert status(boss, base + "/old-export") == 403
+    assert not any(c["PATH_INFO"].startswith("/old-export") for c in app.calls)
+
+
+def test_signed_in_but_not_allowed_gets_the_403_page_or_json(
+    gate: tuple[str, RecordingApp], tenant: Any
+) -> None:
+    base, app = gate
+    assert status(requests, base + "/admin/users", headers=BROWSER) == 302
+    ada = sign_in(base, tenant, "ada@example.com")
+    called = len(app.calls)
+    page = ada.get(base + "/admin/users", timeout=TIMEOUT)
+    assert page.status_code == 403
+    assert "ada@example.com" in page.text
+    assert "closed to you" in page.text
+    assert "Sign in as someone else" in page.text
+    api = ada.get(base + "/admin/users", headers=JSON, timeout=TIMEOUT)
+    assert (api.status_code, api.json()) == (403, {"error": "forbidden"})
+    assert len(app.calls) == called
+    assert status(ada, base + "/reports") == 200  # no rule: the global allow-lists
+
+    boss = sign_in(base, tenant, "boss@example.com")
+    assert status(boss, base + "/admin/users") == 200
+    assert app.calls[-1]["REMOTE_USER"] == "boss@example.com"
+
+
+@pytest.mark.parametrize(
+    ("who", "allowed"),
+    [
+        ("ada@example.com", {"/by-domain"}),
+        ("x@eu.example.com", {"/by-subdomain"}),
+        ("fin@other.org", {"/by-role", "/by-role/ledger"}),
+        (PHONE, {"/by-phone"}),
+    ],
+    ids=["email-domain", "subdomain", "role", "e164"],
+)
+def test_each_kind_of_allow_entry(
+    gate: tuple[str, RecordingApp], tenant: Any, who: str, allowed: set[str]
+) -> None:
+    base, _app = gate
+    browser = sms_sign_in(base, tenant, who) if who.startswith("+") else sign_in(base, tenant, who)
+    for path in ("/by-domain", "/by-subdomain", "/by-phone", "/by-role", "/by-role/ledger"):
+        expected = 200 if path in allowed else 403
+        assert status(browser, base + path) == expected, (who, path)
+
+
+def test_methods_and_hosts_limit_a_rule(
+    gate: tuple[str, RecordingApp], tenant: Any, clock: FakeClock
+) -> None:
+    base, _app = gate
+    tools = {"X-Forwarded-Host": "tools.example.com"}
+    outsider = sign_in(base, tenant, "someone@other.org")
+    # GET is not limited: the global lists let anyone signed in read.
+    assert status(outsider, base + "/finance/report", headers=tools) == 200
+    # A POST on tools.example.com needs the finance role or an example.com address.
+    posted = outsider.post(
+        base + "/finance/pay", headers=tools, allow_redirects=False, timeout=TIMEOUT
+    )
+    assert posted.status_code == 403
+    # The same POST on another host name is not this rule's.
+    other = outsider.post(
+        base + "/finance/pay",
+        headers={"X-Forwarded-Host": "intranet.example.com:8443"},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert other.status_code == 200
+    finance = sign_in(base, tenant, "fin@other.org")
+    assert (
+        finance.post(
+            base + "/finance/pay", headers=tools, allow_redirects=False, timeout=TIMEOUT
+        ).status_code
+        == 200
+    )
+
+
+def test_roles_from_the_local_tenant_reach_the_app(
+    gate: tuple[str, RecordingApp], tenant: Any
+) -> None:
+    base, app = gate
+    boss = sign_in(base, tenant, "boss@example.com")
+    assert status(boss, base + "/by-role") == 200
+    assert app.calls[-1]["pwless_gate.user"].roles == ("finance", "board")
+    assert app.calls[-1]["pwless_gate.claims"][ROLES] == ["finance", "board"]
+    ada = sign_in(base, tenant, "ada@example.com")
+    assert status(ada, base + "/reports") == 200
+    assert app.calls[-1]["pwless_gate.user"].roles == ()
+
+
+def test_max_age_sends_a_browser_to_sign_in_again_and_back(
+    gate: tuple[str, RecordingApp], tenant: Any, clock: FakeClock
+) -> None:
+    base, _app = gate
+    ada = sign_in(base, tenant, "ada@example.com")
+    assert status(ada, base + "/payroll/2026?month=5") == 200
+    clock.advance(901)
+    assert status(ada, base + "/reports") == 200  # only /payroll asks for a recent sign-in
+    sent = ada.get(base + "/payroll/2026?month=5", allow_redirects=False, timeout=TIMEOUT)
+    assert sent.status_code == 302
+    location = urlsplit(sent.headers["Location"])
+    assert location.path == "/_gate/login"
+    query = parse_qs(location.query)
+    assert query == {"next": ["/payroll/2026?month=5"], "fresh": ["900"]}
+
+    page = ada.get(base + sent.headers["Location"], timeout=TIMEOUT)
+    assert page.status_code == 200
+    assert "signed in as ada@example.com" in page.text
+    assert "15 minutes" in page.text
+    assert re.search(r'name="email"[^>]*value="ada@example.com"', page.text, re.S)
+
+    api = ada.get(base + "/payroll/2026", headers=JSON, timeout=TIMEOUT)
+    assert api.status_code == 401
+    assert api.json()["error"] == "login_required"
+    # Not a navigation: a challenge, as any 401 has (a page's fetch() gets no Basic).
+    tool = ada.get(base + "/payroll/2026", headers={"Accept": "*/*"}, timeout=TIMEOUT)
+    assert (tool.status_code, tool.json()["error"]) == (401, "login_required")
+    assert tool.headers["WWW-Authenticate"].startswith("Basic realm=")
+    fetched = ada.get(
+        base + "/payroll/2026",
+        headers={"Accept": "*/*", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"},
+        timeout=TIMEOUT,
+    )
+    assert fetched.status_code == 401
+    assert fetched.headers["WWW-Authenticate"].startswith("Cookie realm=")
+
+    again, done = http_sign_in(
+        base, tenant, "ada@example.com", next="/payroll/2026?month=5", browser=ada
+    )
+    assert done.status_code == 303
+    assert done.headers["Location"] == "/payroll/2026?month=5"
+    assert status(again, base + "/payroll/2026?month=5") == 200
+
+
+def test_signing_in_as_someone_else_during_step_up_ends_the_old_session(
+    gate: tuple[str, RecordingApp], tenant: Any, clock: FakeClock
+) -> None:
+    base, app = gate
+    ada = sign_in(base, tenant, "ada@example.com")
+    old_cookies = requests.utils.dict_from_cookiejar(ada.cookies)
+    clock.advance(901)
+    assert status(ada, base + "/payroll") == 302
+    _, done = http_sign_in(base, tenant, "bob@example.com", next="/payroll", browser=ada)
+    assert done.status_code == 303
+    assert status(ada, base + "/payroll") == 200
+    assert app.calls[-1]["REMOTE_USER"] == "bob@example.com"
+    # Ada's session is over: her old cookie is signed out, not kept alongside.
+    stale = browser_session()
+    stale.cookies.update(old_cookies)
+    assert status(stale, base + "/reports") == 302
+
+
+def test_app_tokens_follow_the_rules_but_cannot_meet_max_age(
+    tenant: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    with served(tenant, clock, tmp_path, app_tokens=True) as (base, app):
+        ada = sign_in(base, tenant, "ada@example.com")
+        page = ada.get(base + "/_gate/tokens", timeout=TIMEOUT)
+        made = ada.post(
+            base + "/_gate/tokens",
+            data={"csrf_token": hidden(page.text, "csrf_token"), "name": "script", "days": "30"},
+            timeout=TIMEOUT,
+        )
+        found = re.search(r'value="(pwg_[0-9A-Za-z]+)"', made.text)
+        assert found is not None
+        bearer = {"Authorization": f"Bearer {found.group(1)}"}
+        assert status(requests, base + "/reports", headers=bearer) == 200
+        assert app.calls[-1]["pwless_gate.auth_method"] == "app-token"
+        assert status(requests, base + "/by-domain", headers=bearer) == 200
+        refused = requests.get(base + "/admin", headers=bearer, timeout=TIMEOUT)
+        assert (refused.status_code, refused.json()) == (403, {"error": "forbidden"})
+        assert status(requests, base + "/payroll", headers=bearer) == 403
+        assert status(requests, base + "/old-export", headers=bearer) == 403
+
+
+def machine_token(tenant: Any) -> str:
+    """A client-credentials token of the local tenant's machine client, for ``AUDIENCE``."""
+    answer = requests.post(
+        tenant.url + "/oauth/token",
+        json={
+            "grant_type": "client_credentials",
+            "client_id": ROBOT,
+            "client_secret": ROBOT_SECRET,
+            "audience": AUDIENCE,
+        },
+        timeout=TIMEOUT,
+    )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["access_token"])
+
+
+def test_machines_follow_the_rules_without_an_email_or_roles(
+    tenant: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    settings = {"audience": AUDIENCE, "allowed_clients": (ROBOT,)}
+    with served(tenant, clock, tmp_path, **settings) as (base, app):
+        bearer = {"Authorization": f"Bearer {machine_token(tenant)}"}
+        assert status(requests, base + "/team/board", headers=bearer) == 200
+        assert app.calls[-1]["REMOTE_USER"] == f"{ROBOT}@clients"
+        assert app.calls[-1]["pwless_gate.auth_method"] == "client-credentials"
+        assert app.calls[-1]["pwless_gate.user"].roles == ()
+        assert status(requests, base + "/reports", headers=bearer) == 200  # no rule
+        called = len(app.calls)
+        for path in ("/admin", "/by-domain", "/by-role", "/payroll"):
+            refused = requests.get(base + path, headers=bearer, timeout=TIMEOUT)
+            assert (refused.status_code, refused.json()) == (403, {"error": "forbidden"}), path
+        # Closed before any credential is read: a forged token gets the same 403.
+        for token in (bearer["Authorization"], "Bearer eyJ.forged.token"):
+            closed = requests.get(
+                base + "/old-export", headers={"Authorization": token}, timeout=TIMEOUT
+            )
+            assert closed.status_code == 403
+        assert len(app.calls) == called
+        # A public path leaves Authorization to the app, valid or not.
+        forged = {"Authorization": "Bearer eyJ.forged.token"}
+        assert status(requests, base + "/healthz", headers=forged) == 200
+        assert status(requests, base + "/team", headers=forged) == 401
+
+
+def test_auth_applies_the_rules_to_a_machine(tenant: Any, clock: FakeClock, tmp_path: Path) -> None:
+    settings = {"audience": AUDIENCE, "allowed_clients": (ROBOT,), "trusted_proxies": "uri=1"}
+    with served(tenant, clock, tmp_path, **settings) as (base, _app):
+        token = machine_token(tenant)
+
+        def ask(uri: str, method: str = "GET", auth: str = f"Bearer {token}") -> requests.Response:
+            headers = {"Authorization": auth, "X-Original-URI": uri, "X-Original-Method": method}
+            return requests.get(base + "/_gate/auth", headers=headers, timeout=TIMEOUT)
+
+        admitted = ask("/team/board?x=1")
+        assert admitted.status_code == 202
+        assert admitted.headers["X-Auth-Request-User"] == f"{ROBOT}@clients"
+        assert ask("/reports").status_code == 202
+        for uri in ("/admin/users", "/by-domain", "/payroll", "/old-export"):
+            assert ask(uri).status_code == 403, uri
+        assert ask("/old-export", auth="Bearer eyJ.forged.token").status_code == 403
+        assert ask("/team", auth="Bearer eyJ.forged.token").status_code == 401
+        assert ask("/healthz", auth="Bearer eyJ.forged.token").status_code == 202

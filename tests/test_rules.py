@@ -1,0 +1,342 @@
+"""The access rules file: its checks, its matching, and what a rule says of a person."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pwless_gate.errors import ConfigError
+from pwless_gate.rules import (
+    MEMO_SIZE,
+    UNCLEAR,
+    RuleSet,
+    Verdict,
+    clean_path,
+    request_host,
+    verdict,
+)
+from pwless_gate.rules_file import load_rules
+
+EXAMPLE = """
+[[rules]]
+path = "/healthz"           # segment prefix, or a regex starting with ^
+policy = "public"
+
+[[rules]]
+path = "/admin"
+allow = ["boss@example.com", "ops@example.com"]
+
+[[rules]]
+path = "/finance"
+methods = ["POST", "PUT", "DELETE"]   # optional
+hosts = ["tools.example.com"]         # optional
+allow = ["role:finance", "@example.com"]
+max_age = 900               # signed in within the last 15 minutes
+
+[[rules]]
+path = "/old-export"
+policy = "deny"
+"""
+
+ROLES = "https://example.com/roles"
+
+
+def rules_file(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "rules.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def load(tmp_path: Path, text: str, **kwargs: Any) -> RuleSet:
+    kwargs.setdefault("roles_claim", ROLES)
+    return load_rules(rules_file(tmp_path, text), **kwargs)
+
+
+def numbers(rules: RuleSet, method: str, path: str, host: str = "") -> int | None:
+    rule = rules.match(method, path, host)
+    return None if rule is None else rule.number
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "host", "number"),
+    [
+        ("GET", "/healthz", "", 1),
+        ("GET", "/healthz/deep", "", 1),
+        ("GET", "/healthzx", "", None),
+        ("GET", "/admin", "", 2),
+        ("GET", "/admin/", "", 2),
+        ("POST", "/admin/users/7", "", 2),
+        ("GET", "/administrator", "", None),
+        ("POST", "/finance/pay", "tools.example.com", 3),
+        ("GET", "/finance/pay", "tools.example.com", None),
+        ("POST", "/finance/pay", "other.example.com", None),
+        ("DELETE", "/old-export/x", "", 4),
+        ("GET", "/", "", None),
+        ("GET", "/reports", "", None),
+    ],
+    ids=lambda v: str(v),
+)
+def test_the_issue_example_matches_by_prefix_method_and_host(
+    tmp_path: Path, method: str, path: str, host: str, number: int | None
+) -> None:
+    rules = load(tmp_path, EXAMPLE)
+    assert numbers(rules, method, path, host) == number
+
+
+def test_the_first_matching_rule_decides_across_prefixes_and_patterns(tmp_path: Path) -> None:
+    rules = load(
+        tmp_path,
+        """
+        [[rules]]
+        path = "/a/b"
+        methods = ["POST"]
+        policy = "deny"
+        [[rules]]
+        path = '^/a/b/[0-9]+$'
+        allow = ["x@example.com"]
+        [[rules]]
+        path = "/a"
+        policy = "public"
+        [[rules]]
+        path = '^/z.*'
+        policy = "deny"
+        [[rules]]
+        path = "/"
+        """,
+    )
+    assert numbers(rules, "POST", "/a/b/1") == 1
+    assert numbers(rules, "GET", "/a/b/1") == 2
+    assert numbers(rules, "GET", "/a/b/x") == 3
+    assert numbers(rules, "GET", "/a") == 3
+    assert numbers(rules, "GET", "/zebra") == 4
+    assert numbers(rules, "GET", "/q/r/s") == 5
+    assert numbers(rules, "GET", "/") == 5
+
+
+def test_public_paths_come_first_as_public_rules(tmp_path: Path) -> None:
+    rules = load(
+        tmp_path,
+        '[[rules]]\npath = "/"\npolicy = "deny"\n',
+        public_paths=("/static/", r"^/api/v\d+/status$"),
+    )
+    assert rules.match("GET", "/static/app.css").public  # type: ignore[union-attr]
+    assert rules.match("GET", "/static").public  # type: ignore[union-attr]
+    assert rules.match("GET", "/api/v2/status").public  # type: ignore[union-attr]
+    assert rules.match("GET", "/api/v2/statusx").closed  # type: ignore[union-attr]
+    assert rules.restricts  # a deny rule refuses someone
+
+
+def test_get_covers_head_and_hosts_ignore_case_and_port(tmp_path: Path) -> None:
+    rules = load(
+        tmp_path,
+        '[[rules]]\npath = "/x"\nmethods = ["get"]\nhosts = ["Tools.Example.com"]\n'
+        'allow = ["a@example.com"]\n',
+    )
+    host = request_host("TOOLS.example.com:8443")
+    assert numbers(rules, "HEAD", "/x", host) == 1
+    assert numbers(rules, "GET", "/x", host) == 1
+    assert numbers(rules, "POST", "/x", host) is None
+    assert request_host("[::1]:80") == "::1"
+
+
+@pytest.mark.parametrize(
+    ("path", "cleaned"),
+    [
+        ("/static/../admin", "/admin"),
+        ("/static/%2e%2e/admin", "/admin"),
+        ("/static/%252e%252e/admin", "/admin"),
+        ("//admin", "/admin"),
+        ("/admin;x=1/y", "/admin/y"),
+        ("/static\\..\\admin", "/admin"),
+        ("/admin%3Fx", "/admin"),
+        ("/../../etc", "/etc"),
+    ],
+)
+def test_clean_path(path: str, cleaned: str) -> None:
+    assert clean_path(path) == cleaned
+
+
+def test_a_path_that_is_not_plain_is_never_public_and_unclear_ones_are_closed(
+    tmp_path: Path,
+) -> None:
+    rules = load(
+        tmp_path,
+        '[[rules]]\npath = "/static"\npolicy = "public"\n'
+        '[[rules]]\npath = "/admin"\nallow = ["boss@example.com"]\n',
+    )
+    assert rules.match("GET", "/static/../admin") is UNCLEAR
+    assert rules.match("GET", "/static/%2e%2e/admin") is UNCLEAR
+    assert rules.match("GET", "//admin") is UNCLEAR
+    assert rules.match("GET", "/static//app.css") is None  # not public, the global lists
+    assert numbers(rules, "GET", "/admin//users") == 2
+    assert rules.match("GET", "/reports/./q3") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[[rules]\npath = '/x'", "does not parse"),
+        ("title = 'x'", "unknown key 'title'"),
+        ("rules = 3", "must be [[rules]] tables"),
+        ("[[rules]]\npath = '/x'\nallw = ['a@example.com']", "rule 1: unknown key 'allw'"),
+        ("[[rules]]\npolicy = 'deny'", "rule 1: has no path"),
+        ("[[rules]]\npath = 'admin'", "rule 1: path 'admin' must be a plain path"),
+        ("[[rules]]\npath = '/a/../b'", "rule 1: path"),
+        ("[[rules]]\npath = '^/(x'", "rule 1: bad regex"),
+        ("[[rules]]\npath = '/x'\npolicy = 'allow'", "rule 1: unknown policy 'allow'"),
+        ("[[rules]]\npath = '/x'\npolicy = 'deny'\nallow = ['a@b.com']", "rule 1: allow and"),
+        ("[[rules]]\npath = '/x'\nallow = []", "rule 1: allow must be a non-empty list"),
+        ("[[rules]]\npath = '/x'\nallow = ['bob']", "rule 1: allow entry 'bob'"),
+        ("[[rules]]\npath = '/x'\nallow = ['@nodot']", "rule 1: allow entry '@nodot'"),
+        ("[[rules]]\npath = '/x'\nallow = ['+44 20 7946 0958']", "is not an E.164 number"),
+        ("[[rules]]\npath = '/x'\nallow = ['+4420794609']", "rule 1: allow entry '+4420794609'"),
+        ("[[rules]]\npath = '/x'\nmax_age = 0", "rule 1: max_age 0"),
+        ("[[rules]]\npath = '/x'\nmax_age = '15m'", "rule 1: max_age '15m'"),
+        ("[[rules]]\npath = '/x'\nmax_age = true", "rule 1: max_age True"),
+        ("[[rules]]\npath = '/x'\nmethods = ['GE T']", "rule 1: method 'GE T'"),
+        ("[[rules]]\npath = '/x'\nhosts = ['tools.example.com:443']", "rule 1: host"),
+        ("[[rules]]\npath = '/x'\nhosts = ['bad host']", "rule 1: host 'bad host'"),
+        (
+            "[[rules]]\npath = '/'\n[[rules]]\npath = '/x'",
+            "rule 2 (/x) can never match: rule 1 (/)",
+        ),
+        (
+            "[[rules]]\npath = '^.*'\npolicy = 'deny'\n[[rules]]\npath = '/x'",
+            "rule 2 (/x) can never match: rule 1 (^.*)",
+        ),
+        (
+            "[[rules]]\npath = '/admin'\n[[rules]]\npath = '/admin/users'\npolicy = 'deny'",
+            "rule 2 (/admin/users) can never match: rule 1 (/admin)",
+        ),
+        (
+            "[[rules]]\npath = '/admin/'\n[[rules]]\npath = '/admin'\npolicy = 'deny'",
+            "rule 2 (/admin) can never match",
+        ),
+        (
+            "[[rules]]\npath = '/a'\nmethods = ['POST', 'PUT']\n"
+            "[[rules]]\npath = '/a/b'\nmethods = ['PUT']\npolicy = 'deny'",
+            "rule 2 (/a/b) can never match",
+        ),
+    ],
+    ids=lambda v: str(v)[:40],
+)
+def test_a_bad_file_is_one_config_error_naming_file_rule_and_problem(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    path = rules_file(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_rules(path, roles_claim=ROLES)
+    assert caught.value.setting == "PWLESS_GATE_RULES_FILE"
+    assert path in caught.value.problem
+    assert problem in caught.value.problem
+    assert "\n" not in str(caught.value)
+
+
+def test_role_entries_need_the_roles_claim(tmp_path: Path) -> None:
+    path = rules_file(tmp_path, "[[rules]]\npath = '/x'\nallow = ['role:finance']")
+    with pytest.raises(ConfigError) as caught:
+        load_rules(path)
+    assert "rule 1" in caught.value.problem
+    assert "PWLESS_GATE_ROLES_CLAIM" in caught.value.problem
+
+
+def test_a_shadowed_public_path_stops_too_and_limited_rules_do_not_shadow(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(
+            tmp_path,
+            "[[rules]]\npath = '/static/img'\npolicy = 'deny'",
+            public_paths=("/static",),
+        )
+    assert "PWLESS_GATE_PUBLIC_PATHS (/static)" in caught.value.problem
+    rules = load(
+        tmp_path,
+        "[[rules]]\npath = '/'\nmethods = ['POST']\npolicy = 'deny'\n"
+        "[[rules]]\npath = '/a'\nhosts = ['x.example.com']\npolicy = 'deny'\n"
+        "[[rules]]\npath = '/a'\n",
+    )
+    assert len(rules) == 3
+
+
+def test_a_missing_file_is_one_line_too(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_rules(str(tmp_path / "nope.toml"))
+    assert "cannot be read" in caught.value.problem
+
+
+SIGNED_IN_AT = 1_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("entry", "connection", "identifier", "roles", "admitted"),
+    [
+        ("boss@example.com", "email", "boss@example.com", (), True),
+        ("Boss@Example.com", "email", "boss@example.com", (), True),
+        ("boss@example.com", "email", "ops@example.com", (), False),
+        ("@example.com", "email", "ada@example.com", (), True),
+        ("@example.com", "email", "ada@eu.example.com", (), False),
+        (".example.com", "email", "ada@eu.example.com", (), True),
+        (".example.com", "email", "ada@example.com", (), False),
+        (".example.com", "email", "ada@badexample.com", (), False),
+        ("+442079460958", "sms", "+442079460958", (), True),
+        ("+442079460958", "sms", "+442079460959", (), False),
+        ("+442079460958", "email", "+442079460958", (), False),
+        ("role:finance", "email", "ada@example.com", ("finance",), True),
+        ("role:finance", "email", "ada@example.com", ("sales",), False),
+        ("role:finance", "client-credentials", "svc", (), False),
+        ("@example.com", "client-credentials", "svc@example.com", (), False),
+    ],
+    ids=lambda v: str(v),
+)
+def test_each_allow_kind(
+    tmp_path: Path,
+    entry: str,
+    connection: str,
+    identifier: str,
+    roles: tuple[str, ...],
+    admitted: bool,
+) -> None:
+    rules = load(tmp_path, f"[[rules]]\npath = '/x'\nallow = ['{entry}']\n")
+    said = verdict(rules.match("GET", "/x"), connection, identifier, roles, 0.0, 1.0)
+    assert said == (Verdict.ADMIT if admitted else Verdict.REFUSE)
+
+
+def test_max_age_is_measured_from_the_sign_in_and_tokens_cannot_meet_it(tmp_path: Path) -> None:
+    rule = load(tmp_path, "[[rules]]\npath = '/pay'\nmax_age = 900\n").match("GET", "/pay")
+    person = ("email", "ada@example.com", ())
+    assert verdict(rule, *person, SIGNED_IN_AT, SIGNED_IN_AT + 900) == Verdict.ADMIT
+    assert verdict(rule, *person, SIGNED_IN_AT, SIGNED_IN_AT + 901) == Verdict.STALE
+    assert verdict(rule, *person, None, SIGNED_IN_AT) == Verdict.REFUSE
+
+
+def test_fifty_rules_are_not_scanned_one_by_one(tmp_path: Path) -> None:
+    text = "".join(
+        f"[[rules]]\npath = '/tool{i}'\nallow = ['u{i}@example.com']\n" for i in range(50)
+    )
+    rules = load(tmp_path, text)
+    assert numbers(rules, "GET", "/tool37/page/x") == 38
+    assert len(rules._chain("/tool37/page/x")) == 1
+    assert rules._chain("/elsewhere") == ()
+
+
+def test_lookup_remembers_answers_and_reads_the_host_only_when_a_rule_names_hosts(
+    tmp_path: Path,
+) -> None:
+    rules = load(tmp_path, EXAMPLE)
+    asked: list[str] = []
+
+    def host_of(headers: Any) -> str:
+        asked.append(headers["HTTP_HOST"])
+        return str(headers["HTTP_HOST"])
+
+    tools = {"HTTP_HOST": "Tools.Example.com:443"}
+    for _ in range(3):
+        assert rules.lookup("GET", "/admin/x", tools, host_of).number == 2  # type: ignore[union-attr]
+    assert asked == []
+    assert rules.lookup("POST", "/finance/pay", tools, host_of).number == 3  # type: ignore[union-attr]
+    assert rules.lookup("POST", "/finance/pay", {"HTTP_HOST": "x.example.com"}, host_of) is None
+    assert asked == ["Tools.Example.com:443", "x.example.com"]
+    for i in range(MEMO_SIZE + 10):
+        rules.lookup("GET", f"/p{i}", tools, host_of)
+    assert len(rules._memo) <= MEMO_SIZE
