@@ -36,7 +36,7 @@ def open_index(config: GateConfig) -> SessionIndex:
     if config.sqlite_path is not None:
         from .stores.sqlite import SQLiteDatabase, SQLiteStore
 
-        return SQLiteStore(SQLiteDatabase(config.sqlite_path))
+        return SQLiteStore(SQLiteDatabase(config.sqlite_path, setting=config.store_setting))
     if config.redis_url is not None:
         from .stores.redis import RedisStore, connect
 

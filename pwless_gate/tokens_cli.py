@@ -32,11 +32,14 @@ def open_tokens(config: GateConfig) -> TokenStore:
     if config.sqlite_path is not None:
         from .stores.sqlite import SQLiteDatabase, SQLiteTokenStore
 
-        return SQLiteTokenStore(SQLiteDatabase(config.sqlite_path))
+        return SQLiteTokenStore(SQLiteDatabase(config.sqlite_path, setting=config.store_setting))
     if config.redis_url is not None:
         from .stores.redis import RedisTokenStore, connect
 
-        return RedisTokenStore(connect(config.redis_url, timeout=config.redis_timeout))
+        redis = connect(
+            config.redis_url, timeout=config.redis_timeout, setting=config.store_setting
+        )
+        return RedisTokenStore(redis)
     raise ConfigError(
         "PWLESS_GATE_STORE",
         "the cookie store keeps no app tokens; use a SQLite file (sqlite:///path) "
