@@ -247,7 +247,7 @@ def test_response_time_does_not_tell_who_is_allowed(tmp_path: Path, record_prope
     print(report)
     # A measurement, reported; what it asserts is that the pacing works at all.
     # Without it a classifier is right ~100% of the time; with it this measured
-    # 46-57% over six runs here (the goal, at most 60%: see SECURITY.md).
+    # 46-59% over ten runs here (the goal, at most 60%: see SECURITY.md).
     assert accuracy <= GUARD, report
 
 
