@@ -24,31 +24,26 @@ from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from .config import GateConfig
-from .errors import ConfigError
 from .identity import InvalidIdentifier, normalise_email, normalise_phone
 from .sessions import Session, SessionIndex, oldest_first
+from .stores import open_server_side
 from .useragents import UNKNOWN
 
 
 def open_index(config: GateConfig) -> SessionIndex:
     """The store the gate uses, opened for listing; raises :class:`ConfigError` for the
     cookie store (nothing to list) or a store that cannot be opened."""
-    if config.sqlite_path is not None:
-        from .stores.sqlite import SQLiteDatabase, SQLiteStore
-
-        return SQLiteStore(SQLiteDatabase(config.sqlite_path, setting=config.store_setting))
-    if config.redis_url is not None:
-        from .stores.redis import RedisStore, connect
-
-        redis = connect(
-            config.redis_url, timeout=config.redis_timeout, setting=config.store_setting
-        )
-        return RedisStore(redis)
-    raise ConfigError(
-        "PWLESS_GATE_STORE",
-        "the cookie store keeps each session in its browser, so sessions cannot be listed "
-        "or ended; use a SQLite file (sqlite:///path) or Redis (redis://…)",
+    kind, backend = open_server_side(
+        config,
+        "the cookie store keeps each session in its browser, so sessions cannot be listed or ended",
     )
+    if kind == "sqlite":
+        from .stores.sqlite import SQLiteStore
+
+        return SQLiteStore(backend)
+    from .stores.redis import RedisStore
+
+    return RedisStore(backend)
 
 
 def find(index: SessionIndex, user: str, default_region: str | None = None) -> list[Session]:

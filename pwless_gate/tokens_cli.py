@@ -23,28 +23,20 @@ from typing import TextIO
 
 from .apptokens import AppToken, TokenStore, newest_first
 from .config import GateConfig
-from .errors import ConfigError
 from .sessions_cli import identifier
+from .stores import open_server_side
 
 
 def open_tokens(config: GateConfig) -> TokenStore:
     """The token store the gate uses; raises :class:`ConfigError` for the cookie store."""
-    if config.sqlite_path is not None:
-        from .stores.sqlite import SQLiteDatabase, SQLiteTokenStore
+    kind, backend = open_server_side(config, "the cookie store keeps no app tokens")
+    if kind == "sqlite":
+        from .stores.sqlite import SQLiteTokenStore
 
-        return SQLiteTokenStore(SQLiteDatabase(config.sqlite_path, setting=config.store_setting))
-    if config.redis_url is not None:
-        from .stores.redis import RedisTokenStore, connect
+        return SQLiteTokenStore(backend)
+    from .stores.redis import RedisTokenStore
 
-        redis = connect(
-            config.redis_url, timeout=config.redis_timeout, setting=config.store_setting
-        )
-        return RedisTokenStore(redis)
-    raise ConfigError(
-        "PWLESS_GATE_STORE",
-        "the cookie store keeps no app tokens; use a SQLite file (sqlite:///path) "
-        "or Redis (redis://…)",
-    )
+    return RedisTokenStore(backend)
 
 
 def find(store: TokenStore, user: str, default_region: str | None = None) -> list[AppToken]:
