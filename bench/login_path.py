@@ -43,6 +43,13 @@ PROFILED_LOGINS = 30
 #: Seconds between token calls: under the tenant's 30 per second per client.
 TOKEN_CALL_SPACING = 1 / 25
 TARGET_MS = 2.0
+#: Busy gate: rounds of overlapping sign-ins, each this many (under the token burst of 30).
+BUSY_ROUNDS = 8
+BUSY_ROUND = 25
+BUSY_PAUSE = 1.0
+#: Idle gaps (seconds) before a login page, and samples of each.
+IDLE_GAPS = (0.0, 0.001, 0.01, 0.04, 0.1)
+IDLE_SAMPLES = 40
 
 
 def tenant_process(workdir: Path) -> AbstractContextManager[str]:
@@ -67,12 +74,17 @@ class Outbox:
         self._http = requests.Session()
 
     def code_for(self, to: str) -> str:
+        return self.codes_for([to])[0]
+
+    def codes_for(self, addresses: list[str]) -> list[str]:
+        """The last code sent to each of ``addresses``; the outbox is emptied."""
         messages = self._http.get(self._url, timeout=5).json()["messages"]
         self._http.delete(self._url, timeout=5)
-        for message in reversed(messages):
-            if message["to"].lower() == to.lower() and message["code"]:
-                return str(message["code"])
-        raise LookupError(f"no code sent to {to}")
+        codes = {m["to"].lower(): str(m["code"]) for m in messages if m["code"]}
+        try:
+            return [codes[to.lower()] for to in addresses]
+        except KeyError as exc:
+            raise LookupError(f"no code sent to {exc.args[0]}") from None
 
 
 class Pacer:
@@ -170,13 +182,14 @@ class _Flow:
             steps.start.append(start_ms)
         return _Started(client, env, email, started.get_data(as_text=True))
 
-    def verify(self, started: _Started, code: str) -> tuple[int, float]:
+    def verify(self, started: _Started, code: str, *, paced: bool = True) -> tuple[int, float]:
         form = {
             "csrf_token": hidden(started.page, "csrf_token"),
             "tx": hidden(started.page, "tx"),
             "code": code,
         }
-        self.pacer.wait()
+        if paced:
+            self.pacer.wait()
         answer, spent = self._timed(
             lambda: started.client.post("/_gate/verify", data=form, environ_base=started.env)
         )
@@ -269,6 +282,60 @@ def run(tenant_url: str) -> dict[str, LoginResult]:
     sample = Client(gates["default"]).get("/_gate/login?next=/").get_data(as_text=True)
     client = _client_overhead(LOGINS, sample)
     return {name: LoginResult(timed[name], failed[name], client, statuses) for name in flows}
+
+
+def run_busy(tenant_url: str, first_address: int = 5000) -> Steps:
+    """CPU per request of a busy gate: sign-ins that overlap, so requests follow each
+    other without the gate idling in between (as on a gate with many people signing in).
+
+    In each round, the verify of every sign-in of the previous round alternates with
+    the page and start of a new one; then one pause lets the tenant's token bucket
+    refill (:data:`BUSY_ROUND` token calls, under its burst of 30).
+    """
+    gate = _gate(tenant_url)
+    outbox = Outbox(tenant_url)
+    flow = _Flow(gate, outbox, Pacer(TOKEN_CALL_SPACING))
+    address = iter(range(first_address, first_address + 10_000))
+    steps = Steps()
+    for _ in range(WARM_LOGINS):
+        flow.login(next(address), None)
+    waiting: list[_Started] = []
+    for round_ in range(BUSY_ROUNDS + 1):
+        codes = outbox.codes_for([started.email for started in waiting])
+        time.sleep(BUSY_PAUSE)  # the token bucket refills; the first request is cold
+        new: list[_Started] = []
+        for i in range(BUSY_ROUND):
+            if i < len(waiting):
+                status, spent = flow.verify(waiting[i], codes[i], paced=False)
+                if status not in (302, 303):
+                    raise RuntimeError(f"busy login answered {status}")
+                steps.verify.append(spent)
+            if round_ < BUSY_ROUNDS:
+                new.append(flow.start(next(address), steps))
+        waiting = new
+    return steps
+
+
+def idle_cost(tenant_url: str) -> list[tuple[float, float]]:
+    """``(idle ms, CPU ms)``: the same login page after the process idled that long.
+
+    The code and the work are the same; only the CPU caches cool (on this machine,
+    other work evicts them while the gate waits).
+    """
+    client = Client(_gate(tenant_url))
+    env = {"REMOTE_ADDR": "127.0.0.2"}
+    for _ in range(50):
+        client.get("/_gate/login?next=/", environ_base=env)
+    costs = []
+    for gap in IDLE_GAPS:
+        spent = []
+        for _ in range(IDLE_SAMPLES):
+            time.sleep(gap)
+            started = time.process_time()
+            client.get("/_gate/login?next=/", environ_base=env)
+            spent.append((time.process_time() - started) * 1e3)
+        costs.append((gap * 1e3, statistics.median(spent)))
+    return costs
 
 
 def profile(tenant_url: str, first_address: int = 8000) -> tuple[list[list[str]], list[list[str]]]:

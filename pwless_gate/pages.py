@@ -27,11 +27,14 @@ from jinja2 import (
     pass_context,
     select_autoescape,
 )
+from jinja2.ext import InternationalizationExtension
 from jinja2.runtime import Context
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from .config import GateConfig
 from .languages import Languages, Translator, isolate
+from .page_texts import TranslatedTexts
 
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 #: Context values views pass in English (message ids, or :class:`~pwless_gate.languages.Text`)
@@ -59,6 +62,9 @@ class Pages:
         }
         for env in self._envs.values():
             env.globals["languages"] = self.languages.names()
+            # The switcher's choices differ only by language: rendered once per language.
+            options = env.get_template("_language_options.html").render()  # autoescaped
+            env.globals["language_options"] = Markup(options.strip())  # noqa: S704
         self._brand = {
             "name": config.brand_name,
             "color": config.brand_color,
@@ -134,8 +140,15 @@ def json_response(
     return response
 
 
-def _environment(template_dir: str | None, translator: Translator) -> Environment:
-    """The Jinja2 environment of one language: its own templates first, then the shared ones."""
+def _environment(
+    template_dir: str | None,
+    translator: Translator,
+    i18n: type[InternationalizationExtension] = TranslatedTexts,
+) -> Environment:
+    """The Jinja2 environment of one language: its own templates first, then the shared ones.
+
+    ``i18n`` is the gettext extension (Jinja2's own, for comparison in tests).
+    """
     loaders: list[BaseLoader] = [PackageLoader("pwless_gate", "templates")]
     if template_dir:
         loaders[:0] = [
@@ -149,7 +162,7 @@ def _environment(template_dir: str | None, translator: Translator) -> Environmen
         lstrip_blocks=True,
         # Templates are read once: no stat() of every file on every page.
         auto_reload=False,
-        extensions=["jinja2.ext.i18n"],
+        extensions=[i18n],
     )
     # Whitespace inside {% trans %} is collapsed, as the catalogs hold it (babel.cfg).
     env.policies["ext.i18n.trimmed"] = True
