@@ -2,7 +2,7 @@
 
 The tenant runs in its own process (``pwless-gate dev-tenant``), so
 ``time.process_time()`` in this process counts only the gate's side: its
-pages, CSRF and transaction signing, its HTTP calls to the tenant (requests),
+pages, CSRF and transaction signing, its HTTP calls to the tenant (urllib3),
 the id_token check and the new session. The gate is driven in process with
 Werkzeug's test client; the client's own cost is measured against a
 do-nothing app and reported next to the totals. Reading the code from the
