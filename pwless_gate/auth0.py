@@ -1,11 +1,14 @@
 """The HTTP calls the gate makes to Auth0's Authentication API.
 
-One pooled :class:`requests.Session`, explicit connect/read timeouts, the end
-user's IP in ``auth0-forwarded-for``, and every answer turned into a typed
-result or a typed exception (:mod:`pwless_gate.errors`). POSTs are never
-retried automatically: a retried ``/passwordless/start`` sends a second
-message and kills the first code, a retried ``/oauth/token`` burns an attempt.
-Only GETs of public documents (JWKS, discovery) are retried on failure.
+One pooled :class:`~pwless_gate.transport.Transport` (urllib3), explicit
+connect/read timeouts, the end user's IP in ``auth0-forwarded-for``, and every
+answer turned into a typed result or a typed exception
+(:mod:`pwless_gate.errors`); urllib3's exceptions are named as before, when
+the client spoke through requests (``ConnectTimeout``, ``ReadTimeout``,
+``ConnectionError``). POSTs are never sent twice: a retried
+``/passwordless/start`` sends a second message and kills the first code, a
+retried ``/oauth/token`` burns an attempt. Only a connection that failed to
+open (nothing was sent) is tried once more.
 
 This module does not decide anything about sessions or pages.
 """
@@ -18,12 +21,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
-from urllib.request import getproxies, proxy_bypass
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ReadTimeoutError
-from urllib3.util.retry import Retry
+from urllib3 import Timeout
+from urllib3.exceptions import (
+    ClosedPoolError,
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    ResponseError,
+    SSLError,
+)
 
 from .errors import (
     AUTH0_ERRORS,
@@ -37,7 +48,8 @@ from .errors import (
     WrongCode,
 )
 from .metrics import Metrics
-from .pacing import DecoyAdapter, Pacer, TimedAdapter
+from .pacing import DecoyTransport, Pacer
+from .transport import PACED_PATH, Answer, Transport
 
 log = logging.getLogger("pwless_gate.auth0")
 
@@ -45,7 +57,6 @@ OTP_GRANT = "http://auth0.com/oauth/grant-type/passwordless/otp"
 DEFAULT_RETRY_AFTER = 60
 #: Seconds until a throttled IP gets one attempt back (Auth0: "about 15 minutes").
 SUSPICIOUS_IP_RETRY_AFTER = 900
-_POOL_SIZE = 20
 
 
 @dataclass(frozen=True)
@@ -59,43 +70,6 @@ class TokenSet:
     scope: str | None = None
 
 
-def make_http_session(
-    base_url: str = "", pool_size: int = _POOL_SIZE, *, pacer: Pacer | None = None
-) -> requests.Session:
-    """A pooled session that retries nothing but a GET whose connection failed.
-
-    A failed connect sent nothing, so one more try is safe and cheap; a read
-    that timed out is not retried, so no call outlives its timeout twice.
-    Proxy settings are read from the environment once, here, not on every
-    call (requests would re-read them, and ``.netrc``, each time). With a
-    ``pacer``, each ``/passwordless/start`` round trip is measured for it.
-    """
-    session = requests.Session()
-    session.trust_env = False
-    host = urlsplit(base_url).hostname or ""
-    if not host or not proxy_bypass(host):
-        session.proxies = {k: v for k, v in getproxies().items() if k in ("http", "https")}
-    retry = Retry(
-        total=1,
-        connect=1,
-        read=0,
-        status=0,
-        other=0,
-        allowed_methods=frozenset({"GET"}),
-        raise_on_status=False,
-    )
-    options: dict[str, Any] = {
-        "pool_connections": 4,
-        "pool_maxsize": pool_size,
-        "max_retries": retry,
-    }
-    adapter = HTTPAdapter(**options) if pacer is None else TimedAdapter(pacer, **options)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = "pwless-gate"
-    return session
-
-
 class Auth0Client:
     """Auth0's passwordless endpoints for a confidential client (one with a secret)."""
 
@@ -106,7 +80,7 @@ class Auth0Client:
         client_secret: str,
         *,
         timeout: float = 5.0,
-        http: requests.Session | None = None,
+        http: Transport | None = None,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
         pacer: Pacer | None = None,
@@ -115,16 +89,11 @@ class Auth0Client:
         #: ``host[:port]`` of the tenant, for messages and logs.
         self.host = urlsplit(self.base_url).netloc
         self._metrics = metrics
-        self._decoy: requests.Session | None = None
-        if pacer is not None:
-            self._decoy = requests.Session()
-            self._decoy.trust_env = False
-            self._decoy.mount("http://", DecoyAdapter(pacer))
-            self._decoy.mount("https://", DecoyAdapter(pacer))
+        self._decoy = DecoyTransport(pacer) if pacer is not None else None
         self.client_id = client_id
         self._secret = client_secret
-        self._timeout = (min(timeout, 3.05), timeout)
-        self._http = http if http is not None else make_http_session(self.base_url, pacer=pacer)
+        self._timeout = Timeout(connect=min(timeout, 3.05), read=timeout)
+        self._http = http if http is not None else Transport(self.base_url, pacer=pacer)
         self._clock = clock
 
     def start(
@@ -156,14 +125,15 @@ class Auth0Client:
         if decoy:
             if self._decoy is None:
                 return {}
-            data = self._decoy.post(
-                self.base_url + "/passwordless/start",
+            data = self._decoy.request(
+                "POST",
+                PACED_PATH,
                 json=body,
                 headers=_headers(forwarded_for, language),
                 timeout=self._timeout,
             ).json()
         else:
-            data = self._post("/passwordless/start", body, _headers(forwarded_for, language))
+            data = self._post(PACED_PATH, body, _headers(forwarded_for, language))
         if not isinstance(data, dict):
             raise Auth0Unavailable("/passwordless/start answered with something not an object")
         return data
@@ -225,11 +195,15 @@ class Auth0Client:
 
     def logout_url(self, return_to: str) -> str:
         """Auth0's ``/v2/logout`` URL that ends its own session and comes back."""
+        return self.base_url + self.logout_path(return_to)
+
+    def logout_path(self, return_to: str) -> str:
+        """:meth:`logout_url` without the origin (the path and query to request)."""
         query = urlencode({"client_id": self.client_id, "returnTo": return_to})
-        return f"{self.base_url}/v2/logout?{query}"
+        return f"/v2/logout?{query}"
 
     def _post(self, path: str, body: Mapping[str, Any], headers: Mapping[str, str]) -> Any:
-        return self._send("POST", path, json=body, headers=headers)
+        return self._send("POST", path, body, headers)
 
     def _get(self, path: str) -> dict[str, Any]:
         data = self._send("GET", path)
@@ -237,11 +211,17 @@ class Auth0Client:
             raise Auth0Unavailable(f"{path} answered with a {type(data).__name__}, not an object")
         return data
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
         started = time.monotonic()
         outcome = "unavailable"
         try:
-            data = self._exchange(method, path, **kwargs)
+            data = self._exchange(method, path, body, headers)
             outcome = "ok"
             return data
         except Auth0Error:
@@ -253,50 +233,54 @@ class Auth0Client:
                 self._metrics.observe_auth0(path, elapsed, outcome)
             log.debug("%s %s: %s in %.0f ms", method, path, outcome, elapsed * 1000)
 
-    def _exchange(self, method: str, path: str, **kwargs: Any) -> Any:
-        url = self.base_url + path
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+    ) -> Any:
         try:
-            # Never follow a redirect: a 307 would re-post the client secret elsewhere.
-            response = self._http.request(
-                method, url, timeout=self._timeout, allow_redirects=False, **kwargs
+            # The transport never follows a redirect: a 307 would re-post the client
+            # secret elsewhere.
+            answer = self._http.request(
+                method, path, json=body, headers=headers, timeout=self._timeout
             )
-        except (requests.Timeout, requests.ConnectionError) as exc:
+        except (HTTPError, ValueError) as exc:  # urllib3's, and http.client's bad header
+            unreachable = _unreachable(exc)
+            if unreachable is not None:
+                raise Auth0Unavailable(
+                    f"Auth0 at {self.host} {unreachable} ({method} {path})", status_code=503
+                ) from exc
             raise Auth0Unavailable(
-                f"Auth0 at {self.host} {_unreachable(exc)} ({method} {path})", status_code=503
+                f"Auth0 at {self.host} failed: {_name(exc)} ({method} {path})"
             ) from exc
-        except requests.RequestException as exc:
-            raise Auth0Unavailable(
-                f"Auth0 at {self.host} failed: {type(exc).__name__} ({method} {path})"
-            ) from exc
+        status = answer.status
         # 501 is how Auth0 refuses a grant type it does not know: an answer, not an outage.
-        if response.status_code >= 500 and response.status_code != 501:
-            raise Auth0Unavailable(
-                f"Auth0 at {self.host} answered {response.status_code} ({method} {path})"
-            )
+        if status >= 500 and status != 501:
+            raise Auth0Unavailable(f"Auth0 at {self.host} answered {status} ({method} {path})")
         try:
-            data = response.json()
+            data = answer.json()
         except ValueError as exc:
             raise Auth0Unavailable(
-                f"Auth0 at {self.host} answered {response.status_code} with a body that is "
+                f"Auth0 at {self.host} answered {status} with a body that is "
                 f"not JSON ({method} {path})"
             ) from exc
-        if response.status_code >= 400:
-            raise self._error(response, data)
-        if response.status_code != 200:
-            raise Auth0Unavailable(
-                f"Auth0 at {self.host} answered {response.status_code} ({method} {path})"
-            )
+        if status >= 400:
+            raise self._error(answer, data)
+        if status != 200:
+            raise Auth0Unavailable(f"Auth0 at {self.host} answered {status} ({method} {path})")
         return data
 
-    def _error(self, response: requests.Response, data: object) -> Exception:
+    def _error(self, answer: Answer, data: object) -> Exception:
         body = data if isinstance(data, dict) else {}
-        error = str(body.get("error") or body.get("code") or f"http_{response.status_code}")
+        error = str(body.get("error") or body.get("code") or f"http_{answer.status}")
         description = str(body.get("error_description") or body.get("description") or "")
         return auth0_error(
-            response.status_code,
+            answer.status,
             error,
             description,
-            retry_after=_retry_after(response.headers, self._clock()),
+            retry_after=_retry_after(answer.headers, self._clock()),
         )
 
 
@@ -343,16 +327,53 @@ def _retry_after(headers: Mapping[str, str], now: float) -> int:
     return DEFAULT_RETRY_AFTER
 
 
-def _unreachable(exc: requests.RequestException) -> str:
-    """``unreachable: ConnectTimeout``, or ``did not answer in time: ReadTimeout``.
+def _unreachable(exc: Exception) -> str | None:
+    """``unreachable: ConnectTimeout``, ``did not answer in time: ReadTimeout``,
+    ``unreachable: ConnectionError (ConnectionRefusedError)`` (also ``SSLError``,
+    ``ProxyError``): urllib3's failures to reach the tenant, by the names requests
+    gave them. None for any other failure.
 
-    requests reports a GET whose read timed out (after urllib3's retry) as a
-    ``ConnectionError`` carrying urllib3's ``ReadTimeoutError``: named a read timeout here.
+    urllib3 wraps a failure it retried (a connect; a GET's read) in ``MaxRetryError``,
+    whose ``reason`` is the failure.
     """
-    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
-    if isinstance(exc, requests.ReadTimeout) or isinstance(reason, ReadTimeoutError):
+    reason = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
+    if isinstance(reason, ReadTimeoutError):
         return "did not answer in time: ReadTimeout"
-    return f"unreachable: {type(exc).__name__}"
+    if isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError):
+        return "unreachable: ConnectTimeout"
+    if isinstance(reason, ProxyError):
+        name = "ProxyError"
+    elif isinstance(reason, SSLError):
+        name = "SSLError"
+    elif isinstance(reason, (NewConnectionError, ProtocolError, ClosedPoolError)) or (
+        reason is not exc and not isinstance(reason, ResponseError)
+    ):
+        name = "ConnectionError"
+    else:
+        return None
+    cause = _cause(reason)
+    return f"unreachable: {name} ({cause})" if cause and cause != name else f"unreachable: {name}"
+
+
+def _cause(exc: BaseException) -> str | None:
+    """The class of the error under urllib3's wrappers (``ConnectionRefusedError``,
+    ``gaierror``, ``RemoteDisconnected``, ``SSLCertVerificationError``), if any."""
+    for _ in range(4):
+        # urllib3 keeps it as the cause (a new connection) or the last argument.
+        inner = exc.__cause__ or (exc.args[-1] if exc.args else None)
+        if not isinstance(inner, BaseException):
+            return None
+        if not isinstance(inner, HTTPError):
+            return type(inner).__name__
+        exc = inner
+    return None
+
+
+def _name(exc: Exception) -> str:
+    """The class name of ``exc``, or of the failure a ``MaxRetryError`` gave up on."""
+    if isinstance(exc, MaxRetryError) and exc.reason is not None:
+        return type(exc.reason).__name__
+    return type(exc).__name__
 
 
 def _headers(forwarded_for: str | None, language: str | None = None) -> dict[str, str]:

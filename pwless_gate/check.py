@@ -25,7 +25,9 @@ import time
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from .auth0 import Auth0Client, make_http_session
+from urllib3 import Timeout
+
+from .auth0 import Auth0Client
 from .config import GateConfig
 from .errors import (
     AccessDenied,
@@ -40,6 +42,7 @@ from .errors import (
 )
 from .loading import describe_app, load_app
 from .proxies import is_loopback
+from .transport import Transport
 
 #: Identifiers nobody can own, for the OTP grant probe: the ``.invalid`` TLD
 #: (RFC 2606) and a number of the fictional 555-01XX range.
@@ -288,25 +291,23 @@ class Checkup:
         if not config.federated_logout or config.public_origin is None:
             return
         return_to = f"{config.public_origin}{config.public_path}{config.prefix}/logout"
-        http = make_http_session(config.auth0_base_url, pool_size=1)
+        http = Transport(config.auth0_base_url, pool_size=1)
+        timeout = Timeout(connect=config.auth0_timeout, read=config.auth0_timeout)
         try:
-            answer = http.get(
-                self.client.logout_url(return_to),
-                allow_redirects=False,
-                timeout=config.auth0_timeout,
-            )
-        except Exception as exc:  # requests' errors: the tenant answered the rest just now
+            # The transport follows no redirect: the Location is the answer looked for.
+            answer = http.request("GET", self.client.logout_path(return_to), timeout=timeout)
+        except Exception as exc:  # urllib3's errors: the tenant answered the rest just now
             self.say("logout URL", f"not checked ({type(exc).__name__})")
             return
         finally:
             http.close()
-        if answer.status_code in (301, 302, 303) and answer.headers.get("Location") == return_to:
+        if answer.status in (301, 302, 303) and answer.headers.get("Location") == return_to:
             self.say("logout URL", f"{return_to}: ok (an allowed logout URL)")
         else:
             self.problem(
                 "PWLESS_GATE_PUBLIC_URL",
                 f"{return_to} is not among the Allowed Logout URLs of the application at "
-                f"{self.host} (GET /v2/logout answered {answer.status_code})",
+                f"{self.host} (GET /v2/logout answered {answer.status})",
             )
 
     def not_checked(self) -> None:

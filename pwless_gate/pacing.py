@@ -4,10 +4,12 @@ An allowed identifier costs a round trip to Auth0 (``/passwordless/start``);
 a refused one costs nothing, so without care the response time alone tells an
 attacker who is on the allow-list. The gate therefore sends a refused start
 through the very same client code as a real one, with one difference at the
-bottom: the HTTP adapter does not send it. :class:`DecoyAdapter` waits as long
-as a recent real send took (a duration drawn from what :class:`TimedAdapter`
-measured) and answers what Auth0 answers. Everything above the socket (the
-request built, the answer parsed, the page rendered) runs alike for both.
+bottom: the transport does not send it. :class:`DecoyTransport` builds the
+request as :class:`~pwless_gate.transport.Transport` does, waits as long as a
+recent real send took (a duration drawn from what the real transport
+measured), and answers what Auth0 answers, read back through a socket as a
+real answer is. Everything above the socket (the request built, the answer
+parsed, the page rendered) runs alike for both.
 
 What the transport cannot make equal (the same code runs with warm caches
 after a socket read, colder after a wait: a fraction of a millisecond, which
@@ -23,7 +25,6 @@ identical elsewhere (:mod:`pwless_gate.codes`).
 from __future__ import annotations
 
 import http.client
-import io
 import json
 import random
 import socket
@@ -31,11 +32,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
 
-from requests import PreparedRequest, Response
-from requests.adapters import HTTPAdapter
-from urllib3 import HTTPHeaderDict, HTTPResponse
+from urllib3 import HTTPHeaderDict, Timeout
+
+from .transport import Answer, BaseTransport
 
 #: How many recent Auth0 round trips are remembered.
 SAMPLES = 64
@@ -51,8 +51,6 @@ AVERAGE_OVER = 16
 MAX_CORRECTION = 0.05
 #: How many recent whole real starts set the moment every start's answer is released.
 RELEASE_OVER = 16
-#: The path whose round trips are measured and imitated.
-PACED_PATH = "/passwordless/start"
 
 
 class Pacer:
@@ -145,74 +143,53 @@ class Pacer:
             pass
 
 
-def _paced(request: PreparedRequest) -> bool:
-    return request.method == "POST" and (request.path_url or "").startswith(PACED_PATH)
-
-
-class TimedAdapter(HTTPAdapter):
-    """The real transport, measuring each ``/passwordless/start`` round trip."""
-
-    def __init__(self, pacer: Pacer, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._pacer = pacer
-
-    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
-        started = time.perf_counter()
-        response = super().send(request, *args, **kwargs)
-        if _paced(request) and response.status_code == 200:
-            self._pacer.observe(time.perf_counter() - started)
-        return response
-
-
-class DecoyAdapter(HTTPAdapter):
+class DecoyTransport(BaseTransport):
     """Sends nothing: waits like a real round trip, then answers like Auth0's start.
 
-    What it does after the wait (building the answer) is measured and taken
-    off the next waits, so its whole ``send`` lasts as long as a real one.
+    The request is built as the real transport builds it (the same
+    :meth:`~pwless_gate.transport.BaseTransport.request`); what it does after
+    the wait (building the answer and reading it back) is measured and taken
+    off the next waits, so its whole ``request`` lasts as long as a real one.
     """
 
     def __init__(self, pacer: Pacer) -> None:
-        super().__init__()
         self._pacer = pacer
         self._after = 0.0  # a running average of the work after the wait
 
-    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+    def send(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+    ) -> Answer:
         started = time.perf_counter()
         self._pacer.wait(until=started - self._after)
         waited = time.perf_counter()
-        body = json.dumps(_start_answer(request.body)).encode()
+        content = json.dumps(_start_answer(body)).encode()
         head = (
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"Content-Length: {len(content)}\r\n\r\n"
         ).encode()
         # Read back through a socket and http.client, as a real answer is.
         near, far = socket.socketpair()
         with near, far:
-            far.sendall(head + body)
-            answer = http.client.HTTPResponse(near)
-            answer.begin()
-            content = answer.read()
-            headers = HTTPHeaderDict(answer.getheaders())
-        raw = HTTPResponse(
-            body=io.BytesIO(content),
-            headers=headers,
-            status=answer.status,
-            reason=answer.reason,
-            preload_content=False,
-            decode_content=False,
-        )
-        response = self.build_response(request, raw)
+            far.sendall(head + content)
+            response = http.client.HTTPResponse(near)
+            response.begin()
+            answer = Answer(response.status, HTTPHeaderDict(response.getheaders()), response.read())
         self._after += (time.perf_counter() - waited - self._after) / 8
-        return response
+        return answer
 
 
-def _start_answer(body: Any) -> Mapping[str, Any]:
+def _start_answer(body: bytes | None) -> Mapping[str, object]:
     """The shape of Auth0's answer to a start (its values are never shown or kept)."""
     try:
         sent = json.loads(body or b"{}")
     except (TypeError, ValueError):
         sent = {}
-    answer: dict[str, Any] = {"_id": "0" * 24}
+    answer: dict[str, object] = {"_id": "0" * 24}
     if sent.get("connection") == "sms":
         answer.update(phone_number=sent.get("phone_number"), phone_verified=False)
     else:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import importlib.metadata
+import socket
+import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pytest
 import urllib3
+import urllib3.exceptions
 
 from pwless_gate.auth0 import Auth0Client, auth0_error
 from pwless_gate.devtenant import DevTenant, serve_in_thread
@@ -228,13 +234,84 @@ def test_jwks_and_discovery(client: Auth0Client, tenant: Any) -> None:
     assert keys[0]["kty"] == "RSA"
 
 
-def test_one_pooled_connection_is_reused(client: Auth0Client) -> None:
-    client.jwks()
-    client.discovery()
-    adapter = client._http.get_adapter("http://127.0.0.1")
-    keys = sorted(adapter.poolmanager.pools.keys())
-    assert len(keys) == 1
-    assert adapter.poolmanager.pools[keys[0]].num_connections == 1
+@contextmanager
+def closed_port() -> Iterator[str]:
+    yield f"http://127.0.0.1:{free_port()}"  # nothing listens: the connection is refused
+
+
+@contextmanager
+def full_backlog() -> Iterator[str]:
+    """A listener whose queue of unaccepted connections is full: a connect is not answered."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        with socket.create_connection(listener.getsockname(), timeout=2):  # the one place
+            yield "http://{}:{}".format(*listener.getsockname())
+
+
+@contextmanager
+def stalled_tenant() -> Iterator[str]:
+    app = DevTenant(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, fault_delay=5)
+    with serve_in_thread(app) as tenant:
+        app.add_fault("/passwordless/start", "timeout")
+        yield tenant.url
+        app.interrupt_stalls()
+
+
+@contextmanager
+def replying(reply: bytes, scheme: str = "http") -> Iterator[str]:
+    """A loopback server that reads what comes first, writes ``reply`` and hangs up."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"{scheme}://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        thread.join(5)
+
+
+NOT_GZIP = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope"
+FAILURES: dict[str, tuple[Callable[[], AbstractContextManager[str]], str, int]] = {
+    "refused": (closed_port, "unreachable: ConnectionError (ConnectionRefusedError)", 503),
+    "connect-timeout": (full_backlog, "unreachable: ConnectTimeout", 503),
+    "read-timeout": (stalled_tenant, "did not answer in time: ReadTimeout", 503),
+    "hung-up": (lambda: replying(b""), "unreachable: ConnectionError (RemoteDisconnected)", 503),
+    "not-tls": (
+        lambda: replying(b"HTTP/1.1 400 Bad\r\n\r\n", "https"),
+        "unreachable: SSLError",
+        503,
+    ),
+    "bad-gzip": (lambda: replying(NOT_GZIP), "failed: DecodeError", 502),
+}
+
+
+@pytest.mark.parametrize("failure", list(FAILURES), ids=list(FAILURES))
+def test_failures_to_reach_auth0_are_named(failure: str) -> None:
+    """The names requests gave them (operators grep logs for them), and the cause kept."""
+    if failure == "connect-timeout" and sys.platform != "linux":
+        pytest.skip("a full listen queue drops new connections on Linux")
+    served, named, status = FAILURES[failure]
+    with served() as url:
+        client = Auth0Client(url, CLIENT_ID, CLIENT_SECRET, timeout=0.3)
+        with pytest.raises(Auth0Unavailable) as caught:
+            client.start(connection="email", identifier="h@example.com")
+    host = url.split("://")[1]
+    assert str(caught.value) == f"Auth0 at {host} {named} (POST /passwordless/start)"
+    assert caught.value.status_code == status
+    assert isinstance(caught.value.__cause__, urllib3.exceptions.HTTPError)
 
 
 def test_the_gate_is_tested_on_the_urllib3_it_ships_with() -> None:
