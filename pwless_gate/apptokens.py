@@ -40,6 +40,7 @@ import logging
 import math
 import re
 import secrets
+import string
 import threading
 import time
 import zlib
@@ -73,6 +74,7 @@ _CHECK = 6  # 62**6 > 2**32
 TOKEN = re.compile(rf"^{PREFIX}[0-9A-Za-z]{{{_BODY + _CHECK}}}$")
 #: What a token id looks like: 96 bits, URL-safe base64 (as a session handle).
 TOKEN_ID = re.compile(r"^[A-Za-z0-9_-]{16}$")
+_ALNUM = string.ascii_letters + string.digits
 #: Negative-cache and per-IP block entries kept in memory at most.
 _MAX_REMEMBERED = 10_000
 
@@ -109,8 +111,10 @@ def token_hash(token: str) -> str:
 
 
 def new_token_id() -> str:
-    """The id a token is listed and revoked by: 96 random bits, not derived from it."""
-    return secrets.token_urlsafe(12)
+    """The id a token is listed and revoked by: 16 random URL-safe characters (about 96
+    bits), not derived from the token. It never starts with ``-``, which a command line
+    would take for an option (``pwless-gate tokens revoke --token-id -x…``)."""
+    return secrets.choice(_ALNUM) + secrets.token_urlsafe(12)[1:]
 
 
 @dataclass(frozen=True, slots=True)

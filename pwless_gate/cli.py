@@ -165,7 +165,11 @@ def _parser() -> argparse.ArgumentParser:
     token_revoke = token_actions.add_parser("revoke", help="revoke tokens; prints how many")
     whose = token_revoke.add_mutually_exclusive_group(required=True)
     whose.add_argument("--user", metavar="ID", help=user_help)
-    whose.add_argument("--token-id", metavar="ID", help="one token, by the id the list shows")
+    whose.add_argument(
+        "--token-id",
+        metavar="ID",
+        help="one token, by the id the list shows (--token-id=ID for an id starting with -)",
+    )
 
     explain = commands.add_parser(
         "explain",

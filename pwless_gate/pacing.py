@@ -191,8 +191,9 @@ def _start_answer(body: bytes | None) -> Mapping[str, object]:
         sent = {}
     answer: dict[str, object] = {"_id": "0" * 24}
     if sent.get("connection") == "sms":
+        # Only the SMS answer names the language (shared/AUTH0-API.md).
         answer.update(phone_number=sent.get("phone_number"), phone_verified=False)
+        answer["request_language"] = None
     else:
         answer.update(email=sent.get("email"), email_verified=False)
-    answer["request_language"] = None
     return answer

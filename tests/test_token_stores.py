@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from pwless_gate.apptokens import AppToken, TokenStore, new_token, new_token_id, token_hash
+from pwless_gate.apptokens import (
+    TOKEN_ID,
+    AppToken,
+    TokenStore,
+    new_token,
+    new_token_id,
+    token_hash,
+)
 from pwless_gate.stores.redis import RedisTokenStore, connect
 from pwless_gate.stores.sqlite import SQLiteDatabase, SQLiteStore, SQLiteTokenStore
 
@@ -125,3 +132,12 @@ def test_a_v1_file_is_upgraded_and_keeps_its_sessions(tmp_path: Path, clock: Fak
 
 def _fields(made: AppToken) -> dict[str, Any]:
     return {name: getattr(made, name) for name in AppToken.__slots__}  # type: ignore[attr-defined]
+
+
+def test_token_ids_are_well_formed_and_never_read_as_an_option() -> None:
+    """An id is given on the command line (``tokens revoke --token-id ID``): one that
+    starts with ``-`` would be taken for an option (1 in 64 ids, before)."""
+    ids = [new_token_id() for _ in range(2000)]
+    assert all(TOKEN_ID.match(i) for i in ids)
+    assert not [i for i in ids if i.startswith("-")]
+    assert len(set(ids)) == len(ids)

@@ -209,11 +209,17 @@ def test_a_start_answered_200_is_timed_for_the_pacer(tenant: Any) -> None:
     assert pacer.sample() < PRIOR_SECONDS  # a loopback round trip, not the prior
 
 
-def test_the_decoy_answers_like_a_start_and_sends_nothing(tenant: Any) -> None:
+@pytest.mark.parametrize(
+    ("field", "identifier"), [("email", "eve@example.com"), ("phone_number", "+14155550123")]
+)
+def test_the_decoy_answers_like_a_start_and_sends_nothing(
+    tenant: Any, field: str, identifier: str
+) -> None:
     pacer = Pacer(sleep=lambda seconds: None)
     pacer.observe(0.0)
     decoy = DecoyTransport(pacer)
-    body = {"client_id": CLIENT_ID, "connection": "email", "email": "eve@example.com"}
+    connection = "sms" if field == "phone_number" else "email"
+    body = {"client_id": CLIENT_ID, "connection": connection, field: identifier}
     answer = decoy.request("POST", PACED_PATH, json=body, timeout=TIMEOUT)
     real = Transport(tenant.url).request(
         "POST",
@@ -226,6 +232,6 @@ def test_the_decoy_answers_like_a_start_and_sends_nothing(tenant: Any) -> None:
     decoyed, sent = answer.json(), real.json()
     assert isinstance(decoyed, dict)
     assert isinstance(sent, dict)
-    assert sent.keys() <= decoyed.keys()
-    assert decoyed["email"] == "eve@example.com"
+    assert sent.keys() == decoyed.keys()
+    assert decoyed[field] == identifier
     assert len(tenant.outbox()) == 1
