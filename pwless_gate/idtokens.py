@@ -3,8 +3,11 @@
 :class:`JwksCache` holds the tenant's keys: fetched once and kept. A token
 signed with a ``kid`` the cache does not know triggers one refetch, at most
 every ``min_refresh`` seconds, so a key rotation at Auth0 is picked up and a
-flood of forged ``kid`` values cannot turn into a flood of JWKS requests. One
-cache serves both verifiers of a gate.
+flood of forged ``kid`` values cannot turn into a flood of JWKS requests. A
+fetch that failed is not tried again for a few seconds: while the tenant is
+down, tokens with keys not yet known are answered "unavailable" at once
+instead of each waiting out a timeout. One cache serves both verifiers of a
+gate.
 
 :class:`TokenVerifier` checks id_tokens (RS256 only, iss, aud is the client,
 azp, exp/iat with leeway, nonce); :class:`AccessTokenVerifier` checks JWT
@@ -27,10 +30,12 @@ from typing import Any, TypeGuard
 
 import jwt
 
-from .errors import TokenError
+from .errors import Auth0Unavailable, TokenError
 
 ALGORITHM = "RS256"
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat")
+#: Seconds after a failed JWKS fetch before the next try (until then: unavailable, 503).
+RETRY_FAILED_FETCH = 5.0
 #: The longest token header read (Auth0's are under 100 characters).
 MAX_HEADER = 1024
 
@@ -53,21 +58,36 @@ class JwksCache:
         self._min_refresh = min_refresh
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
+        self._failed_at: float | None = None
         self._lock = threading.Lock()
 
     def key(self, kid: str) -> jwt.PyJWK:
         """The key for ``kid``; raises :class:`TokenError` for a ``kid`` the tenant does
         not publish, :class:`~pwless_gate.errors.Auth0Unavailable` when the keys cannot
-        be fetched."""
+        be fetched (and, without another try, for :data:`RETRY_FAILED_FETCH` seconds
+        after a fetch failed: tokens with unknown ``kid`` values arriving while the
+        tenant is down must not each wait out a timeout)."""
         with self._lock:
             key = self._keys.get(kid)
             if key is not None:
                 return key
             now = self._clock()
+            if self._failed_at is not None and now - self._failed_at < RETRY_FAILED_FETCH:
+                raise Auth0Unavailable(
+                    "the tenant's signing keys could not be fetched "
+                    f"{now - self._failed_at:.0f} s ago; the next try is after "
+                    f"{RETRY_FAILED_FETCH:.0f} s",
+                    status_code=503,
+                )
             recently = self._fetched_at is not None and now - self._fetched_at < self._min_refresh
             if recently:
                 raise TokenError(f"unknown kid {kid!r}")
-            self._keys = _parse_jwks(self._fetch())
+            try:
+                self._keys = _parse_jwks(self._fetch())
+            except Auth0Unavailable:
+                self._failed_at = now
+                raise
+            self._failed_at = None
             self._fetched_at = now
             key = self._keys.get(kid)
         if key is None:

@@ -15,8 +15,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from pwless_gate import TokenError
-from pwless_gate.idtokens import TokenVerifier
+from pwless_gate import Auth0Unavailable, TokenError
+from pwless_gate.idtokens import RETRY_FAILED_FETCH, TokenVerifier
 
 ISSUER = "https://tenant.example/"
 CLIENT = "client-123"
@@ -165,6 +165,40 @@ def test_unknown_kid_refetches_once_then_is_rate_limited(keys: Keys) -> None:
         with pytest.raises(TokenError):
             verifier.verify(forged.sign(claims()))
     assert keys.fetches == 2
+
+
+def test_a_failed_key_fetch_is_not_retried_at_once(keys: Keys) -> None:
+    """While the tenant is down, tokens signed with keys not yet known are answered
+    "unavailable" (503) at once: one fetch waits out the timeout, not one per request."""
+    now = [float(NOW)]
+    attempts = []
+
+    def fetch() -> dict[str, Any]:
+        attempts.append(now[0])
+        if len(attempts) <= 2:
+            raise Auth0Unavailable("Auth0 at tenant unreachable: ConnectTimeout", status_code=503)
+        return keys.fetch()
+
+    verifier = TokenVerifier(
+        issuer=ISSUER, client_id=CLIENT, fetch_jwks=fetch, clock=lambda: now[0], min_refresh=30
+    )
+    token = keys.sign(claims())
+    for _ in range(20):
+        with pytest.raises(Auth0Unavailable) as caught:
+            verifier.verify(token)
+        assert caught.value.status_code == 503
+    assert len(attempts) == 1
+    now[0] += RETRY_FAILED_FETCH  # the next try, and it fails again
+    with pytest.raises(Auth0Unavailable):
+        verifier.verify(token)
+    assert len(attempts) == 2
+    now[0] += RETRY_FAILED_FETCH - 1
+    with pytest.raises(Auth0Unavailable):
+        verifier.verify(token)
+    assert len(attempts) == 2
+    now[0] += 1  # the tenant is back
+    assert verifier.verify(token)["sub"] == "email|abc"
+    assert len(attempts) == 3
 
 
 def test_real_time_default_clock(keys: Keys) -> None:
