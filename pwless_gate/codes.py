@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from werkzeug.wrappers import Response
@@ -166,6 +167,8 @@ class CodeViews:
             form_notice=STEP_UP_FORM_NOTICES.get(form),
             prefill=session.remote_user,
             prefill_field="phone_number" if session.connection == "sms" else "email",
+            # Changing the language shows this same page, explanation included.
+            switch={"fresh": str(max_age), **({"form": form} if form else {})},
         )
 
     def login_page(
@@ -181,7 +184,10 @@ class CodeViews:
         form_notice: str | None = None,
         prefill: str = "",
         prefill_field: str = "",
+        switch: Mapping[str, str] | None = None,
     ) -> Response:
+        """The sign-in form; ``switch`` holds more fields the language switcher sends
+        back (besides ``next``), so the page reads the same in the new language."""
         return self.r.page(
             request,
             "login.html",
@@ -197,6 +203,7 @@ class CodeViews:
             form_notice=form_notice,
             prefill=prefill,
             prefill_field=prefill_field,
+            switch=switch or {},
         )
 
     def _start(self, request: GateRequest) -> Response:

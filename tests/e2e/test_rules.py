@@ -404,3 +404,22 @@ def test_auth_applies_the_rules_to_a_machine(tenant: Any, clock: FakeClock, tmp_
         assert ask("/old-export", auth="Bearer eyJ.forged.token").status_code == 403
         assert ask("/team", auth="Bearer eyJ.forged.token").status_code == 401
         assert ask("/healthz", auth="Bearer eyJ.forged.token").status_code == 202
+
+
+def test_changing_the_language_keeps_the_step_up_explanation(
+    gate: tuple[str, RecordingApp], tenant: Any, clock: FakeClock
+) -> None:
+    """The step-up page's language switcher shows the same page in the new language:
+    why a new sign-in is asked, and as whom."""
+    base, _app = gate
+    ada = sign_in(base, tenant, "ada@example.com")
+    clock.advance(901)
+    sent = ada.get(base + "/payroll/2026", allow_redirects=False, timeout=TIMEOUT)
+    page = ada.get(base + sent.headers["Location"], timeout=TIMEOUT).text
+    switcher = page[page.index('class="languages"') :]
+    fields = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', switcher))
+    assert fields == {"next": "/payroll/2026", "fresh": "900"}
+    switched = ada.get(base + "/_gate/login", params={**fields, "lang": "de"}, timeout=TIMEOUT)
+    assert switched.headers["Content-Language"] == "de"
+    assert "ada@example.com" in switched.text
+    assert "15 Minuten" in switched.text
