@@ -27,6 +27,7 @@ EVENTS = frozenset(
         "sessions_ended",
         "refused_by_allow_list",
         "refused_by_authorize",
+        "refused_by_rule",
         "app_token_created",
         "app_token_first_use",
         "app_token_revoked",

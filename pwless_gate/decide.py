@@ -130,14 +130,16 @@ class Renew(Decision):
 
 
 class Deny(Decision):
-    """Signed in as ``user``, but an access rule or ``authorize`` said no: 403 (JSON
-    when ``api``: a client that wants JSON, an app token or a machine)."""
+    """Signed in as ``user``, but an access rule (``rule``, its description) or
+    ``authorize`` (``rule`` None) said no: 403 (JSON when ``api``: a client that
+    wants JSON, an app token or a machine)."""
 
-    __slots__ = ("api", "user")
+    __slots__ = ("api", "rule", "user")
 
-    def __init__(self, user: User, api: bool) -> None:
+    def __init__(self, user: User, api: bool, rule: str | None = None) -> None:
         self.user = user
         self.api = api
+        self.rule = rule
 
 
 class Challenge(Decision):
@@ -593,7 +595,7 @@ class Decider:
             again = bool(api) or not is_navigation(facts.method, facts.headers)
             return StepUp(entry.user, rule.max_age, again, self._keeps_form(facts, again))
         # A refusal is a 403 as ``authorize``'s: the page unless the client wants JSON.
-        return Deny(entry.user, wants_json(facts.headers) if api is None else api)
+        return Deny(entry.user, wants_json(facts.headers) if api is None else api, rule.label)
 
     def _public(
         self, facts: RequestFacts, rule: AccessRule | None = _UNMATCHED

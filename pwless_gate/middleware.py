@@ -398,7 +398,7 @@ class PasswordlessGate:
             return self._forward_signing_out(environ, start_response, decision)
         views = self.views
         if type(decision) is Deny:
-            return views.deny(environ, start_response, decision.user, decision.api)
+            return views.deny(environ, start_response, decision.user, decision.api, decision.rule)
         if type(decision) is Closed:
             return views.closed(environ, start_response, decision.api)
         if type(decision) is StepUp:

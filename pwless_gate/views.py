@@ -471,12 +471,21 @@ class GateViews:
         return response
 
     def deny(
-        self, environ: WSGIEnvironment, start_response: StartResponse, user: User, api: bool
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        user: User,
+        api: bool,
+        rule: str | None = None,
     ) -> Iterable[bytes]:
-        """403: signed in, but the ``authorize`` hook refused this request."""
+        """403: signed in, but an access rule (``rule``, as the audit names it) or the
+        ``authorize`` hook refused this request."""
         request = GateRequest(environ, self.deps)
         who = user.email or user.phone_number or user.sub
-        self.deps.audit("refused_by_authorize", ip=request.client_ip, identifier=who)
+        if rule is None:
+            self.deps.audit("refused_by_authorize", ip=request.client_ip, identifier=who)
+        else:
+            self.deps.audit("refused_by_rule", ip=request.client_ip, identifier=who, reason=rule)
         if api:
             response = json_response({"error": "forbidden"}, 403)
         else:

@@ -3,6 +3,7 @@ max_age step-up with the injectable clock, roles from the local tenant, app toke
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -423,3 +424,14 @@ def test_changing_the_language_keeps_the_step_up_explanation(
     assert switched.headers["Content-Language"] == "de"
     assert "ada@example.com" in switched.text
     assert "15 Minuten" in switched.text
+
+
+def test_a_rule_refusal_is_audited_as_the_rules_not_the_hooks(
+    gate: tuple[str, RecordingApp], tenant: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    base, _app = gate
+    ada = sign_in(base, tenant, "ada@example.com")
+    with caplog.at_level(logging.INFO, logger="pwless_gate.audit"):
+        assert status(ada, base + "/admin/users") == 403
+    events = [(r.event, r.reason) for r in caplog.records if r.name == "pwless_gate.audit"]
+    assert events == [("refused_by_rule", "rule 2 (/admin)")]
