@@ -4,7 +4,9 @@
 last used to the minute) and a form to make one. ``POST {prefix}/tokens``
 with ``name``, ``days`` (1 to ``app_token_max_days``) and ``csrf_token``
 makes a token and shows it once, on a page that is never cached; the store
-keeps only its SHA-256. ``POST {prefix}/tokens/revoke`` with ``token_id``
+keeps only its SHA-256. Each page's form carries a random ``form_id``: the same
+form sent again (a reload of the page that showed the token) makes nothing and
+says so. ``POST {prefix}/tokens/revoke`` with ``token_id``
 revokes one of the person's tokens and redirects back (POST, redirect, GET);
 an id that is not one of theirs is answered 404 and revokes nothing.
 
@@ -15,6 +17,8 @@ accepting a revoked token within ``session_cache_ttl``.
 
 from __future__ import annotations
 
+import re
+import secrets
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -23,6 +27,7 @@ from werkzeug.wrappers import Response
 
 from .answers import Responder, see_other
 from .apptokens import MAX_NAME, TOKEN_ID, AppToken, AppTokens
+from .config import Limit
 from .deps import Deps
 from .languages import N_, Text
 from .pages import json_response
@@ -31,6 +36,15 @@ from .sessions import CachedSession
 
 #: The lifetime the form suggests, in days (or the maximum, when shorter).
 SUGGESTED_DAYS = 30
+#: How long a sent "make a token" form is remembered, so that sending it again (a
+#: reload of the page that showed the token) makes no second token.
+FORM_MEMORY = 86400
+FORM_ID_BYTES = 16
+_FORM_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+ALREADY_MADE = N_(
+    "That form was sent before, so no other token was made. Its token was shown once "
+    "and is in the list below; make another one if you need it."
+)
 
 
 @dataclass(frozen=True)
@@ -93,10 +107,21 @@ class TokensViews:
             return self._render(
                 request, current, errors=errors, name=name, days=days_text, status=400
             )
+        if self._sent_before(current, request.form.get("form_id", "")):
+            # A reload of the page that showed a new token sends its form again.
+            return self._render(request, current, notice=ALREADY_MADE)
         token, record = self._tokens.create(current.session, name, days, ip=request.client_ip)
         response = self._render(request, current, created=token, created_row=_row(record))
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    def _sent_before(self, current: CachedSession, form_id: str) -> bool:
+        """Whether this "make a token" form (its random ``form_id``) already made one;
+        remembered in the store for :data:`FORM_MEMORY` seconds."""
+        if not _FORM_ID.match(form_id):
+            return False  # a form without an id (a script's POST): each one makes a token
+        once = Limit(1, FORM_MEMORY)
+        return self.deps.throttle.hit("token-form", f"{_sub(current)}|{form_id}", once) > 0
 
     def revoke(self, request: GateRequest) -> Response:
         if request.method != "POST":
@@ -145,6 +170,7 @@ class TokensViews:
         created: str | None = None,
         created_row: Row | None = None,
         revoked: int | None = None,
+        notice: str | None = None,
     ) -> Response:
         tokens = self._tokens.tokens_of(_sub(current))
         most = self._tokens.max_days
@@ -161,7 +187,10 @@ class TokensViews:
             created=created,
             created_row=created_row,
             revoked=revoked,
+            notice=notice,
             home=request.home,
+            # Each page's form is new: sending the same one again makes nothing.
+            form_id=secrets.token_urlsafe(FORM_ID_BYTES),
         )
 
     def _challenge(self, request: GateRequest) -> Response:

@@ -54,18 +54,21 @@ def make_token(
     """Make a token on the tokens page as the signed-in ``client``; the token and the page."""
     page = client.get("/_gate/tokens")
     assert page.status_code == 200, page.get_data(as_text=True)
-    made = client.post(
-        "/_gate/tokens",
-        data={
-            "csrf_token": hidden(page.get_data(as_text=True), "csrf_token"),
-            "name": name,
-            "days": days,
-        },
-    )
+    made = client.post("/_gate/tokens", data=token_form(page.get_data(as_text=True), name, days))
     assert made.status_code == 200, made.get_data(as_text=True)
     found = re.search(r'value="(pwg_[0-9A-Za-z]+)"', made.get_data(as_text=True))
     assert found is not None
     return found.group(1), made
+
+
+def token_form(page: str, name: str, days: str) -> dict[str, str]:
+    """The tokens page's "make a token" form, filled in as a browser sends it."""
+    return {
+        "csrf_token": hidden(page, "csrf_token"),
+        "form_id": hidden(page, "form_id"),
+        "name": name,
+        "days": days,
+    }
 
 
 def tool(harness: Harness) -> Client:
@@ -390,6 +393,25 @@ def test_a_bad_form_makes_no_token(signed_in: Harness, name: str, days: str, fie
     assert f'id="{field}-error"' in text
     assert "pwg_" not in text
     assert "You have no app tokens." in text
+
+
+def test_sending_the_same_form_again_makes_no_second_token(signed_in: Harness) -> None:
+    """A reload of the page that showed a new token sends its form again: it makes
+    nothing, says so, and shows no token; the next page's form makes one."""
+    page = signed_in.client.get("/_gate/tokens").get_data(as_text=True)
+    form = token_form(page, "pip on my laptop", "30")
+    first = signed_in.client.post("/_gate/tokens", data=form)
+    assert "pwg_" in first.get_data(as_text=True)
+    again = signed_in.client.post("/_gate/tokens", data=form)
+    assert again.status_code == 200
+    text = again.get_data(as_text=True)
+    assert "pwg_" not in text
+    assert "no other token was made" in text
+    assert text.count('class="session token"') == 1
+    second, _ = make_token(signed_in.client, "git")
+    listing = signed_in.client.get("/_gate/tokens").get_data(as_text=True)
+    assert listing.count('class="session token"') == 2
+    assert well_formed(second)
 
 
 def test_the_page_needs_a_browser_session(signed_in: Harness) -> None:
