@@ -177,7 +177,9 @@ def _parser() -> argparse.ArgumentParser:
         "(exit 0 allowed, 1 refused, 2 sign-in needed)",
     )
     explain.add_argument(
-        "--user", metavar="ID", help="signed in as this email address or phone number"
+        "--user",
+        metavar="ID",
+        help="signed in as this email address or phone number, or a machine: CLIENT_ID@clients",
     )
     explain.add_argument(
         "--role",

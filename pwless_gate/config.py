@@ -218,6 +218,7 @@ class GateConfig:
         self._check_methods()
         self._check_secrets()
         self._check_paths()
+        self._check_machines()  # before the rules: their client: entries name machines
         self._build_rules()
         self._check_logout_paths()
         self._check_numbers()
@@ -232,7 +233,6 @@ class GateConfig:
         self._build_allow_list()
         self._build_metrics_networks()
         self._check_region()
-        self._check_machines()
 
     @property
     def store_is_default(self) -> bool:
@@ -298,7 +298,9 @@ class GateConfig:
         rules_file = self.rules_file
         if rules_file is not None and (not rules_file.strip() or "\x00" in rules_file):
             raise ConfigError(_env("rules_file"), "must name a TOML file")
-        self._derive("rules", load_rules(rules_file, self.public_paths, claim))
+        self._derive(
+            "rules", load_rules(rules_file, self.public_paths, claim, self.allowed_clients)
+        )
 
     def _check_logout_paths(self) -> None:
         """The app's own logout paths: exact plain paths; a trailing ``/`` is dropped."""

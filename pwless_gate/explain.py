@@ -18,7 +18,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 from .config import GateConfig
 from .identity import InvalidIdentifier, normalise_email, normalise_phone
-from .rules import Rule, RuleSet, Verdict, request_host, verdict
+from .rules import MACHINE, Rule, RuleSet, Verdict, request_host, verdict
 
 #: ``explain``'s exit statuses.
 EXIT_STATUS = {"allowed": 0, "refused": 1, "sign-in needed": 2}
@@ -67,9 +67,18 @@ def explain(
         return Explanation(rule, "sign-in needed", "only for people signed in")
     connection, identifier = who
     if not admitted:
+        if connection == MACHINE:
+            return Explanation(
+                rule, "refused", f"{identifier} is not in PWLESS_GATE_ALLOWED_CLIENTS"
+            )
         return Explanation(rule, "refused", f"{identifier} may not sign in at all")
-    said = verdict(rule, connection, identifier, roles, 0.0, 0.0)
+    signed_in_at = None if connection == MACHINE else 0.0  # a token is no sign-in
+    said = verdict(rule, connection, identifier, roles, signed_in_at, 0.0)
     if said == Verdict.REFUSE:
+        if rule is not None and rule.max_age is not None and connection == MACHINE:
+            return Explanation(
+                rule, "refused", f"{identifier} is a machine: its token is no recent sign-in"
+            )
         return Explanation(rule, "refused", f"{identifier} is not on this rule's allow list")
     if rule is not None and rule.max_age is not None:
         return Explanation(
@@ -112,7 +121,10 @@ def run_explain(
     admitted = False
     if user is not None:
         try:
-            if user.strip().startswith("+"):
+            if user.strip().endswith("@clients"):  # a machine, by its client id
+                who = (MACHINE, user.strip())
+                admitted = who[1].removesuffix("@clients") in config.allowed_clients
+            elif user.strip().startswith("+"):
                 who = ("sms", normalise_phone(user, config.default_region))
                 admitted = config.allow.allows_phone(who[1])
             else:

@@ -36,10 +36,11 @@ from cachetools import FIFOCache
 
 from .errors import TokenError
 from .idtokens import AccessTokenVerifier
+from .rules import MACHINE
 from .sessions import CachedSession, Session, User
 
 #: ``pwless_gate.auth_method`` of a request admitted by a client-credentials token.
-AUTH_METHOD = "client-credentials"
+AUTH_METHOD = MACHINE
 #: The ``gty`` claim Auth0 puts in tokens of the client-credentials grant.
 GRANT_TYPE_CLAIM = "client-credentials"
 #: App tokens (another module's) start with this; such a bearer token is not a machine's.

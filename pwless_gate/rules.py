@@ -5,8 +5,8 @@
 starting with ``^`` that must match the whole path), a ``policy``
 (``public``, ``deny`` or ``signed-in``, the default), and optionally
 ``allow`` (exact emails, ``@domain``, ``.domain`` for its subdomains, E.164
-numbers, ``role:NAME``), ``methods``, ``hosts`` and ``max_age`` (seconds
-since sign-in). The first rule that matches a request decides; a request no
+numbers, ``role:NAME``, ``client:ID`` for a machine), ``methods``, ``hosts``
+and ``max_age`` (seconds since sign-in). The first rule that matches a request decides; a request no
 rule matches is left to the global allow-lists. ``PWLESS_GATE_PUBLIC_PATHS``
 entries are public rules placed before the file's.
 
@@ -37,6 +37,9 @@ from urllib.parse import unquote
 from .public_paths import is_normal
 
 SETTING = "PWLESS_GATE_RULES_FILE"
+#: The connection of a machine admitted by a client-credentials token
+#: (:data:`pwless_gate.machines.AUTH_METHOD`).
+MACHINE = "client-credentials"
 PUBLIC = "public"
 DENY = "deny"
 SIGNED_IN = "signed-in"
@@ -63,11 +66,16 @@ class Allow:
     subdomains: tuple[str, ...] = ()
     phones: frozenset[str] = frozenset()
     roles: frozenset[str] = frozenset()
+    #: ``client:ID``: machines, by their Auth0 client id (``sub`` is ``<ID>@clients``).
+    clients: frozenset[str] = frozenset()
 
     def admits(self, connection: str, identifier: str, roles: Iterable[str]) -> bool:
         """Whether the person signed in as ``identifier`` through ``connection``
-        (``email``, ``sms``; anything else, a machine, has neither) with ``roles``
-        is on this list."""
+        (``email``, ``sms``, or :data:`MACHINE` for a client-credentials token, whose
+        identifier is ``<client id>@clients``) with ``roles`` is on this list."""
+        if connection == MACHINE:
+            client, at, clients = identifier.rpartition("@")
+            return bool(at) and clients == "clients" and client in self.clients
         if connection == "email":
             if identifier in self.emails:
                 return True
@@ -90,6 +98,7 @@ class Allow:
                 *self.subdomains,
                 *sorted(self.phones),
                 *(f"role:{r}" for r in sorted(self.roles)),
+                *(f"client:{c}" for c in sorted(self.clients)),
             ]
         )
 

@@ -47,9 +47,13 @@ _ROLE = re.compile(r"^\S{1,200}$")
 
 
 def load_rules(
-    file: str | None, public_paths: Sequence[str] = (), roles_claim: str | None = None
+    file: str | None,
+    public_paths: Sequence[str] = (),
+    roles_claim: str | None = None,
+    clients: Sequence[str] = (),
 ) -> RuleSet:
-    """The gate's rules: ``public_paths`` as public rules, then the file's.
+    """The gate's rules: ``public_paths`` as public rules, then the file's; ``clients``
+    are the allowed machine clients (``client:ID`` entries must name one of them).
 
     Raises :class:`~pwless_gate.errors.ConfigError` naming ``PWLESS_GATE_RULES_FILE``,
     the file, the rule number and the problem.
@@ -76,7 +80,7 @@ def load_rules(
         raise ConfigError(SETTING, f"{file}: 'rules' must be [[rules]] tables")
     for number, entry in enumerate(entries, 1):
         try:
-            rule = parse_rule(number, entry, roles_claim)
+            rule = parse_rule(number, entry, roles_claim, clients)
         except ValueError as exc:
             raise ConfigError(SETTING, f"{file}: rule {number}: {exc}") from None
         for earlier in rules:
@@ -98,7 +102,9 @@ def _public_path(entry: str) -> Rule:
     return Rule(0, entry, PUBLIC, source=source, key=entry.rstrip("/") or "/")
 
 
-def parse_rule(number: int, entry: Mapping[str, Any], roles_claim: str | None) -> Rule:
+def parse_rule(
+    number: int, entry: Mapping[str, Any], roles_claim: str | None, clients: Sequence[str] = ()
+) -> Rule:
     """One ``[[rules]]`` table as a :class:`Rule`; raises ``ValueError`` naming the problem."""
     for key in entry:
         if key not in KEYS:
@@ -127,7 +133,7 @@ def parse_rule(number: int, entry: Mapping[str, Any], roles_claim: str | None) -
     policy = entry.get("policy", SIGNED_IN)
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}; use public, deny or signed-in")
-    allow = _allow(entry["allow"], roles_claim) if "allow" in entry else None
+    allow = _allow(entry["allow"], roles_claim, clients) if "allow" in entry else None
     max_age = _max_age(entry["max_age"]) if "max_age" in entry else None
     if policy != SIGNED_IN and (allow is not None or max_age is not None):
         raise ValueError(f"allow and max_age apply to signed-in rules, not to policy {policy!r}")
@@ -156,14 +162,23 @@ def _strings(name: str, value: object) -> list[str]:
     return [v.strip() for v in value]
 
 
-def _allow(value: object, roles_claim: str | None) -> Allow:
+def _allow(value: object, roles_claim: str | None, clients: Sequence[str] = ()) -> Allow:
     emails: set[str] = set()
     domains: set[str] = set()
     subdomains: set[str] = set()
     phones: set[str] = set()
     roles: set[str] = set()
+    machines: set[str] = set()
     for entry in _strings("allow", value):
-        if entry.startswith("role:"):
+        if entry.startswith("client:"):
+            client = entry[len("client:") :]
+            if client not in clients:
+                raise ValueError(
+                    f"allow entry {entry!r} names a client that is not in "
+                    "PWLESS_GATE_ALLOWED_CLIENTS (its tokens are not accepted anywhere)"
+                )
+            machines.add(client)
+        elif entry.startswith("role:"):
             role = entry[len("role:") :]
             if not _ROLE.match(role):
                 raise ValueError(f"allow entry {entry!r}: a role name has no spaces")
@@ -187,7 +202,7 @@ def _allow(value: object, roles_claim: str | None) -> Allow:
         else:
             raise ValueError(
                 f"allow entry {entry!r} is not an email, @domain, .domain, "
-                "+E.164 number or role:NAME"
+                "+E.164 number, role:NAME or client:ID"
             )
     return Allow(
         frozenset(emails),
@@ -195,6 +210,7 @@ def _allow(value: object, roles_claim: str | None) -> Allow:
         tuple(sorted(subdomains)),
         frozenset(phones),
         frozenset(roles),
+        frozenset(machines),
     )
 
 

@@ -51,6 +51,7 @@ def rules_file(tmp_path: Path, text: str) -> str:
 
 def load(tmp_path: Path, text: str, **kwargs: Any) -> RuleSet:
     kwargs.setdefault("roles_claim", ROLES)
+    kwargs.setdefault("clients", ("robot",))
     return load_rules(rules_file(tmp_path, text), **kwargs)
 
 
@@ -234,6 +235,19 @@ def test_a_bad_file_is_one_config_error_naming_file_rule_and_problem(
     assert "\n" not in str(caught.value)
 
 
+def test_client_entries_name_an_allowed_client(tmp_path: Path) -> None:
+    path = rules_file(tmp_path, "[[rules]]\npath = '/x'\nallow = ['client:other']")
+    with pytest.raises(ConfigError) as caught:
+        load_rules(path, clients=("robot",))
+    assert "rule 1" in caught.value.problem
+    assert "'client:other'" in caught.value.problem
+    assert "PWLESS_GATE_ALLOWED_CLIENTS" in caught.value.problem
+    rule = load(tmp_path, "[[rules]]\npath = '/x'\nallow = ['client:robot', 'ops@example.com']")
+    found = rule.match("GET", "/x")
+    assert found is not None
+    assert found.describe() == "signed-in; allow ops@example.com, client:robot"
+
+
 def test_role_entries_need_the_roles_claim(tmp_path: Path) -> None:
     path = rules_file(tmp_path, "[[rules]]\npath = '/x'\nallow = ['role:finance']")
     with pytest.raises(ConfigError) as caught:
@@ -286,6 +300,12 @@ SIGNED_IN_AT = 1_000_000.0
         ("role:finance", "email", "ada@example.com", ("sales",), False),
         ("role:finance", "client-credentials", "svc", (), False),
         ("@example.com", "client-credentials", "svc@example.com", (), False),
+        ("client:robot", "client-credentials", "robot@clients", (), True),
+        ("client:robot", "client-credentials", "robot2@clients", (), False),
+        ("client:robot", "client-credentials", "robot", (), False),
+        # A person whose address reads like a machine's sub is not the machine.
+        ("client:robot", "email", "robot@clients", (), False),
+        ("robot@clients.example", "client-credentials", "robot@clients", (), False),
     ],
     ids=lambda v: str(v),
 )

@@ -92,10 +92,10 @@ def tenant_options() -> dict[str, Any]:
 
 @contextmanager
 def served(
-    tenant: Any, clock: FakeClock, tmp_path: Path, **settings: Any
+    tenant: Any, clock: FakeClock, tmp_path: Path, rules: str = RULES, **settings: Any
 ) -> Iterator[tuple[str, RecordingApp]]:
     path = tmp_path / "rules.toml"
-    path.write_text(RULES)
+    path.write_text(rules)
     app = RecordingApp()
     config = gate_config(
         tenant.url,
@@ -385,6 +385,26 @@ def test_machines_follow_the_rules_without_an_email_or_roles(
         forged = {"Authorization": "Bearer eyJ.forged.token"}
         assert status(requests, base + "/healthz", headers=forged) == 200
         assert status(requests, base + "/team", headers=forged) == 401
+
+
+def test_a_client_entry_lets_that_machine_in_and_nobody_else(
+    tenant: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    rules = (
+        f"[[rules]]\npath = '/robots'\nallow = ['client:{ROBOT}', 'boss@example.com']\n\n"
+        "[[rules]]\npath = '/people'\nallow = ['@example.com']\n"
+    )
+    settings = {"audience": AUDIENCE, "allowed_clients": (ROBOT,)}
+    with served(tenant, clock, tmp_path, rules, **settings) as (base, app):
+        bearer = {"Authorization": f"Bearer {machine_token(tenant)}"}
+        assert status(requests, base + "/robots/feed", headers=bearer) == 200
+        assert app.calls[-1]["REMOTE_USER"] == f"{ROBOT}@clients"
+        assert status(requests, base + "/people", headers=bearer) == 403
+        ada = sign_in(base, tenant, "ada@example.com")
+        assert status(ada, base + "/robots/feed") == 403
+        assert status(ada, base + "/people") == 200
+        boss = sign_in(base, tenant, "boss@example.com")
+        assert status(boss, base + "/robots/feed") == 200
 
 
 def test_auth_applies_the_rules_to_a_machine(tenant: Any, clock: FakeClock, tmp_path: Path) -> None:

@@ -38,6 +38,11 @@ BAD_FILES = {
     "bad-e164": ("[[rules]]\npath = '/x'\nallow = ['+0044']\n", "rule 1: allow entry '+0044'"),
     "bad-host": ("[[rules]]\npath = '/x'\nhosts = ['a b']\n", "rule 1: host"),
     "role-without-claim": ("[[rules]]\npath = '/x'\nallow = ['role:ops']\n", "ROLES_CLAIM"),
+    "client-not-allowed": (
+        "[[rules]]\npath = '/x'\nallow = ['client:robot']\n",
+        "rule 1: allow entry 'client:robot' names a client that is not in "
+        "PWLESS_GATE_ALLOWED_CLIENTS",
+    ),
 }
 
 
@@ -133,6 +138,36 @@ def test_explain_says_which_rule_decides(
     assert result.returncode == status, result.stdout + result.stderr
     assert said in result.stdout
     assert len(result.stdout.strip().splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    ("user", "path", "status", "said"),
+    [
+        ("robot@clients", "/feeds/x", 0, "robot@clients may enter"),
+        ("robot@clients", "/people", 1, "not on this rule's allow list"),
+        ("robot@clients", "/payroll", 1, "its token is no recent sign-in"),
+        ("other@clients", "/feeds/x", 1, "not in PWLESS_GATE_ALLOWED_CLIENTS"),
+    ],
+    ids=["listed", "not-listed", "max-age", "not-allowed"],
+)
+def test_explain_speaks_of_machines(
+    tmp_path: Path, user: str, path: str, status: int, said: str
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        "[[rules]]\npath = '/feeds'\nallow = ['client:robot']\n\n"
+        "[[rules]]\npath = '/people'\nallow = ['@example.com']\n\n"
+        "[[rules]]\npath = '/payroll'\nmax_age = 900\n"
+    )
+    env = {
+        **ENV,
+        "PWLESS_GATE_RULES_FILE": str(rules),
+        "PWLESS_GATE_AUDIENCE": "https://api.test",
+        "PWLESS_GATE_ALLOWED_CLIENTS": "robot",
+    }
+    result = run(["explain", "--user", user, "GET", path], env, tmp_path)
+    assert result.returncode == status, result.stdout + result.stderr
+    assert said in result.stdout
 
 
 def test_the_local_tenant_adds_roles_to_tokens(tmp_path: Path) -> None:
