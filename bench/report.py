@@ -19,8 +19,9 @@ PACKAGES = (
     "redis",
     "itsdangerous",
     "cachetools",
-    "requests",
+    "urllib3",
     "pyjwt",
+    "jinja2",
     "flask",
     "flask-login",
 )
