@@ -52,6 +52,11 @@ def require_binary(path: str, why: str) -> str:
     pytest.skip(message)
 
 
+#: A child is sent SIGTERM by the kernel when the test run that started it dies, even
+#: killed (``setpriv --pdeathsig``, then the command itself, same pid): no server outlives
+#: an interrupted run. Without setpriv (util-linux), children are stopped as usual only.
+ORPHAN_GUARD = ("setpriv", "--pdeathsig", "TERM", "--") if shutil.which("setpriv") else ()
+
 #: Settings that say where a gate keeps its state.
 STORE_SETTINGS = frozenset({"PWLESS_GATE_STORE", "PWLESS_GATE_REDIS_URL", "PWLESS_GATE_STATE_DIR"})
 
@@ -72,7 +77,7 @@ class Process:
             env["PWLESS_GATE_STATE_DIR"] = self.runtime_dir
         out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
-            list(args),
+            [*ORPHAN_GUARD, *args],
             cwd=ROOT,
             env={**os.environ, **(env or {})},
             stdout=out,
