@@ -10,12 +10,15 @@ successful answers; they raise (or pass here) what went wrong.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from .decide import is_navigation
 from .deps import Deps
 from .errors import (
     AccessDenied,
@@ -49,6 +52,54 @@ class Responder:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.pages = Pages(deps.config, deps.languages)
+        config = deps.config
+        realm = quoted(realm_of(config.brand_name))
+        bearer = [f"Bearer realm={realm}"] if config.app_tokens or deps.machines else []
+        #: ``WWW-Authenticate`` of a 401: Basic, so pip, git and CalDAV clients ask for
+        #: credentials; Bearer too when tokens may be sent.
+        self.challenges = [f'Basic realm={realm}, charset="UTF-8"', *bearer]
+        #: The same for a browser's request: no Basic, which browsers answer with a
+        #: password dialog of their own.
+        self.cookie_challenge = f"Cookie realm={realm}"
+        self.browser_challenges = [self.cookie_challenge, *bearer]
+        self.invalid_token_challenge = (
+            f'Bearer realm={realm}, error="invalid_token", '
+            'error_description="The access token is not valid"'
+        )
+
+    # -- challenges ------------------------------------------------------------------
+
+    def authenticate(self, response: Response, error: str = "", *, browser: bool = False) -> None:
+        """Add the ``WWW-Authenticate`` challenges of a 401 to ``response``: Basic, and
+        Bearer with app tokens or machines (carrying ``error``, RFC 6750); a ``browser``'s
+        request gets ``Cookie`` instead of Basic."""
+        for challenge in self.browser_challenges if browser else self.challenges:
+            if error and challenge.startswith("Bearer "):
+                challenge += f', error="{error}"'
+            response.headers.add("WWW-Authenticate", challenge)
+
+    def unauthorized(self, request: GateRequest) -> Response:
+        """401 JSON for a gate route that needs a session and has none. These routes take
+        the session cookie alone (no app token, no bearer token), so the challenge names
+        only that: ``Cookie``, never Basic or Bearer, which would ask for credentials
+        that could not help."""
+        response = json_response(
+            {"error": "unauthorized", "login_url": request.gate_url("/login")}, 401
+        )
+        response.headers["WWW-Authenticate"] = self.cookie_challenge
+        return response
+
+    def sign_in_first(self, request: GateRequest, back_to: str) -> Response:
+        """A gate page asked for without a session: a browser's navigation is sent to the
+        sign-in page (then back to ``back_to``), anything else gets :meth:`unauthorized`,
+        as on the app's own paths."""
+        if not is_navigation(request.method, request.environ):
+            return self.unauthorized(request)
+        query = urlencode({"next": back_to})
+        response = Response(status=302)
+        response.headers["Location"] = f"{request.gate_url('/login')}?{query}"
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     # -- successful answers ------------------------------------------------------
 
@@ -309,3 +360,15 @@ def see_other(location: str) -> Response:
     response.headers["Location"] = location
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def realm_of(brand: str) -> str:
+    """``brand`` as an HTTP header can carry it: printable ASCII (accents dropped)."""
+    ascii_text = unicodedata.normalize("NFKD", brand).encode("ascii", "ignore").decode()
+    text = "".join(ch for ch in ascii_text if " " <= ch <= "~").strip()
+    return text or "pwless-gate"
+
+
+def quoted(text: str) -> str:
+    """``text`` as an HTTP quoted-string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -68,7 +68,7 @@ class SessionsViews:
             return self.r.not_allowed(request, "GET, HEAD")
         current = request.current
         if current is None:
-            return self._challenge(request)
+            return self.r.sign_in_first(request, request.gate_url("/sessions"))
         sessions = self.deps.sessions
         listable = sessions.index is not None
         if listable:
@@ -101,7 +101,7 @@ class SessionsViews:
         request.check_form()
         current = request.current
         if current is None:
-            return self._challenge(request)
+            return self.r.sign_in_first(request, request.gate_url("/sessions"))
         if self.deps.sessions.index is None:
             return self._refuse(
                 request,
@@ -177,19 +177,6 @@ class SessionsViews:
     def _back(request: GateRequest, count: int, tokens: int | None = None) -> str:
         query = {"ended": count} if tokens is None else {"ended": count, "tokens": tokens}
         return f"{request.gate_url('/sessions')}?{urlencode(query)}"
-
-    def _challenge(self, request: GateRequest) -> Response:
-        """The usual challenge: 401 JSON for an API client, else the sign-in page."""
-        login_url = request.gate_url("/login")
-        if request.api:
-            response = json_response({"error": "unauthorized", "login_url": login_url}, 401)
-            response.headers["WWW-Authenticate"] = 'Cookie realm="pwless-gate"'
-            return response
-        query = urlencode({"next": request.gate_url("/sessions")})
-        response = Response(status=302)
-        response.headers["Location"] = f"{login_url}?{query}"
-        response.headers["Cache-Control"] = "no-store"
-        return response
 
 
 def _sub(current: CachedSession) -> str:

@@ -84,14 +84,14 @@ class TokensViews:
             return self.r.not_allowed(request, "GET, HEAD, POST")
         current = request.current
         if current is None:
-            return self._challenge(request)
+            return self.r.sign_in_first(request, request.gate_url("/tokens"))
         return self._render(request, current, revoked=_count(request.args.get("revoked")))
 
     def create(self, request: GateRequest) -> Response:
         request.check_form()
         current = request.current
         if current is None:
-            return self._challenge(request)
+            return self.r.sign_in_first(request, request.gate_url("/tokens"))
         name = " ".join(request.form.get("name", "").split())
         days_text = request.form.get("days", "").strip()
         most = self._tokens.max_days
@@ -129,7 +129,7 @@ class TokensViews:
         request.check_form()
         current = request.current
         if current is None:
-            return self._challenge(request)
+            return self.r.sign_in_first(request, request.gate_url("/tokens"))
         chosen = request.form.get("token_id", "")
         count = 0
         if TOKEN_ID.match(chosen):
@@ -192,18 +192,6 @@ class TokensViews:
             # Each page's form is new: sending the same one again makes nothing.
             form_id=secrets.token_urlsafe(FORM_ID_BYTES),
         )
-
-    def _challenge(self, request: GateRequest) -> Response:
-        """The usual challenge: 401 JSON for an API client, else the sign-in page."""
-        login_url = request.gate_url("/login")
-        if request.api:
-            return json_response({"error": "unauthorized", "login_url": login_url}, 401)
-        response = Response(status=302)
-        response.headers["Location"] = (
-            f"{login_url}?{urlencode({'next': request.gate_url('/tokens')})}"
-        )
-        response.headers["Cache-Control"] = "no-store"
-        return response
 
 
 def _sub(current: CachedSession) -> str:

@@ -15,7 +15,6 @@ the hot path.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote_to_bytes, urlencode
@@ -79,19 +78,6 @@ class GateViews:
         }
         if deps.metrics is not None:
             self._routes["/metrics"] = self.metrics
-        config = deps.config
-        realm = quoted(realm_of(config.brand_name))
-        #: ``WWW-Authenticate`` of a 401 for the app's paths: Basic, so pip, git and
-        #: CalDAV clients ask for credentials; Bearer too when tokens may be sent.
-        bearer = [f"Bearer realm={realm}"] if config.app_tokens or deps.machines else []
-        self.challenges = [f'Basic realm={realm}, charset="UTF-8"', *bearer]
-        #: The same for a page's ``fetch()``/XHR: no Basic, which browsers answer with a
-        #: password dialog of their own.
-        self.browser_challenges = [f"Cookie realm={realm}", *bearer]
-        self.invalid_token_challenge = (
-            f'Bearer realm={realm}, error="invalid_token", '
-            'error_description="The access token is not valid"'
-        )
         if deps.tokens is not None:
             self._routes["/tokens"] = self.tokens.page
             self._routes["/tokens/revoke"] = self.tokens.revoke
@@ -233,7 +219,7 @@ class GateViews:
     def userinfo(self, request: GateRequest) -> Response:
         current = request.current
         if current is None:
-            return json_response({"error": "unauthorized"}, 401)
+            return self.r.unauthorized(request)
         return json_response(
             {**current.session.claims, "sessions_url": self._sessions_url(request)}
         )
@@ -307,7 +293,7 @@ class GateViews:
         if current is None:
             response = json_response({"error": "unauthorized"}, 401)
             if self.deps.tokens is not None or self.deps.machines is not None:
-                self._authenticate(response, environ=request.environ)
+                self.r.authenticate(response, browser=from_browser_script(request.environ))
             return response
         if rule is not None and not rule.plain:
             session = current.session
@@ -326,7 +312,9 @@ class GateViews:
                     {"error": "login_required", "message": "Sign in again to go on."}, 401
                 )
                 if self.deps.tokens is not None or self.deps.machines is not None:
-                    self._authenticate(response, "login_required", environ=request.environ)
+                    self.r.authenticate(
+                        response, "login_required", browser=from_browser_script(request.environ)
+                    )
                 return response
             if said == Verdict.REFUSE:
                 return json_response({"error": "forbidden"}, 403)
@@ -392,7 +380,7 @@ class GateViews:
         login_url = request.gate_url("/login")
         if api:
             response = json_response({"error": "unauthorized", "login_url": login_url}, 401)
-            self._authenticate(response, environ=environ)
+            self.r.authenticate(response, browser=from_browser_script(environ))
         else:
             target = request.mount + ("/" if home else _quoted_path(environ))
             query = environ.get("QUERY_STRING", "")
@@ -423,19 +411,6 @@ class GateViews:
                 cookies.set_browser(request, response, browser_id)
         return kept.outcome
 
-    def _authenticate(
-        self, response: Response, error: str = "", environ: WSGIEnvironment | None = None
-    ) -> None:
-        """The ``WWW-Authenticate`` challenges of a 401: Basic, so tools ask for
-        credentials, and Bearer with app tokens or machines (carrying ``error``, RFC
-        6750). A page's own ``fetch()``/XHR (``environ``) gets ``Cookie`` instead of
-        Basic, which browsers answer with a password dialog of their own."""
-        scripted = environ is not None and from_browser_script(environ)
-        for challenge in self.browser_challenges if scripted else self.challenges:
-            if error and challenge.startswith("Bearer "):
-                challenge += f', error="{error}"'
-            response.headers.add("WWW-Authenticate", challenge)
-
     def invalid_token(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
@@ -444,7 +419,7 @@ class GateViews:
 
     def _invalid_token(self) -> Response:
         response = json_response({"error": "invalid_token"}, 401)
-        response.headers["WWW-Authenticate"] = self.invalid_token_challenge
+        response.headers["WWW-Authenticate"] = self.r.invalid_token_challenge
         response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -466,7 +441,7 @@ class GateViews:
             response = json_response(
                 {"error": "invalid_token", "message": "The token is not valid."}, 401
             )
-            self._authenticate(response, "invalid_token")
+            self.r.authenticate(response, "invalid_token")
         response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -545,7 +520,7 @@ class GateViews:
                 },
                 401,
             )
-            self._authenticate(response, "login_required", environ=environ)
+            self.r.authenticate(response, "login_required", browser=from_browser_script(environ))
         else:
             target = request.mount + _quoted_path(environ)
             query = environ.get("QUERY_STRING", "")
@@ -586,18 +561,6 @@ def _same_origin(request: GateRequest) -> bool:
     if site is None and not environ.get("HTTP_ORIGIN"):
         return False  # no word from the browser on where the form came from
     return origin_allowed(environ, request.site_origin)
-
-
-def realm_of(brand: str) -> str:
-    """``brand`` as an HTTP header can carry it: printable ASCII (accents dropped)."""
-    ascii_text = unicodedata.normalize("NFKD", brand).encode("ascii", "ignore").decode()
-    text = "".join(ch for ch in ascii_text if " " <= ch <= "~").strip()
-    return text or "pwless-gate"
-
-
-def quoted(text: str) -> str:
-    """``text`` as an HTTP quoted-string."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _quoted_path(environ: WSGIEnvironment) -> str:

@@ -245,8 +245,9 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-class RedisStore:
-    """A :class:`~pwless_gate.sessions.SessionStore` in Redis."""
+class _RedisRecords:
+    """What the Redis stores share: the client, the key namespace, the clock, and the
+    store's name in a failure (``StoreUnavailable("Redis at host:6379: TimeoutError")``)."""
 
     def __init__(
         self,
@@ -260,6 +261,13 @@ class RedisStore:
         self._clock = clock
         self._location = location(redis)
         self._cluster = is_cluster(redis)
+
+    def _fail(self, exc: Exception) -> StoreUnavailable:
+        return StoreUnavailable(f"{self._location}: {type(exc).__name__}")
+
+
+class RedisStore(_RedisRecords):
+    """A :class:`~pwless_gate.sessions.SessionStore` in Redis."""
 
     def _key(self, value: str) -> str:
         return f"{self._namespace}:session:{_digest(value)}"
@@ -289,7 +297,7 @@ class RedisStore:
                 self._key(cookie_value), record, ex=self._ttl(session), xx=True
             )
         except Exception as exc:
-            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
+            raise self._fail(exc) from exc
         return cookie_value if written else None
 
     def _write(self, value: str, session: Session) -> None:
@@ -306,7 +314,7 @@ class RedisStore:
             pipe.set(self._key(value), record, ex=ttl)
             self._index(pipe, user_key, value, ttl)
         except Exception as exc:  # redis-py has many exception types; all mean "not now"
-            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
+            raise self._fail(exc) from exc
 
     def _index(self, pipe: Any, user_key: str, value: str, ttl: int) -> None:
         """List the session under its user; the list lives as long as its longest session."""
@@ -321,7 +329,7 @@ class RedisStore:
         try:
             raw = self._redis.get(self._key(cookie_value))
         except Exception as exc:
-            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
+            raise self._fail(exc) from exc
         if raw is None:
             return None
         try:
@@ -335,7 +343,7 @@ class RedisStore:
         try:
             self._redis.delete(self._key(cookie_value))
         except Exception as exc:
-            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
+            raise self._fail(exc) from exc
 
     def acquire_refresh_lock(self, cookie_value: str, seconds: float) -> str | None:
         """Take the session's refresh lock for ``seconds`` (``SET NX PX``); return its
@@ -345,7 +353,7 @@ class RedisStore:
         try:
             taken = self._redis.set(key, token, nx=True, px=max(1, int(seconds * 1000)))
         except Exception as exc:
-            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
+            raise self._fail(exc) from exc
         return token if taken else None
 
     def release_refresh_lock(self, cookie_value: str, token: str) -> None:
@@ -372,7 +380,7 @@ class RedisStore:
             pipe.srem(user_key, *keys)
             results = pipe.execute()
         except Exception as exc:
-            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
+            raise self._fail(exc) from exc
         return int(sum(results[:-1]))
 
     def _revoke_listed(self, user_key: str) -> int:
@@ -389,7 +397,7 @@ class RedisStore:
             deleted = pipe.execute()
             self._redis.srem(user_key, *keys)
         except Exception as exc:
-            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
+            raise self._fail(exc) from exc
         return int(sum(deleted))
 
     def sessions_of(self, sub: str) -> list[Session]:
@@ -413,7 +421,7 @@ class RedisStore:
             if batch:
                 found.extend(s for s in map(_session, self._mget(batch)) if s)
         except Exception as exc:
-            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
+            raise self._fail(exc) from exc
         return sorted(found, key=oldest_first)
 
     def revoke_where(self, sub: str, select: Callable[[Session], bool]) -> int:
@@ -434,7 +442,7 @@ class RedisStore:
                 pipe.srem(self._user_key(sub), *chosen)
                 deleted = pipe.execute()[:-1]
         except Exception as exc:
-            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
+            raise self._fail(exc) from exc
         return int(sum(deleted))
 
     def _mget(self, keys: list[Any]) -> list[Any]:
@@ -453,7 +461,7 @@ class RedisStore:
             if gone:
                 self._redis.srem(user_key, *gone)
         except Exception as exc:
-            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
+            raise self._fail(exc) from exc
         found = [(key, _session(raw)) for key, raw in zip(keys, records, strict=True)]
         live = [(key, session) for key, session in found if session is not None]
         return sorted(live, key=lambda pair: oldest_first(pair[1]))
@@ -479,7 +487,7 @@ return first
 """
 
 
-class RedisTokenStore:
+class RedisTokenStore(_RedisRecords):
     """A :class:`~pwless_gate.apptokens.TokenStore` in Redis (one server, Sentinel, Cluster)."""
 
     def __init__(
@@ -489,11 +497,7 @@ class RedisTokenStore:
         namespace: str = "pwless_gate",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._redis = redis
-        self._namespace = namespace
-        self._clock = clock
-        self._location = location(redis)
-        self._cluster = is_cluster(redis)
+        super().__init__(redis, namespace=namespace, clock=clock)
         self._mark: Any = None
 
     def _key(self, key: str) -> str:
@@ -501,9 +505,6 @@ class RedisTokenStore:
 
     def _user_key(self, sub: str) -> str:
         return f"{self._namespace}:user-tokens:{_digest(sub)}"
-
-    def _fail(self, exc: Exception) -> StoreUnavailable:
-        return StoreUnavailable(f"{self._location}: {type(exc).__name__}")
 
     def add_token(self, token: AppToken) -> None:
         ttl = max(1, int(token.expires_at - self._clock()))
@@ -622,23 +623,8 @@ def _token(key: str, record: Any, used: Any) -> AppToken | None:
         return None
 
 
-class RedisFormStore:
+class RedisFormStore(_RedisRecords):
     """A :class:`~pwless_gate.savedforms.FormStore` in Redis (one server, Sentinel, Cluster)."""
-
-    def __init__(
-        self,
-        redis: Any,
-        *,
-        namespace: str = "pwless_gate",
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._redis = redis
-        self._namespace = namespace
-        self._clock = clock
-        self._location = location(redis)
-
-    def _fail(self, exc: Exception) -> StoreUnavailable:
-        return StoreUnavailable(f"{self._location}: {type(exc).__name__}")
 
     def _ms(self, expires_at: float) -> int:
         return max(1, int((expires_at - self._clock()) * 1000))

@@ -241,6 +241,21 @@ def test_tools_without_credentials_are_asked_for_them(tokens_harness: Harness) -
     assert navigation.status_code == 302
 
 
+def test_the_gate_pages_ask_for_a_session_not_a_token(signed_in: Harness) -> None:
+    """The tokens and sessions pages take the session cookie alone: a tool is challenged
+    for that (``Cookie``), not asked for Basic or Bearer credentials, and a token sent
+    anyway opens nothing there."""
+    token, _ = make_token(signed_in.client)
+    client = tool(signed_in)
+    for path in ("/_gate/tokens", "/_gate/sessions", "/_gate/userinfo"):
+        for headers in ({}, basic("__token__", token), bearer(token)):
+            answer = client.get(path, headers={"Accept": "*/*", **headers})
+            assert answer.status_code == 401, (path, headers)
+            assert answer.headers.getlist("WWW-Authenticate") == ['Cookie realm="Internal tools"']
+    # The browser that made the token is sent nowhere else: its session opens the pages.
+    assert signed_in.client.get("/_gate/tokens").status_code == 200
+
+
 def test_public_paths_leave_the_header_to_the_app(
     make_harness: Callable[..., Harness],
 ) -> None:
@@ -420,7 +435,8 @@ def test_the_page_needs_a_browser_session(signed_in: Harness) -> None:
     assert nobody.status_code == 302
     assert nobody.headers["Location"].startswith("/_gate/login?next=")
     by_token = tool(signed_in).get("/_gate/tokens", headers=bearer(token))
-    assert by_token.status_code == 302  # a token does not manage tokens
+    assert by_token.status_code == 401  # a token does not manage tokens
+    assert by_token.headers.getlist("WWW-Authenticate") == ['Cookie realm="Internal tools"']
 
 
 def test_tokens_off_has_no_page_and_no_token_check(harness: Harness) -> None:

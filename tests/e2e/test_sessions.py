@@ -260,6 +260,7 @@ def test_strangers_get_the_sign_in_challenge(base: str, tenant: Any) -> None:
     api = stranger.get(f"{base}/_gate/sessions", headers={"Accept": "application/json"}, timeout=10)
     assert api.status_code == 401
     assert api.json()["login_url"] == "/_gate/login"
+    assert api.headers["WWW-Authenticate"] == 'Cookie realm="Internal tools"'
 
     # After signing in from there, the person lands on the page.
     browser = browser_session()
@@ -268,6 +269,30 @@ def test_strangers_get_the_sign_in_challenge(base: str, tenant: Any) -> None:
     )
     assert done.headers["Location"] == "/_gate/sessions"
     assert browser.get(f"{base}/_gate/sessions", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/_gate/sessions", "/_gate/userinfo"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Accept": "*/*", "User-Agent": "curl/8.5.0"},
+        {"Accept": "application/json"},
+        {"Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty", "Accept": "*/*"},
+    ],
+    ids=["curl", "json", "fetch"],
+)
+def test_gate_routes_challenge_for_the_session_cookie_alone(
+    base: str, path: str, headers: dict[str, str]
+) -> None:
+    """Not a browser's navigation, no session: 401 whose one challenge names the only
+    credential these routes take, the session cookie. Not Basic (a tool would send a
+    password that cannot help; a browser would show a password dialog), as on the app's
+    paths, where an app token may be sent that way."""
+    answer = requests.get(f"{base}{path}", headers=headers, allow_redirects=False, timeout=10)
+    assert answer.status_code == 401
+    assert answer.headers.get("WWW-Authenticate") == 'Cookie realm="Internal tools"'
+    assert answer.json() == {"error": "unauthorized", "login_url": "/_gate/login"}
+    assert answer.headers["Cache-Control"] == "no-store"
 
 
 def test_userinfo_and_the_sign_out_pages_lead_to_the_page(base: str, tenant: Any) -> None:
