@@ -53,6 +53,11 @@ ORIGINAL_HEADERS = (
 )
 
 
+#: Routes that only show something: any other method than GET and HEAD gets 405 (as the
+#: static files do). ``/auth`` is not among them: a proxy may ask with the original method.
+READ_ONLY = frozenset({"/userinfo", "/health", "/metrics"})
+
+
 class GateViews:
     """Routes requests under the gate prefix; answers requests the gate refuses."""
 
@@ -98,11 +103,23 @@ class GateViews:
         sub = (request.environ.get("PATH_INFO") or "")[len(prefix) :]
         if sub.startswith("/static/"):
             found = self.r.pages.static(sub[len("/static/") :])
-            return found or self.r.fail(request, 404, N_("Not found"), N_("There is no such page."))
-        view = self._routes.get(sub.rstrip("/") or "/login")
+            if found is None:
+                return self.r.fail(request, 404, N_("Not found"), N_("There is no such page."))
+            return self._read_only(request) or found
+        route = sub.rstrip("/") or "/login"
+        view = self._routes.get(route)
         if view is None:
             return self.r.fail(request, 404, N_("Not found"), N_("There is no such page."))
+        if route in READ_ONLY:
+            return self._read_only(request) or view(request)
         return view(request)
+
+    def _read_only(self, request: GateRequest) -> Response | None:
+        """405 for a route that only shows something, asked with another method than GET
+        or HEAD; None when the method is one of those."""
+        if request.method in ("GET", "HEAD"):
+            return None
+        return self.r.not_allowed(request, "GET, HEAD")
 
     # -- sign out ------------------------------------------------------------------
 

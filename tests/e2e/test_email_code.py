@@ -355,6 +355,19 @@ def test_gate_health_userinfo_and_auth(harness: Harness) -> None:
     assert auth.headers["X-Auth-Request-User"] == "val@example.com"
 
 
+@pytest.mark.parametrize("path", ["/_gate/health", "/_gate/userinfo", "/_gate/static/gate.css"])
+def test_routes_that_only_show_take_get_and_head(harness: Harness, path: str) -> None:
+    assert harness.login("wes@example.com").status_code == 303
+    for method in ("GET", "HEAD"):
+        assert harness.client.open(path, method=method).status_code == 200, method
+    for method in ("POST", "PUT", "DELETE", "PATCH", "PROPFIND"):
+        answer = harness.client.open(path, method=method)
+        assert answer.status_code == 405, method
+        assert answer.headers["Allow"] == "GET, HEAD"
+    # A proxy may ask /auth with the request's own method (Envoy's ext_authz does).
+    assert harness.client.open("/_gate/auth", method="POST").status_code == 202
+
+
 def test_unknown_gate_route_is_404_page(harness: Harness) -> None:
     answer = harness.client.get("/_gate/nope")
     assert answer.status_code == 404
