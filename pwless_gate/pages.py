@@ -36,6 +36,7 @@ from .config import GateConfig
 from .languages import Languages, Translator, isolate
 from .page_texts import TranslatedTexts
 
+#: The ``Content-Type`` of each static file, by suffix.
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 #: Context values views pass in English (message ids, or :class:`~pwless_gate.languages.Text`)
 #: that are translated before a page shows them.
@@ -121,8 +122,8 @@ class Pages:
         found = self._static.get(name)
         if found is None:
             return None
-        body, mimetype = found
-        response = Response(body, mimetype=mimetype)
+        body, content_type = found
+        response = Response(body, content_type=content_type)  # as given: no second charset
         response.headers["Cache-Control"] = "public, max-age=3600"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response

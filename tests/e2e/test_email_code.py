@@ -368,6 +368,21 @@ def test_routes_that_only_show_take_get_and_head(harness: Harness, path: str) ->
     assert harness.client.open("/_gate/auth", method="POST").status_code == 202
 
 
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("gate.css", "text/css; charset=utf-8"),
+        ("brand.css", "text/css; charset=utf-8"),
+        ("icon.svg", "image/svg+xml"),
+    ],
+)
+def test_static_files_say_their_type_once(harness: Harness, name: str, content_type: str) -> None:
+    answer = harness.client.get(f"/_gate/static/{name}")
+    assert answer.status_code == 200
+    assert answer.headers.getlist("Content-Type") == [content_type]
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_unknown_gate_route_is_404_page(harness: Harness) -> None:
     answer = harness.client.get("/_gate/nope")
     assert answer.status_code == 404
