@@ -11,7 +11,8 @@ happen outside the timed spans.
 
 Two ways of signing in are measured: one at a time (the gate idles between
 the requests of a login, as a quiet gate does; every request starts with cold
-CPU caches), and a busy gate where sign-ins overlap.
+CPU caches), also with the tenant answering each call after 50 ms as Auth0
+does, and a busy gate where sign-ins overlap.
 
 Auth0's limits are respected, not switched off: every login comes from its
 own 127.x.y.z address (50 sends per hour per IP) and token calls are paced
@@ -60,6 +61,10 @@ TARGET_MS = 2.0
 BUSY_ROUNDS = 8
 BUSY_ROUND = 25
 BUSY_PAUSE = 1.0
+#: One at a time again, with Auth0's answer time: each call waits this long at the tenant
+#: (a ``latency`` fault; a real tenant answers in 50 to 500 ms), for this many logins.
+LATENCY_MS = 50
+LATENCY_LOGINS = 60
 #: Idle gaps (seconds) before a login page, and samples of each.
 IDLE_GAPS = (0.0, 0.001, 0.01, 0.04, 0.1)
 IDLE_SAMPLES = 40
@@ -274,6 +279,27 @@ def run(tenant_url: str) -> dict[str, LoginResult]:
                 statuses["wrong code"].add(status)
                 failed[name].append(spent)
     return {name: LoginResult(timed[name], failed[name], statuses) for name in flows}
+
+
+def run_with_latency(tenant_url: str, first_address: int = 4000) -> Steps:
+    """Logins one at a time while the tenant answers each ``/passwordless/start`` and
+    ``/oauth/token`` after :data:`LATENCY_MS` (its ``/_dev/faults`` latency), as a real
+    Auth0 does: the gate waits on every call, and what follows it starts cold."""
+    flow = _Flow(_gate(tenant_url), Outbox(tenant_url), Pacer(TOKEN_CALL_SPACING))
+    address = iter(range(first_address, first_address + 10_000))
+    for _ in range(WARM_LOGINS):
+        flow.login(next(address), None)
+    faults = tenant_url + "/_dev/faults"
+    for path in ("/passwordless/start", "/oauth/token"):
+        fault = {"path": path, "mode": "latency", "ms": LATENCY_MS, "times": 0}
+        requests.post(faults, json=fault, timeout=5).raise_for_status()
+    steps = Steps()
+    try:
+        for _ in range(LATENCY_LOGINS):
+            flow.login(next(address), steps)
+    finally:
+        requests.delete(faults, timeout=5).raise_for_status()
+    return steps
 
 
 def run_busy(tenant_url: str, first_address: int = 5000) -> Steps:
