@@ -18,6 +18,8 @@ from email_validator import EmailNotValidError, validate_email
 
 from .languages import N_, Text
 
+#: The longest email address there is (RFC 5321's path limit, less its angle brackets).
+MAX_EMAIL = 254
 #: In ``allowed_domains`` or ``allowed_phones``: every address, or every number.
 ANYONE = "*"
 
@@ -32,17 +34,33 @@ def normalise_email(value: str) -> str:
     Raises :class:`InvalidIdentifier`.
     """
     value = value.strip()
-    if not value or len(value) > 254:
+    if not value:
         raise InvalidIdentifier(N_("Enter an email address like name@example.com."))
+    if len(value) > MAX_EMAIL:
+        raise InvalidIdentifier(N_("That email address is too long."))
     try:
         result = validate_email(value, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise InvalidIdentifier(
-            Text("That email address is not valid: %(reason)s", reason=str(exc))
-        ) from None
+    except EmailNotValidError:
+        raise InvalidIdentifier(_email_problem(value)) from None
     # Auth0 keeps email identities lower-cased; so does the gate, so one
     # person is one REMOTE_USER however they type their address.
     return result.normalized.lower()
+
+
+def _email_problem(value: str) -> str:
+    """What is wrong with an address email-validator refused, in words every page language
+    has (the library's own reasons are English only): the usual slips by name, anything
+    else as "not valid"."""
+    local, at, domain = value.rpartition("@")
+    if not at:
+        return N_("An email address needs an @, as in name@example.com.")
+    if any(ch.isspace() for ch in value):
+        return N_("An email address has no spaces. Check the one you typed.")
+    if not local or not domain:
+        return N_("Part of that email address is missing. Enter it like name@example.com.")
+    if "." not in domain:
+        return N_("The part after the @ needs a dot, as in example.com.")
+    return N_("That email address is not valid. Check it for typos.")
 
 
 def normalise_phone(value: str, default_region: str | None = None) -> str:

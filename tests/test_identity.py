@@ -32,6 +32,26 @@ def test_invalid_email(raw: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("", "Enter an email address like name@example.com."),
+        ("x" * 250 + "@a.example", "That email address is too long."),
+        ("ada", "An email address needs an @, as in name@example.com."),
+        ("ada @example.com", "An email address has no spaces. Check the one you typed."),
+        ("ada@", "Part of that email address is missing. Enter it like name@example.com."),
+        ("@example.com", "Part of that email address is missing. Enter it like name@example.com."),
+        ("ada@example", "The part after the @ needs a dot, as in example.com."),
+        ("a@b@example.com", "That email address is not valid. Check it for typos."),
+        ("ada@exa_mple.com", "That email address is not valid. Check it for typos."),
+    ],
+)
+def test_an_invalid_email_says_what_is_wrong(raw: str, message: str) -> None:
+    with pytest.raises(InvalidIdentifier) as refused:
+        normalise_email(raw)
+    assert refused.value.args[0] == message
+
+
+@pytest.mark.parametrize(
     ("raw", "region", "expected"),
     [
         ("+44 20 7946 0958", None, "+442079460958"),

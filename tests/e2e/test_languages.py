@@ -168,6 +168,33 @@ def test_an_invalid_address_is_explained_in_the_page_language(harness: Harness) 
     assert "Wpisz adres e-mail, np. imie@example.com." in answer.get_data(as_text=True)
 
 
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("ada.example.com", "Eine E-Mail-Adresse braucht ein @, wie in name@example.com."),
+        ("ada@example", "Der Teil nach dem @ braucht einen Punkt, wie in example.com."),
+        ("ada@exa mple.com", "Eine E-Mail-Adresse enthält keine Leerzeichen."),
+        ("ada@exa_mple.com", "Diese E-Mail-Adresse ist ungültig. Prüfen Sie sie auf Tippfehler."),
+    ],
+)
+def test_what_is_wrong_with_an_address_is_said_in_the_page_language(
+    harness: Harness, typed: str, said: str
+) -> None:
+    """email-validator explains in English only: the page says it in its own language, and
+    none of the library's English reaches a German page."""
+    page = harness.client.get("/_gate/login", headers={"Accept-Language": "de"})
+    answer = harness.client.post(
+        "/_gate/login",
+        data={"csrf_token": hidden(page.get_data(as_text=True), "csrf_token"), "email": typed},
+        headers={"Accept-Language": "de"},
+    )
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert said in text
+    assert "@-sign" not in text
+    assert "not valid" not in text
+
+
 def test_json_answers_stay_english(harness: Harness) -> None:
     answer = harness.client.get(
         "/_gate/nowhere", headers={"Accept-Language": "de", "Accept": "application/json"}
