@@ -135,7 +135,7 @@ class State:
 
 STATES = [
     State("login", _login, "Sign in", "No password needed", "#email"),
-    State("login-bad-email", _login_bad_email, "Sign in", "not valid", "#email", "#email"),
+    State("login-bad-email", _login_bad_email, "Sign in", "needs an @", "#email", "#email"),
     State(
         "login-bad-phone",
         _login_bad_phone,
