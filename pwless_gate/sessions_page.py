@@ -33,7 +33,7 @@ from .languages import N_
 from .pages import json_response
 from .request import GateRequest
 from .sessions import HANDLE, CachedSession, Session
-from .useragents import UNKNOWN
+from .useragents import UNKNOWN, split
 
 #: The largest count a status message repeats from the query string.
 _MAX_SHOWN = 1000
@@ -44,7 +44,14 @@ class Row:
     """One session as the page shows it."""
 
     handle: str
+    #: The summary in English ("Firefox on Linux"), as ``pwless-gate sessions list`` shows
+    #: it; kept for templates written before ``browser`` and ``system``.
     agent: str
+    #: The browser and its system, as product names ("Firefox", "Linux"); None and "" when
+    #: not known: the page words them in its language.
+    browser: str | None
+    system: str
+    #: "" when not known.
     ip: str
     started: str
     started_iso: str
@@ -191,10 +198,13 @@ def _ended(value: str | None) -> int | None:
 
 
 def _row(session: Session, current: bool) -> Row:
+    browser, system = split(session.agent)
     return Row(
         handle=session.handle,
         agent=session.agent or UNKNOWN,
-        ip=session.ip or "unknown",
+        browser=browser,
+        system=system,
+        ip=session.ip,
         started=_minute(session.created_at),
         started_iso=_iso(session.created_at),
         seen=_minute(session.seen_at),

@@ -71,6 +71,15 @@ def summarise(user_agent: str | None) -> str:
     return (browser if system is None else f"{browser} on {system}")[:MAX_SUMMARY]
 
 
+def split(summary: str) -> tuple[str | None, str]:
+    """A summary's browser (None for :data:`UNKNOWN` or nothing) and system ("" for none),
+    for a page that says "<browser> on <system>" in its own language."""
+    browser, on, system = summary.rpartition(" on ")
+    if not on:
+        browser, system = summary, ""
+    return (None if browser in ("", UNKNOWN) else browser), system
+
+
 def bounded(summary: object) -> str:
     """A summary read back from a stored record: a string, bounded, without control
     characters (a record may have been written by something else)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pwless_gate.useragents import MAX_SUMMARY, UNKNOWN, bounded, summarise
+from pwless_gate.useragents import MAX_SUMMARY, UNKNOWN, bounded, split, summarise
 
 CASES = [
     (
@@ -165,3 +165,19 @@ def test_hostile_headers_give_a_short_clean_summary(header: str) -> None:
 )
 def test_a_stored_summary_is_read_back_bounded(stored: object, read: str) -> None:
     assert bounded(stored) == read
+
+
+@pytest.mark.parametrize(
+    ("summary", "parts"),
+    [
+        ("Firefox on Linux", ("Firefox", "Linux")),
+        ("Python requests", ("Python requests", "")),
+        ("Unknown browser", (None, "")),
+        ("Unknown browser on Android", (None, "Android")),
+        ("", (None, "")),
+    ],
+)
+def test_a_summary_splits_into_browser_and_system(
+    summary: str, parts: tuple[str | None, str]
+) -> None:
+    assert split(summary) == parts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from babel.messages.mofile import write_mo
 from pwless_gate import GateConfig
 from pwless_gate.errors import ConfigError
 from pwless_gate.languages import SHIPPED, Languages, Translator
+from pwless_gate.sessions import new_handle, new_session_id
 
 from ..helpers import Harness, hidden
 
@@ -193,6 +195,40 @@ def test_what_is_wrong_with_an_address_is_said_in_the_page_language(
     assert said in text
     assert "@-sign" not in text
     assert "not valid" not in text
+
+
+def test_the_sessions_page_names_browsers_in_its_language(harness: Harness) -> None:
+    """Sessions are stored with an English summary ("Firefox on Linux", as the CLI shows
+    it); the page says it in its own language, and a summary stored by something else
+    is shown as text, whatever it holds."""
+    assert harness.login("ida@example.com").status_code == 303
+    index = harness.gate.sessions.index
+    assert index is not None
+    [here] = index.all_sessions()
+    for agent, ip in (
+        ("Firefox on Linux", "203.0.113.7"),
+        ("Unknown browser", ""),
+        ("Unknown browser on Android", "203.0.113.8"),
+        ("100% <b>odd</b> on %(x)s", "203.0.113.9"),
+    ):
+        other = dataclasses.replace(
+            here, sid=new_session_id(), handle=new_handle(), agent=agent, ip=ip
+        )
+        harness.gate.sessions.save(other)
+    german = harness.client.get("/_gate/sessions", headers={"Accept-Language": "de"})
+    assert german.status_code == 200
+    text = german.get_data(as_text=True)
+    headings = [
+        re.sub(r"<[^>]+>", "", h).strip() for h in re.findall(r"<h2[^>]*>(.*?)</h2>", text, re.S)
+    ]
+    assert "Firefox auf Linux" in headings
+    assert "Unbekannter Browser" in headings
+    assert "Unbekannter Browser auf Android" in headings
+    assert "100% &lt;b&gt;odd&lt;/b&gt; auf %(x)s" in headings
+    assert "<dd>unbekannt</dd>" in text
+    assert " on " not in " ".join(headings)
+    english = harness.client.get("/_gate/sessions", headers={"Accept-Language": "en"})
+    assert "Firefox on Linux" in english.get_data(as_text=True)
 
 
 def test_json_answers_stay_english(harness: Harness) -> None:
