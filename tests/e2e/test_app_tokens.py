@@ -515,7 +515,9 @@ def test_malformed_credentials_never_reach_the_store(
 ) -> None:
     gate, store, _ = counting_gate(tenant, clock, tmp_path, throttle_app_token_per_ip="3/60")
     client = GateClient(gate)
-    bad = new_token()[:-1] + "x"  # the checksum fails
+    token = new_token()
+    bad = token[:-1] + ("y" if token.endswith("x") else "x")  # the checksum fails
+    assert not well_formed(bad)
     for headers in (bearer(bad), basic("ada@example.com", "hunter2"), bearer("pwg_short")):
         assert client.get("/", headers=headers).status_code == 401
     assert client.get("/", headers=bearer(bad)).status_code == 429
