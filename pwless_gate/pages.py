@@ -136,6 +136,8 @@ def json_response(
         json.dumps(data, separators=(",", ":")), status=status, mimetype="application/json"
     )
     response.headers["Cache-Control"] = "no-store"
+    # As every page of the gate: a browser never reads the JSON as anything else.
+    response.headers["X-Content-Type-Options"] = "nosniff"
     if headers:
         response.headers.update(headers)
     return response

@@ -177,6 +177,7 @@ def test_api_clients_get_401_json(harness: Harness, headers: dict[str, str]) -> 
     assert answer.json is not None
     assert answer.json["error"] == "unauthorized"
     assert answer.json["login_url"] == "/_gate/login"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_browser_accept_html_and_json_is_redirected(harness: Harness) -> None:
