@@ -4,9 +4,11 @@ mode and schema, and failures."""
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import sqlite3
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -209,3 +211,35 @@ def test_one_refresh_lock_at_a_time_until_released_or_expired(path: Path, clock:
     assert again is not None
     clock.advance(6)
     assert first.acquire_refresh_lock(value, 5) is not None
+
+
+def _open_at(path: str, start: float, answers: multiprocessing.Queue[str]) -> None:
+    """A worker booting: wait for the common start, open the file, say how it went."""
+    while time.time() < start:
+        pass
+    try:
+        SQLiteDatabase(path)
+    except ConfigError as exc:
+        answers.put(str(exc))
+    else:
+        answers.put("ok")
+
+
+def test_workers_booting_together_on_a_new_file_all_start(tmp_path: Path) -> None:
+    """gunicorn's workers open the default file at the same moment on a first start.
+    Switching a new file to WAL, SQLite turns all but one away at once ("database is
+    locked", no busy wait); those must try again, not stop the worker (gunicorn then
+    shuts down with "App failed to load")."""
+    forking = multiprocessing.get_context("fork")
+    for trial in range(12):
+        path = str(tmp_path / f"new-{trial}.sqlite3")
+        answers: multiprocessing.Queue[str] = forking.Queue()
+        start = time.time() + 0.2
+        workers = [forking.Process(target=_open_at, args=(path, start, answers)) for _ in range(6)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(30)
+        said = [answers.get(timeout=5) for _ in workers]
+        assert said == ["ok"] * len(workers), (trial, said)
+        assert SQLiteDatabase(path).version == SCHEMA_VERSION

@@ -87,6 +87,8 @@ _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
 #: How often (seconds, per thread) a connection checks that its file is still the one at
 #: the path: a file removed or replaced under a running gate is an outage, not a new start.
 FILE_CHECK_SECONDS = 1.0
+#: Seconds between tries to put a new file in WAL mode while another process does it.
+WAL_RETRY = 0.01
 
 
 class FileGone(sqlite3.OperationalError):
@@ -185,9 +187,13 @@ class SQLiteDatabase:
         conn = sqlite3.connect(
             self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
         )
-        conn.execute("PRAGMA journal_mode = WAL")
-        # WAL with NORMAL loses at most the last commits on power loss, never consistency.
-        conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            _write_ahead(conn, self._busy_timeout)
+            # WAL with NORMAL loses at most the last commits on power loss, never consistency.
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            conn.close()
+            raise
         self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
@@ -231,6 +237,24 @@ class SQLiteDatabase:
         now = self._clock()
         with self.transaction() as conn:
             return sum(conn.execute(statement, (now,)).rowcount for statement in _SWEEP)
+
+
+def _write_ahead(conn: sqlite3.Connection, patience: float) -> None:
+    """Put the file in WAL mode, waiting up to ``patience`` seconds for other processes.
+
+    Workers starting together on a new file all switch it at once, and SQLite answers
+    "database is locked" at once, without the busy timeout, where waiting could deadlock
+    (each holds a read lock and wants the write lock): the ones turned away try again.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(WAL_RETRY)
 
 
 def _describe(exc: sqlite3.Error) -> str:
