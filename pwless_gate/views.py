@@ -31,6 +31,7 @@ from .languages import N_, Text
 from .links import LinkViews
 from .machines import bearer_token
 from .pages import json_response
+from .public_paths import is_normal
 from .redirects import safe_next
 from .request import GateRequest
 from .rules import Verdict, request_host, verdict
@@ -261,12 +262,26 @@ class GateViews:
         cannot sign in again, so it gets 403 there). On a public rule's path
         without a session the answer is 202 and ``Authorization`` is left to the
         app. With rules that refuse someone and no trusted original request, the
-        answer is 403 (fail closed) and a warning is logged.
+        answer is 403 (fail closed) and a warning is logged; so is it when both
+        header pairs are sent and name different requests (one is the client's). The
+        ``authorize`` hook is asked as on the app's paths, about the original request.
         """
         rules = self.deps.config.rules
         rule = None
+        originals = self._originals(request)
+        if len(originals) > 1:
+            # Two headers name different requests: one of them is the client's own.
+            log.warning(
+                "%s/auth: X-Original-URI/-Method and X-Forwarded-Uri/-Method name different "
+                "requests (%s); refused",
+                self.deps.config.prefix,
+                " vs ".join(f"{m} {p!r}"[:200] for m, p, _ in sorted(originals)),
+            )
+            return json_response(
+                {"error": "forbidden", "message": "The original request is not clear."}, 403
+            )
+        original = next(iter(originals), None)
         if rules:
-            original = self._original(request)
             if original is None:
                 if rules.restricts:
                     log.warning(
@@ -280,9 +295,8 @@ class GateViews:
                         403,
                     )
             else:
-                method, path = original
-                prefix = self.deps.config.prefix
-                if path == prefix or path.startswith(prefix + "/"):
+                method, path, _ = original
+                if self._gate_route(path):
                     return Response(status=202, headers={"Cache-Control": "no-store"})
                 host = request_host(self.deps.config.proxies.host(request.environ))
                 rule = rules.match(method, path, host)
@@ -335,6 +349,13 @@ class GateViews:
                 return response
             if said == Verdict.REFUSE:
                 return json_response({"error": "forbidden"}, 403)
+        authorize = self.deps.hooks.authorize
+        if authorize is not None and not authorize(
+            _as_original(request.environ, original), current.user
+        ):
+            who = current.user.email or current.user.phone_number or current.user.sub
+            self.deps.audit("refused_by_authorize", ip=request.client_ip, identifier=who)
+            return json_response({"error": "forbidden"}, 403)
         response = Response(status=202)
         response.headers["X-Auth-Request-User"] = current.session.remote_user
         if current.user.email:
@@ -344,24 +365,41 @@ class GateViews:
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    def _original(self, request: GateRequest) -> tuple[str, str] | None:
-        """The method and ``PATH_INFO``-style path of the request a proxy asks about,
-        from headers the proxy next to the gate set (``trusted_proxies`` ``uri``);
-        None when not trusted or not sent."""
+    def _gate_route(self, path: str) -> bool:
+        """Whether an original request's path is one of the gate's own routes, read
+        plainly: a proxy that sends those through ``auth_request`` lets them pass. A
+        path with dot segments, ``//`` or an escape (``/_gate/../admin``) is not: the
+        proxy or the app behind it may read it as another path."""
+        prefix = self.deps.config.prefix
+        if "%" in path or not is_normal(path):
+            return False
+        return path == prefix or path.startswith(prefix + "/")
+
+    def _originals(self, request: GateRequest) -> set[tuple[str, str, str]]:
+        """The method, ``PATH_INFO``-style path and query of the request a proxy asks about,
+        from headers the proxy next to the gate set (``trusted_proxies`` ``uri``): one
+        reading per header pair sent, empty when not trusted or not sent.
+
+        Both pairs are read, not the first found: a proxy sets one pair and passes the
+        client's headers on (Traefik's ``forwardAuth`` copies them all), so the other
+        pair, when present, is the client's choice, and two readings that differ
+        must not be settled by picking one.
+        """
         if not self.deps.config.proxies.x_uri:
-            return None
+            return set()
         environ = request.environ
+        found = set()
         for method_header, uri_header in ORIGINAL_HEADERS:
             uri = environ.get(uri_header)
             if uri:
-                raw = str(uri).split("?", 1)[0].split("#", 1)[0]
+                raw, _, query = str(uri).split("#", 1)[0].partition("?")
                 if "://" in raw:  # an absolute URI: keep its path
                     raw = "/" + raw.split("://", 1)[1].partition("/")[2]
                 # As a WSGI server builds PATH_INFO: percent-decoded bytes as latin-1.
                 path = unquote_to_bytes(raw).decode("latin-1") or "/"
                 method = str(environ.get(method_header) or "GET").upper()
-                return method, path
-        return None
+                found.add((method, path, query))
+        return found
 
     def health(self, request: GateRequest) -> Response:
         return json_response({"status": "ok"})
@@ -565,6 +603,18 @@ class GateViews:
         """The answer to an exception raised while deciding (a hook's bug): logged, 500."""
         request = GateRequest(environ, self.deps)
         return self.r.error(request, exc)(environ, start_response)
+
+
+def _as_original(
+    environ: WSGIEnvironment, original: tuple[str, str, str] | None
+) -> WSGIEnvironment:
+    """What the ``authorize`` hook reads on ``{prefix}/auth``: the request's environ
+    with the original request's method, path and query when a trusted proxy named
+    them (else the question's own, under the gate's prefix)."""
+    if original is None:
+        return environ
+    method, path, query = original
+    return {**environ, "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query}
 
 
 def _same_origin(request: GateRequest) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import re
 import threading
 from collections.abc import Iterator
@@ -191,6 +192,24 @@ def test_nginx_auth_request_applies_the_rules_to_the_original_request(
 
     boss, _ = http_sign_in(base, tenant, "boss@example.com")
     assert boss.get(f"{base}/admin/users", timeout=10).text.startswith("user=boss@example.com")
+
+
+def test_nginx_a_path_through_the_gate_prefix_is_not_let_through(rules_stack: str) -> None:
+    """nginx routes ``/_gate/../admin`` as ``/admin`` (so it asks ``/_gate/auth``) but
+    passes the raw URI on, to the gate and to the app: the gate's own routes pass
+    ``/auth`` unasked only when plainly under its prefix, so the app is not reached."""
+    host, port = rules_stack.removeprefix("http://").split(":")
+    for raw in ("/_gate/../admin/users", "/_gate/%2e%2e/reports", "/_gate/../reports"):
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            connection.request("GET", raw, headers={"Accept": "application/json"})
+            answer = connection.getresponse()
+            body = answer.read().decode()
+        finally:
+            connection.close()
+        # Refused at /_gate/auth; nginx then asks the gate, which has no such page.
+        assert answer.status == 404, (raw, answer.status, body)
+        assert not body.startswith("user="), raw
 
 
 def test_auth_ignores_original_headers_from_an_untrusted_client(

@@ -455,3 +455,97 @@ def test_a_rule_refusal_is_audited_as_the_rules_not_the_hooks(
         assert status(ada, base + "/admin/users") == 403
     events = [(r.event, r.reason) for r in caplog.records if r.name == "pwless_gate.audit"]
     assert events == [("refused_by_rule", "rule 2 (/admin)")]
+
+
+def test_auth_lets_only_plain_gate_routes_through_unasked(
+    tenant: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A proxy that sends the gate's own pages through ``auth_request`` gets 202 for
+    them; a path that only starts with the prefix before ``..`` or an escape is
+    judged as what it leads to (nginx routes ``/_gate/../admin`` as ``/admin`` and
+    passes the raw URI on): no session, no 202."""
+    with served(tenant, clock, tmp_path, trusted_proxies="uri=1") as (base, _app):
+
+        def ask(uri: str, browser: Any = requests) -> int:
+            headers = {"X-Original-URI": uri, "X-Original-Method": "GET"}
+            return status(browser, base + "/_gate/auth", headers=headers)
+
+        assert ask("/_gate/login") == 202
+        assert ask("/_gate/static/gate.css") == 202
+        # Read two ways, under two rules (none, and /admin's): unclear, refused.
+        for uri in ("/_gate/../admin/users", "/_gate/%2e%2e/admin/users", "/_gate%2f..%2fadmin"):
+            assert ask(uri) == 403, uri
+        # Read two ways, under no rule either way: a session is needed.
+        for uri in ("/_gate/../reports", "/_gate/./../x", "/_gate//../x", "/_gate/%252e%252e/x"):
+            assert ask(uri) == 401, uri
+        ada = sign_in(base, tenant, "ada@example.com")
+        assert ask("/_gate/../admin/users", ada) == 403
+        assert ask("/_gate/../reports", ada) == 202
+
+
+def test_auth_refuses_when_the_two_original_headers_disagree(
+    tenant: Any, clock: FakeClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Traefik sets ``X-Forwarded-Uri`` and passes the client's other headers on: a
+    client's own ``X-Original-URI`` must not choose the request the rules judge."""
+    with served(tenant, clock, tmp_path, trusted_proxies="uri=1") as (base, _app):
+        ada = sign_in(base, tenant, "ada@example.com")
+
+        def ask(browser: Any, forwarded: str, original: str | None, method: str = "GET") -> int:
+            headers = {"X-Forwarded-Uri": forwarded, "X-Forwarded-Method": method}
+            if original is not None:
+                headers.update({"X-Original-URI": original, "X-Original-Method": "GET"})
+            return status(browser, base + "/_gate/auth", headers=headers)
+
+        assert ask(requests, "/admin/users", None) == 401
+        assert ask(ada, "/admin/users", None) == 403
+        assert ask(ada, "/old-export", None) == 403
+        with caplog.at_level(logging.WARNING, logger="pwless_gate.views"):
+            assert ask(requests, "/admin/users", "/healthz") == 403
+            assert ask(ada, "/admin/users", "/team") == 403
+            assert ask(ada, "/old-export", "/team") == 403
+            assert ask(ada, "/team?a=1", "/team?a=2") == 403
+            assert ask(ada, "/team", "/team", method="DELETE") == 403
+        assert "name different requests" in caplog.text
+        # The same request named twice is one request.
+        assert ask(ada, "/team?a=1", "/team?a=1") == 202
+        assert ask(requests, "/healthz", "/healthz") == 202
+
+
+def test_auth_asks_the_authorize_hook_about_the_original_request(
+    tenant: Any, clock: FakeClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``authorize`` is asked on ``/_gate/auth`` as on the app's paths, with the
+    original request's method, path and query in its environ."""
+    asked: list[tuple[str, str, str, str]] = []
+
+    def authorize(environ: Any, user: Any) -> bool:
+        asked.append(
+            (environ["REQUEST_METHOD"], environ["PATH_INFO"], environ["QUERY_STRING"], user.email)
+        )
+        return not environ["PATH_INFO"].startswith("/private")
+
+    path = tmp_path / "rules.toml"
+    path.write_text(RULES)
+    app = RecordingApp()
+    config = gate_config(
+        tenant.url, rules_file=str(path), roles_claim=ROLES, trusted_proxies="uri=1"
+    )
+    with serving(PasswordlessGate(app, config, clock=clock, authorize=authorize)) as base:
+        ada = sign_in(base, tenant, "ada@example.com")
+
+        def ask(uri: str, method: str = "GET") -> int:
+            headers = {"X-Original-URI": uri, "X-Original-Method": method}
+            return status(ada, base + "/_gate/auth", headers=headers)
+
+        asked.clear()
+        with caplog.at_level(logging.INFO, logger="pwless_gate.audit"):
+            assert ask("/private/notes?q=1", "POST") == 403
+        assert asked == [("POST", "/private/notes", "q=1", "ada@example.com")]
+        events = [r.event for r in caplog.records if r.name == "pwless_gate.audit"]
+        assert events == ["refused_by_authorize"]
+        assert ask("/reports") == 202
+        assert asked[-1] == ("GET", "/reports", "", "ada@example.com")
+        # The app's own paths answer alike.
+        assert status(ada, base + "/private/notes") == 403
+        assert status(ada, base + "/reports") == 200
