@@ -21,6 +21,7 @@ processes from refreshing the same session; only the reuse interval can.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -30,8 +31,16 @@ from typing import Any, Protocol, runtime_checkable
 from cachetools import TTLCache
 
 from .auth0 import Auth0Client
-from .errors import Auth0Unavailable, PwlessGateError, RateLimited, StoreUnavailable
+from .errors import (
+    Auth0Unavailable,
+    ClientAuthError,
+    PwlessGateError,
+    RateLimited,
+    StoreUnavailable,
+)
 from .sessions import ACCESS_TOKEN_MARGIN, CachedSession, Session, SessionCache
+
+log = logging.getLogger("pwless_gate.sessions")
 
 #: How often a process waiting for another one's refresh reads the store again.
 _POLL_SECONDS = 0.05
@@ -175,8 +184,15 @@ class Renewer:
         assert session.refresh_token is not None
         try:
             tokens = self._auth0.refresh(session.refresh_token)
-        except (Auth0Unavailable, RateLimited):
-            # Not a refusal: the refresh token is unused. Keep the session.
+        except (Auth0Unavailable, RateLimited, ClientAuthError) as exc:
+            # Not a refusal of the person: the refresh token is unused. Keep the session.
+            if isinstance(exc, ClientAuthError):
+                log.error(
+                    "token refresh refused the gate's own credentials (%s): check "
+                    "PWLESS_GATE_CLIENT_ID and PWLESS_GATE_CLIENT_SECRET, and that the "
+                    "application allows the Refresh Token grant; sessions are kept",
+                    exc,
+                )
             if not still_valid:
                 return Renewal(None, unavailable=True)
             if not changes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -272,6 +273,12 @@ class DevTenant:
         """
         with self._state.lock:
             self._state.tokens.key.rotate()
+
+    def rotate_client_secret(self, secret: str) -> None:
+        """Give the application a new client secret, as the dashboard's "Rotate" does:
+        the old one is refused from now on (``401 access_denied``)."""
+        with self._state.lock:
+            self._state.settings = dataclasses.replace(self._state.settings, client_secret=secret)
 
     def revoke_retired_keys(self) -> None:
         """Stop publishing the keys retired by :meth:`rotate_signing_key`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -11,7 +12,7 @@ import jwt
 import pytest
 from werkzeug.test import EnvironBuilder
 
-from ..helpers import FakeClock, GateClient, Harness, hidden
+from ..helpers import CLIENT_SECRET, FakeClock, GateClient, Harness, hidden
 
 AUDIENCE = "https://api.internal.example/"
 
@@ -319,3 +320,25 @@ def test_idle_timeout_with_redis_keeps_the_cookie(
     assert harness.client.get_cookie("pwless_gate_session").value == value
     clock.advance(601)
     assert harness.client.get("/").status_code == 302
+
+
+def test_refresh_refused_for_the_gates_own_credentials_keeps_the_session(
+    make_harness: Any, clock: FakeClock, tenant: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 401 from Auth0 never refuses a person: a client secret rotated in the dashboard
+    but not in the gate makes refreshes fail, and nobody is signed out for it."""
+    harness = make_harness(
+        audience=AUDIENCE, scope="openid profile email offline_access", session_lifetime=3 * 86400
+    )
+    assert harness.login("fay@example.com").status_code == 303
+    tenant.app.rotate_client_secret("rotated-in-the-dashboard")
+    try:
+        clock.advance(86400 - 30)  # due, still valid for 30 s
+        with caplog.at_level(logging.ERROR, logger="pwless_gate.sessions"):
+            assert harness.client.get("/").status_code == 200
+        assert "PWLESS_GATE_CLIENT_SECRET" in caplog.text
+        clock.advance(60)  # expired: the gate cannot refresh it, and says so
+        assert harness.client.get("/").status_code == 503
+    finally:
+        tenant.app.rotate_client_secret(CLIENT_SECRET)  # the gate's secret is right again
+    assert harness.client.get("/").status_code == 200
