@@ -28,7 +28,9 @@ def other_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     body = (
         f"user={environ.get('HTTP_X_FORWARDED_USER', '')} "
         f"email={environ.get('HTTP_X_FORWARDED_EMAIL', '')} "
-        f"remote={environ.get('HTTP_REMOTE_USER', '')} "
+        f"phone={environ.get('HTTP_X_FORWARDED_PHONE', '')} "
+        f"remote={environ.get('HTTP_REMOTE_USER', '')}"
+        f"{environ.get('HTTP_X_AUTH_REQUEST_USER', '')} "
         f"path={environ.get('PATH_INFO')}?{environ.get('QUERY_STRING', '')}"
     ).encode()
     start_response("200 OK", [("Content-Type", "text/plain")])
@@ -93,7 +95,12 @@ def stack(tenant: Any, tmp_path: Path) -> Iterator[str]:
 
 def test_nginx_auth_request_protects_another_app(stack: str, tenant: Any) -> None:
     base = stack
-    spoof = {"X-Forwarded-User": "boss@example.com", "Remote-User": "boss@example.com"}
+    spoof = {
+        "X-Forwarded-User": "boss@example.com",
+        "X-Forwarded-Phone": "+14155550100",
+        "Remote-User": "boss@example.com",
+        "X-Auth-Request-User": "boss@example.com",
+    }
     anonymous = requests.get(
         f"{base}/reports/q3?year=2026&x=a%26b",
         headers={**spoof, **BROWSER},
@@ -117,7 +124,8 @@ def test_nginx_auth_request_protects_another_app(stack: str, tenant: Any) -> Non
     landed = browser.get(base + done.headers["Location"], headers=spoof, timeout=10)
     assert landed.status_code == 200
     assert re.fullmatch(
-        r"user=nx@example.com email=nx@example.com remote= path=/reports/q3\?year=2026&x=a%26b",
+        r"user=nx@example.com email=nx@example.com phone= remote= "
+        r"path=/reports/q3\?year=2026&x=a%26b",
         landed.text,
     ), landed.text
 
