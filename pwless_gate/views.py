@@ -206,7 +206,9 @@ class GateViews:
             request.check_form()
             if saved is not None and record is not None:
                 saved.discard(request)
-            response = see_other(record.path if record is not None else request.home)
+            # The form's page, unless it reads as another site's (a POST to ``//host/x``).
+            back = safe_next(record.path, request.home) if record is not None else request.home
+            response = see_other(back)
             response.headers.add(
                 "Set-Cookie", self.deps.cookies.saved_form_headers(request.environ, None)
             )

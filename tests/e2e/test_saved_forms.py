@@ -385,3 +385,19 @@ def test_the_step_up_page_in_german_says_the_form_is_kept(
     )
     assert "höchstens 15 Minuten zurückliegen" in page
     assert "Das gesendete Formular hat die Website noch nicht erreicht." in page
+
+
+def test_discarding_a_form_never_leads_to_another_site(harness: Harness, clock: FakeClock) -> None:
+    """A form posted to ``//evil.example/x`` (a path of this site that reads as another
+    site's address) is kept like any other; discarding it goes home, not there."""
+    assert harness.login("ada@example.com").status_code == 303
+    clock.advance(LIFETIME + 1)
+    kept = harness.client.post(
+        "/", data={"a": "1"}, headers=BROWSER, environ_overrides={"PATH_INFO": "//evil.example/x"}
+    )
+    assert login_query(kept)["form"] == ["kept"]
+    assert harness.login("ada@example.com").headers["Location"] == "/_gate/form"
+    offer = harness.client.get("/_gate/form").get_data(as_text=True)
+    discarded = harness.client.post("/_gate/form", data={"csrf_token": hidden(offer, "csrf_token")})
+    assert discarded.status_code == 303
+    assert discarded.headers["Location"] == "/"
