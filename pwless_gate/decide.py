@@ -79,6 +79,8 @@ class RequestFacts:
     receives.
     """
 
+    #: ``REQUEST_METHOD`` as sent: every check reads it in any case (``post`` is a
+    #: POST to Werkzeug, Flask and Django).
     method: str
     path: str
     cookie: str | None
@@ -281,14 +283,15 @@ def is_navigation(method: str, headers: Mapping[str, Any]) -> bool:
     lists ``text/html`` first (every browser's navigation does). Everything
     else is false and gets a 401 challenge: curl and wget (``*/*``), pip (JSON
     or HTML index types, not HTML first), git, WebDAV and CalDAV methods
-    (PROPFIND, REPORT…), ``fetch()`` and XHR.
+    (PROPFIND, REPORT…), ``fetch()`` and XHR. ``method`` is read in any case, as
+    the app's framework reads it.
     """
     mode = headers.get("HTTP_SEC_FETCH_MODE")
     if mode is not None:
         return bool(mode == "navigate")
     if "HTTP_SEC_FETCH_DEST" in headers or "HTTP_SEC_FETCH_SITE" in headers:
         return False
-    if method not in NAVIGATION_METHODS or headers.get("HTTP_X_REQUESTED_WITH"):
+    if method.upper() not in NAVIGATION_METHODS or headers.get("HTTP_X_REQUESTED_WITH"):
         return False
     return html_first(headers.get("HTTP_ACCEPT"))
 
@@ -345,7 +348,7 @@ def keeps_form(method: str, headers: Mapping[str, Any]) -> bool:
     multipart body. Only such a request may be kept while its sender signs in again;
     JSON, other bodies and requests from tools never are. (Whether it came from the
     site's own pages is checked when it is kept, from ``Sec-Fetch-Site``/``Origin``.)"""
-    if method != "POST" or not is_navigation(method, headers):
+    if method.upper() != "POST" or not is_navigation(method, headers):
         return False
     media = str(headers.get("CONTENT_TYPE", "")).split(";", 1)[0].strip().lower()
     return media in FORM_TYPES
@@ -354,7 +357,7 @@ def keeps_form(method: str, headers: Mapping[str, Any]) -> bool:
 def is_preflight(method: str, headers: Mapping[str, Any]) -> bool:
     """A CORS preflight: ``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``."""
     return (
-        method == "OPTIONS"
+        method.upper() == "OPTIONS"
         and "HTTP_ORIGIN" in headers
         and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in headers
     )

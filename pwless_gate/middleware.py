@@ -439,7 +439,7 @@ class PasswordlessGate:
         """
         environ.update(entry.environ)
         environ["pwless_gate.claims"] = dict(entry.session.claims)
-        if self.saved_forms is not None and environ.get("REQUEST_METHOD") == "POST":
+        if self.saved_forms is not None and str(environ.get("REQUEST_METHOD")).upper() == "POST":
             # The Send button of a kept form: the app gets the kept body (once).
             start_response = self.saved_forms.replay(
                 environ, str(entry.session.claims["sub"]), start_response

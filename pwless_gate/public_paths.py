@@ -1,18 +1,20 @@
-"""Which paths of the wrapped app are public.
+"""Which request paths read only one way, and so may be public.
 
-Entries are prefixes (``/static/``, ``/healthz``), matched at a segment
-boundary, or regular expressions (starting with ``^``) that must match the
-whole path. Only ``PATH_INFO`` is matched, never the query string, and only
-when it is already normal: a path with ``.``/``..`` segments, ``//``, a
+Public paths (``PWLESS_GATE_PUBLIC_PATHS``) are public rules
+(:mod:`pwless_gate.rules`): entries are prefixes (``/static/``,
+``/healthz``), matched at a segment boundary, or regular expressions
+(starting with ``^``) that must match the whole path. Only ``PATH_INFO`` is
+matched, never the query string. A path with ``.``/``..`` segments, ``//``, a
 backslash, a NUL, or a ``?``, ``#`` or ``;`` that arrived percent-encoded
 (also any of these percent-encoded once more, as ``%252e%252e``) is never
-public, because the wrapped app may read it differently from the gate.
+public, because the wrapped app may read it differently from the gate. A
+path with a ``%`` left in it (sent encoded twice: ``%252F``) is judged twice,
+as it stands and decoded again (:meth:`pwless_gate.rules.RuleSet.match`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from urllib.parse import unquote
 
 _ABNORMAL = re.compile(r"//|/\.\.?(/|$)|[\\\x00?#;]")
@@ -29,27 +31,11 @@ def is_normal(path: str) -> bool:
     return "%" not in path or _ABNORMAL.search(unquote(path)) is None
 
 
-class PublicPaths:
-    """Matches request paths against the configured public prefixes and patterns."""
+def reads_one_way(path: str) -> bool:
+    """True for a normal path with no ``%`` in it: decoding it again changes nothing,
+    so the app cannot read it as another path. (As cheap as :func:`is_normal`.)
 
-    def __init__(self, entries: Iterable[str]) -> None:
-        prefixes: list[str] = []
-        patterns: list[re.Pattern[str]] = []
-        for entry in entries:
-            if entry.startswith("^"):
-                patterns.append(re.compile(entry))
-            else:
-                prefixes.append(entry)
-        self._exact = frozenset(p.rstrip("/") or "/" for p in prefixes)
-        self._starts = tuple(p.rstrip("/") + "/" for p in prefixes)
-        self._patterns = tuple(patterns)
-
-    def __bool__(self) -> bool:
-        return bool(self._exact or self._patterns)
-
-    def matches(self, path: str) -> bool:
-        if not is_normal(path):
-            return False
-        if path in self._exact or path.startswith(self._starts):
-            return True
-        return any(p.fullmatch(path) for p in self._patterns)
+    A path with a ``%`` is not: an app that decodes again reads ``/admin%2Fusers``
+    (sent as ``/admin%252Fusers``) as ``/admin/users``, ``/%61dmin`` as ``/admin``.
+    """
+    return "%" not in path and path.startswith("/") and _ABNORMAL.search(path) is None

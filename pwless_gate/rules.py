@@ -17,10 +17,12 @@ the problem); :mod:`pwless_gate.explain` is the command line's view. Here,
 are kept in a dict keyed by their prefix, each key holding, in file order,
 every rule that can match below it (the rules of its ancestors and the
 regular expressions included), so a request costs a few dict lookups and a
-short scan. Paths are matched as :mod:`pwless_gate.public_paths` matches
-them: only plain paths may be public, and a path with ``.``/``..`` segments,
-``//``, a backslash or encoded ``?#;`` is also read cleaned up; when the two
-readings fall under different rules the request is refused.
+short scan. Paths are read as :mod:`pwless_gate.public_paths` says: a path
+with ``.``/``..`` segments, ``//``, a backslash or encoded ``?#;`` is never
+public, and it, or any path with a ``%`` left in it (sent encoded twice), is
+also read decoded again and cleaned up; when the two readings fall under
+different rules the request is refused. Methods are matched upper-case, as
+Werkzeug, Flask and Django read them (``post`` is ``POST``).
 
 The rules say who may reach a path; they do not decide who may sign in (the
 global allow-lists do), and they know nothing of WSGI.
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from .public_paths import is_normal
+from .public_paths import is_normal, reads_one_way
 
 SETTING = "PWLESS_GATE_RULES_FILE"
 #: The connection of a machine admitted by a client-credentials token
@@ -266,7 +268,7 @@ class RuleSet:
     def _remember(self, method: str, path: str) -> object:
         chains = (
             self._chain(path)
-            if is_normal(path)
+            if reads_one_way(path)
             else self._chain(path) + self._chain(clean_path(path))
         )
         found: object
@@ -282,19 +284,22 @@ class RuleSet:
 
     def match(self, method: str, path: str, host: str = "") -> Rule | None:
         """The rule that decides ``method path`` on ``host`` (lower-case, no port),
-        or None (the global allow-lists decide).
+        or None (the global allow-lists decide). ``method`` is matched in any case.
 
-        A path that is not plain is never public: it is also read cleaned up
+        A path that may read another way once decoded again (one with a ``%``
+        left in it, or one that is not plain) is also read cleaned up
         (:func:`clean_path`), and :data:`UNCLEAR` (closed) is the answer when
-        the two readings fall under different rules.
+        the two readings fall under different rules. A path that is not plain
+        (:func:`~pwless_gate.public_paths.is_normal`) is never public.
         """
-        if is_normal(path):
+        method = method.upper()
+        if reads_one_way(path):
             return self._first(method, path, host)
         literal = self._first(method, path, host)
         cleaned = self._first(method, clean_path(path), host)
         if literal is not cleaned:
             return UNCLEAR
-        if literal is not None and literal.public:
+        if literal is not None and literal.public and not is_normal(path):
             return None
         return literal
 

@@ -630,3 +630,27 @@ def test_a_form_post_answered_with_a_step_up_is_marked_to_keep(tmp_path: Path) -
     cookie = off.sign_in()
     off.clock.advance(901)
     assert off.decide("/payroll", cookie=cookie, method="POST", headers=FORM_POST).form is False
+
+
+PREFLIGHT = {"HTTP_ORIGIN": "https://app.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD": "PUT"}
+
+
+@pytest.mark.parametrize("case", [str.lower, str.title], ids=["lower", "title"])
+def test_every_method_check_reads_the_method_in_any_case(tmp_path: Path, case: Any) -> None:
+    """Werkzeug's server passes ``post`` on as sent, and Werkzeug, Flask and Django
+    read it as ``POST``: so does every decision of the gate."""
+    path = tmp_path / "limited.toml"
+    path.write_text(
+        '[[rules]]\npath = "/finance"\nmethods = ["POST"]\nallow = ["boss@example.com"]\n'
+        '[[rules]]\npath = "/export"\nmethods = ["GET"]\npolicy = "deny"\n'
+    )
+    core = Core(rules_file=str(path), saved_forms=True, public_preflight=True)
+    cookie = core.sign_in()
+    assert type(core.decide("/finance/pay", cookie=cookie, method=case("POST"))) is Deny
+    assert type(core.decide("/export", cookie=cookie, method=case("GET"))) is Closed
+    assert type(core.decide("/export", method=case("HEAD"))) is Closed
+    posted = core.decide("/notes", method=case("POST"), headers=FORM_POST)
+    assert (type(posted), posted.api, posted.form) == (Challenge, False, True)
+    assert is_navigation(case("GET"), BROWSER)
+    preflight = core.decide("/api", method=case("OPTIONS"), headers=PREFLIGHT)
+    assert (type(preflight), preflight.preflight) == (Anonymous, True)

@@ -3,6 +3,8 @@ max_age step-up with the injectable clock, roles from the local tenant, app toke
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -19,6 +21,8 @@ from pwless_gate import PasswordlessGate
 from ..examples.support import TIMEOUT, serving
 from ..helpers import (
     BROWSER,
+    CLIENT_ID,
+    CLIENT_SECRET,
     FakeClock,
     RecordingApp,
     browser_session,
@@ -26,6 +30,7 @@ from ..helpers import (
     hidden,
     http_sign_in,
 )
+from ..procs import gunicorn
 
 ROLES = "https://example.com/roles"
 PHONE = "+14155550123"
@@ -243,6 +248,75 @@ def test_methods_and_hosts_limit_a_rule(
         ).status_code
         == 200
     )
+
+
+def raw_request(
+    base: str, method: str, path: str, browser: requests.Session, **headers: str
+) -> tuple[int, bytes]:
+    """``method path`` exactly as written in the request line (``post``, ``%252F``),
+    with ``browser``'s cookies: what requests and browsers never send."""
+    host, port = urlsplit(base).netloc.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
+    connection.request(method, path, headers={"Cookie": cookie, "Accept": "*/*", **headers})
+    answer = connection.getresponse()
+    body = answer.read()
+    connection.close()
+    return answer.status, body
+
+
+@pytest.mark.parametrize("method", ["post", "Post"])
+def test_a_lower_case_method_through_werkzeugs_server_meets_the_methods_rule(
+    gate: tuple[str, RecordingApp], tenant: Any, method: str
+) -> None:
+    """Werkzeug's server (``pwless-gate serve``) passes the method on as sent, and
+    Werkzeug, Flask and Django read ``post`` as ``POST``."""
+    base, app = gate
+    outsider = sign_in(base, tenant, "someone@other.org")
+    called = len(app.calls)
+    tools = {"X-Forwarded-Host": "tools.example.com"}
+    assert raw_request(base, method, "/finance/pay", outsider, **tools)[0] == 403
+    assert len(app.calls) == called
+    finance = sign_in(base, tenant, "fin@other.org")
+    assert raw_request(base, method, "/finance/pay", finance, **tools)[0] == 200
+    assert app.calls[-1]["REQUEST_METHOD"] == method  # as sent: the server passed it on
+
+
+@pytest.mark.slow
+def test_gunicorn_a_path_sent_encoded_twice_is_judged_decoded_too(
+    tenant: Any, tmp_path: Path
+) -> None:
+    """gunicorn decodes ``%252F`` to ``%2F`` in ``PATH_INFO``; an app (or a proxy
+    behind the gate) that decodes again reads ``/admin/users``."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        '[[rules]]\npath = "/admin"\nallow = ["boss@example.com"]\n'
+        '[[rules]]\npath = "/old-export"\npolicy = "deny"\n'
+        '[[rules]]\npath = "/files"\nallow = ["@example.com"]\n'
+    )
+    env = {
+        "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
+        "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
+        "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
+        "PWLESS_GATE_SECRET_KEY": "k" * 32,
+        "PWLESS_GATE_ALLOWED_DOMAINS": "example.com",
+        "PWLESS_GATE_RULES_FILE": str(rules),
+        "PWLESS_GATE_STATE_DIR": str(tmp_path / "state"),
+    }
+    with gunicorn(
+        'pwless_gate:gate("tests.apps:whoami")', env=env, log=tmp_path / "gunicorn.log"
+    ) as (base, _):
+        ada = sign_in(base, tenant, "ada@example.com")
+        for path in ("/admin%252Fusers", "/%2561dmin/users", "/old%252Dexport"):
+            assert raw_request(base, "GET", path, ada)[0] == 403, path
+        fine, body = raw_request(base, "GET", "/files/report%2520q3.pdf", ada)
+        assert (fine, json.loads(body)["path"]) == (200, "/files/report%20q3.pdf")
+        assert raw_request(base, "GET", "/admin/users", ada)[0] == 403
+        boss = sign_in(base, tenant, "boss@example.com")
+        # Under /admin both ways: its own rule decides, the path reaches the app as sent.
+        team, body = raw_request(base, "GET", "/admin/team%252Fa", boss)
+        assert (team, json.loads(body)["path"]) == (200, "/admin/team%2Fa")
+        assert raw_request(base, "GET", "/admin%252Fusers", boss)[0] == 403
 
 
 def test_roles_from_the_local_tenant_reach_the_app(

@@ -401,3 +401,17 @@ def test_discarding_a_form_never_leads_to_another_site(harness: Harness, clock: 
     discarded = harness.client.post("/_gate/form", data={"csrf_token": hidden(offer, "csrf_token")})
     assert discarded.status_code == 303
     assert discarded.headers["Location"] == "/"
+
+
+def test_a_lower_case_post_keeps_and_sends_the_form_as_a_post(
+    harness: Harness, clock: FakeClock
+) -> None:
+    """Werkzeug's server passes ``post`` on as sent, and the app reads it as ``POST``."""
+    assert harness.login("ada@example.com").status_code == 303
+    clock.advance(LIFETIME + 1)
+    kept = harness.client.open(TARGET, method="post", data=multipart(), headers=BROWSER)
+    assert login_query(kept) == {"next": [TARGET], "form": ["kept"]}
+    assert sign_in_again(harness, "ada@example.com").headers["Location"] == "/_gate/form"
+    resent = harness.client.open(TARGET, method="post", data={"title": "x"}, headers=BROWSER)
+    assert echoed(resent)["fields"][1] == ["title", "Q3 board meeting"]
+    assert "_form=;" in resent.headers.get("Set-Cookie", "")
