@@ -18,6 +18,7 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 from .errors import ConfigError
 from .identity import InvalidIdentifier, normalise_email, normalise_phone
@@ -127,6 +128,12 @@ def parse_rule(
         raise ValueError(
             f"path {path!r} must be a plain path like /admin (no //, . or .. segments, "
             "?, # or ;), or a regex starting with ^"
+        )
+    elif "%" in path:
+        # Rules see PATH_INFO, which the server has decoded: an escape never matches.
+        raise ValueError(
+            f"path {path!r} has a %-escape; write the path decoded, as the app sees it "
+            f"(e.g. {unquote(path)!r}), or a regex starting with ^"
         )
     else:
         key = path.rstrip("/") or "/"

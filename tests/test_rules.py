@@ -260,6 +260,7 @@ def test_methods_match_in_any_case_as_frameworks_read_them(tmp_path: Path, metho
         ("[[rules]]\npolicy = 'deny'", "rule 1: has no path"),
         ("[[rules]]\npath = 'admin'", "rule 1: path 'admin' must be a plain path"),
         ("[[rules]]\npath = '/a/../b'", "rule 1: path"),
+        ("[[rules]]\npath = '/old%2Dexport'", "has a %-escape; write the path decoded, as the app"),
         ("[[rules]]\npath = '^/(x'", "rule 1: bad regex"),
         ("[[rules]]\npath = '/x'\npolicy = 'allow'", "rule 1: unknown policy 'allow'"),
         ("[[rules]]\npath = '/x'\npolicy = 'deny'\nallow = ['a@b.com']", "rule 1: allow and"),
