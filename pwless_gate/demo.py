@@ -85,7 +85,8 @@ def run_demo(port: int = 8000, out: TextIO = sys.stdout) -> None:
         # The demo admits anyone, on purpose; a real gate lists who may enter.
         allowed_domains=("*",),
         allowed_phones=("*",),
-        public_url=gate_url,
+        # No public_url: on loopback the gate builds its links from the Host the
+        # browser used, so both 127.0.0.1 and localhost work (the tenant allows both).
         # Sessions and counters in pwless-gate.sqlite3, here or in PWLESS_GATE_STATE_DIR.
         state_dir=os.environ.get("PWLESS_GATE_STATE_DIR") or None,
     )
