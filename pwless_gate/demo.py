@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, TextIO
 
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server
 
 from .config import GateConfig
 from .devtenant import DevTenant, Message, serve_in_thread
@@ -91,6 +91,12 @@ def run_demo(port: int = 8000, out: TextIO = sys.stdout) -> None:
         state_dir=os.environ.get("PWLESS_GATE_STATE_DIR") or None,
     )
     app = PasswordlessGate(sample_tool, config)
+    try:
+        # Bound before the banner: a port in use is Werkzeug's one message, nothing else.
+        server = make_server("127.0.0.1", port, app, threaded=True)
+    except BaseException:
+        running.stop()
+        raise
     print(
         f"pwless-gate demo\n"
         f"  local tenant: {running.url}\n"
@@ -105,6 +111,7 @@ def run_demo(port: int = 8000, out: TextIO = sys.stdout) -> None:
         flush=True,
     )
     try:
-        run_simple("127.0.0.1", port, app, threaded=True)
+        server.serve_forever()
     finally:
+        server.server_close()
         running.stop()

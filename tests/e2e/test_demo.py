@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import subprocess
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -108,3 +112,23 @@ def test_magic_link(demo: tuple[str, Process], host: str) -> None:
 
     assert done.status_code == 303, done.text
     assert signed_in_as(base, browser) == who
+
+
+def test_a_port_in_use_says_so_without_the_banner(tmp_path: Any) -> None:
+    """Nothing tells the person to open a page another program answers."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    with taken:
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [str(BIN / "pwless-gate"), "demo", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=tmp_path,
+            env={**os.environ, "PWLESS_GATE_STATE_DIR": str(tmp_path)},
+        )
+    assert done.returncode == 1
+    assert "open:" not in done.stdout
+    assert f"Port {port} is in use" in done.stderr
