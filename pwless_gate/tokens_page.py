@@ -29,13 +29,17 @@ from .answers import Responder, see_other
 from .apptokens import MAX_NAME, TOKEN_ID, AppToken, AppTokens
 from .config import Limit
 from .deps import Deps
-from .languages import N_, Text
+from .languages import N_, Span, Text
 from .pages import json_response
 from .request import GateRequest
 from .sessions import CachedSession
 
 #: The lifetime the form suggests, in days (or the maximum, when shorter).
 SUGGESTED_DAYS = 30
+#: A token outlives the session that makes it, so making one asks for a sign-in this
+#: recent (as GitHub's "sudo mode" does): a session cookie left on a shared computer,
+#: or stolen, does not buy months of access that signing out would not end.
+SIGN_IN_WITHIN = 3600
 #: How long a sent "make a token" form is remembered, so that sending it again (a
 #: reload of the page that showed the token) makes no second token.
 FORM_MEMORY = 86400
@@ -107,6 +111,8 @@ class TokensViews:
             return self._render(
                 request, current, errors=errors, name=name, days=days_text, status=400
             )
+        if self._stale(current):
+            return self._render(request, current, name=name, days=days_text, status=403)
         if self._sent_before(current, request.form.get("form_id", "")):
             # A reload of the page that showed a new token sends its form again.
             return self._render(request, current, notice=ALREADY_MADE)
@@ -114,6 +120,10 @@ class TokensViews:
         response = self._render(request, current, created=token, created_row=_row(record))
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    def _stale(self, current: CachedSession) -> bool:
+        """Whether the person signed in too long ago to make a token (:data:`SIGN_IN_WITHIN`)."""
+        return self.deps.clock() - current.session.created_at > SIGN_IN_WITHIN
 
     def _sent_before(self, current: CachedSession, form_id: str) -> bool:
         """Whether this "make a token" form (its random ``form_id``) already made one;
@@ -174,6 +184,10 @@ class TokensViews:
     ) -> Response:
         tokens = self._tokens.tokens_of(_sub(current))
         most = self._tokens.max_days
+        sign_in_again = None
+        if created is None and self._stale(current):
+            back = {"next": request.gate_url("/tokens"), "fresh": str(SIGN_IN_WITHIN)}
+            sign_in_again = f"{request.gate_url('/login')}?{urlencode(back)}"
         return self.r.page(
             request,
             "tokens.html",
@@ -188,6 +202,12 @@ class TokensViews:
             created_row=created_row,
             revoked=revoked,
             notice=notice,
+            sign_in_again=sign_in_again,
+            recent=Text(
+                "A token outlives this session, so making one needs a sign-in within "
+                "the last %(duration)s.",
+                duration=Span(SIGN_IN_WITHIN),
+            ),
             home=request.home,
             # Each page's form is new: sending the same one again makes nothing.
             form_id=secrets.token_urlsafe(FORM_ID_BYTES),

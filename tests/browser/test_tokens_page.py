@@ -73,6 +73,17 @@ def test_the_tokens_page_makes_shows_once_and_revokes(
     page.goto(site.url("/_gate/tokens"))
     expect(page.get_by_role("heading", level=1)).to_have_text("App tokens")
     expect(page.locator("li.token")).to_have_count(2)
+    # Signed in over an hour ago: making a token asks for a new sign-in first.
+    expect(page.get_by_label("Name")).to_have_count(0)
+    again = page.get_by_role("link", name="Sign in again to make a token")
+    expect(again).to_have_accessible_description(
+        re.compile("needs a sign-in within the last 1 hour")
+    )
+    again.click()
+    expect(page.locator("main")).to_contain_text("You are signed in as ada@example.com")
+    site.ask_for_email(page, "ada@example.com")
+    site.enter_code(page, site.message("ada@example.com").code or "")
+    expect(page.get_by_role("heading", level=1)).to_have_text("App tokens")
     page.get_by_label("Name").fill("pip on my laptop")
     page.get_by_label("Valid for (days)").fill("30")
     page.get_by_role("button", name="Make token").click()

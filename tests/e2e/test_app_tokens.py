@@ -8,8 +8,10 @@ import base64
 import logging
 import re
 from collections.abc import Callable
+from html import unescape
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from werkzeug.test import Client, TestResponse
@@ -25,6 +27,7 @@ from pwless_gate.apptokens import (
 )
 from pwless_gate.errors import ConfigError
 from pwless_gate.stores.sqlite import SQLiteDatabase, SQLiteTokenStore
+from pwless_gate.tokens_page import SIGN_IN_WITHIN
 
 from ..helpers import (
     FakeClock,
@@ -559,3 +562,36 @@ def test_last_used_and_the_audit_trail(
     assert events.count("app_token_refused") == 1
     assert events.count("app_token_revoked") == 1
     assert not any(token in r.getMessage() for r in caplog.records)
+
+
+def test_making_a_token_needs_a_recent_sign_in(signed_in: Harness, clock: FakeClock) -> None:
+    """A token outlives its session: an hour after signing in, the page offers a new
+    sign-in instead of the form, a form sent anyway makes nothing (403), and after
+    signing in again the token is made. Revoking needs no new sign-in."""
+    client = signed_in.client
+    kept, _ = make_token(client, "kept")
+    clock.advance(SIGN_IN_WITHIN + 1)
+    page = client.get("/_gate/tokens")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'name="form_id"' not in text
+    assert "making one needs a sign-in within the last 1 hour" in text
+    again = re.search(r'href="(/_gate/login\?[^"]+)"[^>]*>Sign in again to make a token<', text)
+    assert again is not None
+    query = parse_qs(urlsplit(unescape(again.group(1))).query)
+    assert query == {"next": ["/_gate/tokens"], "fresh": [str(SIGN_IN_WITHIN)]}
+
+    form = {"csrf_token": hidden(text, "csrf_token"), "name": "late", "days": "30"}
+    refused = client.post("/_gate/tokens", data=form)
+    assert refused.status_code == 403
+    assert "pwg_" not in refused.get_data(as_text=True)
+    listed = client.get("/_gate/tokens").get_data(as_text=True)
+    assert re.findall(r'<h3 id="token-\d+">([^<]*)</h3>', listed) == ["kept"]
+
+    step_up = client.get(unescape(again.group(1))).get_data(as_text=True)
+    assert "You are signed in as ada@example.com" in step_up
+    done = signed_in.login("ada@example.com", next="/_gate/tokens")
+    assert done.headers["Location"] == "/_gate/tokens"
+    made, _ = make_token(client, "fresh")
+    assert made.startswith("pwg_")
+    assert tool(signed_in).get("/", headers=bearer(kept)).status_code == 200
