@@ -285,6 +285,33 @@ def test_a_malformed_multipart_body_is_not_kept(harness: Harness) -> None:
     assert login_query(answer)["form"] == ["not-kept"]
 
 
+@pytest.mark.parametrize("length", ["", "abc", "-5", "0x10"], ids=["none", "word", "neg", "hex"])
+def test_a_form_of_unknown_length_is_not_kept(harness: Harness, length: str) -> None:
+    # Without a length it can read, and with a server that does not end the body itself,
+    # the gate cannot know where the body ends: it keeps nothing and says so.
+    answer = send_form(
+        harness.client, {"comment": SECRET}, environ_overrides={"CONTENT_LENGTH": length}
+    )
+    assert login_query(answer)["form"] == ["not-kept"]
+    assert "_form=" not in answer.headers.get("Set-Cookie", "")
+    # The same body ended by the server (chunked) is kept whole.
+    ended = send_form(
+        harness.new_browser(),
+        {"comment": SECRET},
+        environ_overrides={"CONTENT_LENGTH": length, "wsgi.input_terminated": True},
+    )
+    assert login_query(ended)["form"] == ["kept"]
+
+
+def test_a_form_to_a_path_that_reads_as_another_host_is_not_kept(harness: Harness) -> None:
+    # Its Send page would post the form to //evil.example, and Discard redirect there.
+    answer = send_form(
+        harness.client, {"comment": SECRET}, environ_overrides={"PATH_INFO": "//evil.example/x"}
+    )
+    assert login_query(answer) == {"next": ["/"], "form": ["not-kept"]}
+    assert "_form=" not in answer.headers.get("Set-Cookie", "")
+
+
 def test_nothing_of_the_body_is_logged(
     harness: Harness, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
