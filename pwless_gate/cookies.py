@@ -88,10 +88,9 @@ class Cookies:
     # -- reading ---------------------------------------------------------------
 
     def mount(self, environ: WSGIEnvironment) -> str:
-        """The path the gate is mounted at as the browser sees it (``""`` at the root)."""
-        if self._proxies.x_prefix:
-            return self._proxies.script_name(environ)
-        return str(environ.get("SCRIPT_NAME") or "").rstrip("/")
+        """The path the gate is mounted at as the browser sees it (``""`` at the root):
+        :meth:`~pwless_gate.proxies.ProxyTrust.script_name`, percent-encoded."""
+        return self._proxies.script_name(environ)
 
     def session_from_environ(self, environ: WSGIEnvironment) -> str | None:
         """The session cookie's value straight from ``HTTP_COOKIE``."""

@@ -20,17 +20,26 @@ What common proxies set (each appends or overwrites one hop):
   header is passed through.
 
 Trust only the headers your proxies overwrite: a header a proxy passes on
-untouched is the client's to choose. This module reads; it never rewrites the
-environ the wrapped app sees (wrap the app in ProxyFix for that).
+untouched is the client's to choose. A forwarded prefix must be a clean
+absolute path (:func:`clean_prefix`); any other is ignored, so a client
+cannot make the mount lead off the site. This module reads; it never rewrites
+the environ the wrapped app sees (wrap the app in ProxyFix for that).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote
+
+from .redirects import url_path
+
+log = logging.getLogger("pwless_gate.proxies")
 
 #: The headers that can be trusted, by the names ``PWLESS_GATE_TRUSTED_PROXIES`` uses.
 HEADERS = {
@@ -42,6 +51,13 @@ HEADERS = {
 }
 _PART = re.compile(r"^\s*(for|proto|host|port|prefix|uri)\s*=\s*(\d{1,2})\s*$")
 _PORT = re.compile(r"^[0-9]{1,5}$")
+#: An absolute path of non-empty segments of URL path characters and escapes.
+_CLEAN_PATH = re.compile(r"(?:/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: ``SCRIPT_NAME`` → the mount as the browser writes it (single dict reads and writes
+#: are atomic in CPython: no lock needed).
+_MOUNTS: dict[str, str] = {}
+_MOUNTS_SIZE = 64
 
 Environ = Mapping[str, Any]
 
@@ -85,6 +101,9 @@ class ProxyTrust:
     x_port: int = 0
     x_prefix: int = 0
     x_uri: int = 0
+    #: The headers whose refused values were logged: once each, as a client may send
+    #: them with every request.
+    _logged: set[str] = field(default_factory=set, init=False, compare=False, repr=False)
 
     @classmethod
     def parse(cls, value: int | str) -> ProxyTrust:
@@ -145,12 +164,58 @@ class ProxyTrust:
         return f"{self.scheme(environ)}://{self.host(environ)}"
 
     def script_name(self, environ: Environ) -> str:
-        """Where the app is mounted as the client sees it: ``X-Forwarded-Prefix`` or
-        ``SCRIPT_NAME``, without a trailing slash."""
-        prefix = _hop(environ, HEADERS["prefix"], self.x_prefix)
-        if prefix is not None and prefix.startswith("/") and "//" not in prefix:
-            return prefix.rstrip("/")
-        return str(environ.get("SCRIPT_NAME") or "").rstrip("/")
+        """Where the app is mounted as the browser sees it, ``""`` at the root: a trusted
+        ``X-Forwarded-Prefix`` that is a clean absolute path, else ``SCRIPT_NAME``
+        percent-encoded from its bytes; without a trailing slash."""
+        if self.x_prefix:
+            prefix = _hop(environ, HEADERS["prefix"], self.x_prefix)
+            if prefix is not None:
+                clean = clean_prefix(prefix)
+                if clean is not None:
+                    return clean
+                self._log_refused("X-Forwarded-Prefix", prefix, "not a clean absolute path")
+        script_name = environ.get("SCRIPT_NAME")
+        if not script_name:
+            return ""
+        # On the hot path when mounted: a server uses one or a few, remembered.
+        mount = _MOUNTS.get(script_name)
+        if mount is None:
+            mount = url_path(str(script_name)).rstrip("/")
+            if len(_MOUNTS) >= _MOUNTS_SIZE:
+                _MOUNTS.clear()
+            _MOUNTS[script_name] = mount
+        return mount
+
+    def _log_refused(self, header: str, value: str, why: str) -> None:
+        if header in self._logged:
+            return
+        self._logged.add(header)
+        log.warning(
+            "ignored %s %r: %s (logged once; if no proxy of yours sets this header, have "
+            "the proxy clear it, or trust 0 hops of it in PWLESS_GATE_TRUSTED_PROXIES)",
+            header,
+            value[:100],
+            why,
+        )
+
+
+@lru_cache(maxsize=256)
+def clean_prefix(value: str) -> str | None:
+    """A forwarded prefix as a mount (without a trailing slash, ``""`` for ``/``) when it
+    is a clean absolute path: one leading ``/``, non-empty segments of printable URL
+    characters and percent-escapes, no ``.`` or ``..`` segment, no ``?`` or ``#``, and,
+    escapes decoded, still no control character, backslash or ``//``. Else None."""
+    path = value[:-1] if value.endswith("/") else value
+    if not path:
+        return ""
+    if not _CLEAN_PATH.fullmatch(path):
+        return None
+    decoded = unquote(path)
+    if "//" in decoded or "\\" in decoded or _CONTROL.search(decoded):
+        return None
+    if any(segment in (".", "..") for segment in decoded.split("/")):
+        return None
+    return path
 
 
 def is_loopback(host: str) -> bool:

@@ -4,16 +4,19 @@ Everything a view needs to know about the request that depends on the gate's
 settings (the client's IP and origin through trusted proxies, where the app is
 mounted, this browser's id, the current session, whether an API client asks)
 is a cached property here, computed once and only when asked. Forms are small
-and bounded. Not used on the hot path.
+and bounded, however the body is framed. Not used on the hot path.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
+from werkzeug.wsgi import get_input_stream
 
 from .csrf import origin_allowed
 from .decide import wants_json
@@ -43,6 +46,22 @@ class GateRequest(Request):
     def __init__(self, environ: WSGIEnvironment, deps: Deps) -> None:
         super().__init__(environ)
         self.deps = deps
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        """The body, at most :data:`MAX_FORM_BYTES`; a longer one raises
+        ``RequestEntityTooLarge`` (answered 413), whether it says its ``Content-Length``
+        or the server ends it (chunked, ``wsgi.input_terminated``)."""
+        limit = MAX_FORM_BYTES
+        stream = get_input_stream(self.environ, max_content_length=limit)  # 413 by length
+        if "wsgi.input_terminated" not in self.environ:
+            return stream
+        # Werkzeug's stream of a terminated body stops quietly at the limit, and a form
+        # cut there would be read as whole: read one byte more to know.
+        body = read_body(self.environ, limit)
+        if body is None:
+            raise RequestEntityTooLarge()
+        return io.BytesIO(body)
 
     @cached_property
     def client_ip(self) -> str:
@@ -213,3 +232,19 @@ class GateRequest(Request):
             raise Refused(
                 403, N_("Request refused"), N_("This form has expired. Please start again.")
             )
+
+
+def read_body(environ: WSGIEnvironment, limit: int) -> bytes | None:
+    """The request's body, or None when it is longer than ``limit`` bytes (read no
+    further than one byte past it). A body of unknown length (no ``Content-Length``,
+    not ended by the server) is read as empty, as Werkzeug does."""
+    stream = get_input_stream(environ, max_content_length=None)
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = stream.read(min(65536, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > limit else b"".join(chunks)

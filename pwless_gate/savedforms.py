@@ -44,10 +44,8 @@ import io
 import json
 import logging
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote
 
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.formparser import FormDataParser
@@ -55,6 +53,8 @@ from werkzeug.wrappers import Request
 
 from .cookies import Cookies
 from .errors import StoreUnavailable
+from .redirects import safe_next, url_path, url_query
+from .request import read_body
 from .transactions import Transaction, browser_binding
 
 if TYPE_CHECKING:
@@ -251,12 +251,16 @@ class SavedForms:
     def keep(self, environ: WSGIEnvironment, browser_id: str, target_path: str) -> Kept:
         """Keep the body of this POST for ``browser_id``; ``target_path`` is the path as the
         browser sees it (mount included, quoted). Never raises for the body's sake."""
-        too_large = self._too_large(environ)
-        if too_large:
+        length = _declared_length(environ)
+        if length is not None and length > self.max_bytes:
             return Kept(TOO_LARGE)
         if self.store is None:
             return Kept(NOT_KEPT)
-        body = _read(environ, self.max_bytes)
+        if safe_next(target_path, "") != target_path:
+            return Kept(NOT_KEPT)  # its Send page would post it, and Discard lead, elsewhere
+        if length is None and "wsgi.input_terminated" not in environ:
+            return Kept(NOT_KEPT)  # where the body ends is unknown: it cannot be read
+        body = read_body(environ, self.max_bytes)
         if body is None:
             return Kept(TOO_LARGE)
         content_type = str(environ.get("CONTENT_TYPE", ""))
@@ -272,7 +276,7 @@ class SavedForms:
                 who=who,
                 armed="",
                 path=target_path,
-                query=str(environ.get("QUERY_STRING", "")),
+                query=url_query(str(environ.get("QUERY_STRING", ""))),
                 content_type=content_type,
                 body=body,
                 expires_at=now + self.lifetime,
@@ -283,10 +287,6 @@ class SavedForms:
             return Kept(NOT_KEPT)
         cookie = self.cookies.saved_form_headers(environ, handle, self.lifetime)
         return Kept(KEPT, cookie)
-
-    def _too_large(self, environ: WSGIEnvironment) -> bool:
-        length = str(environ.get("CONTENT_LENGTH") or "").strip()
-        return length.isdigit() and (len(length) > 12 or int(length) > self.max_bytes)
 
     # -- 2, 3. sign-in -------------------------------------------------------------------
 
@@ -376,7 +376,7 @@ class SavedForms:
                 or not record.armed
                 or not hmac.compare_digest(record.armed, _person(sub))
                 or record.path != request_target_path(environ, self.cookies)
-                or record.query != str(environ.get("QUERY_STRING", ""))
+                or record.query != url_query(str(environ.get("QUERY_STRING", "")))
             ):
                 return start_response
             taken = self._record(self.store.take_form(key), browser_id)
@@ -407,33 +407,15 @@ class SavedForms:
         return record
 
 
+def _declared_length(environ: WSGIEnvironment) -> int | None:
+    """The body's ``Content-Length``, or None when there is none that reads as a number
+    (Werkzeug reads a malformed one as 0: an empty body)."""
+    text = str(environ.get("CONTENT_LENGTH") or "").strip()
+    if not (text.isascii() and text.isdigit()):  # "²".isdigit() too
+        return None
+    return int(text) if len(text) <= 13 else 10**13  # bounded before int()
+
+
 def request_target_path(environ: WSGIEnvironment, cookies: Cookies) -> str:
     """The request's path as the browser sees it: mount and quoted ``PATH_INFO``."""
-    raw = environ.get("PATH_INFO", "") or "/"
-    quoted = quote(raw.encode("latin-1", "replace"), safe="/:@!$&'()*+,;=-._~")
-    return cookies.mount(environ) + quoted
-
-
-def _read(environ: WSGIEnvironment, limit: int) -> bytes | None:
-    """The body, or None when it is longer than ``limit``."""
-    from werkzeug.wsgi import get_input_stream
-
-    stream = get_input_stream(environ, max_content_length=None)
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in _chunks(stream, limit + 1):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return None
-    return b"".join(chunks)
-
-
-def _chunks(stream: Any, most: int) -> Iterable[bytes]:
-    left = most
-    while left > 0:
-        chunk = stream.read(min(65536, left))
-        if not chunk:
-            return
-        left -= len(chunk)
-        yield chunk
+    return cookies.mount(environ) + url_path(environ.get("PATH_INFO") or "/")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
-from urllib.parse import quote, unquote_to_bytes, urlencode
+from urllib.parse import unquote_to_bytes, urlencode
 
 from werkzeug.wrappers import Response
 
@@ -32,7 +32,7 @@ from .links import LinkViews
 from .machines import bearer_token
 from .pages import json_response
 from .public_paths import is_normal
-from .redirects import safe_next
+from .redirects import safe_next, url_path, url_query
 from .request import GateRequest
 from .rules import Verdict, request_host, verdict
 from .savedforms import request_target_path
@@ -439,10 +439,10 @@ class GateViews:
             response = json_response({"error": "unauthorized", "login_url": login_url}, 401)
             self.r.authenticate(response, browser=from_browser_script(environ))
         else:
-            target = request.mount + ("/" if home else _quoted_path(environ))
+            target = request.mount + ("/" if home else url_path(environ.get("PATH_INFO") or "/"))
             query = environ.get("QUERY_STRING", "")
             if query and not home:
-                target += "?" + query
+                target += "?" + url_query(query)
             next_url = request.next_url(target)
             query = {"next": next_url}
             response = Response(status=302)
@@ -579,10 +579,10 @@ class GateViews:
             )
             self.r.authenticate(response, "login_required", browser=from_browser_script(environ))
         else:
-            target = request.mount + _quoted_path(environ)
+            target = request.mount + url_path(environ.get("PATH_INFO") or "/")
             query = environ.get("QUERY_STRING", "")
             if query:
-                target += "?" + query
+                target += "?" + url_query(query)
             next_url = request.next_url(target)
             response = Response(status=302)
             query = {"next": next_url, "fresh": str(max_age)}
@@ -630,8 +630,3 @@ def _same_origin(request: GateRequest) -> bool:
     if site is None and not environ.get("HTTP_ORIGIN"):
         return False  # no word from the browser on where the form came from
     return origin_allowed(environ, request.site_origin)
-
-
-def _quoted_path(environ: WSGIEnvironment) -> str:
-    raw = environ.get("PATH_INFO", "") or "/"
-    return quote(raw.encode("latin-1", "replace"), safe="/:@!$&'()*+,;=-._~")

@@ -8,7 +8,7 @@ import pytest
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Request
 
-from pwless_gate.proxies import ProxyTrust
+from pwless_gate.proxies import ProxyTrust, clean_prefix
 
 FORWARDED = {
     "HTTP_X_FORWARDED_FOR": "6.6.6.6, 203.0.113.9, 10.0.0.2",
@@ -105,3 +105,94 @@ def test_untrusted_prefix_and_host_are_ignored() -> None:
     trust = ProxyTrust.parse("for=1")
     assert trust.script_name(environ) == "/mounted"
     assert trust.origin(environ) == "http://gate.internal:8000"
+
+
+@pytest.mark.parametrize(
+    ("value", "mount"),
+    [
+        ("/tools/app", "/tools/app"),
+        ("/tools/app/", "/tools/app"),
+        ("/", ""),
+        ("/t%C3%A9", "/t%C3%A9"),  # escapes are the browser's own: kept as they are
+        ("/a-b_c.d~e!$&'()*+,;=:@", "/a-b_c.d~e!$&'()*+,;=:@"),
+        ("/\t/evil.example", None),
+        ("/\\evil.example", None),
+        ("/%5Cevil.example", None),
+        ("//evil.example", None),
+        ("/tools//app", None),
+        ("/%2F%2Fevil.example", None),
+        ("/tools/../admin", None),
+        ("/tools/.", None),
+        ("/%2e%2e/admin", None),  # browsers read an escaped dot segment as one
+        ("/tools\r\nSet-Cookie: a=b", None),
+        ("/tools\n", None),
+        ("/tools%0d%0a", None),
+        ("/t\xc3\xa9", None),  # raw non-ASCII: not what a browser sent
+        ("/tools?x=1", None),
+        ("/tools#top", None),
+        ("/a b", None),
+        ("tools", None),
+        ("", ""),
+        ("https://evil.example/", None),
+    ],
+    ids=[
+        "good",
+        "trailing-slash",
+        "root",
+        "escaped-utf8",
+        "path-punctuation",
+        "tab",
+        "backslash",
+        "escaped-backslash",
+        "double-slash",
+        "inner-double-slash",
+        "escaped-slashes",
+        "dot-dot",
+        "dot",
+        "escaped-dot-dot",
+        "crlf",
+        "lf",
+        "escaped-crlf",
+        "raw-non-ascii",
+        "query",
+        "fragment",
+        "space",
+        "relative",
+        "empty",
+        "absolute-url",
+    ],
+)
+def test_a_forwarded_prefix_must_be_a_clean_absolute_path(value: str, mount: str | None) -> None:
+    assert clean_prefix(value) == mount
+
+
+def test_a_refused_prefix_falls_back_to_script_name_and_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    trust = ProxyTrust.parse(1)
+    environ = base_environ(SCRIPT_NAME="/mounted", HTTP_X_FORWARDED_PREFIX="/\\evil.example")
+    with caplog.at_level("WARNING", logger="pwless_gate.proxies"):
+        assert trust.script_name(environ) == "/mounted"
+        assert trust.script_name(environ) == "/mounted"
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "X-Forwarded-Prefix" in caplog.records[0].getMessage()
+    environ["HTTP_X_FORWARDED_PREFIX"] = "/tools/app/"
+    assert trust.script_name(environ) == "/tools/app"
+
+
+@pytest.mark.parametrize(
+    ("script_name", "mount"),
+    [
+        ("", ""),
+        ("/tools", "/tools"),
+        ("/tools/", "/tools"),
+        ("/t\xc3\xa9", "/t%C3%A9"),  # PEP 3333: UTF-8 bytes as latin-1 characters
+        ("/a b", "/a%20b"),
+        ("/t%C3%A9", "/t%25C3%25A9"),  # a decoded "%" is a literal one
+    ],
+    ids=["root", "ascii", "trailing-slash", "non-ascii", "space", "percent"],
+)
+def test_script_name_is_the_mount_as_the_browser_writes_it(script_name: str, mount: str) -> None:
+    environ = base_environ(SCRIPT_NAME=script_name)
+    assert ProxyTrust.parse(0).script_name(environ) == mount
+    assert ProxyTrust.parse(1).script_name(environ) == mount  # no prefix sent

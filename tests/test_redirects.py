@@ -10,11 +10,11 @@ import json
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote_to_bytes, urljoin, urlsplit
 
 import pytest
 
-from pwless_gate.redirects import safe_next
+from pwless_gate.redirects import safe_next, url_path, url_query
 
 from .helpers import FakeClock, hidden
 
@@ -165,3 +165,57 @@ def test_hostile_targets_fall_back(target: str | None) -> None:
 
 def test_non_ascii_is_percent_encoded() -> None:
     assert safe_next("/café") == "/caf%C3%A9"
+
+
+@pytest.mark.parametrize(
+    "default", ["/\t/evil.example/", "//evil.example/", "/\\evil.example/", "https://evil.example/"]
+)
+def test_an_unsafe_fallback_is_not_used_either(default: str) -> None:
+    # The fallback is the app's home, built from the request's mount: never trusted blindly.
+    assert safe_next("https://elsewhere.example/", default) == "/"
+    assert safe_next(None, default) == "/"
+
+
+def test_a_safe_fallback_and_no_target_are_kept() -> None:
+    assert safe_next(None, "/tools/") == "/tools/"
+    assert safe_next("//evil.example", "") == ""
+
+
+@pytest.mark.parametrize(
+    ("query", "url"),
+    [
+        ("a=1&b=%20c+d;e", "a=1&b=%20c+d;e"),
+        ("a=\xff\xfe", "a=%FF%FE"),  # raw bytes, as PEP 3333 passes them
+        ("q=caf\xc3\xa9", "q=caf%C3%A9"),
+        ('a=x\\y|z"<>{}^`', "a=x%5Cy%7Cz%22%3C%3E%7B%7D%5E%60"),
+        ("a=b c#d", "a=b%20c%23d"),
+        ("next=/x?y=1&z=%zz", "next=/x?y=1&z=%zz"),  # a stray "%" is the client's own
+        ("a=\x00\r\n", "a=%00%0D%0A"),
+    ],
+    ids=[
+        "plain",
+        "raw-bytes",
+        "raw-utf8",
+        "unsafe-ascii",
+        "space-hash",
+        "stray-percent",
+        "controls",
+    ],
+)
+def test_a_query_is_put_back_as_the_same_bytes(query: str, url: str) -> None:
+    assert url_query(query) == url
+    assert unquote_to_bytes(url) == unquote_to_bytes(query.encode("latin-1"))
+
+
+@pytest.mark.parametrize(
+    ("path", "url"),
+    [
+        ("/reports", "/reports"),
+        ("/caf\xc3\xa9", "/caf%C3%A9"),
+        ("/100%", "/100%25"),
+        ("/a b/c?d", "/a%20b/c%3Fd"),
+    ],
+    ids=["plain", "non-ascii", "percent", "space-question"],
+)
+def test_a_path_is_put_back_as_the_browser_wrote_it(path: str, url: str) -> None:
+    assert url_path(path) == url
