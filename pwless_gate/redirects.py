@@ -13,7 +13,8 @@ from __future__ import annotations
 from urllib.parse import quote, unquote, urlsplit
 
 MAX_NEXT_LENGTH = 2048
-_UNSAFE = frozenset(chr(c) for c in range(0x20)) | {"\x7f", "\\"}
+_CONTROL = frozenset(chr(c) for c in range(0x20)) | {"\x7f"}
+_UNSAFE = _CONTROL | {"\\"}
 #: Characters browsers read as ``/`` or ``.`` at the start of a URL.
 _SLASH_LOOKALIKES = ("/\u2215", "/\uff0f", "/\u2044")
 
@@ -59,8 +60,9 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
     Accepted: ``/path``, ``/path?query``, ``/path#frag``. Refused: anything
     with a scheme or host, ``//`` or ``/\\`` starts (also once or twice
-    percent-decoded), backslashes and control characters anywhere (browsers
-    drop tabs and newlines, turning ``/\\t/evil`` into ``//evil``), slash
+    percent-decoded), control characters anywhere (browsers drop tabs and
+    newlines, turning ``/\\t/evil`` into ``//evil``), backslashes in the path
+    (also decoded; a query's are its own), slash
     look-alikes, and overlong values. Non-ASCII characters are percent-encoded.
     ``default`` is held to the same test: a fallback built from the request (the
     app's home under a forwarded prefix) never leads off the site either.
@@ -77,7 +79,11 @@ def _checked(target: str | None) -> str | None:
     """``target`` (non-ASCII percent-encoded) if it is a same-origin relative path."""
     if not target or len(target) > MAX_NEXT_LENGTH or not target.startswith("/"):
         return None
-    decoded = target
+    if any(ch in _CONTROL for ch in target):
+        return None
+    # Only the path can lead elsewhere: a browser reads a backslash there as a slash,
+    # never in the query or fragment (``/search?q=C:%5Cdocs`` is a same-site page).
+    decoded = target.split("?", 1)[0].split("#", 1)[0]
     for _ in range(3):
         if any(ch in _UNSAFE for ch in decoded) or decoded.startswith("//"):
             return None

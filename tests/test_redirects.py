@@ -219,3 +219,23 @@ def test_a_query_is_put_back_as_the_same_bytes(query: str, url: str) -> None:
 )
 def test_a_path_is_put_back_as_the_browser_wrote_it(path: str, url: str) -> None:
     assert url_path(path) == url
+
+
+@pytest.mark.parametrize(
+    ("target", "kept"),
+    [
+        ("/search?q=C:%5Cdocs%5Cq3.xlsx", True),
+        ("/search?q=C:\\docs", True),
+        ("/wiki/Page#a\\b", True),
+        ("/x?q=a%09b%0d%0a", True),
+        ("/x?q=a\tb", False),
+        ("/a%5Cb", False),
+        ("/a%255Cb", False),
+        ("/\\evil.example", False),
+        ("/%5C%5Cevil.example", False),
+    ],
+)
+def test_a_backslash_counts_only_in_the_path(target: str, kept: bool) -> None:
+    """A browser reads a backslash as a slash in the path only: a query that holds a
+    Windows path is a page of this site, and signing in must lead back to it."""
+    assert (safe_next(target, "/home") == target) is kept
