@@ -21,6 +21,7 @@ processes from refreshing the same session; only the reuse interval can.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -30,8 +31,16 @@ from typing import Any, Protocol, runtime_checkable
 from cachetools import TTLCache
 
 from .auth0 import Auth0Client
-from .errors import Auth0Unavailable, PwlessGateError, RateLimited, StoreUnavailable
+from .errors import (
+    Auth0Unavailable,
+    PwlessGateError,
+    RateLimited,
+    SessionTooLarge,
+    StoreUnavailable,
+)
 from .sessions import ACCESS_TOKEN_MARGIN, CachedSession, Session, SessionCache
+
+log = logging.getLogger("pwless_gate.sessions")
 
 #: How often a process waiting for another one's refresh reads the store again.
 _POLL_SECONDS = 0.05
@@ -220,7 +229,17 @@ class Renewer:
         return stored.session.access_token != entry.session.access_token
 
     def _write(self, value: str, session: Session, changes: dict[str, Any]) -> Renewal:
-        new_value = self._sessions.replace(value, dataclasses.replace(session, **changes))
+        try:
+            new_value = self._sessions.replace(value, dataclasses.replace(session, **changes))
+        except SessionTooLarge as exc:
+            # Longer tokens from a refresh no longer fit in the signed cookie: sign in again.
+            log.error(
+                "session ended: %s; use the SQLite or Redis store (PWLESS_GATE_STORE), "
+                "or fewer claims",
+                exc,
+            )
+            self._sessions.revoke(value)
+            return Renewal(None)
         if new_value is None:  # ended meanwhile (logout, sign out everywhere): stay ended
             return Renewal(None)
         fresh = self._sessions.lookup(new_value)
