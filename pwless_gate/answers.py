@@ -28,6 +28,7 @@ from .errors import (
     ClientAuthError,
     RateLimited,
     Refused,
+    SessionTooLarge,
     StoreUnavailable,
     Throttled,
     TokenError,
@@ -318,6 +319,24 @@ class Responder:
             N_("The sign-in service refused this site. Please tell the administrator."),
         )
 
+    def _session_too_large(
+        self, request: GateRequest, exc: SessionTooLarge, who: str, next_url: str
+    ) -> Response:
+        log.error(
+            "sign-in refused: the session is %d characters, over the %d the cookie store "
+            "can put in cookies (servers refuse longer Cookie headers); use the SQLite or "
+            "Redis store (PWLESS_GATE_STORE), or fewer claims (a shorter scope, fewer roles "
+            "or custom claims)",
+            exc.size,
+            exc.limit,
+        )
+        return self.fail(
+            request,
+            500,
+            N_("Sign-in is misconfigured"),
+            N_("This site cannot keep this sign-in. Please tell the administrator."),
+        )
+
     def _bad_http(
         self, request: GateRequest, exc: HTTPException, who: str, next_url: str
     ) -> Response:
@@ -339,6 +358,7 @@ class Responder:
         (Auth0Unavailable, _auth0_unavailable),
         (StoreUnavailable, _store_unavailable),
         (TokenError, _token_rejected),
+        (SessionTooLarge, _session_too_large),
         (Auth0Error, _misconfigured),
         (HTTPException, _bad_http),
         (UnicodeDecodeError, _undecodable),

@@ -10,9 +10,19 @@ each other's sessions. Reading the session cookie on the hot
 path is a ``str.find`` over the raw ``Cookie`` header, not a full parse; a
 chunk count is length-checked before it is turned into a number.
 
+Reading is strict, as RFC 6265 and Werkzeug read: a cookie starts at the
+start of the header or after a ``;`` (and spaces or tabs), nowhere else. A
+sibling subdomain can plant a cookie whose value reads
+``x __Host-pwless_gate_session=…``; a lenient reader would take the text after
+the space for the gate's session (session fixation past the ``__Host-``
+prefix). Removing is generous: the gate's cookies are also cut out after a
+``,`` (gunicorn and Werkzeug's server join two ``Cookie`` lines with one), so
+the app never receives the gate's secrets, whichever way the header came.
+
 A browser drops a cookie over about 4 KB, so a longer session value is split
 into chunks: the first cookie holds ``<n>~<part>`` and ``<name>_1`` … the
-rest. Before the app sees the request, the gate's cookies are removed from
+rest, at most :data:`MAX_SESSION_COOKIE` characters in all (see there).
+Before the app sees the request, the gate's cookies are removed from
 ``HTTP_COOKIE``.
 """
 
@@ -26,12 +36,25 @@ from werkzeug.wrappers import Request, Response
 
 from .config import GateConfig
 from .csrf import new_browser_id
+from .errors import SessionTooLarge
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
 BROWSER_ID_MAX_AGE = 400 * 24 * 3600
+#: One cookie's share of a long session value: with its name and attributes well
+#: under the 4096 bytes browsers keep per cookie (oauth2-proxy splits at 4 KB too).
 CHUNK_SIZE = 3800
+#: The most characters a session value may have in cookies (the signed-cookie store's
+#: whole record; the other stores put a short random id there). Servers refuse a long
+#: ``Cookie`` line: gunicorn's ``limit_request_field_size`` is 8190 bytes and nginx's
+#: ``large_client_header_buffers`` 8 KB by default, answering 400 or 431 to *every*
+#: request, so a person whose session cookie grew past that is locked out until they
+#: clear their cookies. 6000 (two chunks) leaves over 2000 bytes of that line for
+#: the chunk names, the browser id, the language and the app's own cookies.
+MAX_SESSION_COOKIE = 6000
+#: The most chunks read back. Written values never need more than two now; older ones
+#: (up to four) are still read until they expire.
 MAX_CHUNKS = 4
 #: How many recent Cookie headers, of at most how many characters, keep their
 #: stripped form (a few MB at most).
@@ -41,6 +64,8 @@ _MEMO_HEADER_MAX = 2048
 _BROWSER_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 #: A saved form's handle: 256 random bits, URL-safe base64.
 _HANDLE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+#: Where ``Cookie`` headers are cut: ``;`` between cookies, ``,`` between joined lines.
+_SEPARATOR = re.compile(r"([;,])")
 
 
 class Cookies:
@@ -57,7 +82,7 @@ class Cookies:
         self._needles = {kind: names[0] + "=" for kind, names in self._names.items()}
         self._proxies = config.proxies
         self._chunk_patterns = {
-            kind: re.compile(r"(?:^|;)\s*" + re.escape(names[0]) + r"_(\d)=([^;\s]+)")
+            kind: re.compile(r"(?:^|;)[ \t]*" + re.escape(names[0]) + r"_(\d)=([^; \t]+)")
             for kind, names in self._names.items()
         }
         #: Per (secure, mounted): (language, saved form) cookie names.
@@ -70,7 +95,10 @@ class Cookies:
         }
         every = [*self._names.values(), *self._small.values()]
         own = "|".join(sorted({re.escape(n) for pair in every for n in pair}))
-        self._own = re.compile(rf"(?:^|;)\s*(?:{own})(?:_\d)?=[^;]*")
+        #: One of the gate's cookies, as a piece of the header cut at ``;`` and ``,``.
+        self._own = re.compile(rf"[ \t]*(?:{own})(?:_\d)?=")
+        #: Whether a header holds one at all (after its start, a ``;`` or a ``,``).
+        self._any_own = re.compile(rf"(?:^|[;,])[ \t]*(?:{own})(?:_\d)?=")
         # Single dict reads and writes are atomic in CPython: no lock needed.
         self._stripped: dict[str, str] = {}
         #: Per (secure, mounted), as ``2 * secure + mounted``: header → session value.
@@ -121,7 +149,14 @@ class Cookies:
     def _scan(self, header: str, kind: tuple[bool, bool]) -> str | None:
         needle = self._needles[kind]
         start = header.find(needle)
-        while start > 0 and header[start - 1] not in "; ":
+        while start > 0:
+            # A cookie starts at the header's start or after ";" and blanks; after a
+            # space alone the needle is inside another cookie's value (planted, maybe).
+            before = start - 1
+            while before >= 0 and header[before] in " \t":
+                before -= 1
+            if before < 0 or header[before] == ";":
+                break
             start = header.find(needle, start + 1)
         if start < 0:
             return None
@@ -139,7 +174,9 @@ class Cookies:
         # Bound the length before int(): Python refuses to convert thousands of digits.
         if len(count) != 1 or not "1" < count <= str(MAX_CHUNKS):  # "²".isdigit() too
             return None
-        parts = dict(self._chunk_patterns[kind].findall(header))
+        parts: dict[str, str] = {}
+        for index, part in self._chunk_patterns[kind].findall(header):
+            parts.setdefault(index, part)  # the first of a name counts, as for the session
         try:
             rest = [parts[str(i)] for i in range(1, int(count))]
         except KeyError:
@@ -170,7 +207,7 @@ class Cookies:
         header = environ.get("HTTP_COOKIE") or ""
         name = self._small[(secure, mounted)][1]
         match = re.search(
-            r"(?:^|;)\s*" + re.escape(name) + r"=([A-Za-z0-9_-]{43})(?:;|\s|$)", header
+            r"(?:^|;)[ \t]*" + re.escape(name) + r"=([A-Za-z0-9_-]{43})[ \t]*(?:;|$)", header
         )
         return match.group(1) if match else None
 
@@ -194,7 +231,7 @@ class Cookies:
             return
         stripped = self._stripped.get(header)
         if stripped is None:
-            stripped = self._own.sub("", header).strip("; ")
+            stripped = self._without_own(header)
             if len(header) <= _MEMO_HEADER_MAX:
                 if len(self._stripped) >= _MEMO_SIZE:
                     self._stripped.clear()
@@ -204,24 +241,61 @@ class Cookies:
         else:
             del environ["HTTP_COOKIE"]
 
+    def _without_own(self, header: str) -> str:
+        """``header`` without the gate's cookies, cut at ``;`` and at ``,``.
+
+        The pieces around a removed cookie are joined by ``;`` if either side had
+        one (``a=1, <session>; b=2`` → ``a=1; b=2``), else by ``,``; everything
+        else is kept as sent.
+        """
+        if not self._any_own.search(header):
+            return header.strip("; ")
+        pieces = _SEPARATOR.split(header)  # cookie, separator, cookie, …, cookie
+        kept = [] if self._own.match(pieces[0]) else [pieces[0]]
+        joint = ""  # the separator owed before the next kept piece
+        for separator, piece in zip(pieces[1::2], pieces[2::2], strict=True):
+            joint = ";" if ";" in (joint, separator) else separator
+            if self._own.match(piece):
+                continue
+            if kept:
+                kept.append(joint)
+            kept.append(piece)
+            joint = ""
+        return "".join(kept).strip(" \t;,")
+
     # -- writing ---------------------------------------------------------------
 
-    def session_headers(self, environ: WSGIEnvironment, value: str) -> list[str]:
-        """``Set-Cookie`` values that store ``value``, in chunks when it is long."""
-        (name, _), secure, path = self._kind(environ)
-        max_age = self.config.session_lifetime
+    def session_pairs(self, environ: WSGIEnvironment, value: str) -> list[tuple[str, str]]:
+        """The (name, value) cookies that carry the session ``value`` for this request:
+        one, or chunks when it is long.
+
+        Raises :class:`~pwless_gate.errors.SessionTooLarge` for a value over
+        :data:`MAX_SESSION_COOKIE` (the stores refuse to make one).
+        """
+        name = self._kind(environ)[0][0]
         if len(value) <= CHUNK_SIZE:
-            return [cookie_header(name, value, max_age=max_age, secure=secure, path=path)]
+            return [(name, value)]
+        if len(value) > MAX_SESSION_COOKIE:
+            raise SessionTooLarge(len(value), MAX_SESSION_COOKIE)
         parts = [value[i : i + CHUNK_SIZE] for i in range(0, len(value), CHUNK_SIZE)]
-        if len(parts) > MAX_CHUNKS:
-            raise ValueError(f"session of {len(value)} bytes is too large for cookies")
         parts[0] = f"{len(parts)}~{parts[0]}"
+        return [(name if i == 0 else f"{name}_{i}", part) for i, part in enumerate(parts)]
+
+    def session_headers(self, environ: WSGIEnvironment, value: str) -> list[str]:
+        """``Set-Cookie`` values that store ``value``, in chunks when it is long.
+
+        Raises :class:`~pwless_gate.errors.SessionTooLarge` as :meth:`session_pairs`.
+        """
+        _, secure, path = self._kind(environ)
+        max_age = self.config.session_lifetime
         return [
-            cookie_header(
-                name if i == 0 else f"{name}_{i}", part, max_age=max_age, secure=secure, path=path
-            )
-            for i, part in enumerate(parts)
+            cookie_header(name, part, max_age=max_age, secure=secure, path=path)
+            for name, part in self.session_pairs(environ, value)
         ]
+
+    def session_path(self, environ: WSGIEnvironment) -> str:
+        """The ``Path`` of this request's session cookie: where the gate is mounted, or ``/``."""
+        return self._kind(environ)[2]
 
     def set_session(self, request: Request, response: Response, value: str) -> None:
         for header in self.session_headers(request.environ, value):

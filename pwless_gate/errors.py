@@ -104,6 +104,20 @@ class StoreUnavailable(PwlessGateError):
     """The shared store (Redis) could not be reached. The gate fails closed: 503."""
 
 
+class SessionTooLarge(PwlessGateError):
+    """A session does not fit in cookies: ``size`` characters, more than ``limit``.
+
+    Only the signed-cookie store meets it, when the id_token's claims (and the
+    tokens kept with an ``audience``) are too many for a cookie servers accept. A
+    configuration problem, not the person's: nothing is saved and no cookie set.
+    """
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"a session of {size} characters is over the {limit} cookies can hold")
+        self.size = size
+        self.limit = limit
+
+
 class Refused(PwlessGateError):
     """The gate refuses a request to one of its own pages (a bad form, a wrong browser…).
 

@@ -36,6 +36,7 @@ from .errors import (
     ClientAuthError,
     PwlessGateError,
     RateLimited,
+    SessionTooLarge,
     StoreUnavailable,
 )
 from .sessions import ACCESS_TOKEN_MARGIN, CachedSession, Session, SessionCache
@@ -236,7 +237,17 @@ class Renewer:
         return stored.session.access_token != entry.session.access_token
 
     def _write(self, value: str, session: Session, changes: dict[str, Any]) -> Renewal:
-        new_value = self._sessions.replace(value, dataclasses.replace(session, **changes))
+        try:
+            new_value = self._sessions.replace(value, dataclasses.replace(session, **changes))
+        except SessionTooLarge as exc:
+            # Longer tokens from a refresh no longer fit in the signed cookie: sign in again.
+            log.error(
+                "session ended: %s; use the SQLite or Redis store (PWLESS_GATE_STORE), "
+                "or fewer claims",
+                exc,
+            )
+            self._sessions.revoke(value)
+            return Renewal(None)
         if new_value is None:  # ended meanwhile (logout, sign out everywhere): stay ended
             return Renewal(None)
         fresh = self._sessions.lookup(new_value)

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from .answers import see_other
 from .auth0 import TokenSet
 from .deps import Deps
-from .errors import Refused, Throttled
+from .errors import Refused, SessionTooLarge, Throttled
 from .languages import N_
 from .request import GateRequest
 from .sessions import MAX_IP, Session, User, new_handle, new_session_id
@@ -62,7 +62,9 @@ class SignIn:
         """Check the verified claims against the transaction and the allow-list; start a
         session and redirect to where the person was going.
 
-        Raises :class:`Refused` (403) when the allow-list or the claims say no.
+        Raises :class:`Refused` (403) when the allow-list or the claims say no, and
+        :class:`SessionTooLarge` when the session does not fit in cookies (the
+        signed-cookie store with too many claims).
         """
         deps = self.deps
         ip = request.client_ip
@@ -91,10 +93,16 @@ class SignIn:
         if deps.hooks.on_login is not None:
             # Before anything is saved: a hook that raises leaves no session behind.
             deps.hooks.on_login(User.from_claims(claims, config.roles_claim), request.environ)
+        try:
+            value = deps.sessions.save(session)
+        except SessionTooLarge:
+            # Nothing kept, no cookie set, the old session untouched; answered 500.
+            deps.audit("login_failed", ip=ip, identifier=tx.identifier, reason="too_large")
+            raise
+        # Read as the app's paths read it: a cookie planted in another's value is not it.
         old = request.session_value
         if old:
             deps.sessions.revoke(old)
-        value = deps.sessions.save(session)
         deps.audit("login_succeeded", ip=ip, identifier=tx.identifier, reason=tx.connection)
         response = see_other(self._after(request, tx, str(claims["sub"])))
         deps.cookies.set_session(request, response, value)

@@ -10,7 +10,8 @@ from typing import Any
 
 
 def whoami(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-    """Answers with the user the gate put in the environ and the worker's pid.
+    """Answers with the user the gate put in the environ, the worker's pid and the
+    ``Cookie`` header the app is given.
 
     ``?sleep=0.2`` holds the worker that long, so concurrent requests spread.
     """
@@ -25,6 +26,7 @@ def whoami(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             "pid": os.getpid(),
             "path": environ.get("PATH_INFO"),
             "query": environ.get("QUERY_STRING"),
+            "cookie": environ.get("HTTP_COOKIE"),
         }
     ).encode()
     start_response(

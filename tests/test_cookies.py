@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pwless_gate import GateConfig
-from pwless_gate.cookies import CHUNK_SIZE, Cookies
+from pwless_gate.cookies import MAX_SESSION_COOKIE, Cookies
+from pwless_gate.errors import SessionTooLarge
 
 CONFIG = GateConfig(
     auth0_domain="http://127.0.0.1:9", client_id="c", client_secret="s", allowed_domains=("*",)
@@ -23,7 +24,20 @@ CONFIG = GateConfig(
         ("pwless_gate_session=", None),
         ("pwless_gate_sessionx=abc", None),
         ("", None),
+        ("a=1;\tpwless_gate_session=abc", "abc"),
+        ("a=1;  pwless_gate_session=abc", "abc"),
+        (" pwless_gate_session=abc", "abc"),
+        # Inside another cookie's value (a sibling subdomain can plant one): not a cookie.
+        ("tossed=x pwless_gate_session=planted; pwless_gate_session=real", "real"),
+        ("x pwless_gate_session=planted; pwless_gate_session=real", "real"),
+        ("tossed=x\tpwless_gate_session=planted", None),
+        ("a=1 pwless_gate_session=planted", None),
+        # Two Cookie lines joined with "," by the server: not a cookie of its own either.
+        ("a=1, pwless_gate_session=abc", None),
+        ("a=1,pwless_gate_session=abc", None),
+        ("a=1;\npwless_gate_session=abc", None),
     ],
+    ids=lambda value: repr(value),
 )
 def test_session_value_from_header(header: str, value: str | None) -> None:
     assert Cookies(CONFIG).session_from_environ({"HTTP_COOKIE": header}) == value
@@ -39,20 +53,71 @@ def test_https_reads_only_the_host_prefixed_cookie() -> None:
 
 def test_chunks_round_trip() -> None:
     cookies = Cookies(CONFIG)
-    value = "v" * (CHUNK_SIZE * 2 + 10)
+    value = "v" * MAX_SESSION_COOKIE
     headers = cookies.session_headers({}, value)
-    assert len(headers) == 3
+    assert len(headers) == 2
     assert all(len(h) < 4096 for h in headers)
     pairs = "; ".join(h.split(";")[0] for h in headers)
     assert cookies.session_from_environ({"HTTP_COOKIE": f"a=1; {pairs}; b=2"}) == value
-    missing = "; ".join(h.split(";")[0] for h in headers[:2])
-    assert cookies.session_from_environ({"HTTP_COOKIE": missing}) is None
+    assert cookies.session_from_environ({"HTTP_COOKIE": headers[0].split(";")[0]}) is None
+    # Written before the limit: three chunks are still read until they expire.
+    three = f"pwless_gate_session=3~{'a' * 10}; pwless_gate_session_1=b; pwless_gate_session_2=c"
+    assert cookies.session_from_environ({"HTTP_COOKIE": three}) == "a" * 10 + "bc"
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("pwless_gate_session=2~aa; pwless_gate_session_1=bb", "aabb"),
+        ("pwless_gate_session=2~aa;\tpwless_gate_session_1=bb", "aabb"),
+        # The first chunk of a name counts, as the first session cookie does.
+        ("pwless_gate_session=2~aa; pwless_gate_session_1=bb; pwless_gate_session_1=xx", "aabb"),
+        # A chunk inside another cookie's value, or after a ",", is not one.
+        ("pwless_gate_session=2~aa; tossed=x pwless_gate_session_1=xx", None),
+        ("pwless_gate_session=2~aa; a=1, pwless_gate_session_1=xx", None),
+        ("pwless_gate_session=2~aa; a=1;\npwless_gate_session_1=xx", None),
+        ("tossed=x pwless_gate_session=2~xx; pwless_gate_session_1=bb", None),
+    ],
+    ids=lambda value: repr(value),
+)
+def test_chunks_are_read_only_as_cookies_of_their_own(header: str, value: str | None) -> None:
+    assert Cookies(CONFIG).session_from_environ({"HTTP_COOKIE": header}) == value
+
+
+def test_a_session_over_the_limit_gets_no_cookies() -> None:
+    cookies = Cookies(CONFIG)
+    with pytest.raises(SessionTooLarge) as raised:
+        cookies.session_headers({}, "v" * (MAX_SESSION_COOKIE + 1))
+    assert (raised.value.size, raised.value.limit) == (MAX_SESSION_COOKIE + 1, MAX_SESSION_COOKIE)
+
+
+def test_the_longest_session_leaves_room_in_a_cookie_line_servers_take() -> None:
+    """gunicorn refuses a header line over 8190 bytes, nginx over 8 KB: the session's
+    cookies leave over 2000 bytes for the browser id, the language and the app's own."""
+    cookies = Cookies(CONFIG)
+    environ = {"wsgi.url_scheme": "https", "SCRIPT_NAME": "/a-long-mount-path"}
+    pairs = cookies.session_pairs(environ, "v" * MAX_SESSION_COOKIE)
+    line = "Cookie: " + "; ".join(f"{name}={value}" for name, value in pairs)
+    assert len(line) < 8190 - 2000
+
+
+def test_saved_form_handle_is_read_only_as_a_cookie_of_its_own() -> None:
+    cookies = Cookies(CONFIG)
+    handle = "h" * 43
+    for header, found in [
+        (f"a=1; pwless_gate_form={handle}", handle),
+        (f"a=1;\tpwless_gate_form={handle} ", handle),
+        (f"tossed=x pwless_gate_form={handle}", None),
+        (f"a=1, pwless_gate_form={handle}", None),
+        (f"a=1;\npwless_gate_form={handle}", None),
+        (f"pwless_gate_form={handle} x", None),
+    ]:
+        assert cookies.saved_form_in({"HTTP_COOKIE": header}, False, False) == found, header
 
 
 def test_clear_headers_delete_the_session_and_every_chunk_sent() -> None:
     cookies = Cookies(CONFIG)
-    value = "v" * (CHUNK_SIZE * 2 + 10)
-    pairs = "; ".join(h.split(";")[0] for h in cookies.session_headers({}, value))
+    pairs = "pwless_gate_session=3~a; pwless_gate_session_1=b; pwless_gate_session_2=c"
     cleared = cookies.clear_headers({"HTTP_COOKIE": f"a=1; {pairs}"})
     names = [h.split("=", 1)[0] for h in cleared]
     assert names == ["pwless_gate_session", "pwless_gate_session_1", "pwless_gate_session_2"]
@@ -73,7 +138,21 @@ def test_clear_headers_delete_the_session_and_every_chunk_sent() -> None:
         ("pwless_gate_session=s; pwless_gate_session_1=t; keep=1", "keep=1"),
         ("keep=1; __Host-pwless_gate_session=s", "keep=1"),
         ("mypwless_gate_session=keep", "mypwless_gate_session=keep"),
+        ("keep=1;\tpwless_gate_session=s", "keep=1"),
+        # Two Cookie lines joined with "," (gunicorn, Werkzeug's server): cut there too.
+        ("a=1,pwless_gate_session=s", "a=1"),
+        ("pwless_gate_session=s,a=1", "a=1"),
+        ("a=1, pwless_gate_session=s", "a=1"),
+        ("a=1, pwless_gate_session=s; b=2", "a=1; b=2"),
+        ("a=1; pwless_gate_session=s,b=2", "a=1;b=2"),
+        ("a=1,pwless_gate_session=2~s,pwless_gate_session_1=t,b=2", "a=1,b=2"),
+        ("pwless_gate_session=s, pwless_gate_browser=b", None),
+        ('k="x;y"; pwless_gate_session=s; z=1', 'k="x;y"; z=1'),
+        ("a=1,b=2; c=3", "a=1,b=2; c=3"),
+        # Text inside another cookie's value is that cookie's, not the gate's.
+        ("tossed=x pwless_gate_session=planted", "tossed=x pwless_gate_session=planted"),
     ],
+    ids=lambda value: repr(value),
 )
 def test_strip_own(header: str, left: str | None) -> None:
     cookies = Cookies(CONFIG)

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import secrets
 import sys
 import threading
 import time
 
 import pytest
 
+from pwless_gate.auth0 import Auth0Client
+from pwless_gate.cookies import MAX_SESSION_COOKIE
+from pwless_gate.errors import SessionTooLarge
+from pwless_gate.renew import Renewer
 from pwless_gate.sessions import (
     HANDLE,
     MAX_IP,
@@ -215,3 +220,40 @@ def test_the_cookie_store_cannot_list_or_end_sessions(clock: FakeClock) -> None:
         cache.sessions_of("email|abc")
     with pytest.raises(TypeError):
         cache.revoke_where("email|abc", lambda s: True)
+
+
+def test_the_cookie_store_refuses_a_record_too_large_for_cookies() -> None:
+    store = CookieStore([KEY])
+    fits = make_session(1000.0, groups=secrets.token_urlsafe(3000))
+    assert store.load(store.save(fits)) == fits
+    too_large = make_session(1000.0, groups=secrets.token_urlsafe(4800))
+    with pytest.raises(SessionTooLarge) as raised:
+        store.save(too_large)
+    assert raised.value.size > raised.value.limit == MAX_SESSION_COOKIE
+
+
+class _OutgrownStore(CookieStore):
+    """A cookie store in which a renewed record no longer fits (longer tokens, say)."""
+
+    def update(self, cookie_value: str, session: Session) -> str:
+        raise SessionTooLarge(MAX_SESSION_COOKIE + 1, MAX_SESSION_COOKIE)
+
+
+def test_a_renewal_that_outgrows_the_cookies_ends_the_session(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not a 500 on the app's paths: the person is asked to sign in again, and the log
+    says why."""
+    cache = SessionCache(_OutgrownStore([KEY]), ttl=60, clock=clock, idle_timeout=600)
+    value = cache.save(make_session(clock()))
+    entry = cache.lookup(value)
+    assert entry is not None
+    clock.advance(400)  # over half the idle allowance: "last seen" is written
+    auth0 = Auth0Client("http://127.0.0.1:9", "c", "s")  # not called: no token to refresh
+    renewer = Renewer(auth0=auth0, sessions=cache, clock=clock, idle_timeout=600)
+    with caplog.at_level("ERROR", logger="pwless_gate"):
+        renewal = renewer.renew(value, entry)
+    assert renewal.entry is None
+    assert not renewal.unavailable
+    assert len(cache) == 0
+    assert any("PWLESS_GATE_STORE" in r.getMessage() for r in caplog.records)

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 
 import itsdangerous
 
+from ..cookies import MAX_SESSION_COOKIE
+from ..errors import SessionTooLarge
 from ..sessions import Session
 
 SESSION_SALT = "pwless-gate.session"
@@ -41,7 +43,12 @@ class CookieStore:
         )
 
     def save(self, session: Session) -> str:
-        return str(self._serializer.dumps(session.to_record()))
+        """The signed record. Raises :class:`SessionTooLarge` when it would not fit in
+        cookies (too many claims for this store)."""
+        value = str(self._serializer.dumps(session.to_record()))
+        if len(value) > MAX_SESSION_COOKIE:
+            raise SessionTooLarge(len(value), MAX_SESSION_COOKIE)
+        return value
 
     def load(self, cookie_value: str) -> Session | None:
         try:

@@ -13,6 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from pwless_gate.testing import session_cookie
+
 from ..helpers import wrong_code
 from .browsing import Shot
 from .live import Site
@@ -165,3 +167,18 @@ def test_code_in_a_link_email_works_on_the_check_your_email_page(
     site.enter_code(page, site.message("kai@example.com").code or "", "Sign in with the code")
     expect(page.locator("#user")).to_have_text("kai@example.com")
     assert page.url == site.url("/reports")
+
+
+def test_a_session_planted_inside_another_cookie_is_not_read(site: Site, page: Page) -> None:
+    """A sibling subdomain can plant a cookie whose value reads ``x <session name>=…``;
+    Chromium sends it before the real session when its path is longer. The gate reads
+    the real one."""
+    mallory = session_cookie(site.gate, email="mallory@example.com")
+    site.sign_in(page, "victim@example.com", next="/reports")
+    page.context.add_cookies(
+        [{"name": "tossed", "value": f"x {mallory}", "url": site.url("/reports/")}]
+    )
+    page.goto(site.url("/reports/q3"))
+    expect(page.locator("#user")).to_have_text("victim@example.com")
+    page.goto(site.url("/"))
+    expect(page.locator("#user")).to_have_text("victim@example.com")

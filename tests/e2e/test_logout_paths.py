@@ -164,9 +164,9 @@ def test_without_a_session_a_logout_path_asks_for_a_sign_in_that_leads_home(
 def test_a_chunked_session_is_deleted_chunk_by_chunk(tenant: Any) -> None:
     with served(tenant, store="cookie") as (base, app, gate):  # only signed cookies are chunked
         cookie = session_cookie(
-            gate, email="cy@example.com", claims={"notes": secrets.token_urlsafe(6000)}
+            gate, email="cy@example.com", claims={"notes": secrets.token_urlsafe(3500)}
         )
-        assert "pwless_gate_session_2=" in cookie  # three cookies carry it
+        assert "pwless_gate_session_1=" in cookie  # two cookies carry it
         headers = {"Cookie": cookie}
         assert requests.get(base + "/", headers=headers, timeout=TIMEOUT).status_code == 200
         answer = requests.post(
@@ -177,7 +177,6 @@ def test_a_chunked_session_is_deleted_chunk_by_chunk(tenant: Any) -> None:
         assert sorted(d.split("=", 1)[0] for d in deleted) == [
             "pwless_gate_session",
             "pwless_gate_session_1",
-            "pwless_gate_session_2",
         ]
         assert all(is_deleted(d) for d in deleted)
         assert app.calls[-1] == ("/logout", "cy@example.com")
