@@ -30,7 +30,7 @@ from typing import Any, TypeGuard
 
 import jwt
 
-from .errors import Auth0Unavailable, TokenError
+from .errors import Auth0Unavailable, PwlessGateError, TokenError
 
 ALGORITHM = "RS256"
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat")
@@ -66,9 +66,19 @@ class JwksCache:
         not publish, :class:`~pwless_gate.errors.Auth0Unavailable` when the keys cannot
         be fetched (and, without another try, for :data:`RETRY_FAILED_FETCH` seconds
         after a fetch failed: tokens with unknown ``kid`` values arriving while the
-        tenant is down must not each wait out a timeout)."""
+        tenant is down must not each wait out a timeout).
+
+        A known key is read without waiting: the keys are replaced whole, never
+        changed in place, and a fetch holds only its own lock. Any failed fetch
+        counts (no answer, a 5xx, a 429 or another refusal, no usable key), so a
+        stream of made-up ``kid`` values costs the tenant one fetch per
+        :data:`RETRY_FAILED_FETCH` seconds at most, whatever it answers.
+        """
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
         with self._lock:
-            key = self._keys.get(kid)
+            key = self._keys.get(kid)  # fetched by another thread while this one waited
             if key is not None:
                 return key
             now = self._clock()
@@ -83,13 +93,24 @@ class JwksCache:
             if recently:
                 raise TokenError(f"unknown kid {kid!r}")
             try:
-                self._keys = _parse_jwks(self._fetch())
-            except Auth0Unavailable:
+                keys = _parse_jwks(self._fetch())
+            except PwlessGateError as exc:
                 self._failed_at = now
-                raise
+                if isinstance(exc, Auth0Unavailable):
+                    raise
+                raise Auth0Unavailable(
+                    f"the tenant's signing keys could not be fetched: {exc}", status_code=503
+                ) from exc
+            if not keys:
+                # Keep the keys known so far: an empty or unusable set is a failure.
+                self._failed_at = now
+                raise Auth0Unavailable(
+                    "the tenant's JWKS holds no usable RS256 signing key", status_code=503
+                )
+            self._keys = keys
             self._failed_at = None
             self._fetched_at = now
-            key = self._keys.get(kid)
+            key = keys.get(kid)
         if key is None:
             raise TokenError(f"unknown kid {kid!r}")
         return key

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from pwless_gate import Auth0Unavailable, TokenError
+from pwless_gate.errors import Auth0Error, RateLimited
 from pwless_gate.idtokens import RETRY_FAILED_FETCH, TokenVerifier
 
 ISSUER = "https://tenant.example/"
@@ -199,6 +201,82 @@ def test_a_failed_key_fetch_is_not_retried_at_once(keys: Keys) -> None:
     now[0] += 1  # the tenant is back
     assert verifier.verify(token)["sub"] == "email|abc"
     assert len(attempts) == 3
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        RateLimited(429, "too_many_requests", "Too many requests.", retry_after=30),
+        Auth0Error(404, "not_found", "Not Found"),
+        Auth0Unavailable("the JWKS answered a list, not an object"),
+        {"keys": []},
+        {"keys": [{"kty": "EC", "kid": "x"}]},
+    ],
+    ids=["429", "404", "garbage", "no keys", "no usable key"],
+)
+def test_every_failed_key_fetch_waits_before_the_next(keys: Keys, refusal: Any) -> None:
+    """Made-up ``kid`` values cost the tenant one fetch per RETRY_FAILED_FETCH seconds
+    whatever it answers: a 429 or another refusal, or a key set with no usable key
+    (which does not replace the keys known so far)."""
+    now = [float(NOW)]
+    attempts = []
+    answers = iter([{"keys": list(keys.published)}])
+
+    def fetch() -> dict[str, Any]:
+        attempts.append(now[0])
+        answer = next(answers, refusal)
+        if isinstance(answer, Exception):
+            raise answer
+        return dict(answer)
+
+    verifier = TokenVerifier(
+        issuer=ISSUER, client_id=CLIENT, fetch_jwks=fetch, clock=lambda: now[0], min_refresh=30
+    )
+    assert verifier.verify(keys.sign(claims()))["sub"] == "email|abc"
+    now[0] += 31  # a new kid may be fetched for
+    forged = Keys(kid="k-made-up")
+    for _ in range(20):
+        with pytest.raises(Auth0Unavailable) as caught:
+            verifier.verify(forged.sign(claims()))
+        assert caught.value.status_code in (502, 503)
+    assert len(attempts) == 2
+    assert verifier.verify(keys.sign(claims()))["sub"] == "email|abc"  # still known
+
+
+def test_a_known_key_does_not_wait_for_a_fetch(keys: Keys) -> None:
+    """A fetch for an unknown ``kid`` waiting on a slow tenant holds up no token whose
+    key is known."""
+    started, release = threading.Event(), threading.Event()
+    calls = [0]
+
+    def fetch() -> dict[str, Any]:
+        calls[0] += 1
+        if calls[0] > 1:
+            started.set()
+            release.wait(10)
+        return {"keys": list(keys.published)}
+
+    now = [float(NOW)]
+    verifier = TokenVerifier(
+        issuer=ISSUER, client_id=CLIENT, fetch_jwks=fetch, clock=lambda: now[0], min_refresh=30
+    )
+    assert verifier.verify(keys.sign(claims()))
+    now[0] += 31
+    unknown = Keys("k2").sign(claims())
+
+    def ask_unknown() -> None:
+        with pytest.raises(TokenError):
+            verifier.verify(unknown)
+
+    slow = threading.Thread(target=ask_unknown)
+    slow.start()
+    try:
+        assert started.wait(10)
+        assert verifier.verify(keys.sign(claims()))["sub"] == "email|abc"  # not blocked
+        assert slow.is_alive()  # the fetch is still waiting
+    finally:
+        release.set()
+        slow.join(10)
 
 
 def test_real_time_default_clock(keys: Keys) -> None:
