@@ -212,22 +212,37 @@ class Languages:
             self._primary.setdefault(tag.split("-")[0].lower(), tag)
         self.translators = {tag: Translator(tag, _load(tag, override_dir)) for tag in self.tags}
 
-    def choose(self, chosen: str | None, accepted: Iterable[str]) -> str:
+    def choose(self, chosen: str | None, accepted: Iterable[tuple[str, float]]) -> str:
         """The language of a request: ``chosen`` (the cookie) when configured, else the
-        first of ``accepted`` (``Accept-Language`` values, best first) that matches a
-        configured tag exactly or by its primary language, else :attr:`default`."""
+        first of ``accepted`` (``Accept-Language`` values and their quality, best first)
+        that matches a configured tag exactly or by its primary language, else
+        :attr:`default`.
+
+        A quality of 0 means "not this one" (RFC 9110): that language, and every tag
+        under it (``ar;q=0`` refuses ``ar-EG``), is never chosen, not even as the
+        fallback when another configured one is left; ``*`` stands for any configured
+        language not refused.
+        """
         if chosen and len(chosen) <= _MAX_CHOICE:
             tag = self._lower.get(chosen.lower())
             if tag is not None:
                 return tag
-        for value in accepted:
-            wanted = value.strip().replace("_", "-").lower()
-            if wanted in self._lower:
-                return self._lower[wanted]
-            primary = self._primary.get(wanted.split("-")[0])
-            if primary is not None:
-                return primary
-        return self.default
+        wanted = [(value.strip().replace("_", "-").lower(), quality) for value, quality in accepted]
+        refused = tuple(value for value, quality in wanted if quality <= 0)
+
+        def allowed(tag: str) -> bool:
+            lower = tag.lower()
+            return not any(lower == r or lower.startswith(r + "-") for r in refused)
+
+        for value, quality in wanted:
+            if quality <= 0:
+                continue
+            if value == "*":
+                break
+            match = self._lower.get(value) or self._primary.get(value.split("-")[0])
+            if match is not None and allowed(match):
+                return match
+        return next((tag for tag in self.tags if allowed(tag)), self.default)
 
     def translator(self, tag: str) -> Translator:
         return self.translators.get(tag) or self.translators[self.default]

@@ -172,7 +172,7 @@ class GateRequest(Request):
             return "en"
         chosen = self.deps.cookies.language(self)
         try:
-            accepted = [value for value, _ in self.accept_languages]
+            accepted = list(self.accept_languages)
         except ValueError:
             accepted = []
         return languages.choose(chosen, accepted)

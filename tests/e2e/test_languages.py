@@ -81,6 +81,13 @@ def test_the_sign_in_page_in_each_shipped_language(harness: Harness, tag: str) -
         ("*", "en"),
         ("", "en"),
         ("\x00;;q=x", "en"),
+        # q=0 refuses a language (RFC 9110), and every tag under it.
+        ("*, ar;q=0", "en"),
+        ("ja;q=0", "en"),
+        ("ar;q=0, ar-EG", "en"),
+        ("en;q=0, *", "de"),
+        ("en;q=0, fr;q=0.3", "fr"),
+        ("en;q=0", "de"),
     ],
 )
 def test_accept_language_picks_the_best_configured_language(
@@ -102,6 +109,7 @@ def test_only_the_configured_languages_and_the_first_is_the_fallback(
     assert lang("fr") == "fr"
     assert lang("ja") == "de"
     assert lang("en") == "de"
+    assert lang("de;q=0") == "fr"  # the fallback is not a language the reader refused
     page = harness.client.get("/_gate/login").get_data(as_text=True)
     assert re.findall(r'<option value="([^"]+)"', page) == ["de", "fr"]
 
