@@ -114,8 +114,8 @@ class GateRequest(Request):
             )
             raise Refused(
                 400,
-                "Address not configured",
-                "This site's address is not configured. Please tell the administrator.",
+                N_("Address not configured"),
+                N_("This site's address is not configured. Please tell the administrator."),
             )
         return config.proxies.origin(self.environ)
 
@@ -225,8 +225,8 @@ class GateRequest(Request):
         if self.browser_id is None:
             raise Refused(
                 403,
-                "Cookies needed",
-                "Signing in needs cookies. Allow cookies for this site and start again.",
+                N_("Cookies needed"),
+                N_("Signing in needs cookies. Allow cookies for this site and start again."),
             )
         if not self.deps.csrf.check(self.browser_id, self.form.get("csrf_token")):
             raise Refused(

@@ -301,3 +301,29 @@ def test_dates_and_durations_through_babel(tag: str, when: str, duration: str) -
     assert translator.minute(1772633100) == when
     assert translator.duration(100) == duration
     assert translator.duration(45).startswith("45")
+
+
+def test_refusals_before_a_sign_in_are_translated(make_harness: Callable[..., Harness]) -> None:
+    """A form sent without the browser's cookie, and a link asked for on a host the
+    gate cannot build links for: both explained in the page's language."""
+    harness = make_harness(methods=("email-code", "email-link"))
+    german = {"Accept-Language": "de"}
+    page = harness.client.get("/_gate/login", headers=german).get_data(as_text=True)
+    harness.client.delete_cookie("pwless_gate_browser")
+    refused = harness.client.post(
+        "/_gate/login",
+        data={"csrf_token": hidden(page, "csrf_token"), "email": "ada@example.com"},
+        headers=german,
+    )
+    assert refused.status_code == 403
+    assert h1(refused.get_data(as_text=True)) == "Cookies erforderlich"
+
+    away = {**german, "Host": "tools.example.com"}
+    page = harness.client.get("/_gate/login", headers=away).get_data(as_text=True)
+    link = harness.client.post(
+        "/_gate/login",
+        data={"csrf_token": hidden(page, "csrf_token"), "email": "ada@example.com", "send": "link"},
+        headers=away,
+    )
+    assert link.status_code == 400
+    assert h1(link.get_data(as_text=True)) == "Adresse nicht eingerichtet"
