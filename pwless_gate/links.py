@@ -46,12 +46,18 @@ class LinkViews:
         except TransactionError as exc:
             return self.r.bad_transaction(request, exc, link=True)
         error = args.get("error")
+        description = args.get("error_description", "")[:500]
         if error == "too_many_attempts":
             # Brute-force or suspicious-IP protection: the table's answers, as for codes.
-            blocked = auth0_error(429, error, args.get("error_description", ""))
+            blocked = auth0_error(429, error, description)
             return self.r.error(request, blocked, tx.identifier, tx.next)
+        if error == "access_denied" or (error and "blocked" in description.lower()):
+            # An Action's refusal, or a blocked user: the person may not sign in, as the
+            # code flow says it (a new link would fail the same way).
+            denied = auth0_error(403, "access_denied", description)
+            return self.r.error(request, denied, tx.identifier, tx.next)
         if error:
-            return self._link_refused(request, tx, args.get("error_description", ""))
+            return self._link_refused(request, tx, description)
         code = args.get("code", "")
         if not code or len(code) > 512:
             return self.r.fail(

@@ -7,7 +7,7 @@ and with a 60-second one (Auth0 does not publish its own).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -246,4 +246,29 @@ def test_without_the_tenant_flag_a_link_ends_on_the_tenants_error_page(clock: Fa
     assert answer.headers["Content-Type"].startswith("text/html")
     assert "same device and browser" in answer.text
     assert recording.calls == []
+    assert harness.client.get_cookie("pwless_gate_session") is None
+
+
+def test_a_blocked_user_or_an_actions_refusal_is_not_called_a_used_link(
+    harness: Harness,
+) -> None:
+    """A link for a blocked user comes back with ``error=unauthorized`` ("user is
+    blocked"), an Action's refusal with ``error=access_denied``: both say the person
+    may not sign in (403), as the code flow does; asking for a new link would not help."""
+    start_link(harness, "blocked@example.com")
+    harness.tenant.app.block_user("blocked@example.com")
+    landing = harness.follow_link(harness.tenant.last_message().link)
+    assert parse_qs(urlsplit(landing).query)["error"] == ["unauthorized"]
+    page = harness.client.get(landing)
+    assert page.status_code == 403
+    assert "This account may not sign in here." in page.get_data(as_text=True)
+
+    start_link(harness, "ok@example.com")
+    state = parse_qs(urlsplit(harness.tenant.last_message().link).query)["state"][0]
+    query = urlencode(
+        {"error": "access_denied", "error_description": "Access restricted", "state": state}
+    )
+    page = harness.client.get(f"/_gate/callback?{query}")
+    assert page.status_code == 403
+    assert "This account may not sign in here." in page.get_data(as_text=True)
     assert harness.client.get_cookie("pwless_gate_session") is None
