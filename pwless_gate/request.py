@@ -19,7 +19,7 @@ from werkzeug.wrappers import Request
 from werkzeug.wsgi import get_input_stream
 
 from .csrf import origin_allowed
-from .decide import wants_json
+from .decide import is_navigation, wants_json
 from .errors import Auth0Unavailable, Refused
 from .languages import N_
 from .proxies import is_loopback
@@ -159,8 +159,15 @@ class GateRequest(Request):
 
     @cached_property
     def api(self) -> bool:
-        """An API client (answered with JSON) rather than a browser."""
-        return wants_json(self.environ)
+        """An API client (answered with JSON) rather than a browser: it asks for JSON, or
+        it sends credentials in ``Authorization`` (an app token, a machine's bearer
+        token) and is not a browser's navigation (curl's ``Accept: */*``)."""
+        environ = self.environ
+        if wants_json(environ):
+            return True
+        return bool(environ.get("HTTP_AUTHORIZATION")) and not is_navigation(
+            str(environ.get("REQUEST_METHOD") or "GET"), environ
+        )
 
     @cached_property
     def language(self) -> str:

@@ -623,3 +623,29 @@ def test_auth_asks_the_authorize_hook_about_the_original_request(
         # The app's own paths answer alike.
         assert status(ada, base + "/private/notes") == 403
         assert status(ada, base + "/reports") == 200
+
+
+def test_a_machine_is_answered_in_json_when_the_tenants_keys_are_unavailable(
+    tenant: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    """curl (``Accept: */*``) with a bearer token gets JSON, whatever goes wrong: a 503
+    when the tenant's keys cannot be fetched, on the app's paths and on ``/auth``."""
+    settings = {"audience": AUDIENCE, "allowed_clients": (ROBOT,), "trusted_proxies": "uri=1"}
+    with served(tenant, clock, tmp_path, **settings) as (base, app):
+        token = machine_token(tenant)
+        tenant.app.add_fault("/.well-known/jwks.json", "500", times=0)
+        try:
+            headers = {
+                "Authorization": f"Bearer {token}",
+                "Accept": "*/*",
+                "X-Original-URI": "/reports",  # for /_gate/auth
+            }
+            for path in ("/reports", "/_gate/auth"):
+                answer = requests.get(base + path, headers=headers, timeout=TIMEOUT)
+                assert answer.status_code == 503, (path, answer.text)
+                assert answer.headers["Content-Type"] == "application/json", path
+                assert answer.json()["error"] == "Sign-in is unavailable"
+                assert "Retry-After" in answer.headers
+        finally:
+            tenant.app.clear_faults()
+        assert app.calls == []
