@@ -185,6 +185,27 @@ def test_a_file_removed_or_replaced_under_the_gate_is_an_outage(
         store.save(make_session(clock()))
 
 
+def test_a_file_damaged_then_repaired_is_served_again_without_a_restart(
+    path: Path, clock: FakeClock
+) -> None:
+    """A connection that met an unreadable file keeps failing after the file is whole
+    again: the gate opens a new one after any error, so a worker recovers by itself."""
+    store = open_store(path, clock)
+    value = store.save(make_session(clock()))
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    header = path.read_bytes()[:100]
+    with path.open("r+b") as file:
+        file.write(b"\0" * 100)
+    with pytest.raises(StoreUnavailable) as caught:
+        store.load(value)
+    assert str(caught.value) == f"SQLite at {path}: DatabaseError (file is not a database)"
+    with path.open("r+b") as file:
+        file.write(header)
+    assert store.load(value) is not None
+    assert store.save(make_session(clock()))
+
+
 def test_a_locked_database_is_unavailable_not_a_hang(path: Path, clock: FakeClock) -> None:
     store = SQLiteStore(SQLiteDatabase(str(path), clock=clock, busy_timeout=0.1), clock=clock)
     holder = sqlite3.connect(path, isolation_level=None)

@@ -221,7 +221,17 @@ class SQLiteDatabase:
 
     def unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
         """The error to raise for ``exc``: the file, the error class and SQLite's own words
-        (``database is locked``, ``database or disk is full``, ``file is not a database``)."""
+        (``database is locked``, ``database or disk is full``, ``file is not a database``).
+
+        This thread's connection is closed and the next call opens a new one: a
+        connection that met a damaged or unreadable file keeps failing after the file
+        is whole again, so without this a worker would answer 503 until restarted.
+        """
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            self._local.conn = None
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
         return StoreUnavailable(f"{self.location}: {_describe(exc)}")
 
     def wrote(self) -> None:
