@@ -7,6 +7,7 @@ them.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigError
@@ -27,6 +28,14 @@ def open_server_side(
     if config.sqlite_path is not None:
         from .sqlite import SQLiteDatabase
 
+        if not os.path.isfile(config.sqlite_path):
+            # Never a new, empty store: "ended 0 sessions" there would hide that the
+            # gate's own file is elsewhere (another working directory, another setting).
+            raise ConfigError(
+                config.store_setting,
+                f"no SQLite file at {config.sqlite_path}: the gate keeps its state elsewhere "
+                "or has not started yet; run this where the gate runs, with its settings",
+            )
         return "sqlite", SQLiteDatabase(config.sqlite_path, setting=config.store_setting)
     if config.redis_url is not None:
         from .redis import connect

@@ -378,6 +378,25 @@ def test_operators_get_a_clear_no_from_the_cookie_store(gate_env: dict[str, str]
         assert "cannot be listed or ended" in line
 
 
+def test_operators_commands_never_make_a_new_empty_store(
+    gate_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Run from the wrong directory, or with a mistyped path, the commands say so: a new
+    empty file there would answer "ended 0 sessions" while the gate's go on."""
+    elsewhere = tmp_path / "not-here"
+    for env in (
+        {**gate_env, "PWLESS_GATE_STORE": f"sqlite://{elsewhere}/gate.sqlite3"},
+        {k: v for k, v in gate_env.items() if k != "PWLESS_GATE_STORE"}
+        | {"PWLESS_GATE_STATE_DIR": str(elsewhere)},
+    ):
+        for command in (("sessions", "revoke", "--all"), ("sessions", "list"), ("tokens", "list")):
+            result = pwless_gate(env, *command)
+            assert result.returncode == 2, (command, result.stdout)
+            [line] = result.stderr.strip().splitlines()
+            assert "no SQLite file at " in line, line
+        assert not elsewhere.exists()
+
+
 def test_revoke_needs_a_user_or_all(gate_env: dict[str, str]) -> None:
     result = pwless_gate(gate_env, "sessions", "revoke")
     assert result.returncode == 2
