@@ -10,6 +10,7 @@ reach the tenant; ``max_age`` is reported, not checked.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,11 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 from .config import GateConfig
 from .identity import InvalidIdentifier, normalise_email, normalise_phone
+from .public_paths import is_normal
 from .rules import MACHINE, Rule, RuleSet, Verdict, request_host, verdict
+
+#: An HTTP method: a token (RFC 9110), such as ``GET`` or ``PROPFIND``.
+_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}")
 
 #: ``explain``'s exit statuses.
 EXIT_STATUS = {"allowed": 0, "refused": 1, "sign-in needed": 2}
@@ -101,7 +106,15 @@ def run_explain(
     if roles and config.roles_claim is None:
         print("pwless-gate: --role needs PWLESS_GATE_ROLES_CLAIM to be set", file=err)
         return 2
-    parts = urlsplit(url)
+    if not _METHOD.fullmatch(method):
+        print(f"pwless-gate: {method!r} is not an HTTP method", file=err)
+        return 2
+    try:
+        parts = urlsplit(url)
+        host = request_host(parts.netloc or (config.public_host or ""))
+    except ValueError as exc:
+        print(f"pwless-gate: {url!r} is not a URL: {exc}", file=err)
+        return 2
     raw_path = parts.path or "/"
     if not raw_path.startswith("/"):
         print(f"pwless-gate: {url!r} is not a URL or a path starting with /", file=err)
@@ -111,9 +124,9 @@ def run_explain(
     mount = config.public_path
     if mount and (path == mount or path.startswith(mount + "/")):
         path = path[len(mount) :] or "/"
-    host = request_host(parts.netloc or (config.public_host or ""))
     method = method.upper()
-    if path == config.prefix or path.startswith(config.prefix + "/"):
+    plain = "%" not in path and is_normal(path)
+    if plain and (path == config.prefix or path.startswith(config.prefix + "/")):
         print(f"{config.prefix}: the gate's own pages", file=out)
         print("allowed: sign-in pages are open to everyone", file=out)
         return 0

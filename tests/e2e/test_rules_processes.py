@@ -141,6 +141,41 @@ def test_explain_says_which_rule_decides(
 
 
 @pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["GET", "http://[::1/admin"], "is not a URL"),
+        (["GET", "http://[zz]/admin"], "is not a URL"),
+        (["G ET", "/admin"], "is not an HTTP method"),
+        (["GET", "admin"], "is not a URL or a path starting with /"),
+    ],
+    ids=["unclosed-ipv6", "bad-ipv6", "method-with-space", "relative"],
+)
+def test_explain_refuses_what_it_cannot_read_in_one_line(
+    tmp_path: Path, args: list[str], problem: str
+) -> None:
+    """Exit 2 with one line: never a traceback, never 1 (which means "refused")."""
+    path = tmp_path / "rules.toml"
+    path.write_text(EXAMPLE)
+    result = run(["explain", *args], {**ENV, "PWLESS_GATE_RULES_FILE": str(path)}, tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("pwless-gate: ") and problem in line
+
+
+def test_explain_judges_a_path_through_the_prefix_as_what_it_leads_to(tmp_path: Path) -> None:
+    """``/_gate/../admin`` is not one of the gate's pages: the rule for /admin decides."""
+    path = tmp_path / "rules.toml"
+    path.write_text(EXAMPLE)
+    env = {**ENV, "PWLESS_GATE_RULES_FILE": str(path)}
+    plain = run(["explain", "GET", "/_gate/login"], env, tmp_path)
+    assert plain.returncode == 0
+    assert "the gate's own pages" in plain.stdout
+    crafted = run(["explain", "--user", "ada@example.com", "GET", "/_gate/../admin"], env, tmp_path)
+    assert "the gate's own pages" not in crafted.stdout
+    assert crafted.returncode == 1, crafted.stdout
+
+
+@pytest.mark.parametrize(
     ("user", "path", "status", "said"),
     [
         ("robot@clients", "/feeds/x", 0, "robot@clients may enter"),
