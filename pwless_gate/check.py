@@ -20,6 +20,7 @@ setting (and the host when there is one).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TextIO
@@ -144,6 +145,7 @@ class Checkup:
         """Open (creating or upgrading) the file, as the gate will at start-up."""
         from .stores.sqlite import SQLiteDatabase
 
+        existed = os.path.isfile(path)
         try:
             database = SQLiteDatabase(path, setting=self.config.store_setting)
         except ConfigError as exc:
@@ -151,7 +153,9 @@ class Checkup:
             return
         default = " (the default; PWLESS_GATE_STORE chooses another)"
         default = default if self.config.store_is_default else ""
-        self.say("store", f"{database.location} (schema v{database.version}){default}")
+        # Said, so that a check run elsewhere than the gate does not pass unnoticed.
+        new = "" if existed else ", a new empty file made now: the gate had none here"
+        self.say("store", f"{database.location} (schema v{database.version}{new}){default}")
 
     def app(self, spec: str | None) -> None:
         if spec is None:

@@ -278,7 +278,8 @@ def test_check_says_what_it_found(tenant: Any, redis_url: str, store: str, tmp_p
         assert found(result, "store") == "cookie (stateless)"
     else:
         assert found(result, "store") == (
-            f"SQLite at {tmp_path / 'pwless-gate.sqlite3'} (schema v{SCHEMA_VERSION})"
+            f"SQLite at {tmp_path / 'pwless-gate.sqlite3'} (schema v{SCHEMA_VERSION}, a new "
+            "empty file made now: the gate had none here)"
             " (the default; PWLESS_GATE_STORE chooses another)"
         )
     assert found(result, "app") == "tests.apps:whoami is function tests.apps.whoami"
@@ -340,7 +341,12 @@ def test_check_opens_the_sqlite_file_and_names_its_schema(tenant: Any, tmp_path:
     env = {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": tenant.url}
     result = run(["check"], {**env, "PWLESS_GATE_STORE": f"sqlite://{path}"})
     assert result.returncode == 0, result.stderr
-    assert found(result, "store") == f"SQLite at {path} (schema v{SCHEMA_VERSION})"
+    assert found(result, "store") == (
+        f"SQLite at {path} (schema v{SCHEMA_VERSION}, a new empty file made now: "
+        "the gate had none here)"
+    )
+    again = run(["check"], {**env, "PWLESS_GATE_STORE": f"sqlite://{path}"})
+    assert found(again, "store") == f"SQLite at {path} (schema v{SCHEMA_VERSION})"
     path.write_bytes(b"not a database, " * 512)
     result = run(["check"], {**env, "PWLESS_GATE_STORE": f"sqlite://{path}"})
     assert result.returncode == 1
