@@ -159,7 +159,8 @@ def test_explain_refuses_what_it_cannot_read_in_one_line(
     result = run(["explain", *args], {**ENV, "PWLESS_GATE_RULES_FILE": str(path)}, tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     [line] = result.stderr.strip().splitlines()
-    assert line.startswith("pwless-gate: ") and problem in line
+    assert line.startswith("pwless-gate: ")
+    assert problem in line
 
 
 def test_explain_judges_a_path_through_the_prefix_as_what_it_leads_to(tmp_path: Path) -> None:
