@@ -9,7 +9,9 @@ session gets:
 - ``Cache-Control: private``: the app's own directives are kept (``max-age``,
   ``no-cache``, ``no-store``, ``must-revalidate``…) except ``public`` and
   ``s-maxage``, which speak to shared caches, and a ``private="field"`` that
-  would leave the rest of the response shareable;
+  would leave the rest of the response shareable; the headers meant for CDNs
+  alone (``CDN-Cache-Control``, ``Surrogate-Control``…), which a CDN obeys
+  before ``Cache-Control``, are dropped;
 - ``Vary: Cookie``, merged into any ``Vary`` the app set (``Vary: *`` already
   forbids reuse and is left alone);
 - ``Cache-Control: no-store`` as well when the gate adds a ``Set-Cookie``
@@ -35,7 +37,15 @@ if TYPE_CHECKING:
 
 #: What the fast path appends when the app sent neither header.
 _PRIVATE = [("Cache-Control", "private"), ("Vary", "Cookie")]
-_NAMES = frozenset(("cache-control", "vary"))
+#: Headers that speak to CDNs alone and take precedence over ``Cache-Control`` there
+#: (RFC 9213 ``CDN-Cache-Control``, Cloudflare's, Fastly's and Varnish's
+#: ``Surrogate-Control``, Akamai's ``Edge-Control``): dropped, as ``public`` is.
+_SHARED_ONLY = frozenset(
+    ("cdn-cache-control", "cloudflare-cdn-cache-control", "surrogate-control", "edge-control")
+)
+_NAMES = frozenset(("cache-control", "vary")) | _SHARED_ONLY
+#: The lengths of those names: most headers are passed over without ``lower()``.
+_NAME_SIZES = frozenset(len(name) for name in _NAMES)
 #: ``Cache-Control`` directives dropped: those for shared caches, and ``private``
 #: (qualified or not), which is put back bare.
 _DROPPED = frozenset(("public", "s-maxage", "private"))
@@ -55,9 +65,8 @@ def private(start_response: StartResponse) -> StartResponse:
         status: str, headers: list[tuple[str, str]], exc_info: Any = None
     ) -> Callable[[bytes], object]:
         for name, _value in headers:
-            # Only names of these two lengths can match; most headers skip lower().
-            size = len(name)
-            if (size == 13 or size == 4) and name.lower() in _NAMES:
+            # Only names of these lengths can match; most headers skip lower().
+            if len(name) in _NAME_SIZES and name.lower() in _NAMES:
                 return start_response(status, private_headers(headers), exc_info)
         return start_response(status, headers + _PRIVATE, exc_info)
 
@@ -94,7 +103,7 @@ def private_headers(
             directives += _items(value)
         elif lowered == "vary":
             varies.append((name, value))
-        else:
+        elif lowered not in _SHARED_ONLY:
             kept.append((name, value))
     dropped = _DROPPED_NO_STORE if no_store else _DROPPED
     control = ["private", "no-store"] if no_store else ["private"]

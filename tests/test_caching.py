@@ -70,6 +70,22 @@ CASES = [
         id="vary-star-left-alone",
     ),
     pytest.param(
+        [
+            TYPE,
+            ("CDN-Cache-Control", "max-age=600"),
+            ("Surrogate-Control", "max-age=600"),
+            ("Cloudflare-CDN-Cache-Control", "max-age=60"),
+            ("Edge-Control", "cache-maxage=600s"),
+        ],
+        [TYPE, ("Cache-Control", "private"), ("Vary", "Cookie")],
+        id="cdn-only-headers-dropped",
+    ),
+    pytest.param(
+        [("cdn-cache-control", "public, max-age=600"), ("Cache-Control", "max-age=5")],
+        [("Cache-Control", "private, max-age=5"), ("Vary", "Cookie")],
+        id="cdn-header-dropped-any-case",
+    ),
+    pytest.param(
         [("Cache-Control", " , max-age=1 ,"), ("Vary", "")],
         [("Cache-Control", "private, max-age=1"), ("Vary", "Cookie")],
         id="empty-members-dropped",
@@ -115,6 +131,8 @@ class Recorder:
     [
         pytest.param([TYPE], id="fast-path"),
         pytest.param([TYPE, ("CACHE-control", "public")], id="rewritten"),
+        pytest.param([TYPE, ("Surrogate-Control", "max-age=600")], id="cdn-only"),
+        pytest.param([("cloudflare-cdn-cache-control", "max-age=60")], id="cdn-only-lower"),
     ],
 )
 def test_the_wrapper_leaves_the_apps_list_alone(app: Headers) -> None:
@@ -124,6 +142,7 @@ def test_the_wrapper_leaves_the_apps_list_alone(app: Headers) -> None:
     assert given == app
     assert server.status == "200 OK"
     assert server.headers == private_headers(app)
+    assert not any("surrogate" in n.lower() or "cdn" in n.lower() for n, _ in server.headers)
 
 
 def test_setting_cookies_appends_them_after_the_private_headers() -> None:
