@@ -51,6 +51,7 @@ HEADERS = {
 }
 _PART = re.compile(r"^\s*(for|proto|host|port|prefix|uri)\s*=\s*(\d{1,2})\s*$")
 _PORT = re.compile(r"^[0-9]{1,5}$")
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 #: An absolute path of non-empty segments of URL path characters and escapes.
 _CLEAN_PATH = re.compile(r"(?:/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})+)+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -160,8 +161,15 @@ class ProxyTrust:
         return host
 
     def origin(self, environ: Environ) -> str:
-        """``scheme://host[:port]`` as the browser sees the gate."""
-        return f"{self.scheme(environ)}://{self.host(environ)}"
+        """``scheme://host[:port]`` as the browser sees the gate, and writes it in
+        ``Origin``: without the scheme's default port, which a proxy may name
+        (``X-Forwarded-Port: 443``, ``X-Forwarded-Host: tools.example:443``)."""
+        scheme = self.scheme(environ)
+        host = self.host(environ)
+        default = _DEFAULT_PORTS.get(scheme)
+        if default is not None and host.endswith(default):
+            host = host[: -len(default)]
+        return f"{scheme}://{host}"
 
     def script_name(self, environ: Environ) -> str:
         """Where the app is mounted as the browser sees it, ``""`` at the root: a trusted

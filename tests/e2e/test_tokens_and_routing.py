@@ -223,6 +223,37 @@ def test_behind_a_trusted_proxy(make_harness: Any, tenant: Any) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "named",
+    [
+        {"X-Forwarded-Host": "tools.example", "X-Forwarded-Port": "443"},
+        {"X-Forwarded-Host": "tools.example:443"},
+    ],
+    ids=["x-forwarded-port", "port-in-host"],
+)
+def test_a_proxy_naming_the_default_port_is_the_same_origin(
+    make_harness: Any, named: dict[str, str]
+) -> None:
+    """Traefik and AWS load balancers send ``X-Forwarded-Port: 443``; a browser's
+    ``Origin`` never names the default port: the two are the same site, and a sign-in
+    behind such a proxy (no ``public_url``) is not refused as coming from another."""
+    harness = make_harness(trusted_proxies=1)
+    proxied = {"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https", **named}
+    page = harness.client.get("/_gate/login", headers=proxied)
+    started = harness.client.post(
+        "/_gate/login",
+        data={"csrf_token": hidden(page.get_data(as_text=True), "csrf_token"), "email": "a@b.co"},
+        headers={**proxied, "Origin": "https://tools.example"},
+    )
+    assert started.status_code == 200, started.get_data(as_text=True)
+    other = harness.client.post(
+        "/_gate/login",
+        data={"csrf_token": hidden(page.get_data(as_text=True), "csrf_token"), "email": "a@b.co"},
+        headers={**proxied, "Origin": "https://tools.example:8443"},
+    )
+    assert other.status_code == 403
+
+
 def test_untrusted_forwarded_headers_are_ignored(make_harness: Any) -> None:
     harness = make_harness(methods=("email-link",))
     page = harness.client.get("/_gate/login", headers={"X-Forwarded-Host": "evil.example"})
