@@ -17,6 +17,7 @@ import os
 from collections.abc import Mapping
 from importlib.resources import files
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import (
     BaseLoader,
@@ -73,6 +74,16 @@ class Pages:
             "support": config.support_contact,
         }
         self._prefix = config.prefix
+        form_action = "'self'"
+        if config.federated_logout:
+            # Signing out posts to the gate, which sends the browser on to Auth0's
+            # /v2/logout: form-action also bounds where a form's redirects may lead.
+            tenant = urlsplit(config.issuer)
+            form_action += f" {tenant.scheme}://{tenant.netloc}"
+        self._csp = (
+            "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
+            f"form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+        )
         self._static = _load_static()
         on_accent = _readable_on(config.brand_color)
         brand_css = f":root {{ --accent: {config.brand_color}; --on-accent: {on_accent}; }}\n"
@@ -106,10 +117,7 @@ class Pages:
             {
                 "Cache-Control": "no-store",
                 "X-Frame-Options": "DENY",
-                "Content-Security-Policy": (
-                    "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
-                    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-                ),
+                "Content-Security-Policy": self._csp,
                 "Referrer-Policy": "same-origin",
                 "X-Content-Type-Options": "nosniff",
             }

@@ -16,7 +16,7 @@ from playwright.sync_api import Locator, Page, expect
 from pwless_gate.testing import session_cookie
 
 from ..helpers import wrong_code
-from .browsing import Shot
+from .browsing import Shot, Tab
 from .live import Site
 
 pytestmark = pytest.mark.slow
@@ -150,6 +150,25 @@ def test_sign_out_ends_the_session(site: Site, page: Page, shot: Shot) -> None:
     page.goto(site.url("/reports"))
     assert urlsplit(page.url).path == "/_gate/login"
     expect(heading(page)).to_have_text("Sign in")
+
+
+def test_federated_sign_out_reaches_auth0_and_comes_back(
+    make_site: Callable[..., Site], tab: Tab
+) -> None:
+    """With ``federated_logout`` the sign-out form's answer sends the browser to the
+    tenant's ``/v2/logout``: the page's Content-Security-Policy must let the form's
+    redirect go there (``form-action``), or the browser stays, "signed in", on the
+    confirm page while the gate's session is already gone."""
+    site = make_site(federated_logout=True)
+    site.tenant.app.allow_logout_url(site.url("/_gate/logout"))
+    page = tab.page
+    site.sign_in(page, "fed@example.com", next="/reports")
+    page.get_by_role("link", name="Sign out").click()
+    with page.expect_request(lambda r: "/v2/logout" in r.url):
+        page.get_by_role("button", name="Sign out").click()
+    expect(heading(page)).to_have_text("You are signed out")
+    assert urlsplit(page.url).netloc == urlsplit(site.origin).netloc
+    assert tab.problems == []
 
 
 def test_code_in_a_link_email_works_on_the_check_your_email_page(
