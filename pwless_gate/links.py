@@ -113,7 +113,12 @@ class LinkViews:
             )
         except PwlessGateError as exc:
             return self.r.error(request, exc, tx.identifier, tx.next)
-        return self.signin.finish(request, tx, claims, tokens)
+        response = self.signin.finish(request, tx, claims, tokens)
+        # The form was on /callback?code=…&state=…: without this the page the sign-in
+        # leads to would get that address as its Referer (and document.referrer), and
+        # with it the person's address and the nonce that ``state`` carries.
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
 
     def _paused(self, request: GateRequest) -> bool:
         """Whether the Continue page was shown long enough ago for its code to expire."""

@@ -113,6 +113,8 @@ def test_magic_link_continues_in_the_browser(
     page.keyboard.press("Enter")
     expect(page.locator("#user")).to_have_text("lin@example.com")
     assert page.url == site.url(DEEP_LINK)
+    # The link's code and state do not follow the person to the app's page.
+    assert page.evaluate("document.referrer") == ""
 
 
 def test_sms_code_signs_in_with_the_number(
