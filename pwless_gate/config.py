@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import hmac
 import ipaddress
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -40,6 +41,22 @@ ENV_PREFIX = "PWLESS_GATE_"
 MIN_SECRET_KEY = 16
 #: More clock skew than this between the gate and Auth0 is a broken clock, not leeway.
 MAX_CLOCK_LEEWAY = 300
+#: The largest value each number setting takes: past it, a typo or ``inf`` (a date that
+#: overflows when a cookie is written, a timeout that never ends) would pass start-up
+#: and break every sign-in.
+NUMBER_LIMITS: dict[str, float] = {
+    "session_lifetime": 400 * 86400,  # browsers keep a cookie 400 days at most
+    "session_idle_timeout": 400 * 86400,
+    "session_cache_size": 10_000_000,
+    "session_cache_ttl": 3600,
+    "login_lifetime": 86400,
+    "code_lifetime": 86400,
+    "auth0_timeout": 300,
+    "redis_timeout": 300,
+    "jwks_min_refresh": 86400,
+    "clock_leeway": MAX_CLOCK_LEEWAY,
+    "saved_form_max_bytes": 64 * 1024 * 1024,
+}
 #: The local throttles: name → the setting that holds its ``count/seconds``.
 THROTTLES = {
     "send-ip": "throttle_send_per_ip",
@@ -350,6 +367,11 @@ class GateConfig:
         self._derive("default_region", region)
 
     def _check_numbers(self) -> None:
+        for name, most in NUMBER_LIMITS.items():
+            value = getattr(self, name)
+            # NaN and infinity first: every comparison with NaN is false.
+            if not math.isfinite(value) or value > most:
+                raise ConfigError(_env(name), f"must be a number no larger than {most:g}")
         for name in ("session_lifetime", "login_lifetime", "code_lifetime", "session_cache_size"):
             if getattr(self, name) <= 0:
                 raise ConfigError(_env(name), "must be a positive number")

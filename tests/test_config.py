@@ -49,6 +49,31 @@ def test_defaults() -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SESSION_LIFETIME", "9999999999999"),
+        ("SESSION_LIFETIME", "inf"),
+        ("SESSION_IDLE_TIMEOUT", "nan"),
+        ("AUTH0_TIMEOUT", "inf"),
+        ("AUTH0_TIMEOUT", "1e300"),
+        ("REDIS_TIMEOUT", "inf"),
+        ("SESSION_CACHE_TTL", "inf"),
+        ("JWKS_MIN_REFRESH", "nan"),
+        ("CODE_LIFETIME", "100000000"),
+        ("SAVED_FORM_MAX_BYTES", "99999999999"),
+    ],
+)
+def test_a_number_past_its_sense_is_refused_at_start_up(name: str, value: str) -> None:
+    """``inf`` or a typo's extra digits passed start-up, then broke every sign-in (a
+    cookie date that overflows, a timeout that never ends): refused, naming the setting."""
+    setting = f"PWLESS_GATE_{name}"
+    with pytest.raises(ConfigError) as caught:
+        GateConfig.from_env(dict(BASE, **{setting: value}))
+    assert caught.value.setting == setting
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
     ("env", "setting"),
     [
         ({"PWLESS_GATE_AUTH0_DOMAIN": ""}, "PWLESS_GATE_AUTH0_DOMAIN"),
