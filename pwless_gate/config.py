@@ -598,7 +598,7 @@ class GateConfig:
             if raw is None or raw.strip() == "":
                 continue
             values[f.name] = _parse(f.name, str(f.type), raw.strip())
-        values.update(overrides)
+        values.update(_overrides(cls, overrides))
         for required in ("auth0_domain", "client_id", "client_secret"):
             if required not in values:
                 raise ConfigError(_env(required), "is required but not set")
@@ -607,6 +607,44 @@ class GateConfig:
 
 def _env(name: str) -> str:
     return ENV_PREFIX + name.upper()
+
+
+#: The Python types each kind of field takes (``bool`` is an ``int``: refused for numbers).
+_KINDS: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "str": (str,),
+    "str | None": (str, type(None)),
+    "int | str": (int, str),
+}
+
+
+def _overrides(cls: type[GateConfig], overrides: Mapping[str, object]) -> dict[str, object]:
+    """Keyword settings (``gate(..., session_lifetime=3600)``) checked as the environment's
+    are: a name that is no setting, or a value of the wrong kind, is one
+    :class:`ConfigError` naming it (not a ``TypeError`` from deep inside); a string is
+    read as the variable's would be."""
+    fields = {f.name: str(f.type) for f in dataclasses.fields(cls) if f.init}
+    checked: dict[str, object] = {}
+    for name, value in overrides.items():
+        kind = fields.get(name)
+        if kind is None:
+            close = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigError(f"{name}=", f"is not a setting{hint}")
+        if isinstance(value, str) and kind not in ("str", "str | None", "int | str"):
+            value = _parse(name, kind, value.strip())
+        allowed = _KINDS.get(kind)
+        wrong_bool = isinstance(value, bool) and kind in ("int", "float")
+        if kind.startswith("tuple"):
+            if not isinstance(value, (tuple, list)) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{name}=", "must be a list of strings")
+            value = tuple(value)
+        elif allowed is not None and (wrong_bool or not isinstance(value, allowed)):
+            raise ConfigError(f"{name}=", f"must be {kind}, not {type(value).__name__}")
+        checked[name] = value
+    return checked
 
 
 def settings() -> list[str]:

@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from pwless_gate.boot import APP_LOAD_ERROR, gunicorn_loading
+from pwless_gate.config import GateConfig
 
 from .helpers import CLIENT_ID, CLIENT_SECRET
 from .procs import BIN, ROOT, free_port, wait_for_port
@@ -41,6 +42,13 @@ def create_app(greeting="hello"):
 
 def broken_factory():
     raise KeyError("DATABASE_URL")
+"""
+
+#: The README's "small module of your own": gate() with keyword settings, one mistyped.
+MY_GATE = """
+from pwless_gate import gate
+
+application = gate("tests.apps:whoami", {keywords})
 """
 
 GOOD_ENV = {
@@ -155,6 +163,37 @@ def test_a_bad_app_string_stops_plain_gunicorn_with_one_line(
     assert "app:" in lines[0]
     assert names in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("keywords", "said"),
+    [
+        ("allowed_domain=('example.com',)", "allowed_domain=: is not a setting; did you mean "),
+        ("session_lifetime='soon'", "PWLESS_GATE_SESSION_LIFETIME: cannot read 'soon'"),
+        ("session_lifetime=[3600]", "session_lifetime=: must be int, not list"),
+        ("allowed_domains=[1]", "allowed_domains=: must be a list of strings"),
+    ],
+    ids=["typo", "unreadable-string", "wrong-type", "list-of-numbers"],
+)
+def test_a_bad_keyword_to_gate_stops_plain_gunicorn_with_one_line(
+    tmp_path: Path, keywords: str, said: str
+) -> None:
+    (tmp_path / "mygate.py").write_text(MY_GATE.format(keywords=keywords))
+    result = run_gunicorn(
+        gunicorn_args("mygate:application", workers=3), environment(tmp_path, GOOD_ENV)
+    )
+    assert result.returncode == APP_LOAD_ERROR, result.stderr
+    lines = gate_lines(result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert said in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_keywords_to_gate_are_read_as_the_variables_are() -> None:
+    """A string for a number is read as ``PWLESS_GATE_SESSION_LIFETIME="3600"`` would be."""
+    config = GateConfig.from_env(GOOD_ENV, session_lifetime="3600", allowed_domains=["a.example"])
+    assert config.session_lifetime == 3600
+    assert config.allowed_domains == ("a.example",)
 
 
 @pytest.mark.parametrize("option", ["--preload", "--check-config"])
