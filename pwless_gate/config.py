@@ -86,8 +86,12 @@ class Limit:
 
     @classmethod
     def parse(cls, text: str) -> Limit:
-        """``"5/900"`` → five per 15 minutes; ``"off"`` → no limit. Raises ``ValueError``."""
-        if text.strip().lower() in ("off", "0", "none"):
+        """``"5/900"`` → five per 15 minutes; ``"off"`` → no limit. Raises ``ValueError``.
+
+        Only ``off`` turns a limit off: ``0`` or ``none`` may be meant as "allow
+        none", and reading them as "no limit" would open what was meant shut.
+        """
+        if text.strip().lower() == "off":
             return cls(0, 1)
         match = _LIMIT.match(text)
         if match is None or int(match.group(2)) <= 0 or int(match.group(1)) <= 0:

@@ -48,6 +48,18 @@ def test_defaults() -> None:
     assert config.cookie_secure == "auto"
 
 
+@pytest.mark.parametrize("value", ["0", "none", "None", "0/900", "5/0", "-1/60", "five/60"])
+def test_only_off_turns_a_throttle_off(value: str) -> None:
+    """``0`` or ``none`` may mean "allow none": reading either as "no limit" would open what
+    was meant shut, so anything but a count/seconds limit or ``off`` is refused."""
+    setting = "PWLESS_GATE_THROTTLE_SEND_PER_IP"
+    with pytest.raises(ConfigError) as caught:
+        GateConfig.from_env(dict(BASE, **{setting: value}))
+    assert caught.value.setting == setting
+    config = GateConfig.from_env(dict(BASE, **{setting: "OFF"}))
+    assert config.limits["send-ip"].off
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
