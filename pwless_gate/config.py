@@ -714,8 +714,13 @@ def _store(value: str) -> tuple[Literal["cookie", "sqlite", "redis"], str | None
                 _env("store"), f"{value!r} must name a file, like sqlite:///var/lib/gate.sqlite3"
             )
         return "sqlite", os.path.abspath(path)
-    # Only the scheme: a mistyped Redis URL may hold a password.
-    shown = f"{value.partition('://')[0]}://…" if "://" in value else repr(value)
+    # Only the scheme: a mistyped Redis URL may hold a password (redis:/:pw@host too).
+    if "://" in value:
+        shown = f"{value.partition('://')[0]}://…"
+    elif ":" in value or "@" in value:
+        shown = f"{value.partition(':')[0].partition('@')[0]}:…"
+    else:
+        shown = repr(value)
     raise ConfigError(
         _env("store"),
         f"{shown} is not cookie, sqlite:///path/to/file.sqlite3 "

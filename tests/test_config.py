@@ -475,6 +475,8 @@ def test_sentinel_and_cluster_urls_are_read_as_redis_py_reads_urls(
         "redis+cluster://n1:7000/0",
         "redis+cluster://:s3cret@n1:7000/1",
         "redis+sentinal://:s3cret@s1:26379/gate-master",
+        "redis:/:s3cret@127.0.0.1:6379",
+        "redis:s3cret@127.0.0.1",
     ],
     ids=[
         "sentinel-no-hosts",
@@ -496,6 +498,8 @@ def test_sentinel_and_cluster_urls_are_read_as_redis_py_reads_urls(
         "cluster-db",
         "cluster-db-with-password",
         "misspelt-scheme",
+        "one-slash",
+        "no-slashes",
     ],
 )
 @pytest.mark.parametrize("setting", ["PWLESS_GATE_STORE", "PWLESS_GATE_REDIS_URL"])
@@ -507,6 +511,23 @@ def test_a_malformed_sentinel_or_cluster_url_stops_start_up(url: str, setting: s
     assert "\n" not in message
     assert "s3" not in message
     assert "cret" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["redis://:s3c/ret@127.0.0.1:6379/0", "redis://:s3c?ret@127.0.0.1:6379/0"],
+    ids=["unencoded-slash", "unencoded-question-mark"],
+)
+def test_a_redis_url_redis_py_cannot_read_names_no_piece_of_the_password(url: str) -> None:
+    """redis-py's own words quote the part it could not read: a piece of the password."""
+    from pwless_gate.stores.redis import connect
+
+    with pytest.raises(ConfigError) as caught:
+        connect(url, timeout=1.0, setting="PWLESS_GATE_STORE")
+    message = str(caught.value)
+    assert "percent-encode" in message
+    assert "s3c" not in message
+    assert "ret" not in message.replace("redis-py", "")
 
 
 def test_the_config_repr_holds_no_store_password() -> None:

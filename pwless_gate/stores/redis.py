@@ -154,8 +154,14 @@ def connect(url: str, *, timeout: float = 1.0, setting: str = "PWLESS_GATE_STORE
         return LazyCluster(cluster, target.describe())
     try:
         return redis.Redis.from_url(url, retry_on_timeout=False, **options)
-    except ValueError as exc:
-        raise ConfigError(setting, str(exc)) from None
+    except ValueError:
+        # redis-py's words quote the part it could not read, which may be a piece of the
+        # password (an unencoded "/" or "@" in it moves where the port seems to start).
+        raise ConfigError(
+            setting,
+            f"{target.describe()}: redis-py cannot read this URL; percent-encode any "
+            "/ ? # @ : in the user name or password (%2F %3F %23 %40 %3A)",
+        ) from None
 
 
 class LazyCluster:
