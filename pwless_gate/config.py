@@ -299,7 +299,8 @@ class GateConfig:
                 raise ConfigError(_env(name), f"must be at least {MIN_SECRET_KEY} characters")
 
     def _check_paths(self) -> None:
-        if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", self.prefix):
+        segments = self.prefix.split("/")[1:]
+        if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", self.prefix) or {".", ".."} & set(segments):
             raise ConfigError(_env("prefix"), "must look like /_gate (a path, no trailing slash)")
         for entry in self.public_paths:
             _check_public_path(entry)
@@ -799,3 +800,14 @@ def _check_public_path(entry: str) -> None:
             ) from None
     elif not entry.startswith("/"):
         raise ConfigError(_env("public_paths"), f"{entry!r} must start with / (or ^ for a regex)")
+    elif entry.strip("/") == "":
+        # A prefix: "/" is every path. Written for the home page, it opens the whole app.
+        raise ConfigError(
+            _env("public_paths"),
+            f"{entry!r} would make every page public; for the home page alone write ^/$",
+        )
+    elif "%" in entry:
+        raise ConfigError(
+            _env("public_paths"),
+            f"{entry!r} has a %-escape; write the path decoded, as the app sees it",
+        )
