@@ -36,8 +36,9 @@ bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 
-# Gunicorn's rule of thumb, (2 x CPUs) + 1. Sessions live in signed cookies, so
-# any worker can serve any request and the count can change freely.
+# Gunicorn's rule of thumb, (2 x CPUs) + 1. Sessions live in the state file the
+# workers share (SQLite, the default) or in Redis, so any worker can serve any
+# request and the count can change freely.
 # WEB_CONCURRENCY is the conventional override (and what gunicorn reads too).
 workers = int(os.environ.get("WEB_CONCURRENCY", str(2 * _cpus() + 1)))
 
@@ -46,12 +47,13 @@ workers = int(os.environ.get("WEB_CONCURRENCY", str(2 * _cpus() + 1)))
 preload_app = False
 
 # Recycle workers now and then to bound the memory of a leaky legacy app. The
-# cost is small: sessions survive (they are in the cookie); only the cached
-# Auth0 signing keys are fetched again. Jitter keeps them from restarting together.
+# cost is small: sessions survive (they are in the store, not the worker); only
+# the cached Auth0 signing keys are fetched again. Jitter keeps them from restarting together.
 max_requests = 2000
 max_requests_jitter = 200
 
 # -- Timeouts -------------------------------------------------------------------
+
 
 # The gate gives each Auth0 call auth0_timeout seconds to answer (and at most
 # about 3 s to connect), and a sign-in makes up to two calls in a row: the
@@ -61,7 +63,16 @@ max_requests_jitter = 200
 # (A gthread worker's heartbeat comes from its main loop, so here the timeout
 # mostly catches a hung process; with worker_class = "sync" it bounds every
 # request, and this sizing is what keeps sign-ins alive.)
-_auth0_timeout = float(os.environ.get("PWLESS_GATE_AUTH0_TIMEOUT") or 5.0)
+def _setting(name, read, default):
+    """A PWLESS_GATE_* value read for gunicorn's own sizing; a bad one is left to
+    on_starting below, which stops gunicorn with the gate's one line naming it."""
+    try:
+        return read(os.environ.get(name) or default)
+    except ValueError:
+        return read(default)
+
+
+_auth0_timeout = _setting("PWLESS_GATE_AUTH0_TIMEOUT", float, "5")
 timeout = max(30, int(4 * _auth0_timeout) + 10)
 
 # On SIGTERM (a deploy), let requests in flight, including a sign-in waiting
@@ -76,13 +87,20 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
 
 # -- Proxies --------------------------------------------------------------------
 
+
 # The gate and gunicorn must agree on whom to believe about the client. The
-# gate trusts PWLESS_GATE_TRUSTED_PROXIES hops of X-Forwarded-For/-Proto/-Host;
-# gunicorn trusts X-Forwarded-Proto (for wsgi.url_scheme) only from the
-# addresses in forwarded_allow_ips. With no proxy in front, trust nobody: a
-# client on the same host must not be able to claim it came over https.
-_trusted_proxies = int(os.environ.get("PWLESS_GATE_TRUSTED_PROXIES") or 0)
-if _trusted_proxies:
+# gate trusts PWLESS_GATE_TRUSTED_PROXIES hops of X-Forwarded-For/-Proto/-Host
+# (one count, or per header: for=1,proto=1); gunicorn trusts X-Forwarded-Proto
+# (for wsgi.url_scheme) only from the addresses in forwarded_allow_ips. With no
+# proxy in front, trust nobody: a client on the same host must not be able to
+# claim it came over https.
+def _trusts_proto(value):
+    from pwless_gate.proxies import ProxyTrust
+
+    return ProxyTrust.parse(value).x_proto > 0
+
+
+if _setting("PWLESS_GATE_TRUSTED_PROXIES", _trusts_proto, "0"):
     # The proxy's own addresses; loopback when it runs on this host.
     forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 else:

@@ -77,13 +77,25 @@ def test_login_under_the_production_config(production: tuple[str, Process], tena
     assert "dennis@example.com" not in log
 
 
-def test_a_bad_setting_stops_gunicorn_before_it_serves(tenant: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("PWLESS_GATE_CLIENT_SECRET", ""),
+        ("PWLESS_GATE_AUTH0_TIMEOUT", "abc"),
+        ("PWLESS_GATE_TRUSTED_PROXIES", "for=1,proto=x"),
+    ],
+    ids=["missing", "unreadable-number-the-config-reads", "unreadable-proxies-the-config-reads"],
+)
+def test_a_bad_setting_stops_gunicorn_before_it_serves(
+    tenant: Any, tmp_path: Path, setting: str, value: str
+) -> None:
+    """One line naming the setting, even for the ones the config file reads itself."""
     server = Process(
         [str(BIN / "gunicorn"), "-c", str(CONFIG), "--chdir", str(EXAMPLES / "legacy_app")],
         env={
             **gunicorn_env(tenant, tmp_path),
             "GUNICORN_BIND": f"127.0.0.1:{free_port()}",
-            "PWLESS_GATE_CLIENT_SECRET": "",
+            setting: value,
         },
         log=tmp_path / "gunicorn.log",
     )
@@ -92,6 +104,35 @@ def test_a_bad_setting_stops_gunicorn_before_it_serves(tenant: Any, tmp_path: Pa
     finally:
         server.stop()
     log = server.output()
-    assert "Error: PWLESS_GATE_CLIENT_SECRET:" in log
+    assert f"Error: {setting}:" in log
     assert "Traceback" not in log
     assert "Booting worker" not in log
+
+
+def test_per_header_proxy_counts_are_read_by_the_config(tenant: Any, tmp_path: Path) -> None:
+    """README's ``for=1,proto=1``: gunicorn then believes X-Forwarded-Proto from the proxy
+    (loopback here), as the gate does: the cookie is the Secure ``__Host-`` one."""
+    port = free_port()
+    server = Process(
+        [str(BIN / "gunicorn"), "-c", str(CONFIG), "--chdir", str(EXAMPLES / "legacy_app")],
+        env={
+            **gunicorn_env(tenant, tmp_path),
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "WEB_CONCURRENCY": "1",
+            "GUNICORN_KEEPALIVE": "1",
+            "PWLESS_GATE_TRUSTED_PROXIES": "for=1,proto=1",
+        },
+        log=tmp_path / "gunicorn.log",
+    )
+    try:
+        wait_for_port(port, server.proc)
+        page = requests.get(
+            f"http://127.0.0.1:{port}/_gate/login",
+            headers={"X-Forwarded-Proto": "https"},
+            timeout=TIMEOUT,
+        )
+        assert page.status_code == 200
+        assert page.headers["Set-Cookie"].startswith("__Host-")
+    finally:
+        server.stop()
+    assert "Traceback" not in server.output()
