@@ -23,6 +23,7 @@ from typing import Literal
 from urllib.parse import SplitResult, urlsplit
 
 import phonenumbers
+from email_validator import EmailNotValidError, validate_email
 
 from . import redis_urls
 from .errors import ConfigError
@@ -784,7 +785,18 @@ def _domain(value: str) -> str:
     domain = value.strip().lower()
     if domain == ANYONE:
         return domain
-    bare = domain[1:] if domain.startswith(".") else domain
+    dot = "." if domain.startswith(".") else ""
+    bare = domain[len(dot) :]
+    if not bare.isascii() or "xn--" in bare:
+        # An internationalised domain, as Unicode or as its xn-- form: compared in the
+        # form addresses are normalised to (email-validator's), so either one matches.
+        try:
+            bare = validate_email(f"x@{bare}", check_deliverability=False).domain.lower()
+        except EmailNotValidError:
+            raise ConfigError(
+                _env("allowed_domains"), f"{value!r} is not a domain like example.com"
+            ) from None
+        return dot + bare
     if not _HOSTNAME.match(bare) or "." not in bare:
         raise ConfigError(_env("allowed_domains"), f"{value!r} is not a domain like example.com")
     return domain

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from pwless_gate import ConfigError, GateConfig, redis_urls
+from pwless_gate.identity import normalise_email
 from pwless_gate.pages import Pages
 
 BASE = {
@@ -58,6 +59,16 @@ def test_only_off_turns_a_throttle_off(value: str) -> None:
     assert caught.value.setting == setting
     config = GateConfig.from_env(dict(BASE, **{setting: "OFF"}))
     assert config.limits["send-ip"].off
+
+
+@pytest.mark.parametrize("domain", ["xn--bcher-kva.example", "Bücher.example", "BÜCHER.EXAMPLE"])
+def test_an_internationalised_domain_is_allowed_in_either_form(domain: str) -> None:
+    """Addresses are compared in email-validator's normal form (Unicode): the xn-- form
+    was accepted and never matched, the Unicode one refused at start-up."""
+    config = GateConfig.from_env(dict(BASE, PWLESS_GATE_ALLOWED_DOMAINS=domain))
+    for address in ("ada@bücher.example", "ada@xn--bcher-kva.example", "Ada@BÜCHER.example"):
+        assert config.allow.allows_email(normalise_email(address)), address
+    assert not config.allow.allows_email(normalise_email("ada@bucher.example"))
 
 
 @pytest.mark.parametrize(
