@@ -74,12 +74,23 @@ def is_redis_url(value: str) -> bool:
     return value.partition("://")[0] in SCHEMES and "://" in value
 
 
+#: The path of a plain Redis URL naming a database: ``/0`` to ``/99999``.
+_DB_PATH = re.compile(r"/[0-9]{1,5}")
+
+
 def parse(url: str, setting: str) -> RedisTarget:
     """Read ``url``; a malformed Sentinel or Cluster URL raises ConfigError(setting, …)."""
     scheme, sep, _ = url.partition("://")
     if not sep or scheme not in SCHEMES:
         raise ConfigError(setting, f"must be one of {', '.join(s + '://' for s in SCHEMES)} URLs")
     if scheme in PLAIN_SCHEMES:
+        if scheme != "unix":
+            # redis-py reads /abc as database 0 and /1/2 as 12: a typo would pick another
+            # database without a word. Only /N (or nothing) names one here.
+            after = url.partition("://")[2].split("?", 1)[0].split("#", 1)[0]
+            _, slash, db = after.rpartition("@")[2].partition("/")
+            if slash and db and not _DB_PATH.fullmatch("/" + db):
+                raise ConfigError(setting, "a Redis URL ends in /db, a number (…:6379/0)")
         return RedisTarget("redis", url)
     what = "a Redis Sentinel URL" if scheme == SENTINEL_SCHEME else "a Redis Cluster URL"
     try:

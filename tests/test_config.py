@@ -546,6 +546,15 @@ def test_a_redis_url_redis_py_cannot_read_names_no_piece_of_the_password(url: st
     assert "ret" not in message.replace("redis-py", "")
 
 
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/abc", "redis://127.0.0.1:6379/1/2"])
+def test_a_redis_database_that_is_not_a_number_is_refused(url: str) -> None:
+    """redis-py reads ``/abc`` as database 0 and ``/1/2`` as 12: not without a word."""
+    with pytest.raises(ConfigError) as caught:
+        GateConfig.from_env(dict(BASE, PWLESS_GATE_STORE=url))
+    assert "ends in /db, a number" in str(caught.value)
+    assert GateConfig.from_env(dict(BASE, PWLESS_GATE_STORE="redis://127.0.0.1:6379/3"))
+
+
 def test_the_config_repr_holds_no_store_password() -> None:
     url = "redis+sentinel://:s3cret@s1:26379,s2:26379/gate-master"
     config = GateConfig.from_env(dict(BASE, PWLESS_GATE_STORE=url))
