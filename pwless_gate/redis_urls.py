@@ -88,8 +88,8 @@ def parse(url: str, setting: str) -> RedisTarget:
             # redis-py reads /abc as database 0 and /1/2 as 12: a typo would pick another
             # database without a word. Only /N (or nothing) names one here.
             after = url.partition("://")[2].split("?", 1)[0].split("#", 1)[0]
-            _, slash, db = after.rpartition("@")[2].partition("/")
-            if slash and db and not _DB_PATH.fullmatch("/" + db):
+            _, slash, database = after.rpartition("@")[2].partition("/")
+            if slash and database and not _DB_PATH.fullmatch("/" + database):
                 raise ConfigError(setting, "a Redis URL ends in /db, a number (…:6379/0)")
         return RedisTarget("redis", url)
     what = "a Redis Sentinel URL" if scheme == SENTINEL_SCHEME else "a Redis Cluster URL"
