@@ -99,6 +99,23 @@ def form_binding(handle: str) -> str:
     return hashlib.sha256(b"pwless-gate form\x00" + handle.encode()).hexdigest()[:32]
 
 
+#: The query parameter the Send page's form adds to the form's URL: only a POST carrying
+#: it (with this browser's kept-form cookie) is the Send press. Without it, any later POST
+#: to the same URL (the person's next form, a page's autosave) would get the kept body.
+SEND_MARKER = "pwless_gate_send"
+
+
+def send_marker(handle: str) -> str:
+    """The Send press's value for the kept form ``handle``: derived from the cookie's
+    secret handle, so no page of another origin can make one."""
+    return hashlib.sha256(b"pwless-gate send\x00" + handle.encode()).hexdigest()[:32]
+
+
+def with_send_marker(target: str, handle: str) -> str:
+    """``target`` (the form's URL) with the Send marker as its last query parameter."""
+    return f"{target}{'&' if '?' in target else '?'}{SEND_MARKER}={send_marker(handle)}"
+
+
 def _person(sub: str) -> str:
     return hashlib.sha256(b"pwless-gate person\x00" + sub.encode()).hexdigest()
 
@@ -357,17 +374,25 @@ class SavedForms:
     def replay(
         self, environ: WSGIEnvironment, sub: str, start_response: StartResponse
     ) -> StartResponse:
-        """For a signed-in POST carrying a kept form's cookie, to the form's own URL: put the
-        kept body in the environ (once: the record is deleted) and delete the cookie in the
-        answer. Anything else passes untouched."""
+        """For the Send press (a signed-in POST carrying a kept form's cookie, to the form's
+        own URL with the Send marker): put the kept body in the environ (once: the record
+        is deleted), take the marker off the query, and delete the cookie in the answer.
+        Anything else passes untouched."""
         header = environ.get("HTTP_COOKIE") or ""
         if self.store is None or "_form=" not in header:
+            return start_response
+        query = str(environ.get("QUERY_STRING", ""))
+        if SEND_MARKER not in query:
             return start_response
         request = Request(environ)
         handle = self.cookies.saved_form(request)
         browser_id = self.cookies.browser_id(request)
         if not handle or not browser_id:
             return start_response
+        marker = f"{SEND_MARKER}={send_marker(handle)}"
+        if not query.endswith(marker):
+            return start_response
+        query = query[: -len(marker)].removesuffix("&")
         key = digest(handle)
         try:
             record = self._record(self.store.get_form(key), browser_id)
@@ -376,7 +401,7 @@ class SavedForms:
                 or not record.armed
                 or not hmac.compare_digest(record.armed, _person(sub))
                 or record.path != request_target_path(environ, self.cookies)
-                or record.query != url_query(str(environ.get("QUERY_STRING", "")))
+                or record.query != url_query(query)
             ):
                 return start_response
             taken = self._record(self.store.take_form(key), browser_id)
@@ -385,6 +410,7 @@ class SavedForms:
             return start_response
         if taken is None:  # another request took it first
             return start_response
+        environ["QUERY_STRING"] = query
         environ["wsgi.input"] = io.BytesIO(taken.body)
         environ["CONTENT_LENGTH"] = str(len(taken.body))
         environ["CONTENT_TYPE"] = taken.content_type

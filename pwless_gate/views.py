@@ -35,7 +35,7 @@ from .public_paths import is_normal
 from .redirects import safe_next, url_path, url_query
 from .request import GateRequest
 from .rules import Verdict, request_host, verdict
-from .savedforms import request_target_path
+from .savedforms import request_target_path, with_send_marker
 from .sessions import CachedSession, User
 from .sessions_page import SessionsViews
 from .signin import SignIn
@@ -224,10 +224,12 @@ class GateViews:
                 N_("There is no kept form for you in this browser, or it was already sent."),
             )
         fields, files = parts
+        handle = self.deps.cookies.saved_form(request)
+        assert handle is not None  # armed_for found the record by it
         return self.r.page(
             request,
             "saved_form.html",
-            target=record.target,
+            target=with_send_marker(record.target, handle),
             path=record.path,
             enctype=record.enctype,
             fields=fields,

@@ -11,7 +11,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Callable
+from html import unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -65,6 +67,14 @@ def send_form(client: Client, data: Any, **kwargs: Any) -> TestResponse:
     return client.post(TARGET, data=data, headers=BROWSER, **kwargs)
 
 
+def send_url(client: Client) -> str:
+    """Where the offer page's Send button posts: the form's URL with the Send marker."""
+    page = client.get("/_gate/form").get_data(as_text=True)
+    found = re.search(r'<form method="post" action="([^"]+)"', page)
+    assert found is not None, page
+    return unescape(found.group(1))
+
+
 def echoed(answer: TestResponse) -> dict[str, Any]:
     assert answer.status_code == 200, answer.get_data(as_text=True)
     result: dict[str, Any] = json.loads(answer.get_data(as_text=True))
@@ -101,14 +111,14 @@ def test_a_form_sent_after_the_session_ended_is_sent_once_after_sign_in(
     text = offer.get_data(as_text=True)
     assert offer.status_code == 200
     assert "<code>/notes/edit</code>" in text
-    assert 'action="/notes/edit?draft=7"' in text
+    assert 'action="/notes/edit?draft=7&amp;pwless_gate_send=' in text
     assert 'enctype="multipart/form-data"' in text
     assert hidden(text, "csrf_token") in ("app-own-csrf-123",)  # the app's own, as it was
     assert "report.csv" in text
 
     # The Send button: the browser posts the page's form; the app gets the kept body.
     resent = harness.client.post(
-        TARGET,
+        send_url(harness.client),
         data={"csrf_token": "app-own-csrf-123", "title": "Q3 board meeting"},
         headers=BROWSER,
     )
@@ -147,7 +157,7 @@ def test_an_urlencoded_form_after_signing_out_in_another_tab(harness: Harness) -
     text = harness.client.get("/_gate/form").get_data(as_text=True)
     assert 'enctype="application/x-www-form-urlencoded"' in text
     assert hidden(text, "comment") == SECRET
-    got = echoed(harness.client.post(TARGET, data=fields, headers=BROWSER))
+    got = echoed(harness.client.post(send_url(harness.client), data=fields, headers=BROWSER))
     assert got["fields"] == [["csrf_token", "tok"], ["comment", SECRET]]
 
 
@@ -320,8 +330,7 @@ def test_nothing_of_the_body_is_logged(
     clock.advance(LIFETIME + 1)
     send_form(harness.client, multipart())
     sign_in_again(harness, "ada@example.com")
-    harness.client.get("/_gate/form")
-    echoed(harness.client.post(TARGET, data={"x": "y"}, headers=BROWSER))
+    echoed(harness.client.post(send_url(harness.client), data={"x": "y"}, headers=BROWSER))
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert logged  # the sign-ins were logged
     for fragment in (SECRET, "report.csv", "col1,col2", "app-own-csrf-123", "Q3 board"):
@@ -336,7 +345,7 @@ def test_redis_keeps_forms_too(
     clock.advance(LIFETIME + 1)
     assert login_query(send_form(harness.client, multipart()))["form"] == ["kept"]
     assert sign_in_again(harness, "ada@example.com").headers["Location"] == "/_gate/form"
-    got = echoed(harness.client.post(TARGET, data={}, headers=BROWSER))
+    got = echoed(harness.client.post(send_url(harness.client), data={}, headers=BROWSER))
     assert got["files"] == [["attachment", "report.csv", "text/csv", "col1,col2\n1,2\n"]]
     assert harness.client.get("/_gate/form").status_code == 404
 
@@ -372,7 +381,9 @@ def test_a_form_answered_with_a_step_up_is_kept_for_the_same_person(
 
     done = sign_in_again(harness, "ada@example.com")
     assert done.headers["Location"] == "/_gate/form"
-    resent = harness.client.post(TARGET, data={"title": "resent"}, headers=BROWSER)
+    resent = harness.client.post(
+        send_url(harness.client), data={"title": "resent"}, headers=BROWSER
+    )
     got = echoed(resent)
     assert got["remote_user"] == "ada@example.com"
     assert ["body", SECRET + "\r\nsecond line"] in got["fields"]
@@ -423,6 +434,27 @@ def test_a_lower_case_post_keeps_and_sends_the_form_as_a_post(
     kept = harness.client.open(TARGET, method="post", data=multipart(), headers=BROWSER)
     assert login_query(kept) == {"next": [TARGET], "form": ["kept"]}
     assert sign_in_again(harness, "ada@example.com").headers["Location"] == "/_gate/form"
-    resent = harness.client.open(TARGET, method="post", data={"title": "x"}, headers=BROWSER)
+    resent = harness.client.open(
+        send_url(harness.client), method="post", data={"title": "x"}, headers=BROWSER
+    )
     assert echoed(resent)["fields"][1] == ["title", "Q3 board meeting"]
     assert "_form=;" in resent.headers.get("Set-Cookie", "")
+
+
+def test_a_later_post_to_the_same_address_is_its_own(harness: Harness, clock: FakeClock) -> None:
+    """Only the Send button carries the kept form: offered it, the person instead goes
+    back and sends a new form to the same address (or a page autosaves there). That POST
+    reaches the app as sent, and the kept form is still offered."""
+    assert harness.login("ada@example.com").status_code == 303
+    clock.advance(LIFETIME + 1)
+    kept = send_form(harness.client, {"action": "delete"})
+    assert login_query(kept)["form"] == ["kept"]
+    assert sign_in_again(harness, "ada@example.com").headers["Location"] == "/_gate/form"
+    assert harness.client.get("/_gate/form").status_code == 200
+    newer = echoed(harness.client.post(TARGET, data={"action": "save"}, headers=BROWSER))
+    assert newer["fields"] == [["action", "save"]]
+    autosave = harness.client.post(TARGET, json={"draft": 1}, headers=BROWSER)
+    assert echoed(autosave)["fields"] == []
+    sent = echoed(harness.client.post(send_url(harness.client), data={}, headers=BROWSER))
+    assert sent["fields"] == [["action", "delete"]]
+    assert sent["query"] == "draft=7"  # the marker is the gate's, never the app's
