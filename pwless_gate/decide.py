@@ -121,6 +121,22 @@ class ForwardAndSignOut(Decision):
         self.values = values
 
 
+class SignOutOnly(Decision):
+    """On one of the app's logout paths whose rule asks for a recent sign-in (``max_age``
+    past): the session ends all the same (the person asked to sign out; a new sign-in
+    would lead back here and end at once), the app is not called, and the answer is a
+    signed-out request's there (``api``: 401, else the sign-in page, then the app's
+    home). The cookie is deleted. A rule or ``authorize`` that refuses the person
+    outright leaves the session alone (403), as anywhere else."""
+
+    __slots__ = ("api", "entry", "values")
+
+    def __init__(self, entry: CachedSession, values: tuple[str, ...], api: bool) -> None:
+        self.entry = entry
+        self.values = values
+        self.api = api
+
+
 class Renew(Decision):
     """The session under ``value`` needs attention (refresh, idle timeout) before use."""
 
@@ -496,15 +512,25 @@ class Decider:
         :meth:`decide` already looked. On a logout path the answer is
         :class:`ForwardAndSignOut`, ending both.
         """
+        logout = bool(self.logout_paths) and facts.path in self.logout_paths
         if self.restricted:
             refused = self.apply_rules(facts, entry, rule=rule)
             if refused is not None:
+                if logout and type(refused) is StepUp:
+                    # A new sign-in would come back here and end itself: sign out now.
+                    return self._sign_out_only(facts, entry, value, cookie)
                 return refused
         if self.authorize is not None and not self.authorize(facts.headers, entry.user):
             return Deny(entry.user, wants_json(facts.headers))
-        if self.logout_paths and facts.path in self.logout_paths:
+        if logout:
             return ForwardAndSignOut(entry, tuple(v for v in (value, cookie) if v is not None))
         return Forward(entry, cookie)
+
+    def _sign_out_only(
+        self, facts: RequestFacts, entry: CachedSession, value: str | None, cookie: str | None
+    ) -> SignOutOnly:
+        values = tuple(v for v in (value, cookie) if v is not None)
+        return SignOutOnly(entry, values, not is_navigation(facts.method, facts.headers))
 
     def challenge(self, facts: RequestFacts) -> Challenge:
         """The challenge for a request with no (usable) session: a redirect to the

@@ -48,6 +48,7 @@ from .decide import (
     MachineToken,
     Renew,
     RequestFacts,
+    SignOutOnly,
     StepUp,
     Unavailable,
 )
@@ -415,6 +416,8 @@ class PasswordlessGate:
             )
         if type(decision) is GateRoute:
             return views(environ, start_response)
+        if type(decision) is SignOutOnly:
+            return self._sign_out_only(environ, start_response, decision)
         if type(decision) is MachineToken:
             return self._machine(facts, environ, start_response, decision.token)
         if type(decision) is InvalidToken:
@@ -476,6 +479,17 @@ class PasswordlessGate:
         # Read before _forward strips the gate's cookies from the environ.
         clearing = private_setting_cookies(start_response, self.cookies.clear_headers(environ))
         return self._forward(environ, clearing, decision.entry)
+
+    def _sign_out_only(
+        self, environ: WSGIEnvironment, start_response: StartResponse, decision: SignOutOnly
+    ) -> Iterable[bytes]:
+        """One of the app's logout paths the app may not be asked for: end the gate's
+        session, and answer as a signed-out request there is answered."""
+        failed = self.views.end_session(environ, decision.entry, decision.values)
+        if failed is not None:
+            return failed(environ, start_response)
+        clearing = private_setting_cookies(start_response, self.cookies.clear_headers(environ))
+        return self.views.challenge(environ, clearing, decision.api, True, False)
 
     def _renew(
         self,

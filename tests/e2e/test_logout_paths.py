@@ -70,7 +70,8 @@ def served(
         if k in kwargs and not isinstance(kwargs[k], str)
     }
     app = ToolWithLogout()
-    config = gate_config(tenant.url, logout_paths=LOGOUT_PATHS, **kwargs)
+    kwargs.setdefault("logout_paths", LOGOUT_PATHS)
+    config = gate_config(tenant.url, **kwargs)
     gate = PasswordlessGate(app, config, clock=clock or FakeClock(), **hooks)
     with serving(gate) as base:
         yield base, app, gate
@@ -227,3 +228,55 @@ def test_a_store_that_cannot_revoke_answers_503_without_calling_the_app(tenant: 
         answer = browser.post(base + "/logout", allow_redirects=False, timeout=TIMEOUT)
         assert answer.status_code == 503
         assert ("/logout", "flo@example.com") not in app.calls
+
+
+def test_a_logout_path_a_rule_keeps_from_the_app_still_signs_out(
+    tenant: Any, clock: FakeClock, tmp_path: Any
+) -> None:
+    """``/admin/logout`` under a rule with ``max_age``, past it: the app's logout is not
+    called, but the gate's session ends all the same, and the sign-in page it sends to
+    leads home, not back to the logout (which would end the new session at once). A rule
+    that refuses the person outright answers 403 and ends nothing, as ``authorize``."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        '[[rules]]\npath = "/admin"\nmax_age = 900\n\n'
+        '[[rules]]\npath = "/boss"\nallow = ["boss@example.com"]\n'
+    )
+    logouts: list[str | None] = []
+
+    def on_logout(user: User, environ: Mapping[str, Any]) -> None:
+        logouts.append(user.email)
+
+    with served(
+        tenant,
+        clock,
+        rules_file=str(rules),
+        logout_paths=("/admin/logout", "/boss/logout"),
+        on_logout=on_logout,
+    ) as (base, app, _gate):
+        for path, wait in (("/admin/logout", 901), ("/admin/logout", 1800)):
+            browser, done = http_sign_in(base, tenant, "ada@example.com")
+            assert done.status_code == 303
+            clock.advance(wait)
+            calls = len(app.calls)
+            old = browser.cookies["pwless_gate_session"]
+            answer = browser.get(
+                base + path, headers=BROWSER, allow_redirects=False, timeout=TIMEOUT
+            )
+            assert answer.status_code == 302, path
+            assert answer.headers["Location"] == "/_gate/login?next=%2F", path
+            assert [is_deleted(c) for c in gate_cookies(answer)] == [True], path
+            assert len(app.calls) == calls  # the rule keeps the app's logout from running
+            after = requests.get(
+                base + "/reports",
+                cookies={"pwless_gate_session": old},
+                headers=BROWSER,
+                allow_redirects=False,
+                timeout=TIMEOUT,
+            )
+            assert after.status_code == 302, path  # the old cookie is no session any more
+        assert logouts == ["ada@example.com", "ada@example.com"]
+        browser, _ = http_sign_in(base, tenant, "ada@example.com")
+        refused = browser.get(base + "/boss/logout", headers=BROWSER, timeout=TIMEOUT)
+        assert refused.status_code == 403
+        assert browser.get(base + "/reports", timeout=TIMEOUT).status_code == 200
