@@ -595,3 +595,16 @@ def test_making_a_token_needs_a_recent_sign_in(signed_in: Harness, clock: FakeCl
     made, _ = make_token(client, "fresh")
     assert made.startswith("pwg_")
     assert tool(signed_in).get("/", headers=bearer(kept)).status_code == 200
+
+
+def test_a_token_beside_a_session_cookie_never_reaches_the_app(signed_in: Harness) -> None:
+    """A browser that kept Basic credentials from a token URL sends both: the request is
+    the session's, and the token is taken off as it is for a token alone. The app's own
+    credentials (a Basic password that is no token) pass."""
+    client = signed_in.client
+    token, _ = make_token(client)
+    for header in (bearer(token), basic("__token__", token)):
+        assert client.get("/x", headers=header).status_code == 200
+        assert "HTTP_AUTHORIZATION" not in signed_in.app.calls[-1]
+    assert client.get("/x", headers=basic("svc", "app-password")).status_code == 200
+    assert signed_in.app.calls[-1]["HTTP_AUTHORIZATION"].startswith("Basic ")
