@@ -372,6 +372,10 @@ class AppTokens:
         entry = _cached(found, now + self._ttl, self.roles_claim)
         with self._lock:
             self._cache[key] = entry
+            if suspect:
+                # A good token from this IP: its next uses are not counted as attempts
+                # (a calendar polling after one mistyped password would run into 429).
+                self._suspects.pop(ip, None)
         return entry
 
     def _used(self, token: AppToken, ip: str, now: float) -> None:

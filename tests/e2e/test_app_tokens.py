@@ -608,3 +608,18 @@ def test_a_token_beside_a_session_cookie_never_reaches_the_app(signed_in: Harnes
         assert "HTTP_AUTHORIZATION" not in signed_in.app.calls[-1]
     assert client.get("/x", headers=basic("svc", "app-password")).status_code == 200
     assert signed_in.app.calls[-1]["HTTP_AUTHORIZATION"].startswith("Basic ")
+
+
+def test_a_good_token_after_one_refusal_is_not_throttled(
+    signed_in: Harness, clock: FakeClock
+) -> None:
+    """One mistyped token, then a calendar polling with the right one (the cache cold at
+    each poll): the good uses are not counted as attempts, so it never meets a 429."""
+    token, _ = make_token(signed_in.client)
+    polling = tool(signed_in)
+    assert polling.get("/x", headers=bearer(new_token())).status_code == 401
+    codes = []
+    for _ in range(15):
+        clock.advance(TTL + 1)
+        codes.append(polling.get("/x", headers=bearer(token)).status_code)
+    assert codes == [200] * 15
