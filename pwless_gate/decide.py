@@ -268,6 +268,12 @@ class StepUp(Decision):
         self.form = form
 
 
+def _ending(value: str | None, cookie: str | None) -> tuple[str, ...]:
+    """The cookie values a sign-out on a logout path revokes: the request's, and a renewed
+    one when the session was renewed on the way."""
+    return tuple(v for v in (value, cookie) if v is not None)
+
+
 #: ``rule`` not worked out yet (None is "no rule matches").
 _UNMATCHED: Any = object()
 
@@ -518,19 +524,14 @@ class Decider:
             if refused is not None:
                 if logout and type(refused) is StepUp:
                     # A new sign-in would come back here and end itself: sign out now.
-                    return self._sign_out_only(facts, entry, value, cookie)
+                    api = not is_navigation(facts.method, facts.headers)
+                    return SignOutOnly(entry, _ending(value, cookie), api)
                 return refused
         if self.authorize is not None and not self.authorize(facts.headers, entry.user):
             return Deny(entry.user, wants_json(facts.headers))
         if logout:
-            return ForwardAndSignOut(entry, tuple(v for v in (value, cookie) if v is not None))
+            return ForwardAndSignOut(entry, _ending(value, cookie))
         return Forward(entry, cookie)
-
-    def _sign_out_only(
-        self, facts: RequestFacts, entry: CachedSession, value: str | None, cookie: str | None
-    ) -> SignOutOnly:
-        values = tuple(v for v in (value, cookie) if v is not None)
-        return SignOutOnly(entry, values, not is_navigation(facts.method, facts.headers))
 
     def challenge(self, facts: RequestFacts) -> Challenge:
         """The challenge for a request with no (usable) session: a redirect to the

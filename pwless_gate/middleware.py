@@ -396,7 +396,7 @@ class PasswordlessGate:
         if type(decision) is Renew:
             return self._renew(facts, environ, start_response, decision.value, decision.entry)
         if type(decision) is ForwardAndSignOut:
-            return self._forward_signing_out(environ, start_response, decision)
+            return self._sign_out(environ, start_response, decision)
         views = self.views
         if type(decision) is Deny:
             return views.deny(environ, start_response, decision.user, decision.api, decision.rule)
@@ -417,7 +417,7 @@ class PasswordlessGate:
         if type(decision) is GateRoute:
             return views(environ, start_response)
         if type(decision) is SignOutOnly:
-            return self._sign_out_only(environ, start_response, decision)
+            return self._sign_out(environ, start_response, decision)
         if type(decision) is MachineToken:
             return self._machine(facts, environ, start_response, decision.token)
         if type(decision) is InvalidToken:
@@ -449,7 +449,8 @@ class PasswordlessGate:
                 # An app token beside the session cookie (a browser that kept Basic
                 # credentials from a token URL): a token never reaches the app.
                 del environ["HTTP_AUTHORIZATION"]
-        if self.saved_forms is not None and str(environ.get("REQUEST_METHOD")).upper() == "POST":
+        method = environ.get("REQUEST_METHOD")
+        if self.saved_forms is not None and method != "GET" and str(method).upper() == "POST":
             # The Send button of a kept form: the app gets the kept body (once).
             start_response = self.saved_forms.replay(
                 environ, str(entry.session.claims["sub"]), start_response
@@ -472,12 +473,15 @@ class PasswordlessGate:
         environ.pop("HTTP_AUTHORIZATION", None)
         return self._forward(environ, start_response, entry)
 
-    def _forward_signing_out(
-        self, environ: WSGIEnvironment, start_response: StartResponse, decision: ForwardAndSignOut
+    def _sign_out(
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        decision: ForwardAndSignOut | SignOutOnly,
     ) -> Iterable[bytes]:
-        """One of the app's logout paths: end the gate's session, then forward as usual.
-
-        The app still gets the user, so its own logout runs; its answer also
+        """One of the app's logout paths: end the gate's session, then forward as usual
+        (:class:`ForwardAndSignOut`: the app still gets the user, so its own logout runs)
+        or answer as a signed-out request there is (:class:`SignOutOnly`). Either answer
         deletes the gate's session cookie (chunks included) and is ``no-store``.
         """
         failed = self.views.end_session(environ, decision.entry, decision.values)
@@ -485,18 +489,9 @@ class PasswordlessGate:
             return failed(environ, start_response)
         # Read before _forward strips the gate's cookies from the environ.
         clearing = private_setting_cookies(start_response, self.cookies.clear_headers(environ))
+        if type(decision) is SignOutOnly:
+            return self.views.challenge(environ, clearing, decision.api, True, False)
         return self._forward(environ, clearing, decision.entry)
-
-    def _sign_out_only(
-        self, environ: WSGIEnvironment, start_response: StartResponse, decision: SignOutOnly
-    ) -> Iterable[bytes]:
-        """One of the app's logout paths the app may not be asked for: end the gate's
-        session, and answer as a signed-out request there is answered."""
-        failed = self.views.end_session(environ, decision.entry, decision.values)
-        if failed is not None:
-            return failed(environ, start_response)
-        clearing = private_setting_cookies(start_response, self.cookies.clear_headers(environ))
-        return self.views.challenge(environ, clearing, decision.api, True, False)
 
     def _renew(
         self,

@@ -82,13 +82,18 @@ def login_form(base: str) -> tuple[dict[str, str], str]:
     }, hidden(text, "csrf_token")
 
 
+def padded_login(csrf: str, size: int, tail: bytes) -> bytes:
+    """A sign-in form of exactly ``size`` bytes, padded in the middle, ``tail`` last."""
+    head = f"csrf_token={csrf}&email=ada%40example.com&pad=".encode()
+    body = head + b"p" * (size - len(head) - len(tail)) + tail
+    assert len(body) == size
+    return body
+
+
 @pytest.mark.parametrize("size", [MAX_FORM_BYTES + 1, 3 * MAX_FORM_BYTES], ids=["limit+1", "48k"])
 def test_a_chunked_form_over_the_limit_is_refused_whole(gate_url: str, size: int) -> None:
     headers, csrf = login_form(gate_url)
-    head = f"csrf_token={csrf}&email=ada%40example.com&pad=".encode()
-    tail = b"&send=link&next=%2Ftarget"
-    body = head + b"p" * (size - len(head) - len(tail)) + tail
-    assert len(body) == size
+    body = padded_login(csrf, size, b"&send=link&next=%2Ftarget")
     status, text = send_chunked(gate_url, "/_gate/login", headers, body)
     assert status == 413, text
     assert "Request Entity Too Large" in text  # the gate's own page, not a bare error
@@ -96,10 +101,7 @@ def test_a_chunked_form_over_the_limit_is_refused_whole(gate_url: str, size: int
 
 def test_a_chunked_form_under_the_limit_is_read(gate_url: str, tenant: Any) -> None:
     headers, csrf = login_form(gate_url)
-    head = f"csrf_token={csrf}&email=ada%40example.com&pad=".encode()
-    tail = b"&next=%2Ftarget"
-    body = head + b"p" * (MAX_FORM_BYTES - len(head) - len(tail)) + tail
-    assert len(body) == MAX_FORM_BYTES
+    body = padded_login(csrf, MAX_FORM_BYTES, b"&next=%2Ftarget")
     status, text = send_chunked(gate_url, "/_gate/login", headers, body)
     assert status == 200, text
     assert hidden(text, "tx")  # the code page: the whole form was read
