@@ -1,8 +1,9 @@
 """Personal app tokens: for pip, git, calendars and scripts, which cannot sign in.
 
 A signed-in person makes a token on ``{prefix}/tokens`` and gives it to a
-tool; the tool sends it as HTTP Basic (user name ``__token__`` or the
-owner's email or phone number, the token as password) or as
+tool; the tool sends it as HTTP Basic (user name ``__token__``, none, or the
+owner's email or phone number, the token as password; or the token as user
+name and no password, as in pip's ``https://pwg_…@host/``) or as
 ``Authorization: Bearer pwg_…``. The app then sees the owner exactly as
 after a browser sign-in (the claims kept from their session when the token
 was made), with ``pwless_gate.auth_method`` = ``app-token``. No cookie is
@@ -17,14 +18,18 @@ mistyped. The store keeps only the SHA-256 of a token, beside its record
 :class:`AppTokens` checks the ``Authorization`` header. Verified tokens are
 cached by their SHA-256 for ``session_cache_ttl`` (a revoke is seen within
 it), so a warm check is one hash and one dictionary read. A refused token
-is counted on the per-IP throttle (``app-token-ip``); an IP over the limit
-is answered 429 without asking the store, the same wrong token is not
-looked up again within the throttle's period, and once an IP was refused
-its next attempts are counted before the store is asked: a wrong token
-reaches the store at most once per window and IP, and an IP at most the
-limit's count of times. Bearer tokens that do not start with
-``pwg_`` (JWTs from Auth0) and other schemes are left alone: ``check``
-answers None for them.
+is counted on the per-IP throttle (``app-token-ip``), once per window: the
+same wrong credentials sent again are refused without asking the store and
+without counting (a calendar retrying a stale token costs nothing; guessing
+needs new tokens), and the throttle remembers which it counted
+(``app-token-miss``), so another process, or nginx asking a second time,
+does not count them again. An IP over the limit is answered 429 without
+asking the store, except for a token this process verified before (no
+guess); once an IP was refused its next new attempts are counted before the
+store is asked: a wrong token reaches the store at most once per window and
+process, and an IP at most the limit's count of times. Bearer tokens that
+do not start with ``pwg_`` (JWTs from Auth0) and other schemes are left
+alone: ``check`` answers None for them.
 
 This module does not decide what to answer (see :mod:`pwless_gate.decide`)
 nor render the tokens page (:mod:`pwless_gate.tokens_page`).
@@ -61,6 +66,9 @@ log = logging.getLogger("pwless_gate.sessions")
 PREFIX = "pwg_"
 #: The throttle limit a refused token counts on (per client IP).
 THROTTLE_NAME = "app-token-ip"
+#: What the refused credentials of each IP are remembered by, shared by processes (so
+#: each is counted on the IP's limit once per window).
+MISS_NAME = "app-token-miss"
 #: The user name that says "the password is a token" (as PyPI's).
 TOKEN_USER = "__token__"  # noqa: S105 (a user name, not a secret)
 #: How often, at most, a token's "last used" is written (seconds).
@@ -206,7 +214,10 @@ def credentials(header: str) -> tuple[str | None, str] | None:
     not for app tokens (another scheme, a Bearer token not starting with ``pwg_``).
 
     A Basic header whose password is no token gives ``(user, "")``: credentials
-    that are ours to refuse. A Bearer token gives a user name of None.
+    that are ours to refuse. A Bearer token gives a user name of None. An empty
+    user name is :data:`TOKEN_USER`'s, and so is a token as the user name with an
+    empty password (``https://pwg_…@host/simple/``, the form pip's documentation
+    shows for tokens).
     """
     scheme, _, value = header.strip().partition(" ")
     scheme = scheme.lower()
@@ -220,7 +231,16 @@ def credentials(header: str) -> tuple[str | None, str] | None:
     except (binascii.Error, ValueError):
         return ("", "")
     user, _, password = decoded.partition(":")
-    return (user, password) if password.startswith(PREFIX) else (user, "")
+    if not password and user.startswith(PREFIX):
+        return (TOKEN_USER, user)
+    return (user or TOKEN_USER, password) if password.startswith(PREFIX) else (user, "")
+
+
+def holds_token(header: str) -> bool:
+    """Whether an ``Authorization`` header carries app token credentials (a token, right
+    or wrong): the gate's own, which never reach the app."""
+    found = credentials(header)
+    return found is not None and bool(found[1])
 
 
 def _user_matches(user: str | None, token: AppToken) -> bool:
@@ -334,22 +354,40 @@ class AppTokens:
             and (user is None or user == TOKEN_USER or _same(user, entry))
         ):
             return entry
-        return self._check_slowly(headers, user, token, key, now)
+        return self._check_slowly(headers, header, user, token, key, now)
 
     def _check_slowly(
-        self, headers: Mapping[str, Any], user: str | None, token: str, key: str, now: float
+        self,
+        headers: Mapping[str, Any],
+        header: str,
+        user: str | None,
+        token: str,
+        key: str,
+        now: float,
     ) -> CachedSession | int:
         ip = self._client_ip(headers)
+        formed = well_formed(token)
+        # The credentials as sent: what a refusal that is not the token's own (no token,
+        # a wrong user name for a good one) is remembered by.
+        sent = token_hash(header.strip())
         with self._lock:
             blocked = self._blocked.get(ip, 0.0)
-            missed = self._misses.get(key, 0.0) > now if key else True
+            missed = self._misses.get(sent, 0.0) > now or (
+                formed and self._misses.get(key, 0.0) > now
+            )
             suspect = self._suspects.get(ip, 0.0) > now
-        if blocked > now:
+            # Verified here before (and not refused since): no guess, whoever sends it.
+            known = formed and key in self._cache
+        if blocked > now and not known:
             return max(1, math.ceil(blocked - now))
-        if missed or not well_formed(token):
-            return self._refuse(ip, user, "malformed" if not token else "unknown", now)
+        if missed:
+            # Refused lately: refused again without the store, and not counted. A client
+            # retrying a stale token costs nothing, and guessing needs new tokens.
+            return self._refuse(ip, user, "", "repeat", now)
+        if not formed:
+            return self._refuse(ip, user, sent, "malformed" if not token else "unknown", now)
         counted = False
-        if suspect:
+        if suspect and not known:
             # This IP was refused lately: count the attempt before asking the store,
             # so the attempt past the limit is never looked up.
             wait = self._count(ip, now)
@@ -358,15 +396,15 @@ class AppTokens:
             counted = True
         found = self.store.find_token(key)
         if found is None or found.expires_at <= now:
-            with self._lock:
-                self._misses[key] = now + self._miss_for
             self.forget(key)
-            return self._refuse(ip, user, "unknown", now, counted=counted)
+            return self._refuse(ip, user, key, "unknown", now, counted=counted)
         if self._admit is not None and not self._admit(found):
             self.forget(key)
-            return self._refuse(ip, user or found.remote_user, "allow_list", now, counted=counted)
+            return self._refuse(
+                ip, user or found.remote_user, key, "allow_list", now, counted=counted
+            )
         if not _user_matches(user, found):
-            return self._refuse(ip, user, "wrong_user", now, counted=counted)
+            return self._refuse(ip, user, sent, "wrong_user", now, counted=counted)
         if now - found.used_at >= USED_EVERY:
             self._used(found, ip, now)
         entry = _cached(found, now + self._ttl, self.roles_claim)
@@ -384,13 +422,36 @@ class AppTokens:
             self._audit("app_token_first_use", ip=ip, identifier=token.remote_user)
 
     def _refuse(
-        self, ip: str, user: str | None, reason: str, now: float, *, counted: bool = False
+        self,
+        ip: str,
+        user: str | None,
+        miss: str,
+        reason: str,
+        now: float,
+        *,
+        counted: bool = False,
     ) -> int:
-        """Count a refused attempt (unless ``counted`` already); 0 (answer 401), or the
-        seconds the IP must wait (429)."""
+        """Refuse credentials remembered as ``miss`` (a hash; "" when they were refused
+        lately already); 0 (answer 401), or the seconds the IP must wait (429).
+
+        Credentials are counted on the IP's limit once per window, in whichever process
+        refuses them first (unless ``counted`` already): a repeat costs the store
+        nothing, so only new credentials, which guessing needs, count.
+        """
         if self._audit is not None:
             who = user if user and user != TOKEN_USER else None
             self._audit("app_token_refused", ip=ip, identifier=who, reason=reason)
+        if not miss:
+            return 0
+        with self._lock:
+            self._misses[miss] = now + self._miss_for
+        if self._limit.off:
+            return 0
+        # Another process (or this one's earlier memory) may have counted them: nginx's
+        # error_page asks the gate again after {prefix}/auth refused, maybe another worker.
+        new = self._throttle.first(MISS_NAME, f"{ip} {miss}", self._limit.period)
+        if not new:
+            return 0
         with self._lock:
             self._suspects[ip] = now + self._miss_for
         return 0 if counted else self._count(ip, now)

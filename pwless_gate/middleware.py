@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import metrics as metrics_module
-from .apptokens import THROTTLE_NAME, AppTokens, TokenStore, credentials
+from .apptokens import THROTTLE_NAME, AppTokens, TokenStore, holds_token
 from .audit import Audit
 from .auth0 import Auth0Client
 from .boot import gunicorn_loading, stop_gunicorn_boot
@@ -443,12 +443,10 @@ class PasswordlessGate:
         environ.update(entry.environ)
         environ["pwless_gate.claims"] = dict(entry.session.claims)
         authorization = environ.get("HTTP_AUTHORIZATION")
-        if authorization is not None and self.tokens is not None:
-            found = credentials(authorization)
-            if found is not None and found[1]:
-                # An app token beside the session cookie (a browser that kept Basic
-                # credentials from a token URL): a token never reaches the app.
-                del environ["HTTP_AUTHORIZATION"]
+        if authorization is not None and self.tokens is not None and holds_token(authorization):
+            # An app token beside the session cookie (a browser that kept Basic
+            # credentials from a token URL): a token never reaches the app.
+            del environ["HTTP_AUTHORIZATION"]
         method = environ.get("REQUEST_METHOD")
         if self.saved_forms is not None and method != "GET" and str(method).upper() == "POST":
             # The Send button of a kept form: the app gets the kept body (once).

@@ -61,6 +61,12 @@ class Throttle(Protocol):
         """
         ...
 
+    def first(self, name: str, key: str, period: int) -> bool:
+        """Whether ``key`` is new under ``name``: not seen in the last ``period``
+        seconds (up to two, as a sliding window of one hit counts). A new key is
+        remembered; when in doubt (no room for it), it is new."""
+        ...
+
 
 def _weight(limit: Limit, now: float) -> float:
     """How much of the previous window still overlaps the last ``period`` seconds."""
@@ -160,6 +166,9 @@ class _Windows:
         live = [h for h in hits if not h.limit.off]
         return self._hit_live(live, self._clock()) if live else 0
 
+    def first(self, name: str, key: str, period: int) -> bool:
+        return self.hit(name, key, Limit(1, period)) == 0
+
     def _hit_live(self, hits: Sequence[Hit], now: float) -> int:
         raise NotImplementedError
 
@@ -200,6 +209,20 @@ class MemoryThrottle(_Windows):
                 for name, key, limit in hits:
                     self._counters(name, limit).count(key, int(now // limit.period))
         return longest
+
+    def first(self, name: str, key: str, period: int) -> bool:
+        # As a hit on a limit of one, but a key that finds no room is new (and not kept):
+        # a full table must not make every key look seen.
+        limit = Limit(1, period)
+        now = self._clock()
+        window = int(now // period)
+        with self._lock:
+            counters = self._counters(name, limit)
+            if _wait(limit, now, *counters.counts(key, window)):
+                return False
+            if not counters.room(key, now):
+                counters.count(key, window)
+        return True
 
     def _counters(self, name: str, limit: Limit) -> _Counters:
         found = self._limits.get((name, limit.period))

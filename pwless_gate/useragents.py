@@ -8,6 +8,10 @@ ChromeOS, Android, iPhone, iPad) and says "Unknown browser" for the rest.
 
 It is a label, not a fact: a client can send any ``User-Agent``, so nothing
 may depend on it for security. It does not detect devices, versions or bots.
+:func:`claims_browser` says whether a client calls itself a browser, which
+only chooses the kind of answer a signed-out request gets (a redirect to the
+sign-in page, or a 401 a tool understands): a client that lies about it gets
+the other kind of refusal, nothing more.
 """
 
 from __future__ import annotations
@@ -56,6 +60,17 @@ _SYSTEMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     )
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+#: How every browser's ``User-Agent`` starts (a Netscape heritage they all keep). Tools
+#: name themselves: ``curl/``, ``Wget/``, ``pip/``, ``git/``, ``Java/``, ``node``,
+#: ``Go-http-client/``, ``okhttp/``, ``python-requests/``, ``Python-urllib/``.
+BROWSER_PREFIX = "Mozilla/"
+
+
+def claims_browser(user_agent: object) -> bool:
+    """Whether a ``User-Agent`` says it is a browser's: it starts with ``Mozilla/``."""
+    return isinstance(user_agent, str) and user_agent.startswith(BROWSER_PREFIX)
 
 
 def summarise(user_agent: str | None) -> str:

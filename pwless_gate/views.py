@@ -22,6 +22,7 @@ from urllib.parse import unquote_to_bytes, urlencode
 from werkzeug.wrappers import Response
 
 from .answers import Responder, see_other
+from .apptokens import holds_token
 from .codes import CodeViews
 from .csrf import origin_allowed
 from .decide import from_browser_script
@@ -53,6 +54,9 @@ ORIGINAL_HEADERS = (
     ("HTTP_X_FORWARDED_METHOD", "HTTP_X_FORWARDED_URI"),
 )
 
+
+#: Characters a header value cannot carry back (a server that passed them on was lax).
+_LINE_BREAKS = frozenset("\r\n\0")
 
 #: Routes that only show something: any other method than GET and HEAD gets 405 (as the
 #: static files do). ``/auth`` is not among them: a proxy may ask with the original method.
@@ -269,6 +273,8 @@ class GateViews:
         answer is 403 (fail closed) and a warning is logged; so is it when both
         header pairs are sent and name different requests (one is the client's). The
         ``authorize`` hook is asked as on the app's paths, about the original request.
+        A 202 carries the ``Authorization`` the proxy is to pass on (see
+        :meth:`_admitted`): never an app token.
         """
         rules = self.deps.config.rules
         rule = None
@@ -301,14 +307,14 @@ class GateViews:
             else:
                 method, path, _ = original
                 if self._gate_route(path):
-                    return Response(status=202, headers={"Cache-Control": "no-store"})
+                    return self._admitted(request, gate_owned=False)
                 host = request_host(self.deps.config.proxies.host(request.environ))
                 rule = rules.match(method, path, host)
                 if rule is not None and rule.closed:
                     return json_response({"error": "forbidden"}, 403)
         current = request.current
         if current is None and rule is not None and rule.public:
-            return Response(status=202, headers={"Cache-Control": "no-store"})
+            return self._admitted(request, gate_owned=False)
         if current is None and self.deps.tokens is not None:
             found = self.deps.tokens.check(request.environ)
             if isinstance(found, int):
@@ -360,13 +366,36 @@ class GateViews:
             who = current.user.email or current.user.phone_number or current.user.sub
             self.deps.audit("refused_by_authorize", ip=request.client_ip, identifier=who)
             return json_response({"error": "forbidden"}, 403)
-        response = Response(status=202)
+        response = self._admitted(request, gate_owned=self.deps.tokens is not None)
         response.headers["X-Auth-Request-User"] = current.session.remote_user
         if current.user.email:
             response.headers["X-Auth-Request-Email"] = current.user.email
         if current.user.phone_number:
             response.headers["X-Auth-Request-Phone"] = current.user.phone_number
-        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @staticmethod
+    def _admitted(request: GateRequest, *, gate_owned: bool) -> Response:
+        """``{prefix}/auth``'s 202, with the ``Authorization`` the proxy is to pass on.
+
+        The proxy cannot tell an app token from the app's own credentials, and
+        ``auth_request`` cannot change the request it passes on: so the answer
+        carries the request's ``Authorization`` back when it should reach the app,
+        and leaves it out when it is the gate's own (``gate_owned``: app tokens are
+        on and it holds one). A machine's bearer token is passed on, as the gate
+        passes it to a wrapped app. The nginx example sets the upstream request's
+        ``Authorization`` from it; Traefik's ``forwardAuth`` does the same when
+        ``Authorization`` is among its ``authResponseHeaders`` (it drops the header
+        when the answer has none).
+        """
+        response = Response(status=202, headers={"Cache-Control": "no-store"})
+        authorization = request.environ.get("HTTP_AUTHORIZATION")
+        if (
+            authorization
+            and not (gate_owned and holds_token(authorization))
+            and not _LINE_BREAKS.intersection(authorization)
+        ):
+            response.headers["Authorization"] = authorization
         return response
 
     def _gate_route(self, path: str) -> bool:

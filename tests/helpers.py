@@ -40,8 +40,11 @@ GATE_ORIGIN = "http://localhost"
 #: The ``Accept`` of a browser's navigation (Firefox's): only such requests are sent to
 #: the sign-in page; a client without it gets a 401 challenge (issue 13).
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+#: A browser's ``User-Agent`` (Firefox's): without ``Sec-Fetch-*`` headers, only a
+#: client that starts it with ``Mozilla/`` is taken for a browser.
+BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 #: Request headers of a browser's navigation, for ``requests`` calls that play a browser.
-BROWSER = {"Accept": BROWSER_ACCEPT}
+BROWSER = {"Accept": BROWSER_ACCEPT, "User-Agent": BROWSER_UA}
 
 
 def browser_session() -> requests.Session:
@@ -112,12 +115,17 @@ def gate_config(tenant_url: str, **overrides: Any) -> GateConfig:
 
 class GateClient(Client):
     """A Werkzeug test client playing a browser: its requests come from 127.0.0.1, as a
-    server would say, and navigate (``Accept`` lists ``text/html`` first) unless the
-    test sends an ``Accept`` of its own."""
+    server would say, and navigate (``Accept`` lists ``text/html`` first, a browser's
+    ``User-Agent``) unless the test sends headers of its own."""
 
     def open(self, *args: Any, **kwargs: Any) -> TestResponse:
         kwargs.setdefault(
-            "environ_base", {"REMOTE_ADDR": "127.0.0.1", "HTTP_ACCEPT": BROWSER_ACCEPT}
+            "environ_base",
+            {
+                "REMOTE_ADDR": "127.0.0.1",
+                "HTTP_ACCEPT": BROWSER_ACCEPT,
+                "HTTP_USER_AGENT": BROWSER_UA,
+            },
         )
         return super().open(*args, **kwargs)
 

@@ -33,7 +33,11 @@ from pwless_gate.stores import CookieStore
 
 from .helpers import FakeClock
 
-BROWSER = {"HTTP_ACCEPT": "text/html,application/xhtml+xml,*/*;q=0.8"}
+#: An older browser's navigation: no ``Sec-Fetch-*``, HTML first, a browser's User-Agent.
+BROWSER = {
+    "HTTP_ACCEPT": "text/html,application/xhtml+xml,*/*;q=0.8",
+    "HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64; rv:78.0) Gecko/20100101 Firefox/78.0",
+}
 API = {"HTTP_ACCEPT": "application/json"}
 
 
@@ -120,6 +124,33 @@ PIP_ACCEPT = (
 )
 
 
+#: User-Agent headers of browsers that send no ``Sec-Fetch-*`` headers, and of tools
+#: that ask for HTML first as they do.
+SAFARI_15_UA = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/15.6 Safari/605.1.15"
+)
+CHROME_UA = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36"
+)
+FIREFOX_78_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:78.0) Gecko/20100101 Firefox/78.0"
+IE_11_UA = "Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko"
+#: What Java's HttpURLConnection (JDK 22 and before) sends with every request.
+JAVA_ACCEPT = "text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2"
+NODE_FETCH = {
+    "HTTP_ACCEPT": "*/*",
+    "HTTP_ACCEPT_LANGUAGE": "*",
+    "HTTP_SEC_FETCH_MODE": "cors",
+    "HTTP_USER_AGENT": "node",
+}
+
+
+def old_browser(accept: str, user_agent: str = FIREFOX_78_UA) -> dict[str, str]:
+    """A navigation's headers from a browser that sends no ``Sec-Fetch-*``."""
+    return {"HTTP_ACCEPT": accept, "HTTP_USER_AGENT": user_agent}
+
+
 def navigate(accept: str, dest: str = "document", site: str = "none") -> dict[str, str]:
     """A navigation's headers from a browser that sends ``Sec-Fetch-*``."""
     return {
@@ -138,6 +169,7 @@ def fetched(mode: str, dest: str, accept: str = "*/*") -> dict[str, str]:
         "HTTP_SEC_FETCH_MODE": mode,
         "HTTP_SEC_FETCH_DEST": dest,
         "HTTP_SEC_FETCH_SITE": "same-origin",
+        "HTTP_USER_AGENT": CHROME_UA,
     }
 
 
@@ -148,10 +180,16 @@ CLIENTS = [
     ("chrome-iframe", "GET", navigate(CHROME_ACCEPT, dest="iframe", site="same-origin"), True),
     ("firefox-navigation", "GET", navigate(FIREFOX_ACCEPT), True),
     ("safari-17-navigation", "GET", navigate(SAFARI_ACCEPT), True),
-    ("safari-15-no-sec-fetch", "GET", {"HTTP_ACCEPT": SAFARI_ACCEPT}, True),
-    ("old-firefox-no-sec-fetch", "GET", {"HTTP_ACCEPT": FIREFOX_ACCEPT}, True),
-    ("old-browser-form-post", "POST", {"HTTP_ACCEPT": FIREFOX_ACCEPT}, True),
-    ("html-first-head", "HEAD", {"HTTP_ACCEPT": "text/html"}, True),
+    ("safari-15-no-sec-fetch", "GET", old_browser(SAFARI_ACCEPT, SAFARI_15_UA), True),
+    ("old-firefox-no-sec-fetch", "GET", old_browser(FIREFOX_ACCEPT), True),
+    ("old-browser-form-post", "POST", old_browser(FIREFOX_ACCEPT), True),
+    ("ie-11", "GET", old_browser("text/html, application/xhtml+xml, */*", IE_11_UA), True),
+    ("html-first-head", "HEAD", old_browser("text/html"), True),
+    ("java-httpurlconnection", "GET", old_browser(JAVA_ACCEPT, "Java/17.0.15"), False),
+    ("java-post", "POST", old_browser(JAVA_ACCEPT, "Java/21.0.2"), False),
+    ("old-pip-index", "GET", old_browser("text/html", "pip/20.3.4 {...}"), False),
+    ("html-first-no-user-agent", "GET", {"HTTP_ACCEPT": FIREFOX_ACCEPT}, False),
+    ("node-fetch", "GET", NODE_FETCH, False),
     ("navigation-wanting-json", "GET", navigate("application/json"), True),
     ("chrome-image", "GET", fetched("no-cors", "image", "image/avif,image/webp,*/*;q=0.8"), False),
     ("chrome-script", "GET", fetched("no-cors", "script"), False),
@@ -184,10 +222,10 @@ CLIENTS = [
     ("caldav-report", "REPORT", {"HTTP_ACCEPT": "text/xml"}, False),
     ("propfind-asking-for-html", "PROPFIND", {"HTTP_ACCEPT": "text/html"}, False),
     ("webdav-put", "PUT", {"HTTP_ACCEPT": "text/html"}, False),
-    ("delete", "DELETE", {"HTTP_ACCEPT": FIREFOX_ACCEPT}, False),
+    ("delete", "DELETE", old_browser(FIREFOX_ACCEPT), False),
     ("options", "OPTIONS", {"HTTP_ACCEPT": "*/*"}, False),
-    ("html-not-first", "GET", {"HTTP_ACCEPT": "application/xhtml+xml,text/html"}, False),
-    ("html-refused", "GET", {"HTTP_ACCEPT": "text/html;q=0"}, False),
+    ("html-not-first", "GET", old_browser("application/xhtml+xml,text/html"), False),
+    ("html-refused", "GET", old_browser("text/html;q=0"), False),
 ]
 
 

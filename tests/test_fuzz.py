@@ -25,7 +25,15 @@ from pwless_gate.public_paths import is_normal
 from pwless_gate.redirects import safe_next
 from pwless_gate.rules import clean_path
 
-from .helpers import CLIENT_ID, CLIENT_SECRET, Harness, RecordingApp, gate_config, hidden
+from .helpers import (
+    BROWSER_UA,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    Harness,
+    RecordingApp,
+    gate_config,
+    hidden,
+)
 from .test_redirects import lands_locally
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
@@ -313,6 +321,7 @@ def browser_get(cookie: str) -> dict[str, Any]:
         "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": "127.0.0.1",
         "HTTP_ACCEPT": "text/html,application/xhtml+xml",
+        "HTTP_USER_AGENT": BROWSER_UA,
         "HTTP_COOKIE": cookie,
         "wsgi.input": io.BytesIO(),
         "wsgi.url_scheme": "http",

@@ -195,6 +195,31 @@ def test_a_full_limit_makes_new_keys_wait_rather_than_evict(clock: FakeClock) ->
     assert throttle.hit("send-ip", "10.0.0.1", Limit.parse("1/100")) == 0
 
 
+def test_first_says_whether_a_key_is_new_in_its_window(
+    make_throttle: MakeThrottle, clock: FakeClock
+) -> None:
+    clock.now = 1_000_000.0  # the start of a 100 s window
+    throttle = make_throttle(clock)
+    assert throttle.first("seen", "10.0.0.1 a", 100) is True
+    assert [throttle.first("seen", "10.0.0.1 a", 100) for _ in range(3)] == [False] * 3
+    assert throttle.first("seen", "10.0.0.1 b", 100) is True
+    assert throttle.first("other", "10.0.0.1 a", 100) is True  # another name, its own keys
+    clock.advance(99)
+    assert throttle.first("seen", "10.0.0.1 a", 100) is False
+    clock.advance(101)  # both windows passed
+    assert throttle.first("seen", "10.0.0.1 a", 100) is True
+
+
+def test_first_takes_a_key_for_new_when_the_table_is_full(clock: FakeClock) -> None:
+    """A full table must not make every key look seen (a repeat is not counted, so that
+    would stop counting): a key without room is new, and is not kept."""
+    clock.now = 1_000_000.0
+    throttle = MemoryThrottle(clock=clock, max_keys=2)
+    assert [throttle.first("seen", k, 100) for k in ("a", "b")] == [True, True]
+    assert [throttle.first("seen", "c", 100) for _ in range(3)] == [True] * 3
+    assert throttle.first("seen", "a", 100) is False
+
+
 @pytest.mark.slow
 def test_redis_counters_are_kept_per_limit_and_expire(any_redis_url: str, clock: FakeClock) -> None:
     redis = connect(any_redis_url)

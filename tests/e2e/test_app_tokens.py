@@ -30,6 +30,7 @@ from pwless_gate.stores.sqlite import SQLiteDatabase, SQLiteTokenStore
 from pwless_gate.tokens_page import SIGN_IN_WITHIN
 
 from ..helpers import (
+    BROWSER_UA,
     FakeClock,
     GateClient,
     Harness,
@@ -141,6 +142,26 @@ def test_tokens_are_prefixed_random_and_checksummed() -> None:
             id="basic-password",
         ),
         pytest.param("Basic !!!", ("", ""), id="basic-garbage"),
+        pytest.param(
+            "Basic " + base64.b64encode(b":pwg_x").decode(),
+            ("__token__", "pwg_x"),
+            id="basic-empty-user",
+        ),
+        pytest.param(
+            "Basic " + base64.b64encode(b"pwg_x:").decode(),
+            ("__token__", "pwg_x"),
+            id="basic-token-as-user",
+        ),
+        pytest.param(
+            "Basic " + base64.b64encode(b"pwg_x").decode(),
+            ("__token__", "pwg_x"),
+            id="basic-token-without-colon",
+        ),
+        pytest.param(
+            "Basic " + base64.b64encode(b"pwg_x:hunter2").decode(),
+            ("pwg_x", ""),
+            id="basic-token-as-user-with-a-password",
+        ),
     ],
 )
 def test_credentials_in_headers(header: str, expected: tuple[str | None, str] | None) -> None:
@@ -170,6 +191,8 @@ def test_a_token_is_shown_once_and_stored_as_a_hash(signed_in: Harness) -> None:
     [
         pytest.param(lambda t: basic("__token__", t), id="basic-token-user"),
         pytest.param(lambda t: basic("ADA@example.com", t), id="basic-owner"),
+        pytest.param(lambda t: basic("", t), id="basic-empty-user"),
+        pytest.param(lambda t: basic(t, ""), id="basic-token-as-user-pip-url"),
         pytest.param(bearer, id="bearer"),
     ],
 )
@@ -234,14 +257,48 @@ def test_tools_without_credentials_are_asked_for_them(tokens_harness: Harness) -
         assert answer.status_code == 401, (method, headers)
         assert answer.headers.getlist("WWW-Authenticate")[0].startswith("Basic realm=")
     # A page's fetch(): 401 too, but no Basic (a browser would show its password dialog).
-    fetched = client.get("/dav/", headers={"Sec-Fetch-Mode": "cors", "Accept": "text/html"})
+    fetched = client.get(
+        "/dav/", headers={"Sec-Fetch-Mode": "cors", "Accept": "text/html", "User-Agent": BROWSER_UA}
+    )
     assert fetched.status_code == 401
     challenges = fetched.headers.getlist("WWW-Authenticate")
     assert challenges == ['Cookie realm="Internal tools"', 'Bearer realm="Internal tools"']
-    navigation = client.get("/page", headers={"Accept": "text/html,application/xhtml+xml"})
+    navigation = client.get(
+        "/page", headers={"Accept": "text/html,application/xhtml+xml", "User-Agent": BROWSER_UA}
+    )
     assert navigation.status_code == 302
     navigation = client.get("/page", headers={"Sec-Fetch-Mode": "navigate", "Accept": "*/*"})
     assert navigation.status_code == 302
+
+
+#: Tools that send what a browser without ``Sec-Fetch-*`` headers sends, or a browser
+#: script's ``Sec-Fetch-Mode``: they are asked for credentials (Basic), not redirected.
+BROWSER_LOOKALIKES = [
+    pytest.param(
+        {"Accept": "text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2", "User-Agent": "Java/17"},
+        id="java-httpurlconnection",
+    ),
+    pytest.param({"Accept": "text/html", "User-Agent": "pip/20.3.4"}, id="pip-before-22.2"),
+    pytest.param(
+        {"Accept": "*/*", "Sec-Fetch-Mode": "cors", "User-Agent": "node"}, id="node-fetch"
+    ),
+]
+
+
+@pytest.mark.parametrize("headers", BROWSER_LOOKALIKES)
+def test_tools_that_look_like_browsers_get_a_basic_challenge(
+    signed_in: Harness, headers: dict[str, str]
+) -> None:
+    """Java's HttpURLConnection asks for ``text/html`` first, as older browsers do, and
+    answers only a Basic challenge with its ``Authenticator``; it gets the challenge, then
+    gets in with the token."""
+    token, _ = make_token(signed_in.client)
+    client = tool(signed_in)
+    answer = client.get("/report", headers=headers)
+    assert answer.status_code == 401
+    assert answer.headers.getlist("WWW-Authenticate")[0].startswith("Basic realm=")
+    again = client.get("/report", headers={**headers, **basic("__token__", token)})
+    assert again.status_code == 200
 
 
 def test_the_gate_pages_ask_for_a_session_not_a_token(signed_in: Harness) -> None:
@@ -434,7 +491,9 @@ def test_sending_the_same_form_again_makes_no_second_token(signed_in: Harness) -
 
 def test_the_page_needs_a_browser_session(signed_in: Harness) -> None:
     token, _ = make_token(signed_in.client)
-    nobody = tool(signed_in).get("/_gate/tokens", headers={"Accept": "text/html"})
+    nobody = tool(signed_in).get(
+        "/_gate/tokens", headers={"Accept": "text/html", "User-Agent": BROWSER_UA}
+    )
     assert nobody.status_code == 302
     assert nobody.headers["Location"].startswith("/_gate/login?next=")
     by_token = tool(signed_in).get("/_gate/tokens", headers=bearer(token))
@@ -481,25 +540,70 @@ def counting_gate(
 def test_a_wrong_token_reaches_the_store_once_per_window(
     tenant: Any, clock: FakeClock, tmp_path: Path
 ) -> None:
+    """A wrong token sent again is refused without the store and not counted again (a
+    client retrying a stale token); new wrong tokens, which guessing needs, are counted:
+    past the limit the IP gets 429, and is not looked up at all."""
     gate, store, _ = counting_gate(tenant, clock, tmp_path, throttle_app_token_per_ip="5/60")
     client = GateClient(gate)
     wrong = new_token()
     statuses = [client.get("/", headers=bearer(wrong)).status_code for _ in range(20)]
-    assert statuses[:5] == [401] * 5
-    assert set(statuses[5:]) == {429}
+    assert statuses == [401] * 20
     assert store.finds == 1
+    others = [client.get("/", headers=bearer(new_token())).status_code for _ in range(5)]
+    assert others == [401, 401, 401, 401, 429]
+    assert store.finds == 5
     throttled = client.get("/", headers=bearer(new_token()))
     assert throttled.status_code == 429
     assert int(throttled.headers["Retry-After"]) >= 1
-    assert store.finds == 1  # an IP over the limit is not looked up at all
+    assert store.finds == 5  # an IP over the limit is not looked up at all
     other_ip = client.get(
         "/", headers=bearer(new_token()), environ_base={"REMOTE_ADDR": "10.0.0.9"}
     )
     assert other_ip.status_code == 401
-    assert store.finds == 2
+    assert store.finds == 6
     clock.advance(121)
     assert client.get("/", headers=bearer(wrong)).status_code == 401
-    assert store.finds == 3
+    assert store.finds == 7
+
+
+def test_a_stale_token_polled_from_an_office_does_not_throttle_it(
+    signed_in: Harness, clock: FakeClock
+) -> None:
+    """A calendar polling with a revoked token, from the IP a whole office shares: it is
+    refused each time (401, never 429), and a colleague's good token from that IP keeps
+    working, the caches cold at each poll."""
+    token, _ = make_token(signed_in.client)
+    stale, _ = make_token(signed_in.client, "old calendar")
+    office = tool(signed_in)
+    assert office.get("/dav/", headers=basic("__token__", stale)).status_code == 200
+    tokens = signed_in.gate.tokens
+    assert tokens is not None
+    [old] = [t for t in tokens.store.all_tokens() if t.name == "old calendar"]
+    assert tokens.revoke_where(old.sub, lambda t: t.token_id == old.token_id) == 1
+    polled, colleague = [], []
+    for _ in range(30):
+        clock.advance(TTL + 1)
+        polled.append(office.get("/dav/", headers=basic("__token__", stale)).status_code)
+        colleague.append(office.get("/report", headers=bearer(token)).status_code)
+    assert polled == [401] * 30
+    assert colleague == [200] * 30
+    fresh, _ = make_token(signed_in.client, "new laptop")
+    assert office.get("/report", headers=bearer(fresh)).status_code == 200
+
+
+def test_a_throttled_ip_keeps_the_tokens_it_used(signed_in: Harness, clock: FakeClock) -> None:
+    """Someone behind the office's IP tries ten made-up tokens: the IP is throttled
+    (429), and new tokens from it are not looked up; a token the gate verified before
+    is no guess, and keeps working."""
+    token, _ = make_token(signed_in.client)
+    office = tool(signed_in)
+    assert office.get("/report", headers=bearer(token)).status_code == 200
+    guesses = [office.get("/", headers=bearer(new_token())).status_code for _ in range(11)]
+    assert guesses == [401] * 10 + [429]
+    clock.advance(TTL + 1)
+    assert office.get("/report", headers=bearer(token)).status_code == 200
+    unseen, _ = make_token(signed_in.client, "never used")
+    assert office.get("/report", headers=bearer(unseen)).status_code == 429
 
 
 def test_an_ip_reaches_the_store_at_most_the_limits_count(
@@ -523,7 +627,8 @@ def test_malformed_credentials_never_reach_the_store(
     assert not well_formed(bad)
     for headers in (bearer(bad), basic("ada@example.com", "hunter2"), bearer("pwg_short")):
         assert client.get("/", headers=headers).status_code == 401
-    assert client.get("/", headers=bearer(bad)).status_code == 429
+    assert client.get("/", headers=bearer(bad)).status_code == 401  # a repeat: not counted
+    assert client.get("/", headers=bearer(bad + "0")).status_code == 429
     assert store.finds == 0
 
 

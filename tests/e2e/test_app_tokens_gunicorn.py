@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 import requests
 
+from pwless_gate.apptokens import new_token
+
 from ..helpers import CLIENT_ID, CLIENT_SECRET, hidden, http_sign_in
 from ..procs import BIN, ROOT, gunicorn, until
 
@@ -136,3 +138,20 @@ def test_an_operator_revokes_a_persons_tokens(
         assert cli(gate_env, "revoke", "--user", "ADA@example.com").strip() == "revoked 2 tokens"
         for token in (first, second):
             assert until(lambda t=token: refused(base, t), 6.0)
+
+
+def test_a_wrong_token_counts_once_whichever_worker_refuses_it(
+    gate_env: dict[str, str], tenant: Any, tmp_path: Path
+) -> None:
+    """A stale token retried across three workers is counted once on its IP's limit (two
+    here), not once per worker: every answer is 401, never 429, and the IP's good token
+    still gets in."""
+    env = {**gate_env, "PWLESS_GATE_THROTTLE_APP_TOKEN_PER_IP": "2/300"}
+    with gunicorn(
+        'pwless_gate:gate("tests.apps:whoami")', workers=3, env=env, log=tmp_path / "g.log"
+    ) as (base, _):
+        token = make_token(base, tenant)
+        stale = new_token()
+        statuses = [status for _ in range(3) for status, _ in spread(base, stale)]
+        assert statuses == [401] * 36
+        assert {status for status, _ in spread(base, token)} == {200}

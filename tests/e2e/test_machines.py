@@ -195,6 +195,8 @@ def test_the_nginx_auth_endpoint_admits_the_machine(stack: tuple[str, str]) -> N
     assert answer.headers["X-Auth-Request-User"] == f"{ROBOT}@clients"
     assert "X-Auth-Request-Email" not in answer.headers
     assert "Set-Cookie" not in answer.headers
+    # Passed on, as the gate passes it to a wrapped app (pwless_gate.access_token).
+    assert answer.headers["Authorization"] == f"Bearer {token}"
 
 
 def test_without_a_token_the_challenge_offers_basic_and_bearer(stack: tuple[str, str]) -> None:

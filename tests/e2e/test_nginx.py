@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -15,9 +17,18 @@ import requests
 from werkzeug.serving import make_server
 
 from pwless_gate import PasswordlessGate
+from pwless_gate.apptokens import new_token
 
 from ..examples.support import serving
-from ..helpers import BROWSER, CLIENT_ID, CLIENT_SECRET, FakeClock, gate_config, http_sign_in
+from ..helpers import (
+    BROWSER,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FakeClock,
+    gate_config,
+    hidden,
+    http_sign_in,
+)
 from ..procs import ROOT, Process, free_port, gunicorn, require_binary, wait_for_port
 
 pytestmark = pytest.mark.slow
@@ -43,12 +54,26 @@ def not_found(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [b"not served by the gate\n"]
 
 
+def echo_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """Stands for the non-Python app: it tells who nginx says it is, and the
+    ``Authorization`` nginx passed on (``null`` when none)."""
+    body = json.dumps(
+        {
+            "user": environ.get("HTTP_X_FORWARDED_USER"),
+            "authorization": environ.get("HTTP_AUTHORIZATION"),
+            "path": environ.get("PATH_INFO"),
+        }
+    ).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
 @contextmanager
-def nginx_in_front(gate_url: str, tmp_path: Path) -> Iterator[str]:
-    """The example's nginx, in front of the gate at ``gate_url`` and :func:`other_app`."""
+def nginx_in_front(gate_url: str, tmp_path: Path, app: Any = other_app) -> Iterator[str]:
+    """The example's nginx, in front of the gate at ``gate_url`` and ``app``."""
     nginx = require_binary("nginx", "the nginx example needs it")
     app_port, nginx_port = free_port(), free_port()
-    app_server = make_server("127.0.0.1", app_port, other_app, threaded=True)
+    app_server = make_server("127.0.0.1", app_port, app, threaded=True)
     threading.Thread(target=app_server.serve_forever, daemon=True).start()
     config = (ROOT / "examples" / "nginx" / "nginx.conf").read_text()
     config = (
@@ -236,3 +261,75 @@ def test_auth_ignores_original_headers_from_an_untrusted_client(
             timeout=10,
         )
         assert asked.status_code == 403
+
+
+@pytest.fixture
+def tokens_stack(tenant: Any, clock: FakeClock, tmp_path: Path) -> Iterator[str]:
+    """nginx in front of a gate with app tokens (four refusals per IP and minute) and a
+    public path, and of :func:`echo_app`."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rules]]\npath = "/status"\npolicy = "public"\n')
+    config = gate_config(
+        tenant.url,
+        rules_file=str(rules),
+        trusted_proxies="1",
+        app_tokens=True,
+        store=f"sqlite://{tmp_path / 'gate.sqlite3'}",
+        throttle_app_token_per_ip="4/60",
+    )
+    gate = PasswordlessGate(not_found, config, clock=clock)
+    with serving(gate) as gate_url, nginx_in_front(gate_url, tmp_path, echo_app) as base:
+        yield base
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def test_nginx_an_app_token_never_reaches_the_app(tokens_stack: str, tenant: Any) -> None:
+    """auth_request cannot take a header off the request nginx passes on: the gate's
+    answer says which ``Authorization`` the app may see, and the example passes that
+    one. An app token is the gate's own and never arrives; the app's own credentials
+    beside a session, and anything on a public path, do."""
+    base = tokens_stack
+    browser, done = http_sign_in(base, tenant, "ada@example.com")
+    assert done.status_code == 303
+    page = browser.get(f"{base}/_gate/tokens", timeout=10)
+    made = browser.post(
+        f"{base}/_gate/tokens",
+        data={"csrf_token": hidden(page.text, "csrf_token"), "name": "ci", "days": "7"},
+        timeout=10,
+    )
+    token = re.search(r'value="(pwg_[0-9A-Za-z]+)"', made.text)
+    assert token is not None, made.text
+    for sent in (
+        {"Authorization": f"Bearer {token.group(1)}"},
+        basic("__token__", token.group(1)),
+        basic(token.group(1), ""),  # pip's https://pwg_…@host/simple/
+    ):
+        seen = requests.get(f"{base}/report", headers=sent, timeout=10)
+        assert seen.status_code == 200, seen.text
+        assert seen.json() == {"user": "ada@example.com", "authorization": None, "path": "/report"}
+        beside = browser.get(f"{base}/report", headers=sent, timeout=10).json()
+        assert (beside["user"], beside["authorization"]) == ("ada@example.com", None)
+    own = basic("svc", "the app's own password")
+    beside = browser.get(f"{base}/report", headers=own, timeout=10).json()
+    assert (beside["user"], beside["authorization"]) == ("ada@example.com", own["Authorization"])
+    public = requests.get(f"{base}/status", headers=own, timeout=10).json()
+    assert (public["user"], public["authorization"]) == (None, own["Authorization"])
+    assert browser.get(f"{base}/report", timeout=10).json()["authorization"] is None
+
+
+def test_nginx_counts_a_refused_token_once(tokens_stack: str) -> None:
+    """nginx asks the gate twice about a refused token (``{prefix}/auth``, then the
+    original request through ``error_page``): it counts once. A stale token retried is
+    not counted again, and new wrong tokens are, up to the limit (four here)."""
+    base = tokens_stack
+
+    def status(token: str) -> int:
+        answer = requests.get(f"{base}/dav/", headers=basic("__token__", token), timeout=10)
+        return answer.status_code
+
+    stale = new_token()
+    assert [status(stale) for _ in range(10)] == [401] * 10
+    assert [status(new_token()) for _ in range(4)] == [401, 401, 401, 429]

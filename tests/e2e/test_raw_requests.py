@@ -18,6 +18,7 @@ from pwless_gate.request import MAX_FORM_BYTES
 from ..helpers import (
     BROWSER,
     BROWSER_ACCEPT,
+    BROWSER_UA,
     CLIENT_ID,
     CLIENT_SECRET,
     Harness,
@@ -114,7 +115,11 @@ def raw_get(base: str, target: bytes) -> tuple[int, dict[str, str]]:
     with socket.create_connection((host, int(port)), timeout=TIMEOUT) as sock:
         sock.sendall(
             b"GET " + target + b" HTTP/1.1\r\nHost: " + f"{host}:{port}".encode() + b"\r\n"
-            b"Accept: " + BROWSER_ACCEPT.encode() + b"\r\nConnection: close\r\n\r\n"
+            b"Accept: "
+            + BROWSER_ACCEPT.encode()
+            + b"\r\nUser-Agent: "
+            + BROWSER_UA.encode()
+            + b"\r\nConnection: close\r\n\r\n"
         )
         received = b""
         while chunk := sock.recv(65536):

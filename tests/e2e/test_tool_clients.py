@@ -14,6 +14,7 @@ import base64
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -31,6 +32,7 @@ from ..procs import gunicorn, require_binary
 pytestmark = pytest.mark.slow
 
 EMAIL = "ada@example.com"
+DATA = Path(__file__).resolve().parents[1] / "data"
 PACKAGE = "hello-gate"
 
 Gate = Callable[..., AbstractContextManager[str]]
@@ -165,7 +167,16 @@ def pypi(gate: Gate, tmp_path: Path) -> Iterator[str]:
         yield base
 
 
-def test_pip_with_a_token_in_the_index_url(pypi: str, tenant: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "userinfo",
+    [
+        pytest.param("__token__:{token}", id="token-user"),
+        pytest.param("{token}", id="token-as-user-name"),  # the form pip's docs show
+    ],
+)
+def test_pip_with_a_token_in_the_index_url(
+    pypi: str, tenant: Any, tmp_path: Path, userinfo: str
+) -> None:
     home = tmp_path / "home"
     home.mkdir()
     env = clean_env(home)
@@ -175,7 +186,8 @@ def test_pip_with_a_token_in_the_index_url(pypi: str, tenant: Any, tmp_path: Pat
     assert "401" in refused.stdout + refused.stderr  # an honest refusal, not "no versions"
 
     token = app_token(pypi, tenant, "pip on my laptop")
-    installed = pip_install(f"http://__token__:{token}@{host}/simple/", tmp_path / "site", env)
+    credentials = userinfo.format(token=token)
+    installed = pip_install(f"http://{credentials}@{host}/simple/", tmp_path / "site", env)
     assert installed.returncode == 0, installed.stdout + installed.stderr
     assert "through the gate" in (tmp_path / "site" / "hello_gate" / "__init__.py").read_text()
 
@@ -190,6 +202,33 @@ def test_pip_with_a_netrc(pypi: str, tenant: Any, tmp_path: Path) -> None:
     installed = pip_install(f"{pypi}/simple/", tmp_path / "site", clean_env(home))
     assert installed.returncode == 0, installed.stdout + installed.stderr
     assert (tmp_path / "site" / "hello_gate" / "__init__.py").exists()
+
+
+# -- Java -------------------------------------------------------------------------------------
+
+
+def test_java_httpurlconnection_answers_the_basic_challenge(
+    pypi: str, tenant: Any, tmp_path: Path
+) -> None:
+    """Java's HttpURLConnection asks for ``text/html`` first, as older browsers do; it
+    gets the Basic challenge (not the sign-in page), and its Authenticator answers it
+    with the token."""
+    java = shutil.which("java")
+    if java is None:
+        pytest.skip("java is not installed (optional, also under CI: the Java client test runs it)")
+    token = app_token(pypi, tenant, "a Java tool")
+    done = subprocess.run(
+        [java, str(DATA / "TokenClient.java"), f"{pypi}/simple/", token],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].lower() == "asked scheme=basic", done.stdout
+    assert lines[1] == f"status=200 url={pypi}/simple/", done.stdout
+    assert PACKAGE in done.stdout
 
 
 # -- git and dulwich ---------------------------------------------------------------------
