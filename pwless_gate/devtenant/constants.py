@@ -108,6 +108,15 @@ SCOPES_NOT_GRANTED = "Client has not been granted scopes: {scopes}"
 # --- rate limits and brute-force protection ----------------------------------------------
 
 #: ``/passwordless/start``: a burst of 50 per IP, refilled at 50 per hour.
+#:
+#: Every request is counted before anything in it is checked, one the endpoint then
+#: refuses (a malformed address, a wrong secret) too: *assumed*, AUTH0-API.md is silent;
+#: Auth0's rate limits are applied at its edge, ahead of the endpoint. After the quota
+#: the start is checked in this order: unknown properties, the client's authentication,
+#: the connection, the identifier's format, ``send``, ``authParams``. AUTH0-API.md does
+#: not give that order either (*assumed*). The gate's decoy starts rely on both
+#: (``pwless_gate/pacing.py``): a start for an identifier that fails the format check
+#: meets the same quota, credentials and connection checks as a real one.
 START_BURST = 50
 START_REFILL = 50
 START_REFILL_SECONDS = 3600.0
