@@ -258,12 +258,16 @@ class Auth0Client:
         if status >= 500 and status != 501:
             raise Auth0Unavailable(f"Auth0 at {self.host} answered {status} ({method} {path})")
         try:
-            data = answer.json()
-        except ValueError as exc:
-            raise Auth0Unavailable(
-                f"Auth0 at {self.host} answered {status} with a body that is "
-                f"not JSON ({method} {path})"
-            ) from exc
+            data: object = answer.json()
+        except (ValueError, RecursionError) as exc:
+            if status != 429:
+                raise Auth0Unavailable(
+                    f"Auth0 at {self.host} answered {status} with a body that is "
+                    f"not JSON ({method} {path})"
+                ) from exc
+            # A CDN or firewall in front of Auth0 says "too many" in HTML: still a rate
+            # limit, with its Retry-After.
+            data = None
         if status >= 400:
             raise self._error(answer, data)
         if status != 200:
