@@ -38,6 +38,7 @@ from urllib3.exceptions import (
 
 from .errors import (
     AUTH0_ERRORS,
+    AccessDenied,
     AccountBlocked,
     Auth0Error,
     Auth0Unavailable,
@@ -45,6 +46,7 @@ from .errors import (
     CodeExpired,
     RateLimited,
     TooManyAttempts,
+    UnknownAudience,
     WrongCode,
 )
 from .metrics import Metrics
@@ -57,6 +59,9 @@ OTP_GRANT = "http://auth0.com/oauth/grant-type/passwordless/otp"
 DEFAULT_RETRY_AFTER = 60
 #: Seconds until a throttled IP gets one attempt back (Auth0: "about 15 minutes").
 SUSPICIOUS_IP_RETRY_AFTER = 900
+#: How Auth0's ``access_denied`` description begins when ``audience`` names no API of
+#: the tenant ("Service not found: https://api.example.com/"), lower-cased.
+SERVICE_NOT_FOUND = "service not found"
 
 
 @dataclass(frozen=True)
@@ -295,6 +300,10 @@ def auth0_error(
         # gate's configuration, never a person refused.
         return ClientAuthError(status_code, error, description)
     cls = AUTH0_ERRORS.get(error, Auth0Error)
+    if cls is AccessDenied and description.lower().startswith(SERVICE_NOT_FOUND):
+        # The API the gate's audience names does not exist: the gate's setting, not a
+        # person refused.
+        return UnknownAudience(status_code, error, description)
     if cls is AccountBlocked and "suspicious" in description.lower():
         # Suspicious-IP throttling: every sign-in from the IP waits, not only this account's,
         # and for minutes: the x-ratelimit-* headers speak of the endpoint's own limit.

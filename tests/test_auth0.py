@@ -27,6 +27,7 @@ from pwless_gate.errors import (
     InvalidRequest,
     RateLimited,
     TooManyAttempts,
+    UnknownAudience,
     WrongCode,
 )
 
@@ -141,6 +142,13 @@ def test_refusals_of_a_person(status: int, error: str, description: str, expecte
     mapped = auth0_error(status, error, description, retry_after=1)
     assert type(mapped) is expected
     assert (mapped.status_code, mapped.error) == (status, error)
+
+
+def test_an_audience_the_tenant_does_not_have_is_the_gates_setting() -> None:
+    mapped = auth0_error(403, "access_denied", "Service not found: https://api.typo.test")
+    assert type(mapped) is UnknownAudience
+    assert not isinstance(mapped, AccessDenied)
+    assert (mapped.status_code, mapped.error) == (403, "access_denied")
 
 
 def test_suspicious_ip_waits_minutes_not_the_endpoint_reset() -> None:
