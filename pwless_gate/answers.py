@@ -32,6 +32,7 @@ from .errors import (
     StoreUnavailable,
     Throttled,
     TokenError,
+    UnknownAudience,
 )
 from .identity import mask
 from .languages import N_
@@ -309,6 +310,16 @@ class Responder:
                 exc.error,
                 exc.description,
                 config.auth0_base_url,
+            )
+        elif isinstance(exc, UnknownAudience):
+            log.error(
+                "Auth0 has no API named by the gate's audience (%s %s: %r): check "
+                "PWLESS_GATE_AUDIENCE (%r) against the APIs of the tenant at %s",
+                exc.status_code,
+                exc.error,
+                exc.description,
+                self.deps.config.audience,
+                self.deps.config.auth0_base_url,
             )
         else:
             log.error("Auth0 error: %s", exc)

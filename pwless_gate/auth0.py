@@ -38,6 +38,7 @@ from urllib3.exceptions import (
 
 from .errors import (
     AUTH0_ERRORS,
+    AccessDenied,
     AccountBlocked,
     Auth0Error,
     Auth0Unavailable,
@@ -45,11 +46,12 @@ from .errors import (
     CodeExpired,
     RateLimited,
     TooManyAttempts,
+    UnknownAudience,
     WrongCode,
 )
 from .metrics import Metrics
 from .pacing import DecoyTransport, Pacer
-from .transport import PACED_PATH, Answer, Transport
+from .transport import PACED_PATH, Answer, BaseTransport, Transport
 
 log = logging.getLogger("pwless_gate.auth0")
 
@@ -57,6 +59,9 @@ OTP_GRANT = "http://auth0.com/oauth/grant-type/passwordless/otp"
 DEFAULT_RETRY_AFTER = 60
 #: Seconds until a throttled IP gets one attempt back (Auth0: "about 15 minutes").
 SUSPICIOUS_IP_RETRY_AFTER = 900
+#: How Auth0's ``access_denied`` description begins when ``audience`` names no API of
+#: the tenant ("Service not found: https://api.example.com/"), lower-cased.
+SERVICE_NOT_FOUND = "service not found"
 
 
 @dataclass(frozen=True)
@@ -89,11 +94,11 @@ class Auth0Client:
         #: ``host[:port]`` of the tenant, for messages and logs.
         self.host = urlsplit(self.base_url).netloc
         self._metrics = metrics
-        self._decoy = DecoyTransport(pacer) if pacer is not None else None
         self.client_id = client_id
         self._secret = client_secret
         self._timeout = Timeout(connect=min(timeout, 3.05), read=timeout)
         self._http = http if http is not None else Transport(self.base_url, pacer=pacer)
+        self._decoy = DecoyTransport(self._http, pacer)
         self._clock = clock
 
     def start(
@@ -109,9 +114,11 @@ class Auth0Client:
     ) -> dict[str, Any]:
         """``POST /passwordless/start``: send a code or link. Returns Auth0's body.
 
-        With ``decoy``, nothing is sent: the same request is built and answered
-        after as long as a real send takes (see :mod:`pwless_gate.pacing`), so
-        a refused identifier costs the same time as an allowed one.
+        With ``decoy``, ``identifier`` is not sent: Auth0 gets the same request
+        for an identifier it can only refuse, and the answer is a send's (after
+        as long as a send takes) when it refuses it, else Auth0's own, raised as
+        a send's would be (see :mod:`pwless_gate.pacing`). So a refused
+        identifier meets the same answers, quota and time as an allowed one.
         """
         body: dict[str, Any] = {
             "client_id": self.client_id,
@@ -122,18 +129,13 @@ class Auth0Client:
         }
         if auth_params:
             body["authParams"] = dict(auth_params)
-        if decoy:
-            if self._decoy is None:
-                return {}
-            data = self._decoy.request(
-                "POST",
-                PACED_PATH,
-                json=body,
-                headers=_headers(forwarded_for, language),
-                timeout=self._timeout,
-            ).json()
-        else:
-            data = self._post(PACED_PATH, body, _headers(forwarded_for, language))
+        data = self._send(
+            "POST",
+            PACED_PATH,
+            body,
+            _headers(forwarded_for, language),
+            http=self._decoy if decoy else self._http,
+        )
         if not isinstance(data, dict):
             raise Auth0Unavailable("/passwordless/start answered with something not an object")
         return data
@@ -217,11 +219,13 @@ class Auth0Client:
         path: str,
         body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        *,
+        http: BaseTransport | None = None,
     ) -> Any:
         started = time.monotonic()
         outcome = "unavailable"
         try:
-            data = self._exchange(method, path, body, headers)
+            data = self._exchange(method, path, body, headers, http or self._http)
             outcome = "ok"
             return data
         except Auth0Error:
@@ -239,13 +243,12 @@ class Auth0Client:
         path: str,
         body: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
+        http: BaseTransport,
     ) -> Any:
         try:
             # The transport never follows a redirect: a 307 would re-post the client
             # secret elsewhere.
-            answer = self._http.request(
-                method, path, json=body, headers=headers, timeout=self._timeout
-            )
+            answer = http.request(method, path, json=body, headers=headers, timeout=self._timeout)
         except (HTTPError, ValueError) as exc:  # urllib3's, and http.client's bad header
             unreachable = _unreachable(exc)
             if unreachable is not None:
@@ -260,12 +263,16 @@ class Auth0Client:
         if status >= 500 and status != 501:
             raise Auth0Unavailable(f"Auth0 at {self.host} answered {status} ({method} {path})")
         try:
-            data = answer.json()
-        except ValueError as exc:
-            raise Auth0Unavailable(
-                f"Auth0 at {self.host} answered {status} with a body that is "
-                f"not JSON ({method} {path})"
-            ) from exc
+            data: object = answer.json()
+        except (ValueError, RecursionError) as exc:
+            if status != 429:
+                raise Auth0Unavailable(
+                    f"Auth0 at {self.host} answered {status} with a body that is "
+                    f"not JSON ({method} {path})"
+                ) from exc
+            # A CDN or firewall in front of Auth0 says "too many" in HTML: still a rate
+            # limit, with its Retry-After.
+            data = None
         if status >= 400:
             raise self._error(answer, data)
         if status != 200:
@@ -293,6 +300,10 @@ def auth0_error(
         # gate's configuration, never a person refused.
         return ClientAuthError(status_code, error, description)
     cls = AUTH0_ERRORS.get(error, Auth0Error)
+    if cls is AccessDenied and description.lower().startswith(SERVICE_NOT_FOUND):
+        # The API the gate's audience names does not exist: the gate's setting, not a
+        # person refused.
+        return UnknownAudience(status_code, error, description)
     if cls is AccountBlocked and "suspicious" in description.lower():
         # Suspicious-IP throttling: every sign-in from the IP waits, not only this account's,
         # and for minutes: the x-ratelimit-* headers speak of the endpoint's own limit.

@@ -39,6 +39,7 @@ from .errors import (
     InvalidRequest,
     PwlessGateError,
     RateLimited,
+    UnknownAudience,
     WrongCode,
 )
 from .loading import describe_app, load_app
@@ -242,18 +243,21 @@ class Checkup:
                 f"({exc.error}: {exc.description})",
             )
             return True
+        except UnknownAudience as exc:
+            if not self.send_audience:  # no audience was sent: nothing more to learn
+                self.say("client", f"not checked ({exc.error}: {exc.description})")
+                return False
+            self.problem(
+                "PWLESS_GATE_AUDIENCE",
+                f"the tenant at {self.host} has no API {config.audience!r} "
+                f"({exc.error}: {exc.description})",
+            )
+            self.send_audience = False
+            return self.otp_grant(realm)
         except AccessDenied as exc:
             if exc.status_code == 401:  # Auth0's usual answer to bad client credentials
                 self.client_refused(exc)
                 return False
-            if self.send_audience and "service not found" in exc.description.lower():
-                self.problem(
-                    "PWLESS_GATE_AUDIENCE",
-                    f"the tenant at {self.host} has no API {config.audience!r} "
-                    f"({exc.error}: {exc.description})",
-                )
-                self.send_audience = False
-                return self.otp_grant(realm)
             self.say("client", f"not checked ({exc.error}: {exc.description})")
             return False
         except RateLimited as exc:

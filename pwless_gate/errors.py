@@ -65,6 +65,15 @@ class AccessDenied(Auth0Error):
     """Auth0 (a rule, an action, a block) refused this user."""
 
 
+class UnknownAudience(Auth0Error):
+    """The tenant has no API named by the gate's ``audience`` setting: a configuration
+    problem, never a person refused.
+
+    Auth0 answers it ``403 access_denied`` with "Service not found: <audience>", on
+    ``/oauth/token`` and in a magic link's redirect.
+    """
+
+
 class AccountBlocked(Auth0Error):
     """Auth0's brute-force protection blocked this person's sign-ins from this IP.
 

@@ -1,15 +1,31 @@
-"""Answer a refused sign-in as slowly as an allowed one.
+"""Answer a refused sign-in as an allowed one is answered: the same page, status and time.
 
-An allowed identifier costs a round trip to Auth0 (``/passwordless/start``);
-a refused one costs nothing, so without care the response time alone tells an
-attacker who is on the allow-list. The gate therefore sends a refused start
-through the very same client code as a real one, with one difference at the
-bottom: the transport does not send it. :class:`DecoyTransport` builds the
-request as :class:`~pwless_gate.transport.Transport` does, waits as long as a
-recent real send took (a duration drawn from what the real transport
-measured), and answers what Auth0 answers, read back through a socket as a
-real answer is. Everything above the socket (the request built, the answer
-parsed, the page rendered) runs alike for both.
+An allowed identifier costs a round trip to Auth0 (``/passwordless/start``),
+which may fail: a 429 once the tenant's quota is spent, a 5xx, a timeout, a
+401 when the gate's credentials are wrong. A refused identifier must meet the
+very same answers, or the difference tells an attacker who is on the
+allow-list. The gate therefore sends a refused start through the very same
+client code as a real one, with one difference at the bottom:
+:class:`DecoyTransport` sends Auth0 the same request with the identifier
+replaced by :data:`PROBE_IDENTIFIER`, which Auth0 can only refuse. The refused
+identifier never leaves the gate (nor the link's ``state``, which names it).
+
+When Auth0 refuses the probe as it must (``400 bad.email`` or
+``bad.phone_number``), the decoy answers what a send answers: it waits until a
+real send would have finished (a duration drawn from what the real transport
+measured, counted from when the probe left) and answers Auth0's 200, read back
+through a socket as a real answer is. Any other answer (a 429 with its
+``Retry-After``, a 5xx, a 401, a refused connection, a body that is no JSON)
+and any failure to reach Auth0 are passed up unchanged, as the real transport
+passes them: the layers above turn them into the same page for both. Probes
+count against Auth0's quota as sends do, which is what makes a 429 the same.
+
+Known limit: this holds while Auth0 looks at the rate limit, the client's
+credentials and the connection before the address's format, as the local
+tenant does. AUTH0-API.md does not give that order; were Auth0 to check the
+format first, a refused identifier would get the send's page where an allowed
+one gets a 401 or ``bad.connection`` (a misconfiguration, which the operator
+sees in the log and ``pwless-gate check``).
 
 What the transport cannot make equal (the same code runs with warm caches
 after a socket read, colder after a wait: a fraction of a millisecond, which
@@ -18,8 +34,8 @@ holds every start's answer, real or not, until nearly the slowest of the
 recent real starts would have finished, so the moment it leaves no longer depends on the
 path taken.
 
-It hides the allow-list from timing only; the pages and statuses are made
-identical elsewhere (:mod:`pwless_gate.codes`).
+The pages and statuses of the other steps are made identical elsewhere
+(:mod:`pwless_gate.codes`).
 """
 
 from __future__ import annotations
@@ -27,7 +43,9 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import secrets
 import socket
+import string
 import threading
 import time
 from collections import deque
@@ -51,6 +69,13 @@ AVERAGE_OVER = 16
 MAX_CORRECTION = 0.05
 #: How many recent whole real starts set the moment every start's answer is released.
 RELEASE_OVER = 16
+#: What a refused start asks Auth0 to send to: neither an email address (no ``@``) nor
+#: a phone number (``^\+[0-9]{1,15}$``), so Auth0 can only refuse it.
+PROBE_IDENTIFIER = "refused-by-pwless-gate"
+#: Auth0's refusals of :data:`PROBE_IDENTIFIER` (by email, by SMS): where an allowed
+#: identifier would have been sent to.
+PROBE_REFUSED = frozenset({"bad.email", "bad.phone_number"})
+_STATE_CHARACTERS = string.ascii_letters + string.digits + "-_."
 
 
 class Pacer:
@@ -144,15 +169,19 @@ class Pacer:
 
 
 class DecoyTransport(BaseTransport):
-    """Sends nothing: waits like a real round trip, then answers like Auth0's start.
+    """Sends Auth0 the start with :data:`PROBE_IDENTIFIER` for the identifier, through
+    ``transport``; answers like a send when Auth0 refuses that identifier, else with
+    Auth0's answer.
 
     The request is built as the real transport builds it (the same
     :meth:`~pwless_gate.transport.BaseTransport.request`); what it does after
     the wait (building the answer and reading it back) is measured and taken
     off the next waits, so its whole ``request`` lasts as long as a real one.
+    Without a ``pacer`` it does not wait.
     """
 
-    def __init__(self, pacer: Pacer) -> None:
+    def __init__(self, transport: BaseTransport, pacer: Pacer | None = None) -> None:
+        self._transport = transport
         self._pacer = pacer
         self._after = 0.0  # a running average of the work after the wait
 
@@ -165,7 +194,11 @@ class DecoyTransport(BaseTransport):
         timeout: Timeout,
     ) -> Answer:
         started = time.perf_counter()
-        self._pacer.wait(until=started - self._after)
+        probed = self._transport.send(method, path, _probe(body), headers, timeout)
+        if not _refused_as_expected(probed):
+            return probed
+        if self._pacer is not None:
+            self._pacer.wait(until=started - self._after)
         waited = time.perf_counter()
         content = json.dumps(_start_answer(body)).encode()
         head = (
@@ -181,6 +214,39 @@ class DecoyTransport(BaseTransport):
             answer = Answer(response.status, HTTPHeaderDict(response.getheaders()), response.read())
         self._after += (time.perf_counter() - waited - self._after) / 8
         return answer
+
+
+def _probe(body: bytes | None) -> bytes:
+    """The start's ``body`` with :data:`PROBE_IDENTIFIER` for the identifier, and random
+    characters of the same length for a link's ``state`` (a signed transaction that
+    names the identifier). Raises ValueError for a body that is not a JSON object:
+    nothing unread is sent."""
+    sent = json.loads(body or b"")
+    if not isinstance(sent, dict):
+        raise ValueError("a decoy start needs a JSON object")
+    for field in ("email", "phone_number"):
+        if field in sent:
+            sent[field] = PROBE_IDENTIFIER
+    params = sent.get("authParams")
+    if isinstance(params, dict) and "state" in params:
+        length = len(str(params["state"]))
+        params["state"] = "".join(secrets.choice(_STATE_CHARACTERS) for _ in range(length))
+    return json.dumps(sent).encode()
+
+
+def _refused_as_expected(answer: Answer) -> bool:
+    """True when Auth0 refused the probe's identifier (400 ``bad.email`` or
+    ``bad.phone_number``), and nothing before it."""
+    if answer.status != 400:
+        return False
+    try:
+        data = answer.json()
+    except (ValueError, RecursionError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    error = data.get("error") or data.get("code")
+    return isinstance(error, str) and error in PROBE_REFUSED
 
 
 def _start_answer(body: bytes | None) -> Mapping[str, object]:

@@ -68,8 +68,12 @@ class Answer:
     body: bytes
 
     def json(self) -> object:
-        """The body parsed as JSON. Raises ValueError when it is not JSON."""
-        return _json.loads(self.body)
+        """The body parsed as JSON. Raises ValueError when it is not JSON, or nested
+        too deeply to parse (``[[[[…``)."""
+        try:
+            return _json.loads(self.body)
+        except RecursionError as exc:
+            raise ValueError("a JSON body nested too deeply") from exc
 
 
 class BaseTransport:

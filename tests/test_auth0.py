@@ -27,6 +27,7 @@ from pwless_gate.errors import (
     InvalidRequest,
     RateLimited,
     TooManyAttempts,
+    UnknownAudience,
     WrongCode,
 )
 
@@ -141,6 +142,13 @@ def test_refusals_of_a_person(status: int, error: str, description: str, expecte
     mapped = auth0_error(status, error, description, retry_after=1)
     assert type(mapped) is expected
     assert (mapped.status_code, mapped.error) == (status, error)
+
+
+def test_an_audience_the_tenant_does_not_have_is_the_gates_setting() -> None:
+    mapped = auth0_error(403, "access_denied", "Service not found: https://api.typo.test")
+    assert type(mapped) is UnknownAudience
+    assert not isinstance(mapped, AccessDenied)
+    assert (mapped.status_code, mapped.error) == (403, "access_denied")
 
 
 def test_suspicious_ip_waits_minutes_not_the_endpoint_reset() -> None:
@@ -312,6 +320,41 @@ def test_failures_to_reach_auth0_are_named(failure: str) -> None:
     assert str(caught.value) == f"Auth0 at {host} {named} (POST /passwordless/start)"
     assert caught.value.status_code == status
     assert isinstance(caught.value.__cause__, urllib3.exceptions.HTTPError)
+
+
+def answer(status: str, body: bytes, content_type: str, *headers: str) -> bytes:
+    """An HTTP answer that closes the connection."""
+    head = [
+        f"HTTP/1.1 {status}",
+        f"Content-Type: {content_type}",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+        *headers,
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+@pytest.mark.parametrize("status", ["200 OK", "400 Bad Request"])
+def test_a_body_nested_too_deeply_is_unavailable(status: str) -> None:
+    """Python's JSON parser recurses: 100000 ``[`` end in RecursionError, not ValueError."""
+    with replying(answer(status, b"[" * 100_000, "application/json")) as url:
+        client = Auth0Client(url, CLIENT_ID, CLIENT_SECRET, timeout=2.0)
+        with pytest.raises(Auth0Unavailable) as caught:
+            client.start(connection="email", identifier="h@example.com")
+    assert caught.value.status_code == 502
+    assert "not JSON" in str(caught.value)
+
+
+def test_a_429_in_html_is_still_a_rate_limit() -> None:
+    """A CDN or firewall in front of Auth0 answers "too many" in its own words."""
+    html = answer(
+        "429 Too Many Requests", b"<html>slow down</html>", "text/html", "Retry-After: 120"
+    )
+    with replying(html) as url:
+        client = Auth0Client(url, CLIENT_ID, CLIENT_SECRET, timeout=2.0)
+        with pytest.raises(RateLimited) as caught:
+            client.start(connection="email", identifier="h@example.com")
+    assert (caught.value.status_code, caught.value.retry_after) == (429, 120)
 
 
 def test_the_gate_is_tested_on_the_urllib3_it_ships_with() -> None:

@@ -16,7 +16,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutErr
 from pwless_gate.auth0 import Auth0Client
 from pwless_gate.devtenant import DevTenant, serve_in_thread
 from pwless_gate.errors import Auth0Unavailable, ConfigError, RateLimited
-from pwless_gate.pacing import PRIOR_SECONDS, DecoyTransport, Pacer
+from pwless_gate.pacing import PRIOR_SECONDS, PROBE_IDENTIFIER, DecoyTransport, Pacer
 from pwless_gate.transport import PACED_PATH, Transport
 
 from .examples.support import serving
@@ -28,11 +28,17 @@ JWKS = "/.well-known/jwks.json"
 
 
 class Recorder:
-    """A WSGI app that remembers each request and answers ``status`` with a JSON body."""
+    """A WSGI app that remembers each request and answers ``status`` with a JSON ``body``."""
 
-    def __init__(self, status: str = "200 OK", headers: Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(
+        self,
+        status: str = "200 OK",
+        headers: Iterable[tuple[str, str]] = (),
+        body: object = None,
+    ) -> None:
         self.status = status
         self.headers = list(headers)
+        self.body = {"keys": []} if body is None else body
         self.seen: list[dict[str, Any]] = []
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -49,7 +55,7 @@ class Recorder:
             }
         )
         start_response(self.status, [("Content-Type", "application/json"), *self.headers])
-        return [json.dumps({"keys": []}).encode()]
+        return [json.dumps(self.body).encode()]
 
 
 @contextmanager
@@ -215,18 +221,21 @@ def test_a_start_answered_200_is_timed_for_the_pacer(tenant: Any) -> None:
 def test_the_decoy_answers_like_a_start_and_sends_nothing(
     tenant: Any, field: str, identifier: str
 ) -> None:
+    """Auth0 refuses the decoy's identifier, as it must: the answer is a send's."""
     pacer = Pacer(sleep=lambda seconds: None)
     pacer.observe(0.0)
-    decoy = DecoyTransport(pacer)
     connection = "sms" if field == "phone_number" else "email"
-    body = {"client_id": CLIENT_ID, "connection": connection, field: identifier}
+    body = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "connection": connection,
+        field: identifier,
+        "send": "code",
+    }
+    decoy = DecoyTransport(Transport(tenant.url), pacer)
     answer = decoy.request("POST", PACED_PATH, json=body, timeout=TIMEOUT)
-    real = Transport(tenant.url).request(
-        "POST",
-        PACED_PATH,
-        json={**body, "client_secret": CLIENT_SECRET, "send": "code"},
-        timeout=TIMEOUT,
-    )
+    assert tenant.outbox() == []
+    real = Transport(tenant.url).request("POST", PACED_PATH, json=body, timeout=TIMEOUT)
     assert answer.status == real.status == 200
     assert answer.headers["content-type"] == real.headers["content-type"]
     decoyed, sent = answer.json(), real.json()
@@ -235,3 +244,37 @@ def test_the_decoy_answers_like_a_start_and_sends_nothing(
     assert sent.keys() == decoyed.keys()
     assert decoyed[field] == identifier
     assert len(tenant.outbox()) == 1
+
+
+def test_the_decoy_asks_auth0_without_the_identifier_and_passes_up_other_answers() -> None:
+    """Auth0 gets the same start, headers and all, but neither the identifier nor the
+    link's state (which names it); an answer other than the refusal of that identifier
+    (here a 429) comes back as it came."""
+    refusal = {"error": "too_many_requests", "error_description": "Too many requests."}
+    recorder = Recorder("429 Too Many Requests", [("Retry-After", "72")], body=refusal)
+    state = "W1siZW1haWwiLCJldmVAZXhhbXBsZS5jb20iXQ.aBcD.signature-part"
+    params = {"redirect_uri": "http://localhost/_gate/callback", "state": state, "nonce": "n"}
+    body = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "connection": "email",
+        "email": "eve@example.com",
+        "send": "link",
+        "authParams": params,
+    }
+    headers = {"auth0-forwarded-for": "192.0.2.1", "x-request-language": "de"}
+    with recording(recorder) as url:
+        decoy = DecoyTransport(Transport(url))
+        answer = decoy.request("POST", PACED_PATH, json=body, headers=headers, timeout=TIMEOUT)
+        Transport(url).request("POST", PACED_PATH, json=body, headers=headers, timeout=TIMEOUT)
+    assert (answer.status, answer.headers["Retry-After"], answer.json()) == (429, "72", refusal)
+    probe, real = recorder.seen
+    assert probe["target"] == real["target"] == PACED_PATH
+    assert probe["headers"] == real["headers"]
+    assert b"eve@example.com" not in probe["body"]
+    assert state.encode() not in probe["body"]
+    asked = json.loads(probe["body"])
+    assert asked["email"] == PROBE_IDENTIFIER
+    assert len(asked["authParams"].pop("state")) == len(state)
+    without_state = {name: value for name, value in params.items() if name != "state"}
+    assert asked == {**body, "email": PROBE_IDENTIFIER, "authParams": without_state}

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from . import browser, discovery, grants, start
@@ -17,6 +17,8 @@ from .constants import (
     ACCESS_TOKEN_LIFETIME,
     ALL_GRANTS,
     AUTHORIZATION_CODE_LIFETIME,
+    BODY_TOO_LARGE,
+    BODY_TOO_LARGE_ERROR,
     FAULT_RETRY_AFTER,
     MAX_BODY_BYTES,
     RATE_LIMITED,
@@ -321,6 +323,9 @@ class DevTenant:
             response = self._respond(request)
         except ApiError as exc:
             response = exc.response()
+        except RequestEntityTooLarge:
+            limit = BODY_TOO_LARGE.format(limit=MAX_BODY_BYTES)
+            response = ApiError(413, BODY_TOO_LARGE_ERROR, limit).response()
         except HTTPException as exc:
             response = json_response(
                 {

@@ -15,18 +15,21 @@ from werkzeug.wrappers import Request, Response
 
 from .codes import constant_time_equal
 from .constants import (
+    CALLBACK_MISMATCH,
+    CALLBACK_MISMATCH_STATUS,
+    ERROR_PAGE_TITLE,
     LINK_REFUSED_ERROR,
     LOGGED_OUT_TEXT,
     REALM_NOT_FOUND,
     SAME_DEVICE_PAGE_STATUS,
     SAME_DEVICE_REQUIRED,
+    UNKNOWN_CLIENT,
+    UNSUPPORTED_RESPONSE_TYPE,
 )
 from .grants import new_session_id, verify_code
 from .httpio import ApiError, page, redirect, with_query
 from .state import TenantState
 from .users import Login, split_scope
-
-_ERROR_TITLE = "Oops!, something went wrong"
 
 
 def verify_redirect(state: TenantState, request: Request) -> Response:
@@ -34,19 +37,18 @@ def verify_redirect(state: TenantState, request: Request) -> Response:
     args = request.args
     client_id = args.get("client_id", "")
     if not constant_time_equal(client_id, state.settings.client_id):
-        return page(400, _ERROR_TITLE, f"invalid_request: Unknown client: {client_id}")
+        unknown = UNKNOWN_CLIENT.format(client_id=client_id)
+        return page(400, ERROR_PAGE_TITLE, f"invalid_request: {unknown}")
     redirect_uri = args.get("redirect_uri", "")
     if redirect_uri not in state.callbacks:
         return page(
-            400,
-            _ERROR_TITLE,
-            f"Callback URL mismatch. {redirect_uri} is not in the list of allowed callback "
-            "URLs. Please go to the Application Settings page and make sure you are sending "
-            "a valid callback url from your application.",
+            CALLBACK_MISMATCH_STATUS, ERROR_PAGE_TITLE, CALLBACK_MISMATCH.format(url=redirect_uri)
         )
     if not state.settings.allow_magiclink_verify_without_session:
         # Auth0's own page; the browser never goes back to the application.
-        return page(SAME_DEVICE_PAGE_STATUS, _ERROR_TITLE, f"access_denied: {SAME_DEVICE_REQUIRED}")
+        return page(
+            SAME_DEVICE_PAGE_STATUS, ERROR_PAGE_TITLE, f"access_denied: {SAME_DEVICE_REQUIRED}"
+        )
     answer = {"state": args["state"]} if "state" in args else {}
     try:
         code = _login_code(state, request)
@@ -65,7 +67,9 @@ def _login_code(state: TenantState, request: Request) -> str:
     if response_type != "code":
         # Token response types would answer in the fragment; the gate only uses "code".
         raise ApiError(
-            400, "unsupported_response_type", f"Unsupported response type: {response_type}"
+            400,
+            "unsupported_response_type",
+            UNSUPPORTED_RESPONSE_TYPE.format(response_type=response_type),
         )
     if args.get("connection") != "email" or "email" not in state.settings.connections:
         raise ApiError(400, "invalid_request", REALM_NOT_FOUND)
@@ -108,7 +112,7 @@ def v2_logout(state: TenantState, request: Request) -> Response:
     ):
         # Without a known client_id, Auth0 checks the tenant's own list of
         # logout URLs, which this tenant keeps empty.
-        return page(400, _ERROR_TITLE, _logout_refusal("returnTo", return_to))
+        return page(400, ERROR_PAGE_TITLE, _logout_refusal("returnTo", return_to))
     return redirect(return_to)
 
 
@@ -120,9 +124,11 @@ def oidc_logout(state: TenantState, request: Request) -> Response:
     if target is None:
         return page(200, "Logged out", LOGGED_OUT_TEXT)
     if client_id is None or not constant_time_equal(client_id, state.settings.client_id):
-        return page(400, _ERROR_TITLE, "invalid_request: client_id or id_token_hint is required")
+        return page(
+            400, ERROR_PAGE_TITLE, "invalid_request: client_id or id_token_hint is required"
+        )
     if target not in state.logout_urls:
-        return page(400, _ERROR_TITLE, _logout_refusal("post_logout_redirect_uri", target))
+        return page(400, ERROR_PAGE_TITLE, _logout_refusal("post_logout_redirect_uri", target))
     extra = {"state": args["state"]} if "state" in args else {}
     return redirect(with_query(target, extra) if extra else target)
 

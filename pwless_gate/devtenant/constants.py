@@ -108,6 +108,15 @@ SCOPES_NOT_GRANTED = "Client has not been granted scopes: {scopes}"
 # --- rate limits and brute-force protection ----------------------------------------------
 
 #: ``/passwordless/start``: a burst of 50 per IP, refilled at 50 per hour.
+#:
+#: Every request is counted before anything in it is checked, one the endpoint then
+#: refuses (a malformed address, a wrong secret) too: *assumed*, AUTH0-API.md is silent;
+#: Auth0's rate limits are applied at its edge, ahead of the endpoint. After the quota
+#: the start is checked in this order: unknown properties, the client's authentication,
+#: the connection, the identifier's format, ``send``, ``authParams``. AUTH0-API.md does
+#: not give that order either (*assumed*). The gate's decoy starts rely on both
+#: (``pwless_gate/pacing.py``): a start for an identifier that fails the format check
+#: meets the same quota, credentials and connection checks as a real one.
 START_BURST = 50
 START_REFILL = 50
 START_REFILL_SECONDS = 3600.0
@@ -140,8 +149,13 @@ MAX_TRACKED_KEYS = 10_000
 
 # --- requests ----------------------------------------------------------------------------
 
-#: Largest request body read; anything bigger is refused with 413.
+#: Largest request body read; anything bigger is refused with 413 ``BODY_TOO_LARGE_ERROR``
+#: and ``BODY_TOO_LARGE``. AUTH0-API.md is silent on both the limit and the answer
+#: (*assumed*: the status is HTTP's for it, the error Werkzeug's name for the status, the
+#: text hapi's, a Node.js framework's, for a payload over its limit).
 MAX_BODY_BYTES = 64 * 1024
+BODY_TOO_LARGE_ERROR = "request_entity_too_large"
+BODY_TOO_LARGE = "Payload content length greater than maximum allowed: {limit}"
 #: Most fields a form-encoded body may carry.
 MAX_FORM_FIELDS = 100
 
@@ -227,3 +241,53 @@ USERINFO_SCOPE = "openid"
 #: application's Allowed Logout URLs (Auth0 docs, "Auth0 Logout"); with none listed, or
 #: without ``client_id``, a 200 page that says "OK".
 LOGGED_OUT_TEXT = "OK"
+
+# --- more answers AUTH0-API.md is silent on --------------------------------------------
+#
+# Each is the local tenant's choice where AUTH0-API.md says nothing: *assumed*, with
+# where the wording comes from.
+
+#: A body that is JSON but does not parse, or is not an object: 400 with the endpoint's
+#: own error (``bad.request``, ``invalid_request``) and this text (hapi's wording for a JSON
+#: payload that does not parse).
+INVALID_JSON = "Invalid request payload JSON format"
+#: A form-encoded body that does not parse (not UTF-8, too many fields): hapi's wording,
+#: shortened.
+INVALID_PAYLOAD = "Invalid request payload"
+#: A body of another content type (AUTH0-API.md: JSON, "accept form-encoded too").
+UNSUPPORTED_BODY = "The body must be application/json or application/x-www-form-urlencoded"
+#: ``/passwordless/start`` with a ``client_id`` the tenant does not know: 400
+#: ``bad.client_id`` (AUTH0-API.md lists that error for a missing client_id only). The
+#: text is the one Auth0's error pages show for an unknown client at ``/authorize``.
+UNKNOWN_CLIENT = "Unknown client: {client_id}"
+#: Refusals of ``send`` at ``/passwordless/start``, 400 ``bad.send``: AUTH0-API.md lists
+#: no error for it. Named after the property, as Auth0 names its other schema failures
+#: (``bad.email``…), in the schema validator's words (as "Missing required property" and
+#: "String does not match pattern"); the SMS text is the tenant's own.
+SEND_NOT_A_STRING = "Expected type string but found type {type}"
+SEND_NOT_AN_OPTION = "No enum match for: {value}"
+SMS_SENDS_CODES_ONLY = "SMS connections can only send a code (send=code)"
+#: ``/oauth/token`` with ``audience`` naming no API of the tenant: 403 ``access_denied``
+#: with this text (AUTH0-API.md lists ``access_denied`` for Actions and blocks only; the
+#: text is the one Auth0 gives, as public reports show).
+SERVICE_NOT_FOUND = "Service not found: {audience}"
+#: The refresh-token grant asking for scopes the login was not granted: 403
+#: ``invalid_scope`` (AUTH0-API.md is silent; the error is RFC 6749's, 6 and 5.2, the
+#: text *assumed*).
+SCOPE_NOT_GRANTED = "Scope not granted originally: {scopes}"
+#: The title of Auth0's own error page, where a magic link that cannot be redirected
+#: ends (an unknown client, a callback URL not allowed, the same-device rule).
+ERROR_PAGE_TITLE = "Oops!, something went wrong"
+#: A magic link whose ``redirect_uri`` is not one of the allowed callback URLs: Auth0's
+#: error page with status 400, never a redirect (AUTH0-API.md says only that it must be
+#: one of them; the text is the one Auth0's page shows).
+CALLBACK_MISMATCH_STATUS = 400
+CALLBACK_MISMATCH = (
+    "Callback URL mismatch. {url} is not in the list of allowed callback URLs. Please go to "
+    "the Application Settings page and make sure you are sending a valid callback url from "
+    "your application."
+)
+#: A magic link with a ``response_type`` other than ``code``: redirected with 400
+#: ``unsupported_response_type`` (RFC 6749, 4.1.2.1; AUTH0-API.md names ``code`` and says
+#: token response types put tokens in the fragment, which this tenant does not serve).
+UNSUPPORTED_RESPONSE_TYPE = "Unsupported response type: {response_type}"

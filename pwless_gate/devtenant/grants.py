@@ -24,6 +24,7 @@ from .constants import (
     RATE_LIMITED,
     REALM_NOT_FOUND,
     REDIRECT_URI_MISMATCH,
+    SCOPE_NOT_GRANTED,
     SCOPES_NOT_GRANTED,
     SUSPICIOUS_IP_BLOCKED,
     UNSUPPORTED_GRANT,
@@ -177,7 +178,7 @@ def _refresh(state: TenantState, body: dict[str, object]) -> dict[str, object]:
     requested = split_scope(_optional(body, "scope"))
     extra = [scope for scope in requested if scope not in login.scopes]
     if extra:
-        raise ApiError(403, "invalid_scope", f"Scope not granted originally: {' '.join(extra)}")
+        raise ApiError(403, "invalid_scope", SCOPE_NOT_GRANTED.format(scopes=" ".join(extra)))
     # Checked first, used up last: a refused request leaves the token as it was.
     rotated = state.tokens.rotate(token)
     if rotated is None:

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from werkzeug.wrappers import Request, Response
 
-from .constants import MAX_FORM_FIELDS
+from .constants import INVALID_JSON, INVALID_PAYLOAD, MAX_FORM_FIELDS, UNSUPPORTED_BODY
 
 Headers = Iterable[tuple[str, str]]
 
@@ -92,9 +92,9 @@ def read_body(request: Request, error: str) -> dict[str, object]:
         try:
             value = json.loads(raw)
         except (ValueError, RecursionError) as exc:
-            raise ApiError(400, error, "Invalid request payload JSON format") from exc
+            raise ApiError(400, error, INVALID_JSON) from exc
         if not isinstance(value, dict):
-            raise ApiError(400, error, "Invalid request payload JSON format")
+            raise ApiError(400, error, INVALID_JSON)
         return value
     if mimetype == "application/x-www-form-urlencoded" or (not mimetype and not raw):
         try:
@@ -107,10 +107,8 @@ def read_body(request: Request, error: str) -> dict[str, object]:
             )
             return structure_form(pairs)
         except ValueError as exc:
-            raise ApiError(400, error, "Invalid request payload") from exc
-    raise ApiError(
-        400, error, "The body must be application/json or application/x-www-form-urlencoded"
-    )
+            raise ApiError(400, error, INVALID_PAYLOAD) from exc
+    raise ApiError(400, error, UNSUPPORTED_BODY)
 
 
 def structure_form(pairs: Iterable[tuple[str, str]]) -> dict[str, object]:

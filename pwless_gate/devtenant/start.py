@@ -18,7 +18,11 @@ from .constants import (
     EMAIL_MAX_LENGTH,
     PHONE_PATTERN,
     RATE_LIMITED,
+    SEND_NOT_A_STRING,
+    SEND_NOT_AN_OPTION,
     SMS_REGION_REFUSED,
+    SMS_SENDS_CODES_ONLY,
+    UNKNOWN_CLIENT,
     UNSUPPORTED_SMS_PREFIX,
 )
 from .httpio import ApiError, json_response, json_type, read_body
@@ -98,7 +102,7 @@ def _start(state: TenantState, body: dict[str, object], language: str | None) ->
 def _authenticate(state: TenantState, body: dict[str, object]) -> None:
     client_id = _string(body, "client_id", "bad.client_id")
     if not constant_time_equal(client_id, state.settings.client_id):
-        raise ApiError(400, "bad.client_id", f"Unknown client: {client_id}")
+        raise ApiError(400, "bad.client_id", UNKNOWN_CLIENT.format(client_id=client_id))
     secret = body.get("client_secret")
     if secret is None or secret == "":
         raise ApiError(403, "unauthorized_client", CLIENT_AUTH_REQUIRED)
@@ -149,11 +153,11 @@ def _send(body: dict[str, object], connection: str) -> str:
     if send is None:
         return "link" if connection == "email" else "code"
     if not isinstance(send, str):
-        raise ApiError(400, "bad.send", f"Expected type string but found type {json_type(send)}")
+        raise ApiError(400, "bad.send", SEND_NOT_A_STRING.format(type=json_type(send)))
     if send not in ("code", "link"):
-        raise ApiError(400, "bad.send", f"No enum match for: {json.dumps(send)}")
+        raise ApiError(400, "bad.send", SEND_NOT_AN_OPTION.format(value=json.dumps(send)))
     if connection == "sms" and send == "link":
-        raise ApiError(400, "bad.send", "SMS connections can only send a code (send=code)")
+        raise ApiError(400, "bad.send", SMS_SENDS_CODES_ONLY)
     return send
 
 

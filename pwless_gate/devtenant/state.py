@@ -19,6 +19,7 @@ from .constants import (
     REFRESH_ABSOLUTE_LIFETIME,
     REFRESH_IDLE_LIFETIME,
     REFRESH_REUSE_INTERVAL,
+    SERVICE_NOT_FOUND,
     START_BURST,
     START_REFILL,
     START_REFILL_SECONDS,
@@ -88,7 +89,7 @@ class Settings:
     def check_audience(self, audience: str | None) -> None:
         """Refuse an ``audience`` that names no API of the tenant, as Auth0 does."""
         if audience is not None and audience not in self.apis:
-            raise ApiError(403, "access_denied", f"Service not found: {audience}")
+            raise ApiError(403, "access_denied", SERVICE_NOT_FOUND.format(audience=audience))
 
     def allows_offline_access(self, audience: str | None) -> bool:
         """True when a login for ``audience`` may get a refresh token (no audience: the

@@ -2,12 +2,14 @@
 
 Allowed and refused identifiers go through the same steps: the gate counts
 wrong codes and the code's lifetime itself for both, forwards to Auth0 only
-what it has checked, answers an Auth0 refusal like its own, and makes a
-refused start take as long as a real send.
+what it has checked, answers an Auth0 refusal like its own, meets Auth0's
+quota and failures alike (a refused start asks Auth0 for an identifier it can
+only refuse), and makes a refused start take as long as a real send.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 import statistics
@@ -19,13 +21,20 @@ from typing import Any
 
 import pytest
 import requests
+from werkzeug.test import TestResponse
 
 from pwless_gate import PasswordlessGate
+from pwless_gate.devtenant import DevTenant, serve_in_thread
+from pwless_gate.identity import mask, readable
 
 from ..examples.support import TIMEOUT, serving
 from ..helpers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
     THROTTLES_OFF,
     FakeClock,
+    GateClient,
+    Harness,
     RecordingApp,
     gate_config,
     hidden,
@@ -163,6 +172,125 @@ def test_the_metrics_are_served_only_to_allowed_networks(tenant: Any) -> None:
         assert "pwless_gate_events_total" not in refused.text
 
 
+# -- Auth0 refusing or failing a send: the same answer for both ------------------------
+
+ALLOWED_PHONE = "+14155550100"
+REFUSED_PHONE = "+14155550199"
+#: Each way to start: the form's fields besides the identifier, the identifier's field,
+#: an allowed and a refused identifier.
+STARTS = {
+    "email-code": ({"send": "code"}, "email", ALLOWED, REFUSED),
+    "email-link": ({"send": "link"}, "email", ALLOWED, REFUSED),
+    "sms-code": ({}, "phone_number", ALLOWED_PHONE, REFUSED_PHONE),
+}
+
+
+@contextmanager
+def gate_and_tenant(clock: FakeClock, *, trust: bool = True, **settings: Any) -> Iterator[Harness]:
+    """A gate with every way to start before a tenant of its own (``trust``: the
+    application's "Trust Token Endpoint IP Header")."""
+    app = DevTenant(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        clock=clock,
+        allowed_callbacks=["http://localhost/_gate/callback"],
+        trust_forwarded_for=trust,
+        allow_magiclink_verify_without_session=True,
+        fault_delay=3,
+    )
+    with serve_in_thread(app) as running:
+        config = gate_config(
+            running.url,
+            allowed_domains=("example.com",),
+            allowed_phones=(ALLOWED_PHONE,),
+            methods=tuple(STARTS),
+            **settings,
+        )
+        yield Harness(
+            PasswordlessGate(RecordingApp(), config, clock=clock), RecordingApp(), running
+        )
+
+
+def start_as(harness: Harness, kind: str, who: str, ip: str = "192.0.2.9") -> TestResponse:
+    """Start signing in ``who`` the ``kind`` way, from a browser at ``ip``."""
+    extra, field, _, _ = STARTS[kind]
+    browser = GateClient(harness.gate)
+    environ = {"REMOTE_ADDR": ip, "HTTP_ACCEPT": "text/html"}
+    page = browser.get("/_gate/login", environ_base=environ).get_data(as_text=True)
+    form = {"csrf_token": hidden(page, "csrf_token"), "next": "/", field: who, **extra}
+    return browser.post("/_gate/login", data=form, environ_base=environ)
+
+
+def told(response: TestResponse, who: str) -> tuple[int, str | None, str]:
+    """What an answer tells: its status, its Retry-After and its text, without tokens
+    and the identifier (shown to the person who typed it, allowed or not)."""
+    text = re.sub(r'value="[^"]*"', 'value=""', response.get_data(as_text=True))
+    for form in (who, readable(who), mask(who)):
+        text = text.replace(form, "<who>")
+    return response.status_code, response.headers.get("Retry-After"), text
+
+
+def answers_alike(harness: Harness, kind: str) -> tuple[int, str | None, str]:
+    """Start the allowed and the refused identifier of ``kind``; assert they are told the
+    same; return what they are told."""
+    _, _, allowed, refused = STARTS[kind]
+    by_allowed = told(start_as(harness, kind, allowed), allowed)
+    by_refused = told(start_as(harness, kind, refused), refused)
+    assert by_allowed == by_refused
+    return by_allowed
+
+
+@pytest.mark.parametrize("kind", list(STARTS))
+def test_a_spent_send_quota_answers_alike(clock: FakeClock, kind: str) -> None:
+    """Trust off (a new application): every sign-in shares the gate's 50 sends an hour,
+    the refused ones too, and the 51st is "Too many attempts" whoever asks."""
+    with gate_and_tenant(clock, trust=False) as harness:
+        for i in range(50):  # 50 people at 50 addresses, allowed or not
+            domain = "example.com" if i % 2 else "other.example"
+            sent = start_as(harness, "email-code", f"user{i}@{domain}", ip=f"198.51.100.{i + 1}")
+            assert sent.status_code == 200
+        assert len(harness.tenant.outbox()) == 25  # refused ones reach nobody
+        status, retry_after, text = answers_alike(harness, kind)
+    assert status == 429
+    assert retry_after is not None
+    assert "Too many" in text
+
+
+@pytest.mark.parametrize("kind", list(STARTS))
+@pytest.mark.parametrize(
+    ("fault", "status"), [("429", 429), ("500", 502), ("garbage", 502), ("timeout", 503)]
+)
+def test_auth0_failing_a_send_answers_alike(
+    clock: FakeClock, kind: str, fault: str, status: int
+) -> None:
+    with gate_and_tenant(clock, auth0_timeout=0.5) as harness:
+        _, _, allowed, refused = STARTS[kind]
+        answers = []
+        for who in (allowed, refused):
+            harness.tenant.app.add_fault("/passwordless/start", fault, times=1)
+            answers.append(told(start_as(harness, kind, who), who))
+        assert answers[0] == answers[1]
+        assert answers[0][0] == status
+        assert harness.tenant.outbox() == []
+
+
+@pytest.mark.parametrize("kind", list(STARTS))
+def test_a_wrong_client_secret_answers_alike(clock: FakeClock, kind: str) -> None:
+    with gate_and_tenant(clock, client_secret="not-the-secret") as harness:
+        status, _, text = answers_alike(harness, kind)
+    assert status == 502
+    assert "administrator" in text
+
+
+@pytest.mark.parametrize("kind", list(STARTS))
+def test_a_refused_start_answers_as_a_send_and_reaches_nobody(clock: FakeClock, kind: str) -> None:
+    with gate_and_tenant(clock) as harness:
+        status, _, _ = answers_alike(harness, kind)
+        _, _, allowed, _ = STARTS[kind]
+        assert [message.to for message in harness.tenant.outbox()] == [allowed]
+    assert status == 200
+
+
 # -- timing: a benchmark-style measurement that reports its numbers ---------------------
 
 SAMPLES = 40
@@ -172,10 +300,17 @@ GUARD = 0.75
 LATENCY_MS = 150
 
 
+#: A new client address for each timed start.
+_ADDRESSES = (f"198.51.{i // 250}.{i % 250 + 1}" for i in itertools.count())
+
+
 def _time_starts(base: str, emails: list[str]) -> list[float]:
+    """Time each start, each from an address of its own (``X-Forwarded-For``): every
+    start, refused ones too, counts against Auth0's 50 an hour per address."""
     durations = []
     for email in emails:
         browser = requests.Session()
+        browser.headers["X-Forwarded-For"] = next(_ADDRESSES)
         page = browser.get(base + "/_gate/login", timeout=TIMEOUT)
         form = {"csrf_token": hidden(page.text, "csrf_token"), "email": email}
         started = time.perf_counter()
@@ -224,10 +359,12 @@ def _score(rule: tuple[float, bool], allowed: list[float], refused: list[float])
 
 @pytest.mark.slow
 def test_response_time_does_not_tell_who_is_allowed(tmp_path: Path, record_property: Any) -> None:
-    with dev_tenant(tmp_path) as url:
+    with dev_tenant(tmp_path, "--trust-forwarded-for") as url:
         fault = {"path": "/passwordless/start", "mode": "latency", "ms": LATENCY_MS, "times": 0}
         assert requests.post(url + "/_dev/faults", json=fault, timeout=TIMEOUT).ok
-        config = gate_config(url, allowed_domains=("example.com",), **THROTTLES_OFF)
+        config = gate_config(
+            url, allowed_domains=("example.com",), trusted_proxies=1, **THROTTLES_OFF
+        )
         with serving(PasswordlessGate(RecordingApp(), config)) as base:
             for i in range(WARM_UP):  # the pacer learns the round trip and the gap
                 _time_starts(base, [f"warm{i}@example.com", f"warm{i}@other.example"])

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -131,6 +132,22 @@ def test_misconfigured_secret_is_a_clear_502(slow_tenant: RunningTenant, clock: 
     answer = harness.start("fay@example.com")
     assert answer.status_code == 502
     assert "administrator" in answer.get_data(as_text=True)
+
+
+def test_an_audience_the_tenant_does_not_have_is_a_clear_502(
+    make_harness: Callable[..., Harness], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Auth0 answers ``403 access_denied`` "Service not found: …": the gate's setting is
+    wrong, not the person refused; the log names the setting."""
+    harness = make_harness(audience="https://api.typo.test")
+    started = harness.start("fay@example.com")
+    with caplog.at_level(logging.WARNING, logger="pwless_gate"):
+        answer = harness.submit_code(started, harness.tenant.last_message().code)
+    assert answer.status_code == 502
+    assert "Please tell the administrator." in answer.get_data(as_text=True)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("PWLESS_GATE_AUDIENCE" in message for message in errors), errors
+    assert harness.client.get_cookie("pwless_gate_session") is None
 
 
 def test_json_clients_get_json_errors(harness: Harness) -> None:

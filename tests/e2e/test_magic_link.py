@@ -6,6 +6,7 @@ and with a 60-second one (Auth0 does not publish its own).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -271,4 +272,22 @@ def test_a_blocked_user_or_an_actions_refusal_is_not_called_a_used_link(
     page = harness.client.get(f"/_gate/callback?{query}")
     assert page.status_code == 403
     assert "This account may not sign in here." in page.get_data(as_text=True)
+    assert harness.client.get_cookie("pwless_gate_session") is None
+
+
+def test_an_audience_the_tenant_does_not_have_is_the_gates_misconfiguration(
+    make_harness: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The link comes back with ``error=access_denied`` ("Service not found: …"): the
+    gate's setting is wrong, not the person refused; the log names the setting."""
+    harness = make_harness(methods=("email-link",), audience="https://api.typo.test")
+    start_link(harness, "ada@example.com")
+    landing = harness.follow_link(harness.tenant.last_message().link)
+    assert parse_qs(urlsplit(landing).query)["error"] == ["access_denied"]
+    with caplog.at_level(logging.WARNING, logger="pwless_gate"):
+        page = harness.client.get(landing)
+    assert page.status_code == 502
+    assert "Please tell the administrator." in page.get_data(as_text=True)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("PWLESS_GATE_AUDIENCE" in message for message in errors), errors
     assert harness.client.get_cookie("pwless_gate_session") is None
