@@ -198,7 +198,7 @@ class Renewer:
                         return Renewal(stored)
                     return self._exchange(value, stored, changes, still_valid)
                 finally:
-                    locks.release_refresh_lock(value, token)
+                    self._release(locks, value, token)
             if still_valid:
                 return Renewal(entry)  # the lock holder refreshes; go on with the old token
             if time.monotonic() >= deadline:
@@ -208,6 +208,15 @@ class Renewer:
             if stored is None or self._moved_on(stored, entry):
                 return Renewal(stored)
             # Still due: the holder is at it, or gave up (then the lock is free again).
+
+    @staticmethod
+    def _release(locks: RefreshLocks, value: str, token: str) -> None:
+        """Give the lock back; when the store does not answer, it lapses by itself, and
+        the refresh's own answer (a 503 for one that could not be saved) stands."""
+        try:
+            locks.release_refresh_lock(value, token)
+        except StoreUnavailable as exc:
+            log.warning("session store unavailable, refresh lock left to lapse: %s", exc)
 
     def _exchange(
         self, value: str, entry: CachedSession, changes: dict[str, Any], still_valid: bool

@@ -27,8 +27,9 @@ import requests
 
 from pwless_gate import PasswordlessGate
 from pwless_gate.errors import StoreUnavailable
-from pwless_gate.sessions import SEEN_EVERY, Session, idle_limit
+from pwless_gate.sessions import SEEN_EVERY, Session, SessionStore, idle_limit
 from pwless_gate.stores import CookieStore
+from pwless_gate.stores.redis import RedisStore, connect
 from pwless_gate.stores.sqlite import SQLiteDatabase, SQLiteStore
 
 from ..helpers import (
@@ -299,15 +300,34 @@ class UnsavableStore(CookieStore):
         raise StoreUnavailable("the store went away")
 
 
-def test_a_refresh_that_cannot_be_saved_gets_503(tenant: Any, clock: FakeClock) -> None:
+class RedisGoneAfterTheLock(RedisStore):
+    """Redis that goes away once the refresh lock is taken: neither the refreshed
+    record nor the lock's release reaches it."""
+
+    def update(self, cookie_value: str, session: Session) -> str | None:
+        raise StoreUnavailable("Redis went away")
+
+    def release_refresh_lock(self, cookie_value: str, token: str) -> None:
+        raise StoreUnavailable("Redis went away")
+
+
+@pytest.mark.parametrize("kind", ["cookie", "redis"])
+def test_a_refresh_that_cannot_be_saved_gets_503(
+    tenant: Any, clock: FakeClock, request: pytest.FixtureRequest, kind: str
+) -> None:
     config = gate_config(
         tenant.url,
         audience=AUDIENCE,
         scope="openid profile email offline_access",
         session_lifetime=3 * 86400,
     )
+    if kind == "cookie":
+        store: SessionStore = UnsavableStore(config.signing_keys)
+    else:
+        redis_url = request.getfixturevalue("redis_url")
+        store = RedisGoneAfterTheLock(connect(redis_url), clock=clock)
     app = RecordingApp()
-    gate = PasswordlessGate(app, config, clock=clock, store=UnsavableStore(config.signing_keys))
+    gate = PasswordlessGate(app, config, clock=clock, store=store)
     harness = Harness(gate=gate, app=app, tenant=tenant)
     assert harness.login("cy@example.com").status_code == 303
     assert harness.client.get("/hello").status_code == 200
