@@ -185,7 +185,7 @@ def test_a_chunked_session_is_deleted_chunk_by_chunk(tenant: Any) -> None:
 
 
 def test_a_session_renewed_on_the_way_is_ended_too(tenant: Any, clock: FakeClock) -> None:
-    """ "Last seen" is due: the session is renewed first, then both values end."""
+    """Its "last seen" is due: the session is renewed first, then both values end."""
     with served(tenant, clock, session_idle_timeout=600) as (base, app, gate):
         cookie = session_cookie(gate, email="dee@example.com", now=clock())
         clock.advance(301)
