@@ -253,10 +253,13 @@ class Auth0Client:
             unreachable = _unreachable(exc)
             if unreachable is not None:
                 raise Auth0Unavailable(
-                    f"Auth0 at {self.host} {unreachable} ({method} {path})", status_code=503
+                    f"Auth0 at {self.host} {unreachable} ({method} {path})",
+                    status_code=503,
+                    outcome_unknown=_sent(exc),
                 ) from exc
             raise Auth0Unavailable(
-                f"Auth0 at {self.host} failed: {_name(exc)} ({method} {path})"
+                f"Auth0 at {self.host} failed: {_name(exc)} ({method} {path})",
+                outcome_unknown=_sent(exc),
             ) from exc
         status = answer.status
         # 501 is how Auth0 refuses a grant type it does not know: an answer, not an outage.
@@ -268,7 +271,8 @@ class Auth0Client:
             if status != 429:
                 raise Auth0Unavailable(
                     f"Auth0 at {self.host} answered {status} with a body that is "
-                    f"not JSON ({method} {path})"
+                    f"not JSON ({method} {path})",
+                    outcome_unknown=status == 200,
                 ) from exc
             # A CDN or firewall in front of Auth0 says "too many" in HTML: still a rate
             # limit, with its Retry-After.
@@ -338,6 +342,13 @@ def _retry_after(headers: Mapping[str, str], now: float) -> int:
     return DEFAULT_RETRY_AFTER
 
 
+def _sent(exc: Exception) -> bool:
+    """Whether a failed call may have reached Auth0: its answer did not come in time,
+    or the connection broke after it was opened (the request may have been sent)."""
+    reason = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
+    return isinstance(reason, (ReadTimeoutError, ProtocolError))
+
+
 def _unreachable(exc: Exception) -> str | None:
     """``unreachable: ConnectTimeout``, ``did not answer in time: ReadTimeout``,
     ``unreachable: ConnectionError (ConnectionRefusedError)`` (also ``SSLError``,
@@ -397,12 +408,18 @@ def _headers(forwarded_for: str | None, language: str | None = None) -> dict[str
 
 
 def _token_set(data: object) -> TokenSet:
+    """The tokens of a 200 answer; one that lacks them was still an exchange carried
+    out (``outcome_unknown``: a refresh token may have rotated)."""
     if not isinstance(data, dict):
-        raise Auth0Unavailable("/oauth/token answered with something that is not an object")
+        raise Auth0Unavailable(
+            "/oauth/token answered with something that is not an object", outcome_unknown=True
+        )
     access_token = data.get("access_token")
     id_token = data.get("id_token")
     if not isinstance(access_token, str) or not isinstance(id_token, str):
-        raise Auth0Unavailable("/oauth/token answered without an access_token and id_token")
+        raise Auth0Unavailable(
+            "/oauth/token answered without an access_token and id_token", outcome_unknown=True
+        )
     expires_in = data.get("expires_in", 86400)
     refresh_token = data.get("refresh_token")
     scope = data.get("scope")

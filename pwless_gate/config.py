@@ -583,7 +583,8 @@ class GateConfig:
 
         Secure cookies are ``__Host-`` prefixed (no subdomain can plant them);
         a gate mounted under a path scopes its cookies to that path, which
-        ``__Host-`` forbids, so they are ``__Secure-`` prefixed there.
+        ``__Host-`` forbids, so they are ``__Secure-`` prefixed there (which a
+        sibling subdomain can plant: SECURITY.md, **Sessions**).
         """
         prefix = ("__Secure-" if mounted else "__Host-") if secure else ""
         return prefix + self.session_cookie, prefix + self.browser_cookie

@@ -6,9 +6,11 @@ https (or ``cookie_secure=true``), and then named with the ``__Host-``
 prefix so no subdomain can plant them. A gate mounted under a path
 (``SCRIPT_NAME``) scopes its cookies to that path (``__Secure-`` there,
 since ``__Host-`` requires ``Path=/``), so two tools on one host do not see
-each other's sessions. Reading the session cookie on the hot
-path is a ``str.find`` over the raw ``Cookie`` header, not a full parse; a
-chunk count is length-checked before it is turned into a number.
+each other's sessions; a ``__Secure-`` cookie, though, can be planted by a
+sibling subdomain (``Domain=`` the parent), which SECURITY.md spells out.
+Reading the session cookie on the hot path is a ``str.find`` over the raw
+``Cookie`` header, not a full parse; a chunk count is length-checked before
+it is turned into a number.
 
 Reading is strict, as RFC 6265 and Werkzeug read: a cookie starts at the
 start of the header or after a ``;`` (and spaces or tabs), nowhere else. A

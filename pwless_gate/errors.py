@@ -101,12 +101,18 @@ class Auth0Unavailable(PwlessGateError):
     Timeouts, refused connections, 5xx answers and unparseable bodies. The
     original exception, if any, is the ``__cause__``. ``status_code`` is what
     the gate answers: 503 when Auth0 could not be reached in time, 502 when it
-    answered nonsense.
+    answered nonsense. ``outcome_unknown`` is true when the request was sent and
+    may have been carried out (no answer in time, the connection dropped while
+    waiting for it, or a 200 that could not be read): a refresh token may have
+    been rotated, a code used up.
     """
 
-    def __init__(self, message: str, *, status_code: int = 502) -> None:
+    def __init__(
+        self, message: str, *, status_code: int = 502, outcome_unknown: bool = False
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.outcome_unknown = outcome_unknown
 
 
 class StoreUnavailable(PwlessGateError):

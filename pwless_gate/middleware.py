@@ -53,7 +53,7 @@ from .decide import (
     Unavailable,
 )
 from .deps import Deps, Hooks, UserCallback
-from .errors import Auth0Unavailable, ConfigError, TokenError
+from .errors import Auth0Unavailable, ConfigError, StoreUnavailable, TokenError
 from .idtokens import AccessTokenVerifier, JwksCache, TokenVerifier
 from .languages import Languages
 from .loading import load_app
@@ -500,7 +500,11 @@ class PasswordlessGate:
         entry: CachedSession,
     ) -> Iterable[bytes]:
         """Token refresh or idle timeout first, then the decision for the renewed session."""
-        result = self._renewer.renew(value, entry)
+        try:
+            result = self._renewer.renew(value, entry)
+        except StoreUnavailable as exc:  # answered in renew(); a 503, never a 500, if not
+            log.warning("session store unavailable: %s", exc)
+            return self.views.unavailable(environ, start_response)
         if result.unavailable:
             return self.views.unavailable(environ, start_response)
         if result.entry is None:

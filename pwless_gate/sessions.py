@@ -35,6 +35,35 @@ from .useragents import bounded
 ACCESS_TOKEN_MARGIN = 60
 #: How often, at most, a listed session's "last seen" is written (seconds).
 SEEN_EVERY = 60
+
+
+def idle_seen_every(idle_timeout: int) -> float:
+    """With an idle timeout, how long after its "last seen" (``seen_at``) a request
+    writes it again: a quarter of the timeout, and no more than :data:`SEEN_EVERY`.
+
+    Writing on every request would cost a store write (or, with signed cookies, a new
+    cookie) per request; writing this often costs at most one per session, process and
+    period, and for a timeout of 4 minutes or more no more writes than "last seen" of a
+    listed session already makes. The period bounds what the record may lag behind the
+    person's last request, so it is what the session may outlive its timeout by (see
+    :func:`idle_limit`): a quarter of it, never more than a minute.
+    """
+    return min(idle_timeout / 4, SEEN_EVERY)
+
+
+def idle_limit(idle_timeout: int) -> float:
+    """How long after its recorded "last seen" a session ends: the timeout, plus the
+    period of :func:`idle_seen_every`, plus one second.
+
+    Every request since "last seen" was written came before ``seen_at`` plus the
+    period, or it would have written it again; the record keeps whole seconds, so
+    ``seen_at`` as read may be up to a second before the write. A session therefore
+    never ends before ``idle_timeout`` seconds without a request, and always has
+    after ``idle_limit`` seconds without one.
+    """
+    return idle_timeout + idle_seen_every(idle_timeout) + 1
+
+
 #: The longest client IP kept in a record (an IPv6 address with a zone fits).
 MAX_IP = 64
 #: What a session handle looks like: 96 bits, URL-safe base64.
@@ -257,7 +286,7 @@ def _cached(
         environ["pwless_gate.access_token"] = session.access_token
         times.append((session.access_expires_at or 0) - ACCESS_TOKEN_MARGIN)
     if idle_timeout:
-        times.append(session.seen_at + idle_timeout / 2)
+        times.append(session.seen_at + idle_seen_every(idle_timeout))
     if touch_every:
         times.append(session.seen_at + touch_every)
     refresh_at = min(times) if times else None

@@ -201,7 +201,7 @@ def test_a_renewed_session_is_forwarded_with_its_cookie_and_no_store() -> None:
     # The cookie store: its renewal rewrites the cookie.
     gate = gate_with(clock, session_idle_timeout=600, store="cookie")
     cookie = session_cookie(gate, email="ada@example.com", now=clock())
-    clock.advance(301)  # half the idle allowance used: the session is pushed back
+    clock.advance(301)  # "last seen" is due: the session is pushed back
 
     page = Client(gate, use_cookies=False).get("/report", headers={"Cookie": cookie})
 

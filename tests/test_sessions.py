@@ -248,7 +248,7 @@ def test_a_renewal_that_outgrows_the_cookies_ends_the_session(
     value = cache.save(make_session(clock()))
     entry = cache.lookup(value)
     assert entry is not None
-    clock.advance(400)  # over half the idle allowance: "last seen" is written
+    clock.advance(400)  # "last seen" is due: it is written
     auth0 = Auth0Client("http://127.0.0.1:9", "c", "s")  # not called: no token to refresh
     renewer = Renewer(auth0=auth0, sessions=cache, clock=clock, idle_timeout=600)
     with caplog.at_level("ERROR", logger="pwless_gate"):

@@ -25,6 +25,7 @@ from pwless_gate.testing import session_cookie
 
 from ..examples.support import TIMEOUT, serving
 from ..helpers import BROWSER, FakeClock, browser_session, gate_config, http_sign_in
+from ..procs import RedisServer
 
 LOGOUT_PATHS = ("/logout", "/cgi/logout")
 
@@ -184,7 +185,7 @@ def test_a_chunked_session_is_deleted_chunk_by_chunk(tenant: Any) -> None:
 
 
 def test_a_session_renewed_on_the_way_is_ended_too(tenant: Any, clock: FakeClock) -> None:
-    """Half the idle allowance used: the session is renewed first, then both values end."""
+    """Its "last seen" is due: the session is renewed first, then both values end."""
     with served(tenant, clock, session_idle_timeout=600) as (base, app, gate):
         cookie = session_cookie(gate, email="dee@example.com", now=clock())
         clock.advance(301)
@@ -228,6 +229,26 @@ def test_a_store_that_cannot_revoke_answers_503_without_calling_the_app(tenant: 
         answer = browser.post(base + "/logout", allow_redirects=False, timeout=TIMEOUT)
         assert answer.status_code == 503
         assert ("/logout", "flo@example.com") not in app.calls
+
+
+def test_a_due_session_on_a_logout_path_with_redis_down_answers_503(
+    tenant: Any, clock: FakeClock, redis_server: RedisServer, redis_url: str
+) -> None:
+    """The session is cached and due for "last seen" when Redis stops: its logout can
+    neither be recorded nor skipped, so 503 and the app is not called."""
+    settings = {"redis_url": redis_url, "session_idle_timeout": 600, "session_cache_ttl": 3600}
+    with served(tenant, clock, **settings) as (base, app, _gate):
+        browser, _ = http_sign_in(base, tenant, "gus@example.com")
+        assert browser.get(base + "/page", timeout=TIMEOUT).status_code == 200
+        clock.advance(100)
+        redis_server.stop()
+        try:
+            answer = browser.get(base + "/logout", allow_redirects=False, timeout=TIMEOUT)
+        finally:
+            redis_server.start()
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["Retry-After"].isdigit()
+        assert ("/logout", "gus@example.com") not in app.calls
 
 
 def test_a_logout_path_a_rule_keeps_from_the_app_still_signs_out(

@@ -9,6 +9,7 @@ local tenant, which runs in the test process.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,11 +27,12 @@ from ..helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
     FakeClock,
+    Harness,
     RecordingApp,
     gate_config,
     http_sign_in,
 )
-from ..procs import gunicorn
+from ..procs import gunicorn, until
 
 pytestmark = pytest.mark.slow
 
@@ -229,3 +231,70 @@ def test_two_processes_with_the_cookie_store_both_refresh(
         assert [a.status_code for a in answers] == [200, second]
         assert tenant.app.refresh_exchanges == 2
         assert tenant.app.revoked_refresh_families == (1 if second == 302 else 0)
+
+
+#: The gate's ``auth0_timeout`` in the lost-refresh test, and how long the tenant sits
+#: on the refresh before carrying it out (longer: the gate has given up by then).
+LOST_TIMEOUT = 0.5
+LOST_DELAY = 2.0
+#: The Rotation Overlap Period the README suggests.
+SUGGESTED_OVERLAP = 300
+
+
+@pytest.mark.parametrize(
+    ("reuse_interval", "then"),
+    [
+        pytest.param(SUGGESTED_OVERLAP, 200, id="suggested-overlap-keeps-the-session"),
+        pytest.param(0, 302, id="auth0-default-signs-out"),
+    ],
+)
+def test_a_refresh_whose_answer_was_lost(
+    make_tenant: Callable[..., RunningTenant],
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    reuse_interval: int,
+    then: int,
+) -> None:
+    """The tenant carries out a refresh after the gate stopped waiting for it: the
+    token rotated, and the gate's next refresh reuses the old one. The overlap period
+    the README suggests lets it through; without one the person is signed out, and the
+    log says the refusal most likely comes from the lost refresh."""
+    tenant = make_tenant(
+        apis=[AUDIENCE],
+        offline_access_apis=[AUDIENCE],
+        refresh_reuse_interval=reuse_interval,
+        fault_delay=LOST_DELAY,
+    )
+    settings = {
+        "audience": AUDIENCE,
+        "scope": SCOPE,
+        "session_lifetime": 3 * 86400,
+        "auth0_timeout": LOST_TIMEOUT,
+    }
+    app = RecordingApp()
+    gate = PasswordlessGate(app, gate_config(tenant.url, **settings), clock=clock)
+    harness = Harness(gate=gate, app=app, tenant=tenant)
+    assert harness.login("eve@example.com").status_code == 303
+    clock.advance(86400 - 30)  # due, and the access token still valid for 30 s
+    tenant.app.add_fault("/oauth/token", "timeout", times=1)
+    caplog.set_level(logging.INFO, logger="pwless_gate.sessions")
+
+    assert harness.client.get("/").status_code == 200  # the old token, still valid
+    assert [r.levelno for r in caplog.records if r.name == "pwless_gate.sessions"] == [
+        logging.WARNING
+    ]
+    assert until(lambda: tenant.app.refresh_exchanges == 1, 10)  # carried out, late
+
+    caplog.clear()
+    clock.advance(10)  # the person's next request
+    answer = harness.client.get("/")
+
+    assert answer.status_code == then
+    assert tenant.app.refresh_exchanges == 2
+    assert tenant.app.revoked_refresh_families == (1 if then == 302 else 0)
+    said = [r for r in caplog.records if r.name == "pwless_gate.sessions"]
+    if then == 302:
+        assert [r.levelno for r in said] == [logging.WARNING]
+        assert "Rotation Overlap Period" in said[0].getMessage()
+    else:
+        assert said == []

@@ -2,24 +2,47 @@
 corrupt, removed, or unable to grow (a full disk). Each time the gate fails closed and
 says why: a request that needs the file gets the 503 page with Retry-After (never a
 500, never a sign-in page for a signed-in person), and the log names the file and
-SQLite's error."""
+SQLite's error.
+
+Then a session due for renewal ("last seen", the idle timeout, a token refresh) while
+the store fails, in process with a clock the tests move: the SQLite file locked by
+another connection, and Redis stopped. Only "last seen" may be let go (the cached
+session is forwarded); a session that should end, or a refresh that cannot be saved,
+gets the 503.
+"""
 
 from __future__ import annotations
 
 import os
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from ..helpers import CLIENT_ID, CLIENT_SECRET, hidden, http_sign_in
-from ..procs import BIN, Process, free_port, gunicorn, until, wait_for_port
+from pwless_gate import PasswordlessGate
+from pwless_gate.errors import StoreUnavailable
+from pwless_gate.sessions import SEEN_EVERY, Session, SessionStore, idle_limit
+from pwless_gate.stores import CookieStore
+from pwless_gate.stores.redis import RedisStore, connect
+from pwless_gate.stores.sqlite import SQLiteDatabase, SQLiteStore
+
+from ..helpers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FakeClock,
+    Harness,
+    RecordingApp,
+    gate_config,
+    hidden,
+    http_sign_in,
+)
+from ..procs import BIN, Process, RedisServer, free_port, gunicorn, until, wait_for_port
 
 pytestmark = pytest.mark.slow
 
@@ -208,3 +231,135 @@ def test_a_file_that_cannot_grow_fails_closed(tenant: Any, tmp_path: Path, datab
     finally:
         process.stop()
     assert f"SQLite at {database}: OperationalError (disk I/O error)" in process.output()
+
+
+AUDIENCE = "https://api.test"  # the tenant fixture's API with offline access
+
+
+def gate_on_file(tenant: Any, clock: FakeClock, database: Path, **settings: Any) -> Harness:
+    """An in-process gate whose sessions are in ``database``; a write waits 0.2 s for
+    the lock (5 s by default), so a locked file fails quickly."""
+    store = SQLiteStore(SQLiteDatabase(str(database), busy_timeout=0.2, clock=clock), clock=clock)
+    app = RecordingApp()
+    gate = PasswordlessGate(app, gate_config(tenant.url, **settings), clock=clock, store=store)
+    return Harness(gate=gate, app=app, tenant=tenant)
+
+
+@contextmanager
+def write_locked(database: Path) -> Iterator[None]:
+    """Another connection holds the file's write lock (reads still work: WAL)."""
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def assert_closed_here(answer: Any) -> None:
+    assert answer.status_code == 503, answer.get_data(as_text=True)
+    assert answer.headers["Retry-After"].isdigit()
+
+
+def test_last_seen_due_while_the_file_is_locked_forwards_the_session(
+    tenant: Any, clock: FakeClock, database: Path
+) -> None:
+    harness = gate_on_file(tenant, clock, database)
+    assert harness.login("ada@example.com").status_code == 303
+    value = harness.client.get_cookie("pwless_gate_session").value
+    with write_locked(database):
+        clock.advance(SEEN_EVERY + 1)  # "last seen" is due: the write cannot be made
+        assert harness.client.get("/hello").status_code == 200
+        assert harness.client.get("/hello").status_code == 200  # tried again, forwarded
+    assert harness.client.get("/hello").status_code == 200
+    stored = harness.gate.sessions.store.load(value)
+    assert stored is not None
+    assert stored.seen_at == int(clock())  # written once the file was free
+
+
+def test_an_idle_session_the_locked_file_cannot_end_gets_503(
+    tenant: Any, clock: FakeClock, database: Path
+) -> None:
+    harness = gate_on_file(tenant, clock, database, session_idle_timeout=600)
+    assert harness.login("bo@example.com").status_code == 303
+    assert harness.client.get("/hello").status_code == 200
+    calls = len(harness.app.calls)
+    clock.advance(idle_limit(600) + 1)
+    with write_locked(database):
+        assert_closed_here(harness.client.get("/hello"))
+    assert len(harness.app.calls) == calls  # never forwarded
+    assert harness.client.get("/hello").status_code == 302  # ended once it could be
+
+
+class UnsavableStore(CookieStore):
+    """Signed cookies, but no record can be replaced (a store that stopped answering
+    between reading the session and saving its refresh)."""
+
+    def update(self, cookie_value: str, session: Session) -> str | None:
+        raise StoreUnavailable("the store went away")
+
+
+class RedisGoneAfterTheLock(RedisStore):
+    """Redis that goes away once the refresh lock is taken: neither the refreshed
+    record nor the lock's release reaches it."""
+
+    def update(self, cookie_value: str, session: Session) -> str | None:
+        raise StoreUnavailable("Redis went away")
+
+    def release_refresh_lock(self, cookie_value: str, token: str) -> None:
+        raise StoreUnavailable("Redis went away")
+
+
+@pytest.mark.parametrize("kind", ["cookie", "redis"])
+def test_a_refresh_that_cannot_be_saved_gets_503(
+    tenant: Any, clock: FakeClock, request: pytest.FixtureRequest, kind: str
+) -> None:
+    config = gate_config(
+        tenant.url,
+        audience=AUDIENCE,
+        scope="openid profile email offline_access",
+        session_lifetime=3 * 86400,
+    )
+    if kind == "cookie":
+        store: SessionStore = UnsavableStore(config.signing_keys)
+    else:
+        redis_url = request.getfixturevalue("redis_url")
+        store = RedisGoneAfterTheLock(connect(redis_url), clock=clock)
+    app = RecordingApp()
+    gate = PasswordlessGate(app, config, clock=clock, store=store)
+    harness = Harness(gate=gate, app=app, tenant=tenant)
+    assert harness.login("cy@example.com").status_code == 303
+    assert harness.client.get("/hello").status_code == 200
+    calls = len(app.calls)
+    clock.advance(86400 - 30)  # the access token is due (still valid for 30 s)
+    assert_closed_here(harness.client.get("/hello"))
+    assert tenant.app.refresh_exchanges == 1  # refreshed at Auth0, not saved here
+    assert len(app.calls) == calls
+
+
+@pytest.fixture
+def redis_down(redis_server: RedisServer, redis_url: str) -> Iterator[Callable[[], None]]:
+    """Stops the test's redis-server when called; it is started again afterwards."""
+    try:
+        yield redis_server.stop
+    finally:
+        redis_server.start()
+
+
+def test_redis_down_while_a_cached_session_is_due(
+    make_harness: Callable[..., Harness],
+    clock: FakeClock,
+    redis_url: str,
+    redis_down: Callable[[], None],
+) -> None:
+    harness = make_harness(redis_url=redis_url, session_idle_timeout=600, session_cache_ttl=3600)
+    assert harness.login("dee@example.com").status_code == 303
+    assert harness.client.get("/").status_code == 200  # cached in this process
+    clock.advance(100)  # "last seen" is due (every 60 s with this timeout)
+    redis_down()
+    assert harness.client.get("/").status_code == 200  # the cached session goes on
+    calls = len(harness.app.calls)
+    clock.advance(idle_limit(600))  # idle for longer than allowed since "last seen"
+    assert_closed_here(harness.client.get("/"))
+    assert len(harness.app.calls) == calls

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import logging
+import random
 import secrets
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,7 +14,18 @@ import jwt
 import pytest
 from werkzeug.test import EnvironBuilder
 
-from ..helpers import CLIENT_SECRET, FakeClock, GateClient, Harness, hidden
+from pwless_gate import PasswordlessGate
+from pwless_gate.sessions import idle_limit
+
+from ..helpers import (
+    CLIENT_SECRET,
+    FakeClock,
+    GateClient,
+    Harness,
+    RecordingApp,
+    gate_config,
+    hidden,
+)
 
 AUDIENCE = "https://api.internal.example/"
 
@@ -332,7 +345,7 @@ def test_idle_timeout(make_harness: Any, clock: FakeClock) -> None:
         clock.advance(300)
         assert harness.client.get("/").status_code == 200
     assert harness.client.get_cookie("pwless_gate_session").value != first  # slid forward
-    clock.advance(601)  # then idle for longer than allowed
+    clock.advance(idle_limit(600) + 1)  # then idle for longer than allowed
     assert harness.client.get("/").status_code == 302
 
 
@@ -349,8 +362,62 @@ def test_idle_timeout_with_redis_keeps_the_cookie(
     clock.advance(400)
     assert harness.client.get("/").status_code == 200
     assert harness.client.get_cookie("pwless_gate_session").value == value
-    clock.advance(601)
+    clock.advance(idle_limit(600) + 1)
     assert harness.client.get("/").status_code == 302
+
+
+#: Gaps between requests, in seconds, with an idle timeout of 20: never 20 s without a
+#: request. 9 then 12: the second request comes 21 s after "last seen" was written.
+ACTIVE_GAPS = [9, 12, 20, 0.5, 4.9, 5.1, 19.99, 1, 1, 1, 1, 17] + [
+    random.Random(20).uniform(0, 20) for _ in range(30)
+]
+
+
+@pytest.mark.parametrize("store", [{"store": "cookie"}, {}], ids=["cookie", "sqlite"])
+def test_the_idle_timeout_counts_from_the_last_request(
+    make_harness: Any, clock: FakeClock, store: dict[str, Any]
+) -> None:
+    """Never ended before the timeout passes without a request; always ended once
+    ``idle_limit`` passes without one (README: ``session_idle_timeout``)."""
+    harness = make_harness(session_idle_timeout=20, session_lifetime=86400, **store)
+    assert harness.login("idle3@example.com").status_code == 303
+    for gap in ACTIVE_GAPS:
+        clock.advance(gap)
+        answer = harness.client.get("/")
+        assert answer.status_code == 200, f"ended {gap} s after the last request"
+    clock.advance(idle_limit(20) + 0.01)
+    assert harness.client.get("/").status_code == 302
+
+
+def test_the_idle_timeout_counts_requests_another_process_saw(
+    tenant: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Two processes share the SQLite file; B cached the session before A's requests
+    moved "last seen", and reads the record again before ending it."""
+    settings = {
+        "session_idle_timeout": 20,
+        "session_cache_ttl": 3600,  # B's entry stays as it was
+        "store": f"sqlite://{tmp_path / 'gate.sqlite3'}",
+    }
+    app = RecordingApp()
+    gate = PasswordlessGate(app, gate_config(tenant.url, **settings), clock=clock)
+    host_a = Harness(gate=gate, app=app, tenant=tenant)
+    host_b = PasswordlessGate(RecordingApp(), gate_config(tenant.url, **settings), clock=clock)
+    assert host_a.login("idle4@example.com").status_code == 303
+    cookie = f"pwless_gate_session={host_a.client.get_cookie('pwless_gate_session').value}"
+
+    def on_b() -> int:
+        return (
+            GateClient(host_b, use_cookies=False).get("/", headers={"Cookie": cookie}).status_code
+        )
+
+    clock.advance(1)
+    assert on_b() == 200  # B caches the session as signed in
+    for _ in range(4):  # every 6 s on A, each request writing "last seen"
+        clock.advance(6)
+        assert host_a.client.get("/").status_code == 200
+    clock.advance(2)  # 27 s after B's copy of "last seen", 3 s after A's last request
+    assert on_b() == 200
 
 
 def test_refresh_refused_for_the_gates_own_credentials_keeps_the_session(
