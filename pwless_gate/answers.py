@@ -36,6 +36,7 @@ from .errors import (
 )
 from .identity import mask
 from .languages import N_
+from .logtext import MAX_LOGGED, loggable
 from .pages import Pages, json_response
 from .request import GateRequest
 from .transactions import TransactionError
@@ -158,7 +159,13 @@ class Responder:
         for kind, handler in self.TABLE:
             if isinstance(exc, kind):
                 return handler(self, request, exc, who, next_url)
-        log.exception("unexpected error in %s %s", request.method, request.path, exc_info=exc)
+        # The path as a literal: decoded, a %0A in it would start a log line of its own.
+        log.exception(
+            "unexpected error in %s %r",
+            loggable(request.method, 20),
+            request.path[:MAX_LOGGED],
+            exc_info=exc,
+        )
         return self.fail(request, 500, N_("Something went wrong"), N_("Please try again."))
 
     def not_allowed(self, request: GateRequest, allow: str) -> Response:

@@ -3,6 +3,10 @@
 Events go to the ``pwless_gate.audit`` logger at INFO, with the fields in
 ``extra`` (``event``, ``ip``, ``who`` and ``reason``) and a readable message.
 ``who`` is always masked; codes, tokens and secrets are never passed here.
+Every field may hold a client's text (a Basic user name, a forwarded
+address): its control and format characters are escaped and its length
+capped (:func:`~pwless_gate.logtext.loggable`), so no client writes a line
+of its own into the log.
 With metrics on, each event is also counted.
 """
 
@@ -12,6 +16,7 @@ import logging
 import time
 
 from .identity import mask
+from .logtext import loggable
 from .metrics import Metrics
 
 logger = logging.getLogger("pwless_gate.audit")
@@ -45,12 +50,15 @@ class Audit:
     def __call__(
         self, event: str, *, ip: str, identifier: str | None = None, reason: str = ""
     ) -> None:
-        """Log one audit event; ``identifier`` is masked before it is logged."""
+        """Log one audit event; ``identifier`` is masked, and every field made loggable,
+        before it is logged."""
         if event not in EVENTS:
             raise ValueError(f"unknown audit event {event!r}")
         if self._metrics is not None:
             self._metrics.count_event(event, reason)
-        who = mask(identifier) if identifier else "-"
+        who = loggable(mask(identifier)) if identifier else "-"
+        ip = loggable(ip)
+        reason = loggable(reason)
         logger.info(
             "%s ip=%s who=%s%s",
             event,

@@ -17,6 +17,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from .languages import N_, Text
+from .logtext import loggable
 
 #: The longest email address there is (RFC 5321's path limit, less its angle brackets).
 MAX_EMAIL = 254
@@ -120,13 +121,14 @@ def example_phone(region: str | None) -> str | None:
 
 
 def mask(identifier: str) -> str:
-    """A form safe to show and log: ``a***@example.com``, ``+44*******58``."""
+    """A form safe to show and log: ``a***@example.com``, ``+44*******58``; a control
+    character (a newline of a forged log line) escaped, the length capped (:func:`loggable`)."""
     if "@" in identifier:
         local, _, domain = identifier.rpartition("@")
-        return f"{local[:1]}***@{domain}"
+        return loggable(f"{local[:1]}***@{domain}")
     if len(identifier) <= 5:
         return "*" * len(identifier)
-    return identifier[:3] + "*" * (len(identifier) - 5) + identifier[-2:]
+    return loggable(identifier[:3] + "*" * (len(identifier) - 5) + identifier[-2:])
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,13 @@ answers the POST with the sign-in page. Instead, when the request is a
 browser's navigation with an ``application/x-www-form-urlencoded`` or
 ``multipart/form-data`` body of at most ``saved_form_max_bytes``:
 
-1. :meth:`SavedForms.keep` stores the body, its content type, the path and
-   query, the browser it came from (a hash of the browser-id cookie) and who
-   last signed in on that browser (a hash of their ``sub``, when the store
-   knows), under the sha256 of a random 256-bit handle. The handle goes to
+1. :meth:`SavedForms.keep` keeps it only for a browser someone signed in on
+   (the store knows who: :meth:`SavedForms.remember`), one form per browser
+   (a new one replaces the old), so a client that never signed in cannot
+   fill the store. It stores the body, its content type, the path and query,
+   the browser it came from (a hash of the browser-id cookie), who last
+   signed in on that browser (a hash of their ``sub``) and the sha256 of a
+   random 256-bit handle, under a hash of the browser id. The handle goes to
    the browser in a cookie (HttpOnly, SameSite=Strict); the record expires
    after ``login_lifetime``, as a sign-in does.
 2. The sign-in started in that browser carries a hash of the handle in its
@@ -17,7 +20,7 @@ browser's navigation with an ``application/x-www-form-urlencoded`` or
 3. When that sign-in succeeds (:meth:`SavedForms.offer`), the record is
    offered only if the transaction, the cookie and the browser all match,
    and the person who signed in is the one who last signed in on the browser
-   (or the store knew nobody). Someone else: the record is deleted. The
+   when it was kept. Someone else: the record is deleted. The
    offer binds the record to the new person and leads to ``{prefix}/form``:
    "Send the form you were submitting to <path>?", a plain form that posts
    to the same URL.
@@ -29,9 +32,10 @@ browser's navigation with an ``application/x-www-form-urlencoded`` or
 Nothing of a body is logged. With the signed-cookie store there is nowhere
 to keep a body (a cookie cannot hold it, and one process's memory is not
 the next request's worker): forms are not kept, and the sign-in page says
-so. Not kept either: larger bodies (the sign-in page says so), JSON and
-other bodies, and requests that are not a browser's navigation (API
-clients and tools get their usual answer).
+so. Not kept either: larger bodies (the sign-in page says so), a form from a
+browser nobody signed in on (within a session's lifetime), JSON and other
+bodies, and requests that are not a browser's navigation (API clients and
+tools get their usual answer).
 """
 
 from __future__ import annotations
@@ -69,7 +73,8 @@ KEPT, TOO_LARGE, NOT_KEPT = "kept", "too-large", "not-kept"
 
 
 class FormStore(Protocol):
-    """Where saved forms and each browser's last signed-in person live (SQLite, Redis).
+    """Where saved forms (one per browser) and each browser's last signed-in person live
+    (SQLite, Redis).
 
     Keys are hex digests; records are strings; every operation touches one key.
     """
@@ -92,6 +97,12 @@ class FormStore(Protocol):
 
 def digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def form_key(browser_id: str) -> str:
+    """Where a browser's kept form lives: one key per browser, so a new form replaces the
+    last (a hash of the browser id, never the id)."""
+    return hashlib.sha256(b"pwless-gate form of\x00" + browser_id.encode()).hexdigest()
 
 
 def form_binding(handle: str) -> str:
@@ -143,6 +154,7 @@ class Record:
     """A kept form."""
 
     browser: str
+    handle: str
     who: str
     armed: str
     path: str
@@ -155,6 +167,7 @@ class Record:
         return json.dumps(
             {
                 "b": self.browser,
+                "h": self.handle,
                 "w": self.who,
                 "a": self.armed,
                 "p": self.path,
@@ -172,6 +185,7 @@ class Record:
             data = json.loads(raw)
             return cls(
                 browser=str(data["b"]),
+                handle=str(data["h"]),
                 who=str(data["w"]),
                 armed=str(data["a"]),
                 path=str(data["p"]),
@@ -265,31 +279,43 @@ class SavedForms:
 
     # -- 1. keep -----------------------------------------------------------------------
 
-    def keep(self, environ: WSGIEnvironment, browser_id: str, target_path: str) -> Kept:
-        """Keep the body of this POST for ``browser_id``; ``target_path`` is the path as the
-        browser sees it (mount included, quoted). Never raises for the body's sake."""
+    def keep(self, environ: WSGIEnvironment, browser_id: str | None, target_path: str) -> Kept:
+        """Keep the body of this POST for ``browser_id`` (replacing the form kept for it
+        before); ``target_path`` is the path as the browser sees it (mount included,
+        quoted). Never raises for the body's sake.
+
+        Only a browser someone signed in on is given a form: the store holds at most one
+        form per such browser, and a client that never signed in (any new browser id is
+        free) cannot make it grow."""
         length = _declared_length(environ)
         if length is not None and length > self.max_bytes:
             return Kept(TOO_LARGE)
-        if self.store is None:
+        if self.store is None or not browser_id:
             return Kept(NOT_KEPT)
         if safe_next(target_path, "") != target_path:
             return Kept(NOT_KEPT)  # its Send page would post it, and Discard lead, elsewhere
         if length is None and "wsgi.input_terminated" not in environ:
             return Kept(NOT_KEPT)  # where the body ends is unknown: it cannot be read
+        binding = browser_binding(browser_id)
+        try:
+            who = self.store.get_browser_user(binding)
+        except StoreUnavailable as exc:
+            log.warning("a form could not be kept: %s", exc)
+            return Kept(NOT_KEPT)
+        if not who:
+            return Kept(NOT_KEPT)  # nobody signed in here: it would be nobody's form
         body = read_body(environ, self.max_bytes)
         if body is None:
             return Kept(TOO_LARGE)
         content_type = str(environ.get("CONTENT_TYPE", ""))
         if parse(body, content_type) is None:
             return Kept(NOT_KEPT)
-        binding = browser_binding(browser_id)
         now = self.clock()
         try:
-            who = self.store.get_browser_user(binding) or ""
             handle = secrets.token_urlsafe(32)
             record = Record(
                 browser=binding,
+                handle=digest(handle),
                 who=who,
                 armed="",
                 path=target_path,
@@ -298,7 +324,7 @@ class SavedForms:
                 body=body,
                 expires_at=now + self.lifetime,
             )
-            self.store.put_form(digest(handle), record.dumps(), record.expires_at)
+            self.store.put_form(form_key(browser_id), record.dumps(), record.expires_at)
         except StoreUnavailable as exc:
             log.warning("a form could not be kept: %s", exc)
             return Kept(NOT_KEPT)
@@ -336,13 +362,13 @@ class SavedForms:
             return False
         if not hmac.compare_digest(tx.form, form_binding(handle)):
             return False
-        key = digest(handle)
+        key = form_key(browser_id)
         try:
-            record = self._record(self.store.get_form(key), browser_id)
+            record = self._record(self.store.get_form(key), browser_id, handle)
             if record is None:
                 return False
             person = _person(sub)
-            if record.who and not hmac.compare_digest(record.who, person):
+            if not hmac.compare_digest(record.who, person):
                 self.store.take_form(key)
                 log.info("a kept form was discarded: another person signed in on the browser")
                 return False
@@ -361,15 +387,21 @@ class SavedForms:
         handle = self.cookies.saved_form(request)
         if self.store is None or not handle or not browser_id:
             return None
-        record = self._record(self.store.get_form(digest(handle)), browser_id)
+        record = self._record(self.store.get_form(form_key(browser_id)), browser_id, handle)
         if record is None or not record.armed:
             return None
         return record if hmac.compare_digest(record.armed, _person(sub)) else None
 
     def discard(self, request: Request) -> None:
+        """Forget this browser's kept form, if its cookie names it (raises
+        ``StoreUnavailable``)."""
         handle = self.cookies.saved_form(request)
-        if self.store is not None and handle:
-            self.store.take_form(digest(handle))
+        browser_id = self.cookies.browser_id(request)
+        if self.store is None or not handle or not browser_id:
+            return
+        key = form_key(browser_id)
+        if self._record(self.store.get_form(key), browser_id, handle) is not None:
+            self.store.take_form(key)
 
     def replay(
         self, environ: WSGIEnvironment, sub: str, start_response: StartResponse
@@ -393,9 +425,9 @@ class SavedForms:
         if not query.endswith(marker):
             return start_response
         query = query[: -len(marker)].removesuffix("&")
-        key = digest(handle)
+        key = form_key(browser_id)
         try:
-            record = self._record(self.store.get_form(key), browser_id)
+            record = self._record(self.store.get_form(key), browser_id, handle)
             if (
                 record is None
                 or not record.armed
@@ -404,7 +436,7 @@ class SavedForms:
                 or record.query != url_query(query)
             ):
                 return start_response
-            taken = self._record(self.store.take_form(key), browser_id)
+            taken = self._record(self.store.take_form(key), browser_id, handle)
         except StoreUnavailable as exc:
             log.warning("a kept form could not be sent: %s", exc)
             return start_response
@@ -423,12 +455,14 @@ class SavedForms:
 
         return clearing
 
-    def _record(self, raw: str | None, browser_id: str) -> Record | None:
-        """The record if it is live and was kept for this browser."""
+    def _record(self, raw: str | None, browser_id: str, handle: str) -> Record | None:
+        """The record if it is live and was kept for this browser under this handle."""
         record = Record.loads(raw) if raw else None
         if record is None or record.expires_at <= self.clock():
             return None
         if not hmac.compare_digest(record.browser, browser_binding(browser_id)):
+            return None
+        if not hmac.compare_digest(record.handle, digest(handle)):
             return None
         return record
 

@@ -285,7 +285,7 @@ class GateViews:
                 "%s/auth: X-Original-URI/-Method and X-Forwarded-Uri/-Method name different "
                 "requests (%s); refused",
                 self.deps.config.prefix,
-                " vs ".join(f"{m} {p!r}"[:200] for m, p, _ in sorted(originals)),
+                " vs ".join(f"{m!r} {p!r}"[:200] for m, p, _ in sorted(originals)),
             )
             return json_response(
                 {"error": "forbidden", "message": "The original request is not clear."}, 403
@@ -486,17 +486,14 @@ class GateViews:
     def keep_form(self, request: GateRequest, response: Response) -> str:
         """Keep this form POST for the browser's next sign-in, setting the cookies that
         find it on ``response``; returns what the sign-in page says of it (``kept``,
-        ``too-large``, ``not-kept``)."""
+        ``too-large``, ``not-kept``). Only a browser someone signed in on has a form kept,
+        so a browser without an id (a new one) has none."""
         saved = self.deps.saved_forms
         assert saved is not None
-        cookies = self.deps.cookies
-        browser_id, new_browser = cookies.ensure_browser_id(request)
-        target = request_target_path(request.environ, cookies)
-        kept = saved.keep(request.environ, browser_id, target)
+        target = request_target_path(request.environ, self.deps.cookies)
+        kept = saved.keep(request.environ, request.browser_id, target)
         if kept.cookie is not None:
             response.headers.add("Set-Cookie", kept.cookie)
-            if new_browser:  # the form is bound to this browser id: the browser gets it too
-                cookies.set_browser(request, response, browser_id)
         return kept.outcome
 
     def invalid_token(

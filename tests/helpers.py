@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import html
+import io
+import logging
 import re
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -270,3 +273,25 @@ def make_session(now: float, sub: str = "email|abc", lifetime: float = 3600) -> 
         created_at=now,
         expires_at=now + lifetime,
     )
+
+
+#: How ``pwless-gate serve`` writes log lines (``pwless_gate.cli``), as most servers do.
+SERVER_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+@contextmanager
+def server_log(level: int = logging.INFO) -> Iterator[io.StringIO]:
+    """What the gate logged meanwhile, as a server writes it to its log file: one record
+    a line (a traceback's lines follow its record)."""
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    handler.setFormatter(logging.Formatter(SERVER_LOG_FORMAT))
+    gate = logging.getLogger("pwless_gate")
+    before = gate.level
+    gate.addHandler(handler)
+    gate.setLevel(level)
+    try:
+        yield written
+    finally:
+        gate.removeHandler(handler)
+        gate.setLevel(before)

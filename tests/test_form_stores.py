@@ -30,6 +30,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> F
 def record(now: float, body: bytes = b"a=1&b=2") -> str:
     return Record(
         browser="b" * 32,
+        handle=digest("handle"),
         who="",
         armed="",
         path="/notes/save",

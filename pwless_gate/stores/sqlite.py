@@ -540,7 +540,7 @@ def _tokens(rows: Iterable[tuple[str, str, float | None]]) -> list[AppToken]:
 class SQLiteFormStore:
     """A :class:`~pwless_gate.savedforms.FormStore` in the same SQLite file.
 
-    ``saved_forms`` holds kept forms under the sha256 of their handle;
+    ``saved_forms`` holds kept forms, one per browser, under a hash of its id;
     ``browser_users`` who last signed in on each browser. Expired rows are
     swept with the others.
     """

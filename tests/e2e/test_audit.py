@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ..helpers import CLIENT_SECRET, hidden, wrong_code
+from ..helpers import CLIENT_SECRET, ToolClient, hidden, server_log, wrong_code
 
 #: What every LogRecord has; anything else on a record came in through ``extra``.
 STANDARD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
@@ -78,3 +79,29 @@ def test_every_event_is_logged_masked(make_harness: Any, caplog: pytest.LogCaptu
     for record in caplog.records:
         assert not shows_code(logged_values(record), code), record.__dict__
         assert not shows_code(logged_values(record), wrong), record.__dict__
+
+
+#: A Basic user name that, written as it is, would add a log line of its own (a sign-in
+#: that never happened; U+A789 looks like the colon a user name cannot hold), colour the
+#: terminal red and reverse what follows.
+FORGED_USER = (
+    "x@evil.example\nINFO pwless_gate.audit\ua789 login_succeeded ip=203.0.113.7 "
+    "who=+44*******58 reason=sms\x1b[31m\u202e" + "y" * 5000
+)
+
+
+def test_a_client_s_text_cannot_write_log_lines_of_its_own(make_harness: Any) -> None:
+    harness = make_harness(app_tokens=True, trusted_proxies="for=1")
+    credentials = base64.b64encode(f"{FORGED_USER}:hunter2".encode()).decode()
+    headers = {"Authorization": f"Basic {credentials}", "X-Forwarded-For": "203.0.113.9\x1b[2J"}
+    with server_log() as log:
+        answer = ToolClient(harness.gate).get("/reports", headers=headers)
+    assert answer.status_code == 401
+    written = log.getvalue()
+    lines = written.splitlines()
+    assert [line.split(" ", 2)[:2] for line in lines] == [["INFO", "pwless_gate.audit:"]]
+    assert lines[0].startswith("INFO pwless_gate.audit: app_token_refused ip=203.0.113.9\\x1b[2J")
+    assert "who=x***@evil.example\\nINFO pwless_gate.audit\ua789 login_succeeded" in lines[0]
+    assert "\\x1b[31m\\u202eyyy" in lines[0]
+    assert not any(char in written for char in "\x1b\u202e")
+    assert len(lines[0]) < 600  # the 5000 characters are cut

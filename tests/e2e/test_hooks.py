@@ -9,7 +9,15 @@ from typing import Any
 from pwless_gate import PasswordlessGate, User
 
 from ..examples.support import TIMEOUT, serving
-from ..helpers import FakeClock, RecordingApp, browser_session, gate_config, hidden, http_sign_in
+from ..helpers import (
+    FakeClock,
+    RecordingApp,
+    browser_session,
+    gate_config,
+    hidden,
+    http_sign_in,
+    server_log,
+)
 
 
 @contextmanager
@@ -80,6 +88,27 @@ def test_an_authorize_that_raises_fails_closed(tenant: Any, clock: FakeClock) ->
         assert "Traceback" not in answer.text
         assert "bug in the app" not in answer.text
         assert app.calls == []
+
+
+def test_the_path_of_a_request_a_hook_failed_on_is_logged_on_one_line(
+    tenant: Any, clock: FakeClock
+) -> None:
+    def broken(environ: Mapping[str, Any], user: User) -> bool:
+        raise RuntimeError("bug in the app's hook")
+
+    forged = "/x%0AINFO%20pwless_gate.audit:%20login_succeeded%20ip=10.0.0.9%1B[31m"
+    with served_gate(tenant, clock, authorize=broken) as (base, _):
+        browser, _ = http_sign_in(base, tenant, "ada@example.com")
+        with server_log() as log:
+            assert browser.get(base + forged, timeout=TIMEOUT).status_code == 500
+    lines = log.getvalue().splitlines()
+    failed = [line for line in lines if "unexpected error" in line]
+    assert failed == [
+        "ERROR pwless_gate.views: unexpected error in GET "
+        "'/x\\nINFO pwless_gate.audit: login_succeeded ip=10.0.0.9\\x1b[31m'"
+    ]
+    assert not any(line.startswith("INFO pwless_gate.audit: login_succeeded") for line in lines)
+    assert "\x1b" not in log.getvalue()
 
 
 def test_on_login_sees_the_verified_user_once(tenant: Any, clock: FakeClock) -> None:

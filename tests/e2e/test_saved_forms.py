@@ -12,16 +12,20 @@ import io
 import json
 import logging
 import re
+import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from html import unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import redis
 from werkzeug.test import Client, TestResponse
 
 from pwless_gate import PasswordlessGate
+from pwless_gate.stores.sqlite import SQLiteFormStore
 
 from ..apps import form_echo
 from ..helpers import FakeClock, Harness, RecordingApp, gate_config, hidden
@@ -211,9 +215,11 @@ def test_a_form_expires_with_the_sign_in(harness: Harness, clock: FakeClock) -> 
 
 
 def test_a_form_larger_than_the_limit_is_not_kept_and_the_page_says_so(
-    make_gate: Callable[..., Harness],
+    make_gate: Callable[..., Harness], clock: FakeClock
 ) -> None:
     harness = make_gate(saved_form_max_bytes=1024)
+    assert harness.login("ada@example.com").status_code == 303
+    clock.advance(LIFETIME + 1)
     answer = send_form(harness.client, {"body": "x" * 2000})
     assert login_query(answer)["form"] == ["too-large"]
     assert "_form=" not in answer.headers.get("Set-Cookie", "")
@@ -221,8 +227,56 @@ def test_a_form_larger_than_the_limit_is_not_kept_and_the_page_says_so(
     assert "too large to keep" in page
     assert sign_in_again(harness, "ada@example.com").headers["Location"] == TARGET
 
-    small = send_form(harness.new_browser(), {"body": "x" * 900})
+    clock.advance(LIFETIME + 1)
+    small = send_form(harness.client, {"body": "x" * 900})
     assert login_query(small)["form"] == ["kept"]
+
+
+def kept_forms(harness: Harness, redis_url: str | None) -> int:
+    """How many forms the gate's store holds."""
+    if redis_url is not None:
+        return len(redis.Redis.from_url(redis_url).keys("*:form:*"))
+    saved = harness.gate.saved_forms
+    assert saved is not None
+    assert isinstance(saved.store, SQLiteFormStore)
+    with closing(sqlite3.connect(saved.store.database.path)) as conn:
+        count: int = conn.execute("SELECT count(*) FROM saved_forms").fetchone()[0]
+    return count
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_a_browser_nobody_signed_in_on_gets_no_form_kept(
+    make_gate: Callable[..., Harness], request: pytest.FixtureRequest, kind: str
+) -> None:
+    """Anyone can send form POSTs, each from a new browser: none is kept, so a client
+    that never signed in cannot fill the store (the disk, or Redis's memory)."""
+    redis_url = request.getfixturevalue("redis_url") if kind == "redis" else None
+    harness = make_gate(store=redis_url) if redis_url else make_gate()
+    body = {"body": "x" * 60_000}
+    cookieless = Client(harness.gate, use_cookies=False)
+    named = harness.client  # a browser id from the sign-in page, and no sign-in
+    assert named.get("/_gate/login").status_code == 200
+    for client in [cookieless] * 20 + [named] * 20:
+        answer = send_form(client, body)
+        assert login_query(answer) == {"next": [TARGET], "form": ["not-kept"]}
+        assert "_form=" not in answer.headers.get("Set-Cookie", "")
+    assert kept_forms(harness, redis_url) == 0
+    page = named.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "could not be kept" in page
+    assert sign_in_again(harness, "ada@example.com").headers["Location"] == TARGET
+
+
+def test_a_browser_has_one_kept_form_the_newest(harness: Harness, clock: FakeClock) -> None:
+    assert harness.login("ada@example.com").status_code == 303
+    clock.advance(LIFETIME + 1)
+    for version in ("first", "second", "third"):
+        kept = send_form(harness.client, {"comment": version})
+        assert login_query(kept)["form"] == ["kept"]
+    assert kept_forms(harness, None) == 1
+    assert sign_in_again(harness, "ada@example.com").headers["Location"] == "/_gate/form"
+    got = echoed(harness.client.post(send_url(harness.client), data={}, headers=BROWSER))
+    assert got["fields"] == [["comment", "third"]]
+    assert kept_forms(harness, None) == 0
 
 
 @pytest.mark.parametrize(
@@ -285,7 +339,9 @@ def test_saved_forms_off(make_gate: Callable[..., Harness]) -> None:
     assert login_query(send_form(harness.client, multipart())) == {"next": [TARGET]}
 
 
-def test_a_malformed_multipart_body_is_not_kept(harness: Harness) -> None:
+def test_a_malformed_multipart_body_is_not_kept(harness: Harness, clock: FakeClock) -> None:
+    assert harness.login("ada@example.com").status_code == 303
+    clock.advance(LIFETIME + 1)
     answer = harness.client.post(
         TARGET,
         data=b"--x\r\nno headers here",
@@ -296,7 +352,11 @@ def test_a_malformed_multipart_body_is_not_kept(harness: Harness) -> None:
 
 
 @pytest.mark.parametrize("length", ["", "abc", "-5", "0x10"], ids=["none", "word", "neg", "hex"])
-def test_a_form_of_unknown_length_is_not_kept(harness: Harness, length: str) -> None:
+def test_a_form_of_unknown_length_is_not_kept(
+    harness: Harness, clock: FakeClock, length: str
+) -> None:
+    assert harness.login("ada@example.com").status_code == 303
+    clock.advance(LIFETIME + 1)
     # Without a length it can read, and with a server that does not end the body itself,
     # the gate cannot know where the body ends: it keeps nothing and says so.
     answer = send_form(
@@ -306,14 +366,18 @@ def test_a_form_of_unknown_length_is_not_kept(harness: Harness, length: str) -> 
     assert "_form=" not in answer.headers.get("Set-Cookie", "")
     # The same body ended by the server (chunked) is kept whole.
     ended = send_form(
-        harness.new_browser(),
+        harness.client,
         {"comment": SECRET},
         environ_overrides={"CONTENT_LENGTH": length, "wsgi.input_terminated": True},
     )
     assert login_query(ended)["form"] == ["kept"]
 
 
-def test_a_form_to_a_path_that_reads_as_another_host_is_not_kept(harness: Harness) -> None:
+def test_a_form_to_a_path_that_reads_as_another_host_is_not_kept(
+    harness: Harness, clock: FakeClock
+) -> None:
+    assert harness.login("ada@example.com").status_code == 303
+    clock.advance(LIFETIME + 1)
     # Its Send page would post the form to //evil.example, and Discard redirect there.
     answer = send_form(
         harness.client, {"comment": SECRET}, environ_overrides={"PATH_INFO": "//evil.example/x"}
