@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from .errors import (
     WrongCode,
 )
 from .identity import (
+    INTERNATIONAL_EXAMPLE,
     InvalidIdentifier,
     example_phone,
     mask,
@@ -50,7 +52,10 @@ MAX_LANGUAGE_TAG = 35
 IDENTIFIER_REFUSALS = frozenset({"bad.email", "bad.phone_number", "sms_provider_error"})
 #: Wrong codes one sign-in may try before its code is dead, as Auth0 counts them.
 WRONG_CODES_ALLOWED = 2
-_SPACES = re.compile(r"[\s-]")
+#: What people and keyboards put between a code's digits (besides any kind of space):
+#: the zero-width space, hyphens and dashes (U+2010 to U+2015, the minus sign, the
+#: full-width hyphen of a Japanese keyboard), dots.
+_SEPARATORS = frozenset("-.\u200b\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff0d")
 
 
 @dataclass(frozen=True)
@@ -195,6 +200,7 @@ class CodeViews:
             email_sends=self._email_sends,
             sms=self._sms,
             phone_example=self._phone_example,
+            international_example=INTERNATIONAL_EXAMPLE,
             next=next_url,
             error=error,
             error_field=error_field,
@@ -227,7 +233,7 @@ class CodeViews:
             if field == "email":
                 identifier = normalise_email(raw)
             else:
-                identifier = normalise_phone(raw, config.default_region)
+                identifier = normalise_phone(raw, config.default_region, texts=True)
         except InvalidIdentifier as exc:
             return self.login_page(
                 request, next_url, status=400, error=exc.args[0], error_field=field, value=raw
@@ -309,7 +315,8 @@ class CodeViews:
 
         ``identifier`` is the whole address or number, as typed and normalised,
         so the person can spot a typo: it is their own input, shown to them
-        alike whether or not it may sign in. ``destination`` is its masked form.
+        alike whether or not it may sign in. ``destination``, its masked form, is
+        for templates written before "check your email" showed it whole.
         """
         return self.r.page(
             request,
@@ -317,7 +324,7 @@ class CodeViews:
             status=status,
             tx=self.deps.transactions.dumps(tx),
             channel=tx.connection,
-            destination=mask(tx.identifier),
+            destination=mask(readable(tx.identifier)),
             identifier=readable(tx.identifier),
             next=tx.next,
             error=error,
@@ -365,7 +372,7 @@ class CodeViews:
             raise Refused(
                 403, N_("Wrong browser"), N_("This sign-in was started in another browser.")
             )
-        code = _SPACES.sub("", request.form.get("code", ""))
+        code = typed_code(request.form.get("code", ""))
         if not _CODE.match(code):
             return self.code_page(request, tx, status=400, error=N_("Enter the code you received."))
         config = self.deps.config
@@ -398,6 +405,9 @@ class CodeViews:
             )
             return self._code_dead(request, tx, message)
         except WrongCode:
+            again = self.signin.already_finished(request, tx)
+            if again is not None:
+                return again
             audit("login_failed", ip=ip, identifier=tx.identifier, reason="wrong_code")
             if self._used_up(tx):
                 return self._code_dead(
@@ -409,6 +419,20 @@ class CodeViews:
         except PwlessGateError as exc:
             return self.r.error(request, exc, tx.identifier, tx.next)
         return self.signin.finish(request, tx, claims, tokens)
+
+
+def typed_code(value: str) -> str:
+    """A typed code as Auth0 takes it: ASCII digits, separators left out.
+
+    Every decimal digit counts as its value: Arabic-Indic, Persian, or full-width
+    (from a Japanese keyboard) digits are the code as much as ASCII ones are.
+    Anything else is kept, so the format check refuses it.
+    """
+    return "".join(
+        str(unicodedata.decimal(ch)) if ch.isdecimal() else ch
+        for ch in value
+        if not (ch.isspace() or ch in _SEPARATORS)
+    )
 
 
 def _resend(tx: Transaction) -> dict[str, str]:

@@ -23,11 +23,17 @@ from typing import Literal
 from urllib.parse import SplitResult, urlsplit
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 
 from . import redis_urls
 from .errors import ConfigError
-from .identity import ANYONE, AllowList, InvalidIdentifier, normalise_email, normalise_phone
+from .identity import (
+    ANYONE,
+    AllowList,
+    InvalidIdentifier,
+    email_domain,
+    normalise_email,
+    normalise_phone,
+)
 from .languages import SHIPPED, canonical
 from .proxies import ProxyTrust, is_loopback
 from .public_paths import is_normal
@@ -789,11 +795,11 @@ def _domain(value: str) -> str:
     dot = "." if domain.startswith(".") else ""
     bare = domain[len(dot) :]
     if not bare.isascii() or "xn--" in bare:
-        # An internationalised domain, as Unicode or as its xn-- form: compared in the
-        # form addresses are normalised to (email-validator's), so either one matches.
+        # An internationalised domain, as Unicode or as its xn-- form: kept in the xn--
+        # form addresses are normalised to (the one Auth0 is sent), so either one matches.
         try:
-            bare = validate_email(f"x@{bare}", check_deliverability=False).domain.lower()
-        except EmailNotValidError:
+            bare = email_domain(bare)
+        except InvalidIdentifier:
             raise ConfigError(
                 _env("allowed_domains"), f"{value!r} is not a domain like example.com"
             ) from None

@@ -1,9 +1,13 @@
 """Email and phone identifiers: normalisation, allow-lists, masking.
 
-Emails are normalised the way email-validator does (Unicode NFC, domain
-IDNA-checked; no deliverability look-up, which would need the network), then
-lower-cased as Auth0 stores them. Phone numbers become E.164 with phonenumbers. The allow-lists are
-checked twice: before any message is sent and again on the verified
+Emails are checked with email-validator (no deliverability look-up, which
+would need the network) and kept in the ASCII form Auth0 takes: an
+internationalised domain as its ``xn--`` name, lower-cased as Auth0 stores
+them. Auth0 sends only to ASCII local parts of at most 64 characters, so
+other addresses are refused here, with a message, rather than by Auth0,
+silently. Phone numbers become E.164 with phonenumbers; the sign-in form
+also refuses numbers that cannot receive a text message. The allow-lists
+are checked twice: before any message is sent and again on the verified
 id_token.
 
 This module does not talk to Auth0 and does not know about sessions.
@@ -21,6 +25,12 @@ from .logtext import loggable
 
 #: The longest email address there is (RFC 5321's path limit, less its angle brackets).
 MAX_EMAIL = 254
+#: The longest local part (before the @) there is (RFC 5321); Auth0 refuses longer ones.
+MAX_LOCAL_PART = 64
+#: A valid mobile number in international form, for pages with no ``default_region``.
+INTERNATIONAL_EXAMPLE = "+44 7400 123456"
+#: The longest phone number input read (with spaces, brackets, an extension…).
+MAX_PHONE_INPUT = 40
 #: In ``allowed_domains`` or ``allowed_phones``: every address, or every number.
 ANYONE = "*"
 
@@ -30,7 +40,10 @@ class InvalidIdentifier(ValueError):
 
 
 def normalise_email(value: str) -> str:
-    """The canonical, lower-cased form of an email address.
+    """The canonical form of an email address: ASCII (an internationalised domain as its
+    ``xn--`` name), lower-cased. That is the form Auth0 is sent and stores, so it is the
+    one its id_token names, the allow-lists hold, and the app gets as ``REMOTE_USER``;
+    :func:`readable` shows the domain as typed.
 
     Raises :class:`InvalidIdentifier`.
     """
@@ -40,12 +53,30 @@ def normalise_email(value: str) -> str:
     if len(value) > MAX_EMAIL:
         raise InvalidIdentifier(N_("That email address is too long."))
     try:
-        result = validate_email(value, check_deliverability=False)
+        # Auth0 sends only to ASCII local parts (no SMTPUTF8): refused here, with a
+        # message, or Auth0 would refuse the send and the person would never know.
+        result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
         raise InvalidIdentifier(_email_problem(value)) from None
+    address = str(result.ascii_email)
+    if len(address) > MAX_EMAIL:  # a domain's xn-- form is longer than its Unicode one
+        raise InvalidIdentifier(N_("That email address is too long."))
+    if len(result.local_part) > MAX_LOCAL_PART:
+        raise InvalidIdentifier(N_("The part before the @ is too long (at most 64 characters)."))
     # Auth0 keeps email identities lower-cased; so does the gate, so one
     # person is one REMOTE_USER however they type their address.
-    return result.normalized.lower()
+    return address.lower()
+
+
+def email_domain(value: str) -> str:
+    """A domain as :func:`normalise_email` keeps it: ASCII (``bücher.example`` →
+    ``xn--bcher-kva.example``), lower-cased. Raises :class:`InvalidIdentifier`."""
+    try:
+        result = validate_email(f"x@{value}", check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError:
+        problem = N_("That email address is not valid. Check it for typos.")
+        raise InvalidIdentifier(problem) from None
+    return str(result.ascii_domain).lower()
 
 
 def _email_problem(value: str) -> str:
@@ -61,22 +92,51 @@ def _email_problem(value: str) -> str:
         return N_("Part of that email address is missing. Enter it like name@example.com.")
     if "." not in domain:
         return N_("The part after the @ needs a dot, as in example.com.")
+    if not local.isascii():
+        return N_(
+            "Sign-in emails cannot be sent to an address with accented or non-Latin letters "
+            "before the @. Use another address."
+        )
     return N_("That email address is not valid. Check it for typos.")
 
 
-def normalise_phone(value: str, default_region: str | None = None) -> str:
+#: Numbers no text message reaches; the sign-in form refuses them rather than have the
+#: SMS provider refuse the send unseen (the "sent" page, and no text). Landlines, free,
+#: premium and shared-cost numbers and voicemail; UAN (a company's one number, routed to
+#: its lines: the UK's 03 and 055) and pagers too. Allowed: MOBILE; FIXED_LINE_OR_MOBILE
+#: (the US, Canada, China… do not tell the two apart, and most such numbers are mobiles);
+#: PERSONAL_NUMBER (the UK's 070, forwarded to whatever phone its owner has) and VOIP
+#: (many take texts); UNKNOWN (a valid number libphonenumber cannot type: not ours to refuse).
+NOT_TEXTABLE = frozenset(
+    {
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+        phonenumbers.PhoneNumberType.PREMIUM_RATE,
+        phonenumbers.PhoneNumberType.SHARED_COST,
+        phonenumbers.PhoneNumberType.VOICEMAIL,
+        phonenumbers.PhoneNumberType.UAN,
+        phonenumbers.PhoneNumberType.PAGER,
+    }
+)
+
+
+def normalise_phone(value: str, default_region: str | None = None, *, texts: bool = False) -> str:
     """The E.164 form of a phone number; raises :class:`InvalidIdentifier`.
 
     Numbers typed without ``+`` are read in ``default_region`` (an ISO code).
+    With ``texts``, a number that cannot receive a text message (a landline, a
+    free or premium number: :data:`NOT_TEXTABLE`) is refused too.
     """
     value = value.strip()
-    if not value or len(value) > 40:
+    if not value:
         raise InvalidIdentifier(
             Text(
                 "Enter a phone number like %(example)s.",
-                example=example_phone(default_region) or "+44 20 7946 0958",
+                example=example_phone(default_region) or INTERNATIONAL_EXAMPLE,
             )
         )
+    if len(value) > MAX_PHONE_INPUT:
+        raise InvalidIdentifier(N_("That phone number is too long."))
     try:
         number = phonenumbers.parse(value, None if value.startswith("+") else default_region)
     except phonenumbers.NumberParseException:
@@ -87,13 +147,17 @@ def normalise_phone(value: str, default_region: str | None = None) -> str:
         ) from None
     if not phonenumbers.is_valid_number(number):
         raise InvalidIdentifier(N_("That phone number is not valid."))
+    if texts and phonenumbers.number_type(number) in NOT_TEXTABLE:
+        raise InvalidIdentifier(N_("That number cannot receive text messages."))
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
 def readable(identifier: str) -> str:
     """A normalised identifier as a person reads it: the address, or the number spaced out.
 
-    ``+442079460958`` → ``+44 20 7946 0958``. Shown only to the person who typed it.
+    ``+442079460958`` → ``+44 20 7946 0958``; ``ada@xn--bcher-kva.example`` →
+    ``ada@bücher.example``, the domain as it was typed. Shown only to the person
+    who typed it.
     """
     if identifier.startswith("+"):
         try:
@@ -101,6 +165,12 @@ def readable(identifier: str) -> str:
         except phonenumbers.NumberParseException:
             return identifier
         return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+    if "xn--" in identifier:
+        try:
+            result = validate_email(identifier, check_deliverability=False, allow_smtputf8=False)
+        except EmailNotValidError:
+            return identifier
+        return f"{result.local_part}@{result.domain}"
     return identifier
 
 

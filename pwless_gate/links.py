@@ -15,7 +15,7 @@ from .answers import Responder, log
 from .auth0 import auth0_error
 from .deps import Deps
 from .errors import PwlessGateError, TokenError, WrongCode
-from .identity import mask
+from .identity import mask, readable
 from .languages import N_
 from .request import GateRequest
 from .signin import SignIn
@@ -73,8 +73,10 @@ class LinkViews:
             request,
             "callback.html",
             # A link opened in another browser shows the whole address, so nobody
-            # is signed in to someone else's account unawares (login CSRF).
-            destination=tx.identifier if other_browser else mask(tx.identifier),
+            # is signed in to someone else's account unawares (login CSRF); as Auth0
+            # has it (an internationalised domain as xn--), where no look-alike
+            # letter hides. This browser typed it: its domain reads as typed.
+            destination=tx.identifier if other_browser else mask(readable(tx.identifier)),
             code=code,
             state=args.get("state", ""),
             shown_at=int(self.deps.clock()),
@@ -97,6 +99,10 @@ class LinkViews:
             )
             claims = self.deps.verifier.verify(tokens.id_token, nonce=tx.nonce, connection="email")
         except WrongCode:
+            again = self.signin.already_finished(request, tx)
+            if again is not None:
+                again.headers["Referrer-Policy"] = "no-referrer"  # as the first answer
+                return again
             # Used, or expired while the page was open: Auth0 answers both alike.
             audit("login_failed", ip=ip, identifier=tx.identifier, reason="link_used")
             return self._link_refused(request, tx, "expired" if self._paused(request) else "")

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from .errors import ConfigError
-from .identity import InvalidIdentifier, normalise_email, normalise_phone
+from .identity import InvalidIdentifier, email_domain, normalise_email, normalise_phone
 from .public_paths import is_normal
 from .rules import (
     KEYS,
@@ -223,6 +223,14 @@ def _allow(value: object, roles_claim: str | None, clients: Sequence[str] = ()) 
 
 def _domain(entry: str, domain: str) -> str:
     domain = domain.lower()
+    if not domain.isascii() or "xn--" in domain:
+        # An internationalised domain, as Unicode or xn--: kept as addresses are (xn--).
+        try:
+            return email_domain(domain)
+        except InvalidIdentifier:
+            raise ValueError(
+                f"allow entry {entry!r}: {domain!r} is not a domain like example.com"
+            ) from None
     if not _HOSTNAME.match(domain) or "." not in domain:
         raise ValueError(f"allow entry {entry!r}: {domain!r} is not a domain like example.com")
     return domain

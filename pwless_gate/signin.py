@@ -16,6 +16,7 @@ from .answers import see_other
 from .auth0 import TokenSet
 from .deps import Deps
 from .errors import Refused, SessionTooLarge, Throttled
+from .identity import InvalidIdentifier, normalise_email
 from .languages import N_
 from .request import GateRequest
 from .sessions import MAX_IP, Session, User, new_handle, new_session_id
@@ -55,6 +56,29 @@ class SignIn:
         if connection == "sms":
             return allow.allows_phone(identifier)
         return allow.allows_email(identifier)
+
+    def already_finished(self, request: GateRequest, tx: Transaction) -> Response | None:
+        """The answer to a sign-in sent again from the browser it just signed in (a
+        double click, Back and Send): where the first one led, as a 303; None when this
+        browser has no session for the transaction's identifier begun since it started.
+
+        A code or link is used once, so Auth0 refuses the second: without this the
+        person, signed in, would read that the code is wrong (and it would count).
+        Raises as :attr:`GateRequest.current <pwless_gate.request.GateRequest.current>`.
+        """
+        current = request.current
+        if current is None:
+            return None
+        session = current.session
+        # started_at is in whole seconds: a session begun earlier in that second counts
+        # too, which lets nobody in: it is this browser's own, for this very identifier.
+        if (
+            session.connection != tx.connection
+            or session.remote_user != tx.identifier
+            or session.created_at < tx.started_at
+        ):
+            return None
+        return see_other(request.next_url(tx.next))
 
     def finish(
         self, request: GateRequest, tx: Transaction, claims: dict[str, object], tokens: TokenSet
@@ -130,8 +154,19 @@ def per_client(identifier: str, ip: str) -> str:
 
 
 def _claims_match(tx: Transaction, claims: dict[str, object]) -> bool:
-    """The token is for the identifier the code was sent to, where it says which."""
+    """The token is for the identifier the code was sent to, where it says which.
+
+    An email claim is read as the typed address was (:func:`normalise_email`: ASCII,
+    lower-cased), so an internationalised domain matches in either form.
+    """
     said = claims.get("phone_number" if tx.connection == "sms" else "email")
     if said is None:
         return True
-    return isinstance(said, str) and said.lower() == tx.identifier.lower()
+    if not isinstance(said, str):
+        return False
+    if tx.connection == "sms":
+        return said == tx.identifier
+    try:
+        return normalise_email(said) == tx.identifier.lower()
+    except InvalidIdentifier:
+        return False

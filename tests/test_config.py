@@ -63,12 +63,21 @@ def test_only_off_turns_a_throttle_off(value: str) -> None:
 
 @pytest.mark.parametrize("domain", ["xn--bcher-kva.example", "Bücher.example", "BÜCHER.EXAMPLE"])
 def test_an_internationalised_domain_is_allowed_in_either_form(domain: str) -> None:
-    """Addresses are compared in email-validator's normal form (Unicode): the xn-- form
-    was accepted and never matched, the Unicode one refused at start-up."""
+    """Addresses are compared in the ASCII form Auth0 is sent (xn--): the xn-- entry
+    was once accepted and never matched, the Unicode one refused at start-up."""
     config = GateConfig.from_env(dict(BASE, PWLESS_GATE_ALLOWED_DOMAINS=domain))
+    assert config.allow.domains == ("xn--bcher-kva.example",)
     for address in ("ada@bücher.example", "ada@xn--bcher-kva.example", "Ada@BÜCHER.example"):
         assert config.allow.allows_email(normalise_email(address)), address
     assert not config.allow.allows_email(normalise_email("ada@bucher.example"))
+
+
+@pytest.mark.parametrize("address", ["jörg@example.com", "a" * 65 + "@example.com"])
+def test_an_allowed_address_auth0_cannot_send_to_stops_the_start(address: str) -> None:
+    """It could never sign in: Auth0 sends to ASCII local parts of 64 characters at most."""
+    with pytest.raises(ConfigError) as refused:
+        GateConfig.from_env(dict(BASE, PWLESS_GATE_ALLOWED_EMAILS=address))
+    assert refused.value.setting == "PWLESS_GATE_ALLOWED_EMAILS"
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,10 @@ from __future__ import annotations
 import pytest
 
 from pwless_gate.identity import (
+    INTERNATIONAL_EXAMPLE,
     AllowList,
     InvalidIdentifier,
+    email_domain,
     example_phone,
     mask,
     normalise_email,
@@ -18,17 +20,29 @@ from pwless_gate.identity import (
     [
         ("ada@example.com", "ada@example.com"),
         ("  Ada@EXAMPLE.com ", "ada@example.com"),
-        ("ada@bücher.example", "ada@bücher.example"),
+        ("ada@bücher.example", "ada@xn--bcher-kva.example"),
+        ("ADA@BÜCHER.EXAMPLE", "ada@xn--bcher-kva.example"),
+        ("ada@xn--bcher-kva.example", "ada@xn--bcher-kva.example"),
+        ("a" * 64 + "@example.com", "a" * 64 + "@example.com"),
     ],
+    ids=["plain", "spaces-and-case", "idn", "idn-upper-case", "idn-as-chrome-sends-it", "64"],
 )
 def test_normalise_email(raw: str, expected: str) -> None:
+    """The form Auth0 takes and stores: ASCII, an internationalised domain as xn--."""
     assert normalise_email(raw) == expected
+    assert expected.isascii()
 
 
 @pytest.mark.parametrize("raw", ["", "ada", "ada@", "@example.com", "a@b@example.com", "a b@x.com"])
 def test_invalid_email(raw: str) -> None:
     with pytest.raises(InvalidIdentifier):
         normalise_email(raw)
+
+
+NOT_ASCII = (
+    "Sign-in emails cannot be sent to an address with accented or non-Latin letters "
+    "before the @. Use another address."
+)
 
 
 @pytest.mark.parametrize(
@@ -43,6 +57,10 @@ def test_invalid_email(raw: str) -> None:
         ("ada@example", "The part after the @ needs a dot, as in example.com."),
         ("a@b@example.com", "That email address is not valid. Check it for typos."),
         ("ada@exa_mple.com", "That email address is not valid. Check it for typos."),
+        ("jörg@example.com", NOT_ASCII),
+        ("用户@例子.广告", NOT_ASCII),
+        ("\uff21\uff44\uff41@example.com", NOT_ASCII),  # full-width "Ada"
+        ("a" * 65 + "@example.com", "The part before the @ is too long (at most 64 characters)."),
     ],
 )
 def test_an_invalid_email_says_what_is_wrong(raw: str, message: str) -> None:
@@ -70,19 +88,94 @@ def test_invalid_phone(raw: str) -> None:
         normalise_phone(raw)
 
 
+NO_TEXTS = "That number cannot receive text messages."
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("020 7946 0958", NO_TEXTS),
+        ("0800 FLOWERS", NO_TEXTS),
+        ("+800 1234 5678", NO_TEXTS),
+        ("0900 123 4567", NO_TEXTS),
+        ("0845 123 4567", NO_TEXTS),
+        ("0300 123 4567", NO_TEXTS),
+        ("07400 123456", "+447400123456"),
+        ("+1 415 555 2671", "+14155552671"),
+        ("07000 123456", "+447000123456"),
+    ],
+    ids=[
+        "landline",
+        "free-phoneword",
+        "international-freephone",
+        "premium",
+        "shared-cost",
+        "uan",
+        "mobile",
+        "us-fixed-line-or-mobile",
+        "personal-number",
+    ],
+)
+def test_a_number_for_texts_must_take_them(raw: str, expected: str) -> None:
+    """Only the sign-in form asks for a textable number: a landline in an allow-list or
+    a rule is still a valid number there."""
+    if expected.startswith("+"):
+        assert normalise_phone(raw, "GB", texts=True) == expected
+        return
+    with pytest.raises(InvalidIdentifier) as refused:
+        normalise_phone(raw, "GB", texts=True)
+    assert refused.value.args[0] == expected
+    assert normalise_phone(raw, "GB").startswith("+")
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "message"),
+    [
+        ("", None, "Enter a phone number like +44 7400 123456."),
+        ("", "GB", "Enter a phone number like 07400 123456."),
+        ("+44 7400 123456 (mobile, after 6pm please)", "GB", "That phone number is too long."),
+    ],
+    ids=["empty-no-region", "empty-gb", "too-long"],
+)
+def test_phone_messages(raw: str, region: str | None, message: str) -> None:
+    with pytest.raises(InvalidIdentifier) as refused:
+        normalise_phone(raw, region)
+    assert refused.value.args[0] == message
+
+
+def test_the_international_example_is_a_mobile_number() -> None:
+    assert normalise_phone(INTERNATIONAL_EXAMPLE, texts=True) == "+447400123456"
+
+
 @pytest.mark.parametrize(
     ("identifier", "shown"),
     [
         ("ada@example.com", "ada@example.com"),
         ("+442079460958", "+44 20 7946 0958"),
         ("+14155552671", "+1 415-555-2671"),
+        ("ada@xn--bcher-kva.example", "ada@bücher.example"),
     ],
-    ids=["email", "gb", "us"],
+    ids=["email", "gb", "us", "idn"],
 )
 def test_readable_shows_the_whole_identifier(identifier: str, shown: str) -> None:
     assert readable(identifier) == shown
     if identifier.startswith("+"):
         assert normalise_phone(shown) == identifier  # typed back, it is the same number
+    else:
+        assert normalise_email(shown) == identifier
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("example.com", "example.com"),
+        ("Bücher.Example", "xn--bcher-kva.example"),
+        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+    ],
+)
+def test_email_domain_is_kept_as_addresses_are(raw: str, expected: str) -> None:
+    assert email_domain(raw) == expected
+    assert normalise_email(f"ada@{raw}") == f"ada@{expected}"
 
 
 @pytest.mark.parametrize(

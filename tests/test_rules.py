@@ -369,6 +369,11 @@ SIGNED_IN_AT = 1_000_000.0
         (".example.com", "email", "ada@eu.example.com", (), True),
         (".example.com", "email", "ada@example.com", (), False),
         (".example.com", "email", "ada@badexample.com", (), False),
+        # An internationalised domain, either way: sessions hold the xn-- form.
+        ("@bücher.example", "email", "ada@xn--bcher-kva.example", (), True),
+        ("@xn--bcher-kva.example", "email", "ada@xn--bcher-kva.example", (), True),
+        (".bücher.example", "email", "ada@eu.xn--bcher-kva.example", (), True),
+        ("ada@bücher.example", "email", "ada@xn--bcher-kva.example", (), True),
         ("+442079460958", "sms", "+442079460958", (), True),
         ("+442079460958", "sms", "+442079460959", (), False),
         ("+442079460958", "email", "+442079460958", (), False),

@@ -98,7 +98,7 @@ def test_magic_link_continues_in_the_browser(
     expect(page.get_by_role("button", name="Email me a code")).to_have_count(0)
     site.ask_for_email(page, "lin@example.com", "Email me a sign-in link")
     expect(heading(page)).to_have_text("Check your email")
-    expect(page.locator("main")).to_contain_text("l***@example.com")
+    expect(page.locator("main")).to_contain_text("lin@example.com")
     expect(page.locator("input[name=code]")).to_have_count(0)  # email-code is not enabled
 
     # The link goes to the tenant, which sends the browser back to the gate.

@@ -148,7 +148,7 @@ STATES = [
     State("code-wrong", _code_wrong, "Enter your code", "not right", "#code", "#code"),
     State("code-sms", _code_sms, "Enter your code", "+1 415-555-2671", "#code"),
     State("code-dead", _code_dead, "Code no longer valid", "Send a new code"),
-    State("link-sent", _link_sent, "Check your email", "l***@example.com", "#code"),
+    State("link-sent", _link_sent, "Check your email", "lin@example.com", "#code"),
     State("continue", _continue, "Continue signing in", "Continue as l***@example.com", "button"),
     State(
         "continue-other-browser",

@@ -412,3 +412,157 @@ def test_send_a_new_code_in_one_press(harness: Harness) -> None:
     done = harness.submit_code(again, second)
     assert done.status_code == 303
     assert done.headers["Location"] == "/after"
+
+
+IDN_ADDRESS = "ada@xn--bcher-kva.example"
+
+
+@pytest.mark.parametrize(
+    "allow",
+    [
+        {"allowed_domains": ("bücher.example",)},
+        {"allowed_domains": ("xn--bcher-kva.example",)},
+        {"allowed_emails": ("Ada@Bücher.Example",)},
+    ],
+    ids=["domain-as-unicode", "domain-as-xn", "address-as-unicode"],
+)
+@pytest.mark.parametrize(
+    "typed", ["Ada@Bücher.example", IDN_ADDRESS], ids=["typed", "as-a-browser-sends-it"]
+)
+def test_an_internationalised_domain_signs_in(
+    make_harness: Any, allow: dict[str, Any], typed: str
+) -> None:
+    """Auth0 sends only to ASCII addresses: it is sent the domain's xn-- form, which its
+    id_token names and the app gets as REMOTE_USER; the page shows the domain as typed."""
+    harness = make_harness(**allow)
+    started = harness.start(typed)
+    assert started.status_code == 200
+    assert "<strong>ada@bücher.example</strong>" in started.get_data(as_text=True)
+    message = harness.tenant.last_message()
+    assert message.to == IDN_ADDRESS
+
+    done = harness.submit_code(started, message.code)
+
+    assert done.status_code == 303, done.get_data(as_text=True)
+    assert harness.client.get("/").status_code == 200
+    environ = harness.app.calls[-1]
+    assert environ["REMOTE_USER"] == IDN_ADDRESS
+    assert environ["pwless_gate.user"].email == IDN_ADDRESS
+
+
+def email_error(page: str) -> str:
+    match = re.search(r'<p class="error" id="email-error" role="alert">([^<]*)</p>', page)
+    assert match is not None, page
+    return match.group(1)
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        (
+            "jörg@example.com",
+            "Sign-in emails cannot be sent to an address with accented or non-Latin letters "
+            "before the @. Use another address.",
+        ),
+        ("a" * 65 + "@example.com", "The part before the @ is too long (at most 64 characters)."),
+    ],
+    ids=["non-ascii-before-the-at", "65-before-the-at"],
+)
+def test_an_address_auth0_cannot_send_to_is_refused_with_the_reason(
+    harness: Harness, email: str, message: str
+) -> None:
+    """Auth0 refuses these (bad.email), which looks like a refused address: the page
+    said "sent" and nothing came. The form says why instead."""
+    answer = harness.start(email)
+    assert answer.status_code == 400
+    assert email_error(answer.get_data(as_text=True)) == message
+    assert harness.tenant.outbox() == []
+
+
+def _digits(base: int) -> Any:
+    return lambda code: "".join(chr(base + int(d)) for d in code)
+
+
+@pytest.mark.parametrize(
+    "typing",
+    [
+        _digits(0xFF10),
+        _digits(0x0660),
+        _digits(0x06F0),
+        _digits(0x0966),
+        lambda code: f"{code[:3]}\u2011{code[3:]}",
+        lambda code: f"{code[:3]}\u2013{code[3:]}",
+        lambda code: _digits(0xFF10)(code[:3]) + "\uff0d" + _digits(0xFF10)(code[3:]),
+        lambda code: f"{code[:3]}.{code[3:]}",
+        lambda code: f"{code[:3]}\u00a0{code[3:]}",
+        lambda code: f"\u200b{code}\n",
+    ],
+    ids=[
+        "full-width",
+        "arabic-indic",
+        "persian",
+        "devanagari",
+        "non-breaking-hyphen",
+        "en-dash",
+        "full-width-with-hyphen",
+        "dot",
+        "no-break-space",
+        "zero-width-space",
+    ],
+)
+def test_a_code_in_any_digits_or_with_separators_is_accepted(harness: Harness, typing: Any) -> None:
+    """What a Japanese, Arabic, Persian or Hindi keyboard types, or a copied code's spacing."""
+    started = harness.start("ira@example.com")
+    code = harness.tenant.last_message().code
+    assert harness.submit_code(started, typing(code)).status_code == 303
+    assert harness.client.get("/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "typed", ["12345x", "¹²³⁴⁵⁶", "½23456"], ids=["letter", "superscript", "fraction"]
+)
+def test_what_is_not_a_decimal_digit_is_not_a_code(harness: Harness, typed: str) -> None:
+    started = harness.start("jo@example.com")
+    answer = harness.submit_code(started, typed)
+    assert answer.status_code == 400
+    assert "Enter the code you received." in answer.get_data(as_text=True)
+
+
+def test_a_code_sent_again_from_the_browser_it_signed_in_leads_on(harness: Harness) -> None:
+    """A double click, or Back and Sign in: the code is used, the browser is signed in."""
+    started = harness.start("kai@example.com", next="/reports")
+    code = harness.tenant.last_message().code
+    assert harness.submit_code(started, code).status_code == 303
+    cookie = session_cookie(harness).value
+    for _ in range(3):  # more than the wrong codes a sign-in may have
+        again = harness.submit_code(started, code)
+        assert again.status_code == 303
+        assert again.headers["Location"] == "/reports"
+        assert session_cookie(harness).value == cookie  # the first sign-in's session
+    # None counted as a wrong code: signed out, the used code is "not right", not dead.
+    harness.client.delete_cookie("pwless_gate_session")
+    after = harness.submit_code(started, code)
+    assert after.status_code == 400
+    assert "not right" in after.get_data(as_text=True)
+
+
+def test_a_wrong_code_after_signing_in_as_someone_else_is_wrong(harness: Harness) -> None:
+    started = harness.start("lea@example.com")
+    code = harness.tenant.last_message(to="lea@example.com").code
+    assert harness.login("max@example.com").status_code == 303  # this browser, another person
+    answer = harness.submit_code(started, wrong_code(code))
+    assert answer.status_code == 400
+    assert "not right" in answer.get_data(as_text=True)
+
+
+def test_a_session_older_than_the_sign_in_excuses_no_wrong_code(
+    harness: Harness, clock: FakeClock
+) -> None:
+    """Signing in again while signed in (a rule's max_age): a wrong code is wrong."""
+    assert harness.login("ned@example.com").status_code == 303
+    clock.advance(5)
+    started = harness.start("ned@example.com")
+    code = harness.tenant.last_message(to="ned@example.com").code
+    answer = harness.submit_code(started, wrong_code(code))
+    assert answer.status_code == 400
+    assert "not right" in answer.get_data(as_text=True)

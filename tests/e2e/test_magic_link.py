@@ -201,16 +201,60 @@ def test_pausing_on_the_continue_page_past_the_codes_lifetime(
     assert harness.client.get_cookie("pwless_gate_session") is None
 
 
-def test_a_second_press_soon_after_says_already_used(harness: Harness, clock: FakeClock) -> None:
-    start_link(harness, "lou@example.com")
+def test_a_second_press_in_the_browser_it_signed_in_leads_on(
+    harness: Harness, clock: FakeClock
+) -> None:
+    """A double click, or Back and Continue: the link is used, the browser is signed in."""
+    start_link(harness, "lou@example.com", next="/docs")
     landing = harness.follow_link(harness.tenant.last_message().link)
     assert harness.continue_link(landing).status_code == 303
+    cookie = harness.client.get_cookie("pwless_gate_session").value
     clock.advance(5)
 
     again = harness.continue_link(landing)
 
+    assert again.status_code == 303
+    assert again.headers["Location"] == "/docs"
+    assert again.headers["Referrer-Policy"] == "no-referrer"
+    assert harness.client.get_cookie("pwless_gate_session").value == cookie
+    # Signed out since, the same press says what happened.
+    harness.client.delete_cookie("pwless_gate_session")
+    late = harness.continue_link(landing)
+    assert late.status_code == 400
+    assert "already used" in late.get_data(as_text=True)
+
+
+def test_a_second_press_signed_in_as_someone_else_says_already_used(make_harness: Any) -> None:
+    harness = make_harness(methods=("email-code", "email-link"))
+    start_link(harness, "mo@example.com")
+    landing = harness.follow_link(harness.tenant.last_message().link)
+    assert harness.continue_link(landing).status_code == 303
+    assert harness.login("nat@example.com").status_code == 303  # this browser, another person
+    again = harness.continue_link(landing)
     assert again.status_code == 400
     assert "already used" in again.get_data(as_text=True)
+
+
+def test_check_your_email_shows_the_whole_address(harness: Harness) -> None:
+    """As the code page does, so a typo can be spotted."""
+    text = start_link(harness, "Bo.Lee@Example.com").get_data(as_text=True)
+    assert "<strong>bo.lee@example.com</strong>" in text
+    assert "***" not in text
+
+
+def test_an_internationalised_domain_signs_in_by_link(make_harness: Any) -> None:
+    harness = make_harness(methods=("email-link",), allowed_domains=("bücher.example",))
+    text = start_link(harness, "ada@bücher.example").get_data(as_text=True)
+    assert "<strong>ada@bücher.example</strong>" in text
+    message = harness.tenant.last_message()
+    assert message.to == "ada@xn--bcher-kva.example"
+    landing = harness.follow_link(message.link)
+    assert "a***@bücher.example" in harness.client.get(landing).get_data(as_text=True)
+    elsewhere = harness.new_browser().get(landing).get_data(as_text=True)
+    assert "ada@xn--bcher-kva.example" in elsewhere  # whole, and no look-alike letters
+    assert harness.continue_link(landing).status_code == 303
+    assert harness.client.get("/").status_code == 200
+    assert harness.app.calls[-1]["REMOTE_USER"] == "ada@xn--bcher-kva.example"
 
 
 @pytest.mark.parametrize("methods", [("email-link",), ("email-code", "email-link")])

@@ -48,7 +48,14 @@ def test_the_example_number_in_the_default_regions_format_is_accepted(
 def test_without_a_region_the_example_starts_with_the_country_code(make_harness: Any) -> None:
     harness = make_harness(methods=("sms-code",))
     hint = phone_hint(harness.client.get("/_gate/login").get_data(as_text=True))
-    assert hint == "Start with + and the country's calling code, like +44 7700 900123."
+    assert hint == "Start with + and the country's calling code, like +44 7400 123456."
+    # The message for an empty field gives the same example, and it is a mobile number.
+    empty = harness.start_phone("").get_data(as_text=True)
+    error = re.search(r'id="phone-error" role="alert">([^<]*)<', empty)
+    assert error is not None, empty
+    assert error.group(1) == "Enter a phone number like +44 7400 123456."
+    number = phonenumbers.parse("+44 7400 123456")
+    assert phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE
 
 
 @pytest.mark.parametrize(

@@ -13,13 +13,13 @@ from ..helpers import hidden, wrong_code
 @pytest.mark.parametrize(
     ("typed", "e164"),
     [
-        ("020 7946 0958", "+442079460958"),
         ("07400 123456", "+447400123456"),
-        ("+44 (0)20 7946 0958", "+442079460958"),
+        ("7400 123456", "+447400123456"),
+        ("+44 (0)7400 123456", "+447400123456"),
         ("+1 415-555-2671", "+14155552671"),
-        ("0044 20 7946 0958", "+442079460958"),
+        ("0044 7400 123456", "+447400123456"),
     ],
-    ids=["gb-landline", "gb-mobile", "gb-international-with-trunk", "us", "gb-00-prefix"],
+    ids=["gb-mobile", "gb-without-trunk", "gb-international-with-trunk", "us", "gb-00-prefix"],
 )
 def test_sms_login_normalises_national_formats(make_harness: Any, typed: str, e164: str) -> None:
     harness = make_harness(methods=("sms-code",), default_region="GB")
@@ -41,7 +41,7 @@ def test_sms_login_normalises_national_formats(make_harness: Any, typed: str, e1
 
 @pytest.mark.parametrize(
     "typed",
-    ["12345", "not a number", "+999 1234 5678", "020 7946 095", "+44 20 7946 0958 1234 5678 9"],
+    ["12345", "not a number", "+999 1234 5678", "07400 12345", "+44 7400 123456 1234 5678 9"],
     ids=["short", "letters", "no-such-country", "too-short-national", "too-long"],
 )
 def test_invalid_numbers_get_a_clear_page_and_nothing_is_sent(
@@ -55,9 +55,56 @@ def test_invalid_numbers_get_a_clear_page_and_nothing_is_sent(
     assert harness.tenant.outbox() == []
 
 
+def phone_error(page: str) -> str:
+    match = re.search(r'<p class="error" id="phone-error" role="alert">([^<]*)</p>', page)
+    assert match is not None, page
+    return match.group(1)
+
+
+@pytest.mark.parametrize(
+    ("typed", "region"),
+    [
+        ("020 7946 0958", "GB"),
+        ("+44 20 7946 0958", None),
+        ("0800 FLOWERS", "GB"),
+        ("+800 1234 5678", "GB"),
+        ("0900 123 4567", "GB"),
+        ("0845 123 4567", "GB"),
+    ],
+    ids=[
+        "landline",
+        "landline-international",
+        "freephone-word",
+        "freephone-global",
+        "premium",
+        "shared-cost",
+    ],
+)
+def test_a_number_no_text_reaches_is_refused_and_nothing_is_sent(
+    make_harness: Any, typed: str, region: str | None
+) -> None:
+    """The SMS provider would refuse the send unseen: the page said "sent", no text came."""
+    harness = make_harness(methods=("sms-code",), default_region=region)
+    answer = harness.start_phone(typed)
+    assert answer.status_code == 400
+    assert phone_error(answer.get_data(as_text=True)) == (
+        "That number cannot receive text messages."
+    )
+    assert harness.tenant.outbox() == []
+
+
+@pytest.mark.parametrize("region", ["GB", None])
+def test_an_overlong_number_is_called_too_long(make_harness: Any, region: str | None) -> None:
+    harness = make_harness(methods=("sms-code",), default_region=region)
+    answer = harness.start_phone("+44 7400 123456 (mobile, after 6pm please)")
+    assert answer.status_code == 400
+    assert phone_error(answer.get_data(as_text=True)) == "That phone number is too long."
+    assert harness.tenant.outbox() == []
+
+
 def test_number_without_plus_and_no_region_is_refused(make_harness: Any) -> None:
     harness = make_harness(methods=("sms-code",))
-    answer = harness.start_phone("020 7946 0958")
+    answer = harness.start_phone("07400 123456")
     assert answer.status_code == 400
     assert "country code" in answer.get_data(as_text=True)
 
