@@ -39,11 +39,15 @@ _FIELDS = (
     "send",
     "authParams",
 )
-# Close to the format check Auth0's schema validator applies: a dot-atom local
-# part, and a domain of LDH labels with at least one dot.
+# Close to the format check Auth0's schema validator applies: an ASCII dot-atom
+# local part, and a domain of LDH labels with at least one dot, its last label
+# letters or an internationalised (``xn--``) one such as ``.xn--p1ai`` (.рф).
+# AUTH0-API.md is silent on internationalised names; a domain in its ASCII form
+# is a valid host name, so it is taken as one (assumed), and any non-ASCII
+# character is refused.
 _EMAIL = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})"
 )
 _PHONE = re.compile(PHONE_PATTERN)
 # Parameters of the link itself; authParams cannot override them.

@@ -61,6 +61,28 @@ def test_start_code_answers_the_documented_body(
     assert re.fullmatch(r"[0-9]{6}", message.code)
 
 
+@pytest.mark.parametrize(
+    ("email", "status"),
+    [
+        pytest.param("ada@xn--bcher-kva.example", 200, id="idn-domain-ascii-form"),
+        pytest.param("ada@xn--e1afmkfd.xn--p1ai", 200, id="idn-top-level-domain-ascii-form"),
+        pytest.param("ada@bücher.example", 400, id="idn-domain-unicode"),
+        pytest.param("jörg@example.com", 400, id="non-ascii-local-part"),
+        pytest.param("ada@example.xn--", 400, id="empty-idn-label"),
+    ],
+)
+def test_start_takes_internationalised_domains_only_in_ascii_form(
+    tenant: RunningTenant, email: str, status: int
+) -> None:
+    response = start(tenant, connection="email", email=email, send="code")
+
+    assert response.status_code == status
+    if status == 200:
+        assert tenant.last_message().to == email
+    else:
+        assert response.json()["error"] == "bad.email"
+
+
 def test_start_sends_a_link_when_send_is_absent(tenant: RunningTenant) -> None:
     response = start(tenant, connection="email", email=EMAIL, authParams={"state": "s"})
 
