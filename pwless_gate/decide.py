@@ -61,7 +61,7 @@ from .machines import Machines, bearer_token
 from .rules import Rule as AccessRule
 from .rules import RuleSet, Verdict, verdict
 from .sessions import CachedSession, SessionCache, User
-from .useragents import claims_browser
+from .useragents import names_tool
 
 log = logging.getLogger("pwless_gate.sessions")
 
@@ -301,15 +301,16 @@ NAVIGATION_METHODS = frozenset(("GET", "HEAD", "POST"))
 def is_navigation(method: str, headers: Mapping[str, Any]) -> bool:
     """True for a browser's top-level navigation: the only request sent to the sign-in page.
 
-    ``Sec-Fetch-Mode: navigate``; or, from an older browser that sends no
-    ``Sec-Fetch-*`` header, a GET, HEAD or POST without ``X-Requested-With``
-    whose ``Accept`` lists ``text/html`` first (every browser's navigation
-    does) and whose ``User-Agent`` starts with ``Mozilla/`` (every browser's
-    does; see :func:`~pwless_gate.useragents.claims_browser`). Everything else
+    ``Sec-Fetch-Mode: navigate``; or, from a client that sends no ``Sec-Fetch-*``
+    header (an older browser, or any browser on a plain-http gate), a GET, HEAD
+    or POST without ``X-Requested-With`` whose ``Accept`` lists ``text/html``
+    first (every browser's navigation does) and whose ``User-Agent`` does not
+    name a tool (:func:`~pwless_gate.useragents.names_tool`: Opera Mini's
+    ``Opera/9.80``, an app's webview, none at all are browsers). Everything else
     is false and gets a 401 challenge: curl and wget (``*/*``), pip (JSON or
     HTML index types, not HTML first; a pip before 22.2 asked for
-    ``text/html``), Java's ``HttpURLConnection`` (``text/html`` first, but
-    ``Java/…``), git, WebDAV and CalDAV methods (PROPFIND, REPORT…),
+    ``text/html``, as ``pip/…``), Java's ``HttpURLConnection`` (``text/html``
+    first, but ``Java/…``), git, WebDAV and CalDAV methods (PROPFIND, REPORT…),
     ``fetch()`` and XHR. ``method`` is read in any case, as the app's
     framework reads it.
     """
@@ -320,21 +321,22 @@ def is_navigation(method: str, headers: Mapping[str, Any]) -> bool:
         return False
     if method.upper() not in NAVIGATION_METHODS or headers.get("HTTP_X_REQUESTED_WITH"):
         return False
-    return html_first(headers.get("HTTP_ACCEPT")) and claims_browser(headers.get("HTTP_USER_AGENT"))
+    return html_first(headers.get("HTTP_ACCEPT")) and not names_tool(headers.get("HTTP_USER_AGENT"))
 
 
 def from_browser_script(headers: Mapping[str, Any]) -> bool:
     """A browser's own request that is not a navigation: ``fetch()``, XHR, a subresource.
 
-    ``Sec-Fetch-Mode`` other than ``navigate`` from a browser's ``User-Agent``
-    (``Mozilla/…``), or ``X-Requested-With``. Such a request gets its 401 without
-    a Basic challenge: a browser answers Basic with its own username/password
-    dialog, which no gate credential fits. Node's ``fetch()`` sends
-    ``Sec-Fetch-Mode: cors`` too, as ``node``: it is a tool, and is challenged.
+    ``Sec-Fetch-Mode`` other than ``navigate`` from a ``User-Agent`` that does not
+    name a tool (:func:`~pwless_gate.useragents.names_tool`), or
+    ``X-Requested-With``. Such a request gets its 401 without a Basic challenge: a
+    browser answers Basic with its own username/password dialog, which no gate
+    credential fits. Node's ``fetch()`` sends ``Sec-Fetch-Mode: cors`` too, as
+    ``node``: it is a tool, and is challenged.
     """
     mode = headers.get("HTTP_SEC_FETCH_MODE")
     if mode is not None:
-        return mode != "navigate" and claims_browser(headers.get("HTTP_USER_AGENT"))
+        return mode != "navigate" and not names_tool(headers.get("HTTP_USER_AGENT"))
     return bool(headers.get("HTTP_X_REQUESTED_WITH"))
 
 

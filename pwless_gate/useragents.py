@@ -8,10 +8,13 @@ ChromeOS, Android, iPhone, iPad) and says "Unknown browser" for the rest.
 
 It is a label, not a fact: a client can send any ``User-Agent``, so nothing
 may depend on it for security. It does not detect devices, versions or bots.
-:func:`claims_browser` says whether a client calls itself a browser, which
-only chooses the kind of answer a signed-out request gets (a redirect to the
+:func:`names_tool` says whether a client names itself as one of the HTTP
+tools and libraries people use against a gate (curl, pip, Java…), which only
+chooses the kind of answer a signed-out request gets (a redirect to the
 sign-in page, or a 401 a tool understands): a client that lies about it gets
-the other kind of refusal, nothing more.
+the other kind of refusal, nothing more. Browsers are not listed: not every
+browser's header starts with ``Mozilla/`` (Opera Mini's ``Opera/9.80``, an
+app's webview with its own name), and privacy proxies send none.
 """
 
 from __future__ import annotations
@@ -62,15 +65,69 @@ _SYSTEMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-#: How every browser's ``User-Agent`` starts (a Netscape heritage they all keep). Tools
-#: name themselves: ``curl/``, ``Wget/``, ``pip/``, ``git/``, ``Java/``, ``node``,
-#: ``Go-http-client/``, ``okhttp/``, ``python-requests/``, ``Python-urllib/``.
-BROWSER_PREFIX = "Mozilla/"
+#: The first product names (before ``/`` or a space, in any case) of HTTP tools and
+#: libraries, as they send them by default: command-line tools (``curl/8.5.0``,
+#: ``Wget/1.21.4``, ``wget2/2.1.0``, ``HTTPie/3.2.2``), package managers and VCS
+#: (``pip/24.0 {…}``, ``git/2.43.0``, ``JGit/6.9``), Java (``Java/17.0.15`` from
+#: ``HttpURLConnection``, ``Java-http-client/21``, ``Apache-HttpClient/4.5.14 (Java/17)``,
+#: ``Jakarta Commons-HttpClient/3.1``, ``okhttp/4.12.0``, Android's ``Dalvik/2.1.0 (…)``),
+#: JavaScript (Node's ``fetch()``: ``node``, ``undici`` in older releases; ``node-fetch/1.0``,
+#: ``axios/1.6.0``, ``Deno/1.40``, ``Bun/1.1``), Python (``python-requests/2.32``,
+#: ``Python-urllib/3.12``, ``python-urllib3/2.2``, ``python-httpx/0.27``,
+#: ``Python-httplib2/0.22``, and aiohttp's ``Python/3.12 aiohttp/3.9``), Go
+#: (``Go-http-client/1.1``), Ruby (``Ruby`` from ``Net::HTTP``, ``Faraday v2.9``,
+#: ``rest-client/2.1``), Perl (``libwww-perl/6.72``), PHP (``GuzzleHttp/7``) and API
+#: tools (``PostmanRuntime/7.36``, ``insomnia/8.6``). Libraries that send none by default
+#: (.NET's ``HttpClient``, Rust's reqwest) are met by their ``Accept``, which does not put
+#: ``text/html`` first.
+TOOLS = frozenset(
+    name.lower()
+    for name in (
+        "curl",
+        "Wget",
+        "wget2",
+        "HTTPie",
+        "pip",
+        "git",
+        "JGit",
+        "Java",
+        "Java-http-client",
+        "Apache-HttpClient",
+        "Jakarta",
+        "okhttp",
+        "Dalvik",
+        "node",
+        "undici",
+        "node-fetch",
+        "axios",
+        "Deno",
+        "Bun",
+        "python-requests",
+        "Python-urllib",
+        "python-urllib3",
+        "python-httpx",
+        "Python-httplib2",
+        "Python",
+        "Go-http-client",
+        "Ruby",
+        "Faraday",
+        "rest-client",
+        "libwww-perl",
+        "GuzzleHttp",
+        "PostmanRuntime",
+        "insomnia",
+    )
+)
+_PRODUCT = re.compile(r"[^\s/]*")
 
 
-def claims_browser(user_agent: object) -> bool:
-    """Whether a ``User-Agent`` says it is a browser's: it starts with ``Mozilla/``."""
-    return isinstance(user_agent, str) and user_agent.startswith(BROWSER_PREFIX)
+def names_tool(user_agent: object) -> bool:
+    """Whether a ``User-Agent`` names one of the :data:`TOOLS` first (``curl/8.5.0``,
+    ``Java/17``, ``node``). False for every browser's, and for none or an empty one."""
+    if not isinstance(user_agent, str):
+        return False
+    product = _PRODUCT.match(user_agent[:MAX_HEADER].strip())
+    return product is not None and product.group().lower() in TOOLS
 
 
 def summarise(user_agent: str | None) -> str:

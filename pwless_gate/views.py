@@ -55,6 +55,14 @@ ORIGINAL_HEADERS = (
 )
 
 
+#: Where a forwardAuth-style proxy (Traefik) names the request it asks about; nginx's
+#: example sets ``X-Original-URI`` instead. See :meth:`GateViews._admitted`.
+FORWARD_AUTH_URI = "HTTP_X_FORWARDED_URI"
+
+#: ``{prefix}/auth``'s 202 header saying "the request's ``Authorization`` is the gate's
+#: own (an app token): do not pass it on to the app". nginx's example reads it.
+DROP_AUTHORIZATION = "X-Auth-Request-Drop-Authorization"
+
 #: Characters a header value cannot carry back (a server that passed them on was lax).
 _LINE_BREAKS = frozenset("\r\n\0")
 
@@ -273,7 +281,7 @@ class GateViews:
         answer is 403 (fail closed) and a warning is logged; so is it when both
         header pairs are sent and name different requests (one is the client's). The
         ``authorize`` hook is asked as on the app's paths, about the original request.
-        A 202 carries the ``Authorization`` the proxy is to pass on (see
+        A 202 says which ``Authorization`` the proxy is to pass on (see
         :meth:`_admitted`): never an app token.
         """
         rules = self.deps.config.rules
@@ -374,25 +382,36 @@ class GateViews:
             response.headers["X-Auth-Request-Phone"] = current.user.phone_number
         return response
 
-    @staticmethod
-    def _admitted(request: GateRequest, *, gate_owned: bool) -> Response:
-        """``{prefix}/auth``'s 202, with the ``Authorization`` the proxy is to pass on.
+    def _admitted(self, request: GateRequest, *, gate_owned: bool) -> Response:
+        """``{prefix}/auth``'s 202, saying which ``Authorization`` the proxy is to pass on.
 
         The proxy cannot tell an app token from the app's own credentials, and
-        ``auth_request`` cannot change the request it passes on: so the answer
-        carries the request's ``Authorization`` back when it should reach the app,
-        and leaves it out when it is the gate's own (``gate_owned``: app tokens are
-        on and it holds one). A machine's bearer token is passed on, as the gate
-        passes it to a wrapped app. The nginx example sets the upstream request's
-        ``Authorization`` from it; Traefik's ``forwardAuth`` does the same when
-        ``Authorization`` is among its ``authResponseHeaders`` (it drops the header
-        when the answer has none).
+        ``auth_request`` cannot change the request it passes on. So when the request's
+        ``Authorization`` is the gate's own (``gate_owned``: app tokens are on, and it
+        holds one) the answer carries :data:`DROP_AUTHORIZATION` ``: 1``, from which
+        the nginx example sets the upstream ``Authorization`` to nothing (and to the
+        client's otherwise). The header itself is never sent back to nginx: a client's
+        ``Authorization`` can be many kilobytes (a large JWT), and nginx refuses an
+        answer whose headers pass ``proxy_buffer_size`` (4 KB) with a 500.
+
+        A forwardAuth-style proxy (Traefik) has no such limit, and copies the answer's
+        ``Authorization`` when it is among its ``authResponseHeaders`` (dropping the
+        request's when the answer has none). So when the question names the original
+        request with a trusted ``X-Forwarded-Uri`` (as such proxies do; nginx's example
+        sends ``X-Original-URI`` and clears ``X-Forwarded-Uri``), the answer carries the
+        request's ``Authorization`` back, unless it is the gate's own. A machine's
+        bearer token and the app's own credentials are passed on, as the gate passes
+        them to a wrapped app.
         """
         response = Response(status=202, headers={"Cache-Control": "no-store"})
         authorization = request.environ.get("HTTP_AUTHORIZATION")
-        if (
-            authorization
-            and not (gate_owned and holds_token(authorization))
+        if not authorization:
+            return response
+        if gate_owned and holds_token(authorization):
+            response.headers[DROP_AUTHORIZATION] = "1"
+        elif (
+            self.deps.config.proxies.x_uri
+            and request.environ.get(FORWARD_AUTH_URI)
             and not _LINE_BREAKS.intersection(authorization)
         ):
             response.headers["Authorization"] = authorization

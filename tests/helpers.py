@@ -43,8 +43,8 @@ GATE_ORIGIN = "http://localhost"
 #: The ``Accept`` of a browser's navigation (Firefox's): only such requests are sent to
 #: the sign-in page; a client without it gets a 401 challenge (issue 13).
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-#: A browser's ``User-Agent`` (Firefox's): without ``Sec-Fetch-*`` headers, only a
-#: client that starts it with ``Mozilla/`` is taken for a browser.
+#: A browser's ``User-Agent`` (Firefox's): without ``Sec-Fetch-*`` headers, a client
+#: whose ``User-Agent`` names a tool (``curl/…``, ``Java/…``) is not taken for a browser.
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 #: Request headers of a browser's navigation, for ``requests`` calls that play a browser.
 BROWSER = {"Accept": BROWSER_ACCEPT, "User-Agent": BROWSER_UA}

@@ -136,6 +136,18 @@ CHROME_UA = (
 )
 FIREFOX_78_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:78.0) Gecko/20100101 Firefox/78.0"
 IE_11_UA = "Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko"
+#: Opera Mini (Presto): still common on low-end phones; its header has kept Opera's own
+#: name since 2009, and it sends no ``Sec-Fetch-*``.
+OPERA_MINI_UA = (
+    "Opera/9.80 (Android; Opera Mini/36.2.2254/119.132; U; id) Presto/2.12.423 Version/12.16"
+)
+OPERA_12_UA = "Opera/9.80 (Windows NT 6.1; WOW64) Presto/2.12.388 Version/12.18"
+PRESTO_ACCEPT = (
+    "text/html, application/xml;q=0.9, application/xhtml+xml, image/png, image/webp, "
+    "image/jpeg, image/gif, image/x-xbitmap, */*;q=0.1"
+)
+#: An app's webview with a name of its own.
+WEBVIEW_UA = "MyCompanyApp/3.1 (iOS 15.0)"
 #: What Java's HttpURLConnection (JDK 22 and before) sends with every request.
 JAVA_ACCEPT = "text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2"
 NODE_FETCH = {
@@ -162,15 +174,19 @@ def navigate(accept: str, dest: str = "document", site: str = "none") -> dict[st
     }
 
 
-def fetched(mode: str, dest: str, accept: str = "*/*") -> dict[str, str]:
+def fetched(
+    mode: str, dest: str, accept: str = "*/*", user_agent: str | None = CHROME_UA
+) -> dict[str, str]:
     """A browser's subresource, ``fetch()`` or XHR request."""
-    return {
+    headers = {
         "HTTP_ACCEPT": accept,
         "HTTP_SEC_FETCH_MODE": mode,
         "HTTP_SEC_FETCH_DEST": dest,
         "HTTP_SEC_FETCH_SITE": "same-origin",
-        "HTTP_USER_AGENT": CHROME_UA,
     }
+    if user_agent is not None:
+        headers["HTTP_USER_AGENT"] = user_agent
+    return headers
 
 
 #: (id, method, headers, redirected to the sign-in page?) for real clients' requests.
@@ -188,7 +204,15 @@ CLIENTS = [
     ("java-httpurlconnection", "GET", old_browser(JAVA_ACCEPT, "Java/17.0.15"), False),
     ("java-post", "POST", old_browser(JAVA_ACCEPT, "Java/21.0.2"), False),
     ("old-pip-index", "GET", old_browser("text/html", "pip/20.3.4 {...}"), False),
-    ("html-first-no-user-agent", "GET", {"HTTP_ACCEPT": FIREFOX_ACCEPT}, False),
+    ("opera-mini-presto", "GET", old_browser(PRESTO_ACCEPT, OPERA_MINI_UA), True),
+    ("opera-12-presto", "GET", old_browser(PRESTO_ACCEPT, OPERA_12_UA), True),
+    ("opera-mini-form-post", "POST", old_browser(PRESTO_ACCEPT, OPERA_MINI_UA), True),
+    ("html-first-no-user-agent", "GET", {"HTTP_ACCEPT": FIREFOX_ACCEPT}, True),
+    ("html-first-empty-user-agent", "GET", old_browser(FIREFOX_ACCEPT, ""), True),
+    ("webview-own-user-agent", "GET", old_browser(SAFARI_ACCEPT, WEBVIEW_UA), True),
+    ("lower-case-mozilla", "GET", old_browser(FIREFOX_ACCEPT, "mozilla/5.0 (X11)"), True),
+    ("upper-case-java", "GET", old_browser(JAVA_ACCEPT, "JAVA/17.0.15"), False),
+    ("old-node-fetch", "GET", {**NODE_FETCH, "HTTP_USER_AGENT": "undici"}, False),
     ("node-fetch", "GET", NODE_FETCH, False),
     ("navigation-wanting-json", "GET", navigate("application/json"), True),
     ("chrome-image", "GET", fetched("no-cors", "image", "image/avif,image/webp,*/*;q=0.8"), False),
@@ -196,6 +220,8 @@ CLIENTS = [
     ("fetch", "GET", fetched("cors", "empty"), False),
     ("fetch-same-origin", "POST", fetched("same-origin", "empty"), False),
     ("fetch-asking-for-html", "GET", fetched("cors", "empty", "text/html"), False),
+    ("fetch-no-user-agent", "GET", fetched("cors", "empty", user_agent=None), False),
+    ("webview-fetch", "GET", fetched("cors", "empty", user_agent=WEBVIEW_UA), False),
     ("sec-fetch-without-mode", "GET", {"HTTP_SEC_FETCH_DEST": "document"}, False),
     (
         "xhr-no-sec-fetch",
@@ -251,6 +277,8 @@ SCRIPTED = {
     "fetch",
     "fetch-same-origin",
     "fetch-asking-for-html",
+    "fetch-no-user-agent",
+    "webview-fetch",
     "xhr-no-sec-fetch",
 }
 
@@ -262,6 +290,61 @@ def test_only_a_browsers_own_scripts_are_spared_the_basic_challenge(
     name: str, headers: dict[str, str]
 ) -> None:
     assert from_browser_script(headers) is (name in SCRIPTED)
+
+
+#: Tools' own ``User-Agent`` headers, as they send them by default (see
+#: :data:`pwless_gate.useragents.TOOLS`).
+TOOL_USER_AGENTS = [
+    "curl/8.5.0",
+    "Wget/1.21.4",
+    "wget2/2.1.0",
+    "HTTPie/3.2.2",
+    'pip/20.3.4 {"ci":null,"cpu":"x86_64","implementation":{"name":"CPython"}}',
+    "git/2.43.0",
+    "JGit/6.9.0",
+    "Java/17.0.15",
+    "Java-http-client/21.0.2",
+    "Apache-HttpClient/4.5.14 (Java/17.0.15)",
+    "Jakarta Commons-HttpClient/3.1",
+    "okhttp/4.12.0",
+    "Dalvik/2.1.0 (Linux; U; Android 14; Pixel 8 Build/UQ1A.240205.004)",
+    "node",
+    "undici",
+    "node-fetch/1.0 (+https://github.com/bitinn/node-fetch)",
+    "axios/1.6.8",
+    "Deno/1.40.2",
+    "Bun/1.1.8",
+    "python-requests/2.32.3",
+    "Python-urllib/3.12",
+    "python-urllib3/2.2.1",
+    "python-httpx/0.27.0",
+    "Python-httplib2/0.22.0 (gzip)",
+    "Python/3.12 aiohttp/3.9.5",
+    "Go-http-client/1.1",
+    "Go-http-client/2.0",
+    "Ruby",
+    "Faraday v2.9.0",
+    "rest-client/2.1.0 (linux-gnu x86_64) ruby/3.2.2p53",
+    "libwww-perl/6.72",
+    "GuzzleHttp/7",
+    "PostmanRuntime/7.36.3",
+    "insomnia/8.6.1",
+]
+
+
+@pytest.mark.parametrize("user_agent", TOOL_USER_AGENTS)
+def test_a_tool_asking_for_html_gets_the_basic_challenge(user_agent: str) -> None:
+    """A tool that puts ``text/html`` first, or sends ``Sec-Fetch-Mode`` as browsers'
+    scripts do, is still a tool: a 401 with the Basic challenge it can answer."""
+    for headers in (
+        old_browser(FIREFOX_ACCEPT, user_agent),
+        fetched("cors", "empty", user_agent=user_agent),
+    ):
+        assert is_navigation("GET", headers) is False
+        assert from_browser_script(headers) is False
+        decision = Core().decide("/reports", headers=headers)
+        assert type(decision) is Challenge
+        assert decision.api is True
 
 
 @pytest.mark.parametrize("path", ["/_gate", "/_gate/login", "/_gate/anything"])

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from pwless_gate.useragents import MAX_SUMMARY, UNKNOWN, bounded, split, summarise
+from pwless_gate.useragents import (
+    MAX_SUMMARY,
+    TOOLS,
+    UNKNOWN,
+    bounded,
+    names_tool,
+    split,
+    summarise,
+)
 
 CASES = [
     (
@@ -181,3 +189,35 @@ def test_a_summary_splits_into_browser_and_system(
     summary: str, parts: tuple[str | None, str]
 ) -> None:
     assert split(summary) == parts
+
+
+@pytest.mark.parametrize(
+    ("header", "tool"),
+    [
+        ("curl/8.8.0", True),
+        ("CURL/8.8.0", True),
+        ("Java/17.0.15", True),
+        ("  Go-http-client/1.1", True),
+        ("node", True),
+        ("Python/3.12 aiohttp/3.9.5", True),
+        ("Faraday v2.9.0", True),
+        ("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", False),
+        ("Opera/9.80 (Android; Opera Mini/36.2.2254/119.132; U; id) Presto/2.12.423", False),
+        ("MyCompanyApp/3.1 (iOS 15.0)", False),
+        ("Mozilla/5.0 curl/8.8.0", False),
+        ("curly/1.0", False),
+        ("nodejs-dashboard/2.0", False),
+        ("/curl", False),
+        ("", False),
+        (None, False),
+        (42, False),
+    ],
+    ids=lambda value: repr(value)[:30],
+)
+def test_names_tool_reads_the_first_product_name(header: object, tool: bool) -> None:
+    assert names_tool(header) is tool
+
+
+def test_every_tool_is_named_by_its_own_header() -> None:
+    for name in TOOLS:
+        assert names_tool(f"{name.upper()}/1.0 (x)"), name

@@ -344,6 +344,44 @@ def test_nginx_auth_request_honours_tokens(signed_in: Harness) -> None:
     assert refused.headers.getlist("WWW-Authenticate")
 
 
+def test_auth_says_which_authorization_the_proxy_passes_on(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """``{prefix}/auth`` flags an app token for the proxy to drop, and sends the
+    ``Authorization`` to pass on back only to a forwardAuth-style proxy (a trusted
+    ``X-Forwarded-Uri``, as Traefik sends, which copies it): never to nginx
+    (``X-Original-URI``), which refuses answers with headers over 4 KB."""
+    harness = make_harness(app_tokens=True, trusted_proxies="1")
+    assert harness.login("ada@example.com").status_code == 303
+    token, _ = make_token(harness.client)
+    own = basic("svc", "the app's own password")
+    nginx = {"X-Original-URI": "/report", "X-Original-Method": "GET"}
+    traefik = {"X-Forwarded-Uri": "/report", "X-Forwarded-Method": "GET"}
+
+    def answer(client: Client, headers: dict[str, str]) -> tuple[int, str | None, str | None]:
+        got = client.get("/_gate/auth", headers=headers)
+        return (
+            got.status_code,
+            got.headers.get("Authorization"),
+            got.headers.get("X-Auth-Request-Drop-Authorization"),
+        )
+
+    for original in (nginx, traefik):
+        assert answer(tool(harness), {**bearer(token), **original}) == (202, None, "1")
+        assert answer(tool(harness), {**basic("__token__", token), **original}) == (202, None, "1")
+        assert answer(harness.client, {**bearer(token), **original}) == (202, None, "1")
+        assert answer(harness.client, original) == (202, None, None)
+    large = {"Authorization": "Bearer " + "a" * 6000}
+    assert answer(harness.client, {**own, **nginx}) == (202, None, None)
+    assert answer(harness.client, {**large, **nginx}) == (202, None, None)
+    assert answer(harness.client, {**own, **traefik}) == (202, own["Authorization"], None)
+    assert answer(harness.client, {**large, **traefik}) == (202, large["Authorization"], None)
+    # Not from an untrusted client: its X-Forwarded-Uri is not the proxy's word.
+    untrusted = make_harness(app_tokens=True)
+    assert untrusted.login("ada@example.com").status_code == 303
+    assert answer(untrusted.client, {**own, **traefik}) == (202, None, None)
+
+
 # -- when a token stops working ------------------------------------------------------
 
 

@@ -288,9 +288,10 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 def test_nginx_an_app_token_never_reaches_the_app(tokens_stack: str, tenant: Any) -> None:
     """auth_request cannot take a header off the request nginx passes on: the gate's
-    answer says which ``Authorization`` the app may see, and the example passes that
-    one. An app token is the gate's own and never arrives; the app's own credentials
-    beside a session, and anything on a public path, do."""
+    answer says when the ``Authorization`` is its own, and the example then passes
+    none. An app token never arrives, even with a client's ``X-Forwarded-Uri`` (the
+    forwardAuth name for the original request); the app's own credentials beside a
+    session, and anything on a public path, do."""
     base = tokens_stack
     browser, done = http_sign_in(base, tenant, "ada@example.com")
     assert done.status_code == 303
@@ -312,12 +313,44 @@ def test_nginx_an_app_token_never_reaches_the_app(tokens_stack: str, tenant: Any
         assert seen.json() == {"user": "ada@example.com", "authorization": None, "path": "/report"}
         beside = browser.get(f"{base}/report", headers=sent, timeout=10).json()
         assert (beside["user"], beside["authorization"]) == ("ada@example.com", None)
+        forwarded = {**sent, "X-Forwarded-Uri": "/report", "X-Forwarded-Method": "GET"}
+        seen = requests.get(f"{base}/report", headers=forwarded, timeout=10)
+        assert (seen.status_code, seen.json()["authorization"]) == (200, None)
     own = basic("svc", "the app's own password")
     beside = browser.get(f"{base}/report", headers=own, timeout=10).json()
     assert (beside["user"], beside["authorization"]) == ("ada@example.com", own["Authorization"])
     public = requests.get(f"{base}/status", headers=own, timeout=10).json()
     assert (public["user"], public["authorization"]) == (None, own["Authorization"])
     assert browser.get(f"{base}/report", timeout=10).json()["authorization"] is None
+
+
+def test_nginx_passes_a_large_authorization_on(tokens_stack: str, tenant: Any) -> None:
+    """A client's ``Authorization`` of several kilobytes (a large JWT) reaches the app
+    as sent, on a public path and beside a session: the gate's answer to nginx does not
+    carry it back, so it cannot overflow nginx's 4 KB ``proxy_buffer_size`` (which nginx
+    answers with a 500 for every such request). Not with a client's ``X-Forwarded-Uri``
+    either: the example clears it on its questions."""
+    base = tokens_stack
+    large = {"Authorization": "Bearer " + "a" * 6000}
+    public = requests.get(f"{base}/status", headers=large, timeout=10)
+    assert public.status_code == 200, public.text
+    assert public.json() == {
+        "user": None,
+        "authorization": large["Authorization"],
+        "path": "/status",
+    }
+    browser, done = http_sign_in(base, tenant, "ada@example.com")
+    assert done.status_code == 303
+    for headers in (large, {**large, "X-Forwarded-Uri": "/report"}):
+        beside = browser.get(f"{base}/report", headers=headers, timeout=10)
+        assert beside.status_code == 200, beside.text
+        assert beside.json() == {
+            "user": "ada@example.com",
+            "authorization": large["Authorization"],
+            "path": "/report",
+        }
+    refused = requests.get(f"{base}/report", headers=large, allow_redirects=False, timeout=10)
+    assert refused.status_code == 401
 
 
 def test_nginx_counts_a_refused_token_once(tokens_stack: str) -> None:
