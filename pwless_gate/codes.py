@@ -13,7 +13,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from werkzeug.wrappers import Response
 
@@ -38,6 +38,7 @@ from .identity import (
     readable,
 )
 from .languages import N_, Span, Text, canonical
+from .pacing import PROBE_IDENTIFIER
 from .request import GateRequest
 from .savedforms import KEPT, NOT_KEPT, TOO_LARGE
 from .sessions import Session
@@ -262,10 +263,13 @@ class CodeViews:
         allowed = self.signin.allowed(connection, identifier)
         if not allowed:
             audit("refused_by_allow_list", ip=ip, identifier=identifier, reason="start")
-        auth_params = self._link_params(request, tx) if send == "link" else None
+        # A refused start's link names nobody: its state is this transaction with the
+        # probe's identifier, so not even its length tells the refused one's.
+        linked = tx if allowed else replace(tx, identifier=PROBE_IDENTIFIER)
+        auth_params = self._link_params(request, linked) if send == "link" else None
         try:
             # A refused identifier takes the same path, page and time: only the
-            # transport at the bottom sends nothing (see pwless_gate.pacing).
+            # transport at the bottom sends Auth0 a probe instead (pwless_gate.pacing).
             self.deps.auth0.start(
                 connection=connection,
                 identifier=identifier,
@@ -389,7 +393,7 @@ class CodeViews:
                 raise CodeExpired(403, "invalid_grant", "the code's lifetime has passed")
             tokens = self.deps.auth0.exchange_otp(
                 realm=tx.connection,
-                username=tx.identifier,
+                username=self.signin.username(tx),
                 otp=code,
                 scope=_scope_for(config.scope, tx.connection),
                 audience=config.audience,

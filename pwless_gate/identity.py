@@ -15,6 +15,8 @@ This module does not talk to Auth0 and does not know about sessions.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 import phonenumbers
@@ -33,6 +35,13 @@ INTERNATIONAL_EXAMPLE = "+44 7400 123456"
 MAX_PHONE_INPUT = 40
 #: In ``allowed_domains`` or ``allowed_phones``: every address, or every number.
 ANYONE = "*"
+#: The domain of :func:`pseudonym`'s addresses: ``.invalid`` is reserved (RFC 2606), so
+#: no such address is anyone's or can receive mail.
+PSEUDONYM_DOMAIN = "refused.invalid"
+#: The country code of :func:`pseudonym`'s numbers: one the ITU assigned to no country.
+PSEUDONYM_COUNTRY_CODE = "999"
+#: The digits after it: E.164 numbers have at most 15.
+PSEUDONYM_DIGITS = 15 - len(PSEUDONYM_COUNTRY_CODE)
 
 
 class InvalidIdentifier(ValueError):
@@ -199,6 +208,23 @@ def mask(identifier: str) -> str:
     if len(identifier) <= 5:
         return "*" * len(identifier)
     return loggable(identifier[:3] + "*" * (len(identifier) - 5) + identifier[-2:])
+
+
+def pseudonym(key: bytes, connection: str, identifier: str) -> str:
+    """The name Auth0 is given for ``identifier`` (on ``connection``) in its place: an
+    address (``r-<32 hex>@refused.invalid``) or an E.164 number (``+999`` and 12 digits)
+    that is nobody's, as Auth0 reads usernames.
+
+    An HMAC of the identifier under ``key``: the same identifier always gets the same
+    pseudonym (so Auth0 counts its failures per identifier, as it does for real
+    names), and without the key nobody can tell which identifier it stands for.
+    """
+    message = f"{connection}\x00{identifier.lower()}".encode()
+    digest = hmac.new(key, message, hashlib.sha256).digest()
+    if connection == "sms":
+        number = int.from_bytes(digest, "big") % 10**PSEUDONYM_DIGITS
+        return f"+{PSEUDONYM_COUNTRY_CODE}{number:0{PSEUDONYM_DIGITS}d}"
+    return f"r-{digest[:16].hex()}@{PSEUDONYM_DOMAIN}"
 
 
 @dataclass(frozen=True)

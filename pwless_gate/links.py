@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from .answers import Responder, log
 from .auth0 import auth0_error
 from .deps import Deps
-from .errors import PwlessGateError, TokenError, WrongCode
+from .errors import AccessDenied, PwlessGateError, TokenError, UnknownAudience, WrongCode
 from .identity import mask, readable
 from .languages import N_
 from .request import GateRequest
@@ -51,10 +51,14 @@ class LinkViews:
             # Brute-force or suspicious-IP protection: the table's answers, as for codes.
             blocked = auth0_error(429, error, description)
             return self.r.error(request, blocked, tx.identifier, tx.next)
+        if error == "access_denied" and self._names_the_audience(description):
+            # The tenant has no API by the gate's audience: the gate's setting is wrong.
+            misconfigured = UnknownAudience(403, error, description)
+            return self.r.error(request, misconfigured, tx.identifier, tx.next)
         if error == "access_denied" or (error and "blocked" in description.lower()):
             # An Action's refusal, or a blocked user: the person may not sign in, as the
             # code flow says it (a new link would fail the same way).
-            denied = auth0_error(403, "access_denied", description)
+            denied = AccessDenied(403, "access_denied", description)
             return self.r.error(request, denied, tx.identifier, tx.next)
         if error:
             return self._link_refused(request, tx, description)
@@ -82,6 +86,14 @@ class LinkViews:
             shown_at=int(self.deps.clock()),
             other_browser=other_browser,
         )
+
+    def _names_the_audience(self, description: str) -> bool:
+        """Whether a redirect's ``error_description`` is Auth0's "Service not found" for
+        the gate's own audience. Anyone can open the callback with any description (a
+        valid ``state`` is one sign-in away): only this exact one, which the gate's
+        setting explains, is taken for a misconfiguration (a 502 and an ERROR log)."""
+        audience = self.deps.config.audience
+        return bool(audience) and description == f"Service not found: {audience}"
 
     def _finish_link(self, request: GateRequest) -> Response:
         request.check_form()

@@ -8,7 +8,13 @@ allow-list. The gate therefore sends a refused start through the very same
 client code as a real one, with one difference at the bottom:
 :class:`DecoyTransport` sends Auth0 the same request with the identifier
 replaced by :data:`PROBE_IDENTIFIER`, which Auth0 can only refuse. The refused
-identifier never leaves the gate (nor the link's ``state``, which names it).
+identifier never leaves the gate: a link's ``state`` (a signed transaction) is
+built for a refused start with the probe's identifier in its place
+(:mod:`pwless_gate.codes`), so its length does not tell the refused one's, and
+the decoy sends random characters of that length for it all the same, so
+nothing of the transaction (the browser's binding, the sign-in's ids) leaves
+either, whatever the caller put there. The code step sends a pseudonym
+(:meth:`pwless_gate.signin.SignIn.username`).
 
 When Auth0 refuses the probe as it must (``400 bad.email`` or
 ``bad.phone_number``), the decoy answers what a send answers: it waits until a
@@ -218,9 +224,9 @@ class DecoyTransport(BaseTransport):
 
 def _probe(body: bytes | None) -> bytes:
     """The start's ``body`` with :data:`PROBE_IDENTIFIER` for the identifier, and random
-    characters of the same length for a link's ``state`` (a signed transaction that
-    names the identifier). Raises ValueError for a body that is not a JSON object:
-    nothing unread is sent."""
+    characters of the same length for a link's ``state`` (a signed transaction, which
+    the caller makes name the probe's identifier too: its length is then nobody's).
+    Raises ValueError for a body that is not a JSON object: nothing unread is sent."""
     sent = json.loads(body or b"")
     if not isinstance(sent, dict):
         raise ValueError("a decoy start needs a JSON object")

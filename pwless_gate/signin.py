@@ -10,13 +10,15 @@ application's ``on_login`` hook runs, and a new session replaces the old one.
 
 from __future__ import annotations
 
+import hashlib
+
 from werkzeug.wrappers import Response
 
 from .answers import see_other
 from .auth0 import TokenSet
 from .deps import Deps
 from .errors import Refused, SessionTooLarge, Throttled
-from .identity import InvalidIdentifier, normalise_email
+from .identity import InvalidIdentifier, normalise_email, pseudonym
 from .languages import N_
 from .request import GateRequest
 from .sessions import MAX_IP, Session, User, new_handle, new_session_id
@@ -30,6 +32,9 @@ class SignIn:
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
+        # The key that signs now, under a label of its own: another use of it.
+        signing_key = deps.config.signing_keys[-1]
+        self._pseudonym_key = hashlib.sha256(b"pwless-gate pseudonym\x00" + signing_key).digest()
 
     def throttle(self, request: GateRequest, identifier: str, **keys: str) -> None:
         """Count one hit on each named limit, all or none; raise :class:`Throttled`
@@ -56,6 +61,21 @@ class SignIn:
         if connection == "sms":
             return allow.allows_phone(identifier)
         return allow.allows_email(identifier)
+
+    def username(self, tx: Transaction) -> str:
+        """Whom Auth0 is asked to check a typed code for: the transaction's identifier
+        when the allow-list admits it (asked again, as at the start), else a
+        pseudonym (:func:`~pwless_gate.identity.pseudonym`), so a refused identifier
+        never reaches Auth0.
+
+        No code was sent for a refused identifier, so Auth0 refuses the pseudonym's
+        code as it refuses a wrong one; one pseudonym per identifier, so Auth0's
+        brute-force protection (ten failures per user and IP) blocks a refused
+        identifier when it would block an allowed one, and no sooner.
+        """
+        if self.allowed(tx.connection, tx.identifier):
+            return tx.identifier
+        return pseudonym(self._pseudonym_key, tx.connection, tx.identifier)
 
     def already_finished(self, request: GateRequest, tx: Transaction) -> Response | None:
         """The answer to a sign-in sent again from the browser it just signed in (a

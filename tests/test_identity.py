@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from pwless_gate.identity import (
@@ -11,6 +13,7 @@ from pwless_gate.identity import (
     mask,
     normalise_email,
     normalise_phone,
+    pseudonym,
     readable,
 )
 
@@ -221,3 +224,27 @@ def test_an_empty_allow_list_admits_nobody_and_a_star_everyone() -> None:
     assert anyone.allows_email("anyone@anywhere.example")
     assert anyone.allows_phone("+14155552671")
     assert not anyone.allows_email("no-at-sign")
+
+
+@pytest.mark.parametrize(
+    ("connection", "identifier", "shape"),
+    [
+        ("email", "eve@other.example", r"r-[0-9a-f]{32}@refused\.invalid"),
+        ("sms", "+14155550199", r"\+999[0-9]{12}"),
+    ],
+    ids=["email", "sms"],
+)
+def test_a_pseudonym_is_one_per_identifier_and_key_and_nobodys(
+    connection: str, identifier: str, shape: str
+) -> None:
+    """Stable for an identifier (Auth0 counts its failures), different for another one
+    or under another key, and refused by the sign-in form: nobody can be sent a code
+    for it."""
+    named = pseudonym(b"key", connection, identifier)
+    assert re.fullmatch(shape, named)
+    assert pseudonym(b"key", connection, identifier) == named
+    assert pseudonym(b"key", connection, identifier.upper()) == named
+    assert pseudonym(b"key", connection, identifier[:-1] + "8") != named
+    assert pseudonym(b"other key", connection, identifier) != named
+    with pytest.raises(InvalidIdentifier):
+        normalise_phone(named) if connection == "sms" else normalise_email(named)

@@ -9,10 +9,13 @@ only refuse), and makes a refused start take as long as a real send.
 
 from __future__ import annotations
 
+import io
 import itertools
+import json
 import random
 import re
 import statistics
+import string
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,10 +25,12 @@ from typing import Any
 import pytest
 import requests
 from werkzeug.test import TestResponse
+from werkzeug.wsgi import get_input_stream
 
 from pwless_gate import PasswordlessGate
 from pwless_gate.devtenant import DevTenant, serve_in_thread
 from pwless_gate.identity import mask, readable
+from pwless_gate.transport import PACED_PATH
 
 from ..examples.support import TIMEOUT, serving
 from ..helpers import (
@@ -190,11 +195,31 @@ STARTS = {
 }
 
 
+class RecordingTenant(DevTenant):
+    """The local tenant, keeping the path, query and body of every request it gets:
+    all that Auth0 would learn from the gate."""
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.received: list[tuple[str, str, bytes]] = []
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        body = get_input_stream(environ).read()
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        self.received.append((environ["PATH_INFO"], environ.get("QUERY_STRING", ""), body))
+        return super().__call__(environ, start_response)
+
+    def bodies(self, path: str) -> list[dict[str, Any]]:
+        """The JSON bodies of the requests to ``path``, in order."""
+        return [json.loads(body) for at, _, body in self.received if at == path]
+
+
 @contextmanager
 def gate_and_tenant(clock: FakeClock, *, trust: bool = True, **settings: Any) -> Iterator[Harness]:
     """A gate with every way to start before a tenant of its own (``trust``: the
-    application's "Trust Token Endpoint IP Header")."""
-    app = DevTenant(
+    application's "Trust Token Endpoint IP Header"), which records what it gets."""
+    app = RecordingTenant(
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
         clock=clock,
@@ -218,12 +243,29 @@ def gate_and_tenant(clock: FakeClock, *, trust: bool = True, **settings: Any) ->
 
 def start_as(harness: Harness, kind: str, who: str, ip: str = "192.0.2.9") -> TestResponse:
     """Start signing in ``who`` the ``kind`` way, from a browser at ``ip``."""
+    return started_as(harness, kind, who, ip)[1]
+
+
+def started_as(
+    harness: Harness, kind: str, who: str, ip: str = "192.0.2.9"
+) -> tuple[GateClient, TestResponse]:
+    """The browser at ``ip`` that started signing in ``who`` the ``kind`` way, and the answer."""
     extra, field, _, _ = STARTS[kind]
     browser = GateClient(harness.gate)
     environ = {"REMOTE_ADDR": ip, "HTTP_ACCEPT": "text/html"}
     page = browser.get("/_gate/login", environ_base=environ).get_data(as_text=True)
     form = {"csrf_token": hidden(page, "csrf_token"), "next": "/", field: who, **extra}
-    return browser.post("/_gate/login", data=form, environ_base=environ)
+    return browser, browser.post("/_gate/login", data=form, environ_base=environ)
+
+
+def code_as(
+    browser: GateClient, started: TestResponse, code: str, ip: str = "192.0.2.9"
+) -> TestResponse:
+    """Type ``code`` on the page ``started`` (a start's answer), from ``ip``."""
+    page = started.get_data(as_text=True)
+    form = {"csrf_token": hidden(page, "csrf_token"), "tx": hidden(page, "tx"), "code": code}
+    environ = {"REMOTE_ADDR": ip, "HTTP_ACCEPT": "text/html"}
+    return browser.post("/_gate/verify", data=form, environ_base=environ)
 
 
 def told(response: TestResponse, who: str) -> tuple[int, str | None, str]:
@@ -294,6 +336,100 @@ def test_a_refused_start_answers_as_a_send_and_reaches_nobody(clock: FakeClock, 
         _, _, allowed, _ = STARTS[kind]
         assert [message.to for message in harness.tenant.outbox()] == [allowed]
     assert status == 200
+
+
+# -- what Auth0 learns of a refused identifier: nothing --------------------------------
+
+#: What Auth0 is told at the code step in a refused identifier's place, by connection.
+PSEUDONYMS = {"email": r"r-[0-9a-f]{32}@refused\.invalid", "sms": r"\+999[0-9]{12}"}
+
+
+def forms_of(identifier: str) -> list[bytes]:
+    """The ways ``identifier`` could be spelled in a request (a number without its +)."""
+    return [form.encode() for form in {identifier, readable(identifier), identifier.lstrip("+")}]
+
+
+def never_received(tenant: RecordingTenant, identifier: str) -> None:
+    for path, query, body in tenant.received:
+        for form in forms_of(identifier):
+            assert form not in body, (path, body)
+            assert form.decode() not in query, (path, query)
+
+
+@pytest.mark.parametrize("kind", list(STARTS))
+def test_a_refused_identifier_never_reaches_auth0(clock: FakeClock, kind: str) -> None:
+    """A refused start sends a probe; a code typed for it is checked for a pseudonym
+    (one per identifier), which Auth0 refuses as it refuses an allowed identifier's
+    wrong code: three wrong codes read the same for both."""
+    _, _, allowed, refused = STARTS[kind]
+    connection = "sms" if kind == "sms-code" else "email"
+    with gate_and_tenant(clock) as harness:
+        answers = {}
+        for who in (allowed, refused):
+            browser, started = started_as(harness, kind, who)
+            wrong = wrong_code(harness.tenant.last_message(to=allowed).code)
+            answers[who] = [told(code_as(browser, started, wrong), who) for _ in range(3)]
+        tenant = harness.tenant.app
+        never_received(tenant, refused)
+        usernames = [body["username"] for body in tenant.bodies("/oauth/token")]
+    assert answers[allowed] == answers[refused]
+    assert [status for status, _, _ in answers[allowed]] == [400, 400, 400]
+    assert "not right" in answers[allowed][1][2]
+    assert "too many times" in answers[allowed][2][2]
+    assert usernames[:3] == [allowed] * 3
+    assert len(usernames) == 6
+    assert len(set(usernames[3:])) == 1
+    assert re.fullmatch(PSEUDONYMS[connection], usernames[3]), usernames[3]
+
+
+@pytest.mark.parametrize("kind", ["email-code", "sms-code"])
+def test_auth0s_brute_force_block_answers_alike_per_identifier(clock: FakeClock, kind: str) -> None:
+    """Eleven wrong codes from one IP (the gate's own limits off): the code dies at the
+    third, Auth0's brute-force protection (ten failures per user and IP) blocks the
+    eleventh, for allowed and refused alike. The block is per identifier: another
+    refused one's first wrong code is only wrong, as another allowed one's is."""
+    _, _, allowed, refused = STARTS[kind]
+    other_refused = "mallory@other.example" if kind == "email-code" else "+14155550198"
+    with gate_and_tenant(clock, **THROTTLES_OFF) as harness:
+        answers = {}
+        for who in (allowed, refused):
+            clock.advance(1)  # /oauth/token's 30 a second
+            browser, started = started_as(harness, kind, who)
+            wrong = wrong_code(harness.tenant.last_message(to=allowed).code)
+            answers[who] = [told(code_as(browser, started, wrong), who) for _ in range(11)]
+        browser, started = started_as(harness, kind, other_refused)
+        other = told(code_as(browser, started, "123456"), other_refused)
+        tenant = harness.tenant.app
+        for who in (refused, other_refused):
+            never_received(tenant, who)
+    assert answers[allowed] == answers[refused]
+    statuses = [status for status, _, _ in answers[allowed]]
+    assert statuses == [400] * 10 + [429]
+    assert "too many times" in answers[allowed][9][2]
+    assert "Sign-in blocked" in answers[allowed][10][2]
+    assert other == answers[allowed][0]
+    assert "not right" in other[2]
+
+
+def test_a_refused_links_state_does_not_tell_the_identifiers_length(clock: FakeClock) -> None:
+    """The probe's ``state`` stands for a transaction naming the probe's identifier,
+    whoever was refused: for addresses 15 and 136 characters long, the lengths differ
+    only by what compressing the signed transaction's random ids makes them vary."""
+    short = "e@other.example"
+    # Letters and digits in no pattern, as a name is: a repeated letter would compress away.
+    noise = "".join(random.Random(3).choices(string.ascii_lowercase + string.digits, k=120))
+    long = f"e{noise[:60]}@{noise[60:]}.other.example"
+    with gate_and_tenant(clock) as harness:
+        for who in (short, long):
+            assert start_as(harness, "email-link", who).status_code == 200
+        tenant = harness.tenant.app
+        for who in (short, long):
+            never_received(tenant, who)
+        states = [body["authParams"]["state"] for body in tenant.bodies(PACED_PATH)]
+        assert harness.tenant.outbox() == []
+    assert len(long) - len(short) > 100
+    assert len(states) == 2
+    assert abs(len(states[0]) - len(states[1])) <= 8, [len(state) for state in states]
 
 
 # -- timing: a benchmark-style measurement that reports its numbers ---------------------

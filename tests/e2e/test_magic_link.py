@@ -335,3 +335,29 @@ def test_an_audience_the_tenant_does_not_have_is_the_gates_misconfiguration(
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert any("PWLESS_GATE_AUDIENCE" in message for message in errors), errors
     assert harness.client.get_cookie("pwless_gate_session") is None
+
+
+@pytest.mark.parametrize("audience", [None, "https://api.test"], ids=["no-audience", "another"])
+def test_a_callback_that_names_another_audience_is_a_refusal_not_a_misconfiguration(
+    make_harness: Any, caplog: pytest.LogCaptureFixture, audience: str | None
+) -> None:
+    """Anyone can open the callback with a valid ``state`` (one sign-in away) and any
+    description: "Service not found" for an API the gate does not name is Auth0's
+    refusal (403), with no ERROR log that would send the operator chasing a setting."""
+    harness = make_harness(methods=("email-link",), audience=audience)
+    start_link(harness, "ada@example.com")
+    state = parse_qs(urlsplit(harness.tenant.last_message().link).query)["state"][0]
+    query = urlencode(
+        {
+            "state": state,
+            "error": "access_denied",
+            "error_description": "Service not found: https://attacker.example/",
+        }
+    )
+    with caplog.at_level(logging.WARNING, logger="pwless_gate"):
+        page = harness.client.get(f"/_gate/callback?{query}")
+    assert page.status_code == 403
+    assert "This account may not sign in here." in page.get_data(as_text=True)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
+    assert harness.client.get_cookie("pwless_gate_session") is None
