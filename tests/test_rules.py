@@ -507,3 +507,15 @@ def test_public_paths_with_non_ascii_characters_match_too(tmp_path: Path) -> Non
     assert rules.match("GET", wsgi("/öffentlich/a.css")).public  # type: ignore[union-attr]
     assert rules.match("GET", wsgi("/frei/äöü")).public  # type: ignore[union-attr]
     assert rules.match("GET", wsgi("/frei/abc")).closed  # type: ignore[union-attr]
+
+
+def test_paths_match_case_sensitively_unless_a_regex_says_otherwise(tmp_path: Path) -> None:
+    """As the README says: ``/admin`` is not ``/Admin``; ``(?i:…)`` covers every spelling."""
+    rules = load(
+        tmp_path,
+        '[[rules]]\npath = "/admin"\npolicy = "deny"\n'
+        '[[rules]]\npath = "^(?i:/ärzte)(/.*)?$"\npolicy = "deny"\n',
+    )
+    assert numbers(rules, "GET", "/Admin/users") is None
+    assert numbers(rules, "GET", "/admin/users") == 1
+    assert numbers(rules, "GET", wsgi("/ÄRZTE/x")) == 2

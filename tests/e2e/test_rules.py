@@ -319,6 +319,36 @@ def test_gunicorn_a_path_sent_encoded_twice_is_judged_decoded_too(
         assert raw_request(base, "GET", "/admin%252Fusers", boss)[0] == 403
 
 
+@pytest.mark.slow
+def test_gunicorn_a_rule_for_a_non_ascii_path_decides_it(tenant: Any, tmp_path: Path) -> None:
+    """gunicorn puts ``/ärzte`` in ``PATH_INFO`` as its UTF-8 bytes read as latin-1
+    (PEP 3333); the rules written as text match it, %-encoded or not."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        '[[rules]]\npath = "/ärzte"\npolicy = "deny"\n'
+        '[[rules]]\npath = "^/tage/[ä-ü]+$"\nallow = ["boss@example.com"]\n'
+    )
+    env = {
+        "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
+        "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
+        "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
+        "PWLESS_GATE_SECRET_KEY": "k" * 32,
+        "PWLESS_GATE_ALLOWED_DOMAINS": "example.com",
+        "PWLESS_GATE_PUBLIC_PATHS": "/öffentlich/",
+        "PWLESS_GATE_RULES_FILE": str(rules),
+        "PWLESS_GATE_STATE_DIR": str(tmp_path / "state"),
+    }
+    with gunicorn(
+        'pwless_gate:gate("tests.apps:whoami")', env=env, log=tmp_path / "gunicorn.log"
+    ) as (base, _):
+        ada = sign_in(base, tenant, "ada@example.com")
+        for path in ("/%C3%A4rzte", "/%c3%a4rzte/liste", "/tage/%C3%BC%C3%B6"):
+            assert raw_request(base, "GET", path, ada)[0] == 403, path
+        assert raw_request(base, "GET", "/tage/abc", ada)[0] == 200
+        public, body = raw_request(base, "GET", "/%C3%B6ffentlich/a.css", requests.Session())
+        assert (public, json.loads(body)["remote_user"]) == (200, None)
+
+
 def test_roles_from_the_local_tenant_reach_the_app(
     gate: tuple[str, RecordingApp], tenant: Any
 ) -> None:
