@@ -119,8 +119,9 @@ def run_explain(
     if not raw_path.startswith("/"):
         print(f"pwless-gate: {url!r} is not a URL or a path starting with /", file=err)
         return 2
-    # As a WSGI server builds PATH_INFO: percent-decoded bytes read as latin-1.
-    path = unquote_to_bytes(raw_path).decode("latin-1")
+    # As a WSGI server builds PATH_INFO: percent-decoded bytes read as latin-1 (a path
+    # typed as text is its UTF-8; bytes the shell passed that are not, as they came).
+    path = unquote_to_bytes(raw_path.encode("utf-8", "surrogateescape")).decode("latin-1")
     mount = config.public_path
     if mount and (path == mount or path.startswith(mount + "/")):
         path = path[len(mount) :] or "/"

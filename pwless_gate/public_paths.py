@@ -2,7 +2,8 @@
 
 Public paths (``PWLESS_GATE_PUBLIC_PATHS``) are public rules
 (:mod:`pwless_gate.rules`): entries are prefixes (``/static/``,
-``/healthz``), matched at a segment boundary, or regular expressions
+``/healthz``), matched at a segment boundary (a trailing ``/`` changes
+nothing: ``/static/`` matches ``/static`` too), or regular expressions
 (starting with ``^``) that must match the whole path. Only ``PATH_INFO`` is
 matched, never the query string. A path with ``.``/``..`` segments, ``//``, a
 backslash, a NUL, or a ``?``, ``#`` or ``;`` that arrived percent-encoded

@@ -22,7 +22,16 @@ with ``.``/``..`` segments, ``//``, a backslash or encoded ``?#;`` is never
 public, and it, or any path with a ``%`` left in it (sent encoded twice), is
 also read decoded again and cleaned up; when the two readings fall under
 different rules the request is refused. Methods are matched upper-case, as
-Werkzeug, Flask and Django read them (``post`` is ``POST``).
+Werkzeug, Flask and Django read them (``post`` is ``POST``). Paths are matched
+case-sensitively, character for character: ``/Admin`` is not ``/admin``, and a
+path's NFC and NFD spellings (``ä`` as one character or as ``a`` and a combining
+mark) are different paths, as they are different bytes.
+
+``PATH_INFO`` is the path's bytes read as latin-1 (PEP 3333): ``/ärzte`` arrives
+as ``/Ã¤rzte``. A prefix rule's key is kept in that form (:func:`wsgi_path`);
+a regular expression is matched against the path read as UTF-8
+(:func:`path_text`), so its non-ASCII characters, classes (``[ä-ö]``) and
+repetitions mean what they say.
 
 The rules say who may reach a path; they do not decide who may sign in (the
 global allow-lists do), and they know nothing of WSGI.
@@ -120,7 +129,8 @@ class Rule:
     source: str = ""
     #: The compiled pattern of a regex rule; None for a prefix rule.
     regex: re.Pattern[str] | None = field(default=None, repr=False)
-    #: A prefix rule's key: the prefix without a trailing ``/`` (``/`` for the root).
+    #: A prefix rule's key: the prefix without a trailing ``/`` (``/`` for the root),
+    #: in ``PATH_INFO``'s form (:func:`wsgi_path`).
     key: str = field(default="", repr=False)
     public: bool = field(init=False, repr=False)
     closed: bool = field(init=False, repr=False)
@@ -305,13 +315,17 @@ class RuleSet:
 
     def _first(self, method: str, path: str, host: str) -> Rule | None:
         chain = self._chain(path)
+        text = path if path.isascii() else None  # read as UTF-8 when a regex asks
         for rule in chain:
             if rule.methods is not None and method not in rule.methods:
                 continue
             if rule.hosts is not None and host not in rule.hosts:
                 continue
-            if rule.regex is not None and rule.regex.fullmatch(path) is None:
-                continue
+            if rule.regex is not None:
+                if text is None:
+                    text = path_text(path)
+                if rule.regex.fullmatch(text) is None:
+                    continue
             return rule
         return None
 
@@ -336,6 +350,22 @@ class RuleSet:
             if end <= 0:
                 return self._root
             cut = cut[:end]
+
+
+def wsgi_path(path: str) -> str:
+    """A path as written (``/ärzte``) in ``PATH_INFO``'s form: its UTF-8 bytes read as
+    latin-1 (``/Ã¤rzte``), as a WSGI server passes it (PEP 3333)."""
+    return path.encode("utf-8").decode("latin-1")
+
+
+def path_text(path: str) -> str:
+    """``PATH_INFO`` (``/Ã¤rzte``) read as the text it spells (``/ärzte``): its bytes as
+    UTF-8, a byte that is no UTF-8 as a lone surrogate (which no written character
+    matches). A path with characters beyond latin-1 (no WSGI server's) is taken as text."""
+    try:
+        return path.encode("latin-1").decode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return path
 
 
 def clean_path(path: str) -> str:

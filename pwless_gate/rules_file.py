@@ -33,6 +33,7 @@ from .rules import (
     Allow,
     Rule,
     RuleSet,
+    wsgi_path,
 )
 
 if sys.version_info >= (3, 11):
@@ -100,7 +101,7 @@ def _public_path(entry: str) -> Rule:
     source = "PWLESS_GATE_PUBLIC_PATHS"
     if entry.startswith("^"):
         return Rule(0, entry, PUBLIC, source=source, regex=re.compile(entry))
-    return Rule(0, entry, PUBLIC, source=source, key=entry.rstrip("/") or "/")
+    return Rule(0, entry, PUBLIC, source=source, key=wsgi_path(entry.rstrip("/") or "/"))
 
 
 def parse_rule(
@@ -136,7 +137,7 @@ def parse_rule(
             f"(e.g. {unquote(path)!r}), or a regex starting with ^"
         )
     else:
-        key = path.rstrip("/") or "/"
+        key = wsgi_path(path.rstrip("/") or "/")
     policy = entry.get("policy", SIGNED_IN)
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}; use public, deny or signed-in")

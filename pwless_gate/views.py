@@ -15,6 +15,7 @@ the hot path.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes, urlencode
@@ -62,6 +63,10 @@ FORWARD_AUTH_URI = "HTTP_X_FORWARDED_URI"
 #: ``{prefix}/auth``'s 202 header saying "the request's ``Authorization`` is the gate's
 #: own (an app token): do not pass it on to the app". nginx's example reads it.
 DROP_AUTHORIZATION = "X-Auth-Request-Drop-Authorization"
+
+#: A request target in absolute form (RFC 9112 3.2.2): a scheme, then ``://``. A path
+#: (starting with ``/``) is in origin form, whatever it holds further on.
+_ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 
 #: Characters a header value cannot carry back (a server that passed them on was lax).
 _LINE_BREAKS = frozenset("\r\n\0")
@@ -280,7 +285,8 @@ class GateViews:
         app. With rules that refuse someone and no trusted original request, the
         answer is 403 (fail closed) and a warning is logged; so is it when both
         header pairs are sent and name different requests (one is the client's). The
-        ``authorize`` hook is asked as on the app's paths, about the original request.
+        ``authorize`` hook is asked as on the app's paths, about the original request;
+        on a public rule's path its refusal gets the public 202, without the user.
         A 202 says which ``Authorization`` the proxy is to pass on (see
         :meth:`_admitted`): never an app token.
         """
@@ -371,6 +377,9 @@ class GateViews:
         if authorize is not None and not authorize(
             _as_original(request.environ, original), current.user
         ):
+            if rule is not None and rule.public:
+                # A public path stays public for the refused, as on the app's paths.
+                return self._admitted(request, gate_owned=False)
             who = current.user.email or current.user.phone_number or current.user.sub
             self.deps.audit("refused_by_authorize", ip=request.client_ip, identifier=who)
             return json_response({"error": "forbidden"}, 403)
@@ -445,10 +454,11 @@ class GateViews:
             uri = environ.get(uri_header)
             if uri:
                 raw, _, query = str(uri).split("#", 1)[0].partition("?")
-                if "://" in raw:  # an absolute URI: keep its path
+                if _ABSOLUTE_FORM.match(raw):  # http://host/path: keep its path
                     raw = "/" + raw.split("://", 1)[1].partition("/")[2]
-                # As a WSGI server builds PATH_INFO: percent-decoded bytes as latin-1.
-                path = unquote_to_bytes(raw).decode("latin-1") or "/"
+                # Any other "://" is part of the path as sent (``/admin/..://../users``):
+                # judged as it stands, dot segments and all (RuleSet.match reads it twice).
+                path = _path_info(raw) or "/"
                 method = str(environ.get(method_header) or "GET").upper()
                 found.add((method, path, query))
         return found
@@ -664,6 +674,17 @@ def _as_original(
         return environ
     method, path, query = original
     return {**environ, "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query}
+
+
+def _path_info(raw: str) -> str:
+    """``raw`` (a header's text: its bytes read as latin-1, as WSGI passes headers) as a
+    WSGI server builds ``PATH_INFO``: percent-decoded bytes read as latin-1, so a path
+    sent as raw UTF-8 and the same path %-encoded read alike."""
+    try:
+        sent = raw.encode("latin-1")
+    except UnicodeEncodeError:  # not a WSGI server's header text: its characters as UTF-8
+        sent = raw.encode("utf-8", "surrogateescape")
+    return unquote_to_bytes(sent).decode("latin-1")
 
 
 def _same_origin(request: GateRequest) -> bool:

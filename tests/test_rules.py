@@ -441,3 +441,81 @@ def test_lookup_remembers_answers_and_reads_the_host_only_when_a_rule_names_host
     for i in range(MEMO_SIZE + 10):
         rules.lookup("GET", f"/p{i}", tools, host_of)
     assert len(rules._memo) <= MEMO_SIZE
+
+
+NON_ASCII = """
+[[rules]]
+path = "/ärzte"
+policy = "deny"
+
+[[rules]]
+path = "^/[ä-ö]+/x+$"
+policy = "deny"
+
+[[rules]]
+path = "^/tage/ü+$"
+allow = ["boss@example.com"]
+
+[[rules]]
+path = "^/ein/.$"
+policy = "deny"
+
+[[rules]]
+path = "/日本"
+allow = ["boss@example.com"]
+"""
+
+
+def wsgi(path: str) -> str:
+    """``path`` as a WSGI server puts it in ``PATH_INFO``: its UTF-8 bytes as latin-1."""
+    return path.encode("utf-8").decode("latin-1")
+
+
+@pytest.mark.parametrize(
+    ("path", "number"),
+    [
+        pytest.param(wsgi("/ärzte"), 1, id="prefix"),
+        pytest.param(wsgi("/ärzte/liste"), 1, id="below-a-prefix"),
+        pytest.param(wsgi("/ärzte/../x"), "unclear", id="dots-out-of-a-prefix"),
+        pytest.param(wsgi("/äö/xx"), 2, id="a-class-of-non-ascii-letters"),
+        pytest.param(wsgi("/tage/üüü"), 3, id="a-repeated-non-ascii-letter"),
+        pytest.param(wsgi("/ein/ä"), 4, id="one-character-is-one-dot"),
+        pytest.param(wsgi("/日本/x"), 5, id="three-byte-characters"),
+        pytest.param(wsgi("/a\u0308rzte"), None, id="nfd-is-another-path"),
+        pytest.param("/\xe4rzte", None, id="latin-1-byte-is-not-utf-8"),
+        pytest.param(wsgi("/ärzte2"), None, id="segment-boundary"),
+    ],
+)
+def test_rules_with_non_ascii_characters_match_the_path_as_wsgi_gives_it(
+    tmp_path: Path, path: str, number: int | str | None
+) -> None:
+    """PEP 3333: ``/ärzte`` arrives as ``/Ã¤rzte`` (its UTF-8 bytes read as latin-1)."""
+    rules = load(tmp_path, NON_ASCII)
+    expected = UNCLEAR if number == "unclear" else number
+    found = rules.lookup("GET", path, {}, None)
+    assert (found if found is UNCLEAR or found is None else found.number) == expected
+    found = rules.match("GET", path)
+    assert (found if found is UNCLEAR or found is None else found.number) == expected
+
+
+def test_public_paths_with_non_ascii_characters_match_too(tmp_path: Path) -> None:
+    rules = load(
+        tmp_path,
+        '[[rules]]\npath = "/"\npolicy = "deny"\n',
+        public_paths=("/öffentlich/", "^/frei/[äöü]+$"),
+    )
+    assert rules.match("GET", wsgi("/öffentlich/a.css")).public  # type: ignore[union-attr]
+    assert rules.match("GET", wsgi("/frei/äöü")).public  # type: ignore[union-attr]
+    assert rules.match("GET", wsgi("/frei/abc")).closed  # type: ignore[union-attr]
+
+
+def test_paths_match_case_sensitively_unless_a_regex_says_otherwise(tmp_path: Path) -> None:
+    """As the README says: ``/admin`` is not ``/Admin``; ``(?i:…)`` covers every spelling."""
+    rules = load(
+        tmp_path,
+        '[[rules]]\npath = "/admin"\npolicy = "deny"\n'
+        '[[rules]]\npath = "^(?i:/ärzte)(/.*)?$"\npolicy = "deny"\n',
+    )
+    assert numbers(rules, "GET", "/Admin/users") is None
+    assert numbers(rules, "GET", "/admin/users") == 1
+    assert numbers(rules, "GET", wsgi("/ÄRZTE/x")) == 2

@@ -6,6 +6,7 @@ import base64
 import http.client
 import json
 import re
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -243,6 +244,76 @@ def test_nginx_a_path_through_the_gate_prefix_is_not_let_through(rules_stack: st
         # Refused at /_gate/auth; nginx then asks the gate, which has no such page.
         assert answer.status == 404, (raw, answer.status, body)
         assert not body.startswith("user="), raw
+
+
+def raw_get(base: str, target: bytes, cookies: Any = None) -> tuple[int, str]:
+    """``GET target`` with ``target`` exactly as written in the request line (dot
+    segments, raw UTF-8: what curl sends with ``--path-as-is``); the status and body."""
+    host, port = base.removeprefix("http://").split(":")
+    cookie = "; ".join(f"{c.name}={c.value}" for c in cookies or ())
+    head = b"GET " + target + b" HTTP/1.1\r\nHost: " + f"{host}:{port}".encode()
+    head += b"\r\nAccept: application/json\r\nConnection: close\r\n"
+    if cookie:
+        head += f"Cookie: {cookie}\r\n".encode()
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(head + b"\r\n")
+        answer = http.client.HTTPResponse(connection)
+        answer.begin()
+        return answer.status, answer.read().decode("utf-8", "replace")
+
+
+@pytest.fixture
+def gunicorn_rules_stack(tenant: Any, tmp_path: Path) -> Iterator[str]:
+    """nginx as the example has it, in front of a gate in gunicorn (which builds
+    ``PATH_INFO`` from raw UTF-8 as PEP 3333 says) with :data:`NGINX_RULES` and a rule
+    for a non-ASCII path."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(NGINX_RULES + '\n[[rules]]\npath = "/ärzte"\npolicy = "deny"\n')
+    gate_env = {
+        "PYTHONPATH": str(ROOT),
+        "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
+        "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
+        "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
+        "PWLESS_GATE_ALLOWED_DOMAINS": "*",
+        "PWLESS_GATE_TRUSTED_PROXIES": "1",
+        "PWLESS_GATE_RULES_FILE": str(rules),
+    }
+    with (
+        gunicorn(
+            "--chdir",
+            str(ROOT / "examples" / "nginx"),
+            'pwless_gate:gate("gate_app:not_found")',
+            env=gate_env,
+            log=tmp_path / "gate.log",
+        ) as (gate_url, _),
+        nginx_in_front(gate_url, tmp_path) as base,
+    ):
+        yield base
+
+
+def test_nginx_the_rules_judge_the_path_nginx_routes(
+    gunicorn_rules_stack: str, tenant: Any
+) -> None:
+    """nginx routes ``/admin/..://../users`` as ``/admin/users`` (``..:`` is a segment,
+    and the ``..`` after ``//`` takes it back) and passes ``$request_uri`` on as sent;
+    a path sent as raw UTF-8 or %-encoded is the same path. The app is never reached."""
+    base = gunicorn_rules_stack
+    ada, done = http_sign_in(base, tenant, "ada@example.com")
+    assert done.status_code == 303
+    assert raw_get(base, b"/reports", ada.cookies)[1].startswith("user=ada@example.com")
+    for target in (b"/admin/..://../users", b"/old-export/..://../status", b"/%C3%A4rzte/x"):
+        status, body = raw_get(base, target, ada.cookies)
+        assert status == 403, (target, body)
+        assert json.loads(body) == {"error": "forbidden"}
+    # Refused at /_gate/auth; nginx then replays the request line to the gate for its
+    # answer, and gunicorn refuses raw UTF-8 in a request line (400).
+    status, body = raw_get(base, "/ärzte".encode(), ada.cookies)
+    assert status in (400, 403), body
+    assert "user=" not in body, body
+    # Not the public /status: sign in first.
+    status, body = raw_get(base, b"/admin/..://../status")
+    assert status == 401, body
+    assert not body.startswith("user="), body
 
 
 def test_auth_ignores_original_headers_from_an_untrusted_client(

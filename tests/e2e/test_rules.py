@@ -319,6 +319,36 @@ def test_gunicorn_a_path_sent_encoded_twice_is_judged_decoded_too(
         assert raw_request(base, "GET", "/admin%252Fusers", boss)[0] == 403
 
 
+@pytest.mark.slow
+def test_gunicorn_a_rule_for_a_non_ascii_path_decides_it(tenant: Any, tmp_path: Path) -> None:
+    """gunicorn puts ``/ärzte`` in ``PATH_INFO`` as its UTF-8 bytes read as latin-1
+    (PEP 3333); the rules written as text match it, %-encoded or not."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        '[[rules]]\npath = "/ärzte"\npolicy = "deny"\n'
+        '[[rules]]\npath = "^/tage/[ä-ü]+$"\nallow = ["boss@example.com"]\n'
+    )
+    env = {
+        "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
+        "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
+        "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
+        "PWLESS_GATE_SECRET_KEY": "k" * 32,
+        "PWLESS_GATE_ALLOWED_DOMAINS": "example.com",
+        "PWLESS_GATE_PUBLIC_PATHS": "/öffentlich/",
+        "PWLESS_GATE_RULES_FILE": str(rules),
+        "PWLESS_GATE_STATE_DIR": str(tmp_path / "state"),
+    }
+    with gunicorn(
+        'pwless_gate:gate("tests.apps:whoami")', env=env, log=tmp_path / "gunicorn.log"
+    ) as (base, _):
+        ada = sign_in(base, tenant, "ada@example.com")
+        for path in ("/%C3%A4rzte", "/%c3%a4rzte/liste", "/tage/%C3%BC%C3%B6"):
+            assert raw_request(base, "GET", path, ada)[0] == 403, path
+        assert raw_request(base, "GET", "/tage/abc", ada)[0] == 200
+        public, body = raw_request(base, "GET", "/%C3%B6ffentlich/a.css", requests.Session())
+        assert (public, json.loads(body)["remote_user"]) == (200, None)
+
+
 def test_roles_from_the_local_tenant_reach_the_app(
     gate: tuple[str, RecordingApp], tenant: Any
 ) -> None:
@@ -623,6 +653,115 @@ def test_auth_asks_the_authorize_hook_about_the_original_request(
         # The app's own paths answer alike.
         assert status(ada, base + "/private/notes") == 403
         assert status(ada, base + "/reports") == 200
+
+
+def test_auth_judges_a_path_with_a_scheme_inside_as_sent(
+    tenant: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Only an absolute-form URI (``http://host/path``) loses its scheme and host:
+    ``/admin/..://../users`` is a path (``..:`` is a segment, which the ``..`` after
+    ``//`` takes back), which nginx routes as ``/admin/users`` and passes on as sent;
+    it was judged as ``/users``."""
+    asked: list[str] = []
+
+    def authorize(environ: Any, user: Any) -> bool:
+        asked.append(environ["PATH_INFO"])
+        return not environ["PATH_INFO"].startswith("/private")
+
+    path = tmp_path / "rules.toml"
+    path.write_text(RULES)
+    config = gate_config(
+        tenant.url, rules_file=str(path), roles_claim=ROLES, trusted_proxies="uri=1"
+    )
+    gate = PasswordlessGate(RecordingApp(), config, clock=clock, authorize=authorize)
+    with serving(gate) as base:
+
+        def ask(uri: str, browser: Any = requests) -> int:
+            headers = {"X-Original-URI": uri, "X-Original-Method": "GET"}
+            return status(browser, base + "/_gate/auth", headers=headers)
+
+        ada = sign_in(base, tenant, "ada@example.com")
+        for uri in ("/admin/..://../users", "/old-export/..://../team", "/admin/x://y/../../z"):
+            assert ask(uri, ada) == 403, uri
+        assert ask("/admin/..://../healthz") == 401  # /admin/healthz, not the public /healthz
+        # An absolute URI is read as its path.
+        assert ask("http://tools.example.com/admin/users", ada) == 403
+        assert ask("https://tools.example.com/healthz?x=1") == 202
+        assert ask("HTTP://tools.example.com/reports", ada) == 202
+        # The hook reads the path as sent too, as the app would be given it.
+        asked.clear()
+        assert ask("/private/..://../reports", ada) == 403
+        assert asked == ["/private/..://../reports"]
+
+
+def test_auth_keeps_a_public_path_public_for_someone_the_hook_refuses(
+    tenant: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    """As on the app's paths: a signed-in person ``authorize`` refuses on a public
+    rule's path is let through as anyone would be (202, without the user's headers)."""
+
+    def authorize(environ: Any, user: Any) -> bool:
+        return not environ["PATH_INFO"].startswith("/healthz/hooked")
+
+    path = tmp_path / "rules.toml"
+    path.write_text(RULES)
+    app = RecordingApp()
+    config = gate_config(
+        tenant.url, rules_file=str(path), roles_claim=ROLES, trusted_proxies="uri=1"
+    )
+    with serving(PasswordlessGate(app, config, clock=clock, authorize=authorize)) as base:
+        ada = sign_in(base, tenant, "ada@example.com")
+        # The app's own path: forwarded, anonymously.
+        assert status(ada, base + "/healthz/hooked") == 200
+        assert app.calls[-1].get("REMOTE_USER") is None
+        headers = {"X-Original-URI": "/healthz/hooked", "X-Original-Method": "GET"}
+        for browser in (requests, ada):
+            answer = browser.get(base + "/_gate/auth", headers=headers, timeout=TIMEOUT)
+            assert answer.status_code == 202
+            assert "X-Auth-Request-User" not in answer.headers
+        # Off the public path the refusal stands; on it, the hook's yes gives the user.
+        headers["X-Original-URI"] = "/reports/hooked"
+        assert status(ada, base + "/_gate/auth", headers=headers) == 202
+        headers["X-Original-URI"] = "/healthz/live"
+        answer = ada.get(base + "/_gate/auth", headers=headers, timeout=TIMEOUT)
+        assert answer.headers["X-Auth-Request-User"] == "ada@example.com"
+
+
+UNICODE_RULES = """
+[[rules]]
+path = "/ärzte"
+policy = "deny"
+
+[[rules]]
+path = "/öffentlich"
+policy = "public"
+"""
+
+
+@pytest.mark.parametrize(
+    ("closed", "public"),
+    [
+        pytest.param("/ärzte".encode(), "/öffentlich/a".encode(), id="raw-utf-8"),
+        pytest.param(b"/%C3%A4rzte/liste", b"/%C3%B6ffentlich", id="percent-encoded"),
+        pytest.param(
+            b"http://tools.example.com/%c3%a4rzte",
+            "http://tools.example.com/öffentlich".encode(),
+            id="absolute",
+        ),
+    ],
+)
+def test_auth_reads_non_ascii_paths_as_a_wsgi_server_would(
+    tenant: Any, clock: FakeClock, tmp_path: Path, closed: bytes, public: bytes
+) -> None:
+    """nginx passes ``$request_uri`` as the client sent it, raw UTF-8 or %-encoded:
+    either is read as the ``PATH_INFO`` a WSGI server builds, so the rules for
+    ``/ärzte`` and ``/öffentlich`` decide."""
+    with served(tenant, clock, tmp_path, UNICODE_RULES, trusted_proxies="uri=1") as (base, _):
+        ada = sign_in(base, tenant, "ada@example.com")
+        headers = {"X-Original-URI": closed, "X-Original-Method": b"GET"}
+        assert status(ada, base + "/_gate/auth", headers=headers) == 403
+        headers = {"X-Original-URI": public, "X-Original-Method": b"GET"}
+        assert status(requests, base + "/_gate/auth", headers=headers) == 202
 
 
 def test_a_machine_is_answered_in_json_when_the_tenants_keys_are_unavailable(

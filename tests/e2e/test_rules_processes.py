@@ -71,11 +71,14 @@ def test_a_bad_rules_file_stops_gunicorn_with_one_line(tmp_path: Path, case: str
     assert "Traceback" not in result.stderr
 
 
+def environ_without_gate() -> dict[str, str]:
+    return {k: v for k, v in __import__("os").environ.items() if not k.startswith("PWLESS_GATE_")}
+
+
 def run(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in __import__("os").environ.items() if not k.startswith("PWLESS_GATE_")}
     return subprocess.run(
         [str(BIN / "pwless-gate"), *args],
-        env={**clean, "PWLESS_GATE_STATE_DIR": str(tmp_path), **env},
+        env={**environ_without_gate(), "PWLESS_GATE_STATE_DIR": str(tmp_path), **env},
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -174,6 +177,48 @@ def test_explain_judges_a_path_through_the_prefix_as_what_it_leads_to(tmp_path: 
     crafted = run(["explain", "--user", "ada@example.com", "GET", "/_gate/../admin"], env, tmp_path)
     assert "the gate's own pages" not in crafted.stdout
     assert crafted.returncode == 1, crafted.stdout
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "said"),
+    [
+        ("/ärzte/liste", 1, "rule 1 (/ärzte) decides"),
+        ("/%C3%A4rzte", 1, "rule 1 (/ärzte) decides"),
+        ("https://tools.example.com/%c3%a4rzte?x=1", 1, "rule 1 (/ärzte) decides"),
+        ("/a\u0308rzte", 0, "no rule"),  # NFD: another path
+        ("/%E4rzte", 0, "no rule"),  # latin-1, not UTF-8: another path
+        ("/öffentlich/", 0, "rule 2 (/öffentlich) decides"),
+    ],
+    ids=["text", "encoded", "url", "nfd", "latin-1", "public"],
+)
+def test_explain_matches_rules_with_non_ascii_paths_as_the_gate_does(
+    tmp_path: Path, path: str, status: int, said: str
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        '[[rules]]\npath = "/ärzte"\npolicy = "deny"\n\n'
+        '[[rules]]\npath = "/öffentlich"\npolicy = "public"\n'
+    )
+    env = {**ENV, "PWLESS_GATE_RULES_FILE": str(rules)}
+    result = run(["explain", "--user", "ada@example.com", "GET", path], env, tmp_path)
+    assert result.returncode == status, result.stdout + result.stderr
+    assert said in result.stdout
+
+
+def test_explain_reads_a_path_that_is_not_utf_8(tmp_path: Path) -> None:
+    """A byte the shell passes that is no UTF-8 is the byte a request would carry."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rules]]\npath = "/x"\npolicy = "deny"\n')
+    env = {**ENV, "PWLESS_GATE_RULES_FILE": str(rules), "LC_ALL": "C.UTF-8"}
+    result = subprocess.run(
+        [str(BIN / "pwless-gate"), "explain", "GET", b"/x/\xe4rzte"],
+        env={**environ_without_gate(), "PWLESS_GATE_STATE_DIR": str(tmp_path), **env},
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=30,
+    )
+    assert result.returncode == 1, result.stderr
+    assert b"rule 1 (/x) decides" in result.stdout
 
 
 @pytest.mark.parametrize(
