@@ -59,7 +59,7 @@ from .cookies import Cookies
 from .errors import StoreUnavailable
 from .machines import Machines, bearer_token
 from .rules import Rule as AccessRule
-from .rules import RuleSet, Verdict, verdict
+from .rules import RuleSet, Verdict, verdict, wsgi_path
 from .sessions import CachedSession, SessionCache, User
 from .useragents import names_tool
 
@@ -433,8 +433,11 @@ class Decider:
 
     def __post_init__(self) -> None:
         self.prefix_slash = self.prefix + "/"
+        # In PATH_INFO's form (``/abmelden-ä`` as its UTF-8 bytes read as latin-1).
         self.logout_paths = frozenset(
-            form for path in self.logout_paths for form in (path, path.rstrip("/") + "/")
+            form
+            for path in map(wsgi_path, self.logout_paths)
+            for form in (path, path.rstrip("/") + "/")
         )
         self.restricted = self.rules.restricts
         self.forward_only = self.authorize is None and not self.logout_paths and not self.restricted

@@ -301,3 +301,18 @@ def test_a_logout_path_a_rule_keeps_from_the_app_still_signs_out(
         refused = browser.get(base + "/boss/logout", headers=BROWSER, timeout=TIMEOUT)
         assert refused.status_code == 403
         assert browser.get(base + "/reports", timeout=TIMEOUT).status_code == 200
+
+
+def test_a_logout_path_with_non_ascii_characters_signs_out(tenant: Any) -> None:
+    # PATH_INFO carries the path's UTF-8 bytes read as latin-1 (PEP 3333); the setting is
+    # written as text.
+    with served(tenant, logout_paths=("/abmelden-ä",)) as (base, app, _gate):
+        browser, _ = http_sign_in(base, tenant, "ada@example.com")
+        answer = browser.get(base + "/abmelden-%C3%A4", allow_redirects=False, timeout=TIMEOUT)
+        assert answer.status_code == 200
+        assert app.calls[-1] == ("/abmelden-Ã¤", "ada@example.com")
+        deleted = gate_cookies(answer)
+        assert len(deleted) == 1
+        assert is_deleted(deleted[0])
+        again = browser.get(base + "/reports", allow_redirects=False, timeout=TIMEOUT)
+        assert again.status_code == 302
