@@ -348,7 +348,10 @@ def _check(app: str | None) -> int:
     """Validate the config, then say what was found or what is wrong (:mod:`.check`)."""
     from .check import run_check
 
+    from .pages import Pages
+
     config = GateConfig.from_env()
+    Pages(config)  # as at start-up: the operator's templates compile (ConfigError else)
     # urllib3 warns of each retried connection; the check's own line names the failure.
     logging.getLogger("urllib3").setLevel(logging.ERROR)
     if app is not None and os.getcwd() not in sys.path:

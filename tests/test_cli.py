@@ -543,3 +543,41 @@ def test_dev_tenant_offline_access_without_an_api_is_refused() -> None:
     result = run(["dev-tenant", "--offline-access", "--api", "https://a.test"], {})
     assert result.returncode == 2
     assert "--offline-access" in result.stderr
+
+
+def test_check_stops_when_metrics_are_on_without_prometheus_client(tenant: Any) -> None:
+    # As if pwless-gate[metrics] were not installed: the gate would not start.
+    script = (
+        "import sys; sys.modules['prometheus_client'] = None\n"
+        "from pwless_gate.cli import main\n"
+        "sys.exit(main(['check']))\n"
+    )
+    env = {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": tenant.url, "PWLESS_GATE_METRICS": "true"}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PWLESS_GATE_")}
+    result = subprocess.run(
+        [str(BIN / "python"), "-c", script],
+        env={**clean, **env, "PWLESS_GATE_STATE_DIR": state_dir()},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert_one_problem(result, "PWLESS_GATE_METRICS", "prometheus-client")
+    assert result.stdout == ""
+
+
+def test_check_stops_on_a_template_that_does_not_compile(tenant: Any, tmp_path: Path) -> None:
+    (tmp_path / "fine.html").write_text('{% extends "base.html" %}\n')
+    (tmp_path / "de").mkdir()
+    (tmp_path / "de" / "login.html").write_text(
+        '{% extends "base.html" %}\n{% block main %}\n{% if %}\n{% endblock %}\n'
+    )
+    env = {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": tenant.url}
+    result = run(["check"], {**env, "PWLESS_GATE_TEMPLATE_DIR": str(tmp_path)})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert_one_problem(
+        result, "PWLESS_GATE_TEMPLATE_DIR", str(tmp_path / "de" / "login.html"), "line 3"
+    )
+    (tmp_path / "de" / "login.html").write_text('{% extends "base.html" %}\n')
+    assert run(["check"], {**env, "PWLESS_GATE_TEMPLATE_DIR": str(tmp_path)}).returncode == 0
