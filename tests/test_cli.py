@@ -581,3 +581,36 @@ def test_check_stops_on_a_template_that_does_not_compile(tenant: Any, tmp_path: 
     )
     (tmp_path / "de" / "login.html").write_text('{% extends "base.html" %}\n')
     assert run(["check"], {**env, "PWLESS_GATE_TEMPLATE_DIR": str(tmp_path)}).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["demo", "--port", "99999"], "--port"),
+        (["demo", "--port", "0"], "--port"),
+        (["serve", "tests.apps:whoami", "--port", "70000"], "--port"),
+        (["serve", "tests.apps:whoami", "--port", "-1"], "--port"),
+        (["dev-tenant", "--port", "65536"], "--port"),
+        (["dev-tenant", "--code-lifetime", "-5"], "--code-lifetime"),
+        (["dev-tenant", "--code-lifetime", "nan"], "--code-lifetime"),
+        (["dev-tenant", "--code-lifetime", "inf"], "--code-lifetime"),
+        (["dev-tenant", "--authorization-code-lifetime", "0"], "--authorization-code-lifetime"),
+    ],
+    ids=[
+        "demo-port-too-high",
+        "demo-port-zero",
+        "serve-port-too-high",
+        "serve-port-negative",
+        "tenant-port-too-high",
+        "negative-lifetime",
+        "nan-lifetime",
+        "infinite-lifetime",
+        "zero-lifetime",
+    ],
+)
+def test_a_port_or_lifetime_out_of_range_is_refused(args: list[str], option: str) -> None:
+    result = run(args, BASE_ENV)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"argument {option}:" in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr
+    assert "open:" not in result.stdout
