@@ -216,6 +216,19 @@ def test_nginx_a_form_sent_after_signing_out_is_not_said_to_be_kept(
         assert db.execute("SELECT count(*) FROM saved_forms").fetchone() == (0,)
 
 
+def test_nginx_the_auth_route_is_not_reachable_by_another_spelling(
+    stack: str, tenant: Any
+) -> None:
+    base = stack
+    browser, done = http_sign_in(base, tenant, "nx@example.com", next="/")
+    assert done.status_code == 303
+    for path in ("/_gate/auth", "/_gate/auth/", "/_gate/auth%2F", "/_gate/auth%2f"):
+        answer = browser.get(base + path, allow_redirects=False, timeout=10)
+        assert answer.status_code == 404, (path, answer.status_code)
+        assert "X-Auth-Request-User" not in answer.headers, path
+    assert browser.get(f"{base}/_gate/sessions", timeout=10).status_code == 200
+
+
 NGINX_RULES = """
 [[rules]]
 path = "/status"
