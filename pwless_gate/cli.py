@@ -388,11 +388,14 @@ def _check(app: str | None) -> int:
 def _sessions(args: argparse.Namespace) -> int:
     """``sessions list|revoke`` (:mod:`.sessions_cli`); 1 when the store does not answer."""
     from .errors import StoreUnavailable
-    from .sessions_cli import run
+    from .sessions_cli import UnreadableUser, run
 
     config = GateConfig.from_env()
     try:
         return run(config, args.action, user=args.user, everyone=getattr(args, "all", False))
+    except UnreadableUser as exc:
+        print(f"pwless-gate: {exc}", file=sys.stderr)
+        return 2
     except StoreUnavailable as exc:
         print(f"pwless-gate: the session store is not answering: {exc}", file=sys.stderr)
         return 1
@@ -401,11 +404,15 @@ def _sessions(args: argparse.Namespace) -> int:
 def _tokens(args: argparse.Namespace) -> int:
     """``tokens list|revoke`` (:mod:`.tokens_cli`); 1 when the store does not answer."""
     from .errors import StoreUnavailable
+    from .sessions_cli import UnreadableUser
     from .tokens_cli import run
 
     config = GateConfig.from_env()
     try:
         return run(config, args.action, user=args.user, token_id=getattr(args, "token_id", None))
+    except UnreadableUser as exc:
+        print(f"pwless-gate: {exc}", file=sys.stderr)
+        return 2
     except StoreUnavailable as exc:
         print(f"pwless-gate: the token store is not answering: {exc}", file=sys.stderr)
         return 1

@@ -614,3 +614,41 @@ def test_a_port_or_lifetime_out_of_range_is_refused(args: list[str], option: str
     assert f"argument {option}:" in result.stderr.strip().splitlines()[-1]
     assert "Traceback" not in result.stderr
     assert "open:" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "user"),
+    [
+        (["sessions", "list"], "not an id"),
+        (["sessions", "list"], "020 7946 0958"),
+        (["sessions", "list"], "ada@"),
+        (["sessions", "revoke"], "020 7946 0958"),
+        (["tokens", "list"], "not an id"),
+        (["tokens", "revoke"], "020 7946 0958"),
+    ],
+    ids=["words", "national-number", "email", "revoke", "tokens-list", "tokens-revoke"],
+)
+def test_a_user_the_command_cannot_read_is_refused(
+    tmp_path: Path, args: list[str], user: str
+) -> None:
+    """It would match nobody: "0 sessions" (or "ended 0 sessions") would read as an answer."""
+    from pwless_gate.stores.sqlite import SQLiteDatabase
+
+    path = tmp_path / "gate.sqlite3"
+    SQLiteDatabase(str(path))  # the gate's file, as it made it
+    env = {
+        **BASE_ENV,
+        "PWLESS_GATE_AUTH0_DOMAIN": "acme.eu.auth0.com",
+        "PWLESS_GATE_STORE": f"sqlite://{path}",
+        "PWLESS_GATE_APP_TOKENS": "true",
+    }
+    result = run([*args, "--user", user], env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"pwless-gate: --user {user!r}: cannot read it as"), line
+    assert "PWLESS_GATE_DEFAULT_REGION" in line
+    # Read in the default region, the national number is one; a sub is taken as it is.
+    for readable in ({"PWLESS_GATE_DEFAULT_REGION": "GB"}, {}):
+        who = "020 7946 0958" if readable else "email|5f0c9a"
+        assert run([*args, "--user", who], {**env, **readable}).returncode in (0, 1)
