@@ -160,20 +160,35 @@ class Checkup:
         self.say("store", f"{found} (PING answered in {elapsed:.0f} ms)")
 
     def sqlite(self, path: str) -> None:
-        """Open (creating or upgrading) the file, as the gate will at start-up."""
+        """Open (upgrading) the file, as the gate will at start-up; one that is not there
+        is not made: said, with where the gate would make it."""
         from .stores.sqlite import SQLiteDatabase
 
-        existed = os.path.isfile(path)
+        default = " (the default; PWLESS_GATE_STORE chooses another)"
+        default = default if self.config.store_is_default else ""
+        if not os.path.exists(path):
+            # Not made here: a check run elsewhere than the gate (another working
+            # directory, another user) would leave a stray empty file, and say all is well.
+            folder = os.path.dirname(path) or "."
+            if not os.path.isdir(folder):
+                self.problem(
+                    self.config.store_setting,
+                    f"no SQLite file at {path}, and no folder {folder} for the gate to make "
+                    "it in",
+                )
+                return
+            self.say(
+                "store",
+                f"SQLite at {path}: no file yet, the gate makes it there when it starts "
+                f"(run check where the gate runs, with its settings){default}",
+            )
+            return
         try:
             database = SQLiteDatabase(path, setting=self.config.store_setting)
         except ConfigError as exc:
             self.problem(exc.setting, exc.problem)
             return
-        default = " (the default; PWLESS_GATE_STORE chooses another)"
-        default = default if self.config.store_is_default else ""
-        # Said, so that a check run elsewhere than the gate does not pass unnoticed.
-        new = "" if existed else ", a new empty file made now: the gate had none here"
-        self.say("store", f"{database.location} (schema v{database.version}{new}){default}")
+        self.say("store", f"{database.location} (schema v{database.version}){default}")
 
     def app(self, spec: str | None) -> None:
         if spec is None:

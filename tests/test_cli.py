@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from pwless_gate.devtenant import DevTenant, serve_in_thread
-from pwless_gate.stores.sqlite import SCHEMA_VERSION
+from pwless_gate.stores.sqlite import SCHEMA_VERSION, SQLiteDatabase
 
 from .helpers import CLIENT_ID, CLIENT_SECRET, hidden, state_dir
 from .procs import (
@@ -341,10 +341,20 @@ def test_check_opens_the_sqlite_file_and_names_its_schema(tenant: Any, tmp_path:
     env = {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": tenant.url}
     result = run(["check"], {**env, "PWLESS_GATE_STORE": f"sqlite://{path}"})
     assert result.returncode == 0, result.stderr
-    assert found(result, "store") == (
-        f"SQLite at {path} (schema v{SCHEMA_VERSION}, a new empty file made now: "
-        "the gate had none here)"
+    assert found(result, "store").startswith(
+        f"SQLite at {path}: no file yet, the gate makes it there when it starts"
     )
+    assert not path.exists()  # a check run elsewhere than the gate leaves nothing behind
+    made = subprocess.run(  # the gate started, and stopped
+        [
+            str(BIN / "python"),
+            "-c",
+            f"from {SQLiteDatabase.__module__} import SQLiteDatabase; "
+            f"SQLiteDatabase({str(path)!r})",
+        ],
+        timeout=30,
+    )
+    assert made.returncode == 0
     again = run(["check"], {**env, "PWLESS_GATE_STORE": f"sqlite://{path}"})
     assert found(again, "store") == f"SQLite at {path} (schema v{SCHEMA_VERSION})"
     path.write_bytes(b"not a database, " * 512)
@@ -352,6 +362,23 @@ def test_check_opens_the_sqlite_file_and_names_its_schema(tenant: Any, tmp_path:
     assert result.returncode == 1
     assert_one_problem(result, "PWLESS_GATE_STORE", str(path))
     assert found(result, "client").startswith("ok")
+
+
+def test_check_makes_no_default_sqlite_file(tenant: Any, tmp_path: Path) -> None:
+    env = {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": tenant.url}
+    result = run(["check"], {**env, "PWLESS_GATE_STATE_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / "pwless-gate.sqlite3"
+    assert found(result, "store") == (
+        f"SQLite at {path}: no file yet, the gate makes it there when it starts (run check "
+        "where the gate runs, with its settings) (the default; PWLESS_GATE_STORE chooses "
+        "another)"
+    )
+    assert list(tmp_path.iterdir()) == []
+    missing = tmp_path / "no-such-folder"
+    result = run(["check"], {**env, "PWLESS_GATE_STATE_DIR": str(missing)})
+    assert result.returncode == 1
+    assert_one_problem(result, "PWLESS_GATE_STATE_DIR", str(missing))
 
 
 @pytest.mark.parametrize(
@@ -632,8 +659,6 @@ def test_a_user_the_command_cannot_read_is_refused(
     tmp_path: Path, args: list[str], user: str
 ) -> None:
     """It would match nobody: "0 sessions" (or "ended 0 sessions") would read as an answer."""
-    from pwless_gate.stores.sqlite import SQLiteDatabase
-
     path = tmp_path / "gate.sqlite3"
     SQLiteDatabase(str(path))  # the gate's file, as it made it
     env = {
