@@ -55,7 +55,7 @@ PROBE_AREA_CODES = [code for code in range(200, 1000) if code % 100 != 11]
 
 def probe_identifier(realm: str) -> str:
     """A made-up identifier nobody can own, new at each run, for the OTP grant probe: an
-    address under the ``.invalid`` TLD (RFC 2606), or a number of the 555-0100–0199
+    address under the ``.invalid`` TLD (RFC 2606), or a number of the 555-0100 to 555-0199
     range kept for fiction in every North American area code.
 
     New at each run because each probe is a failed login: after ten for one identifier
@@ -173,8 +173,7 @@ class Checkup:
             if not os.path.isdir(folder):
                 self.problem(
                     self.config.store_setting,
-                    f"no SQLite file at {path}, and no folder {folder} for the gate to make "
-                    "it in",
+                    f"no SQLite file at {path}, and no folder {folder} for the gate to make it in",
                 )
                 return
             self.say(

@@ -373,7 +373,6 @@ def _is_loopback(host: str) -> bool:
 def _check(app: str | None) -> int:
     """Validate the config, then say what was found or what is wrong (:mod:`.check`)."""
     from .check import run_check
-
     from .pages import Pages
 
     config = GateConfig.from_env()

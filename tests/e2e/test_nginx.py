@@ -216,9 +216,7 @@ def test_nginx_a_form_sent_after_signing_out_is_not_said_to_be_kept(
         assert db.execute("SELECT count(*) FROM saved_forms").fetchone() == (0,)
 
 
-def test_nginx_the_auth_route_is_not_reachable_by_another_spelling(
-    stack: str, tenant: Any
-) -> None:
+def test_nginx_the_auth_route_is_not_reachable_by_another_spelling(stack: str, tenant: Any) -> None:
     base = stack
     browser, done = http_sign_in(base, tenant, "nx@example.com", next="/")
     assert done.status_code == 303
