@@ -2,6 +2,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+#: The demo gate's port: make demo PORT=8080
+PORT   ?= 8000
 
 .PHONY: demo test lint typecheck pytest bench screenshots messages clean
 
@@ -12,7 +14,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/pwless-gate demo
+	$(BIN)/pwless-gate demo --port $(PORT)
 
 test: $(STAMP) lint typecheck pytest
 

@@ -21,6 +21,7 @@ setting (and the host when there is one).
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import time
 from typing import TextIO
@@ -32,6 +33,7 @@ from .auth0 import Auth0Client
 from .config import GateConfig
 from .errors import (
     AccessDenied,
+    AccountBlocked,
     Auth0Error,
     Auth0Unavailable,
     ClientAuthError,
@@ -46,9 +48,24 @@ from .loading import describe_app, load_app
 from .proxies import is_loopback
 from .transport import Transport
 
-#: Identifiers nobody can own, for the OTP grant probe: the ``.invalid`` TLD
-#: (RFC 2606) and a number of the fictional 555-01XX range.
-PROBE_IDENTIFIERS = {"email": "pwless-gate-check@example.invalid", "sms": "+15555550100"}
+#: The NANP area codes a probe number may use: three digits from 200, none an N11
+#: service code.
+PROBE_AREA_CODES = [code for code in range(200, 1000) if code % 100 != 11]
+
+
+def probe_identifier(realm: str) -> str:
+    """A made-up identifier nobody can own, new at each run, for the OTP grant probe: an
+    address under the ``.invalid`` TLD (RFC 2606), or a number of the 555-0100 to 555-0199
+    range kept for fiction in every North American area code.
+
+    New at each run because each probe is a failed login: after ten for one identifier
+    from one IP, Auth0's brute-force protection blocks it for 30 days."""
+    if realm == "sms":
+        area = secrets.choice(PROBE_AREA_CODES)
+        return f"+1{area}55501{secrets.randbelow(100):02d}"
+    return f"pwless-gate-check-{secrets.token_hex(6)}@example.invalid"
+
+
 #: The probe's ``auth0-forwarded-for`` (TEST-NET-1, RFC 5737): where Auth0
 #: trusts the header, the probe's failed attempt counts against this address
 #: rather than the gate's own.
@@ -143,20 +160,34 @@ class Checkup:
         self.say("store", f"{found} (PING answered in {elapsed:.0f} ms)")
 
     def sqlite(self, path: str) -> None:
-        """Open (creating or upgrading) the file, as the gate will at start-up."""
+        """Open (upgrading) the file, as the gate will at start-up; one that is not there
+        is not made: said, with where the gate would make it."""
         from .stores.sqlite import SQLiteDatabase
 
-        existed = os.path.isfile(path)
+        default = " (the default; PWLESS_GATE_STORE chooses another)"
+        default = default if self.config.store_is_default else ""
+        if not os.path.exists(path):
+            # Not made here: a check run elsewhere than the gate (another working
+            # directory, another user) would leave a stray empty file, and say all is well.
+            folder = os.path.dirname(path) or "."
+            if not os.path.isdir(folder):
+                self.problem(
+                    self.config.store_setting,
+                    f"no SQLite file at {path}, and no folder {folder} for the gate to make it in",
+                )
+                return
+            self.say(
+                "store",
+                f"SQLite at {path}: no file yet, the gate makes it there when it starts "
+                f"(run check where the gate runs, with its settings){default}",
+            )
+            return
         try:
             database = SQLiteDatabase(path, setting=self.config.store_setting)
         except ConfigError as exc:
             self.problem(exc.setting, exc.problem)
             return
-        default = " (the default; PWLESS_GATE_STORE chooses another)"
-        default = default if self.config.store_is_default else ""
-        # Said, so that a check run elsewhere than the gate does not pass unnoticed.
-        new = "" if existed else ", a new empty file made now: the gate had none here"
-        self.say("store", f"{database.location} (schema v{database.version}{new}){default}")
+        self.say("store", f"{database.location} (schema v{database.version}){default}")
 
     def app(self, spec: str | None) -> None:
         if spec is None:
@@ -218,7 +249,7 @@ class Checkup:
         try:
             self.client.exchange_otp(
                 realm=realm,
-                username=PROBE_IDENTIFIERS[realm],
+                username=probe_identifier(realm),
                 otp="000000",
                 scope=config.scope,
                 audience=config.audience if self.send_audience else None,
@@ -262,6 +293,13 @@ class Checkup:
             return False
         except RateLimited as exc:
             self.say("client", f"not checked (rate limited by {self.host}: {exc.error})")
+            return False
+        except AccountBlocked as exc:  # the tenant's answer to the probe, not to the gate
+            self.say(
+                "client",
+                f"not checked (the probe user is blocked by brute-force protection at "
+                f"{self.host}: {exc.error})",
+            )
             return False
         except Auth0Unavailable as exc:
             self.problem("PWLESS_GATE_AUTH0_DOMAIN", str(exc))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -33,6 +34,29 @@ class _OfflineAccess(argparse.Action):
         setattr(namespace, self.dest, [*chosen, apis[-1]])
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port, 1 to 65535."""
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
+    return int(text)
+
+
+def _port_or_any(text: str) -> int:
+    """An argparse type: a TCP port, or 0 for any free one (the tenant prints which)."""
+    return 0 if text.strip() == "0" else _port(text)
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pwless-gate", description="An Auth0 Passwordless login in front of any WSGI app."
@@ -40,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="run the local tenant, a sample tool and the gate")
-    demo.add_argument("--port", type=int, default=8000, help="the gate's port (default 8000)")
+    demo.add_argument("--port", type=_port, default=8000, help="the gate's port (default 8000)")
 
     tenant = commands.add_parser("dev-tenant", help="run the local Auth0-compatible tenant")
     tenant.add_argument("--host", default="127.0.0.1", help="a loopback address (default)")
@@ -49,7 +73,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow a --host that is not loopback: anyone who reaches it can mint tokens",
     )
-    tenant.add_argument("--port", type=int, default=8001)
+    tenant.add_argument(
+        "--port", type=_port_or_any, default=8001, help="default 8001; 0: any free port"
+    )
     tenant.add_argument("--client-id", default="pwless-gate-dev")
     tenant.add_argument("--client-secret", default="pwless-gate-dev-secret")
     tenant.add_argument(
@@ -103,14 +129,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     tenant.add_argument(
         "--code-lifetime",
-        type=float,
+        type=_seconds,
         default=180,
         metavar="S",
         help="seconds a one-time code or magic link lives (default 180)",
     )
     tenant.add_argument(
         "--authorization-code-lifetime",
-        type=float,
+        type=_seconds,
         default=600,
         metavar="S",
         help="seconds the authorization code a magic link leads to lives (default 600)",
@@ -139,7 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="wrap MODULE:APP and serve it (development server)")
     serve.add_argument("app", metavar="MODULE:APP")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=_port, default=8000)
 
     check = commands.add_parser(
         "check", help="validate the configuration, reach the store and the tenant, import APP"
@@ -347,8 +373,10 @@ def _is_loopback(host: str) -> bool:
 def _check(app: str | None) -> int:
     """Validate the config, then say what was found or what is wrong (:mod:`.check`)."""
     from .check import run_check
+    from .pages import Pages
 
     config = GateConfig.from_env()
+    Pages(config)  # as at start-up: the operator's templates compile (ConfigError else)
     # urllib3 warns of each retried connection; the check's own line names the failure.
     logging.getLogger("urllib3").setLevel(logging.ERROR)
     if app is not None and os.getcwd() not in sys.path:
@@ -359,11 +387,14 @@ def _check(app: str | None) -> int:
 def _sessions(args: argparse.Namespace) -> int:
     """``sessions list|revoke`` (:mod:`.sessions_cli`); 1 when the store does not answer."""
     from .errors import StoreUnavailable
-    from .sessions_cli import run
+    from .sessions_cli import UnreadableUser, run
 
     config = GateConfig.from_env()
     try:
         return run(config, args.action, user=args.user, everyone=getattr(args, "all", False))
+    except UnreadableUser as exc:
+        print(f"pwless-gate: {exc}", file=sys.stderr)
+        return 2
     except StoreUnavailable as exc:
         print(f"pwless-gate: the session store is not answering: {exc}", file=sys.stderr)
         return 1
@@ -372,11 +403,15 @@ def _sessions(args: argparse.Namespace) -> int:
 def _tokens(args: argparse.Namespace) -> int:
     """``tokens list|revoke`` (:mod:`.tokens_cli`); 1 when the store does not answer."""
     from .errors import StoreUnavailable
+    from .sessions_cli import UnreadableUser
     from .tokens_cli import run
 
     config = GateConfig.from_env()
     try:
         return run(config, args.action, user=args.user, token_id=getattr(args, "token_id", None))
+    except UnreadableUser as exc:
+        print(f"pwless-gate: {exc}", file=sys.stderr)
+        return 2
     except StoreUnavailable as exc:
         print(f"pwless-gate: the token store is not answering: {exc}", file=sys.stderr)
         return 1

@@ -544,6 +544,13 @@ class GateConfig:
         self._derive("allow", allow)
 
     def _build_metrics_networks(self) -> None:
+        if self.metrics:
+            from . import metrics  # imports prometheus-client only when asked for
+
+            if not metrics.AVAILABLE:
+                raise ConfigError(
+                    _env("metrics"), "needs prometheus-client: pip install 'pwless-gate[metrics]'"
+                )
         networks = []
         for entry in self.metrics_allow:
             try:

@@ -559,11 +559,7 @@ def _machines(config: GateConfig, jwks: JwksCache, clock: Callable[[], float]) -
 
 def _metrics(config: GateConfig, registry: Any) -> metrics_module.Metrics | None:
     if not config.metrics:
-        return None
-    if not metrics_module.AVAILABLE:
-        raise ConfigError(
-            "PWLESS_GATE_METRICS", "needs prometheus-client: pip install 'pwless-gate[metrics]'"
-        )
+        return None  # with metrics on, the config made sure prometheus-client is there
     return metrics_module.Metrics.for_registry(registry)
 
 

@@ -25,6 +25,7 @@ from jinja2 import (
     Environment,
     FileSystemLoader,
     PackageLoader,
+    TemplateSyntaxError,
     pass_context,
     select_autoescape,
 )
@@ -34,6 +35,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from .config import GateConfig
+from .errors import ConfigError
 from .languages import Languages, Translator, isolate
 from .page_texts import TranslatedTexts
 
@@ -62,6 +64,8 @@ class Pages:
             tag: _environment(config.template_dir, translator)
             for tag, translator in self.languages.translators.items()
         }
+        if config.template_dir:
+            compile_own_templates(config.template_dir, next(iter(self._envs.values())))
         for env in self._envs.values():
             env.globals["languages"] = self.languages.names()
             # The switcher's choices differ only by language: rendered once per language.
@@ -184,6 +188,35 @@ def _environment(
     env.globals.update(lang=translator.tag, dir=translator.direction)
     env.filters.update(minute=translator.minute, duration=translator.duration, t=translator.text)
     return env
+
+
+def compile_own_templates(template_dir: str, env: Environment) -> int:
+    """Compile every ``.html`` file under ``template_dir`` (its language folders too) with
+    ``env``'s extensions, so that a broken one stops start-up rather than answering each
+    page with a 500; returns how many there are.
+
+    Raises :class:`ConfigError` naming ``PWLESS_GATE_TEMPLATE_DIR``, the file and the line.
+    """
+    count = 0
+    for folder, dirs, names in os.walk(template_dir):
+        dirs.sort()
+        for name in sorted(names):
+            if not name.endswith(".html"):
+                continue
+            path = os.path.join(folder, name)
+            relative = os.path.relpath(path, template_dir)
+            try:
+                with open(path, encoding="utf-8") as file:
+                    source = file.read()
+                env.compile(source, relative.replace(os.sep, "/"), path)
+            except TemplateSyntaxError as exc:
+                raise ConfigError(
+                    "PWLESS_GATE_TEMPLATE_DIR", f"{path}, line {exc.lineno}: {exc.message}"
+                ) from None
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError("PWLESS_GATE_TEMPLATE_DIR", f"{path}: {exc}") from None
+            count += 1
+    return count
 
 
 def _isolating(translate: Any) -> Any:

@@ -14,7 +14,8 @@ browser's navigation with an ``application/x-www-form-urlencoded`` or
    signed in on that browser (a hash of their ``sub``) and the sha256 of a
    random 256-bit handle, under a hash of the browser id. The handle goes to
    the browser in a cookie (HttpOnly, SameSite=Strict); the record expires
-   after ``login_lifetime``, as a sign-in does.
+   after ``login_lifetime``, as a sign-in does. A POST without a body (no
+   ``Content-Length``, not chunked, or empty) keeps nothing.
 2. The sign-in started in that browser carries a hash of the handle in its
    signed transaction (:class:`~pwless_gate.transactions.Transaction`).
 3. When that sign-in succeeds (:meth:`SavedForms.offer`), the record is
@@ -294,6 +295,12 @@ class SavedForms:
             return Kept(NOT_KEPT)
         if safe_next(target_path, "") != target_path:
             return Kept(NOT_KEPT)  # its Send page would post it, and Discard lead, elsewhere
+        if length is None and not _chunked(environ):
+            # HTTP/1.1: neither a Content-Length nor a chunked body means no body at all.
+            # A proxy that drops the body (nginx's auth_request example) sends such a POST,
+            # and a server may still mark its empty input ended (gunicorn does): nothing
+            # to keep, and the person is told so rather than "it is kept".
+            return Kept(NOT_KEPT)
         if length is None and "wsgi.input_terminated" not in environ:
             return Kept(NOT_KEPT)  # where the body ends is unknown: it cannot be read
         binding = browser_binding(browser_id)
@@ -308,8 +315,8 @@ class SavedForms:
         if body is None:
             return Kept(TOO_LARGE)
         content_type = str(environ.get("CONTENT_TYPE", ""))
-        if parse(body, content_type) is None:
-            return Kept(NOT_KEPT)
+        if not body or parse(body, content_type) is None:
+            return Kept(NOT_KEPT)  # an empty form is nothing to keep (nor to send later)
         now = self.clock()
         try:
             handle = secrets.token_urlsafe(32)
@@ -474,6 +481,13 @@ def _declared_length(environ: WSGIEnvironment) -> int | None:
     if not (text.isascii() and text.isdigit()):  # "²".isdigit() too
         return None
     return int(text) if len(text) <= 13 else 10**13  # bounded before int()
+
+
+def _chunked(environ: WSGIEnvironment) -> bool:
+    """Whether the request says its body is chunked (``Transfer-Encoding`` ending in
+    ``chunked``, as HTTP/1.1 requires of a request body without a length)."""
+    codings = str(environ.get("HTTP_TRANSFER_ENCODING") or "").split(",")
+    return codings[-1].strip().lower() == "chunked"
 
 
 def request_target_path(environ: WSGIEnvironment, cookies: Cookies) -> str:

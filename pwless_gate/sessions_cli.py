@@ -57,16 +57,31 @@ def find(index: SessionIndex, user: str, default_region: str | None = None) -> l
     return sorted(found.values(), key=oldest_first)
 
 
+class UnreadableUser(ValueError):
+    """A ``--user`` that is neither an email address, a phone number nor a ``sub``."""
+
+    def __init__(self, user: str) -> None:
+        super().__init__(
+            f"--user {user!r}: cannot read it as an email address, a phone number "
+            "(+ and the country code, or set PWLESS_GATE_DEFAULT_REGION) or an Auth0 sub "
+            "(email|…, sms|…)"
+        )
+
+
 def identifier(user: str, default_region: str | None = None) -> str | None:
     """``user`` as the gate records who signed in (a lower-case email address, an
-    E.164 number), or None when it is neither (then it can only be a ``sub``)."""
+    E.164 number), or None for a ``sub`` (it holds ``|``, as Auth0's do).
+
+    Raises :class:`UnreadableUser` when it is none of these: it would match nobody, and
+    "0 sessions" would read as an answer."""
     try:
         if "@" in user:
             return normalise_email(user).casefold()
         if "|" not in user:
             return normalise_phone(user, default_region)
     except InvalidIdentifier:
-        return None
+        if "|" not in user:
+            raise UnreadableUser(user) from None
     return None
 
 

@@ -124,7 +124,10 @@ class GateViews:
             if found is None:
                 return self.r.fail(request, 404, N_("Not found"), N_("There is no such page."))
             return self._read_only(request) or found
-        route = sub.rstrip("/") or "/login"
+        # Exact routes: "/auth/" is not "/auth". A proxy that keeps {prefix}/auth to itself
+        # (nginx's `internal`) matches that path alone; a client's /auth/ or /auth%2F must
+        # not reach it through the proxy's route to the gate's pages.
+        route = sub if sub not in ("", "/") else "/login"
         view = self._routes.get(route)
         if view is None:
             return self.r.fail(request, 404, N_("Not found"), N_("There is no such page."))

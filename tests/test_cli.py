@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from pwless_gate.devtenant import DevTenant, serve_in_thread
-from pwless_gate.stores.sqlite import SCHEMA_VERSION
+from pwless_gate.stores.sqlite import SCHEMA_VERSION, SQLiteDatabase
 
 from .helpers import CLIENT_ID, CLIENT_SECRET, hidden, state_dir
 from .procs import (
@@ -278,8 +278,8 @@ def test_check_says_what_it_found(tenant: Any, redis_url: str, store: str, tmp_p
         assert found(result, "store") == "cookie (stateless)"
     else:
         assert found(result, "store") == (
-            f"SQLite at {tmp_path / 'pwless-gate.sqlite3'} (schema v{SCHEMA_VERSION}, a new "
-            "empty file made now: the gate had none here)"
+            f"SQLite at {tmp_path / 'pwless-gate.sqlite3'}: no file yet, the gate makes it "
+            "there when it starts (run check where the gate runs, with its settings)"
             " (the default; PWLESS_GATE_STORE chooses another)"
         )
     assert found(result, "app") == "tests.apps:whoami is function tests.apps.whoami"
@@ -341,10 +341,20 @@ def test_check_opens_the_sqlite_file_and_names_its_schema(tenant: Any, tmp_path:
     env = {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": tenant.url}
     result = run(["check"], {**env, "PWLESS_GATE_STORE": f"sqlite://{path}"})
     assert result.returncode == 0, result.stderr
-    assert found(result, "store") == (
-        f"SQLite at {path} (schema v{SCHEMA_VERSION}, a new empty file made now: "
-        "the gate had none here)"
+    assert found(result, "store").startswith(
+        f"SQLite at {path}: no file yet, the gate makes it there when it starts"
     )
+    assert not path.exists()  # a check run elsewhere than the gate leaves nothing behind
+    made = subprocess.run(  # the gate started, and stopped
+        [
+            str(BIN / "python"),
+            "-c",
+            f"from {SQLiteDatabase.__module__} import SQLiteDatabase; "
+            f"SQLiteDatabase({str(path)!r})",
+        ],
+        timeout=30,
+    )
+    assert made.returncode == 0
     again = run(["check"], {**env, "PWLESS_GATE_STORE": f"sqlite://{path}"})
     assert found(again, "store") == f"SQLite at {path} (schema v{SCHEMA_VERSION})"
     path.write_bytes(b"not a database, " * 512)
@@ -352,6 +362,23 @@ def test_check_opens_the_sqlite_file_and_names_its_schema(tenant: Any, tmp_path:
     assert result.returncode == 1
     assert_one_problem(result, "PWLESS_GATE_STORE", str(path))
     assert found(result, "client").startswith("ok")
+
+
+def test_check_makes_no_default_sqlite_file(tenant: Any, tmp_path: Path) -> None:
+    env = {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": tenant.url}
+    result = run(["check"], {**env, "PWLESS_GATE_STATE_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / "pwless-gate.sqlite3"
+    assert found(result, "store") == (
+        f"SQLite at {path}: no file yet, the gate makes it there when it starts (run check "
+        "where the gate runs, with its settings) (the default; PWLESS_GATE_STORE chooses "
+        "another)"
+    )
+    assert list(tmp_path.iterdir()) == []
+    missing = tmp_path / "no-such-folder"
+    result = run(["check"], {**env, "PWLESS_GATE_STATE_DIR": str(missing)})
+    assert result.returncode == 1
+    assert_one_problem(result, "PWLESS_GATE_STATE_DIR", str(missing))
 
 
 @pytest.mark.parametrize(
@@ -543,3 +570,110 @@ def test_dev_tenant_offline_access_without_an_api_is_refused() -> None:
     result = run(["dev-tenant", "--offline-access", "--api", "https://a.test"], {})
     assert result.returncode == 2
     assert "--offline-access" in result.stderr
+
+
+def test_check_stops_when_metrics_are_on_without_prometheus_client(tenant: Any) -> None:
+    # As if pwless-gate[metrics] were not installed: the gate would not start.
+    script = (
+        "import sys; sys.modules['prometheus_client'] = None\n"
+        "from pwless_gate.cli import main\n"
+        "sys.exit(main(['check']))\n"
+    )
+    env = {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": tenant.url, "PWLESS_GATE_METRICS": "true"}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PWLESS_GATE_")}
+    result = subprocess.run(
+        [str(BIN / "python"), "-c", script],
+        env={**clean, **env, "PWLESS_GATE_STATE_DIR": state_dir()},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert_one_problem(result, "PWLESS_GATE_METRICS", "prometheus-client")
+    assert result.stdout == ""
+
+
+def test_check_stops_on_a_template_that_does_not_compile(tenant: Any, tmp_path: Path) -> None:
+    (tmp_path / "fine.html").write_text('{% extends "base.html" %}\n')
+    (tmp_path / "de").mkdir()
+    (tmp_path / "de" / "login.html").write_text(
+        '{% extends "base.html" %}\n{% block main %}\n{% if %}\n{% endblock %}\n'
+    )
+    env = {**BASE_ENV, "PWLESS_GATE_AUTH0_DOMAIN": tenant.url}
+    result = run(["check"], {**env, "PWLESS_GATE_TEMPLATE_DIR": str(tmp_path)})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert_one_problem(
+        result, "PWLESS_GATE_TEMPLATE_DIR", str(tmp_path / "de" / "login.html"), "line 3"
+    )
+    (tmp_path / "de" / "login.html").write_text('{% extends "base.html" %}\n')
+    assert run(["check"], {**env, "PWLESS_GATE_TEMPLATE_DIR": str(tmp_path)}).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["demo", "--port", "99999"], "--port"),
+        (["demo", "--port", "0"], "--port"),
+        (["serve", "tests.apps:whoami", "--port", "70000"], "--port"),
+        (["serve", "tests.apps:whoami", "--port", "-1"], "--port"),
+        (["dev-tenant", "--port", "65536"], "--port"),
+        (["dev-tenant", "--code-lifetime", "-5"], "--code-lifetime"),
+        (["dev-tenant", "--code-lifetime", "nan"], "--code-lifetime"),
+        (["dev-tenant", "--code-lifetime", "inf"], "--code-lifetime"),
+        (["dev-tenant", "--authorization-code-lifetime", "0"], "--authorization-code-lifetime"),
+    ],
+    ids=[
+        "demo-port-too-high",
+        "demo-port-zero",
+        "serve-port-too-high",
+        "serve-port-negative",
+        "tenant-port-too-high",
+        "negative-lifetime",
+        "nan-lifetime",
+        "infinite-lifetime",
+        "zero-lifetime",
+    ],
+)
+def test_a_port_or_lifetime_out_of_range_is_refused(args: list[str], option: str) -> None:
+    result = run(args, BASE_ENV)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"argument {option}:" in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr
+    assert "open:" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "user"),
+    [
+        (["sessions", "list"], "not an id"),
+        (["sessions", "list"], "020 7946 0958"),
+        (["sessions", "list"], "ada@"),
+        (["sessions", "revoke"], "020 7946 0958"),
+        (["tokens", "list"], "not an id"),
+        (["tokens", "revoke"], "020 7946 0958"),
+    ],
+    ids=["words", "national-number", "email", "revoke", "tokens-list", "tokens-revoke"],
+)
+def test_a_user_the_command_cannot_read_is_refused(
+    tmp_path: Path, args: list[str], user: str
+) -> None:
+    """It would match nobody: "0 sessions" (or "ended 0 sessions") would read as an answer."""
+    path = tmp_path / "gate.sqlite3"
+    SQLiteDatabase(str(path))  # the gate's file, as it made it
+    env = {
+        **BASE_ENV,
+        "PWLESS_GATE_AUTH0_DOMAIN": "acme.eu.auth0.com",
+        "PWLESS_GATE_STORE": f"sqlite://{path}",
+        "PWLESS_GATE_APP_TOKENS": "true",
+    }
+    result = run([*args, "--user", user], env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"pwless-gate: --user {user!r}: cannot read it as"), line
+    assert "PWLESS_GATE_DEFAULT_REGION" in line
+    # Read in the default region, the national number is one; a sub is taken as it is.
+    for readable in ({"PWLESS_GATE_DEFAULT_REGION": "GB"}, {}):
+        who = "020 7946 0958" if readable else "email|5f0c9a"
+        assert run([*args, "--user", who], {**env, **readable}).returncode in (0, 1)

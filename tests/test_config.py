@@ -569,3 +569,32 @@ def test_the_config_repr_holds_no_store_password() -> None:
     config = GateConfig.from_env(dict(BASE, PWLESS_GATE_STORE=url))
     assert config.redis_url == url
     assert "s3cret" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("source", "line"),
+    [
+        ('{% extends "base.html" %}\n{% block main %}\n{% if %}\n{% endblock %}\n', 3),
+        ("<p>{{ name | no_such_filter }}</p>\n", 1),
+        ("<p>{% trans %}Hello{% endtran %}</p>\n", 1),
+    ],
+    ids=["bad-tag", "unknown-filter", "unclosed-trans"],
+)
+def test_a_template_that_does_not_compile_stops_start_up(
+    tmp_path: Path, source: str, line: int
+) -> None:
+    (tmp_path / "login.html").write_text(source)
+    config = GateConfig(
+        auth0_domain="acme.eu.auth0.com",
+        client_id="c",
+        client_secret="s",
+        secret_key="a-secret-key-of-enough-length",
+        store="cookie",
+        allowed_domains=("example.com",),
+        template_dir=str(tmp_path),
+    )
+    with pytest.raises(ConfigError) as raised:
+        Pages(config)
+    assert raised.value.setting == "PWLESS_GATE_TEMPLATE_DIR"
+    assert str(tmp_path / "login.html") in raised.value.problem
+    assert f"line {line}:" in raised.value.problem

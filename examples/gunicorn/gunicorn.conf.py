@@ -7,6 +7,7 @@ Gunicorn reads this module once, in the master, before any worker starts.
 """
 
 import logging
+import math
 import os
 
 
@@ -72,7 +73,15 @@ def _setting(name, read, default):
         return read(default)
 
 
-_auth0_timeout = _setting("PWLESS_GATE_AUTH0_TIMEOUT", float, "5")
+def _seconds(text):
+    """A number of seconds; nan and inf are not (int() of them fails below)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+_auth0_timeout = _setting("PWLESS_GATE_AUTH0_TIMEOUT", _seconds, "5")
 timeout = max(30, int(4 * _auth0_timeout) + 10)
 
 # On SIGTERM (a deploy), let requests in flight, including a sign-in waiting
@@ -144,8 +153,10 @@ def on_starting(server):
         raise RuntimeError(str(exc)) from None
 
 
-def post_worker_init(worker):
-    """Send the gate's audit events (pwless_gate.audit, masked) to gunicorn's error log."""
+def post_fork(server, worker):
+    """Send the gate's log (its start-up line, and its audit events, pwless_gate.audit,
+    masked) to gunicorn's error log: in each worker before it loads the app, so the
+    start-up line is there too."""
     gate_logger = logging.getLogger("pwless_gate")
     gate_logger.setLevel(logging.INFO)
     for handler in worker.log.error_log.handlers:

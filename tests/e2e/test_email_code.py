@@ -390,6 +390,16 @@ def test_unknown_gate_route_is_404_page(harness: Harness) -> None:
     assert re.search(r"<h1[^>]*>Not found</h1>", answer.get_data(as_text=True))
 
 
+@pytest.mark.parametrize("path", ["/_gate/auth/", "/_gate/auth//", "/_gate/userinfo/"])
+def test_a_route_with_a_trailing_slash_is_not_the_route(harness: Harness, path: str) -> None:
+    # A proxy keeps {prefix}/auth to itself by its exact path; /auth/ is another page.
+    assert harness.login("pia@example.com").status_code == 303
+    answer = harness.client.get(path)
+    assert answer.status_code == 404
+    assert "X-Auth-Request-User" not in answer.headers
+    assert harness.client.get("/_gate/").status_code == 200  # the prefix itself: sign-in page
+
+
 def test_send_a_new_code_in_one_press(harness: Harness) -> None:
     started = harness.start("pia@example.com", next="/after")
     first = harness.tenant.last_message().code

@@ -7,9 +7,10 @@ import http.client
 import json
 import re
 import socket
+import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,77 @@ def test_nginx_auth_request_protects_another_app(stack: str, tenant: Any) -> Non
         r"path=/reports/q3\?year=2026&x=a%26b",
         landed.text,
     ), landed.text
+
+
+def test_nginx_a_form_sent_after_signing_out_is_not_said_to_be_kept(
+    tenant: Any, tmp_path: Path
+) -> None:
+    """Behind auth_request the gate never sees a form's body (nginx sends ``@sign_in``
+    none) nor the Send press (``location /`` goes to the app): it must not say a form is
+    kept, nor keep an empty one."""
+    state = tmp_path / "state"
+    state.mkdir()
+    gate_env = {
+        "PYTHONPATH": str(ROOT),
+        "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
+        "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
+        "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
+        "PWLESS_GATE_ALLOWED_DOMAINS": "*",  # anyone, on purpose
+        "PWLESS_GATE_TRUSTED_PROXIES": "1",
+        "PWLESS_GATE_STATE_DIR": str(state),
+    }
+    with (
+        gunicorn(
+            "--chdir",
+            str(ROOT / "examples" / "nginx"),
+            'pwless_gate:gate("gate_app:not_found")',
+            env=gate_env,
+            log=tmp_path / "gate.log",
+        ) as (gate_url, _),
+        nginx_in_front(gate_url, tmp_path) as base,
+    ):
+        browser, done = http_sign_in(base, tenant, "nx@example.com", next="/notes")
+        assert done.status_code == 303
+        confirm = browser.get(f"{base}/_gate/logout", timeout=10)
+        signed_out = browser.post(
+            f"{base}/_gate/logout",
+            data={"csrf_token": hidden(confirm.text, "csrf_token")},
+            timeout=10,
+        )
+        assert signed_out.status_code == 200
+        navigation = {
+            "Sec-Fetch-Mode": "navigate",
+            "Sec-Fetch-Site": "same-origin",
+            "Sec-Fetch-Dest": "document",
+            "Origin": base,
+        }
+        saved = browser.post(
+            f"{base}/notes/save",
+            data={"title": "Q3", "note": "twenty minutes of typing"},
+            headers=navigation,
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert saved.status_code == 302, saved.text
+        location = saved.headers["Location"]
+        assert "form=not-kept" in location, location
+        assert "_form=" not in saved.headers.get("Set-Cookie", "")
+        page = browser.get(base + location, timeout=10)
+        assert "could not be kept" in page.text
+        assert "It is kept" not in page.text
+    with closing(sqlite3.connect(state / "pwless-gate.sqlite3")) as db:
+        assert db.execute("SELECT count(*) FROM saved_forms").fetchone() == (0,)
+
+
+def test_nginx_the_auth_route_is_not_reachable_by_another_spelling(stack: str, tenant: Any) -> None:
+    base = stack
+    browser, done = http_sign_in(base, tenant, "nx@example.com", next="/")
+    assert done.status_code == 303
+    for path in ("/_gate/auth", "/_gate/auth/", "/_gate/auth%2F", "/_gate/auth%2f"):
+        answer = browser.get(base + path, allow_redirects=False, timeout=10)
+        assert answer.status_code == 404, (path, answer.status_code)
+        assert "X-Auth-Request-User" not in answer.headers, path
+    assert browser.get(f"{base}/_gate/sessions", timeout=10).status_code == 200
 
 
 NGINX_RULES = """

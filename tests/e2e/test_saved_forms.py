@@ -364,13 +364,40 @@ def test_a_form_of_unknown_length_is_not_kept(
     )
     assert login_query(answer)["form"] == ["not-kept"]
     assert "_form=" not in answer.headers.get("Set-Cookie", "")
-    # The same body ended by the server (chunked) is kept whole.
+    # The same body sent chunked, and ended by the server, is kept whole.
     ended = send_form(
         harness.client,
         {"comment": SECRET},
-        environ_overrides={"CONTENT_LENGTH": length, "wsgi.input_terminated": True},
+        environ_overrides={
+            "CONTENT_LENGTH": length,
+            "HTTP_TRANSFER_ENCODING": "chunked",
+            "wsgi.input_terminated": True,
+        },
     )
     assert login_query(ended)["form"] == ["kept"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"CONTENT_LENGTH": "", "wsgi.input_terminated": True},
+        {"CONTENT_LENGTH": "", "HTTP_TRANSFER_ENCODING": "gzip", "wsgi.input_terminated": True},
+        {"CONTENT_LENGTH": "0"},
+    ],
+    ids=["no-length-nor-chunked", "not-chunked", "empty"],
+)
+def test_a_post_without_a_body_keeps_nothing(
+    harness: Harness, clock: FakeClock, overrides: dict[str, Any]
+) -> None:
+    assert harness.login("ada@example.com").status_code == 303
+    clock.advance(LIFETIME + 1)
+    # A POST with neither a length nor a chunked body has no body (HTTP/1.1), even when the
+    # server marks its input ended (gunicorn does): what a proxy that drops the body
+    # sends. Nothing is kept, and the sign-in page does not say "it is kept".
+    answer = send_form(harness.client, {"comment": SECRET}, environ_overrides=overrides)
+    assert login_query(answer)["form"] == ["not-kept"]
+    assert "_form=" not in answer.headers.get("Set-Cookie", "")
+    assert sign_in_again(harness, "ada@example.com").headers["Location"] == TARGET
 
 
 def test_a_form_to_a_path_that_reads_as_another_host_is_not_kept(

@@ -72,8 +72,10 @@ def test_login_under_the_production_config(production: tuple[str, Process], tena
     assert '"POST /_gate/verify HTTP/1.1" 303' in log
     # Paths only: no query string (nor the ?next= that carried it) is logged.
     assert "marker-7f3a" not in log
-    # The gate's audit events reach gunicorn's log, with the address masked.
+    # The gate's audit events reach gunicorn's log, with the address masked; so does its
+    # start-up line, logged while each worker loads the app.
     assert "login_succeeded" in log
+    assert "[INFO] sessions and throttle counters in SQLite at" in log
     assert "dennis@example.com" not in log
 
 
@@ -82,9 +84,17 @@ def test_login_under_the_production_config(production: tuple[str, Process], tena
     [
         ("PWLESS_GATE_CLIENT_SECRET", ""),
         ("PWLESS_GATE_AUTH0_TIMEOUT", "abc"),
+        ("PWLESS_GATE_AUTH0_TIMEOUT", "nan"),
+        ("PWLESS_GATE_AUTH0_TIMEOUT", "inf"),
         ("PWLESS_GATE_TRUSTED_PROXIES", "for=1,proto=x"),
     ],
-    ids=["missing", "unreadable-number-the-config-reads", "unreadable-proxies-the-config-reads"],
+    ids=[
+        "missing",
+        "unreadable-number-the-config-reads",
+        "nan-the-config-reads",
+        "inf-the-config-reads",
+        "unreadable-proxies-the-config-reads",
+    ],
 )
 def test_a_bad_setting_stops_gunicorn_before_it_serves(
     tenant: Any, tmp_path: Path, setting: str, value: str
