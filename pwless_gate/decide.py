@@ -310,7 +310,8 @@ def is_navigation(method: str, headers: Mapping[str, Any]) -> bool:
     is false and gets a 401 challenge: curl and wget (``*/*``), pip (JSON or
     HTML index types, not HTML first; a pip before 22.2 asked for
     ``text/html``, as ``pip/…``), Java's ``HttpURLConnection`` (``text/html``
-    first, but ``Java/…``), git, WebDAV and CalDAV methods (PROPFIND, REPORT…),
+    first, but ``Java/…``, and a bare ``*`` range no browser sends:
+    :func:`java_default_accept`), git, WebDAV and CalDAV methods (PROPFIND, REPORT…),
     ``fetch()`` and XHR. ``method`` is read in any case, as the app's
     framework reads it.
     """
@@ -321,7 +322,12 @@ def is_navigation(method: str, headers: Mapping[str, Any]) -> bool:
         return False
     if method.upper() not in NAVIGATION_METHODS or headers.get("HTTP_X_REQUESTED_WITH"):
         return False
-    return html_first(headers.get("HTTP_ACCEPT")) and not names_tool(headers.get("HTTP_USER_AGENT"))
+    accept = headers.get("HTTP_ACCEPT")
+    return (
+        html_first(accept)
+        and not names_tool(headers.get("HTTP_USER_AGENT"))
+        and not java_default_accept(accept)
+    )
 
 
 def from_browser_script(headers: Mapping[str, Any]) -> bool:
@@ -338,6 +344,16 @@ def from_browser_script(headers: Mapping[str, Any]) -> bool:
     if mode is not None:
         return mode != "navigate" and not names_tool(headers.get("HTTP_USER_AGENT"))
     return bool(headers.get("HTTP_X_REQUESTED_WITH"))
+
+
+def java_default_accept(accept: object) -> bool:
+    """``Accept`` holds a bare ``*`` range, as Java's ``HttpURLConnection`` sends by
+    default (``text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2``) whatever
+    ``User-Agent`` a tool built on it sets (Apache Ivy, Ant, Coursier, Gradle's
+    wrapper): no browser sends one."""
+    if not isinstance(accept, str):
+        return False
+    return any(part.partition(";")[0].strip() == "*" for part in accept.split(","))
 
 
 def html_first(accept: object) -> bool:

@@ -100,7 +100,7 @@ def _public_path(entry: str) -> Rule:
     """A ``PWLESS_GATE_PUBLIC_PATHS`` entry (checked by the config) as a public rule."""
     source = "PWLESS_GATE_PUBLIC_PATHS"
     if entry.startswith("^"):
-        return Rule(0, entry, PUBLIC, source=source, regex=re.compile(entry))
+        return Rule(0, entry, PUBLIC, source=source, regex=re.compile(entry, re.DOTALL))
     return Rule(0, entry, PUBLIC, source=source, key=wsgi_path(entry.rstrip("/") or "/"))
 
 
@@ -122,7 +122,9 @@ def parse_rule(
     key = ""
     if path.startswith("^"):
         try:
-            regex = re.compile(path)
+            # ``.`` is any character, a line break too: ``%0A`` in a path reaches the app
+            # as one, and a rule's ``(/.*)?`` must cover it as the app's routes do.
+            regex = re.compile(path, re.DOTALL)
         except re.error as exc:
             raise ValueError(f"bad regex {path!r}: {exc}") from None
     elif not path.startswith("/") or not is_normal(path):

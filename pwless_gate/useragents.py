@@ -70,7 +70,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: ``Wget/1.21.4``, ``wget2/2.1.0``, ``HTTPie/3.2.2``), package managers and VCS
 #: (``pip/24.0 {…}``, ``git/2.43.0``, ``JGit/6.9``), Java (``Java/17.0.15`` from
 #: ``HttpURLConnection``, ``Java-http-client/21``, ``Apache-HttpClient/4.5.14 (Java/17)``,
-#: ``Jakarta Commons-HttpClient/3.1``, ``okhttp/4.12.0``, Android's ``Dalvik/2.1.0 (…)``),
+#: ``Jakarta Commons-HttpClient/3.1``, build tools (``Apache Ivy/2.5.2``, ``Apache Ant/1.10``,
+#: ``Apache-Maven/3.9.6``, ``Coursier/2.1``, ``Gradle/8.5``, ``gradlew/8.5``),
+#: ``okhttp/4.12.0``, Android's ``Dalvik/2.1.0 (…)``),
 #: JavaScript (Node's ``fetch()``: ``node``, ``undici`` in older releases; ``node-fetch/1.0``,
 #: ``axios/1.6.0``, ``Deno/1.40``, ``Bun/1.1``), Python (``python-requests/2.32``,
 #: ``Python-urllib/3.12``, ``python-urllib3/2.2``, ``python-httpx/0.27``,
@@ -94,6 +96,11 @@ TOOLS = frozenset(
         "Java-http-client",
         "Apache-HttpClient",
         "Jakarta",
+        "Apache",
+        "Apache-Maven",
+        "Coursier",
+        "Gradle",
+        "gradlew",
         "okhttp",
         "Dalvik",
         "node",

@@ -116,6 +116,27 @@ def test_the_first_matching_rule_decides_across_prefixes_and_patterns(tmp_path: 
     assert numbers(rules, "GET", "/") == 5
 
 
+def test_a_regex_rule_covers_paths_with_line_breaks(tmp_path: Path) -> None:
+    # ``/admin/%0Ausers`` reaches the app as ``/admin/\nusers``, which Werkzeug routes to
+    # ``/admin/<path:p>``: the README's case-insensitive deny rule must cover it.
+    rules = load(
+        tmp_path,
+        """
+        [[rules]]
+        path = '^(?i:/admin)(/.*)?$'
+        policy = "deny"
+        [[rules]]
+        path = '^/reports/.+$'
+        allow = ["x@example.com"]
+        """,
+        public_paths=("^/$",),
+    )
+    assert numbers(rules, "GET", "/admin/\nusers") == 1
+    assert numbers(rules, "GET", "/ADMIN/x\r\ny") == 1
+    assert numbers(rules, "GET", "/reports/\n") == 2
+    assert numbers(rules, "GET", "/\n") is None
+
+
 def test_public_paths_come_first_as_public_rules(tmp_path: Path) -> None:
     rules = load(
         tmp_path,
