@@ -51,8 +51,10 @@ _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*", re.ASCII)
 MAX_LANGUAGE_TAG = 35
 #: Auth0's refusals of one address or number (not of the gate's setup).
 IDENTIFIER_REFUSALS = frozenset({"bad.email", "bad.phone_number", "sms_provider_error"})
-#: Wrong codes one sign-in may try before its code is dead, as Auth0 counts them.
+#: Wrong codes an identifier's latest code may take before it is dead, as Auth0 counts them.
 WRONG_CODES_ALLOWED = 2
+#: What the throttle keeps per identifier: the ``tx_id`` of its latest start.
+LATEST_START = "latest-start"
 #: What people and keyboards put between a code's digits (besides any kind of space):
 #: the zero-width space, hyphens and dashes (U+2010 to U+2015, the minus sign, the
 #: full-width hyphen of a Japanese keyboard), dots.
@@ -290,6 +292,10 @@ class CodeViews:
         except PwlessGateError as exc:
             return self.r.error(request, exc, identifier, next_url)
         else:
+            # Auth0 took it: this start's code replaces the identifier's earlier ones.
+            self.deps.throttle.remember(
+                LATEST_START, identifier, tx.tx_id, self.deps.config.login_lifetime
+            )
             if allowed:
                 audit("code_sent", ip=ip, identifier=identifier, reason=method)
         page = self.code_page(request, tx)
@@ -337,13 +343,20 @@ class CodeViews:
         )
 
     def _used_up(self, tx: Transaction) -> bool:
-        """Count one wrong code for this sign-in; True once the code is dead.
+        """Count one wrong code; True once the code is dead.
 
         Counted by the gate for every identifier alike, so a refused one (no
         code exists) dies on the same attempt as an allowed one (Auth0 counts).
+        As Auth0 counts: against the identifier's latest start, whichever
+        sign-in's page the code was typed on (Auth0 checks any code against
+        the latest one), a new start beginning a new count. Without a latest
+        start kept (an in-memory throttle of another process, or a full one),
+        against this sign-in's own.
         """
+        throttle = self.deps.throttle
+        latest = throttle.recall(LATEST_START, tx.identifier) or tx.tx_id
         limit = Limit(WRONG_CODES_ALLOWED, self.deps.config.login_lifetime)
-        return self.deps.throttle.hit("wrong-code", tx.tx_id, limit) > 0
+        return throttle.hit("wrong-code", latest, limit) > 0
 
     def _code_dead(self, request: GateRequest, tx: Transaction, message: str) -> Response:
         """ "Code no longer valid", with one button that sends a new one to the same address."""

@@ -12,6 +12,11 @@ The limits of one step are counted together, all or none
 other, so a request turned away for one reason does not use up another
 limit (an attacker's refused guesses do not eat into a person's ceiling).
 
+Beside the counters, a throttle remembers one value per key for a while
+(:meth:`Throttle.remember`): the code views keep each identifier's latest
+start there, so wrong codes count against the latest code, as Auth0 counts
+them.
+
 This module counts; it does not decide which keys to count (the login views
 do) or what to answer (a 429 page with ``Retry-After``).
 """
@@ -65,6 +70,16 @@ class Throttle(Protocol):
         """Whether ``key`` is new under ``name``: not seen in the last ``period``
         seconds (up to two, as a sliding window of one hit counts). A new key is
         remembered; when in doubt (no room for it), it is new."""
+        ...
+
+    def remember(self, name: str, key: str, value: str, period: int) -> None:
+        """Keep ``value`` for ``key`` under ``name`` for ``period`` seconds, in place
+        of any earlier one. A new key that finds no room (memory, full) is not kept."""
+        ...
+
+    def recall(self, name: str, key: str) -> str | None:
+        """The value kept for ``key`` under ``name``; None when none is (never kept,
+        or its period has passed)."""
         ...
 
 
@@ -195,6 +210,9 @@ class MemoryThrottle(_Windows):
         self._clock = clock
         self._max_keys = max_keys
         self._limits: dict[tuple[str, int], _Counters] = {}
+        #: name → key → (value, expiry), each in the order it expires (one period per name).
+        self._kept: dict[str, OrderedDict[str, tuple[str, float]]] = {}
+        self._kept_full: set[str] = set()
         self._lock = threading.Lock()
 
     def _hit_live(self, hits: Sequence[Hit], now: float) -> int:
@@ -223,6 +241,31 @@ class MemoryThrottle(_Windows):
             if not counters.room(key, now):
                 counters.count(key, window)
         return True
+
+    def remember(self, name: str, key: str, value: str, period: int) -> None:
+        # As counters are, a kept value is dropped only once its period has passed, never
+        # to make room: a flood of new keys cannot push out a live one.
+        now = self._clock()
+        with self._lock:
+            kept = self._kept.setdefault(name, OrderedDict())
+            while kept and next(iter(kept.values()))[1] <= now:
+                kept.popitem(last=False)
+            if key not in kept and len(kept) >= self._max_keys:
+                if name not in self._kept_full:
+                    self._kept_full.add(name)
+                    log.warning("throttle %s holds %d keys: new keys are not kept", name, len(kept))
+                return
+            self._kept_full.discard(name)
+            kept[key] = (value, now + period)
+            kept.move_to_end(key)
+
+    def recall(self, name: str, key: str) -> str | None:
+        with self._lock:
+            kept = self._kept.get(name)
+            found = None if kept is None else kept.get(key)
+        if found is None or found[1] <= self._clock():
+            return None
+        return found[0]
 
     def _counters(self, name: str, limit: Limit) -> _Counters:
         found = self._limits.get((name, limit.period))
@@ -312,6 +355,29 @@ class RedisThrottle(_Windows):
         ]
         return max(1, *waits)
 
+    def remember(self, name: str, key: str, value: str, period: int) -> None:
+        # Kept with its expiry on this throttle's clock, as counters are counted by it;
+        # Redis's own TTL only clears it away.
+        expires_at = self._clock() + period
+        try:
+            self._redis.set(f"{self._prefix}:{name}:{key}", f"{expires_at!r} {value}", ex=period)
+        except Exception as exc:
+            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
+
+    def recall(self, name: str, key: str) -> str | None:
+        try:
+            raw = self._redis.get(f"{self._prefix}:{name}:{key}")
+        except Exception as exc:
+            raise StoreUnavailable(f"{self._location}: {type(exc).__name__}") from exc
+        if raw is None:
+            return None
+        expires_at, _, value = (raw.decode() if isinstance(raw, bytes) else str(raw)).partition(" ")
+        try:
+            live = float(expires_at) > self._clock()
+        except ValueError:  # not written by this class: nothing kept
+            return None
+        return value if live else None
+
 
 class SQLiteThrottle(_Windows):
     """Sliding-window counters in the SQLite file, shared by every worker on the machine.
@@ -361,3 +427,29 @@ class SQLiteThrottle(_Windows):
         except sqlite3.Error as exc:
             raise self._database.unavailable(exc) from exc
         return max(waits)
+
+    def remember(self, name: str, key: str, value: str, period: int) -> None:
+        try:
+            self._database.connection().execute(
+                "INSERT INTO kept (key, value, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
+                " expires_at = excluded.expires_at",
+                (digest(f"{name}\0{key}"), value, self._clock() + period),
+            )
+            self._database.wrote()
+        except sqlite3.Error as exc:
+            raise self._database.unavailable(exc) from exc
+
+    def recall(self, name: str, key: str) -> str | None:
+        try:
+            row = (
+                self._database.connection()
+                .execute(
+                    "SELECT value FROM kept WHERE key = ? AND expires_at > ?",
+                    (digest(f"{name}\0{key}"), self._clock()),
+                )
+                .fetchone()
+            )
+        except sqlite3.Error as exc:
+            raise self._database.unavailable(exc) from exc
+        return None if row is None else str(row[0])

@@ -106,7 +106,7 @@ def test_a_v2_file_is_upgraded_and_keeps_its_sessions(tmp_path: Path, clock: Fak
     conn.commit()
     conn.close()
     database = SQLiteDatabase(str(path), clock=clock)
-    assert database.version == 3
+    assert database.version == module.SCHEMA_VERSION
     assert SQLiteStore(database, clock=clock).load(value) is not None
     forms = SQLiteFormStore(database, clock=clock)
     forms.put_form("k", record(clock()), clock() + 900)

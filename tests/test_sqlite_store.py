@@ -107,6 +107,35 @@ def test_an_older_file_is_reopened_and_a_newer_schema_refused(path: Path, clock:
     assert "\n" not in str(caught.value)
 
 
+def test_a_v3_file_is_upgraded_and_keeps_values_for_the_throttle(
+    path: Path, clock: FakeClock
+) -> None:
+    """v4 adds the table of values a throttle keeps (an identifier's latest start):
+    under a hash of the name and key, no address on disk, swept once expired."""
+    from pwless_gate.stores import sqlite as module
+    from pwless_gate.throttle import SQLiteThrottle
+
+    conn = sqlite3.connect(path)
+    for statements in module._MIGRATIONS[:3]:
+        for statement in statements:
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+    value = open_store(path, clock).save(make_session(clock()))
+    database = SQLiteDatabase(str(path), clock=clock, sweep_every=1)
+    assert database.version == SCHEMA_VERSION == 4
+    assert SQLiteStore(database, clock=clock).load(value) is not None
+    throttle = SQLiteThrottle(database, clock=clock)
+    throttle.remember("latest-start", "ada@example.com", "tx-1", 900)
+    assert throttle.recall("latest-start", "ada@example.com") == "tx-1"
+    assert b"ada@example.com" not in path.read_bytes()
+    clock.advance(900)
+    throttle.remember("latest-start", "bob@example.com", "tx-2", 900)  # each write sweeps
+    rows = sqlite3.connect(path).execute("SELECT value FROM kept").fetchall()
+    assert rows == [("tx-2",)]
+
+
 def test_a_corrupt_file_stops_start_up_in_one_line(path: Path, clock: FakeClock) -> None:
     path.write_bytes(b"not a database, " * 512)
     with pytest.raises(ConfigError) as caught:

@@ -220,6 +220,48 @@ def test_first_takes_a_key_for_new_when_the_table_is_full(clock: FakeClock) -> N
     assert throttle.first("seen", "a", 100) is False
 
 
+def test_remember_keeps_the_latest_value_of_a_key_for_its_period(
+    make_throttle: MakeThrottle, clock: FakeClock
+) -> None:
+    clock.now = 1_000_000.0
+    throttle = make_throttle(clock)
+    assert throttle.recall("latest-start", "ada@example.com") is None
+    throttle.remember("latest-start", "ada@example.com", "tx-1", 900)
+    clock.advance(100)
+    throttle.remember("latest-start", "ada@example.com", "tx-2", 900)  # replaces tx-1
+    throttle.remember("latest-start", "eve@example.com", "tx-3", 900)
+    assert throttle.recall("latest-start", "ada@example.com") == "tx-2"
+    assert throttle.recall("latest-start", "eve@example.com") == "tx-3"
+    assert throttle.recall("other", "ada@example.com") is None  # another name, its own keys
+    clock.advance(899)  # the period counts from the latest value
+    assert throttle.recall("latest-start", "ada@example.com") == "tx-2"
+    assert throttle.recall("latest-start", "eve@example.com") == "tx-3"
+    clock.advance(1)
+    assert throttle.recall("latest-start", "ada@example.com") is None
+    assert throttle.recall("latest-start", "eve@example.com") is None
+
+
+def test_a_full_memory_throttle_keeps_live_values_and_no_new_key(clock: FakeClock) -> None:
+    """As counters: a flood of new keys cannot push out a live value (a person's latest
+    start); a new key finds no room until the oldest value's period has passed."""
+    clock.now = 1_000_000.0
+    throttle = MemoryThrottle(clock=clock, max_keys=2)
+    throttle.remember("latest-start", "ada", "tx-1", 100)
+    clock.advance(10)
+    throttle.remember("latest-start", "bob", "tx-2", 100)
+    for i in range(50):
+        throttle.remember("latest-start", f"flood{i}", "tx", 100)
+    assert throttle.recall("latest-start", "flood0") is None
+    throttle.remember("latest-start", "bob", "tx-3", 100)  # a kept key is replaced in place
+    assert throttle.recall("latest-start", "ada") == "tx-1"
+    assert throttle.recall("latest-start", "bob") == "tx-3"
+    clock.advance(91)  # ada's period has passed: room for one
+    throttle.remember("latest-start", "carol", "tx-4", 100)
+    assert throttle.recall("latest-start", "carol") == "tx-4"
+    assert throttle.recall("latest-start", "ada") is None
+    assert throttle.recall("latest-start", "bob") == "tx-3"
+
+
 @pytest.mark.slow
 def test_redis_counters_are_kept_per_limit_and_expire(any_redis_url: str, clock: FakeClock) -> None:
     redis = connect(any_redis_url)

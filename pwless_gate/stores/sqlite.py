@@ -5,7 +5,7 @@ The cookie holds only a random 256-bit id; the record lives in the
 user's ``sub`` (for "sign out everywhere" and the sessions page) and its expiry, so a copy of the
 file holds no usable cookie. Logout deletes the row: every process on the
 machine stops accepting the session once its verified-session cache entry
-expires (``session_cache_ttl`` seconds). The throttle counters
+expires (``session_cache_ttl`` seconds). The throttle counters and kept values
 (:class:`~pwless_gate.throttle.SQLiteThrottle`) and the refresh locks of
 :mod:`pwless_gate.renew` live in the same file, so every worker shares them.
 
@@ -45,7 +45,7 @@ from ..errors import ConfigError, StoreUnavailable
 from ..sessions import Session, new_session_id, oldest_first
 
 SETTING = "PWLESS_GATE_STORE"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: The statements that bring a file from version ``i`` to ``i + 1``.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -78,10 +78,25 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " expires_at REAL NOT NULL) WITHOUT ROWID",
         "CREATE INDEX browser_users_expiry ON browser_users (expires_at)",
     ),
+    (
+        # One value per key kept for a while (Throttle.remember: the latest start per
+        # identifier), under the sha256 of its name and key.
+        "CREATE TABLE kept (key TEXT PRIMARY KEY, value TEXT NOT NULL,"
+        " expires_at REAL NOT NULL) WITHOUT ROWID",
+        "CREATE INDEX kept_expiry ON kept (expires_at)",
+    ),
 )
 _SWEEP = tuple(
     f"DELETE FROM {table} WHERE expires_at <= ?"  # noqa: S608 (fixed table names)
-    for table in ("sessions", "throttle", "locks", "app_tokens", "saved_forms", "browser_users")
+    for table in (
+        "sessions",
+        "throttle",
+        "locks",
+        "app_tokens",
+        "saved_forms",
+        "browser_users",
+        "kept",
+    )
 )
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
 #: How often (seconds, per thread) a connection checks that its file is still the one at

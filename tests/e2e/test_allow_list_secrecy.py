@@ -247,11 +247,16 @@ def start_as(harness: Harness, kind: str, who: str, ip: str = "192.0.2.9") -> Te
 
 
 def started_as(
-    harness: Harness, kind: str, who: str, ip: str = "192.0.2.9"
+    harness: Harness,
+    kind: str,
+    who: str,
+    ip: str = "192.0.2.9",
+    browser: GateClient | None = None,
 ) -> tuple[GateClient, TestResponse]:
-    """The browser at ``ip`` that started signing in ``who`` the ``kind`` way, and the answer."""
+    """The browser at ``ip`` that started signing in ``who`` the ``kind`` way (a new one,
+    or ``browser``), and the answer."""
     extra, field, _, _ = STARTS[kind]
-    browser = GateClient(harness.gate)
+    browser = browser or GateClient(harness.gate)
     environ = {"REMOTE_ADDR": ip, "HTTP_ACCEPT": "text/html"}
     page = browser.get("/_gate/login", environ_base=environ).get_data(as_text=True)
     form = {"csrf_token": hidden(page, "csrf_token"), "next": "/", field: who, **extra}
@@ -380,6 +385,50 @@ def test_a_refused_identifier_never_reaches_auth0(clock: FakeClock, kind: str) -
     assert len(usernames) == 6
     assert len(set(usernames[3:])) == 1
     assert re.fullmatch(PSEUDONYMS[connection], usernames[3]), usernames[3]
+
+
+@pytest.mark.parametrize("store", ["sqlite", "cookie"])
+@pytest.mark.parametrize("kind", ["email-code", "sms-code"])
+def test_wrong_codes_count_against_the_latest_start_alike(
+    clock: FakeClock, kind: str, store: str
+) -> None:
+    """Auth0 checks a code against the identifier's latest one, whichever sign-in's page
+    it was typed on: a new start makes earlier codes wrong and begins a new count, and
+    the third wrong code kills the latest code for every page. Two sign-ins in one
+    browser, then a third after the code died: the gate counts a refused identifier's
+    wrong codes the same way (shared by the SQLite file, or in this process with
+    signed cookies), so allowed and refused read alike at every step."""
+    _, _, allowed, refused = STARTS[kind]
+    settings = {"store": "cookie"} if store == "cookie" else {}
+    with gate_and_tenant(clock, **settings) as harness:
+        answers = {}
+        for who in (allowed, refused):
+            clock.advance(1)  # /oauth/token's 30 a second
+            browser, first = started_as(harness, kind, who)
+            superseded = harness.tenant.last_message(to=allowed).code
+            _, second = started_as(harness, kind, who, browser=browser)
+            wrong = wrong_code(harness.tenant.last_message(to=allowed).code)
+            told_now = [
+                told(code_as(browser, first, superseded), who),  # the first's own code
+                told(code_as(browser, first, wrong), who),
+                told(code_as(browser, first, wrong), who),  # the third: the latest code dies
+                told(code_as(browser, second, wrong), who),  # dead on the latest's page too
+            ]
+            _, third = started_as(harness, kind, who, browser=browser)
+            wrong = wrong_code(harness.tenant.last_message(to=allowed).code)
+            told_now += [
+                told(code_as(browser, first, wrong), who),  # counts against the new start
+                told(code_as(browser, third, wrong), who),
+                told(code_as(browser, second, wrong), who),  # the third: dead again
+                told(code_as(browser, third, wrong), who),
+            ]
+            answers[who] = told_now
+            never_received(harness.tenant.app, refused)
+    assert answers[allowed] == answers[refused]
+    assert [status for status, _, _ in answers[allowed]] == [400] * 8
+    said = ["not right" if "not right" in text else text for _, _, text in answers[allowed]]
+    said = ["too many" if "too many times" in text else text for text in said]
+    assert said == ["not right"] * 2 + ["too many"] * 2 + ["not right"] * 2 + ["too many"] * 2
 
 
 @pytest.mark.parametrize("kind", ["email-code", "sms-code"])
