@@ -169,16 +169,21 @@ class Checkup:
         if not os.path.exists(path):
             # Not made here: a check run elsewhere than the gate (another working
             # directory, another user) would leave a stray empty file, and say all is well.
-            folder = os.path.dirname(path) or "."
-            if not os.path.isdir(folder):
+            folder = os.path.dirname(os.path.abspath(path))
+            existing = folder
+            while not os.path.exists(existing):
+                existing = os.path.dirname(existing)
+            if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
                 self.problem(
                     self.config.store_setting,
-                    f"no SQLite file at {path}, and no folder {folder} for the gate to make it in",
+                    f"no SQLite file at {path}, and {existing} is no folder this user can "
+                    "make it in",
                 )
                 return
+            made = "" if existing == folder else f" (and the folder {folder})"
             self.say(
                 "store",
-                f"SQLite at {path}: no file yet, the gate makes it there when it starts "
+                f"SQLite at {path}: no file yet, the gate makes it there{made} when it starts "
                 f"(run check where the gate runs, with its settings){default}",
             )
             return

@@ -292,12 +292,14 @@ class CodeViews:
         except PwlessGateError as exc:
             return self.r.error(request, exc, identifier, next_url)
         else:
-            # Auth0 took it: this start's code replaces the identifier's earlier ones.
-            self.deps.throttle.remember(
-                LATEST_START, identifier, tx.tx_id, self.deps.config.login_lifetime
-            )
             if allowed:
                 audit("code_sent", ip=ip, identifier=identifier, reason=method)
+        # As far as the page tells, a code was sent: it replaces the identifier's earlier
+        # ones (Auth0's way), whether Auth0 took it, the allow-list refused the identifier,
+        # or Auth0 refused to send to it (which must read as the allow-list's refusal).
+        self.deps.throttle.remember(
+            LATEST_START, identifier, tx.tx_id, self.deps.config.login_lifetime
+        )
         page = self.code_page(request, tx)
         if self.deps.pacer is not None:
             self.deps.pacer.release(begun, allowed)

@@ -375,10 +375,19 @@ def test_check_makes_no_default_sqlite_file(tenant: Any, tmp_path: Path) -> None
         "another)"
     )
     assert list(tmp_path.iterdir()) == []
-    missing = tmp_path / "no-such-folder"
+    missing = tmp_path / "state" / "gate"  # the gate makes the folders, 0700
     result = run(["check"], {**env, "PWLESS_GATE_STATE_DIR": str(missing)})
+    assert result.returncode == 0, result.stderr
+    assert found(result, "store").startswith(
+        f"SQLite at {missing / 'pwless-gate.sqlite3'}: no file yet, the gate makes it there "
+        f"(and the folder {missing}) when it starts"
+    )
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "a-file").write_text("")
+    under_a_file = tmp_path / "a-file" / "state"
+    result = run(["check"], {**env, "PWLESS_GATE_STATE_DIR": str(under_a_file)})
     assert result.returncode == 1
-    assert_one_problem(result, "PWLESS_GATE_STATE_DIR", str(missing))
+    assert_one_problem(result, "PWLESS_GATE_STATE_DIR", str(tmp_path / "a-file"))
 
 
 @pytest.mark.parametrize(

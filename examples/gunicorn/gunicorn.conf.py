@@ -74,9 +74,10 @@ def _setting(name, read, default):
 
 
 def _seconds(text):
-    """A number of seconds; nan and inf are not (int() of them fails below)."""
+    """A number of seconds the gate takes (finite, at most 300: its own bound); nan, inf
+    or 1e308 are not (int() of 4 times them fails below)."""
     value = float(text)
-    if not math.isfinite(value):
+    if not math.isfinite(value) or value > 300:
         raise ValueError(text)
     return value
 

@@ -231,10 +231,12 @@ def gate_and_tenant(clock: FakeClock, *, trust: bool = True, **settings: Any) ->
     with serve_in_thread(app) as running:
         config = gate_config(
             running.url,
-            allowed_domains=("example.com",),
-            allowed_phones=(ALLOWED_PHONE,),
-            methods=tuple(STARTS),
-            **settings,
+            **{
+                "allowed_domains": ("example.com",),
+                "allowed_phones": (ALLOWED_PHONE,),
+                "methods": tuple(STARTS),
+                **settings,
+            },
         )
         yield Harness(
             PasswordlessGate(RecordingApp(), config, clock=clock), RecordingApp(), running
@@ -429,6 +431,31 @@ def test_wrong_codes_count_against_the_latest_start_alike(
     said = ["not right" if "not right" in text else text for _, _, text in answers[allowed]]
     said = ["too many" if "too many times" in text else text for text in said]
     assert said == ["not right"] * 2 + ["too many"] * 2 + ["not right"] * 2 + ["too many"] * 2
+
+
+def test_wrong_codes_for_a_number_auth0_will_not_text_count_as_for_a_refused_one(
+    clock: FakeClock,
+) -> None:
+    """An allowed number Auth0 refuses to text (``sms_provider_error``) reads like a number
+    the allow-list refuses at the start; its wrong codes must too, counted against its
+    latest start: two sign-ins in one browser, two wrong codes on the first, one on the
+    second."""
+    by_auth0 = "+995555123456"  # allowed here; the local tenant's provider serves no +99…
+    by_list = "+995555123457"
+    with gate_and_tenant(clock, allowed_phones=(ALLOWED_PHONE, by_auth0)) as harness:
+        said = {}
+        for who in (by_auth0, by_list):
+            clock.advance(1)  # /oauth/token's 30 a second
+            browser, first = started_as(harness, "sms-code", who)
+            _, second = started_as(harness, "sms-code", who, browser=browser)
+            said[who] = [
+                told(code_as(browser, first, "111111"), who),
+                told(code_as(browser, first, "111111"), who),
+                told(code_as(browser, second, "111111"), who),
+            ]
+        assert not any(m.to in (by_auth0, by_list) for m in harness.tenant.outbox())
+    assert said[by_auth0] == said[by_list]
+    assert "too many times" in said[by_list][2][2]
 
 
 @pytest.mark.parametrize("kind", ["email-code", "sms-code"])

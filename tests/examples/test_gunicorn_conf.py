@@ -86,6 +86,7 @@ def test_login_under_the_production_config(production: tuple[str, Process], tena
         ("PWLESS_GATE_AUTH0_TIMEOUT", "abc"),
         ("PWLESS_GATE_AUTH0_TIMEOUT", "nan"),
         ("PWLESS_GATE_AUTH0_TIMEOUT", "inf"),
+        ("PWLESS_GATE_AUTH0_TIMEOUT", "1e308"),
         ("PWLESS_GATE_TRUSTED_PROXIES", "for=1,proto=x"),
     ],
     ids=[
@@ -93,6 +94,7 @@ def test_login_under_the_production_config(production: tuple[str, Process], tena
         "unreadable-number-the-config-reads",
         "nan-the-config-reads",
         "inf-the-config-reads",
+        "too-large-the-config-reads",
         "unreadable-proxies-the-config-reads",
     ],
 )
