@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Literal
 from urllib.parse import SplitResult, urlsplit
 
+import idna
 import phonenumbers
 
 from . import redis_urls
@@ -774,6 +775,13 @@ def _web_url(setting: str, value: str, shape: str) -> tuple[SplitResult, str]:
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or not host:
         raise ConfigError(setting, f"{value!r} must look like {shape}")
+    if not host.isascii():
+        # Browsers send an internationalised host in its xn-- form (Host, Origin): so
+        # is it compared, and put in the URLs the gate makes.
+        try:
+            host = idna.encode(host, uts46=True).decode("ascii")
+        except idna.IDNAError:
+            raise ConfigError(setting, f"{value!r} has a host name that is not valid") from None
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigError(setting, f"{value!r} must not have a path, query or user")
     if parts.scheme == "http" and not is_loopback(host):

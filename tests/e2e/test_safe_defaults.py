@@ -12,7 +12,7 @@ import requests
 
 from pwless_gate import PasswordlessGate
 from pwless_gate.auth0 import Auth0Client
-from pwless_gate.errors import Auth0Unavailable
+from pwless_gate.errors import Auth0Unavailable, ConfigError
 from pwless_gate.testing import session_cookie
 
 from ..examples.support import TIMEOUT, serving
@@ -198,6 +198,43 @@ def test_federated_logout_returns_to_the_public_url(tenant: Any) -> None:
         assert out.status_code == 303
         location = urlsplit(out.headers["Location"])
         assert parse_qs(location.query)["returnTo"] == ["https://tools.acme.example/_gate/logout"]
+
+
+def test_an_internationalised_public_url_is_served_as_browsers_name_it(tenant: Any) -> None:
+    # A browser sends the host in its xn-- form (Host, Origin), whichever way it was typed.
+    tenant.app.allow_logout_url("https://xn--bcher-kva.example/_gate/logout")
+    gate = PasswordlessGate(
+        RecordingApp(),
+        gate_config(
+            tenant.url,
+            federated_logout=True,
+            public_url="https://Bücher.example",
+            cookie_secure="false",
+        ),
+    )
+    with serving(gate) as base:
+        headers = {"Host": "xn--bcher-kva.example", "Origin": "https://xn--bcher-kva.example"}
+        browser, done = http_sign_in(base, tenant, "ada@example.com", headers=headers)
+        assert done.status_code == 303
+        page = browser.get(base + "/_gate/logout", headers=headers, timeout=TIMEOUT)
+        assert page.status_code == 200
+        out = browser.post(
+            base + "/_gate/logout",
+            data={"csrf_token": hidden(page.text, "csrf_token")},
+            headers=headers,
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        )
+        assert out.status_code == 303
+        location = urlsplit(out.headers["Location"])
+        assert parse_qs(location.query)["returnTo"] == [
+            "https://xn--bcher-kva.example/_gate/logout"
+        ]
+
+
+def test_a_public_url_whose_host_is_no_host_name_is_refused() -> None:
+    with pytest.raises(ConfigError, match="PWLESS_GATE_PUBLIC_URL"):
+        gate_config("https://tenant.example", public_url="https://bücher-.example")
 
 
 def test_cookies_of_a_mounted_gate_are_scoped_to_its_path(tenant: Any) -> None:
