@@ -83,6 +83,8 @@ def test_other_browser(harness: Harness) -> None:
     page = phone.get(landing).get_data(as_text=True)
     assert "another browser" in page
     assert "cy@example.com" in page  # the whole address: no login CSRF unawares
+    assert "autofocus" not in page  # no key press meant for another page continues
+    assert "autofocus" in harness.client.get(landing).get_data(as_text=True)
     done = harness.continue_link(landing, client=phone)
     assert done.status_code == 303
     assert phone.get("/").status_code == 200
