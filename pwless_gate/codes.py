@@ -25,6 +25,7 @@ from .errors import (
     InvalidRequest,
     PwlessGateError,
     Refused,
+    StoreUnavailable,
     TooManyAttempts,
     WrongCode,
 )
@@ -297,9 +298,14 @@ class CodeViews:
         # As far as the page tells, a code was sent: it replaces the identifier's earlier
         # ones (Auth0's way), whether Auth0 took it, the allow-list refused the identifier,
         # or Auth0 refused to send to it (which must read as the allow-list's refusal).
-        self.deps.throttle.remember(
-            LATEST_START, identifier, tx.tx_id, self.deps.config.login_lifetime
-        )
+        try:
+            self.deps.throttle.remember(
+                LATEST_START, identifier, tx.tx_id, self.deps.config.login_lifetime
+            )
+        except StoreUnavailable as exc:
+            # The code is on its way: the page must say so. Its wrong codes count against
+            # this sign-in alone (as for every identifier while the store fails).
+            log.warning("session store unavailable, latest start not kept: %s", exc)
         page = self.code_page(request, tx)
         if self.deps.pacer is not None:
             self.deps.pacer.release(begun, allowed)

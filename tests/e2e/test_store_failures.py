@@ -31,6 +31,7 @@ from pwless_gate.sessions import SEEN_EVERY, Session, SessionStore, idle_limit
 from pwless_gate.stores import CookieStore
 from pwless_gate.stores.redis import RedisStore, connect
 from pwless_gate.stores.sqlite import SQLiteDatabase, SQLiteStore
+from pwless_gate.throttle import MemoryThrottle
 
 from ..helpers import (
     CLIENT_ID,
@@ -41,6 +42,7 @@ from ..helpers import (
     gate_config,
     hidden,
     http_sign_in,
+    wrong_code,
 )
 from ..procs import BIN, Process, RedisServer, free_port, gunicorn, until, wait_for_port
 
@@ -170,7 +172,7 @@ def test_a_locked_file_refuses_writes_and_recovers(
 #: limit (EFBIG, "disk I/O error") stands in for a full disk (ENOSPC, "database or disk
 #: is full"): both are a write SQLite cannot make, and neither needs a filesystem of
 #: the test's own.
-FULL_AT_BYTES = 96 * 1024
+FULL_AT_BYTES = 128 * 1024
 LIMIT_FILE_SIZE = (
     "import os, resource, sys; "
     "resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]),) * 2); "
@@ -363,3 +365,31 @@ def test_redis_down_while_a_cached_session_is_due(
     clock.advance(idle_limit(600))  # idle for longer than allowed since "last seen"
     assert_closed_here(harness.client.get("/"))
     assert len(harness.app.calls) == calls
+
+
+class ForgetfulThrottle(MemoryThrottle):
+    """A throttle whose store fails to keep an identifier's latest start (a full disk
+    after the send): everything else works."""
+
+    def remember(self, name: str, key: str, value: str, period: int) -> None:
+        raise StoreUnavailable("the store is full")
+
+
+def test_a_code_sent_is_said_sent_when_its_start_cannot_be_kept(
+    tenant: Any, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The latest start is kept after Auth0 sent the code: a store failing then must not
+    turn a code on its way into a 503. Wrong codes count against this sign-in alone."""
+    app = RecordingApp()
+    gate = PasswordlessGate(
+        app, gate_config(tenant.url), clock=clock, throttle=ForgetfulThrottle(clock=clock)
+    )
+    harness = Harness(gate=gate, app=app, tenant=tenant)
+    started = harness.start("ada@example.com")
+    assert started.status_code == 200
+    assert "Enter your code" in started.get_data(as_text=True)
+    code = tenant.last_message(to="ada@example.com").code
+    assert "latest start not kept" in caplog.text
+    answers = [harness.submit_code(started, wrong_code(code)) for _ in range(3)]
+    assert [a.status_code for a in answers] == [400, 400, 400]
+    assert "too many times" in answers[2].get_data(as_text=True)
