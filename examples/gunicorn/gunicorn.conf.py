@@ -31,9 +31,10 @@ bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
 
 # -- Workers --------------------------------------------------------------------
 
-# Threaded workers: a sign-in waits on Auth0 over the network (up to
-# auth0_timeout per call), and threads let the same process serve signed-in
-# requests meanwhile. gthread also honours keep-alive, which sync workers do not.
+# Threaded workers: a sign-in waits on Auth0 over the network (auth0_timeout
+# bounds each connect and each read of an answer, not a whole call), and threads
+# let the same process serve signed-in requests meanwhile. gthread also honours
+# keep-alive, which sync workers do not.
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 
@@ -56,10 +57,12 @@ max_requests_jitter = 200
 # -- Timeouts -------------------------------------------------------------------
 
 
-# The gate gives each Auth0 call auth0_timeout seconds to answer (and at most
-# about 3 s to connect), and a sign-in makes up to two calls in a row: the
-# token exchange, then the signing keys when they rotated. The worker timeout stays well above that,
-# so when Auth0 is slow the gate answers 503 with its own page instead of the
+# The gate waits at most auth0_timeout seconds for each read of an Auth0 answer,
+# and at most about 3 s (or auth0_timeout, if shorter) for each connect: a bound
+# per connect and per read, not on a whole call, which an answer trickling in
+# can make longer. A sign-in makes up to two calls in a row: the token exchange,
+# then the signing keys when they rotated. The worker timeout stays well above
+# that, so when Auth0 is slow the gate answers 503 with its own page instead of the
 # worker being killed mid-request and the client seeing a dropped connection.
 # (A gthread worker's heartbeat comes from its main loop, so here the timeout
 # mostly catches a hung process; with worker_class = "sync" it bounds every

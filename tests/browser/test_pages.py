@@ -150,12 +150,13 @@ STATES = [
     State("code-dead", _code_dead, "Code no longer valid", "Send a new code"),
     State("link-sent", _link_sent, "Check your email", "lin@example.com", "#code"),
     State("continue", _continue, "Continue signing in", "Continue as l***@example.com", "button"),
+    # Nothing focused: a key press meant for the page that opened the link must not
+    # sign this browser in to someone else's account.
     State(
         "continue-other-browser",
         _continue_other_browser,
         "Continue signing in",
         "another browser",
-        "button",
     ),
     State("logout", _logout, "Sign out", "ada@example.com", "button"),
     State("signed-out", _signed_out, "You are signed out", "Sign in again"),
