@@ -72,6 +72,13 @@ def probe_identifier(realm: str) -> str:
 PROBE_IP = "192.0.2.1"
 LABEL_WIDTH = 12
 
+#: Said of a URL built from a ``public_url`` without a path: the gate's URLs carry the
+#: mount it is served under (``SCRIPT_NAME``, ``X-Forwarded-Prefix``).
+_MOUNTED = (
+    " (a gate served under a path, such as /tools, uses the URL with that path "
+    "before the prefix: register that one)"
+)
+
 
 class Checkup:
     """One run of the check: findings printed to ``out``, problems collected."""
@@ -352,13 +359,16 @@ class Checkup:
             return
         finally:
             http.close()
+        # The gate returns to its own address, the mount it is served under included:
+        # public_url's path when it has one, else wherever the gate is mounted.
+        mounted = "" if config.public_path else _MOUNTED
         if answer.status in (301, 302, 303) and answer.headers.get("Location") == return_to:
-            self.say("logout URL", f"{return_to}: ok (an allowed logout URL)")
+            self.say("logout URL", f"{return_to}: ok (an allowed logout URL){mounted}")
         else:
             self.problem(
                 "PWLESS_GATE_PUBLIC_URL",
                 f"{return_to} is not among the Allowed Logout URLs of the application at "
-                f"{self.host} (GET /v2/logout answered {answer.status})",
+                f"{self.host} (GET /v2/logout answered {answer.status}){mounted}",
             )
 
     def not_checked(self) -> None:
@@ -369,7 +379,8 @@ class Checkup:
                 "magic link",
                 "not checked: turn on the tenant flag "
                 "universal_login.passwordless.allow_magiclink_verify_without_session, and "
-                f"add {public}{config.prefix}/callback to the application's Allowed Callback URLs",
+                f"add {public}{config.prefix}/callback to the application's Allowed Callback "
+                f"URLs{'' if config.public_path else _MOUNTED}",
             )
         self.say("delivery", "not checked (only a real email or text message would tell)")
 

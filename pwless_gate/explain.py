@@ -20,7 +20,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 from .config import GateConfig
 from .identity import InvalidIdentifier, normalise_email, normalise_phone
 from .public_paths import is_normal
-from .rules import MACHINE, Rule, RuleSet, Verdict, request_host, verdict
+from .rules import MACHINE, Rule, RuleSet, Verdict, request_host, verdict, wsgi_mount
 
 #: An HTTP method: a token (RFC 9110), such as ``GET`` or ``PROPFIND``.
 _METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}")
@@ -56,14 +56,16 @@ def explain(
     path: str,
     host: str,
     *,
+    mount: str = "",
     who: tuple[str, str] | None,
     admitted: bool,
     roles: Sequence[str] = (),
 ) -> Explanation:
-    """Which rule decides ``method path`` on ``host`` and what it says of ``who``
-    (``(connection, identifier)``; None: nobody signed in), whom the global
-    allow-lists admit (``admitted``), with ``roles``."""
-    rule = rules.match(method, path, host)
+    """Which rule decides ``method path`` on ``host`` (``path`` of the whole site, the
+    app mounted at ``mount``: see :meth:`~pwless_gate.rules.RuleSet.match_mounted`)
+    and what it says of ``who`` (``(connection, identifier)``; None: nobody signed
+    in), whom the global allow-lists admit (``admitted``), with ``roles``."""
+    rule = rules.match_mounted(method, path, host, mount)
     if rule is not None and rule.closed:
         return Explanation(rule, "refused", "closed to everyone")
     if rule is not None and rule.public:
@@ -122,13 +124,13 @@ def run_explain(
     # As a WSGI server builds PATH_INFO: percent-decoded bytes read as latin-1 (a path
     # typed as text is its UTF-8; bytes the shell passed that are not, as they came).
     path = unquote_to_bytes(raw_path.encode("utf-8", "surrogateescape")).decode("latin-1")
-    mount = config.public_path
-    if mount and (path == mount or path.startswith(mount + "/")):
-        path = path[len(mount) :] or "/"
-    method = method.upper()
+    # The path of the whole site: under public_url's path (the mount) it is judged as
+    # the app sees it, outside it as it stands, as {prefix}/auth does.
+    mount = wsgi_mount(config.public_path)
+    pages = mount + config.prefix
     plain = "%" not in path and is_normal(path)
-    if plain and (path == config.prefix or path.startswith(config.prefix + "/")):
-        print(f"{config.prefix}: the gate's own pages", file=out)
+    if plain and (path == pages or path.startswith(pages + "/")):
+        print(f"{config.public_path}{config.prefix}: the gate's own pages", file=out)
         print("allowed: sign-in pages are open to everyone", file=out)
         return 0
     who = None
@@ -148,7 +150,14 @@ def run_explain(
             print(f"pwless-gate: --user {user!r}: {exc}", file=err)
             return 2
     result = explain(
-        config.rules, method, path, host, who=who, admitted=admitted, roles=tuple(roles)
+        config.rules,
+        method.upper(),
+        path,
+        host,
+        mount=mount,
+        who=who,
+        admitted=admitted,
+        roles=tuple(roles),
     )
     for line in result.lines():
         print(line, file=out)

@@ -13,6 +13,7 @@ import io
 import logging
 from functools import cached_property
 from typing import IO, TYPE_CHECKING
+from urllib.parse import unquote_to_bytes
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
@@ -85,10 +86,11 @@ class GateRequest(Request):
         return self.deps.config.public_origin or self.deps.config.proxies.origin(self.environ)
 
     def check_host(self) -> None:
-        """With ``public_url``, refuse (400) a request addressed to any other host.
+        """With ``public_url``, refuse (400) a request addressed to any other host, or,
+        when ``public_url`` has a path, asked under any other mount.
 
         Checked before anything is sent to Auth0, so a forged ``Host`` cannot
-        steer a link or a redirect.
+        steer a link or a redirect, and no link leads where the gate is not.
         """
         public = self.deps.config.public_host
         if public is not None and self.seen_host != public:
@@ -99,6 +101,23 @@ class GateRequest(Request):
             )
             raise Refused(
                 400, N_("Wrong address"), N_("This sign-in page is not served at this address.")
+            )
+        path = self.deps.config.public_path
+        if path and unquote_to_bytes(path) != unquote_to_bytes(self.mount):
+            # Absolute URLs carry the mount as the browser sees it: under another mount
+            # than the one public_url names, a link would lead where the gate is not.
+            log.warning(
+                "refused a request under the mount %r: PWLESS_GATE_PUBLIC_URL names the "
+                "path %r (make them equal, or have the proxy send X-Forwarded-Prefix %s "
+                "and trust it: PWLESS_GATE_TRUSTED_PROXIES with prefix=1)",
+                self.mount[:100] or "/",
+                path,
+                path,
+            )
+            raise Refused(
+                400,
+                N_("Address not configured"),
+                N_("This site's address is not configured. Please tell the administrator."),
             )
 
     def _absolute_origin(self) -> str:
@@ -142,10 +161,8 @@ class GateRequest(Request):
         return self._absolute_origin() + path
 
     def absolute_gate_url(self, route: str) -> str:
-        """The absolute URL of a gate route; raises as :meth:`absolute`."""
-        config = self.deps.config
-        if config.public_origin is not None:
-            return f"{config.public_origin}{config.public_path}{config.prefix}{route}"
+        """The absolute URL of a gate route (the mount included, as in :meth:`gate_url`);
+        raises as :meth:`absolute`."""
         return self.absolute(self.gate_url(route))
 
     @property

@@ -43,7 +43,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 from .public_paths import is_normal, reads_one_way
 
@@ -313,6 +313,29 @@ class RuleSet:
             return None
         return literal
 
+    def match_mounted(self, method: str, path: str, host: str, mount: str) -> Rule | None:
+        """:meth:`match` for a path of the whole site (``X-Original-URI``, a URL) where
+        the app is mounted at ``mount`` (``PATH_INFO``'s form, ``""`` at the root): a
+        path under the mount is judged as the app sees it (:func:`within`), one
+        outside it as it stands. A path that may read another way is read cleaned up
+        before the mount is taken off too, and :data:`UNCLEAR` is the answer when the
+        two readings fall under different rules: ``/tools/../tools/admin`` is
+        ``/admin`` inside ``/tools``, though ``/../tools/admin`` reads as no path of it.
+        """
+        if not mount:
+            return self.match(method, path, host)
+        method = method.upper()
+        inside = within(path, mount)
+        if reads_one_way(path):
+            return self._first(method, inside, host)
+        literal = self._first(method, inside, host)
+        cleaned = self._first(method, within(clean_path(path), mount), host)
+        if literal is not cleaned:
+            return UNCLEAR
+        if literal is not None and literal.public and not is_normal(path):
+            return None
+        return literal
+
     def _first(self, method: str, path: str, host: str) -> Rule | None:
         chain = self._chain(path)
         text = path if path.isascii() else None  # read as UTF-8 when a regex asks
@@ -366,6 +389,23 @@ def path_text(path: str) -> str:
         return path.encode("latin-1").decode("utf-8", "surrogateescape")
     except UnicodeEncodeError:
         return path
+
+
+def wsgi_mount(mount: str) -> str:
+    """A mount as a URL carries it (``/t%C3%A9``, ``SCRIPT_NAME`` as the browser sees
+    it) in ``PATH_INFO``'s form (``/tÃ©``): its escapes decoded, the bytes as latin-1."""
+    return unquote_to_bytes(mount).decode("latin-1")
+
+
+def within(path: str, mount: str) -> str:
+    """``path`` (``PATH_INFO``'s form) as the app mounted at ``mount`` (the same form)
+    sees it: the mount taken off at a segment boundary, the mount itself read as
+    ``/``; a path outside the mount as it stands."""
+    if path == mount:
+        return "/"
+    if mount and path.startswith(mount) and path[len(mount)] == "/":
+        return path[len(mount) :]
+    return path
 
 
 def clean_path(path: str) -> str:

@@ -36,7 +36,7 @@ from .pages import json_response
 from .public_paths import is_normal
 from .redirects import safe_next, url_path, url_query
 from .request import GateRequest
-from .rules import Verdict, request_host, verdict
+from .rules import Verdict, request_host, verdict, within, wsgi_mount
 from .savedforms import request_target_path, with_send_marker
 from .sessions import CachedSession, User
 from .sessions_page import SessionsViews
@@ -281,7 +281,10 @@ class GateViews:
         The access rules apply to the original request, read from
         ``X-Original-URI``/``-Method`` (nginx) or ``X-Forwarded-Uri``/``-Method``
         (Traefik) when ``trusted_proxies`` trusts them (``uri``), whoever is
-        asking (a session, an app token, a machine): 403 when a rule refuses,
+        asking (a session, an app token, a machine). That path is the whole site's:
+        under the mount the gate is asked under it is judged as the app sees it
+        (``/tools/admin`` as ``/admin`` for a gate at ``/tools``), outside the mount
+        as it stands. 403 when a rule refuses,
         401 (``login_required``) when it asks for a recent sign-in (a token
         cannot sign in again, so it gets 403 there). On a public rule's path
         without a session the answer is 202 and ``Authorization`` is left to the
@@ -323,10 +326,11 @@ class GateViews:
                     )
             else:
                 method, path, _ = original
-                if self._gate_route(path):
+                mount = wsgi_mount(request.mount)
+                if self._gate_route(path, mount):
                     return self._admitted(request, gate_owned=False)
                 host = request_host(self.deps.config.proxies.host(request.environ))
-                rule = rules.match(method, path, host)
+                rule = rules.match_mounted(method, path, host, mount)
                 if rule is not None and rule.closed:
                     return json_response({"error": "forbidden"}, 403)
         current = request.current
@@ -377,9 +381,7 @@ class GateViews:
             if said == Verdict.REFUSE:
                 return json_response({"error": "forbidden"}, 403)
         authorize = self.deps.hooks.authorize
-        if authorize is not None and not authorize(
-            _as_original(request.environ, original), current.user
-        ):
+        if authorize is not None and not authorize(_as_original(request, original), current.user):
             if rule is not None and rule.public:
                 # A public path stays public for the refused, as on the app's paths.
                 return self._admitted(request, gate_owned=False)
@@ -429,12 +431,14 @@ class GateViews:
             response.headers["Authorization"] = authorization
         return response
 
-    def _gate_route(self, path: str) -> bool:
-        """Whether an original request's path is one of the gate's own routes, read
+    def _gate_route(self, path: str, mount: str) -> bool:
+        """Whether an original request's path (of the whole site) is one of the gate's
+        own routes, under the mount (``PATH_INFO``'s form) the gate is asked under, read
         plainly: a proxy that sends those through ``auth_request`` lets them pass. A
         path with dot segments, ``//`` or an escape (``/_gate/../admin``) is not: the
-        proxy or the app behind it may read it as another path."""
-        prefix = self.deps.config.prefix
+        proxy or the app behind it may read it as another path; nor is the prefix
+        outside the mount (another app's ``/_gate/``)."""
+        prefix = mount + self.deps.config.prefix
         if "%" in path or not is_normal(path):
             return False
         return path == prefix or path.startswith(prefix + "/")
@@ -667,16 +671,25 @@ class GateViews:
         return self.r.error(request, exc)(environ, start_response)
 
 
-def _as_original(
-    environ: WSGIEnvironment, original: tuple[str, str, str] | None
-) -> WSGIEnvironment:
+def _as_original(request: GateRequest, original: tuple[str, str, str] | None) -> WSGIEnvironment:
     """What the ``authorize`` hook reads on ``{prefix}/auth``: the request's environ
     with the original request's method, path and query when a trusted proxy named
-    them (else the question's own, under the gate's prefix)."""
+    them (else the question's own, under the gate's prefix). The path is read as the
+    app sees it: inside the gate's mount under ``SCRIPT_NAME``, a path outside the
+    mount as it stands (``SCRIPT_NAME`` empty)."""
+    environ = request.environ
     if original is None:
         return environ
     method, path, query = original
-    return {**environ, "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query}
+    mount = wsgi_mount(request.mount)
+    under = bool(mount) and (path == mount or path.startswith(mount + "/"))
+    return {
+        **environ,
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": environ.get("SCRIPT_NAME", "") if under else "",
+        "PATH_INFO": within(path, mount),
+        "QUERY_STRING": query,
+    }
 
 
 def _path_info(raw: str) -> str:

@@ -516,7 +516,9 @@ def test_check_finds_an_allowed_logout_url_and_a_known_audience() -> None:
             },
         )
     assert result.returncode == 0, result.stderr
-    assert found(result, "logout URL").endswith("ok (an allowed logout URL)")
+    said = found(result, "logout URL")
+    assert said.startswith("http://127.0.0.1:8000/_gate/logout: ok (an allowed logout URL)")
+    assert "served under a path" in said  # public_url names no mount: the gate's decides
     assert found(result, "audience").startswith("https://api.test: not refused")
 
 

@@ -180,6 +180,35 @@ def test_explain_judges_a_path_through_the_prefix_as_what_it_leads_to(tmp_path: 
 
 
 @pytest.mark.parametrize(
+    ("args", "status", "said"),
+    [
+        (["GET", "/tools/_gate/login"], 0, "the gate's own pages"),
+        (["GET", "/_gate/login"], 2, "sign-in needed"),  # another app's, outside the mount
+        (["--user", "ada@example.com", "GET", "/tools/admin"], 1, "rule 1 (/admin) decides"),
+        (["--user", "ada@example.com", "GET", "https://tools.example.com/tools"], 0, "no rule"),
+        (["--user", "ada@example.com", "GET", "/tools/../tools/admin"], 1, "closed"),
+        (["--user", "ada@example.com", "GET", "/admin"], 1, "rule 1 (/admin) decides"),
+    ],
+    ids=["own-page", "outside-prefix", "inside", "mount-itself", "dot-dot", "outside"],
+)
+def test_explain_reads_public_urls_path_as_the_mount(
+    tmp_path: Path, args: list[str], status: int, said: str
+) -> None:
+    """As ``{prefix}/auth`` of a gate mounted there: a path under the mount as the app
+    sees it, one outside as it stands; the gate's pages only under the mount."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rules]]\npath = "/admin"\npolicy = "deny"\n')
+    env = {
+        **ENV,
+        "PWLESS_GATE_RULES_FILE": str(rules),
+        "PWLESS_GATE_PUBLIC_URL": "https://tools.example.com/tools",
+    }
+    result = run(["explain", *args], env, tmp_path)
+    assert result.returncode == status, result.stdout + result.stderr
+    assert said in result.stdout
+
+
+@pytest.mark.parametrize(
     ("path", "status", "said"),
     [
         ("/ärzte/liste", 1, "rule 1 (/ärzte) decides"),

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from pwless_gate import PasswordlessGate
 from pwless_gate.auth0 import Auth0Client
@@ -134,7 +135,9 @@ def test_with_a_public_url_every_absolute_url_comes_from_it(tenant: Any) -> None
         "X-Forwarded-Host": "tools.acme.example",
         "Origin": "https://tools.acme.example",
     }
-    with serving(gate) as base:
+    # Served under public_url's path, as its address says.
+    with serving(DispatcherMiddleware(RecordingApp(), {"/tools": gate})) as site:
+        base = site + "/tools"
         assert _start_link(base, proxied).status_code == 200
         link = tenant.last_message().link
         assert parse_qs(urlsplit(link).query)["redirect_uri"] == [
