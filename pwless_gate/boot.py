@@ -142,6 +142,11 @@ def _sweep(directory: str) -> None:
         return
     for name in names:
         _, pid, started = [*name.split("-"), "", "", ""][:3]
-        if name.startswith("boot-") and pid.isdigit() and _start_time(int(pid)) != started:
+        if (
+            name.startswith("boot-")
+            and pid.isascii()
+            and pid.isdigit()
+            and _start_time(int(pid)) != started
+        ):
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(directory, name))

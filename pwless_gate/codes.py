@@ -128,7 +128,9 @@ class CodeViews:
         next_url = request.next_url(request.args.get("next"))
         form = request.args.get("form", "")
         fresh = request.args.get("fresh", "")
-        current = request.current if fresh.isdigit() and len(fresh) <= 8 else None
+        current = (
+            request.current if fresh.isascii() and fresh.isdigit() and len(fresh) <= 8 else None
+        )
         if current is not None:
             response = self._step_up_page(request, next_url, int(fresh), current.session, form)
         else:

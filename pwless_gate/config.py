@@ -697,7 +697,7 @@ def _parse(name: str, type_name: str, raw: str) -> object:
         if type_name == "int":
             return int(raw)
         if type_name == "int | str":  # a count, or counts per header (trusted_proxies)
-            return int(raw) if raw.isdigit() else raw
+            return int(raw) if raw.isascii() and raw.isdigit() else raw
         if type_name == "float":
             return float(raw)
         if name == "cookie_secure":

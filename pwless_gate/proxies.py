@@ -113,7 +113,7 @@ class ProxyTrust:
         Raises ``ValueError`` naming what it could not read.
         """
         text = str(value).strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             if len(text) > 2:
                 raise ValueError(f"{text} proxy hops is not a plausible count")
             n = int(text)

@@ -121,7 +121,9 @@ def parse(url: str, setting: str) -> RedisTarget:
     service, db = unquote(segments[0]), 0
     if not _NAME.match(service):
         raise ConfigError(setting, f"{what} has a service name that is not a plain name")
-    if len(segments) > 2 or (len(segments) == 2 and not segments[1].isdigit()):
+    if len(segments) > 2 or (
+        len(segments) == 2 and not (segments[1].isascii() and segments[1].isdigit())
+    ):
         raise ConfigError(setting, f"{what} ends in /service/db: db must be a number")
     if len(segments) == 2:
         db = int(segments[1])
@@ -137,6 +139,6 @@ def _host(part: str, n: int, default_port: int, what: str, setting: str) -> tupl
     if found is None:
         raise ConfigError(setting, f"{what}: host {n} is not a name or address")
     port = found["port"]
-    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
+    if port is not None and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
         raise ConfigError(setting, f"{what}: host {n} has a port that is not 1-65535")
     return found["ip6"] or found["name"], int(port) if port else default_port

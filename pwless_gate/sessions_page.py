@@ -192,7 +192,7 @@ def _sub(current: CachedSession) -> str:
 
 def _ended(value: str | None) -> int | None:
     """The count of a status message, from ``?ended=N`` (None without one)."""
-    if value is None or not value.isdigit() or len(value) > 4:
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 4:
         return None
     return min(int(value), _MAX_SHOWN)
 

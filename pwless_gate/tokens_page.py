@@ -104,7 +104,7 @@ class TokensViews:
             errors["name"] = N_("Give the token a name, such as “pip on my laptop”.")
         elif len(name) > MAX_NAME or not name.isprintable():
             errors["name"] = Text("Use at most %(most)d ordinary characters.", most=MAX_NAME)
-        days = int(days_text) if days_text.isdigit() and len(days_text) <= 5 else 0
+        days = int(days_text) if _number(days_text) and len(days_text) <= 5 else 0
         if not 1 <= days <= most:
             errors["days"] = Text("Choose a whole number of days from 1 to %(most)d.", most=most)
         if errors:
@@ -218,8 +218,13 @@ def _sub(current: CachedSession) -> str:
     return str(current.session.claims["sub"])
 
 
+def _number(text: str) -> bool:
+    """ASCII digits only: ``int()`` refuses ``"²"``, which ``str.isdigit()`` takes."""
+    return text.isascii() and text.isdigit()
+
+
 def _count(value: str | None) -> int | None:
-    if value is None or not value.isdigit() or len(value) > 4:
+    if value is None or not _number(value) or len(value) > 4:
         return None
     return int(value)
 

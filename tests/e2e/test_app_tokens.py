@@ -18,6 +18,7 @@ from werkzeug.test import Client, TestResponse
 
 from pwless_gate import PasswordlessGate
 from pwless_gate.apptokens import (
+    PREFIX,
     AppToken,
     TokenStore,
     credentials,
@@ -766,3 +767,25 @@ def test_a_good_token_after_one_refusal_is_not_throttled(
         clock.advance(TTL + 1)
         codes.append(polling.get("/x", headers=bearer(token)).status_code)
     assert codes == [200] * 15
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/_gate/tokens?revoked=%C2%B2",
+        "/_gate/sessions?ended=%C2%B2",
+        "/_gate/sessions?tokens=%C2%B2",
+        "/_gate/login?fresh=%C2%B2&next=/_gate/tokens",
+    ],
+)
+def test_digits_python_reads_but_int_refuses_are_ignored(signed_in: Harness, url: str) -> None:
+    # "²".isdigit() is true, and int("²") raises: these were 500s with a traceback.
+    assert signed_in.client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("days", ["\u00b2", "\uff11\uff10"])
+def test_a_token_lifetime_in_other_digits_is_refused(signed_in: Harness, days: str) -> None:
+    page = signed_in.client.get("/_gate/tokens").get_data(as_text=True)
+    answer = signed_in.client.post("/_gate/tokens", data=token_form(page, "x", days))
+    assert answer.status_code == 400
+    assert PREFIX not in answer.get_data(as_text=True)
