@@ -89,7 +89,16 @@ class TokensViews:
         current = request.current
         if current is None:
             return self.r.sign_in_first(request, request.gate_url("/tokens"))
-        return self._render(request, current, revoked=_count(request.args.get("revoked")))
+        # A form sent back after the step-up sign-in (see _render): filled in again.
+        name = " ".join(request.args.get("name", "").split())[:MAX_NAME]
+        days = request.args.get("days", "")
+        return self._render(
+            request,
+            current,
+            revoked=_count(request.args.get("revoked")),
+            name=name,
+            days=days if _number(days) and len(days) <= 5 else "",
+        )
 
     def create(self, request: GateRequest) -> Response:
         request.check_form()
@@ -186,7 +195,13 @@ class TokensViews:
         most = self._tokens.max_days
         sign_in_again = None
         if created is None and self._stale(current):
-            back = {"next": request.gate_url("/tokens"), "fresh": str(SIGN_IN_WITHIN)}
+            # After the sign-in, the form comes back as the person filled it in.
+            typed = {k: v for k, v in (("name", name), ("days", days)) if v}
+            page = request.gate_url("/tokens")
+            back = {
+                "next": f"{page}?{urlencode(typed)}" if typed else page,
+                "fresh": str(SIGN_IN_WITHIN),
+            }
             sign_in_again = f"{request.gate_url('/login')}?{urlencode(back)}"
         return self.r.page(
             request,

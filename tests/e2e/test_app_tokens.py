@@ -741,6 +741,29 @@ def test_making_a_token_needs_a_recent_sign_in(signed_in: Harness, clock: FakeCl
     assert tool(signed_in).get("/", headers=bearer(kept)).status_code == 200
 
 
+def test_a_token_form_sent_too_late_comes_back_filled_in(
+    signed_in: Harness, clock: FakeClock
+) -> None:
+    """The form sent an hour after signing in is refused (403), but its sign-in link leads
+    back to the form as it was filled in, so nothing typed is lost."""
+    client = signed_in.client
+    page = client.get("/_gate/tokens").get_data(as_text=True)
+    clock.advance(SIGN_IN_WITHIN + 1)
+    refused = client.post("/_gate/tokens", data=token_form(page, "pip on my laptop", "7"))
+    assert refused.status_code == 403
+    text = refused.get_data(as_text=True)
+    again = re.search(r'href="(/_gate/login\?[^"]+)"[^>]*>Sign in again to make a token<', text)
+    assert again is not None
+    back = parse_qs(urlsplit(unescape(again.group(1))).query)["next"][0]
+    assert parse_qs(urlsplit(back).query) == {"name": ["pip on my laptop"], "days": ["7"]}
+    done = signed_in.login("ada@example.com", next=back)
+    assert done.headers["Location"] == back
+    form = client.get(back).get_data(as_text=True)
+    assert 'name="name" value="pip on my laptop"' in form
+    assert 'name="days" value="7"' in form
+    assert 'name="form_id"' in form  # signed in anew: the form is offered again
+
+
 def test_a_token_beside_a_session_cookie_never_reaches_the_app(signed_in: Harness) -> None:
     """A browser that kept Basic credentials from a token URL sends both: the request is
     the session's, and the token is taken off as it is for a token alone. The app's own
