@@ -303,10 +303,17 @@ class Renewer:
             )
 
     def _touch(self, value: str, entry: CachedSession, changes: dict[str, Any]) -> Renewal:
-        """Write "last seen"; when the store does not answer, go on with the cached
-        entry: the session has not ended, and a later request writes it."""
+        """Write "last seen" onto the record as the store has it now, not as this process
+        cached it: another process may have refreshed the tokens since (its clock ahead
+        of this one's), and writing the cached record back would restore a refresh token
+        Auth0 has rotated away. Only a refresh landing between this read and this write
+        is lost. When the store does not answer, go on with the cached entry: the
+        session has not ended, and a later request writes it."""
         try:
-            return self._write(value, entry.session, changes)
+            stored = self._reload(value)
+            if stored is None:  # ended meanwhile (logout, sign out everywhere)
+                return Renewal(None)
+            return self._write(value, stored.session, changes)
         except StoreUnavailable as exc:
             log.warning('session store unavailable, "last seen" not written: %s', exc)
             return Renewal(entry)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import sys
 import threading
@@ -12,6 +13,7 @@ from pwless_gate.cookies import MAX_SESSION_COOKIE
 from pwless_gate.errors import SessionTooLarge
 from pwless_gate.renew import Renewer
 from pwless_gate.sessions import (
+    ACCESS_TOKEN_MARGIN,
     HANDLE,
     MAX_IP,
     SEEN_EVERY,
@@ -257,3 +259,55 @@ def test_a_renewal_that_outgrows_the_cookies_ends_the_session(
     assert not renewal.unavailable
     assert len(cache) == 0
     assert any("PWLESS_GATE_STORE" in r.getMessage() for r in caplog.records)
+
+
+def test_a_last_seen_write_keeps_tokens_another_process_refreshed(
+    tmp_path: pytest.TempPathFactory, clock: FakeClock
+) -> None:
+    """Two processes on one SQLite file, the second's clock 30 s ahead (hosts out of
+    step). The second refreshes the session's tokens; the first, whose cached copy is
+    still fresh and whose clock says the old token has a minute and a half left, then
+    writes "last seen". That write must keep the refreshed tokens: writing its cached
+    record back would restore a refresh token Auth0 has rotated away, and the next
+    refresh, a reuse, would end the session (and revoke the family)."""
+    from pwless_gate.stores.sqlite import SQLiteDatabase, SQLiteStore
+
+    path = str(tmp_path / "gate.sqlite3")  # type: ignore[operator]
+    ahead = FakeClock()
+    ahead.now = clock.now + 30
+    first = SessionCache(
+        SQLiteStore(SQLiteDatabase(path, clock=clock), clock=clock),
+        ttl=5,
+        clock=clock,
+        idle_timeout=240,
+    )
+    second = SessionCache(
+        SQLiteStore(SQLiteDatabase(path, clock=ahead), clock=ahead),
+        ttl=5,
+        clock=ahead,
+        idle_timeout=240,
+    )
+    start = clock() - 59  # "last seen" is due at the first process in one second
+    session = dataclasses.replace(
+        make_session(start),
+        access_token="at-old",
+        access_expires_at=clock() + ACCESS_TOKEN_MARGIN + 90,
+        refresh_token="rt-old",
+    )
+    value = first.save(session)
+    cached = first.lookup(value)
+    assert cached is not None
+    # The second process refreshes (its clock says the token is due) and saves the result.
+    refreshed = dataclasses.replace(session, access_token="at-new", refresh_token="rt-new")
+    assert second.replace(value, refreshed) == value
+    clock.advance(2)  # still within the first process's 5 s cache: its copy has at-old
+    auth0 = Auth0Client("http://127.0.0.1:9", "c", "s")  # not called: no refresh is due here
+    renewal = Renewer(auth0=auth0, sessions=first, clock=clock, idle_timeout=240).renew(
+        value, cached
+    )
+    assert renewal.entry is not None
+    stored = SQLiteStore(SQLiteDatabase(path, clock=clock), clock=clock).load(value)
+    assert stored is not None
+    assert (stored.access_token, stored.refresh_token) == ("at-new", "rt-new")
+    assert stored.seen_at == clock()  # and "last seen" was written
+    assert renewal.entry.session.refresh_token == "rt-new"
