@@ -194,13 +194,22 @@ class Responder:
         )
         return self.fail(request, 400, N_("Sign-in not valid"), message)
 
-    def unavailable(self, request: GateRequest, next_url: str = "/", status: int = 503) -> Response:
+    def unavailable(
+        self,
+        request: GateRequest,
+        next_url: str = "/",
+        status: int = 503,
+        *,
+        retry_after: int | None = None,
+    ) -> Response:
+        """The service unavailable page; ``Retry-After`` is ``retry_after`` when Auth0
+        said how long to wait, else :data:`RETRY_AFTER_UNAVAILABLE`."""
         return self.fail(
             request,
             status,
             N_("Sign-in is unavailable"),
             N_("The sign-in service is not answering. Please try again in a minute."),
-            headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+            headers={"Retry-After": str(retry_after or RETRY_AFTER_UNAVAILABLE)},
             next=next_url,
         )
 

@@ -57,6 +57,9 @@ log = logging.getLogger("pwless_gate.auth0")
 
 OTP_GRANT = "http://auth0.com/oauth/grant-type/passwordless/otp"
 DEFAULT_RETRY_AFTER = 60
+#: The longest wait the gate passes on: Auth0's limits refill within the hour (50 sends
+#: per hour per IP), so a longer ``Retry-After`` or ``x-ratelimit-reset`` is a bad value.
+MAX_RETRY_AFTER = 3600
 #: Seconds until a throttled IP gets one attempt back (Auth0: "about 15 minutes").
 SUSPICIOUS_IP_RETRY_AFTER = 900
 #: How Auth0's ``access_denied`` description begins when ``audience`` names no API of
@@ -329,16 +332,17 @@ def auth0_error(
 
 
 def _retry_after(headers: Mapping[str, str], now: float) -> int:
-    """Seconds to wait, from ``Retry-After`` or ``x-ratelimit-reset`` (Unix seconds)."""
+    """Seconds to wait, from ``Retry-After`` or ``x-ratelimit-reset`` (Unix seconds),
+    between 1 and :data:`MAX_RETRY_AFTER`."""
     for name, relative in (("Retry-After", True), ("x-ratelimit-reset", False)):
         value = headers.get(name)
         if value is None:
             continue
         try:
             seconds = int(float(value))
-        except ValueError:
+        except (ValueError, OverflowError):  # not a number; "inf", "1e999"
             continue
-        return max(1, seconds if relative else seconds - int(now))
+        return min(MAX_RETRY_AFTER, max(1, seconds if relative else seconds - int(now)))
     return DEFAULT_RETRY_AFTER
 
 

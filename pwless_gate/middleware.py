@@ -506,7 +506,7 @@ class PasswordlessGate:
             log.warning("session store unavailable: %s", exc)
             return self.views.unavailable(environ, start_response)
         if result.unavailable:
-            return self.views.unavailable(environ, start_response)
+            return self.views.unavailable(environ, start_response, result.retry_after)
         if result.entry is None:
             challenge = self.decider.challenge(facts)
             return self.views.challenge(

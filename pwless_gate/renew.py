@@ -81,11 +81,13 @@ class RefreshLocks(Protocol):
 @dataclass(frozen=True)
 class Renewal:
     """What to do with the request: forward ``entry`` (setting ``cookie`` if not None),
-    challenge (``entry`` None, not ``unavailable``), or answer 503 (``unavailable``)."""
+    challenge (``entry`` None, not ``unavailable``), or answer 503 (``unavailable``;
+    ``retry_after``: the seconds Auth0 asked the gate to wait, when it said so)."""
 
     entry: CachedSession | None
     cookie: str | None = None
     unavailable: bool = False
+    retry_after: int | None = None
 
 
 class Renewer:
@@ -240,7 +242,8 @@ class Renewer:
             elif isinstance(exc, Auth0Unavailable) and exc.outcome_unknown:
                 self._outcome_unknown(session, exc)
             if not still_valid:
-                return Renewal(None, unavailable=True)
+                wait = exc.retry_after if isinstance(exc, RateLimited) else None
+                return Renewal(None, unavailable=True, retry_after=wait)
             return self._touch(value, entry, changes) if changes else Renewal(entry)
         except PwlessGateError as exc:
             self._refused(session, exc)

@@ -657,11 +657,15 @@ class GateViews:
         return response(environ, start_response)
 
     def unavailable(
-        self, environ: WSGIEnvironment, start_response: StartResponse
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        retry_after: int | None = None,
     ) -> Iterable[bytes]:
-        """503: the session store or Auth0 (for a token refresh) is not answering."""
+        """503: the session store or Auth0 (for a token refresh) is not answering, or
+        Auth0 limits the gate's calls (``retry_after``: how long it asked to wait)."""
         request = GateRequest(environ, self.deps)
-        return self.r.unavailable(request)(environ, start_response)
+        return self.r.unavailable(request, retry_after=retry_after)(environ, start_response)
 
     def failed(
         self, environ: WSGIEnvironment, start_response: StartResponse, exc: Exception

@@ -15,7 +15,7 @@ import pytest
 import urllib3
 import urllib3.exceptions
 
-from pwless_gate.auth0 import Auth0Client, auth0_error
+from pwless_gate.auth0 import DEFAULT_RETRY_AFTER, MAX_RETRY_AFTER, Auth0Client, auth0_error
 from pwless_gate.devtenant import DevTenant, serve_in_thread
 from pwless_gate.errors import (
     AccessDenied,
@@ -355,6 +355,28 @@ def test_a_429_in_html_is_still_a_rate_limit() -> None:
         with pytest.raises(RateLimited) as caught:
             client.start(connection="email", identifier="h@example.com")
     assert (caught.value.status_code, caught.value.retry_after) == (429, 120)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("Retry-After: 120", 120),
+        ("Retry-After: 99999999", MAX_RETRY_AFTER),  # no rate limit lasts years
+        ("x-ratelimit-reset: 9999999999", MAX_RETRY_AFTER),
+        ("Retry-After: inf", DEFAULT_RETRY_AFTER),  # int(float("inf")) raises OverflowError
+        ("Retry-After: 1e999", DEFAULT_RETRY_AFTER),
+        ("Retry-After: nan", DEFAULT_RETRY_AFTER),
+    ],
+)
+def test_a_rate_limits_wait_is_bounded(header: str, expected: int) -> None:
+    """The wait read from Auth0's headers is passed on to people and clients as
+    ``Retry-After``: a value no limit of Auth0's has is bounded, one that is no number
+    is not read (it raised OverflowError: a 500)."""
+    with replying(answer("429 Too Many Requests", b"{}", "application/json", header)) as url:
+        client = Auth0Client(url, CLIENT_ID, CLIENT_SECRET, timeout=2.0)
+        with pytest.raises(RateLimited) as caught:
+            client.start(connection="email", identifier="h@example.com")
+    assert caught.value.retry_after == expected
 
 
 def test_the_gate_is_tested_on_the_urllib3_it_ships_with() -> None:

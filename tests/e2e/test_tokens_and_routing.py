@@ -15,6 +15,7 @@ import pytest
 from werkzeug.test import EnvironBuilder
 
 from pwless_gate import PasswordlessGate
+from pwless_gate.devtenant.constants import FAULT_RETRY_AFTER
 from pwless_gate.sessions import idle_limit
 
 from ..helpers import (
@@ -86,6 +87,24 @@ def test_refresh_with_auth0_down_keeps_a_still_valid_token(
     calls = len(harness.app.calls)
     assert harness.client.get("/").status_code == 200  # Auth0 is back
     assert len(harness.app.calls) == calls + 1
+
+
+def test_a_refresh_auth0_rate_limits_passes_on_its_wait(
+    make_harness: Any, clock: FakeClock, tenant: Any
+) -> None:
+    """The access token has expired and Auth0 answers the refresh 429 with its wait:
+    the request gets 503 (the session is kept) with that wait as ``Retry-After``, not
+    the gate's own 30 s."""
+    harness = make_harness(
+        audience=AUDIENCE, scope="openid profile email offline_access", session_lifetime=3 * 86400
+    )
+    assert harness.login("fay@example.com").status_code == 303
+    clock.advance(86400 + 10)
+    tenant.app.add_fault("/oauth/token", "429")
+    answer = harness.client.get("/")
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == str(FAULT_RETRY_AFTER)
+    assert harness.client.get("/").status_code == 200  # the limit is over: refreshed
 
 
 def test_large_session_is_split_into_cookies_under_4kb(make_harness: Any) -> None:
