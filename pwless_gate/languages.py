@@ -221,7 +221,8 @@ class Languages:
         A quality of 0 means "not this one" (RFC 9110): that language, and every tag
         under it (``ar;q=0`` refuses ``ar-EG``), is never chosen, not even as the
         fallback when another configured one is left; ``*`` stands for any configured
-        language not refused.
+        language not refused. A language ranked below ``*`` (``*, de;q=0.1``) comes
+        after every configured one the header does not name.
         """
         if chosen and len(chosen) <= _MAX_CHOICE:
             tag = self._lower.get(chosen.lower())
@@ -229,20 +230,26 @@ class Languages:
                 return tag
         wanted = [(value.strip().replace("_", "-").lower(), quality) for value, quality in accepted]
         refused = tuple(value for value, quality in wanted if quality <= 0)
+        # Werkzeug puts `*` after every named range, even those of a lower quality.
+        anything = max((quality for value, quality in wanted if value == "*"), default=0.0)
 
         def allowed(tag: str) -> bool:
             lower = tag.lower()
             return not any(lower == r or lower.startswith(r + "-") for r in refused)
 
+        below_anything: list[str] = []  # configured tags named, but ranked below `*`
         for value, quality in wanted:
-            if quality <= 0:
+            if quality <= 0 or value == "*":
                 continue
-            if value == "*":
-                break
             match = self._lower.get(value) or self._primary.get(value.split("-")[0])
-            if match is not None and allowed(match):
+            if match is None or not allowed(match):
+                continue
+            if quality >= anything:
                 return match
-        return next((tag for tag in self.tags if allowed(tag)), self.default)
+            if match not in below_anything:
+                below_anything.append(match)
+        unnamed = [tag for tag in self.tags if allowed(tag) and tag not in below_anything]
+        return (unnamed or below_anything or [self.default])[0]
 
     def translator(self, tag: str) -> Translator:
         return self.translators.get(tag) or self.translators[self.default]

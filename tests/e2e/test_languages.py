@@ -88,6 +88,14 @@ def test_the_sign_in_page_in_each_shipped_language(harness: Harness, tag: str) -
         ("en;q=0, *", "de"),
         ("en;q=0, fr;q=0.3", "fr"),
         ("en;q=0", "de"),
+        # A language ranked below `*` comes after the ones the header does not name.
+        ("*, de;q=0.1", "en"),
+        ("*;q=0.9, ar;q=0.1", "en"),
+        ("ar;q=0.1, *;q=0.5", "en"),
+        ("*;q=0.5, de;q=0.5", "de"),
+        ("de;q=0.6, *;q=0.5", "de"),
+        ("*;q=0.5, de;q=0.6, en;q=0.1", "de"),
+        ("*;q=0.9, en;q=0, fr;q=0.1", "de"),
     ],
 )
 def test_accept_language_picks_the_best_configured_language(
@@ -110,6 +118,9 @@ def test_only_the_configured_languages_and_the_first_is_the_fallback(
     assert lang("ja") == "de"
     assert lang("en") == "de"
     assert lang("de;q=0") == "fr"  # the fallback is not a language the reader refused
+    assert lang("*, de;q=0.1") == "fr"  # `*` stands for the languages not named
+    assert lang("*, de;q=0.1, fr;q=0.2") == "fr"  # both below `*`: the better of them
+    assert lang("*;q=0.5, ja, de;q=0.1") == "fr"
     page = harness.client.get("/_gate/login").get_data(as_text=True)
     assert re.findall(r'<option value="([^"]+)"', page) == ["de", "fr"]
 
@@ -138,6 +149,21 @@ def test_the_switcher_keeps_the_choice_and_auth0_gets_it(harness: Harness) -> No
     )
     assert h1(sent.get_data(as_text=True)) == "コードを入力"
     assert harness.tenant.last_message(to="ada@example.com").language == "ja"
+
+
+def test_auth0_gets_the_language_ranked_above_the_others(harness: Harness) -> None:
+    """``x-request-language`` is the page's language: not one the reader ranked below
+    "anything else"."""
+    lowered = {"Accept-Language": "*;q=0.9, ar;q=0.1"}
+    page = harness.client.get("/_gate/login", headers=lowered).get_data(as_text=True)
+    assert html_lang(page) == ("en", "ltr")
+    sent = harness.client.post(
+        "/_gate/login",
+        data={"csrf_token": hidden(page, "csrf_token"), "email": "ada@example.com"},
+        headers=lowered,
+    )
+    assert sent.headers["Content-Language"] == "en"
+    assert harness.tenant.last_message(to="ada@example.com").language == "en"
 
 
 @pytest.mark.parametrize("value", ["xx", "en;", "<script>", "a" * 100])
