@@ -297,6 +297,34 @@ def test_operators_override_a_page_per_language_and_texts_with_catalogs(
     assert heading("/_gate/nowhere", "fr") == "Introuvable"  # the shipped one
 
 
+def test_an_error_page_that_fails_in_its_language_is_shown_in_the_default_one(
+    make_harness: Callable[..., Harness], tmp_path: Path
+) -> None:
+    """An operator's error page that compiles but fails when rendered (here: German only)
+    gives the English error page, with the gate's headers; not the server's bare 500."""
+    (tmp_path / "de").mkdir()
+    (tmp_path / "de" / "error.html").write_text(
+        '{% extends "base.html" %}{% block content %}{{ nothing.here }}{% endblock %}'
+    )
+    harness = make_harness(template_dir=str(tmp_path))
+    answer = harness.client.get("/_gate/nowhere", headers={"Accept-Language": "de"})
+    assert answer.status_code == 500
+    assert answer.headers["Content-Language"] == "en"
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert h1(answer.get_data(as_text=True)) == "Something went wrong"
+    french = harness.client.get("/_gate/nowhere", headers={"Accept-Language": "fr"})
+    assert (french.status_code, french.headers["Content-Language"]) == (404, "fr")
+
+    # Failing in every language: a line of text.
+    (tmp_path / "error.html").write_text((tmp_path / "de" / "error.html").read_text())
+    harness = make_harness(template_dir=str(tmp_path))
+    answer = harness.client.get("/_gate/nowhere", headers={"Accept-Language": "de"})
+    assert answer.status_code == 500
+    assert answer.mimetype == "text/plain"
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert "Traceback" not in answer.get_data(as_text=True)
+
+
 @pytest.mark.parametrize(
     ("value", "problem"),
     [(("xx",), "'xx' is not a shipped language"), ((), "name at least one")],
