@@ -168,6 +168,29 @@ class Responder:
         )
         return self.fail(request, 500, N_("Something went wrong"), N_("Please try again."))
 
+    def error_page_failed(self, request: GateRequest, exc: BaseException) -> Response:
+        """The 500 answer when the error page itself could not be shown in the request's
+        language (an operator's template failing there): the page in the default
+        language, else a line of plain text; never the server's bare 500."""
+        log.exception("the error page failed in %s", request.language, exc_info=exc)
+        default = self.pages.languages.default
+        if request.language != default:
+            try:
+                return self.pages.render(
+                    "error.html",
+                    status=500,
+                    script_name=request.mount,
+                    language=default,
+                    title=N_("Something went wrong"),
+                    message=N_("Please try again."),
+                    next="/",
+                )
+            except Exception as again:
+                log.exception("the error page failed in %s too", default, exc_info=again)
+        response = Response("Something went wrong. Please try again.\n", status=500)
+        response.headers.update({"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+        return response
+
     def not_allowed(self, request: GateRequest, allow: str) -> Response:
         return self.fail(
             request,

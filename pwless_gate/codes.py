@@ -134,7 +134,13 @@ class CodeViews:
         if current is not None:
             response = self._step_up_page(request, next_url, int(fresh), current.session, form)
         else:
-            response = self.login_page(request, next_url, notice=FORM_NOTICES.get(form))
+            # Changing the language keeps saying what became of the form.
+            response = self.login_page(
+                request,
+                next_url,
+                notice=FORM_NOTICES.get(form),
+                switch={"form": form} if form in FORM_NOTICES else None,
+            )
         if chosen is not None:
             self.deps.cookies.set_language(request, response, chosen)
         return response

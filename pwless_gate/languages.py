@@ -6,7 +6,8 @@ the ``.po`` file translators edit, and the ``.mo`` file compiled from it by
 ``make messages`` (``pybabel compile``), committed beside it and shipped in
 the wheel as package data. A test fails when a ``.mo`` file is not the
 compiled form of its ``.po`` file, when an entry is missing or fuzzy, or when
-a translation's placeholders differ from the English ones.
+a translation's placeholders differ from the English ones. An operator's own
+catalogs are checked when the gate is built (:mod:`pwless_gate.own_catalogs`).
 
 A request's language (:meth:`Languages.choose`) is the one chosen on the
 sign-in page (the language cookie), else the best match of ``Accept-Language``
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import gettext
 import math
-import os
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -37,6 +37,8 @@ from babel import Locale
 from babel.dates import format_date, format_time, format_timedelta, get_datetime_format
 from babel.support import Translations
 from babel.units import format_unit
+
+from .own_catalogs import load_own
 
 #: The shipped languages, as ``<html lang>`` and Auth0 name them, each in its own words.
 SHIPPED: Mapping[str, str] = {
@@ -200,7 +202,9 @@ class Languages:
 
     ``tags`` are shipped tags, the first the fallback. ``override_dir`` is an
     operator's ``template_dir``: catalogs in ``<dir>/i18n/<locale>/LC_MESSAGES/``
-    replace the shipped texts they hold.
+    replace the shipped texts they hold. Raises
+    :class:`~pwless_gate.errors.ConfigError` for one that is not a catalog, or has a
+    text that cannot be filled in.
     """
 
     def __init__(self, tags: Iterable[str], override_dir: str | None = None) -> None:
@@ -221,7 +225,8 @@ class Languages:
         A quality of 0 means "not this one" (RFC 9110): that language, and every tag
         under it (``ar;q=0`` refuses ``ar-EG``), is never chosen, not even as the
         fallback when another configured one is left; ``*`` stands for any configured
-        language not refused.
+        language not refused. A language ranked below ``*`` (``*, de;q=0.1``) comes
+        after every configured one the header does not name.
         """
         if chosen and len(chosen) <= _MAX_CHOICE:
             tag = self._lower.get(chosen.lower())
@@ -229,20 +234,26 @@ class Languages:
                 return tag
         wanted = [(value.strip().replace("_", "-").lower(), quality) for value, quality in accepted]
         refused = tuple(value for value, quality in wanted if quality <= 0)
+        # Werkzeug puts `*` after every named range, even those of a lower quality.
+        anything = max((quality for value, quality in wanted if value == "*"), default=0.0)
 
         def allowed(tag: str) -> bool:
             lower = tag.lower()
             return not any(lower == r or lower.startswith(r + "-") for r in refused)
 
+        below_anything: list[str] = []  # configured tags named, but ranked below `*`
         for value, quality in wanted:
-            if quality <= 0:
+            if quality <= 0 or value == "*":
                 continue
-            if value == "*":
-                break
             match = self._lower.get(value) or self._primary.get(value.split("-")[0])
-            if match is not None and allowed(match):
+            if match is None or not allowed(match):
+                continue
+            if quality >= anything:
                 return match
-        return next((tag for tag in self.tags if allowed(tag)), self.default)
+            if match not in below_anything:
+                below_anything.append(match)
+        unnamed = [tag for tag in self.tags if allowed(tag) and tag not in below_anything]
+        return (unnamed or below_anything or [self.default])[0]
 
     def translator(self, tag: str) -> Translator:
         return self.translators.get(tag) or self.translators[self.default]
@@ -253,14 +264,17 @@ class Languages:
 
 
 def _load(tag: str, override_dir: str | None) -> gettext.NullTranslations:
-    """The shipped catalog of ``tag`` (none for English), with an operator's on top."""
+    """The shipped catalog of ``tag`` (none for English), with an operator's on top.
+
+    Raises :class:`~pwless_gate.errors.ConfigError` for an operator's catalog that is
+    not one, or whose texts cannot be filled in (:mod:`pwless_gate.own_catalogs`)."""
     locales = [locale_name(tag)]
     shipped: gettext.NullTranslations = gettext.NullTranslations()
     if tag != "en":
         shipped = Translations.load(catalog_dir(), locales, DOMAIN)
     if override_dir:
-        own = Translations.load(os.path.join(override_dir, "i18n"), locales, DOMAIN)
-        if isinstance(own, Translations):
+        own = load_own(override_dir, locales[0], DOMAIN)  # checked: ConfigError else
+        if own is not None:
             if isinstance(shipped, Translations):
                 shipped.merge(own)
             else:

@@ -183,6 +183,8 @@ class PasswordlessGate:
         self.app = app
         self.config = config
         metrics = _metrics(config, metrics_registry)
+        # An operator's catalogs are checked here: a bad one stops start-up before a store opens.
+        languages = Languages(config.languages, config.template_dir)
         keys = config.signing_keys
         pacer = Pacer()
         self.auth0 = auth0 or Auth0Client(
@@ -307,7 +309,7 @@ class PasswordlessGate:
                 renewer=self._renewer,
                 pacer=pacer,
                 tokens=self.tokens,
-                languages=Languages(config.languages, config.template_dir),
+                languages=languages,
                 saved_forms=self.saved_forms,
                 machines=self.machines,
             )

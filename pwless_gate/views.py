@@ -110,7 +110,10 @@ class GateViews:
         try:
             response = self.dispatch(request)
         except Exception as exc:
-            response = self.r.error(request, exc)
+            try:
+                response = self.r.error(request, exc)
+            except Exception as failed:  # the error page itself
+                response = self.r.error_page_failed(request, failed)
         if request.renewed_cookie is not None and response.status_code < 400:
             self.deps.cookies.set_session(request, response, request.renewed_cookie)
         return response(environ, start_response)

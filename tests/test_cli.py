@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import requests
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
 
 from pwless_gate.devtenant import DevTenant, serve_in_thread
 from pwless_gate.stores.sqlite import SCHEMA_VERSION, SQLiteDatabase
@@ -619,6 +621,58 @@ def test_check_stops_on_a_template_that_does_not_compile(tenant: Any, tmp_path: 
     )
     (tmp_path / "de" / "login.html").write_text('{% extends "base.html" %}\n')
     assert run(["check"], {**env, "PWLESS_GATE_TEMPLATE_DIR": str(tmp_path)}).returncode == 0
+
+
+def write_german_catalog(template_dir: Path, entries: dict[str, str]) -> Path:
+    folder = template_dir / "i18n" / "de" / "LC_MESSAGES"
+    folder.mkdir(parents=True, exist_ok=True)
+    catalog = Catalog(locale="de")
+    for english, german in entries.items():
+        catalog.add(english, german)
+    path = folder / "pwless_gate.mo"
+    with open(path, "wb") as mo:
+        write_mo(mo, catalog)
+    return path
+
+
+def test_check_stops_on_a_catalog_whose_texts_cannot_be_filled_in(
+    tenant: Any, tmp_path: Path
+) -> None:
+    """Every German page would be a 500, the error page too: ``check`` says so instead."""
+    wrong = {"Need help? Contact %(contact)s.": "Hilfe? Schreiben Sie an %(kontakt)s."}
+    path = write_german_catalog(tmp_path, wrong)
+    env = {
+        **BASE_ENV,
+        "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
+        "PWLESS_GATE_TEMPLATE_DIR": str(tmp_path),
+        "PWLESS_GATE_SUPPORT_CONTACT": "it@example.com",
+    }
+    result = run(["check"], env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert_one_problem(
+        result, "PWLESS_GATE_TEMPLATE_DIR", str(path), "'Need help? Contact %(contact)s.'"
+    )
+    path.unlink()
+    write_german_catalog(tmp_path, {"Need help? Contact %(contact)s.": "Fragen? %(contact)s."})
+    assert run(["check"], env).returncode == 0
+
+
+@pytest.mark.parametrize("command", ["serve", "check"])
+def test_a_file_that_is_not_a_catalog_stops_with_one_line(command: str, tmp_path: Path) -> None:
+    folder = tmp_path / "i18n" / "de" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "pwless_gate.mo").write_text("not a catalog\n")
+    args = [command, "tests.apps:whoami"] if command == "serve" else [command]
+    env = {
+        **BASE_ENV,
+        "PWLESS_GATE_AUTH0_DOMAIN": "acme.auth0.com",
+        "PWLESS_GATE_TEMPLATE_DIR": str(tmp_path),
+    }
+    result = run(args, env)
+    assert result.returncode == 2, result.stderr
+    assert_one_problem(
+        result, "PWLESS_GATE_TEMPLATE_DIR", str(folder / "pwless_gate.mo"), "not a compiled"
+    )
 
 
 @pytest.mark.parametrize(

@@ -88,6 +88,14 @@ def test_the_sign_in_page_in_each_shipped_language(harness: Harness, tag: str) -
         ("en;q=0, *", "de"),
         ("en;q=0, fr;q=0.3", "fr"),
         ("en;q=0", "de"),
+        # A language ranked below `*` comes after the ones the header does not name.
+        ("*, de;q=0.1", "en"),
+        ("*;q=0.9, ar;q=0.1", "en"),
+        ("ar;q=0.1, *;q=0.5", "en"),
+        ("*;q=0.5, de;q=0.5", "de"),
+        ("de;q=0.6, *;q=0.5", "de"),
+        ("*;q=0.5, de;q=0.6, en;q=0.1", "de"),
+        ("*;q=0.9, en;q=0, fr;q=0.1", "de"),
     ],
 )
 def test_accept_language_picks_the_best_configured_language(
@@ -110,6 +118,9 @@ def test_only_the_configured_languages_and_the_first_is_the_fallback(
     assert lang("ja") == "de"
     assert lang("en") == "de"
     assert lang("de;q=0") == "fr"  # the fallback is not a language the reader refused
+    assert lang("*, de;q=0.1") == "fr"  # `*` stands for the languages not named
+    assert lang("*, de;q=0.1, fr;q=0.2") == "fr"  # both below `*`: the better of them
+    assert lang("*;q=0.5, ja, de;q=0.1") == "fr"
     page = harness.client.get("/_gate/login").get_data(as_text=True)
     assert re.findall(r'<option value="([^"]+)"', page) == ["de", "fr"]
 
@@ -138,6 +149,21 @@ def test_the_switcher_keeps_the_choice_and_auth0_gets_it(harness: Harness) -> No
     )
     assert h1(sent.get_data(as_text=True)) == "コードを入力"
     assert harness.tenant.last_message(to="ada@example.com").language == "ja"
+
+
+def test_auth0_gets_the_language_ranked_above_the_others(harness: Harness) -> None:
+    """``x-request-language`` is the page's language: not one the reader ranked below
+    "anything else"."""
+    lowered = {"Accept-Language": "*;q=0.9, ar;q=0.1"}
+    page = harness.client.get("/_gate/login", headers=lowered).get_data(as_text=True)
+    assert html_lang(page) == ("en", "ltr")
+    sent = harness.client.post(
+        "/_gate/login",
+        data={"csrf_token": hidden(page, "csrf_token"), "email": "ada@example.com"},
+        headers=lowered,
+    )
+    assert sent.headers["Content-Language"] == "en"
+    assert harness.tenant.last_message(to="ada@example.com").language == "en"
 
 
 @pytest.mark.parametrize("value", ["xx", "en;", "<script>", "a" * 100])
@@ -269,6 +295,34 @@ def test_operators_override_a_page_per_language_and_texts_with_catalogs(
     assert heading("/_gate/logout", "en") == "You are signed out"
     assert heading("/_gate/login", "fr") == "Connexion"  # the operator's text
     assert heading("/_gate/nowhere", "fr") == "Introuvable"  # the shipped one
+
+
+def test_an_error_page_that_fails_in_its_language_is_shown_in_the_default_one(
+    make_harness: Callable[..., Harness], tmp_path: Path
+) -> None:
+    """An operator's error page that compiles but fails when rendered (here: German only)
+    gives the English error page, with the gate's headers; not the server's bare 500."""
+    (tmp_path / "de").mkdir()
+    (tmp_path / "de" / "error.html").write_text(
+        '{% extends "base.html" %}{% block content %}{{ nothing.here }}{% endblock %}'
+    )
+    harness = make_harness(template_dir=str(tmp_path))
+    answer = harness.client.get("/_gate/nowhere", headers={"Accept-Language": "de"})
+    assert answer.status_code == 500
+    assert answer.headers["Content-Language"] == "en"
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert h1(answer.get_data(as_text=True)) == "Something went wrong"
+    french = harness.client.get("/_gate/nowhere", headers={"Accept-Language": "fr"})
+    assert (french.status_code, french.headers["Content-Language"]) == (404, "fr")
+
+    # Failing in every language: a line of text.
+    (tmp_path / "error.html").write_text((tmp_path / "de" / "error.html").read_text())
+    harness = make_harness(template_dir=str(tmp_path))
+    answer = harness.client.get("/_gate/nowhere", headers={"Accept-Language": "de"})
+    assert answer.status_code == 500
+    assert answer.mimetype == "text/plain"
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert "Traceback" not in answer.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(

@@ -232,6 +232,35 @@ def test_a_form_larger_than_the_limit_is_not_kept_and_the_page_says_so(
     assert login_query(small)["form"] == ["kept"]
 
 
+@pytest.mark.parametrize(
+    ("signed_in", "outcome", "german"),
+    [
+        (True, "kept", "Es wurde aufbewahrt"),
+        (False, "not-kept", "Es konnte hier nicht aufbewahrt werden"),
+    ],
+)
+def test_changing_the_language_keeps_saying_what_became_of_the_form(
+    harness: Harness, clock: FakeClock, signed_in: bool, outcome: str, german: str
+) -> None:
+    """The sign-in page's language switcher sends ``form`` back with ``next``: the page
+    in the new language still says whether the form was kept."""
+    if signed_in:
+        assert harness.login("ada@example.com").status_code == 303
+        clock.advance(LIFETIME + 1)
+    answer = send_form(harness.client, {"title": "twenty minutes of typing"})
+    assert login_query(answer) == {"next": [TARGET], "form": [outcome]}
+    page = harness.client.get(answer.headers["Location"]).get_data(as_text=True)
+    switcher = page[page.index('class="languages"') :]
+    fields = {
+        name: unescape(value)
+        for name, value in re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', switcher)
+    }
+    assert fields == {"next": TARGET, "form": outcome}
+    switched = harness.client.get("/_gate/login", query_string={**fields, "lang": "de"})
+    assert switched.headers["Content-Language"] == "de"
+    assert german in switched.get_data(as_text=True)
+
+
 def kept_forms(harness: Harness, redis_url: str | None) -> int:
     """How many forms the gate's store holds."""
     if redis_url is not None:
