@@ -50,7 +50,10 @@ DEFAULT_BASE_URL = "http://127.0.0.1"
 #: Seconds a retired refresh token may still be exchanged ("Rotation Overlap Period",
 #: ``refresh_token.leeway``): "By default leeway is disabled" (Auth0 docs, "Configure
 #: Refresh Token Rotation"; the Management API schema gives ``leeway`` default 0).
-#: Any other reuse revokes the family.
+#: Any other reuse revokes the family (``403 invalid_grant "Unknown or invalid refresh
+#: token."``, AUTH0-API.md), and is detected before anything else in the request is
+#: checked: a reuse that also asks for a scope not granted, or whose user is blocked,
+#: revokes the family all the same.
 REFRESH_REUSE_INTERVAL = 0
 #: Absolute lifetime of a rotating family: 2,592,000 s (30 days) by default when
 #: rotation is on, counted from the login and not extended by rotation (same page).

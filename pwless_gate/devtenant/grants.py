@@ -169,23 +169,26 @@ def _authorization_code(state: TenantState, body: dict[str, object]) -> dict[str
 
 def _refresh(state: TenantState, body: dict[str, object]) -> dict[str, object]:
     token = _param(body, "refresh_token")
-    login = state.tokens.refresh_login(token)
-    if login is None or login.client_id != state.settings.client_id:
-        raise ApiError(403, "invalid_grant", INVALID_REFRESH)
-    user = login.user
-    if state.users.is_blocked(user.connection, user.identifier):
-        raise ApiError(403, "access_denied", USER_BLOCKED)
-    requested = split_scope(_optional(body, "scope"))
-    extra = [scope for scope in requested if scope not in login.scopes]
-    if extra:
-        raise ApiError(403, "invalid_scope", SCOPE_NOT_GRANTED.format(scopes=" ".join(extra)))
-    # Checked first, used up last: a refused request leaves the token as it was.
-    rotated = state.tokens.rotate(token)
+
+    def vet(login: Login) -> None:
+        # Only a token reuse detection let through gets here: a reused one has
+        # revoked its family already, whatever this request asks.
+        if login.client_id != state.settings.client_id:
+            raise ApiError(403, "invalid_grant", INVALID_REFRESH)
+        if state.users.is_blocked(login.user.connection, login.user.identifier):
+            raise ApiError(403, "access_denied", USER_BLOCKED)
+        requested = split_scope(_optional(body, "scope"))
+        extra = [scope for scope in requested if scope not in login.scopes]
+        if extra:
+            raise ApiError(403, "invalid_scope", SCOPE_NOT_GRANTED.format(scopes=" ".join(extra)))
+
+    # A refusal by `vet` leaves the token as it was.
+    rotated = state.tokens.rotate(token, vet)
     if rotated is None:
         raise ApiError(403, "invalid_grant", INVALID_REFRESH)
     login, refresh_token = rotated
-    scopes = requested or login.scopes
-    login = Login(user, login.client_id, scopes, login.audience, None, login.sid)
+    scopes = split_scope(_optional(body, "scope")) or login.scopes
+    login = Login(login.user, login.client_id, scopes, login.audience, None, login.sid)
     return state.tokens.respond(login, state.issuer, refreshable=False, refresh_token=refresh_token)
 
 
