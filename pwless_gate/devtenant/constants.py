@@ -127,6 +127,35 @@ START_REFILL_SECONDS = 3600.0
 OAUTH_BURST = 30
 OAUTH_REFILL = 30
 OAUTH_REFILL_SECONDS = 1.0
+#
+# Every answer carries ``x-ratelimit-*`` (AUTH0-API.md), so every endpoint family has a
+# bucket; AUTH0-API.md gives numbers for the two above only. The others are Auth0's
+# published ones for the Free plan, the harshest ("Rate Limit Configurations", Free):
+# a request is counted in its family's bucket before anything in it is checked, a body
+# too large to read (413), an unknown path (404) or method (405) too.
+#
+#: ``/userinfo``: a burst of 10, refilled at 5 a minute, per user ("To a unique user
+#: ID"). Requests whose token names no user (missing, unknown, expired) share one
+#: bucket (*assumed*: Auth0 does not say how it counts them).
+USERINFO_BURST = 10
+USERINFO_REFILL = 5
+USERINFO_REFILL_SECONDS = 60.0
+#: ``/.well-known/jwks.json``: 20, 20 per second, any request (one bucket).
+JWKS_BURST = 20
+JWKS_REFILL = 20
+JWKS_REFILL_SECONDS = 1.0
+#: Every other path Auth0 answers (discovery, magic links, ``/v2/logout``,
+#: ``/oidc/logout``, an unknown path): one bucket for all, the Free plan's global
+#: Authentication API limit, 300 and 300 a minute (*assumed*: Auth0 publishes no
+#: limit of their own for them). Auth0 applies that global limit on top of each
+#: endpoint's own as well; the tenant does not (each request meets one bucket).
+GLOBAL_BURST = 300
+GLOBAL_REFILL = 300
+GLOBAL_REFILL_SECONDS = 60.0
+#
+# The tenant's own endpoints (``/_dev/outbox``, ``/_dev/faults``) are no Auth0
+# endpoints: not counted, no ``x-ratelimit-*``. Neither do the ``500`` and ``garbage``
+# faults carry them: they stand for a failure in front of Auth0.
 #: Consecutive failed logins for one user from one IP before it is blocked
 #: (Auth0's brute-force protection default).
 BRUTE_FORCE_THRESHOLD = 10

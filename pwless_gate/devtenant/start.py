@@ -17,7 +17,6 @@ from .constants import (
     EMAIL_LOCAL_MAX_LENGTH,
     EMAIL_MAX_LENGTH,
     PHONE_PATTERN,
-    RATE_LIMITED,
     SEND_NOT_A_STRING,
     SEND_NOT_AN_OPTION,
     SMS_REGION_REFUSED,
@@ -55,22 +54,9 @@ _LINK_OWN = frozenset({"client_id", "connection", "email", "verification_code"})
 
 
 def passwordless_start(state: TenantState, request: Request) -> Response:
-    """Handle ``POST /passwordless/start``. Every answer carries the rate-limit headers."""
-    try:
-        body: dict[str, object] = read_body(request, "bad.request")
-        problem: ApiError | None = None
-    except ApiError as exc:
-        body, problem = {}, exc
-    quota = state.start_limits.take(state.client_ip(request, body))
-    if not quota.allowed:
-        return ApiError(429, "too_many_requests", RATE_LIMITED).response(quota.headers())
-    try:
-        if problem is not None:
-            raise problem
-        answer = _start(state, body, request.headers.get("x-request-language"))
-    except ApiError as exc:
-        return exc.response(quota.headers())
-    return json_response(answer, 200, quota.headers())
+    """Handle ``POST /passwordless/start`` (the app has counted it against the rate limit)."""
+    body = read_body(request, "bad.request")
+    return json_response(_start(state, body, request.headers.get("x-request-language")))
 
 
 def _start(state: TenantState, body: dict[str, object], language: str | None) -> dict[str, object]:
