@@ -21,10 +21,16 @@ from .constants import (
     BODY_TOO_LARGE_ERROR,
     FAULT_RETRY_AFTER,
     MAX_BODY_BYTES,
+    METHOD_NOT_ALLOWED,
+    METHOD_NOT_ALLOWED_ERROR,
+    NOT_FOUND,
+    NOT_FOUND_ERROR,
     RATE_LIMITED,
     REFRESH_ABSOLUTE_LIFETIME,
     REFRESH_IDLE_LIFETIME,
     REFRESH_REUSE_INTERVAL,
+    TENANT_FAILED,
+    TENANT_FAILED_ERROR,
 )
 from .faults import Fault, make_fault, parse_fault
 from .httpio import ApiError, json_response, read_body
@@ -352,7 +358,7 @@ class DevTenant:
             # The edge: the tenant's own bug must not become a traceback page.
             logger.exception("dev tenant failed on %s %s", request.method, request.path)
             response = json_response(
-                {"error": "server_error", "error_description": "The tenant failed; see its log."},
+                {"error": TENANT_FAILED_ERROR, "error_description": TENANT_FAILED},
                 500,
             )
         if quota is not None:  # every answer of a counted request says what is left
@@ -373,12 +379,12 @@ class DevTenant:
             raise ApiError(429, "too_many_requests", RATE_LIMITED)
         methods = _ROUTES.get(request.path)
         if methods is None:
-            return json_response({"error": "not_found", "error_description": "Not Found"}, 404)
+            return json_response({"error": NOT_FOUND_ERROR, "error_description": NOT_FOUND}, 404)
         method = "GET" if request.method == "HEAD" else request.method
         handler = methods.get(method)
         if handler is None:
             response = json_response(
-                {"error": "method_not_allowed", "error_description": "Method Not Allowed"}, 405
+                {"error": METHOD_NOT_ALLOWED_ERROR, "error_description": METHOD_NOT_ALLOWED}, 405
             )
             response.headers["Allow"] = ", ".join(methods)
             return response

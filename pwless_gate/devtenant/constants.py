@@ -260,6 +260,13 @@ UNSUPPORTED_GRANT = "Unsupported grant type: {grant_type}"
 #: ``error=unauthorized&error_description=The verification code has expired...``).
 #: Brute-force and suspicious-IP blocks keep ``too_many_attempts``.
 LINK_REFUSED_ERROR = "unauthorized"
+#
+# A ``HEAD`` is answered as the ``GET`` would be, everywhere (``app.py``): a ``HEAD`` of
+# a magic link uses its code up, as opening it does (*assumed*: AUTH0-API.md is silent
+# on ``HEAD``, and Auth0 documents nothing that spares it). Mail scanners that open
+# links are a known source of "link already used" failures; the harsher reading keeps
+# a gate honest about them.
+#
 #: With ``allow_magiclink_verify_without_session`` off, a link opened without the Auth0
 #: session that asked for it (always, when a server asked) gets Auth0's own error page,
 #: never a redirect. Its status is not documented: *assumed* 403, a refusal of access.
@@ -299,6 +306,55 @@ UNKNOWN_CLIENT = "Unknown client: {client_id}"
 SEND_NOT_A_STRING = "Expected type string but found type {type}"
 SEND_NOT_AN_OPTION = "No enum match for: {value}"
 SMS_SENDS_CODES_ONLY = "SMS connections can only send a code (send=code)"
+#: The other schema failures at ``/passwordless/start``, with the error of the property
+#: at fault (``bad.client_id``, ``bad.connection``, ``bad.email``, ``bad.phone_number``,
+#: ``bad.authParams``): a property missing, or not of its type. AUTH0-API.md gives the
+#: errors, not these texts: *assumed*, in the schema validator's words as above.
+MISSING_PROPERTY = "Missing required property: {name}"
+NOT_A_STRING = SEND_NOT_A_STRING
+AUTH_PARAMS_NOT_AN_OBJECT = "Expected type object but found type {type}"
+#: A value in ``authParams`` that is not a string (``"max_age": 5``): 400 ``bad.authParams``.
+#: Auth0 may take it; the tenant refuses it, since every value goes into the link's query
+#: string (*assumed*, the stricter reading; the text names the property as above).
+AUTH_PARAM_NOT_A_STRING = "authParams.{name}: Expected type string but found type {type}"
+#: ``/oauth/token`` (and a magic link) without a parameter it needs, or with one that is
+#: not a string (``"otp": 123456`` in JSON): 400 ``invalid_request`` (AUTH0-API.md:
+#: "missing parameter"; the texts are *assumed*).
+MISSING_PARAMETER = "Missing required parameter: {name}"
+INVALID_PARAMETER = "Invalid value for parameter: {name}"
+#: ``/userinfo`` refusing a request: 401, a plain-text body and a ``WWW-Authenticate``
+#: challenge (RFC 6750, 3): the bare one without a bearer token, with ``invalid_token``
+#: for a token it does not know or that expired. AUTH0-API.md is silent: *assumed*.
+USERINFO_REFUSED = "Unauthorized"
+USERINFO_CHALLENGE = 'Bearer realm="Auth0"'
+USERINFO_CHALLENGE_INVALID = (
+    'Bearer realm="Auth0", error="invalid_token", '
+    'error_description="The access token is invalid or expired"'
+)
+#: The title of the page ``/v2/logout`` and ``/oidc/logout`` answer with when they have
+#: nowhere to go (its text is ``LOGGED_OUT_TEXT``): *assumed*.
+LOGGED_OUT_TITLE = "Logged out"
+#: ``/v2/logout`` (``returnTo``) or ``/oidc/logout`` (``post_logout_redirect_uri``) with a
+#: URL that is not one of the Allowed Logout URLs: Auth0's error page, 400, never a
+#: redirect (AUTH0-API.md: it "must be one of" them; the text is *assumed*, after the one
+#: Auth0's page shows).
+LOGOUT_URL_NOT_ALLOWED = (
+    'invalid_request: The "{parameter}" querystring parameter "{url}" is not defined as '
+    'a valid URL in "Allowed Logout URLs".'
+)
+#: ``/oidc/logout`` with a ``post_logout_redirect_uri`` but neither this application's
+#: ``client_id`` nor an ``id_token_hint`` it signed: the error page, 400 (*assumed*;
+#: OpenID RP-Initiated Logout needs one of them to check the URL against).
+OIDC_LOGOUT_CLIENT_REQUIRED = "invalid_request: client_id or id_token_hint is required"
+#: A path the tenant does not serve (404), or a method its path does not take (405, with
+#: ``Allow``): JSON in Auth0's error shape, Werkzeug's names for the statuses (*assumed*).
+NOT_FOUND_ERROR = "not_found"
+NOT_FOUND = "Not Found"
+METHOD_NOT_ALLOWED_ERROR = "method_not_allowed"
+METHOD_NOT_ALLOWED = "Method Not Allowed"
+#: The tenant's own failure (a bug, a raising ``on_message``): 500, never a traceback.
+TENANT_FAILED_ERROR = "server_error"
+TENANT_FAILED = "The tenant failed; see its log."
 #: ``/oauth/token`` with ``audience`` naming no API of the tenant: 403 ``access_denied``
 #: with this text (AUTH0-API.md lists ``access_denied`` for Actions and blocks only; the
 #: text is the one Auth0 gives, as public reports show).

@@ -18,8 +18,10 @@ from .constants import (
     GRANT_CLIENT_CREDENTIALS,
     GRANT_OTP,
     INVALID_AUTHORIZATION_CODE,
+    INVALID_PARAMETER,
     INVALID_REFRESH,
     MAX_ATTEMPTS,
+    MISSING_PARAMETER,
     NO_DEFAULT_AUDIENCE,
     REALM_NOT_FOUND,
     REDIRECT_URI_MISMATCH,
@@ -196,12 +198,12 @@ def _client_credentials(
 def _param(body: dict[str, object], name: str) -> str:
     value = _optional(body, name)
     if not value:
-        raise ApiError(400, "invalid_request", f"Missing required parameter: {name}")
+        raise ApiError(400, "invalid_request", MISSING_PARAMETER.format(name=name))
     return value
 
 
 def _optional(body: dict[str, object], name: str) -> str | None:
     value = body.get(name)
     if value is not None and not isinstance(value, str):
-        raise ApiError(400, "invalid_request", f"Invalid value for parameter: {name}")
+        raise ApiError(400, "invalid_request", INVALID_PARAMETER.format(name=name))
     return value

@@ -11,11 +11,15 @@ from werkzeug.wrappers import Request, Response
 
 from .codes import constant_time_equal
 from .constants import (
+    AUTH_PARAM_NOT_A_STRING,
+    AUTH_PARAMS_NOT_AN_OBJECT,
     CLIENT_AUTH_FAILED,
     CLIENT_AUTH_REQUIRED,
     CONNECTION_MISSING,
     EMAIL_LOCAL_MAX_LENGTH,
     EMAIL_MAX_LENGTH,
+    MISSING_PROPERTY,
+    NOT_A_STRING,
     PHONE_PATTERN,
     SEND_NOT_A_STRING,
     SEND_NOT_AN_OPTION,
@@ -103,9 +107,9 @@ def _authenticate(state: TenantState, body: dict[str, object]) -> None:
 def _string(body: dict[str, object], name: str, error: str) -> str:
     value = body.get(name)
     if value is None:
-        raise ApiError(400, error, f"Missing required property: {name}")
+        raise ApiError(400, error, MISSING_PROPERTY.format(name=name))
     if not isinstance(value, str):
-        raise ApiError(400, error, f"Expected type string but found type {json_type(value)}")
+        raise ApiError(400, error, NOT_A_STRING.format(type=json_type(value)))
     return value
 
 
@@ -154,17 +158,13 @@ def _send(body: dict[str, object], connection: str) -> str:
 def _auth_params(body: dict[str, object]) -> dict[str, str]:
     params = body.get("authParams", {})
     if not isinstance(params, dict):
-        raise ApiError(
-            400, "bad.authParams", f"Expected type object but found type {json_type(params)}"
-        )
+        description = AUTH_PARAMS_NOT_AN_OBJECT.format(type=json_type(params))
+        raise ApiError(400, "bad.authParams", description)
     for name, value in params.items():
         if not isinstance(value, str):
             # Stricter than Auth0 may be: every value goes into the link's query string.
-            raise ApiError(
-                400,
-                "bad.authParams",
-                f"authParams.{name}: Expected type string but found type {json_type(value)}",
-            )
+            description = AUTH_PARAM_NOT_A_STRING.format(name=name, type=json_type(value))
+            raise ApiError(400, "bad.authParams", description)
     return {str(name): str(value) for name, value in params.items()}
 
 
