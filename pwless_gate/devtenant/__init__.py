@@ -9,9 +9,10 @@ three attempts and single use; magic links through
 ``/passwordless/verify_redirect``; the passwordless OTP, authorization-code
 and refresh-token grants with RS256 id_tokens; JWKS (a signing key and the
 next one, with certificates), OpenID discovery,
-``/userinfo`` and logout. Messages Auth0 would email or text are kept in an
-outbox (``GET /_dev/outbox``) and printed by the command line; failures can
-be injected (``POST /_dev/faults``).
+``/userinfo`` and logout, each under a rate limit of its own, with the
+``x-ratelimit-*`` headers on every answer. Messages Auth0 would email or
+text are kept in an outbox (``GET /_dev/outbox``) and printed by the command
+line; failures can be injected (``POST /_dev/faults``).
 
 It is a development and test tool, never a production identity provider:
 everything lives in memory, the signing keys are new on every start, there is

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from . import browser, discovery, grants, start
+from . import browser, discovery, grants, quotas, start
 from .constants import (
     ACCESS_TOKEN_LIFETIME,
     ALL_GRANTS,
@@ -21,13 +21,20 @@ from .constants import (
     BODY_TOO_LARGE_ERROR,
     FAULT_RETRY_AFTER,
     MAX_BODY_BYTES,
+    METHOD_NOT_ALLOWED,
+    METHOD_NOT_ALLOWED_ERROR,
+    NOT_FOUND,
+    NOT_FOUND_ERROR,
     RATE_LIMITED,
     REFRESH_ABSOLUTE_LIFETIME,
     REFRESH_IDLE_LIFETIME,
     REFRESH_REUSE_INTERVAL,
+    TENANT_FAILED,
+    TENANT_FAILED_ERROR,
 )
 from .faults import Fault, make_fault, parse_fault
 from .httpio import ApiError, json_response, read_body
+from .limits import Family, Quota
 from .messages import Message
 from .state import MachineClient, Settings, TenantState
 from .users import normalise
@@ -42,6 +49,16 @@ Handler = Callable[[TenantState, Request], Response]
 
 class _Request(Request):
     max_content_length = MAX_BODY_BYTES
+
+
+def _read_ahead(request: Request) -> bool:
+    """Read the body before the tenant's lock is taken (a slow client must not hold
+    it); return False when it is too large to read."""
+    try:
+        request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        return False
+    return True
 
 
 def _outbox(state: TenantState, request: Request) -> Response:
@@ -319,13 +336,16 @@ class DevTenant:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = _Request(environ)
+        quota: Quota | None = None
         try:
-            response = self._respond(request)
+            response = self._fault(request)
+            if response is None:
+                readable = _read_ahead(request)
+                with self._state.lock:
+                    quota = quotas.count(self._state, request, readable)
+                response = self._respond(request, readable, quota)
         except ApiError as exc:
             response = exc.response()
-        except RequestEntityTooLarge:
-            limit = BODY_TOO_LARGE.format(limit=MAX_BODY_BYTES)
-            response = ApiError(413, BODY_TOO_LARGE_ERROR, limit).response()
         except HTTPException as exc:
             response = json_response(
                 {
@@ -338,33 +358,40 @@ class DevTenant:
             # The edge: the tenant's own bug must not become a traceback page.
             logger.exception("dev tenant failed on %s %s", request.method, request.path)
             response = json_response(
-                {"error": "server_error", "error_description": "The tenant failed; see its log."},
+                {"error": TENANT_FAILED_ERROR, "error_description": TENANT_FAILED},
                 500,
             )
+        if quota is not None:  # every answer of a counted request says what is left
+            for name, value in quota.headers():
+                response.headers[name] = value
         return response(environ, start_response)
 
-    def _respond(self, request: Request) -> Response:
-        state = self._state
-        with state.lock:
-            fault = state.faults.take(request.path)
-        if fault is not None:
-            faulty = self._fault_response(fault, request.path)
-            if faulty is not None:
-                return faulty
+    def _fault(self, request: Request) -> Response | None:
+        """Wait out, or answer with, the fault pending for the request's path, if any."""
+        with self._state.lock:
+            fault = self._state.faults.take(request.path)
+        return None if fault is None else self._fault_response(fault, request.path)
+
+    def _respond(self, request: Request, readable: bool, quota: Quota | None) -> Response:
+        """Answer a request counted as ``quota`` (None: not counted); ``readable`` is False
+        for a body too large to read."""
+        if quota is not None and not quota.allowed:
+            raise ApiError(429, "too_many_requests", RATE_LIMITED)
         methods = _ROUTES.get(request.path)
         if methods is None:
-            return json_response({"error": "not_found", "error_description": "Not Found"}, 404)
+            return json_response({"error": NOT_FOUND_ERROR, "error_description": NOT_FOUND}, 404)
         method = "GET" if request.method == "HEAD" else request.method
         handler = methods.get(method)
         if handler is None:
             response = json_response(
-                {"error": "method_not_allowed", "error_description": "Method Not Allowed"}, 405
+                {"error": METHOD_NOT_ALLOWED_ERROR, "error_description": METHOD_NOT_ALLOWED}, 405
             )
             response.headers["Allow"] = ", ".join(methods)
             return response
-        request.get_data(cache=True)  # read a slow body before taking the lock
-        with state.lock:
-            return handler(state, request)
+        if not readable:
+            raise ApiError(413, BODY_TOO_LARGE_ERROR, BODY_TOO_LARGE.format(limit=MAX_BODY_BYTES))
+        with self._state.lock:
+            return handler(self._state, request)
 
     def _fault_response(self, fault: Fault, path: str) -> Response | None:
         mode = fault.mode
@@ -379,11 +406,9 @@ class DevTenant:
                 "<html><body>502 Bad Gateway</body></html>", 200, mimetype="application/json"
             )
         if mode == "429":
-            limits = self._state.oauth_limits
-            if path == "/passwordless/start":
-                limits = self._state.start_limits
+            family = quotas.family_of(path) or Family.GLOBAL
             with self._state.lock:
-                quota = limits.exhausted(FAULT_RETRY_AFTER)
+                quota = self._state.rate_limits[family].exhausted(FAULT_RETRY_AFTER)
             return ApiError(429, "too_many_requests", RATE_LIMITED).response(quota.headers())
         return Response(
             "<html><head><title>500 Internal Server Error</title></head>"

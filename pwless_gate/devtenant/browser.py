@@ -20,6 +20,10 @@ from .constants import (
     ERROR_PAGE_TITLE,
     LINK_REFUSED_ERROR,
     LOGGED_OUT_TEXT,
+    LOGGED_OUT_TITLE,
+    LOGOUT_URL_NOT_ALLOWED,
+    MISSING_PARAMETER,
+    OIDC_LOGOUT_CLIENT_REQUIRED,
     REALM_NOT_FOUND,
     SAME_DEVICE_PAGE_STATUS,
     SAME_DEVICE_REQUIRED,
@@ -63,7 +67,7 @@ def _login_code(state: TenantState, request: Request) -> str:
     args = request.args
     response_type = args.get("response_type")
     if not response_type:
-        raise ApiError(400, "invalid_request", "Missing required parameter: response_type")
+        raise ApiError(400, "invalid_request", MISSING_PARAMETER.format(name="response_type"))
     if response_type != "code":
         # Token response types would answer in the fragment; the gate only uses "code".
         raise ApiError(
@@ -75,7 +79,7 @@ def _login_code(state: TenantState, request: Request) -> str:
         raise ApiError(400, "invalid_request", REALM_NOT_FOUND)
     for name in ("email", "verification_code"):
         if not args.get(name):
-            raise ApiError(400, "invalid_request", f"Missing required parameter: {name}")
+            raise ApiError(400, "invalid_request", MISSING_PARAMETER.format(name=name))
     ip = request.remote_addr or ""
     state.settings.check_audience(args.get("audience") or None)
     try:
@@ -105,7 +109,7 @@ def v2_logout(state: TenantState, request: Request) -> Response:
     if return_to is None:
         if constant_time_equal(client_id, state.settings.client_id) and state.logout_urls:
             return redirect(state.logout_urls[0])
-        return page(200, "Logged out", LOGGED_OUT_TEXT)
+        return page(200, LOGGED_OUT_TITLE, LOGGED_OUT_TEXT)
     if (
         not constant_time_equal(client_id, state.settings.client_id)
         or return_to not in state.logout_urls
@@ -122,11 +126,9 @@ def oidc_logout(state: TenantState, request: Request) -> Response:
     client_id = args.get("client_id") or _hinted_client(state, args.get("id_token_hint"))
     target = args.get("post_logout_redirect_uri")
     if target is None:
-        return page(200, "Logged out", LOGGED_OUT_TEXT)
+        return page(200, LOGGED_OUT_TITLE, LOGGED_OUT_TEXT)
     if client_id is None or not constant_time_equal(client_id, state.settings.client_id):
-        return page(
-            400, ERROR_PAGE_TITLE, "invalid_request: client_id or id_token_hint is required"
-        )
+        return page(400, ERROR_PAGE_TITLE, OIDC_LOGOUT_CLIENT_REQUIRED)
     if target not in state.logout_urls:
         return page(400, ERROR_PAGE_TITLE, _logout_refusal("post_logout_redirect_uri", target))
     extra = {"state": args["state"]} if "state" in args else {}
@@ -156,7 +158,4 @@ def _hinted_client(state: TenantState, hint: str | None) -> str | None:
 
 
 def _logout_refusal(parameter: str, url: str) -> str:
-    return (
-        f'invalid_request: The "{parameter}" querystring parameter "{url}" is not defined as '
-        'a valid URL in "Allowed Logout URLs".'
-    )
+    return LOGOUT_URL_NOT_ALLOWED.format(parameter=parameter, url=url)

@@ -50,7 +50,10 @@ DEFAULT_BASE_URL = "http://127.0.0.1"
 #: Seconds a retired refresh token may still be exchanged ("Rotation Overlap Period",
 #: ``refresh_token.leeway``): "By default leeway is disabled" (Auth0 docs, "Configure
 #: Refresh Token Rotation"; the Management API schema gives ``leeway`` default 0).
-#: Any other reuse revokes the family.
+#: Any other reuse revokes the family (``403 invalid_grant "Unknown or invalid refresh
+#: token."``, AUTH0-API.md), and is detected before anything else in the request is
+#: checked: a reuse that also asks for a scope not granted, or whose user is blocked,
+#: revokes the family all the same.
 REFRESH_REUSE_INTERVAL = 0
 #: Absolute lifetime of a rotating family: 2,592,000 s (30 days) by default when
 #: rotation is on, counted from the login and not extended by rotation (same page).
@@ -124,6 +127,35 @@ START_REFILL_SECONDS = 3600.0
 OAUTH_BURST = 30
 OAUTH_REFILL = 30
 OAUTH_REFILL_SECONDS = 1.0
+#
+# Every answer carries ``x-ratelimit-*`` (AUTH0-API.md), so every endpoint family has a
+# bucket; AUTH0-API.md gives numbers for the two above only. The others are Auth0's
+# published ones for the Free plan, the harshest ("Rate Limit Configurations", Free):
+# a request is counted in its family's bucket before anything in it is checked, a body
+# too large to read (413), an unknown path (404) or method (405) too.
+#
+#: ``/userinfo``: a burst of 10, refilled at 5 a minute, per user ("To a unique user
+#: ID"). Requests whose token names no user (missing, unknown, expired) share one
+#: bucket (*assumed*: Auth0 does not say how it counts them).
+USERINFO_BURST = 10
+USERINFO_REFILL = 5
+USERINFO_REFILL_SECONDS = 60.0
+#: ``/.well-known/jwks.json``: 20, 20 per second, any request (one bucket).
+JWKS_BURST = 20
+JWKS_REFILL = 20
+JWKS_REFILL_SECONDS = 1.0
+#: Every other path Auth0 answers (discovery, magic links, ``/v2/logout``,
+#: ``/oidc/logout``, an unknown path): one bucket for all, the Free plan's global
+#: Authentication API limit, 300 and 300 a minute (*assumed*: Auth0 publishes no
+#: limit of their own for them). Auth0 applies that global limit on top of each
+#: endpoint's own as well; the tenant does not (each request meets one bucket).
+GLOBAL_BURST = 300
+GLOBAL_REFILL = 300
+GLOBAL_REFILL_SECONDS = 60.0
+#
+# The tenant's own endpoints (``/_dev/outbox``, ``/_dev/faults``) are no Auth0
+# endpoints: not counted, no ``x-ratelimit-*``. Neither do the ``500`` and ``garbage``
+# faults carry them: they stand for a failure in front of Auth0.
 #: Consecutive failed logins for one user from one IP before it is blocked
 #: (Auth0's brute-force protection default).
 BRUTE_FORCE_THRESHOLD = 10
@@ -228,6 +260,13 @@ UNSUPPORTED_GRANT = "Unsupported grant type: {grant_type}"
 #: ``error=unauthorized&error_description=The verification code has expired...``).
 #: Brute-force and suspicious-IP blocks keep ``too_many_attempts``.
 LINK_REFUSED_ERROR = "unauthorized"
+#
+# A ``HEAD`` is answered as the ``GET`` would be, everywhere (``app.py``): a ``HEAD`` of
+# a magic link uses its code up, as opening it does (*assumed*: AUTH0-API.md is silent
+# on ``HEAD``, and Auth0 documents nothing that spares it). Mail scanners that open
+# links are a known source of "link already used" failures; the harsher reading keeps
+# a gate honest about them.
+#
 #: With ``allow_magiclink_verify_without_session`` off, a link opened without the Auth0
 #: session that asked for it (always, when a server asked) gets Auth0's own error page,
 #: never a redirect. Its status is not documented: *assumed* 403, a refusal of access.
@@ -267,6 +306,55 @@ UNKNOWN_CLIENT = "Unknown client: {client_id}"
 SEND_NOT_A_STRING = "Expected type string but found type {type}"
 SEND_NOT_AN_OPTION = "No enum match for: {value}"
 SMS_SENDS_CODES_ONLY = "SMS connections can only send a code (send=code)"
+#: The other schema failures at ``/passwordless/start``, with the error of the property
+#: at fault (``bad.client_id``, ``bad.connection``, ``bad.email``, ``bad.phone_number``,
+#: ``bad.authParams``): a property missing, or not of its type. AUTH0-API.md gives the
+#: errors, not these texts: *assumed*, in the schema validator's words as above.
+MISSING_PROPERTY = "Missing required property: {name}"
+NOT_A_STRING = SEND_NOT_A_STRING
+AUTH_PARAMS_NOT_AN_OBJECT = "Expected type object but found type {type}"
+#: A value in ``authParams`` that is not a string (``"max_age": 5``): 400 ``bad.authParams``.
+#: Auth0 may take it; the tenant refuses it, since every value goes into the link's query
+#: string (*assumed*, the stricter reading; the text names the property as above).
+AUTH_PARAM_NOT_A_STRING = "authParams.{name}: Expected type string but found type {type}"
+#: ``/oauth/token`` (and a magic link) without a parameter it needs, or with one that is
+#: not a string (``"otp": 123456`` in JSON): 400 ``invalid_request`` (AUTH0-API.md:
+#: "missing parameter"; the texts are *assumed*).
+MISSING_PARAMETER = "Missing required parameter: {name}"
+INVALID_PARAMETER = "Invalid value for parameter: {name}"
+#: ``/userinfo`` refusing a request: 401, a plain-text body and a ``WWW-Authenticate``
+#: challenge (RFC 6750, 3): the bare one without a bearer token, with ``invalid_token``
+#: for a token it does not know or that expired. AUTH0-API.md is silent: *assumed*.
+USERINFO_REFUSED = "Unauthorized"
+USERINFO_CHALLENGE = 'Bearer realm="Auth0"'
+USERINFO_CHALLENGE_INVALID = (
+    'Bearer realm="Auth0", error="invalid_token", '
+    'error_description="The access token is invalid or expired"'
+)
+#: The title of the page ``/v2/logout`` and ``/oidc/logout`` answer with when they have
+#: nowhere to go (its text is ``LOGGED_OUT_TEXT``): *assumed*.
+LOGGED_OUT_TITLE = "Logged out"
+#: ``/v2/logout`` (``returnTo``) or ``/oidc/logout`` (``post_logout_redirect_uri``) with a
+#: URL that is not one of the Allowed Logout URLs: Auth0's error page, 400, never a
+#: redirect (AUTH0-API.md: it "must be one of" them; the text is *assumed*, after the one
+#: Auth0's page shows).
+LOGOUT_URL_NOT_ALLOWED = (
+    'invalid_request: The "{parameter}" querystring parameter "{url}" is not defined as '
+    'a valid URL in "Allowed Logout URLs".'
+)
+#: ``/oidc/logout`` with a ``post_logout_redirect_uri`` but neither this application's
+#: ``client_id`` nor an ``id_token_hint`` it signed: the error page, 400 (*assumed*;
+#: OpenID RP-Initiated Logout needs one of them to check the URL against).
+OIDC_LOGOUT_CLIENT_REQUIRED = "invalid_request: client_id or id_token_hint is required"
+#: A path the tenant does not serve (404), or a method its path does not take (405, with
+#: ``Allow``): JSON in Auth0's error shape, Werkzeug's names for the statuses (*assumed*).
+NOT_FOUND_ERROR = "not_found"
+NOT_FOUND = "Not Found"
+METHOD_NOT_ALLOWED_ERROR = "method_not_allowed"
+METHOD_NOT_ALLOWED = "Method Not Allowed"
+#: The tenant's own failure (a bug, a raising ``on_message``): 500, never a traceback.
+TENANT_FAILED_ERROR = "server_error"
+TENANT_FAILED = "The tenant failed; see its log."
 #: ``/oauth/token`` with ``audience`` naming no API of the tenant: 403 ``access_denied``
 #: with this text (AUTH0-API.md lists ``access_denied`` for Actions and blocks only; the
 #: text is the one Auth0 gives, as public reports show).

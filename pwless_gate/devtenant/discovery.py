@@ -6,7 +6,14 @@ from urllib.parse import urlsplit
 
 from werkzeug.wrappers import Request, Response
 
-from .constants import ALL_GRANTS, DISCOVERY_MAX_AGE, USERINFO_SCOPE
+from .constants import (
+    ALL_GRANTS,
+    DISCOVERY_MAX_AGE,
+    USERINFO_CHALLENGE,
+    USERINFO_CHALLENGE_INVALID,
+    USERINFO_REFUSED,
+    USERINFO_SCOPE,
+)
 from .httpio import json_response
 from .state import TenantState
 
@@ -72,20 +79,17 @@ def userinfo(state: TenantState, request: Request) -> Response:
     """
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return _unauthorized('Bearer realm="Auth0"')
+        return _unauthorized(USERINFO_CHALLENGE)
     granted = state.tokens.access(token.strip())
     user = None if granted is None else state.users.by_sub(granted[0])
     if granted is None or user is None:
-        return _unauthorized(
-            'Bearer realm="Auth0", error="invalid_token", '
-            'error_description="The access token is invalid or expired"'
-        )
+        return _unauthorized(USERINFO_CHALLENGE_INVALID)
     if USERINFO_SCOPE not in granted[1]:
         return json_response({})
     return json_response(user.claims(granted[1]))
 
 
 def _unauthorized(challenge: str) -> Response:
-    response = Response("Unauthorized", 401, mimetype="text/plain")
+    response = Response(USERINFO_REFUSED, 401, mimetype="text/plain")
     response.headers["WWW-Authenticate"] = challenge
     return response

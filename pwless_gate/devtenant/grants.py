@@ -18,10 +18,11 @@ from .constants import (
     GRANT_CLIENT_CREDENTIALS,
     GRANT_OTP,
     INVALID_AUTHORIZATION_CODE,
+    INVALID_PARAMETER,
     INVALID_REFRESH,
     MAX_ATTEMPTS,
+    MISSING_PARAMETER,
     NO_DEFAULT_AUDIENCE,
-    RATE_LIMITED,
     REALM_NOT_FOUND,
     REDIRECT_URI_MISMATCH,
     SCOPE_NOT_GRANTED,
@@ -37,29 +38,11 @@ from .httpio import ApiError, json_response, read_body
 from .state import TenantState
 from .users import Login, User, normalise, split_scope
 
-#: Bucket key of requests that name no known client.
-_UNKNOWN_CLIENT = ""
-
 
 def oauth_token(state: TenantState, request: Request) -> Response:
-    """Handle ``POST /oauth/token``. Every answer carries the rate-limit headers."""
-    try:
-        body: dict[str, object] = read_body(request, "invalid_request")
-        problem: ApiError | None = None
-    except ApiError as exc:
-        body, problem = {}, exc
-    client_id = body.get("client_id")
-    known = state.knows_client(client_id)
-    quota = state.oauth_limits.take(str(client_id) if known else _UNKNOWN_CLIENT)
-    if not quota.allowed:
-        return ApiError(429, "too_many_requests", RATE_LIMITED).response(quota.headers())
-    try:
-        if problem is not None:
-            raise problem
-        answer = _grant(state, body, state.client_ip(request, body))
-    except ApiError as exc:
-        return exc.response(quota.headers())
-    return json_response(answer, 200, quota.headers())
+    """Handle ``POST /oauth/token`` (the app has counted it against the rate limit)."""
+    body = read_body(request, "invalid_request")
+    return json_response(_grant(state, body, state.client_ip(request, body)))
 
 
 def code_problem(outcome: Outcome, connection: str) -> str:
@@ -169,23 +152,26 @@ def _authorization_code(state: TenantState, body: dict[str, object]) -> dict[str
 
 def _refresh(state: TenantState, body: dict[str, object]) -> dict[str, object]:
     token = _param(body, "refresh_token")
-    login = state.tokens.refresh_login(token)
-    if login is None or login.client_id != state.settings.client_id:
-        raise ApiError(403, "invalid_grant", INVALID_REFRESH)
-    user = login.user
-    if state.users.is_blocked(user.connection, user.identifier):
-        raise ApiError(403, "access_denied", USER_BLOCKED)
-    requested = split_scope(_optional(body, "scope"))
-    extra = [scope for scope in requested if scope not in login.scopes]
-    if extra:
-        raise ApiError(403, "invalid_scope", SCOPE_NOT_GRANTED.format(scopes=" ".join(extra)))
-    # Checked first, used up last: a refused request leaves the token as it was.
-    rotated = state.tokens.rotate(token)
+
+    def vet(login: Login) -> None:
+        # Only a token reuse detection let through gets here: a reused one has
+        # revoked its family already, whatever this request asks.
+        if login.client_id != state.settings.client_id:
+            raise ApiError(403, "invalid_grant", INVALID_REFRESH)
+        if state.users.is_blocked(login.user.connection, login.user.identifier):
+            raise ApiError(403, "access_denied", USER_BLOCKED)
+        requested = split_scope(_optional(body, "scope"))
+        extra = [scope for scope in requested if scope not in login.scopes]
+        if extra:
+            raise ApiError(403, "invalid_scope", SCOPE_NOT_GRANTED.format(scopes=" ".join(extra)))
+
+    # A refusal by `vet` leaves the token as it was.
+    rotated = state.tokens.rotate(token, vet)
     if rotated is None:
         raise ApiError(403, "invalid_grant", INVALID_REFRESH)
     login, refresh_token = rotated
-    scopes = requested or login.scopes
-    login = Login(user, login.client_id, scopes, login.audience, None, login.sid)
+    scopes = split_scope(_optional(body, "scope")) or login.scopes
+    login = Login(login.user, login.client_id, scopes, login.audience, None, login.sid)
     return state.tokens.respond(login, state.issuer, refreshable=False, refresh_token=refresh_token)
 
 
@@ -212,12 +198,12 @@ def _client_credentials(
 def _param(body: dict[str, object], name: str) -> str:
     value = _optional(body, name)
     if not value:
-        raise ApiError(400, "invalid_request", f"Missing required parameter: {name}")
+        raise ApiError(400, "invalid_request", MISSING_PARAMETER.format(name=name))
     return value
 
 
 def _optional(body: dict[str, object], name: str) -> str | None:
     value = body.get(name)
     if value is not None and not isinstance(value, str):
-        raise ApiError(400, "invalid_request", f"Invalid value for parameter: {name}")
+        raise ApiError(400, "invalid_request", INVALID_PARAMETER.format(name=name))
     return value

@@ -1,7 +1,9 @@
-"""Rate limits (token buckets), brute-force protection and suspicious-IP throttling."""
+"""Rate limits (token buckets, one per endpoint family), brute-force protection and
+suspicious-IP throttling."""
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,11 +11,26 @@ from dataclasses import dataclass
 from .constants import (
     BRUTE_FORCE_BLOCK_SECONDS,
     BRUTE_FORCE_THRESHOLD,
+    GLOBAL_BURST,
+    GLOBAL_REFILL,
+    GLOBAL_REFILL_SECONDS,
+    JWKS_BURST,
+    JWKS_REFILL,
+    JWKS_REFILL_SECONDS,
     MAX_TRACKED_KEYS,
+    OAUTH_BURST,
+    OAUTH_REFILL,
+    OAUTH_REFILL_SECONDS,
+    START_BURST,
+    START_REFILL,
+    START_REFILL_SECONDS,
     SUSPICIOUS_LOGIN_BURST,
     SUSPICIOUS_LOGIN_REFILL_SECONDS,
     SUSPICIOUS_SIGNUP_BURST,
     SUSPICIOUS_SIGNUP_REFILL_SECONDS,
+    USERINFO_BURST,
+    USERINFO_REFILL,
+    USERINFO_REFILL_SECONDS,
 )
 
 # Tokens are floats; a refill that should land exactly on a whole token may
@@ -97,6 +114,39 @@ class RateLimiter:
         reset = math.ceil(now + (self.capacity - tokens) * per_token - _EPSILON)
         retry_after = 0 if allowed else max(1, math.ceil((1 - tokens) * per_token - _EPSILON))
         return Quota(allowed, self.capacity, math.floor(tokens + _EPSILON), reset, retry_after)
+
+
+class Family(enum.Enum):
+    """An endpoint family with a rate-limit bucket of its own (see ``constants.py``)."""
+
+    START = "/passwordless/start"
+    OAUTH = "/oauth/token"
+    USERINFO = "/userinfo"
+    JWKS = "/.well-known/jwks.json"
+    #: Every other path Auth0 answers, under its global limit.
+    GLOBAL = "*"
+
+
+_BUCKETS = {
+    Family.START: (START_BURST, START_REFILL, START_REFILL_SECONDS),
+    Family.OAUTH: (OAUTH_BURST, OAUTH_REFILL, OAUTH_REFILL_SECONDS),
+    Family.USERINFO: (USERINFO_BURST, USERINFO_REFILL, USERINFO_REFILL_SECONDS),
+    Family.JWKS: (JWKS_BURST, JWKS_REFILL, JWKS_REFILL_SECONDS),
+    Family.GLOBAL: (GLOBAL_BURST, GLOBAL_REFILL, GLOBAL_REFILL_SECONDS),
+}
+
+
+class RateLimits:
+    """One :class:`RateLimiter` per endpoint family."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._limiters = {
+            family: RateLimiter(burst, refill, seconds, clock)
+            for family, (burst, refill, seconds) in _BUCKETS.items()
+        }
+
+    def __getitem__(self, family: Family) -> RateLimiter:
+        return self._limiters[family]
 
 
 class BruteForceGuard:

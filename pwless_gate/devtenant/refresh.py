@@ -5,7 +5,9 @@ defaults and where they come from): every exchange returns a new refresh
 token of the same *family* and retires the one used. A retired token may be
 used again only while the reuse interval after its first use lasts, and only
 if it is the one retired last; any other reuse revokes the whole family, so
-every token of it is refused from then on. A family ends at its absolute
+every token of it is refused from then on. Reuse is detected before anything
+else the request asks is checked (a scope not granted, a blocked user): such a
+request still revokes the family. A family ends at its absolute
 lifetime, counted from the login and never extended; each token also ends
 when it has not been exchanged for the idle lifetime.
 
@@ -19,6 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .users import Login
+
+
+def _accept(login: Login) -> None:
+    """The default vetting of an exchange: none."""
 
 
 @dataclass
@@ -66,19 +72,17 @@ class RefreshTokens:
         family = _Family(login, now + self.absolute_lifetime)
         return self._new_token(family, now)
 
-    def login(self, token: str) -> Login | None:
-        """Return the login of a token that is not expired and whose family stands, retired
-        or not (whether a retired one may be used again is for :meth:`exchange`)."""
-        entry = self._tokens.get(token)
-        if entry is None or not self._live(entry, self._clock()):
-            return None
-        return entry.family.login
-
-    def exchange(self, token: str) -> tuple[Login, str] | None:
+    def exchange(
+        self, token: str, vet: Callable[[Login], None] = _accept
+    ) -> tuple[Login, str] | None:
         """Retire ``token`` and return its login and the family's new token.
 
-        Returns None when the token is unknown, expired, or its family is
-        revoked; a reuse outside the interval revokes the family first.
+        Reuse is detected before anything else: None when the token is
+        unknown, expired, or its family revoked, and a retired token used
+        again outside the reuse interval (or not the one retired last)
+        revokes its family first, whatever else the request asks. Only then
+        is ``vet`` called with the login; an exception from it refuses the
+        exchange and leaves the token as it was.
         """
         now = self._clock()
         self.exchanges += 1
@@ -94,7 +98,8 @@ class RefreshTokens:
                 family.revoked = True
                 self.revoked_families += 1
                 return None
-        else:
+        vet(family.login)
+        if entry.used_at is None:
             entry.used_at = now
             family.last_retired = token
         return family.login, self._new_token(family, now)

@@ -11,13 +11,16 @@ from werkzeug.wrappers import Request, Response
 
 from .codes import constant_time_equal
 from .constants import (
+    AUTH_PARAM_NOT_A_STRING,
+    AUTH_PARAMS_NOT_AN_OBJECT,
     CLIENT_AUTH_FAILED,
     CLIENT_AUTH_REQUIRED,
     CONNECTION_MISSING,
     EMAIL_LOCAL_MAX_LENGTH,
     EMAIL_MAX_LENGTH,
+    MISSING_PROPERTY,
+    NOT_A_STRING,
     PHONE_PATTERN,
-    RATE_LIMITED,
     SEND_NOT_A_STRING,
     SEND_NOT_AN_OPTION,
     SMS_REGION_REFUSED,
@@ -55,22 +58,9 @@ _LINK_OWN = frozenset({"client_id", "connection", "email", "verification_code"})
 
 
 def passwordless_start(state: TenantState, request: Request) -> Response:
-    """Handle ``POST /passwordless/start``. Every answer carries the rate-limit headers."""
-    try:
-        body: dict[str, object] = read_body(request, "bad.request")
-        problem: ApiError | None = None
-    except ApiError as exc:
-        body, problem = {}, exc
-    quota = state.start_limits.take(state.client_ip(request, body))
-    if not quota.allowed:
-        return ApiError(429, "too_many_requests", RATE_LIMITED).response(quota.headers())
-    try:
-        if problem is not None:
-            raise problem
-        answer = _start(state, body, request.headers.get("x-request-language"))
-    except ApiError as exc:
-        return exc.response(quota.headers())
-    return json_response(answer, 200, quota.headers())
+    """Handle ``POST /passwordless/start`` (the app has counted it against the rate limit)."""
+    body = read_body(request, "bad.request")
+    return json_response(_start(state, body, request.headers.get("x-request-language")))
 
 
 def _start(state: TenantState, body: dict[str, object], language: str | None) -> dict[str, object]:
@@ -117,9 +107,9 @@ def _authenticate(state: TenantState, body: dict[str, object]) -> None:
 def _string(body: dict[str, object], name: str, error: str) -> str:
     value = body.get(name)
     if value is None:
-        raise ApiError(400, error, f"Missing required property: {name}")
+        raise ApiError(400, error, MISSING_PROPERTY.format(name=name))
     if not isinstance(value, str):
-        raise ApiError(400, error, f"Expected type string but found type {json_type(value)}")
+        raise ApiError(400, error, NOT_A_STRING.format(type=json_type(value)))
     return value
 
 
@@ -168,17 +158,13 @@ def _send(body: dict[str, object], connection: str) -> str:
 def _auth_params(body: dict[str, object]) -> dict[str, str]:
     params = body.get("authParams", {})
     if not isinstance(params, dict):
-        raise ApiError(
-            400, "bad.authParams", f"Expected type object but found type {json_type(params)}"
-        )
+        description = AUTH_PARAMS_NOT_AN_OBJECT.format(type=json_type(params))
+        raise ApiError(400, "bad.authParams", description)
     for name, value in params.items():
         if not isinstance(value, str):
             # Stricter than Auth0 may be: every value goes into the link's query string.
-            raise ApiError(
-                400,
-                "bad.authParams",
-                f"authParams.{name}: Expected type string but found type {json_type(value)}",
-            )
+            description = AUTH_PARAM_NOT_A_STRING.format(name=name, type=json_type(value))
+            raise ApiError(400, "bad.authParams", description)
     return {str(name): str(value) for name, value in params.items()}
 
 

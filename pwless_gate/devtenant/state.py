@@ -13,21 +13,15 @@ from .codes import AuthorizationCodes, OneTimeCodes, constant_time_equal
 from .constants import (
     ACCESS_TOKEN_LIFETIME,
     DEFAULT_BASE_URL,
-    OAUTH_BURST,
-    OAUTH_REFILL,
-    OAUTH_REFILL_SECONDS,
     REFRESH_ABSOLUTE_LIFETIME,
     REFRESH_IDLE_LIFETIME,
     REFRESH_REUSE_INTERVAL,
     SERVICE_NOT_FOUND,
-    START_BURST,
-    START_REFILL,
-    START_REFILL_SECONDS,
 )
 from .faults import Faults
 from .httpio import ApiError
 from .keys import KeyRing
-from .limits import BruteForceGuard, RateLimiter, SuspiciousIps
+from .limits import BruteForceGuard, RateLimits, SuspiciousIps
 from .messages import Message
 from .refresh import RefreshTokens
 from .tokens import TokenIssuer
@@ -134,8 +128,7 @@ class TenantState:
             roles_claim=settings.roles_claim,
             roles=settings.roles,
         )
-        self.start_limits = RateLimiter(START_BURST, START_REFILL, START_REFILL_SECONDS, clock)
-        self.oauth_limits = RateLimiter(OAUTH_BURST, OAUTH_REFILL, OAUTH_REFILL_SECONDS, clock)
+        self.rate_limits = RateLimits(clock)
         self.brute_force = BruteForceGuard(clock)
         self.suspicious_ips = SuspiciousIps(clock)
         self.faults = Faults()

@@ -99,14 +99,11 @@ class TokenIssuer:
         body["token_type"] = "Bearer"  # noqa: S105 - the scheme name, not a secret
         return body
 
-    def refresh_login(self, refresh_token: str) -> Login | None:
-        """Return the login a live refresh token was issued for, or None; nothing changes."""
-        return self.refresh_tokens.login(refresh_token)
-
-    def rotate(self, refresh_token: str) -> tuple[Login, str] | None:
+    def rotate(self, refresh_token: str, vet: Callable[[Login], None]) -> tuple[Login, str] | None:
         """Return the login a refresh token was issued for and the token replacing it,
-        or None when it is refused (see :meth:`RefreshTokens.exchange`)."""
-        return self.refresh_tokens.exchange(refresh_token)
+        or None when it is refused; ``vet`` may refuse it too, by raising, once reuse
+        detection let it through (see :meth:`RefreshTokens.exchange`)."""
+        return self.refresh_tokens.exchange(refresh_token, vet)
 
     def access(self, access_token: str) -> tuple[str, tuple[str, ...]] | None:
         """Return the ``sub`` and scopes of a live access token good at ``/userinfo``, or None."""

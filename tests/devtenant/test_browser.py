@@ -121,6 +121,18 @@ def test_a_refused_link_redirects_with_unauthorized(
     }
 
 
+def test_a_head_request_uses_a_magic_link_up(link_tenant: RunningTenant) -> None:
+    """Assumed in constants.py: a HEAD (a mail scanner's) is answered as the GET."""
+    message = start_link(link_tenant)
+    assert message.link is not None
+
+    scanned = requests.head(message.link, allow_redirects=False, timeout=TIMEOUT)
+    opened = redirect_query(follow(message.link))
+
+    assert "code" in redirect_query(scanned)
+    assert (opened["error"], opened["error_description"]) == ("unauthorized", WRONG_EMAIL)
+
+
 @pytest.mark.parametrize("lifetime", [None, 60], ids=["default-600s", "60s"])
 def test_authorization_code_lifetime(
     make_tenant: MakeTenant, clock: FakeClock, lifetime: int | None

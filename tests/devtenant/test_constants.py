@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import requests
 from pwless_gate.devtenant import RunningTenant
 from pwless_gate.devtenant import constants as c
 
+from ..helpers import CLIENT_ID
 from .calls import (
     CALLBACK,
     EMAIL,
@@ -148,3 +150,115 @@ def test_a_link_with_a_token_response_type(tenant: RunningTenant) -> None:
 
     assert query["error"] == "unsupported_response_type"
     assert query["error_description"] == c.UNSUPPORTED_RESPONSE_TYPE.format(response_type="token")
+
+
+@pytest.mark.parametrize(
+    ("fields", "description"),
+    [
+        ({"otp": None}, c.MISSING_PARAMETER.format(name="otp")),
+        ({"otp": 123456}, c.INVALID_PARAMETER.format(name="otp")),
+    ],
+    ids=["otp-missing", "otp-not-a-string"],
+)
+def test_token_parameters(tenant: RunningTenant, fields: dict[str, Any], description: str) -> None:
+    body = {"grant_type": OTP_GRANT, "username": EMAIL, "realm": "email", **fields}
+
+    response = token(tenant, as_json=True, **body)
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_request", "error_description": description}
+
+
+@pytest.mark.parametrize(
+    ("fields", "description"),
+    [
+        ({"email": None}, c.MISSING_PROPERTY.format(name="email")),
+        ({"email": 7}, c.NOT_A_STRING.format(type="integer")),
+        ({"authParams": "x"}, c.AUTH_PARAMS_NOT_AN_OBJECT.format(type="string")),
+        (
+            {"authParams": {"max_age": 5}},
+            c.AUTH_PARAM_NOT_A_STRING.format(name="max_age", type="integer"),
+        ),
+    ],
+    ids=["email-missing", "email-not-a-string", "authParams-not-an-object", "authParam-number"],
+)
+def test_start_schema_failures(
+    tenant: RunningTenant, fields: dict[str, Any], description: str
+) -> None:
+    response = start(tenant, **{"connection": "email", "email": EMAIL, **fields})
+
+    assert response.status_code == 400
+    assert response.json()["error_description"] == description
+
+
+@pytest.mark.parametrize(
+    ("authorization", "challenge"),
+    [(None, c.USERINFO_CHALLENGE), ("Bearer unknown", c.USERINFO_CHALLENGE_INVALID)],
+    ids=["no-token", "unknown-token"],
+)
+def test_userinfo_refusals(
+    tenant: RunningTenant, authorization: str | None, challenge: str
+) -> None:
+    headers = {} if authorization is None else {"Authorization": authorization}
+
+    response = requests.get(f"{tenant.url}/userinfo", headers=headers, timeout=TIMEOUT)
+
+    assert response.status_code == 401
+    assert response.text == c.USERINFO_REFUSED
+    assert response.headers["WWW-Authenticate"] == challenge
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "text"),
+    [
+        (
+            "/v2/logout",
+            {"client_id": CLIENT_ID, "returnTo": "http://elsewhere.test/"},
+            c.LOGOUT_URL_NOT_ALLOWED.format(parameter="returnTo", url="http://elsewhere.test/"),
+        ),
+        (
+            "/oidc/logout",
+            {"post_logout_redirect_uri": "http://elsewhere.test/"},
+            c.OIDC_LOGOUT_CLIENT_REQUIRED,
+        ),
+    ],
+    ids=["v2-logout-url-not-allowed", "oidc-logout-without-client"],
+)
+def test_logout_refusals(
+    tenant: RunningTenant, path: str, params: dict[str, str], text: str
+) -> None:
+    response = requests.get(
+        f"{tenant.url}{path}", params=params, allow_redirects=False, timeout=TIMEOUT
+    )
+
+    assert response.status_code == 400
+    assert c.ERROR_PAGE_TITLE in response.text
+    assert html.escape(text) in response.text
+
+
+def test_a_link_without_a_response_type(tenant: RunningTenant) -> None:
+    tenant.app.allow_callback(CALLBACK)
+    message = start_link(tenant, response_type="")
+    assert message.link is not None
+
+    query = redirect_query(follow(message.link))
+
+    assert query["error"] == "invalid_request"
+    assert query["error_description"] == c.MISSING_PARAMETER.format(name="response_type")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "error", "description"),
+    [
+        ("GET", "/authorize", 404, c.NOT_FOUND_ERROR, c.NOT_FOUND),
+        ("GET", "/oauth/token", 405, c.METHOD_NOT_ALLOWED_ERROR, c.METHOD_NOT_ALLOWED),
+    ],
+    ids=["not-found", "method-not-allowed"],
+)
+def test_paths_and_methods_not_served(
+    tenant: RunningTenant, method: str, path: str, status: int, error: str, description: str
+) -> None:
+    response = requests.request(method, f"{tenant.url}{path}", timeout=TIMEOUT)
+
+    assert response.status_code == status
+    assert response.json() == {"error": error, "error_description": description}

@@ -1,4 +1,4 @@
-"""Rate limits (with ``auth0-forwarded-for``) and brute-force protection."""
+"""Rate limits (with ``auth0-forwarded-for``, on every endpoint) and brute-force protection."""
 
 from __future__ import annotations
 
@@ -11,14 +11,19 @@ from pwless_gate.devtenant import RunningTenant
 
 from ..helpers import CLIENT_ID, CLIENT_SECRET, FakeClock
 from .calls import (
+    CALLBACK,
     EMAIL,
     OTP_GRANT,
     RATE_LIMIT_BODY,
     TIMEOUT,
     MakeTenant,
+    assert_rate_headers,
+    follow,
+    log_in,
     otp,
     start,
     start_email,
+    start_link,
 )
 
 BRUTE_FORCE_BODY = {
@@ -228,3 +233,129 @@ def test_50_signups_from_one_ip_throttle_it(tenant: RunningTenant, clock: FakeCl
     throttled = token_from(tenant, "203.0.113.7", username="new0@example.com", otp=known.code or "")
 
     assert (throttled.status_code, throttled.json()) == (429, SUSPICIOUS_BODY)
+
+
+def _request(tenant: RunningTenant, what: str) -> requests.Response:
+    """One request of each kind Auth0 answers, by name."""
+    url = tenant.url
+    if what.startswith("userinfo"):
+        access = log_in(tenant)["access_token"] if what == "userinfo" else "not-a-token"
+        headers = {"Authorization": f"Bearer {access}"}
+        return requests.get(f"{url}/userinfo", headers=headers, timeout=TIMEOUT)
+    if what.startswith("link"):
+        tenant.app.allow_callback(CALLBACK)
+        message = start_link(tenant)
+        assert message.link is not None
+        if what == "link-head":
+            return requests.head(message.link, allow_redirects=False, timeout=TIMEOUT)
+        if what == "link-unknown-client":
+            return follow(message.link.replace(f"client_id={CLIENT_ID}", "client_id=other"))
+        return follow(message.link)
+    paths = {
+        "jwks": ("GET", "/.well-known/jwks.json"),
+        "discovery": ("GET", "/.well-known/openid-configuration"),
+        "v2-logout": ("GET", "/v2/logout"),
+        "v2-logout-refused": ("GET", "/v2/logout?returnTo=http://elsewhere.test/"),
+        "oidc-logout": ("GET", "/oidc/logout"),
+        "not-found": ("GET", "/authorize"),
+        "method-not-allowed": ("GET", "/oauth/token"),
+        "token-body-too-large": ("POST", "/oauth/token"),
+    }
+    method, path = paths[what]
+    body = b"a=" + b"x" * (70_000 if what.endswith("too-large") else 0)
+    return requests.request(method, f"{url}{path}", data=body, timeout=TIMEOUT, headers=FORM)
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+EVERY_KIND = [
+    ("userinfo", 200),
+    ("userinfo-unknown-token", 401),
+    ("jwks", 200),
+    ("discovery", 200),
+    ("link", 302),
+    ("link-head", 302),
+    ("link-unknown-client", 400),
+    ("v2-logout", 200),
+    ("v2-logout-refused", 400),
+    ("oidc-logout", 200),
+    ("not-found", 404),
+    ("method-not-allowed", 405),
+    ("token-body-too-large", 413),
+]
+
+
+@pytest.mark.parametrize(("what", "status"), EVERY_KIND, ids=[w for w, _ in EVERY_KIND])
+def test_every_answer_carries_the_rate_limit_headers(
+    tenant: RunningTenant, what: str, status: int
+) -> None:
+    response = _request(tenant, what)
+
+    assert response.status_code == status, response.text
+    assert_rate_headers(response)
+
+
+@pytest.mark.parametrize(
+    ("what", "limit"),
+    [("jwks", 20), ("discovery", 300), ("not-found", 300)],
+    ids=["jwks-20", "discovery-global-300", "not-found-global-300"],
+)
+def test_endpoints_without_their_own_numbers_in_the_doc_are_limited_too(
+    tenant: RunningTenant, clock: FakeClock, what: str, limit: int
+) -> None:
+    for n in range(limit):
+        assert _request(tenant, what).headers["x-ratelimit-remaining"] == str(limit - 1 - n)
+
+    refused = _request(tenant, what)
+
+    assert (refused.status_code, refused.json()) == (429, RATE_LIMIT_BODY)
+    assert refused.headers["x-ratelimit-limit"] == str(limit)
+    assert int(refused.headers["Retry-After"]) >= 1
+    clock.advance(int(refused.headers["Retry-After"]))
+    assert _request(tenant, what).status_code != 429
+
+
+def test_userinfo_allows_each_user_a_burst_of_10_then_5_a_minute(
+    tenant: RunningTenant, clock: FakeClock
+) -> None:
+    ada = {"Authorization": "Bearer " + log_in(tenant)["access_token"]}
+    bob = {"Authorization": "Bearer " + log_in(tenant, "bob@example.com")["access_token"]}
+    url = f"{tenant.url}/userinfo"
+    for _ in range(10):
+        assert requests.get(url, headers=ada, timeout=TIMEOUT).status_code == 200
+
+    refused = requests.get(url, headers=ada, timeout=TIMEOUT)
+    other_user = requests.get(url, headers=bob, timeout=TIMEOUT)
+
+    assert (refused.status_code, refused.json()) == (429, RATE_LIMIT_BODY)
+    assert refused.headers["Retry-After"] == "12"  # 60 s / 5
+    assert other_user.status_code == 200
+    clock.advance(12)
+    assert requests.get(url, headers=ada, timeout=TIMEOUT).status_code == 200
+
+
+def test_the_tenants_own_endpoints_are_not_limited(tenant: RunningTenant) -> None:
+    response = requests.get(f"{tenant.url}/_dev/outbox", timeout=TIMEOUT)
+
+    assert response.status_code == 200
+    assert "x-ratelimit-limit" not in response.headers
+
+
+def oversized_start(tenant: RunningTenant) -> requests.Response:
+    body = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "connection": "email"}
+    body.update(email=EMAIL, send="code", authParams={"x": "a" * 70_000})
+    return requests.post(f"{tenant.url}/passwordless/start", json=body, timeout=TIMEOUT)
+
+
+def test_a_start_too_large_to_read_counts_against_the_limit(tenant: RunningTenant) -> None:
+    answers = [oversized_start(tenant) for _ in range(50)]
+
+    after = start(tenant, connection="email", email=EMAIL, send="code")
+    refused = oversized_start(tenant)
+
+    assert {a.status_code for a in answers} == {413}
+    assert [a.headers["x-ratelimit-remaining"] for a in answers] == [
+        str(n) for n in range(49, -1, -1)
+    ]
+    assert after.status_code == 429
+    assert (refused.status_code, refused.json()) == (429, RATE_LIMIT_BODY)  # counted first
+    assert tenant.outbox() == []

@@ -10,7 +10,7 @@ import requests
 from pwless_gate.devtenant import DevTenant, RunningTenant
 
 from ..helpers import CLIENT_ID, CLIENT_SECRET, FakeClock
-from .calls import MakeTenant, log_in, token
+from .calls import EMAIL, MakeTenant, log_in, token
 
 OFFLINE_API = "https://offline.test"
 ONLINE_API = "https://online.test"
@@ -139,6 +139,34 @@ def test_only_the_token_retired_last_may_be_reused(make_tenant: MakeTenant) -> N
     assert_refused(tenant, third, second)
 
 
+@pytest.mark.parametrize(
+    "refusal",
+    ["scope-not-granted", "user-blocked", "scope-not-a-string"],
+)
+def test_reuse_is_detected_before_anything_else_in_the_request(
+    tenant: RunningTenant, clock: FakeClock, refusal: str
+) -> None:
+    """A reused token revokes its family even when the request would be refused anyway."""
+    first = log_in(tenant, scope="openid email offline_access")["refresh_token"]
+    second = rotated(tenant, first)
+    clock.advance(5)
+    fields: dict[str, Any] = {}
+    if refusal == "scope-not-granted":
+        fields["scope"] = "openid admin"
+    elif refusal == "scope-not-a-string":
+        fields["scope"] = ["openid"]
+    else:
+        tenant.app.block_user(EMAIL)
+
+    response = token(
+        tenant, as_json=True, grant_type="refresh_token", refresh_token=first, **fields
+    )
+
+    assert (response.status_code, response.json()) == (403, UNKNOWN_REFRESH)
+    assert tenant.app.revoked_refresh_families == 1
+    assert_refused(tenant, second)
+
+
 def test_the_absolute_lifetime_is_not_extended_by_rotation(
     make_tenant: MakeTenant, clock: FakeClock
 ) -> None:
@@ -191,6 +219,16 @@ def test_a_refused_exchange_does_not_use_the_token_up(tenant: RunningTenant) -> 
 
     assert (wider.status_code, wider.json()["error"]) == (403, "invalid_scope")
     rotated(tenant, first)
+    assert tenant.app.revoked_refresh_families == 0
+
+
+def test_a_blocked_users_live_token_is_denied_and_not_revoked(tenant: RunningTenant) -> None:
+    first = log_in(tenant, scope="openid email offline_access")["refresh_token"]
+    tenant.app.block_user(EMAIL)
+
+    denied = refresh(tenant, first)
+
+    assert (denied.status_code, denied.json()["error"]) == (403, "access_denied")
     assert tenant.app.revoked_refresh_families == 0
 
 
