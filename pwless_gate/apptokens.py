@@ -214,10 +214,12 @@ def credentials(header: str) -> tuple[str | None, str] | None:
     not for app tokens (another scheme, a Bearer token not starting with ``pwg_``).
 
     A Basic header whose password is no token gives ``(user, "")``: credentials
-    that are ours to refuse. A Bearer token gives a user name of None. An empty
-    user name is :data:`TOKEN_USER`'s, and so is a token as the user name with an
-    empty password (``https://pwg_…@host/simple/``, the form pip's documentation
-    shows for tokens).
+    that are ours to refuse (and the app's own, unless :func:`holds_token` says
+    they hold a token). A Bearer token gives a user name of None. An empty user
+    name is :data:`TOKEN_USER`'s, and so is a token as the user name with an empty
+    password (``https://pwg_…@host/simple/``, the form pip's documentation shows
+    for tokens); with a password (``pwg_…:x-oauth-basic``) it gives
+    ``(token, "")``, refused.
     """
     scheme, _, value = header.strip().partition(" ")
     scheme = scheme.lower()
@@ -238,9 +240,13 @@ def credentials(header: str) -> tuple[str | None, str] | None:
 
 def holds_token(header: str) -> bool:
     """Whether an ``Authorization`` header carries app token credentials (a token, right
-    or wrong): the gate's own, which never reach the app."""
+    or wrong, as the password, the Bearer token or the Basic user name, whatever the
+    password beside it): the gate's own, which never reach the app."""
     found = credentials(header)
-    return found is not None and bool(found[1])
+    if found is None:
+        return False
+    user, token = found
+    return bool(token) or (user is not None and user.startswith(PREFIX))
 
 
 def _user_matches(user: str | None, token: AppToken) -> bool:
@@ -439,7 +445,8 @@ class AppTokens:
         nothing, so only new credentials, which guessing needs, count.
         """
         if self._audit is not None:
-            who = user if user and user != TOKEN_USER else None
+            # A token sent as the user name (with a password) is no one's name to log.
+            who = user if user and user != TOKEN_USER and not user.startswith(PREFIX) else None
             self._audit("app_token_refused", ip=ip, identifier=who, reason=reason)
         if not miss:
             return 0

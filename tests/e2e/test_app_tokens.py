@@ -22,6 +22,7 @@ from pwless_gate.apptokens import (
     AppToken,
     TokenStore,
     credentials,
+    holds_token,
     new_token,
     token_hash,
     well_formed,
@@ -167,6 +168,21 @@ def test_tokens_are_prefixed_random_and_checksummed() -> None:
 )
 def test_credentials_in_headers(header: str, expected: tuple[str | None, str] | None) -> None:
     assert credentials(header) == expected
+
+
+@pytest.mark.parametrize(
+    ("user_and_password", "ours"),
+    [
+        pytest.param("__token__:pwg_x", True, id="token-as-password"),
+        pytest.param("pwg_x:", True, id="token-as-user"),
+        pytest.param("pwg_x:x-oauth-basic", True, id="token-as-user-with-a-password"),
+        pytest.param("svc:app-password", False, id="the-apps-own"),
+        pytest.param("svc:", False, id="the-apps-own-without-password"),
+    ],
+)
+def test_which_basic_credentials_hold_a_token(user_and_password: str, ours: bool) -> None:
+    header = "Basic " + base64.b64encode(user_and_password.encode()).decode()
+    assert holds_token(header) is ours
 
 
 # -- making and using ----------------------------------------------------------------
@@ -775,6 +791,37 @@ def test_a_token_beside_a_session_cookie_never_reaches_the_app(signed_in: Harnes
         assert "HTTP_AUTHORIZATION" not in signed_in.app.calls[-1]
     assert client.get("/x", headers=basic("svc", "app-password")).status_code == 200
     assert signed_in.app.calls[-1]["HTTP_AUTHORIZATION"].startswith("Basic ")
+
+
+@pytest.mark.parametrize("password", ["x", "x-oauth-basic"])
+def test_a_token_as_the_user_name_with_a_password_is_the_gates_own(
+    signed_in: Harness, caplog: pytest.LogCaptureFixture, password: str
+) -> None:
+    """``Basic base64("pwg_…:x")`` (GitHub's ``token:x-oauth-basic`` habit): the user name
+    is a token, so the header is the gate's, never the app's: beside a session it is
+    taken off (and {prefix}/auth tells the proxy to drop it); alone it is refused, 401,
+    and the token is not written to the audit trail."""
+    client = signed_in.client
+    token, _ = make_token(client)
+    header = basic(token, password)
+
+    assert client.get("/x", headers=header).status_code == 200
+    assert "HTTP_AUTHORIZATION" not in signed_in.app.calls[-1]
+    auth = client.get("/_gate/auth", headers=header)
+    assert auth.status_code == 202
+    assert auth.headers.get("X-Auth-Request-Drop-Authorization") == "1"
+
+    calls = len(signed_in.app.calls)
+    with caplog.at_level(logging.INFO):
+        alone = tool(signed_in).get("/x", headers=header)
+        alone_auth = tool(signed_in).get("/_gate/auth", headers=header)
+    assert alone.status_code == 401
+    assert alone.headers.getlist("WWW-Authenticate")[0].startswith("Basic realm=")
+    assert alone_auth.status_code == 401
+    assert len(signed_in.app.calls) == calls
+    refused = [r for r in caplog.records if getattr(r, "event", None) == "app_token_refused"]
+    assert [r.who for r in refused] == ["-", "-"]  # type: ignore[attr-defined]
+    assert not any(token[-2:] in r.getMessage() for r in refused)
 
 
 def test_a_good_token_after_one_refusal_is_not_throttled(
