@@ -231,6 +231,47 @@ def test_the_app_sees_the_owner(signed_in: Harness, how: Callable[[str], dict[st
     assert "HTTP_AUTHORIZATION" not in by_token  # the token is not passed on
 
 
+@pytest.mark.parametrize(
+    ("user", "admitted"),
+    [
+        pytest.param("+447400123456", True, id="e164"),
+        pytest.param("+44 7400 123456", True, id="spaced-as-typed"),
+        pytest.param("07400 123456", True, id="national-in-the-default-region"),
+        pytest.param("+44-7400-123456", True, id="dashes"),
+        pytest.param(" +44 (0)7400 123456 ", True, id="trunk-in-brackets"),
+        pytest.param("+44 7400 123457", False, id="another-number"),
+        pytest.param("07400 12345", False, id="too-short"),
+        pytest.param("not a number", False, id="letters"),
+        pytest.param("ada@example.com", False, id="an-address"),
+    ],
+)
+def test_an_sms_owners_number_names_them_as_sign_in_reads_it(
+    make_harness: Callable[..., Harness], user: str, admitted: bool
+) -> None:
+    harness = make_harness(app_tokens=True, methods=("email-code", "sms-code"), default_region="GB")
+    started = harness.start_phone("+44 7400 123456")
+    assert started.status_code == 200, started.get_data(as_text=True)
+    done = harness.submit_code(started, harness.tenant.last_message().code)
+    assert done.status_code == 303
+    token, _ = make_token(harness.client)
+
+    client = tool(harness)
+    for _ in range(2):  # verified, then from the cache
+        answer = client.get("/pkg/", headers=basic(user, token))
+        assert answer.status_code == (200 if admitted else 401)
+    if admitted:
+        assert harness.app.calls[-1]["REMOTE_USER"] == "+447400123456"
+    assert client.get("/pkg/", headers=basic("__token__", token)).status_code == 200
+    answer = client.get("/pkg/", headers=basic(user, token))  # the cache warm now
+    assert answer.status_code == (200 if admitted else 401)
+
+
+def test_an_email_owners_name_is_not_read_as_a_number(signed_in: Harness) -> None:
+    token, _ = make_token(signed_in.client)
+    answer = tool(signed_in).get("/pkg/", headers=basic("+44 7400 123456", token))
+    assert answer.status_code == 401
+
+
 def test_a_client_cannot_claim_the_method(signed_in: Harness) -> None:
     signed_in.client.get("/x", environ_overrides={"pwless_gate.auth_method": "app-token"})
     assert signed_in.app.calls[-1]["pwless_gate.auth_method"] == "session"
