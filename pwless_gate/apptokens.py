@@ -2,8 +2,9 @@
 
 A signed-in person makes a token on ``{prefix}/tokens`` and gives it to a
 tool; the tool sends it as HTTP Basic (user name ``__token__``, none, or the
-owner's email or phone number, the token as password; or the token as user
-name and no password, as in pip's ``https://pwg_…@host/``) or as
+owner's email or phone number, in any form sign-in takes, the token as
+password; or the token as user name and no password, as in pip's
+``https://pwg_…@host/``) or as
 ``Authorization: Bearer pwg_…``. The app then sees the owner exactly as
 after a browser sign-in (the claims kept from their session when the token
 was made), with ``pwless_gate.auth_method`` = ``app-token``. No cookie is
@@ -56,6 +57,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from cachetools import FIFOCache
 
 from .config import Limit
+from .identity import InvalidIdentifier, normalise_phone
 from .sessions import CachedSession, Session, User
 
 if TYPE_CHECKING:
@@ -214,10 +216,12 @@ def credentials(header: str) -> tuple[str | None, str] | None:
     not for app tokens (another scheme, a Bearer token not starting with ``pwg_``).
 
     A Basic header whose password is no token gives ``(user, "")``: credentials
-    that are ours to refuse. A Bearer token gives a user name of None. An empty
-    user name is :data:`TOKEN_USER`'s, and so is a token as the user name with an
-    empty password (``https://pwg_…@host/simple/``, the form pip's documentation
-    shows for tokens).
+    that are ours to refuse (and the app's own, unless :func:`holds_token` says
+    they hold a token). A Bearer token gives a user name of None. An empty user
+    name is :data:`TOKEN_USER`'s, and so is a token as the user name with an empty
+    password (``https://pwg_…@host/simple/``, the form pip's documentation shows
+    for tokens); with a password (``pwg_…:x-oauth-basic``) it gives
+    ``(token, "")``, refused.
     """
     scheme, _, value = header.strip().partition(" ")
     scheme = scheme.lower()
@@ -238,16 +242,34 @@ def credentials(header: str) -> tuple[str | None, str] | None:
 
 def holds_token(header: str) -> bool:
     """Whether an ``Authorization`` header carries app token credentials (a token, right
-    or wrong): the gate's own, which never reach the app."""
+    or wrong, as the password, the Bearer token or the Basic user name, whatever the
+    password beside it): the gate's own, which never reach the app."""
     found = credentials(header)
-    return found is not None and bool(found[1])
+    if found is None:
+        return False
+    user, token = found
+    return bool(token) or (user is not None and user.startswith(PREFIX))
 
 
-def _user_matches(user: str | None, token: AppToken) -> bool:
+def _user_matches(user: str | None, token: AppToken, default_region: str | None) -> bool:
     """The Basic user name goes with the token: ``__token__`` or the owner's identifier."""
     if user is None or user == TOKEN_USER:
         return True
-    return user.strip().casefold() == token.remote_user.casefold()
+    return _names(user, token.remote_user, token.connection, default_region)
+
+
+def _names(user: str, remote_user: str, connection: str, default_region: str | None) -> bool:
+    """Whether a Basic user name names the owner ``remote_user`` (of ``connection``): an
+    email address in any case; a phone number as the sign-in form reads it (spaces,
+    dashes, a national form in ``default_region``), one it cannot read naming nobody."""
+    if user.strip().casefold() == remote_user.casefold():
+        return True
+    if connection != "sms":
+        return False
+    try:
+        return normalise_phone(user, default_region) == remote_user
+    except InvalidIdentifier:
+        return False
 
 
 def _cached(token: AppToken, fresh_until: float, roles_claim: str | None = None) -> CachedSession:
@@ -281,7 +303,8 @@ class AppTokens:
     attempts per client IP (``client_ip`` reads it from the environ, through
     trusted proxies); ``admit`` says whether the allow-list still admits a
     token's owner; ``audit`` writes the audit events; ``roles_claim`` names the
-    claim the owners' roles are read from. One per gate, shared by
+    claim the owners' roles are read from; ``default_region`` reads phone numbers
+    given as user names without ``+``. One per gate, shared by
     threads: reads of the cache take no lock, as in
     :class:`~pwless_gate.sessions.SessionCache`.
     """
@@ -300,9 +323,11 @@ class AppTokens:
         maxsize: int = 10_000,
         clock: Callable[[], float] = time.time,
         roles_claim: str | None = None,
+        default_region: str | None = None,
     ) -> None:
         self.store = store
         self.roles_claim = roles_claim
+        self.default_region = default_region
         self.max_days = max_days
         self._throttle = throttle
         self._limit = limit
@@ -351,7 +376,7 @@ class AppTokens:
         if (
             entry is not None
             and now < entry.fresh_until
-            and (user is None or user == TOKEN_USER or _same(user, entry))
+            and (user is None or user == TOKEN_USER or self._same(user, entry))
         ):
             return entry
         return self._check_slowly(headers, header, user, token, key, now)
@@ -403,7 +428,7 @@ class AppTokens:
             return self._refuse(
                 ip, user or found.remote_user, key, "allow_list", now, counted=counted
             )
-        if not _user_matches(user, found):
+        if not _user_matches(user, found, self.default_region):
             return self._refuse(ip, user, sent, "wrong_user", now, counted=counted)
         if now - found.used_at >= USED_EVERY:
             self._used(found, ip, now)
@@ -415,6 +440,10 @@ class AppTokens:
                 # (a calendar polling after one mistyped password would run into 429).
                 self._suspects.pop(ip, None)
         return entry
+
+    def _same(self, user: str, entry: CachedSession) -> bool:
+        session = entry.session
+        return _names(user, session.remote_user, session.connection, self.default_region)
 
     def _used(self, token: AppToken, ip: str, now: float) -> None:
         first = self.store.mark_token_used(token.key, now - now % USED_EVERY)
@@ -439,7 +468,8 @@ class AppTokens:
         nothing, so only new credentials, which guessing needs, count.
         """
         if self._audit is not None:
-            who = user if user and user != TOKEN_USER else None
+            # A token sent as the user name (with a password) is no one's name to log.
+            who = user if user and user != TOKEN_USER and not user.startswith(PREFIX) else None
             self._audit("app_token_refused", ip=ip, identifier=who, reason=reason)
         if not miss:
             return 0
@@ -526,7 +556,3 @@ class AppTokens:
     ) -> int:
         """Revoke every token of ``sub``; returns how many."""
         return self.revoke_where(sub, lambda _: True, ip=ip, who=who, how=how)
-
-
-def _same(user: str, entry: CachedSession) -> bool:
-    return user.strip().casefold() == entry.session.remote_user.casefold()

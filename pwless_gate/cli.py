@@ -27,11 +27,33 @@ class _OfflineAccess(argparse.Action):
         values: object,
         option_string: str | None = None,
     ) -> None:
-        apis = getattr(namespace, "api", None) or []
-        if not apis:
-            parser.error("--offline-access must follow the --api AUDIENCE it applies to")
+        api = _last_api(parser, namespace, "--offline-access")
         chosen = list(getattr(namespace, self.dest, None) or [])
-        setattr(namespace, self.dest, [*chosen, apis[-1]])
+        setattr(namespace, self.dest, [*chosen, api])
+
+
+class _TokenProfile(argparse.Action):
+    """``--api AUDIENCE --token-profile rfc9068``: the profile of the ``--api`` before it;
+    ``dest`` collects the APIs given ``rfc9068``."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        api = _last_api(parser, namespace, "--token-profile")
+        chosen = [a for a in getattr(namespace, self.dest, None) or [] if a != api]
+        setattr(namespace, self.dest, [*chosen, api] if values == "rfc9068" else chosen)
+
+
+def _last_api(parser: argparse.ArgumentParser, namespace: argparse.Namespace, flag: str) -> str:
+    """The ``--api`` given last so far, which ``flag`` belongs to (else a usage error)."""
+    apis = getattr(namespace, "api", None) or []
+    if not apis:
+        parser.error(f"{flag} must follow the --api AUDIENCE it applies to")
+    return str(apis[-1])
 
 
 def _port(text: str) -> int:
@@ -99,6 +121,15 @@ def _parser() -> argparse.ArgumentParser:
         dest="offline_access_apis",
         default=[],
         help="turn on Allow Offline Access (refresh tokens) for the --api just before it",
+    )
+    tenant.add_argument(
+        "--token-profile",
+        action=_TokenProfile,
+        choices=("auth0", "rfc9068"),  # devtenant.constants.TOKEN_PROFILES, not imported here
+        dest="rfc9068_apis",
+        default=[],
+        help="the access token profile (JWT Profile) of the --api just before it: auth0 "
+        "(the default) or rfc9068",
     )
     tenant.add_argument(
         "--m2m-client",
@@ -272,6 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.allowed_logout_url,
                 args.api,
                 offline_access_apis=args.offline_access_apis,
+                rfc9068_apis=args.rfc9068_apis,
                 trust_forwarded_for=args.trust_forwarded_for,
                 allow_magiclink_verify_without_session=args.allow_magiclink_verify_without_session,
                 code_lifetime=args.code_lifetime,

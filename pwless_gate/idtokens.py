@@ -160,6 +160,12 @@ def decode(
     return claims
 
 
+def signed_header(token: str) -> dict[str, Any]:
+    """The header of a token :func:`decode` accepted (so signed with the claims);
+    raises :class:`TokenError` for one that is not base64url JSON."""
+    return _header(token)
+
+
 def _header(token: str) -> dict[str, Any]:
     """The token's header, read only to pick the algorithm and key: nothing in it is
     trusted until ``jwt.decode`` has checked the whole token (and read the header again).

@@ -6,9 +6,14 @@ it as ``Authorization: Bearer <JWT>``. :class:`Machines` admits it when the
 token verifies as the tenant's access tokens do
 (:class:`~pwless_gate.idtokens.AccessTokenVerifier`: RS256, ``iss``, ``aud``
 contains ``audience``, ``exp``/``iat`` with leeway, the shared JWKS cache) and
-names an allowed client: ``gty`` is ``client-credentials``, ``azp`` is one of
-``allowed_clients`` and ``sub`` is ``<azp>@clients``. The wrapped app then
-sees ``REMOTE_USER`` = ``sub`` and ``pwless_gate.auth_method`` =
+names an allowed client: the client id (``azp``; ``client_id`` when there is no
+``azp``) is one of ``allowed_clients``, ``sub`` is ``<client id>@clients``, and
+``gty`` is ``client-credentials``. An API set to Auth0's RFC 9068 access token
+profile issues tokens without ``gty`` (and with ``client_id`` for ``azp``, a
+``jti``, header ``typ`` ``at+jwt``): without ``gty``, the header's ``typ`` must
+be ``at+jwt`` (or ``application/at+jwt``), and ``sub`` ``<client id>@clients``
+is what tells the grant (a person's token names the person). The wrapped app
+then sees ``REMOTE_USER`` = ``sub`` and ``pwless_gate.auth_method`` =
 ``client-credentials``; no cookie is set.
 
 Verified tokens are kept in a bounded cache keyed by a SHA-256 of the token
@@ -35,7 +40,7 @@ from typing import Any
 from cachetools import FIFOCache
 
 from .errors import TokenError
-from .idtokens import AccessTokenVerifier
+from .idtokens import AccessTokenVerifier, signed_header
 from .rules import MACHINE
 from .sessions import CachedSession, Session, User
 
@@ -43,6 +48,9 @@ from .sessions import CachedSession, Session, User
 AUTH_METHOD = MACHINE
 #: The ``gty`` claim Auth0 puts in tokens of the client-credentials grant.
 GRANT_TYPE_CLAIM = "client-credentials"
+#: Header ``typ`` of an access token in the RFC 9068 profile (RFC 9068, 2.1; compared
+#: without regard to case, as media types are).
+AT_JWT_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 #: App tokens (another module's) start with this; such a bearer token is not a machine's.
 APP_TOKEN_PREFIX = "pwg_"  # noqa: S105 - a prefix, not a secret
 #: Longer bearer tokens are refused unread (Auth0's access tokens are about 1 KB).
@@ -119,22 +127,37 @@ class Machines:
         if len(token) > MAX_TOKEN_BYTES or not _JWT_SHAPE.match(token):
             raise TokenError("not a JWT")
         claims = self.verifier.verify(token)
-        self._check_client(claims)
+        self._check_client(claims, signed_header(token))
         entry = _entry(token, claims, claims["exp"] + self.verifier.leeway)
         with self._lock:
             self._cache[_key(token)] = entry
         return entry
 
-    def _check_client(self, claims: Mapping[str, Any]) -> None:
-        if claims.get("gty") != GRANT_TYPE_CLAIM:
-            raise TokenError("not a client-credentials token (gty)")
-        azp, sub = claims.get("azp"), claims.get("sub")
-        if not isinstance(azp, str) or not isinstance(sub, str):
-            raise TokenError("azp and sub must be strings")
-        if azp not in self.allowed_clients:
-            raise TokenError(f"client {azp!r} is not in PWLESS_GATE_ALLOWED_CLIENTS")
-        if sub != azp + "@clients":
-            raise TokenError("sub does not name the client of azp")
+    def _check_client(self, claims: Mapping[str, Any], header: Mapping[str, Any]) -> None:
+        """Refuse a verified token that is no client-credentials token of an allowed
+        client, in either of Auth0's access token profiles."""
+        client_id = claims["azp"] if "azp" in claims else claims.get("client_id")
+        sub = claims.get("sub")
+        if not isinstance(client_id, str) or not isinstance(sub, str):
+            raise TokenError("azp (or client_id) and sub must be strings")
+        if "azp" in claims and "client_id" in claims and claims["client_id"] != client_id:
+            raise TokenError("azp and client_id name different clients")
+        if "gty" in claims:
+            if claims["gty"] != GRANT_TYPE_CLAIM:
+                raise TokenError("not a client-credentials token (gty)")
+        elif not _at_jwt(header):
+            # RFC 9068's profile has no gty; Auth0's own leaves it out of people's tokens.
+            raise TokenError("no gty, and not an RFC 9068 access token (typ)")
+        if client_id not in self.allowed_clients:
+            raise TokenError(f"client {client_id!r} is not in PWLESS_GATE_ALLOWED_CLIENTS")
+        if sub != client_id + "@clients":
+            # A person's token names the person: without gty, this is what tells them apart.
+            raise TokenError("sub does not name the client")
+
+
+def _at_jwt(header: Mapping[str, Any]) -> bool:
+    typ = header.get("typ")
+    return isinstance(typ, str) and typ.lower() in AT_JWT_TYPES
 
 
 def _key(token: str) -> bytes:

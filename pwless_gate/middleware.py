@@ -273,6 +273,7 @@ class PasswordlessGate:
                 maxsize=config.session_cache_size,
                 clock=clock,
                 roles_claim=config.roles_claim,
+                default_region=config.default_region,
             )
         self.saved_forms: SavedForms | None = None
         if config.saved_form_max_bytes:

@@ -585,6 +585,20 @@ def test_dev_tenant_offline_access_without_an_api_is_refused() -> None:
     assert "--offline-access" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--token-profile", "rfc9068", "--api", "https://a.test"],
+        ["--api", "https://a.test", "--token-profile", "rfc-9068"],
+    ],
+    ids=["without-an-api", "unknown-profile"],
+)
+def test_dev_tenant_token_profile_mistakes_are_refused(flags: list[str]) -> None:
+    result = run(["dev-tenant", *flags], {})
+    assert result.returncode == 2
+    assert "--token-profile" in result.stderr
+
+
 def test_check_stops_when_metrics_are_on_without_prometheus_client(tenant: Any) -> None:
     # As if pwless-gate[metrics] were not installed: the gate would not start.
     script = (

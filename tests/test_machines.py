@@ -108,6 +108,74 @@ def test_the_cache_is_bounded(machines: Machines, keys: Keys, clock: FakeClock) 
     assert machines.cached(tokens[-1]) is not None
 
 
+def rfc9068_claims(now: float, **changes: Any) -> dict[str, Any]:
+    """A client-credentials token's claims in Auth0's RFC 9068 profile: ``client_id`` for
+    ``azp``, a ``jti``, no ``gty`` (signed with header ``typ`` ``at+jwt``)."""
+    profile = {"gty": None, "azp": None, "client_id": ROBOT, "jti": "73WakrfVbNJBaAmhQtEeDv"}
+    return claims(now, **{**profile, **changes})
+
+
+@pytest.mark.parametrize("typ", ["at+jwt", "application/at+jwt", "AT+JWT"])
+def test_a_token_in_the_rfc9068_profile_admits_the_machine(
+    machines: Machines, keys: Keys, clock: FakeClock, typ: str
+) -> None:
+    token = keys.sign(rfc9068_claims(clock(), scope="read:reports"), typ=typ)
+
+    entry = machines.verify(token)
+
+    assert entry.environ["REMOTE_USER"] == f"{ROBOT}@clients"
+    assert entry.environ["pwless_gate.auth_method"] == "client-credentials"
+    assert entry.user.claims["client_id"] == ROBOT
+    assert "gty" not in entry.session.claims
+
+
+def test_client_id_beside_the_same_azp_is_accepted(
+    machines: Machines, keys: Keys, clock: FakeClock
+) -> None:
+    token = keys.sign(claims(clock(), client_id=ROBOT))
+    assert machines.verify(token).user.sub == f"{ROBOT}@clients"
+
+
+#: (claims, header typ) of tokens refused whatever the profile.
+REFUSED_PROFILES = {
+    "no-gty-typ-jwt": ({}, "JWT"),
+    "no-gty-no-typ": ({}, None),
+    "no-gty-typ-other": ({}, "jwt+at"),
+    "no-gty-a-persons-token": ({"sub": "email|abc"}, "at+jwt"),
+    "no-gty-a-persons-token-with-clients-in-it": ({"sub": "email|abc@clients"}, "at+jwt"),
+    "no-gty-sub-another-client": ({"sub": "robot-2@clients"}, "at+jwt"),
+    "client-not-allowed": ({"client_id": "robot-9", "sub": "robot-9@clients"}, "at+jwt"),
+    "client-id-not-a-string": ({"client_id": ["robot-1"]}, "at+jwt"),
+    "no-client-id-nor-azp": ({"client_id": None}, "at+jwt"),
+    "azp-and-client-id-differ": ({"azp": "robot-2"}, "at+jwt"),
+    "azp-not-a-string-beside-client-id": ({"azp": 1}, "at+jwt"),
+    "gty-null": ({"gty": None}, "at+jwt"),
+    "gty-password": ({"gty": "password"}, "at+jwt"),
+    "other-audience": ({"aud": "https://other.example/"}, "at+jwt"),
+    "other-issuer": ({"iss": "https://evil.example/"}, "at+jwt"),
+    "expired": ({"exp": -3600}, "at+jwt"),
+}
+
+
+@pytest.mark.parametrize(("changes", "typ"), REFUSED_PROFILES.values(), ids=REFUSED_PROFILES.keys())
+def test_refused_tokens_without_gty(
+    machines: Machines, keys: Keys, clock: FakeClock, changes: dict[str, Any], typ: str | None
+) -> None:
+    now = clock()
+    if isinstance(changes.get("exp"), int):
+        changes = {**changes, "exp": int(now) + changes["exp"]}
+    body = rfc9068_claims(now, **{k: v for k, v in changes.items() if k != "gty"})
+    if "gty" in changes:
+        body["gty"] = changes["gty"]  # kept, even as null
+    header: dict[str, Any] = {"typ": typ} if typ is not None else {"typ": None}
+    token = keys.sign(body, **header)
+    if typ is None:
+        assert "typ" not in jwt.get_unverified_header(token)
+    with pytest.raises(TokenError):
+        machines.verify(token)
+    assert machines.cached(token) is None
+
+
 def _unsigned(header: dict[str, Any], body: dict[str, Any]) -> str:
     def part(data: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()

@@ -139,7 +139,9 @@ class DevTenant:
     application may use (all three by default). ``apis`` are the API identifiers an
     ``audience`` may name; any other is refused. ``offline_access_apis`` (some of
     ``apis``) have "Allow Offline Access" on: only logins for them (or for no
-    audience) get a refresh token with ``offline_access``. ``access_token_lifetime``
+    audience) get a refresh token with ``offline_access``. ``rfc9068_apis`` (some of
+    ``apis``) have the RFC 9068 access token profile; the others Auth0's, the
+    default (see ``constants.py``). ``access_token_lifetime``
     is the APIs' "Token Expiration". Refresh tokens rotate; ``refresh_reuse_interval``,
     ``refresh_absolute_lifetime`` and ``refresh_idle_lifetime`` default to Auth0's
     (see ``constants.py``).
@@ -155,8 +157,9 @@ class DevTenant:
     scopes there) a client is authorised for: ``{client_id: {audience: scopes}}``.
     Their tokens carry no roles (the post-login Action does not run for them).
 
-    Raises ValueError when ``offline_access_apis`` or ``client_grants`` name an API
-    not in ``apis``, a machine client has the application's id or no secret,
+    Raises ValueError when ``offline_access_apis``, ``rfc9068_apis`` or
+    ``client_grants`` name an API not in ``apis``, a machine client has the
+    application's id or no secret,
     ``roles_claim`` is not an http(s) URL outside Auth0's domains, or ``roles``
     are given without it.
     """
@@ -181,6 +184,7 @@ class DevTenant:
         grant_types: Iterable[str] = ALL_GRANTS,
         apis: Iterable[str] = (),
         offline_access_apis: Iterable[str] = (),
+        rfc9068_apis: Iterable[str] = (),
         access_token_lifetime: int = ACCESS_TOKEN_LIFETIME,
         refresh_reuse_interval: float = REFRESH_REUSE_INTERVAL,
         refresh_absolute_lifetime: float = REFRESH_ABSOLUTE_LIFETIME,
@@ -198,6 +202,10 @@ class DevTenant:
         if not offline_access_apis <= apis:
             unknown = ", ".join(sorted(offline_access_apis - apis))
             raise ValueError(f"offline access for APIs the tenant does not have: {unknown}")
+        rfc9068_apis = frozenset(rfc9068_apis)
+        if not rfc9068_apis <= apis:
+            unknown = ", ".join(sorted(rfc9068_apis - apis))
+            raise ValueError(f"a token profile for APIs the tenant does not have: {unknown}")
         machines = _machine_clients(client_id, apis, machine_clients or {}, client_grants or {})
         settings = Settings(
             client_id=client_id,
@@ -213,6 +221,7 @@ class DevTenant:
             fault_delay=fault_delay,
             apis=apis,
             offline_access_apis=offline_access_apis,
+            rfc9068_apis=rfc9068_apis,
             access_token_lifetime=access_token_lifetime,
             refresh_reuse_interval=refresh_reuse_interval,
             refresh_absolute_lifetime=refresh_absolute_lifetime,

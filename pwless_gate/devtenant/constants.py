@@ -89,6 +89,21 @@ ALL_GRANTS = (GRANT_OTP, GRANT_AUTHORIZATION_CODE, GRANT_REFRESH, GRANT_CLIENT_C
 
 #: ``gty`` of a client-credentials token.
 CLIENT_CREDENTIALS_GTY = "client-credentials"
+
+# --- access token profiles (an API's "JSON Web Token (JWT) Profile") ----------------------
+#
+# Each API issues its JWT access tokens in one of two profiles (Auth0 docs, "Access Token
+# Profiles", "Configure Access Token Profile"). "Auth0", the default for a new API, is the
+# shape above (header ``typ`` ``JWT``). "RFC 9068" (``DevTenant(rfc9068_apis=...)``,
+# ``dev-tenant --api AUDIENCE --token-profile rfc9068``) follows RFC 9068: header ``typ``
+# ``at+jwt``, ``client_id`` in place of ``azp``, a ``jti``, and no ``gty``; ``sub`` is
+# still the user's id, or ``<client_id>@clients`` for a machine. People's access tokens for
+# such an API change the same way.
+
+#: The access token profiles, as ``--token-profile`` names them; the first is the default.
+TOKEN_PROFILES = ("auth0", "rfc9068")
+#: Header ``typ`` of an access token in the RFC 9068 profile (of every other JWT: ``JWT``).
+RFC9068_TYP = "at+jwt"
 #: ``sub`` of a client-credentials token: the client id and this suffix.
 MACHINE_SUB_SUFFIX = "@clients"
 #: 403 ``access_denied`` when the client has no client grant for ``audience`` (Auth0's

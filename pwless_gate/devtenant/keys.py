@@ -55,9 +55,11 @@ class SigningKey:
             "x5t": _b64(hashlib.sha1(der, usedforsecurity=False).digest()),
         }
 
-    def sign(self, claims: dict[str, object]) -> str:
-        """Return ``claims`` as an RS256 JWT whose header names this key."""
-        return jwt.encode(claims, self._private, algorithm="RS256", headers={"kid": self.kid})
+    def sign(self, claims: dict[str, object], typ: str = "JWT") -> str:
+        """Return ``claims`` as an RS256 JWT whose header names this key and ``typ``."""
+        return jwt.encode(
+            claims, self._private, algorithm="RS256", headers={"kid": self.kid, "typ": typ}
+        )
 
     def _certificate(self, host: str) -> bytes:
         """A self-signed certificate for ``host``, made once per host."""
@@ -109,9 +111,9 @@ class KeyRing:
         """Return the JSON Web Key Set, certificates made out to ``host``."""
         return {"keys": [key.jwk(host) for key in self.published()]}
 
-    def sign(self, claims: dict[str, object]) -> str:
+    def sign(self, claims: dict[str, object], typ: str = "JWT") -> str:
         """Sign with the current key."""
-        return self.current.sign(claims)
+        return self.current.sign(claims, typ)
 
     def rotate(self) -> None:
         """Make the next key the signing one; the old one stays published, retired."""

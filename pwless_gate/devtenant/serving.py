@@ -153,6 +153,7 @@ def main_serve(
     apis: Sequence[str] = (),
     *,
     offline_access_apis: Sequence[str] = (),
+    rfc9068_apis: Sequence[str] = (),
     trust_forwarded_for: bool = False,
     allow_magiclink_verify_without_session: bool = False,
     code_lifetime: float = 180,
@@ -164,7 +165,8 @@ def main_serve(
 ) -> None:
     """Serve a tenant in the foreground, printing each message it sends, until Ctrl-C.
 
-    ``offline_access_apis`` (some of ``apis``) get refresh tokens; ``roles``
+    ``offline_access_apis`` (some of ``apis``) get refresh tokens, ``rfc9068_apis``
+    access tokens in the RFC 9068 profile; ``roles``
     (identifier → roles) go in tokens under ``roles_claim``; ``machine_clients``
     and ``client_grants`` are :class:`DevTenant`'s. Raises ValueError for a
     ``roles_claim`` Auth0 would not keep.
@@ -174,6 +176,7 @@ def main_serve(
         client_secret=client_secret,
         apis=apis,
         offline_access_apis=offline_access_apis,
+        rfc9068_apis=rfc9068_apis,
         trust_forwarded_for=trust_forwarded_for,
         allow_magiclink_verify_without_session=allow_magiclink_verify_without_session,
         code_lifetime=code_lifetime,
@@ -206,7 +209,8 @@ def main_serve(
             print(f"[dev-tenant] roles of {who}: {', '.join(named)}", flush=True)
     for api in apis:
         offline = " (offline access: refresh tokens)" if api in offline_access_apis else ""
-        print(f"[dev-tenant] API {api}{offline}", flush=True)
+        profile = " (token profile RFC 9068)" if api in rfc9068_apis else ""
+        print(f"[dev-tenant] API {api}{offline}{profile}", flush=True)
     for machine_id in machine_clients or {}:
         grants = (client_grants or {}).get(machine_id)
         what = "every API" if grants is None else ", ".join(grants) or "no API"

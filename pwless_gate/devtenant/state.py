@@ -69,6 +69,8 @@ class Settings:
     apis: frozenset[str] = frozenset()
     #: The APIs with "Allow Offline Access" on: only their audiences get refresh tokens.
     offline_access_apis: frozenset[str] = frozenset()
+    #: The APIs whose "JSON Web Token (JWT) Profile" is RFC 9068 (the others: Auth0's).
+    rfc9068_apis: frozenset[str] = frozenset()
     access_token_lifetime: int = ACCESS_TOKEN_LIFETIME
     refresh_reuse_interval: float = REFRESH_REUSE_INTERVAL
     refresh_absolute_lifetime: float = REFRESH_ABSOLUTE_LIFETIME
@@ -127,6 +129,7 @@ class TenantState:
             access_token_lifetime=settings.access_token_lifetime,
             roles_claim=settings.roles_claim,
             roles=settings.roles,
+            rfc9068_apis=settings.rfc9068_apis,
         )
         self.rate_limits = RateLimits(clock)
         self.brute_force = BruteForceGuard(clock)

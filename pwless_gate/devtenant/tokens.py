@@ -1,7 +1,8 @@
 """The tokens the tenant issues.
 
 id_tokens and audience-bound access tokens are RS256 JWTs signed with the
-current key of the tenant's :class:`~.keys.KeyRing`, published in the JWKS.
+current key of the tenant's :class:`~.keys.KeyRing`, published in the JWKS;
+access tokens take the shape of their API's token profile (see ``constants.py``).
 Access tokens without an audience are opaque random strings, good only at
 ``/userinfo``. Refresh tokens rotate (see :mod:`.refresh`).
 """
@@ -12,7 +13,12 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .constants import ACCESS_TOKEN_LIFETIME, CLIENT_CREDENTIALS_GTY, MACHINE_SUB_SUFFIX
+from .constants import (
+    ACCESS_TOKEN_LIFETIME,
+    CLIENT_CREDENTIALS_GTY,
+    MACHINE_SUB_SUFFIX,
+    RFC9068_TYP,
+)
 from .keys import KeyRing
 from .refresh import RefreshTokens
 from .users import Login
@@ -40,8 +46,11 @@ class TokenIssuer:
         access_token_lifetime: int = ACCESS_TOKEN_LIFETIME,
         roles_claim: str | None = None,
         roles: Mapping[str, tuple[str, ...]] | None = None,
+        rfc9068_apis: frozenset[str] = frozenset(),
     ) -> None:
         self.key = key
+        #: The APIs whose access tokens follow the RFC 9068 profile (the others: Auth0's).
+        self.rfc9068_apis = rfc9068_apis
         #: As a post-login Action that sets ``event.authorization.roles`` under this
         #: claim in id_tokens and access tokens (JWTs) does; None: no such Action.
         self.roles_claim = roles_claim
@@ -91,8 +100,13 @@ class TokenIssuer:
         }
         if scopes:
             claims["scope"] = " ".join(scopes)
-        claims.update(gty=CLIENT_CREDENTIALS_GTY, azp=client_id)
-        body: dict[str, object] = {"access_token": self.key.sign(claims)}
+        if audience in self.rfc9068_apis:
+            claims.update(client_id=client_id, jti=_jti())
+            token = self.key.sign(claims, RFC9068_TYP)
+        else:
+            claims.update(gty=CLIENT_CREDENTIALS_GTY, azp=client_id)
+            token = self.key.sign(claims)
+        body: dict[str, object] = {"access_token": token}
         if scopes:
             body["scope"] = " ".join(scopes)
         body["expires_in"] = self.access_token_lifetime
@@ -130,7 +144,12 @@ class TokenIssuer:
                 "scope": " ".join(login.scopes),
             }
             self._add_roles(claims, login)
-            token = self.key.sign(claims)
+            if login.audience in self.rfc9068_apis:
+                claims["client_id"] = claims.pop("azp")
+                claims["jti"] = _jti()
+                token = self.key.sign(claims, RFC9068_TYP)
+            else:
+                token = self.key.sign(claims)
         self._access = {t: g for t, g in self._access.items() if g.expires_at > now}
         self._access[token] = _AccessGrant(login.user.sub, login.scopes, expires_at, userinfo)
         return token
@@ -154,3 +173,8 @@ class TokenIssuer:
         ``event.authorization.roles`` is), when an Action is set up to add them."""
         if self.roles_claim is not None:
             claims[self.roles_claim] = list(self.roles.get(login.user.identifier, ()))
+
+
+def _jti() -> str:
+    """A new token id, as the RFC 9068 profile gives each access token."""
+    return secrets.token_urlsafe(16)

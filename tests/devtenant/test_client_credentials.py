@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 import requests
 
@@ -13,7 +14,16 @@ from pwless_gate.devtenant.constants import CLIENT_GRANT_MISSING, NO_DEFAULT_AUD
 
 from ..helpers import CLIENT_ID, CLIENT_SECRET, FakeClock
 from ..procs import dev_tenant
-from .calls import EMAIL, OTP_GRANT, TIMEOUT, MakeTenant, assert_rate_headers, decode, start_email
+from .calls import (
+    EMAIL,
+    OTP_GRANT,
+    TIMEOUT,
+    MakeTenant,
+    assert_rate_headers,
+    decode,
+    log_in,
+    start_email,
+)
 
 API = "https://api.test"
 OTHER_API = "https://other.test"
@@ -69,6 +79,61 @@ def test_a_machine_gets_a_token_naming_it_for_the_api(
     }
     assert_rate_headers(response)
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_an_api_in_the_rfc9068_profile_issues_rfc9068_machine_tokens(
+    make_tenant: MakeTenant, clock: FakeClock
+) -> None:
+    tenant = make_tenant(
+        apis=[API, OTHER_API], rfc9068_apis=[API], machine_clients={MACHINE: MACHINE_SECRET}
+    )
+    first = grant(tenant, audience=API).json()
+    second = grant(tenant, audience=API).json()
+    other = grant(tenant, audience=OTHER_API).json()
+
+    assert set(first) == {"access_token", "expires_in", "token_type"}
+    header = jwt.get_unverified_header(first["access_token"])
+    assert (header["typ"], header["alg"]) == ("at+jwt", "RS256")
+    claims = decode(tenant, first["access_token"], audience=API)
+    jti = claims.pop("jti")
+    assert isinstance(jti, str)
+    assert len(jti) >= 16
+    assert claims == {
+        "iss": f"{tenant.url}/",
+        "sub": f"{MACHINE}@clients",
+        "aud": API,
+        "iat": int(clock()),
+        "exp": int(clock()) + 86400,
+        "client_id": MACHINE,
+    }
+    assert decode(tenant, second["access_token"], audience=API)["jti"] != jti
+    # The profile is the API's: the other API keeps Auth0's.
+    assert jwt.get_unverified_header(other["access_token"])["typ"] == "JWT"
+    assert decode(tenant, other["access_token"], audience=OTHER_API)["gty"] == "client-credentials"
+
+
+def test_a_persons_token_for_an_rfc9068_api_names_the_person(make_tenant: MakeTenant) -> None:
+    tenant = make_tenant(apis=[API], rfc9068_apis=[API])
+
+    body = log_in(tenant, audience=API, scope="openid email")
+
+    assert jwt.get_unverified_header(body["access_token"])["typ"] == "at+jwt"
+    claims = decode(tenant, body["access_token"], audience=API)
+    assert claims["sub"].startswith("email|")
+    assert claims["client_id"] == CLIENT_ID
+    assert "azp" not in claims
+    assert "gty" not in claims
+    assert claims["jti"]
+    # The id_token is no access token: Auth0's own shape.
+    assert jwt.get_unverified_header(body["id_token"])["typ"] == "JWT"
+    assert decode(tenant, body["id_token"])["sub"] == claims["sub"]
+
+
+def test_a_token_profile_for_an_unknown_api_is_refused() -> None:
+    with pytest.raises(ValueError, match="profile"):
+        DevTenant(
+            client_id=CLIENT_ID, client_secret=CLIENT_SECRET, apis=[API], rfc9068_apis=[OTHER_API]
+        )
 
 
 def test_granted_scopes_are_in_the_token_and_the_answer(m2m: RunningTenant) -> None:
@@ -187,3 +252,22 @@ def test_command_line_machine_clients_and_grants(tmp_path: Path) -> None:
     log = (tmp_path / "tenant.log").read_text()
     assert f"machine client {MACHINE}: client credentials for every API" in log
     assert MACHINE_SECRET not in log
+
+
+def test_command_line_token_profiles_belong_to_the_api_before_them(tmp_path: Path) -> None:
+    third = "https://third.test"
+    flags = ["--api", API, "--token-profile", "rfc9068", "--api", OTHER_API]
+    flags += ["--token-profile", "rfc9068", "--token-profile", "auth0", "--api", third]
+    flags += ["--m2m-client", f"{MACHINE}:{MACHINE_SECRET}"]
+    with dev_tenant(tmp_path, *flags) as url:
+        tenant: Any = type("Tenant", (), {"url": url})()
+        types = {
+            audience: jwt.get_unverified_header(
+                grant(tenant, audience=audience).json()["access_token"]
+            )["typ"]
+            for audience in (API, OTHER_API, third)
+        }
+    assert types == {API: "at+jwt", OTHER_API: "JWT", third: "JWT"}
+    log = (tmp_path / "tenant.log").read_text()
+    assert f"API {API} (token profile RFC 9068)" in log
+    assert f"API {OTHER_API}\n" in log

@@ -22,6 +22,7 @@ from pwless_gate.apptokens import (
     AppToken,
     TokenStore,
     credentials,
+    holds_token,
     new_token,
     token_hash,
     well_formed,
@@ -169,6 +170,21 @@ def test_credentials_in_headers(header: str, expected: tuple[str | None, str] | 
     assert credentials(header) == expected
 
 
+@pytest.mark.parametrize(
+    ("user_and_password", "ours"),
+    [
+        pytest.param("__token__:pwg_x", True, id="token-as-password"),
+        pytest.param("pwg_x:", True, id="token-as-user"),
+        pytest.param("pwg_x:x-oauth-basic", True, id="token-as-user-with-a-password"),
+        pytest.param("svc:app-password", False, id="the-apps-own"),
+        pytest.param("svc:", False, id="the-apps-own-without-password"),
+    ],
+)
+def test_which_basic_credentials_hold_a_token(user_and_password: str, ours: bool) -> None:
+    header = "Basic " + base64.b64encode(user_and_password.encode()).decode()
+    assert holds_token(header) is ours
+
+
 # -- making and using ----------------------------------------------------------------
 
 
@@ -213,6 +229,47 @@ def test_the_app_sees_the_owner(signed_in: Harness, how: Callable[[str], dict[st
     assert by_token["pwless_gate.user"].sub == by_browser["pwless_gate.user"].sub
     assert by_token["pwless_gate.claims"] == by_browser["pwless_gate.claims"]
     assert "HTTP_AUTHORIZATION" not in by_token  # the token is not passed on
+
+
+@pytest.mark.parametrize(
+    ("user", "admitted"),
+    [
+        pytest.param("+447400123456", True, id="e164"),
+        pytest.param("+44 7400 123456", True, id="spaced-as-typed"),
+        pytest.param("07400 123456", True, id="national-in-the-default-region"),
+        pytest.param("+44-7400-123456", True, id="dashes"),
+        pytest.param(" +44 (0)7400 123456 ", True, id="trunk-in-brackets"),
+        pytest.param("+44 7400 123457", False, id="another-number"),
+        pytest.param("07400 12345", False, id="too-short"),
+        pytest.param("not a number", False, id="letters"),
+        pytest.param("ada@example.com", False, id="an-address"),
+    ],
+)
+def test_an_sms_owners_number_names_them_as_sign_in_reads_it(
+    make_harness: Callable[..., Harness], user: str, admitted: bool
+) -> None:
+    harness = make_harness(app_tokens=True, methods=("email-code", "sms-code"), default_region="GB")
+    started = harness.start_phone("+44 7400 123456")
+    assert started.status_code == 200, started.get_data(as_text=True)
+    done = harness.submit_code(started, harness.tenant.last_message().code)
+    assert done.status_code == 303
+    token, _ = make_token(harness.client)
+
+    client = tool(harness)
+    for _ in range(2):  # verified, then from the cache
+        answer = client.get("/pkg/", headers=basic(user, token))
+        assert answer.status_code == (200 if admitted else 401)
+    if admitted:
+        assert harness.app.calls[-1]["REMOTE_USER"] == "+447400123456"
+    assert client.get("/pkg/", headers=basic("__token__", token)).status_code == 200
+    answer = client.get("/pkg/", headers=basic(user, token))  # the cache warm now
+    assert answer.status_code == (200 if admitted else 401)
+
+
+def test_an_email_owners_name_is_not_read_as_a_number(signed_in: Harness) -> None:
+    token, _ = make_token(signed_in.client)
+    answer = tool(signed_in).get("/pkg/", headers=basic("+44 7400 123456", token))
+    assert answer.status_code == 401
 
 
 def test_a_client_cannot_claim_the_method(signed_in: Harness) -> None:
@@ -775,6 +832,37 @@ def test_a_token_beside_a_session_cookie_never_reaches_the_app(signed_in: Harnes
         assert "HTTP_AUTHORIZATION" not in signed_in.app.calls[-1]
     assert client.get("/x", headers=basic("svc", "app-password")).status_code == 200
     assert signed_in.app.calls[-1]["HTTP_AUTHORIZATION"].startswith("Basic ")
+
+
+@pytest.mark.parametrize("password", ["x", "x-oauth-basic"])
+def test_a_token_as_the_user_name_with_a_password_is_the_gates_own(
+    signed_in: Harness, caplog: pytest.LogCaptureFixture, password: str
+) -> None:
+    """``Basic base64("pwg_…:x")`` (GitHub's ``token:x-oauth-basic`` habit): the user name
+    is a token, so the header is the gate's, never the app's: beside a session it is
+    taken off (and {prefix}/auth tells the proxy to drop it); alone it is refused, 401,
+    and the token is not written to the audit trail."""
+    client = signed_in.client
+    token, _ = make_token(client)
+    header = basic(token, password)
+
+    assert client.get("/x", headers=header).status_code == 200
+    assert "HTTP_AUTHORIZATION" not in signed_in.app.calls[-1]
+    auth = client.get("/_gate/auth", headers=header)
+    assert auth.status_code == 202
+    assert auth.headers.get("X-Auth-Request-Drop-Authorization") == "1"
+
+    calls = len(signed_in.app.calls)
+    with caplog.at_level(logging.INFO):
+        alone = tool(signed_in).get("/x", headers=header)
+        alone_auth = tool(signed_in).get("/_gate/auth", headers=header)
+    assert alone.status_code == 401
+    assert alone.headers.getlist("WWW-Authenticate")[0].startswith("Basic realm=")
+    assert alone_auth.status_code == 401
+    assert len(signed_in.app.calls) == calls
+    refused = [r for r in caplog.records if getattr(r, "event", None) == "app_token_refused"]
+    assert [r.who for r in refused] == ["-", "-"]  # type: ignore[attr-defined]
+    assert not any(token[-2:] in r.getMessage() for r in refused)
 
 
 def test_a_good_token_after_one_refusal_is_not_throttled(

@@ -1,5 +1,6 @@
 """Machines with Auth0 client-credentials tokens, over real HTTP: the local tenant as a
-process (``dev-tenant --api … --m2m-client …``), the gate under gunicorn with two workers.
+process (``dev-tenant --api … --m2m-client …``), the gate under gunicorn with two workers
+(and one for an API in the RFC 9068 token profile).
 
 A machine asks the tenant for a token with its client id and secret, then calls
 the gated app with ``requests`` and ``Authorization: Bearer``; the app sees the
@@ -27,35 +28,65 @@ pytestmark = pytest.mark.slow
 
 API = "https://reports.internal.example/"
 OTHER_API = "https://billing.internal.example/"
+RFC9068_API = "https://inventory.internal.example/"
 ROBOT, ROBOT_SECRET = "robot-1", "robot-secret-1"
 STRANGER, STRANGER_SECRET = "stranger", "stranger-secret"
 TIMEOUT = 10
 
 
+def gate_env(tenant_url: str, audience: str) -> dict[str, str]:
+    """The gate's settings: machines for ``audience``, admitting ``robot-1`` only."""
+    return {
+        "PWLESS_GATE_AUTH0_DOMAIN": tenant_url,
+        "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
+        "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
+        "PWLESS_GATE_SECRET_KEY": "machines-test-secret-key-0123",
+        "PWLESS_GATE_ALLOWED_DOMAINS": "*",  # anyone, on purpose
+        "PWLESS_GATE_AUDIENCE": audience,
+        "PWLESS_GATE_ALLOWED_CLIENTS": f"{ROBOT}, someone-else",
+        "PWLESS_GATE_PUBLIC_PATHS": "/health",
+        "PWLESS_GATE_BRAND_NAME": "Acme tools",
+    }
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """(tenant URL, gate URL): the tenant with two APIs and two machine clients; the gate
-    for ``API`` admitting ``robot-1`` only."""
-    logs = tmp_path_factory.mktemp("machines")
-    flags = ["--api", API, "--api", OTHER_API]
+def tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The tenant's URL: three APIs (``RFC9068_API`` in the RFC 9068 token profile, the
+    others in Auth0's) and two machine clients."""
+    logs = tmp_path_factory.mktemp("machines-tenant")
+    flags = ["--api", API, "--api", OTHER_API, "--api", RFC9068_API, "--token-profile", "rfc9068"]
     flags += ["--m2m-client", f"{ROBOT}:{ROBOT_SECRET}"]
     flags += ["--m2m-client", f"{STRANGER}:{STRANGER_SECRET}"]
     with dev_tenant(logs, *flags) as tenant_url:
-        env = {
-            "PWLESS_GATE_AUTH0_DOMAIN": tenant_url,
-            "PWLESS_GATE_CLIENT_ID": CLIENT_ID,
-            "PWLESS_GATE_CLIENT_SECRET": CLIENT_SECRET,
-            "PWLESS_GATE_SECRET_KEY": "machines-test-secret-key-0123",
-            "PWLESS_GATE_ALLOWED_DOMAINS": "*",  # anyone, on purpose
-            "PWLESS_GATE_AUDIENCE": API,
-            "PWLESS_GATE_ALLOWED_CLIENTS": f"{ROBOT}, someone-else",
-            "PWLESS_GATE_PUBLIC_PATHS": "/health",
-            "PWLESS_GATE_BRAND_NAME": "Acme tools",
-        }
-        with gunicorn(
-            'pwless_gate:gate("tests.apps:whoami")', env=env, log=logs / "gunicorn.log", workers=2
-        ) as (gate_url, _):
-            yield tenant_url, gate_url
+        yield tenant_url
+
+
+@pytest.fixture(scope="module")
+def stack(tenant: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(tenant URL, gate URL): the gate for ``API``, under gunicorn with two workers."""
+    logs = tmp_path_factory.mktemp("machines")
+    with gunicorn(
+        'pwless_gate:gate("tests.apps:whoami")',
+        env=gate_env(tenant, API),
+        log=logs / "gunicorn.log",
+        workers=2,
+    ) as (gate_url, _):
+        yield tenant, gate_url
+
+
+@pytest.fixture(scope="module")
+def rfc9068_stack(
+    tenant: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    """(tenant URL, gate URL): a gate for ``RFC9068_API``, whose tokens have no ``gty``."""
+    logs = tmp_path_factory.mktemp("machines-rfc9068")
+    with gunicorn(
+        'pwless_gate:gate("tests.apps:whoami")',
+        env=gate_env(tenant, RFC9068_API),
+        log=logs / "gunicorn.log",
+        workers=1,
+    ) as (gate_url, _):
+        yield tenant, gate_url
 
 
 def client_credentials(tenant_url: str, client_id: str, secret: str, audience: str) -> str:
@@ -136,7 +167,7 @@ def refused_tokens(tenant_url: str) -> dict[str, str]:
     }
 
 
-def person_access_token(tenant_url: str) -> str:
+def person_access_token(tenant_url: str, audience: str = API) -> str:
     """A person's access token for the same API (passwordless OTP grant): not a machine's."""
     requests.post(
         f"{tenant_url}/passwordless/start",
@@ -159,7 +190,7 @@ def person_access_token(tenant_url: str) -> str:
             "realm": "email",
             "username": "ada@example.com",
             "otp": messages[-1]["code"],
-            "audience": API,
+            "audience": audience,
             "scope": "openid email",
         },
         timeout=TIMEOUT,
@@ -211,3 +242,48 @@ def test_without_a_token_the_challenge_offers_basic_and_bearer(stack: tuple[str,
     assert answer.json() == {"error": "unauthorized", "login_url": "/_gate/login"}
     no_auth = requests.get(f"{gate_url}/_gate/auth", timeout=TIMEOUT)
     assert no_auth.status_code == 401
+
+
+def test_a_machine_token_in_the_rfc9068_profile_reaches_the_app(
+    rfc9068_stack: tuple[str, str],
+) -> None:
+    tenant_url, gate_url = rfc9068_stack
+    token = client_credentials(tenant_url, ROBOT, ROBOT_SECRET, RFC9068_API)
+    assert jwt.get_unverified_header(token)["typ"] == "at+jwt"
+
+    for path in ("/reports/q3", "/_gate/auth"):
+        answer = call(gate_url, token, path)
+        assert answer.status_code in (200, 202), (path, answer.text)
+        assert "Set-Cookie" not in answer.headers
+    body = call(gate_url, token).json()
+    assert body["remote_user"] == f"{ROBOT}@clients"
+    assert body["auth_method"] == "client-credentials"
+    assert body["claims"]["client_id"] == ROBOT
+    assert "gty" not in body["claims"]
+    assert "azp" not in body["claims"]
+
+
+def test_other_tokens_in_the_rfc9068_profile_are_401_invalid_token(
+    rfc9068_stack: tuple[str, str],
+) -> None:
+    tenant_url, gate_url = rfc9068_stack
+    real = client_credentials(tenant_url, ROBOT, ROBOT_SECRET, RFC9068_API)
+    header = jwt.get_unverified_header(real)
+    claims = jwt.decode(real, options={"verify_signature": False})
+    own_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    person = person_access_token(tenant_url, RFC9068_API)
+    assert jwt.get_unverified_header(person)["typ"] == "at+jwt"
+    refused = {
+        "a-persons-token": person,
+        "other-client": client_credentials(tenant_url, STRANGER, STRANGER_SECRET, RFC9068_API),
+        "auth0-profile-api": client_credentials(tenant_url, ROBOT, ROBOT_SECRET, API),
+        "forged": jwt.encode(
+            claims, own_key, algorithm="RS256", headers={"kid": header["kid"], "typ": "at+jwt"}
+        ),
+        "alg-none": _unsigned({"alg": "none", "typ": "at+jwt", "kid": header["kid"]}, claims),
+    }
+    for name, token in refused.items():
+        for path in ("/reports/q3", "/_gate/auth"):
+            answer = call(gate_url, token, path)
+            assert answer.status_code == 401, (name, path, answer.text)
+            assert 'error="invalid_token"' in answer.headers["WWW-Authenticate"], name
