@@ -235,11 +235,12 @@ class _Started:
     page: str
 
 
-def _gate(tenant_url: str) -> PasswordlessGate:
+def _gate(tenant_url: str, workdir: Path) -> PasswordlessGate:
     """A gate on the tenant, exactly as users get it (local throttles off): state in
-    the default SQLite file, in a directory of its own."""
+    the default SQLite file, in a directory of its own under ``workdir`` (which the
+    caller removes)."""
     config = GateConfig(
-        state_dir=tempfile.mkdtemp(prefix="pwless-gate-bench-state-"),
+        state_dir=tempfile.mkdtemp(prefix="login-state-", dir=workdir),
         auth0_domain=tenant_url,
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
@@ -250,12 +251,12 @@ def _gate(tenant_url: str) -> PasswordlessGate:
     return PasswordlessGate(hello, config)
 
 
-def run(tenant_url: str) -> dict[str, LoginResult]:
+def run(tenant_url: str, workdir: Path) -> dict[str, LoginResult]:
     """Timed logins and wrong codes for the gate as users get it (results under ``"default"``).
 
     Every login uses its own address.
     """
-    gates = {"default": _gate(tenant_url)}
+    gates = {"default": _gate(tenant_url, workdir)}
     outbox = Outbox(tenant_url)
     pacer = Pacer(TOKEN_CALL_SPACING)
     flows = {name: _Flow(gate, outbox, pacer) for name, gate in gates.items()}
@@ -281,11 +282,11 @@ def run(tenant_url: str) -> dict[str, LoginResult]:
     return {name: LoginResult(timed[name], failed[name], statuses) for name in flows}
 
 
-def run_with_latency(tenant_url: str, first_address: int = 4000) -> Steps:
+def run_with_latency(tenant_url: str, workdir: Path, first_address: int = 4000) -> Steps:
     """Logins one at a time while the tenant answers each ``/passwordless/start`` and
     ``/oauth/token`` after :data:`LATENCY_MS` (its ``/_dev/faults`` latency), as a real
     Auth0 does: the gate waits on every call, and what follows it starts cold."""
-    flow = _Flow(_gate(tenant_url), Outbox(tenant_url), Pacer(TOKEN_CALL_SPACING))
+    flow = _Flow(_gate(tenant_url, workdir), Outbox(tenant_url), Pacer(TOKEN_CALL_SPACING))
     address = iter(range(first_address, first_address + 10_000))
     for _ in range(WARM_LOGINS):
         flow.login(next(address), None)
@@ -302,7 +303,7 @@ def run_with_latency(tenant_url: str, first_address: int = 4000) -> Steps:
     return steps
 
 
-def run_busy(tenant_url: str, first_address: int = 5000) -> Steps:
+def run_busy(tenant_url: str, workdir: Path, first_address: int = 5000) -> Steps:
     """CPU per request of a busy gate: sign-ins that overlap, so requests follow each
     other without the gate idling in between (as on a gate with many people signing in).
 
@@ -310,7 +311,7 @@ def run_busy(tenant_url: str, first_address: int = 5000) -> Steps:
     the page and start of a new one; then one pause lets the tenant's token bucket
     refill (:data:`BUSY_ROUND` token calls, under its burst of 30).
     """
-    gate = _gate(tenant_url)
+    gate = _gate(tenant_url, workdir)
     outbox = Outbox(tenant_url)
     flow = _Flow(gate, outbox, Pacer(TOKEN_CALL_SPACING))
     address = iter(range(first_address, first_address + 10_000))
@@ -334,7 +335,7 @@ def run_busy(tenant_url: str, first_address: int = 5000) -> Steps:
     return steps
 
 
-def idle_cost(tenant_url: str) -> list[tuple[float, float, float]]:
+def idle_cost(tenant_url: str, workdir: Path) -> list[tuple[float, float, float]]:
     """``(idle ms, gate CPU ms, plain CPU ms)``: the same login page after the process idled
     that long, and after the same idle a plain Python task that runs no gate code
     (:func:`plain_task`).
@@ -343,7 +344,7 @@ def idle_cost(tenant_url: str) -> list[tuple[float, float, float]]:
     machine, other work evicts them while the process waits). The plain task shows how
     much of that is the machine's, for code much smaller than a request.
     """
-    gate = _Metered(_gate(tenant_url))
+    gate = _Metered(_gate(tenant_url, workdir))
     client = Client(gate)
     env = {"REMOTE_ADDR": "127.0.0.2"}
     for _ in range(50):
@@ -377,14 +378,16 @@ def plain_task() -> int:
     return sum(int(match.group(1)) for match in _PLAIN_KEY.finditer(text))
 
 
-def profile(tenant_url: str, first_address: int = 8000) -> tuple[list[list[str]], list[list[str]]]:
+def profile(
+    tenant_url: str, workdir: Path, first_address: int = 8000
+) -> tuple[list[list[str]], list[list[str]]]:
     """Where the gate's login CPU goes: own time by package, and the calls with the most
     inclusive time (a flattened call tree, outermost first).
 
     cProfile runs with a CPU clock, so waiting for the tenant costs nothing here.
     """
     profiler = cProfile.Profile(time.process_time)
-    flow = _Flow(_gate(tenant_url), Outbox(tenant_url), Pacer(TOKEN_CALL_SPACING))
+    flow = _Flow(_gate(tenant_url, workdir), Outbox(tenant_url), Pacer(TOKEN_CALL_SPACING))
     for i in range(WARM_LOGINS):
         flow.login(first_address + i, None)
     flow.gate.profiler = profiler

@@ -298,11 +298,11 @@ def login_section(workdir: Path, redis_url: str | None) -> Section:
         " ".join((login_path.__doc__ or "").split("\n\n", 1)[-1].split()),
     )
     with login_path.tenant_process(workdir) as tenant_url:
-        results = login_path.run(tenant_url)
-        busy = login_path.run_busy(tenant_url)
-        slow = login_path.run_with_latency(tenant_url)
-        idle = login_path.idle_cost(tenant_url)
-        packages, functions = login_path.profile(tenant_url)
+        results = login_path.run(tenant_url, workdir)
+        busy = login_path.run_busy(tenant_url, workdir)
+        slow = login_path.run_with_latency(tenant_url, workdir)
+        idle = login_path.idle_cost(tenant_url, workdir)
+        packages, functions = login_path.profile(tenant_url, workdir)
     result = results["default"]
     steps = result.logins
 

@@ -294,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     file=sys.stderr,
                 )
                 return 2
-            main_serve(
+            return main_serve(
                 args.host,
                 args.port,
                 args.client_id,

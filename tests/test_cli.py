@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -585,6 +586,7 @@ def test_dev_tenant_offline_access_without_an_api_is_refused() -> None:
     assert "--offline-access" in result.stderr
 
 
+<<<<<<< HEAD
 @pytest.mark.parametrize(
     "flags",
     [
@@ -597,6 +599,22 @@ def test_dev_tenant_token_profile_mistakes_are_refused(flags: list[str]) -> None
     result = run(["dev-tenant", *flags], {})
     assert result.returncode == 2
     assert "--token-profile" in result.stderr
+=======
+def test_dev_tenant_on_a_port_in_use_says_so_in_one_line() -> None:
+    """As ``demo`` and ``serve`` do: the address, what to do, no traceback."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    with taken:
+        port = taken.getsockname()[1]
+        result = run(["dev-tenant", "--port", str(port)], {})
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"127.0.0.1:{port} is in use" in lines[0]
+    assert "--port 0" in lines[0]
+    assert "[dev-tenant] serving" not in result.stdout
+>>>>>>> fix-nginx
 
 
 def test_check_stops_when_metrics_are_on_without_prometheus_client(tenant: Any) -> None:

@@ -7,8 +7,10 @@ would make a client look slower here than against the real thing).
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -162,14 +164,15 @@ def main_serve(
     roles: Mapping[str, Sequence[str]] | None = None,
     machine_clients: Mapping[str, str] | None = None,
     client_grants: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
-) -> None:
+) -> int:
     """Serve a tenant in the foreground, printing each message it sends, until Ctrl-C.
 
     ``offline_access_apis`` (some of ``apis``) get refresh tokens, ``rfc9068_apis``
     access tokens in the RFC 9068 profile; ``roles``
     (identifier → roles) go in tokens under ``roles_claim``; ``machine_clients``
-    and ``client_grants`` are :class:`DevTenant`'s. Raises ValueError for a
-    ``roles_claim`` Auth0 would not keep.
+    and ``client_grants`` are :class:`DevTenant`'s. Returns the exit status: 0,
+    or 1 (after one line on stderr) when ``host:port`` cannot be listened on.
+    Raises ValueError for a ``roles_claim`` Auth0 would not keep.
     """
     app = DevTenant(
         client_id=client_id,
@@ -189,7 +192,12 @@ def main_serve(
         machine_clients=machine_clients,
         client_grants=client_grants,
     )
-    server = _server(app, host, port)
+    try:
+        server = _server(app, host, port)
+    except OSError as exc:
+        # One line, as ``demo`` and ``serve`` say it, not a traceback.
+        print(f"pwless-gate: {_cannot_listen(host, port, exc)}", file=sys.stderr, flush=True)
+        return 1
     app.base_url = base_url(host, server.effective_port)
     print(f"[dev-tenant] serving {app.base_url} (issuer {app.issuer})", flush=True)
     print(f"[dev-tenant] client id {client_id}", flush=True)
@@ -225,6 +233,18 @@ def main_serve(
         app.interrupt_stalls()
         server.close()
         print("[dev-tenant] stopped", flush=True)
+    return 0
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> str:
+    """Why the tenant cannot listen on ``host:port``, and what to do about it."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"{where} is in use by another program: stop that program, or choose "
+            "another port with --port (--port 0 picks a free one and prints it)"
+        )
+    return f"cannot listen on {where}: {exc.strerror or exc}"
 
 
 def base_url(host: str, port: int) -> str:

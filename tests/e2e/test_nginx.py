@@ -509,3 +509,110 @@ def test_nginx_counts_a_refused_token_once(tokens_stack: str) -> None:
     stale = new_token()
     assert [status(stale) for _ in range(10)] == [401] * 10
     assert [status(new_token()) for _ in range(4)] == [401, 401, 401, 429]
+
+
+def cookie_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """Stands for the non-Python app: who nginx says it is, and the ``Cookie`` header
+    nginx passed on (``null`` when none)."""
+    body = json.dumps(
+        {"user": environ.get("HTTP_X_FORWARDED_USER"), "cookie": environ.get("HTTP_COOKIE")}
+    ).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
+@pytest.fixture
+def cookies_stack(tenant: Any, clock: FakeClock, tmp_path: Path) -> Iterator[str]:
+    """nginx in front of a gate with a public path, and of :func:`cookie_app`."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rules]]\npath = "/status"\npolicy = "public"\n')
+    config = gate_config(tenant.url, rules_file=str(rules), trusted_proxies="1")
+    gate = PasswordlessGate(not_found, config, clock=clock)
+    with serving(gate) as gate_url, nginx_in_front(gate_url, tmp_path, cookie_app) as base:
+        yield base
+
+
+def seen_by_the_app(base: str, path: str, *cookie_lines: str) -> dict[str, Any]:
+    """What :func:`cookie_app` is told when ``path`` is asked with these ``Cookie``
+    lines (one header each, as a client may send several)."""
+    host, port = base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.putrequest("GET", path)
+        connection.putheader("Accept", "application/json")
+        for line in cookie_lines:
+            connection.putheader("Cookie", line)
+        connection.endheaders()
+        answer = connection.getresponse()
+        body = answer.read().decode()
+    finally:
+        connection.close()
+    assert answer.status == 200, (path, cookie_lines, answer.status, body)
+    seen: dict[str, Any] = json.loads(body)
+    return seen
+
+
+def test_nginx_never_passes_the_gates_cookies_to_the_app(cookies_stack: str, tenant: Any) -> None:
+    """auth_request cannot take the gate's cookies out of the request nginx passes on,
+    as the gate does for an app it wraps: the example's maps do. The app gets its own
+    cookies as sent, wherever the gate's stood among them and in however many
+    ``Cookie`` lines; none at all when the client sent only the gate's; and never a
+    session it could replay at the gate."""
+    base = cookies_stack
+    browser, done = http_sign_in(base, tenant, "ada@example.com")
+    assert done.status_code == 303
+    jar = {cookie.name: cookie.value for cookie in browser.cookies}
+    session, browser_id = jar["pwless_gate_session"], jar["pwless_gate_browser"]
+    own = f"pwless_gate_session={session}; pwless_gate_browser={browser_id}"
+    assert browser.get(f"{base}/report", timeout=10).json() == {
+        "user": "ada@example.com",
+        "cookie": None,
+    }
+    signed_in = [
+        ((own,), None),
+        ((f"app=1; {own}; theme=dark",), "app=1; theme=dark"),
+        ((f"{own}; app=1",), "app=1"),
+        ((f"app=1; {own}",), "app=1"),
+        (
+            (
+                f"pwless_gate_browser={browser_id}; a=1; pwless_gate_session={session};"
+                " b=2; pwless_gate_lang=de",
+            ),
+            "a=1; b=2",
+        ),
+        (
+            (f"{own}; xpwless_gate_session=1; pwless_gate_sessions=2; note=pwless_gate_form=3",),
+            "xpwless_gate_session=1; pwless_gate_sessions=2; note=pwless_gate_form=3",
+        ),
+        # Four runs (no browser sends that): no cookie rather than the gate's.
+        (
+            (
+                f"pwless_gate_session={session}; a=1; pwless_gate_browser={browser_id}; b=2;"
+                " pwless_gate_lang=de; c=3; pwless_gate_form=x",
+            ),
+            None,
+        ),
+    ]
+    for lines, expected in signed_in:
+        seen = seen_by_the_app(base, "/report", *lines)
+        assert seen == {"user": "ada@example.com", "cookie": expected}, lines
+    # On a public path, whatever the gate makes of them: the __Host- and __Secure-
+    # names (over https), a chunk, two Cookie lines (which nginx joins with "; ").
+    public = [
+        (("a=1; b=2",), "a=1; b=2"),
+        (
+            (
+                "a=1; __Host-pwless_gate_session=s; __Host-pwless_gate_session_1=t; b=2;"
+                " __Secure-pwless_gate_browser=u, __Secure-pwless_gate_form=v",
+            ),
+            "a=1; b=2",
+        ),
+        ((f"{own}; pwless_gate_session_2=w",), None),
+        (
+            (f"a=1; pwless_gate_session={session}", f"pwless_gate_browser={browser_id}; b=2"),
+            "a=1; b=2",
+        ),
+        ((own, "pwless_gate_lang=de"), None),
+    ]
+    for lines, expected in public:
+        assert seen_by_the_app(base, "/status", *lines)["cookie"] == expected, lines
