@@ -586,7 +586,6 @@ def test_dev_tenant_offline_access_without_an_api_is_refused() -> None:
     assert "--offline-access" in result.stderr
 
 
-<<<<<<< HEAD
 @pytest.mark.parametrize(
     "flags",
     [
@@ -599,7 +598,8 @@ def test_dev_tenant_token_profile_mistakes_are_refused(flags: list[str]) -> None
     result = run(["dev-tenant", *flags], {})
     assert result.returncode == 2
     assert "--token-profile" in result.stderr
-=======
+
+
 def test_dev_tenant_on_a_port_in_use_says_so_in_one_line() -> None:
     """As ``demo`` and ``serve`` do: the address, what to do, no traceback."""
     taken = socket.socket()
@@ -614,7 +614,6 @@ def test_dev_tenant_on_a_port_in_use_says_so_in_one_line() -> None:
     assert f"127.0.0.1:{port} is in use" in lines[0]
     assert "--port 0" in lines[0]
     assert "[dev-tenant] serving" not in result.stdout
->>>>>>> fix-nginx
 
 
 def test_check_stops_when_metrics_are_on_without_prometheus_client(tenant: Any) -> None:
