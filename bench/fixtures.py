@@ -32,7 +32,7 @@ def claims_for(i: int) -> dict[str, Any]:
         "nickname": f"user{i}",
         "picture": f"https://s.gravatar.com/avatar/{i:032x}?s=480&r=pg",
         "updated_at": "2025-01-01T00:00:00.000Z",
-        "iss": "https://acme.eu.auth0.com/",
+        "iss": f"{CLOSED_AUTH0}/",  # the gates' tenant: a session of another is refused
         "aud": CLIENT_ID,
         "iat": now,
     }

@@ -302,9 +302,12 @@ class AppTokens:
     ``store`` keeps the tokens; ``throttle`` and ``limit`` count refused
     attempts per client IP (``client_ip`` reads it from the environ, through
     trusted proxies); ``admit`` says whether the allow-list still admits a
-    token's owner; ``audit`` writes the audit events; ``roles_claim`` names the
-    claim the owners' roles are read from; ``default_region`` reads phone numbers
-    given as user names without ``+``. One per gate, shared by
+    token's owner; ``issued_here`` whether a token's claims (kept from the
+    session it was made in) come from the gate's tenant and client, so a token
+    made under another tenant or client is refused (reason ``other_client``);
+    ``audit`` writes the audit events; ``roles_claim`` names the claim the
+    owners' roles are read from; ``default_region`` reads phone numbers given as
+    user names without ``+``. One per gate, shared by
     threads: reads of the cache take no lock, as in
     :class:`~pwless_gate.sessions.SessionCache`.
     """
@@ -317,6 +320,7 @@ class AppTokens:
         limit: Limit,
         client_ip: Callable[[Mapping[str, Any]], str],
         admit: Callable[[AppToken], bool] | None = None,
+        issued_here: Callable[[Mapping[str, Any]], bool] | None = None,
         audit: AuditFn | None = None,
         max_days: int = 90,
         ttl: float = 5.0,
@@ -333,6 +337,7 @@ class AppTokens:
         self._limit = limit
         self._client_ip = client_ip
         self._admit = admit
+        self._issued_here = issued_here
         self._audit = audit
         self._ttl = ttl
         self._clock = clock
@@ -423,6 +428,11 @@ class AppTokens:
         if found is None or found.expires_at <= now:
             self.forget(key)
             return self._refuse(ip, user, key, "unknown", now, counted=counted)
+        if self._issued_here is not None and not self._issued_here(found.claims):
+            self.forget(key)
+            return self._refuse(
+                ip, user or found.remote_user, key, "other_client", now, counted=counted
+            )
         if self._admit is not None and not self._admit(found):
             self.forget(key)
             return self._refuse(

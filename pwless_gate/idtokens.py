@@ -12,10 +12,12 @@ gate.
 :class:`TokenVerifier` checks id_tokens (RS256 only, iss, aud is the client,
 azp, exp/iat with leeway, nonce); :class:`AccessTokenVerifier` checks JWT
 access tokens for an API (the same rules, with ``aud`` containing the API's
-identifier). This module trusts nothing in a token before the signature is
-checked, and checks nothing about who may enter (that is
-:mod:`pwless_gate.identity` for people, :mod:`pwless_gate.machines` for
-machines).
+identifier). :func:`issued_for` applies the id_token's ``iss``, ``aud`` and
+``azp`` rules again to claims kept from a sign-in (a session, an app token),
+whose tenant or client may no longer be the gate's. This module trusts nothing
+in a token before the signature is checked, and checks nothing about who may
+enter (that is :mod:`pwless_gate.identity` for people,
+:mod:`pwless_gate.machines` for machines).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeGuard
 
 import jwt
@@ -249,11 +251,7 @@ class TokenVerifier:
         return claims
 
     def _check_azp(self, claims: dict[str, Any]) -> None:
-        aud = claims.get("aud")
-        azp = claims.get("azp")
-        if isinstance(aud, list) and len(aud) > 1 and azp != self.client_id:
-            raise TokenError("azp does not name this client")
-        if azp is not None and azp != self.client_id:
+        if not _azp_allows(claims, self.client_id):
             raise TokenError("azp does not name this client")
 
     @staticmethod
@@ -263,6 +261,35 @@ class TokenVerifier:
         got = claims.get("nonce")
         if not isinstance(got, str) or not hmac.compare_digest(got.encode(), nonce.encode()):
             raise TokenError("nonce does not match this sign-in")
+
+
+def _azp_allows(claims: Mapping[str, Any], client_id: str) -> bool:
+    """``azp`` names the client when there is one, and is there when ``aud`` names several."""
+    aud = claims.get("aud")
+    azp = claims.get("azp")
+    if isinstance(aud, list) and len(aud) > 1 and azp != client_id:
+        return False
+    return azp is None or azp == client_id
+
+
+def issued_for(claims: Mapping[str, Any], *, issuer: str, client_id: str) -> bool:
+    """Whether claims kept from a verified id_token come from the tenant ``issuer`` for
+    the client ``client_id``, by the rules :meth:`TokenVerifier.verify` applied at
+    sign-in: ``iss`` is ``issuer``, ``aud`` is ``client_id`` or a list holding it, and
+    ``azp`` names the client as :meth:`TokenVerifier.verify` wants it.
+
+    A session or an app token outlives the settings it was made under: the state
+    directory, Redis or a cookie may be kept when the gate is pointed at another tenant
+    or client, whose sessions these are not.
+    """
+    aud = claims.get("aud")
+    if isinstance(aud, str):
+        audiences: list[Any] = [aud]
+    elif isinstance(aud, list):
+        audiences = aud
+    else:
+        return False
+    return claims.get("iss") == issuer and client_id in audiences and _azp_allows(claims, client_id)
 
 
 class AccessTokenVerifier:

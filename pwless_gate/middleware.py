@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import metrics as metrics_module
@@ -54,7 +54,7 @@ from .decide import (
 )
 from .deps import Deps, Hooks, UserCallback
 from .errors import Auth0Unavailable, ConfigError, StoreUnavailable, TokenError
-from .idtokens import AccessTokenVerifier, JwksCache, TokenVerifier
+from .idtokens import AccessTokenVerifier, JwksCache, TokenVerifier, issued_for
 from .languages import Languages
 from .loading import load_app
 from .machines import Machines
@@ -216,7 +216,7 @@ class PasswordlessGate:
                 database.location,
                 default if config.store_is_default else "",
             )
-            store = store or SQLiteStore(database, clock=clock)
+            store = store or SQLiteStore(database, keys=keys, clock=clock)
             throttle = throttle or SQLiteThrottle(database, clock=clock)
             if need_tokens:
                 token_store = SQLiteTokenStore(database, clock=clock)
@@ -229,7 +229,7 @@ class PasswordlessGate:
             redis = connect(
                 config.redis_url, timeout=config.redis_timeout, setting=config.store_setting
             )
-            store = store or RedisStore(redis, clock=clock)
+            store = store or RedisStore(redis, keys=keys, clock=clock)
             throttle = throttle or RedisThrottle(redis, clock=clock)
             if need_tokens:
                 token_store = RedisTokenStore(redis, clock=clock)
@@ -267,6 +267,7 @@ class PasswordlessGate:
                 limit=config.limits[THROTTLE_NAME],
                 client_ip=config.proxies.client_ip,
                 admit=lambda token: _allowed_person(config, token.connection, token.remote_user),
+                issued_here=lambda claims: _issued_here(config, claims),
                 audit=audit,
                 max_days=config.app_token_max_days,
                 ttl=config.session_cache_ttl,
@@ -567,13 +568,22 @@ def _metrics(config: GateConfig, registry: Any) -> metrics_module.Metrics | None
 
 
 def _allowed(config: GateConfig, session: Session) -> bool:
-    """The allow-list of this start-up still admits the session's person.
+    """The session was made by this gate's tenant and client, and the allow-list of this
+    start-up still admits its person.
 
     Checked each time a process loads a session from the store, so a person
     removed from the list is refused on their next request after a restart,
-    whatever store holds the session.
+    and a session made under another tenant or client (the same state directory
+    or Redis, pointed at a new tenant) is no session, whatever store holds it.
     """
-    return _allowed_person(config, session.connection, session.remote_user)
+    return _issued_here(config, session.claims) and _allowed_person(
+        config, session.connection, session.remote_user
+    )
+
+
+def _issued_here(config: GateConfig, claims: Mapping[str, Any]) -> bool:
+    """The claims of a session or app token come from this gate's tenant and client."""
+    return issued_for(claims, issuer=config.issuer, client_id=config.client_id)
 
 
 def _allowed_person(config: GateConfig, connection: str, remote_user: str) -> bool:

@@ -40,10 +40,10 @@ def open_index(config: GateConfig) -> SessionIndex:
     if kind == "sqlite":
         from .stores.sqlite import SQLiteStore
 
-        return SQLiteStore(backend)
+        return SQLiteStore(backend, keys=config.signing_keys)
     from .stores.redis import RedisStore
 
-    return RedisStore(backend)
+    return RedisStore(backend, keys=config.signing_keys)
 
 
 def find(index: SessionIndex, user: str, default_region: str | None = None) -> list[Session]:

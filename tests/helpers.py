@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import logging
@@ -19,9 +20,24 @@ from werkzeug.test import Client, TestResponse
 from pwless_gate import GateConfig, PasswordlessGate
 from pwless_gate.config import THROTTLES
 from pwless_gate.sessions import Session, new_session_id
+from pwless_gate.stores.signed_ids import SignedIds
 
 CLIENT_ID = "gate-test-client"
 CLIENT_SECRET = "gate-test-secret-0123456789abcdef"
+#: The signing keys of a session store made by hand (oldest first, as a gate's).
+KEYS = (b"store-test-key-0123456789abcdef0",)
+
+
+def unknown_value() -> str:
+    """The cookie value of a session no store holds, signed with :data:`KEYS` (so a store
+    made with them asks its database for it)."""
+    return SignedIds(KEYS).new()[1]
+
+
+def session_key(value: str) -> str:
+    """The sha256 (hex) a server-side store keeps a session under: that of the random id
+    its cookie value carries before the signature."""
+    return hashlib.sha256(value.partition(".")[0].encode()).hexdigest()
 
 
 class FakeClock:

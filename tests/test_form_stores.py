@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from pwless_gate.savedforms import FormStore, Record, digest
-from pwless_gate.sessions import new_session_id
 from pwless_gate.stores.redis import RedisFormStore, connect
+from pwless_gate.stores.signed_ids import SignedIds
 from pwless_gate.stores.sqlite import SQLiteDatabase, SQLiteFormStore, SQLiteStore
 
-from .helpers import FakeClock, make_session
+from .helpers import KEYS, FakeClock, make_session
 
 
 @pytest.fixture(params=["sqlite", "redis", "sentinel", "cluster"])
@@ -97,17 +97,17 @@ def test_a_v2_file_is_upgraded_and_keeps_its_sessions(tmp_path: Path, clock: Fak
         for statement in statements:
             conn.execute(statement)
     session = make_session(clock())
-    value = new_session_id()
+    sid, value = SignedIds(KEYS).new()
     conn.execute(  # a v2 file with a session in it
         "INSERT INTO sessions (key, user, record, expires_at) VALUES (?, ?, ?, ?)",
-        (module.digest(value), module.digest("email|abc"), module._json(session), 9e9),
+        (module.digest(sid), module.digest("email|abc"), module._json(session), 9e9),
     )
     conn.execute("PRAGMA user_version = 2")
     conn.commit()
     conn.close()
     database = SQLiteDatabase(str(path), clock=clock)
     assert database.version == module.SCHEMA_VERSION
-    assert SQLiteStore(database, clock=clock).load(value) is not None
+    assert SQLiteStore(database, keys=KEYS, clock=clock).load(value) is not None
     forms = SQLiteFormStore(database, clock=clock)
     forms.put_form("k", record(clock()), clock() + 900)
     assert forms.take_form("k") is not None

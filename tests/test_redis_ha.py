@@ -11,11 +11,10 @@ import pytest
 
 from pwless_gate.config import Limit
 from pwless_gate.errors import StoreUnavailable
-from pwless_gate.sessions import new_session_id
 from pwless_gate.stores.redis import LazyCluster, RedisStore, connect, current_master, location
 from pwless_gate.throttle import Hit, RedisThrottle
 
-from .helpers import FakeClock, make_session
+from .helpers import KEYS, FakeClock, make_session, session_key, unknown_value
 from .procs import RedisClusterNodes, RedisSentinels, free_port
 
 pytestmark = pytest.mark.slow
@@ -28,7 +27,7 @@ def test_sentinel_location_names_the_service_and_sentinels_never_the_password(
     hosts = ",".join(f"127.0.0.1:{port}" for port in redis_sentinels.sentinel_ports)
     assert location(redis) == f"Redis Sentinel {redis_sentinels.service} at {hosts}"
     assert current_master(redis) == f"127.0.0.1:{redis_sentinels.master.port}"
-    assert RedisStore(redis).load(new_session_id()) is None  # the password was right
+    assert RedisStore(redis, keys=KEYS).load(unknown_value()) is None  # the password was right
 
 
 def test_cluster_location_names_the_nodes_given(redis_cluster: RedisClusterNodes) -> None:
@@ -52,7 +51,7 @@ def test_a_wrong_password_is_unavailable_naming_no_password(
         )
         assert wrong != url
         with pytest.raises(StoreUnavailable) as caught:
-            RedisStore(connect(wrong)).load(new_session_id())
+            RedisStore(connect(wrong), keys=KEYS).load(unknown_value())
         assert "nope" not in str(caught.value)
         assert str(caught.value).startswith(("Redis Sentinel ", "Redis Cluster "))
 
@@ -70,11 +69,11 @@ def test_nothing_answering_is_unavailable_naming_the_location_and_error(
 ) -> None:
     port = free_port()
     redis = connect(url.format(port=port), timeout=0.5)  # connects on first use only
-    store = RedisStore(redis, clock=clock)
+    store = RedisStore(redis, keys=KEYS, clock=clock)
     throttle = RedisThrottle(redis, clock=clock)
     failures = []
     for attempt in (
-        lambda: store.load(new_session_id()),
+        lambda: store.load(unknown_value()),
         lambda: store.save(make_session(clock())),
         lambda: store.revoke_user("email|me"),
         lambda: throttle.hit("send-id", "a", Limit.parse("3/60")),
@@ -103,9 +102,9 @@ def test_cluster_sessions_keep_their_names_and_are_revoked_across_nodes(
 ) -> None:
     redis_cluster.flush()
     redis = connect(redis_cluster.url).client()
-    store = RedisStore(redis, clock=clock)
+    store = RedisStore(redis, keys=KEYS, clock=clock)
     values = [store.save(make_session(clock(), sub="email|many")) for _ in range(12)]
-    keys = [f"pwless_gate:session:{hashlib.sha256(v.encode()).hexdigest()}" for v in values]
+    keys = [f"pwless_gate:session:{session_key(v)}" for v in values]
     user_key = f"pwless_gate:user:{hashlib.sha256(b'email|many').hexdigest()}"
     assert all(redis.exists(key) for key in keys)  # the plain names: no hash tag
     assert {k.encode() for k in keys} == redis.smembers(user_key)
@@ -143,8 +142,8 @@ def test_one_refresh_lock_at_a_time(
     kind: str, redis_sentinels: RedisSentinels, redis_cluster: RedisClusterNodes
 ) -> None:
     url = redis_sentinels.url if kind == "sentinel" else redis_cluster.url
-    first, second = RedisStore(connect(url)), RedisStore(connect(url))
-    value = new_session_id()
+    first, second = RedisStore(connect(url), keys=KEYS), RedisStore(connect(url), keys=KEYS)
+    value = unknown_value()
     token = first.acquire_refresh_lock(value, 5)
     assert token is not None
     assert second.acquire_refresh_lock(value, 5) is None

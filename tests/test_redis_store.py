@@ -3,7 +3,6 @@ behaviour, not one server) against Redis Sentinel and Redis Cluster too."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +10,11 @@ import pytest
 
 from pwless_gate.config import Limit
 from pwless_gate.errors import StoreUnavailable
-from pwless_gate.sessions import SessionCache, new_session_id
+from pwless_gate.sessions import SessionCache
 from pwless_gate.stores.redis import RedisStore, connect
 from pwless_gate.throttle import RedisThrottle
 
-from .helpers import FakeClock, make_session
+from .helpers import KEYS, FakeClock, make_session, session_key, unknown_value
 from .procs import RedisServer, free_port, require_binary
 
 pytestmark = pytest.mark.slow
@@ -25,12 +24,12 @@ def test_cookie_holds_only_a_random_id_and_ttl_is_remaining_life(
     any_redis_url: str, clock: FakeClock
 ) -> None:
     redis = connect(any_redis_url)
-    store = RedisStore(redis, clock=clock)
+    store = RedisStore(redis, keys=KEYS, clock=clock)
     session = make_session(clock(), lifetime=600)
     value = store.save(session)
-    assert len(value) == 43  # 256 bits, URL-safe base64
+    assert len(value) == 87  # a 256-bit id, ".", its HMAC-SHA256: URL-safe base64
     assert "ada" not in value
-    key = f"pwless_gate:session:{hashlib.sha256(value.encode()).hexdigest()}"
+    key = f"pwless_gate:session:{session_key(value)}"
     assert redis.exists(key)
     assert 590 <= redis.ttl(key) <= 600
     assert redis.get(f"pwless_gate:session:{value}") is None  # the id itself is not a key
@@ -41,15 +40,15 @@ def test_cookie_holds_only_a_random_id_and_ttl_is_remaining_life(
 
 @pytest.mark.parametrize("value", ["", "x", "a" * 42, "a" * 44, "../../etc", "a" * 42 + "!"])
 def test_malformed_ids_never_reach_redis(redis_url: str, value: str) -> None:
-    assert RedisStore(connect(redis_url)).load(value) is None
+    assert RedisStore(connect(redis_url), keys=KEYS).load(value) is None
 
 
 def test_unknown_id(any_redis_url: str) -> None:
-    assert RedisStore(connect(any_redis_url)).load(new_session_id()) is None
+    assert RedisStore(connect(any_redis_url), keys=KEYS).load(unknown_value()) is None
 
 
 def test_revoke_and_update(any_redis_url: str, clock: FakeClock) -> None:
-    store = RedisStore(connect(any_redis_url), clock=clock)
+    store = RedisStore(connect(any_redis_url), keys=KEYS, clock=clock)
     value = store.save(make_session(clock()))
     assert store.update(value, make_session(clock())) == value
     store.revoke(value)
@@ -57,7 +56,7 @@ def test_revoke_and_update(any_redis_url: str, clock: FakeClock) -> None:
 
 
 def test_sign_out_everywhere(any_redis_url: str, clock: FakeClock) -> None:
-    store = RedisStore(connect(any_redis_url), clock=clock)
+    store = RedisStore(connect(any_redis_url), keys=KEYS, clock=clock)
     cache = SessionCache(store, ttl=60, clock=clock)
     mine = [cache.save(make_session(clock(), sub="email|me")) for _ in range(3)]
     other = cache.save(make_session(clock(), sub="email|other"))
@@ -72,7 +71,7 @@ class SignInDuringRead:
 
     def __init__(self, redis: Any, clock: FakeClock) -> None:
         self._redis = redis
-        self._other_host = RedisStore(redis, clock=clock)
+        self._other_host = RedisStore(redis, keys=KEYS, clock=clock)
         self._clock = clock
         self.saved: list[str] = []
 
@@ -91,7 +90,9 @@ def test_a_sign_in_during_sign_out_everywhere_stays_listed(
 ) -> None:
     redis = connect(any_redis_url)
     racing = SignInDuringRead(redis, clock)
-    store = RedisStore(redis, clock=clock)  # knows the kind of Redis from the real client
+    store = RedisStore(
+        redis, keys=KEYS, clock=clock
+    )  # knows the kind of Redis from the real client
     store._redis = racing  # then reads through the racing one
     before = [store.save(make_session(clock(), sub="email|me")) for _ in range(2)]
     assert store.revoke_user("email|me") == 2
@@ -104,14 +105,14 @@ def test_a_sign_in_during_sign_out_everywhere_stays_listed(
 
 def test_namespaces_keep_gates_apart(any_redis_url: str, clock: FakeClock) -> None:
     redis = connect(any_redis_url)
-    value = RedisStore(redis, namespace="one", clock=clock).save(make_session(clock()))
-    assert RedisStore(redis, namespace="two", clock=clock).load(value) is None
+    value = RedisStore(redis, keys=KEYS, namespace="one", clock=clock).save(make_session(clock()))
+    assert RedisStore(redis, keys=KEYS, namespace="two", clock=clock).load(value) is None
 
 
 def test_unavailable_then_recovers(tmp_path: Path, clock: FakeClock) -> None:
     server = RedisServer(require_binary("redis-server", "Redis tests"), tmp_path)
     server.start()
-    store = RedisStore(connect(server.url, timeout=0.5), clock=clock)
+    store = RedisStore(connect(server.url, timeout=0.5), keys=KEYS, clock=clock)
     value = store.save(make_session(clock()))
     server.stop()
     with pytest.raises(StoreUnavailable):
@@ -126,9 +127,9 @@ def test_unavailable_then_recovers(tmp_path: Path, clock: FakeClock) -> None:
 
 
 def test_connection_refused_is_unavailable() -> None:
-    store = RedisStore(connect(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5))
+    store = RedisStore(connect(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5), keys=KEYS)
     with pytest.raises(StoreUnavailable):
-        store.load(new_session_id())
+        store.load(unknown_value())
 
 
 def test_redis_throttle_is_shared(any_redis_url: str, clock: FakeClock) -> None:

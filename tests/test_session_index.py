@@ -13,9 +13,10 @@ import pytest
 
 from pwless_gate.sessions import Session, SessionCache, new_handle, new_session_id
 from pwless_gate.stores.redis import RedisStore, connect
+from pwless_gate.stores.signed_ids import SignedIds
 from pwless_gate.stores.sqlite import SQLiteDatabase, SQLiteStore, digest
 
-from .helpers import FakeClock, make_session
+from .helpers import KEYS, FakeClock, make_session, session_key
 from .procs import REDIS_KINDS, redis_url_for
 
 
@@ -33,21 +34,21 @@ def _sqlite(tmp_path: Path, clock: FakeClock) -> Backend:
     def write_raw(value: str, record: dict[str, Any], sub: str) -> None:
         database.connection().execute(
             "INSERT INTO sessions (key, user, record, expires_at) VALUES (?, ?, ?, ?)",
-            (digest(value), digest(sub), json.dumps(record), record["ex"]),
+            (session_key(value), digest(sub), json.dumps(record), record["ex"]),
         )
 
-    return Backend(SQLiteStore(database, clock=clock), write_raw)
+    return Backend(SQLiteStore(database, keys=KEYS, clock=clock), write_raw)
 
 
 def _redis(url: str, clock: FakeClock) -> Backend:
     redis = connect(url)
 
     def write_raw(value: str, record: dict[str, Any], sub: str) -> None:
-        key = f"pwless_gate:session:{hashlib.sha256(value.encode()).hexdigest()}"
+        key = f"pwless_gate:session:{session_key(value)}"
         redis.set(key, json.dumps(record), ex=3600)
         redis.sadd(f"pwless_gate:user:{hashlib.sha256(sub.encode()).hexdigest()}", key)
 
-    return Backend(RedisStore(redis, clock=clock), write_raw)
+    return Backend(RedisStore(redis, keys=KEYS, clock=clock), write_raw)
 
 
 @pytest.fixture(params=["sqlite", *REDIS_KINDS])
@@ -117,7 +118,7 @@ def test_revoke_every_other_session(backend: Backend, clock: FakeClock) -> None:
 def test_a_record_written_before_handles_is_listed_and_ended(
     backend: Backend, clock: FakeClock
 ) -> None:
-    value = new_session_id()
+    value = SignedIds(KEYS).new()[1]
     record = {
         "sid": new_session_id(),
         "u": "ada@example.com",
@@ -160,7 +161,7 @@ def test_sqlite_does_not_list_expired_sessions(tmp_path: Path, clock: FakeClock)
 
 def test_redis_drops_members_whose_record_is_gone(redis_url: str, clock: FakeClock) -> None:
     redis = connect(redis_url)
-    store = RedisStore(redis, clock=clock)
+    store = RedisStore(redis, keys=KEYS, clock=clock)
     gone = store.save(session_of(clock, "email|me"))
     kept = session_of(clock, "email|me")
     store.save(kept)
@@ -173,7 +174,7 @@ def test_redis_drops_members_whose_record_is_gone(redis_url: str, clock: FakeClo
 
 def test_redis_lists_every_session_in_bounded_scans(redis_url: str, clock: FakeClock) -> None:
     redis = connect(redis_url)
-    store = RedisStore(redis, clock=clock)
+    store = RedisStore(redis, keys=KEYS, clock=clock)
     for i in range(1200):  # other keys: the SCAN skips them, over several steps
         redis.set(f"pwless_gate:throttle:{i}", "1")
     saved = [session_of(clock, f"email|u{i % 7}", started=i) for i in range(600)]

@@ -24,7 +24,7 @@ from pwless_gate.sessions import (
 )
 from pwless_gate.stores import CookieStore
 
-from .helpers import FakeClock
+from .helpers import KEYS, FakeClock
 
 KEY = b"k" * 32
 
@@ -276,13 +276,13 @@ def test_a_last_seen_write_keeps_tokens_another_process_refreshed(
     ahead = FakeClock()
     ahead.now = clock.now + 30
     first = SessionCache(
-        SQLiteStore(SQLiteDatabase(path, clock=clock), clock=clock),
+        SQLiteStore(SQLiteDatabase(path, clock=clock), keys=KEYS, clock=clock),
         ttl=5,
         clock=clock,
         idle_timeout=240,
     )
     second = SessionCache(
-        SQLiteStore(SQLiteDatabase(path, clock=ahead), clock=ahead),
+        SQLiteStore(SQLiteDatabase(path, clock=ahead), keys=KEYS, clock=ahead),
         ttl=5,
         clock=ahead,
         idle_timeout=240,
@@ -306,7 +306,7 @@ def test_a_last_seen_write_keeps_tokens_another_process_refreshed(
         value, cached
     )
     assert renewal.entry is not None
-    stored = SQLiteStore(SQLiteDatabase(path, clock=clock), clock=clock).load(value)
+    stored = SQLiteStore(SQLiteDatabase(path, clock=clock), keys=KEYS, clock=clock).load(value)
     assert stored is not None
     assert (stored.access_token, stored.refresh_token) == ("at-new", "rt-new")
     assert stored.seen_at == clock()  # and "last seen" was written

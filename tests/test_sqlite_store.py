@@ -3,7 +3,6 @@ mode and schema, and failures."""
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 import sqlite3
@@ -14,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from pwless_gate.errors import ConfigError, StoreUnavailable
-from pwless_gate.sessions import SessionCache, new_session_id
+from pwless_gate.sessions import SessionCache
 from pwless_gate.stores.sqlite import SCHEMA_VERSION, SQLiteDatabase, SQLiteStore
 
-from .helpers import FakeClock, make_session
+from .helpers import KEYS, FakeClock, make_session, session_key, unknown_value
 
 
 @pytest.fixture
@@ -26,17 +25,17 @@ def path(tmp_path: Path) -> Path:
 
 
 def open_store(path: Path, clock: FakeClock, **options: int) -> SQLiteStore:
-    return SQLiteStore(SQLiteDatabase(str(path), clock=clock, **options), clock=clock)
+    return SQLiteStore(SQLiteDatabase(str(path), clock=clock, **options), keys=KEYS, clock=clock)
 
 
 def test_round_trip_keeps_only_a_hash_of_the_id(path: Path, clock: FakeClock) -> None:
     store = open_store(path, clock)
     session = make_session(clock())
     value = store.save(session)
-    assert len(value) == 43
+    assert len(value) == 87  # a 256-bit id, ".", its HMAC-SHA256: URL-safe base64
     assert store.load(value) == session
     keys = [k for (k,) in sqlite3.connect(path).execute("SELECT key FROM sessions")]
-    assert keys == [hashlib.sha256(value.encode()).hexdigest()]
+    assert keys == [session_key(value)]
     assert value.encode() not in path.read_bytes()
 
 
@@ -44,7 +43,7 @@ def test_round_trip_keeps_only_a_hash_of_the_id(path: Path, clock: FakeClock) ->
 def test_malformed_and_unknown_ids(path: Path, clock: FakeClock, value: str) -> None:
     store = open_store(path, clock)
     assert store.load(value) is None
-    assert store.load(new_session_id()) is None
+    assert store.load(unknown_value()) is None
 
 
 def test_revoke_ends_the_session_and_update_after_it_writes_nothing(
@@ -97,7 +96,7 @@ def test_an_older_file_is_reopened_and_a_newer_schema_refused(path: Path, clock:
     value = open_store(path, clock).save(make_session(clock()))
     database = SQLiteDatabase(str(path), clock=clock)
     assert database.version == SCHEMA_VERSION
-    assert SQLiteStore(database, clock=clock).load(value) is not None
+    assert SQLiteStore(database, keys=KEYS, clock=clock).load(value) is not None
     with sqlite3.connect(path) as conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(ConfigError) as caught:
@@ -125,7 +124,7 @@ def test_a_v3_file_is_upgraded_and_keeps_values_for_the_throttle(
     value = open_store(path, clock).save(make_session(clock()))
     database = SQLiteDatabase(str(path), clock=clock, sweep_every=1)
     assert database.version == SCHEMA_VERSION == 4
-    assert SQLiteStore(database, clock=clock).load(value) is not None
+    assert SQLiteStore(database, keys=KEYS, clock=clock).load(value) is not None
     throttle = SQLiteThrottle(database, clock=clock)
     throttle.remember("latest-start", "ada@example.com", "tx-1", 900)
     assert throttle.recall("latest-start", "ada@example.com") == "tx-1"
@@ -236,7 +235,9 @@ def test_a_file_damaged_then_repaired_is_served_again_without_a_restart(
 
 
 def test_a_locked_database_is_unavailable_not_a_hang(path: Path, clock: FakeClock) -> None:
-    store = SQLiteStore(SQLiteDatabase(str(path), clock=clock, busy_timeout=0.1), clock=clock)
+    store = SQLiteStore(
+        SQLiteDatabase(str(path), clock=clock, busy_timeout=0.1), keys=KEYS, clock=clock
+    )
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
@@ -249,11 +250,11 @@ def test_a_locked_database_is_unavailable_not_a_hang(path: Path, clock: FakeCloc
 
 def test_one_refresh_lock_at_a_time_until_released_or_expired(path: Path, clock: FakeClock) -> None:
     first, second = open_store(path, clock), open_store(path, clock)
-    value = new_session_id()
+    value = unknown_value()
     token = first.acquire_refresh_lock(value, 5)
     assert token is not None
     assert second.acquire_refresh_lock(value, 5) is None
-    assert second.acquire_refresh_lock(new_session_id(), 5) is not None
+    assert second.acquire_refresh_lock(unknown_value(), 5) is not None
     second.release_refresh_lock(value, "not-the-token")
     assert second.acquire_refresh_lock(value, 5) is None
     first.release_refresh_lock(value, token)

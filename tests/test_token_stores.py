@@ -20,7 +20,7 @@ from pwless_gate.apptokens import (
 from pwless_gate.stores.redis import RedisTokenStore, connect
 from pwless_gate.stores.sqlite import SQLiteDatabase, SQLiteStore, SQLiteTokenStore
 
-from .helpers import FakeClock, make_session
+from .helpers import KEYS, FakeClock, make_session
 
 
 def token(
@@ -121,9 +121,9 @@ def test_a_v1_file_is_upgraded_and_keeps_its_sessions(tmp_path: Path, clock: Fak
     conn.close()
     database = SQLiteDatabase(str(path), clock=clock)
     assert database.version == module.SCHEMA_VERSION
-    value = SQLiteStore(database, clock=clock).save(make_session(clock()))
+    value = SQLiteStore(database, keys=KEYS, clock=clock).save(make_session(clock()))
     reopened = SQLiteDatabase(str(path), clock=clock)
-    assert SQLiteStore(reopened, clock=clock).load(value) is not None
+    assert SQLiteStore(reopened, keys=KEYS, clock=clock).load(value) is not None
     tokens = SQLiteTokenStore(reopened, clock=clock)
     made = token(clock())
     tokens.add_token(made)

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from pwless_gate import Auth0Unavailable, TokenError
 from pwless_gate.errors import Auth0Error, RateLimited
-from pwless_gate.idtokens import RETRY_FAILED_FETCH, TokenVerifier
+from pwless_gate.idtokens import RETRY_FAILED_FETCH, TokenVerifier, issued_for
 
 ISSUER = "https://tenant.example/"
 CLIENT = "client-123"
@@ -283,3 +283,50 @@ def test_real_time_default_clock(keys: Keys) -> None:
     verifier = TokenVerifier(issuer=ISSUER, client_id=CLIENT, fetch_jwks=keys.fetch)
     fresh = int(time.time())
     assert verifier.verify(keys.sign(claims(iat=fresh, exp=fresh + 60)))
+
+
+#: The forged cases that differ from a genuine token in ``iss``, ``aud`` or ``azp`` alone.
+NOT_FOR_US = [
+    case
+    for case in FORGED
+    if case.get("claims")
+    and set(case["claims"]) <= {"iss", "aud", "azp"}
+    and not {"sign", "header", "nonce", "connection"} & case.keys()
+]
+
+
+@pytest.mark.parametrize("case", NOT_FOR_US, ids=[c["id"] for c in NOT_FOR_US])
+def test_kept_claims_the_verifier_would_refuse_are_not_issued_here(
+    verifier: TokenVerifier, keys: Keys, case: dict[str, Any]
+) -> None:
+    """A session's or app token's claims are checked again as the id_token was."""
+    kept = claims(**case["claims"])
+    with pytest.raises(TokenError):
+        verifier.verify(keys.sign(kept))
+    assert not issued_for(kept, issuer=ISSUER, client_id=CLIENT)
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [
+        claims(),
+        claims(aud=[CLIENT]),
+        claims(azp=CLIENT),
+        claims(aud=[CLIENT, "https://api.test"], azp=CLIENT),
+    ],
+    ids=["aud", "aud-list-of-one", "azp", "aud-list-with-azp"],
+)
+def test_kept_claims_of_this_tenant_and_client_are_issued_here(
+    verifier: TokenVerifier, keys: Keys, kept: dict[str, Any]
+) -> None:
+    verifier.verify(keys.sign(kept))
+    assert issued_for(kept, issuer=ISSUER, client_id=CLIENT)
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [claims(aud=None), claims(aud={"client": CLIENT}), {"sub": "email|abc"}],
+    ids=["no-aud", "aud-not-a-string-or-list", "no-iss-no-aud"],
+)
+def test_kept_claims_without_a_readable_audience_are_not_issued_here(kept: dict[str, Any]) -> None:
+    assert not issued_for(kept, issuer=ISSUER, client_id=CLIENT)

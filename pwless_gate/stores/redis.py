@@ -1,6 +1,8 @@
-"""Sessions in Redis: the cookie holds only a random 256-bit id.
+"""Sessions in Redis: the cookie holds only a random 256-bit id, signed with the secret key.
 
-The record lives under ``<namespace>:session:<sha256 of the id>`` with a TTL
+The signature is checked before Redis is asked (:mod:`~pwless_gate.stores.signed_ids`:
+a session ends with the key that signed it). The record lives under
+``<namespace>:session:<sha256 of the id>`` with a TTL
 equal to the session's remaining life, so a copy of the Redis data holds no
 usable cookie. Each user's session keys are also listed under
 ``<namespace>:user:<sha256 of sub>`` for "sign out everywhere" and the
@@ -67,20 +69,19 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import redis_urls
 from ..apptokens import AppToken, newest_first
 from ..errors import ConfigError, StoreUnavailable
 from ..redis_urls import host_port
-from ..sessions import Session, new_session_id, oldest_first
+from ..sessions import Session, oldest_first
+from .signed_ids import SignedIds
 
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
 #: Keys asked for per SCAN step (and read per MGET) when listing every session.
 _SCAN_COUNT = 500
 #: Deletes the lock only if it is still the caller's (it may have expired and been retaken).
@@ -273,10 +274,26 @@ class _RedisRecords:
 
 
 class RedisStore(_RedisRecords):
-    """A :class:`~pwless_gate.sessions.SessionStore` in Redis."""
+    """A :class:`~pwless_gate.sessions.SessionStore` in Redis.
 
-    def _key(self, value: str) -> str:
-        return f"{self._namespace}:session:{_digest(value)}"
+    ``keys`` sign and check the cookie values (the gate's
+    :attr:`~pwless_gate.config.GateConfig.signing_keys`, oldest first).
+    """
+
+    def __init__(
+        self,
+        redis: Any,
+        *,
+        keys: Sequence[bytes],
+        namespace: str = "pwless_gate",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(redis, namespace=namespace, clock=clock)
+        self._ids = SignedIds(keys)
+
+    def _key(self, sid: str) -> str:
+        """Where the record of the session with the (verified) id ``sid`` lives."""
+        return f"{self._namespace}:session:{_digest(sid)}"
 
     def _user_key(self, sub: str) -> str:
         return f"{self._namespace}:user:{_digest(sub)}"
@@ -285,55 +302,56 @@ class RedisStore(_RedisRecords):
         return max(1, int(session.expires_at - self._clock()))
 
     def save(self, session: Session) -> str:
-        value = new_session_id()
-        self._write(value, session)
+        sid, value = self._ids.new()
+        self._write(sid, session)
         return value
 
     def update(self, cookie_value: str, session: Session) -> str | None:
         """Replace the record only if it still exists (``SET … XX``), in one step.
 
         A renewal racing a logout or "sign out everywhere" on another host can
-        therefore never write the ended session back; None says it was ended.
+        therefore never write the ended session back; None says it was ended. The
+        value returned is signed with the newest key.
         """
-        if not _SESSION_ID.match(cookie_value):
+        sid = self._ids.unsign(cookie_value)
+        if sid is None:
             return None
         record = json.dumps(session.to_record(), separators=(",", ":"))
         try:
-            written = self._redis.set(
-                self._key(cookie_value), record, ex=self._ttl(session), xx=True
-            )
+            written = self._redis.set(self._key(sid), record, ex=self._ttl(session), xx=True)
         except Exception as exc:
             raise self._fail(exc) from exc
-        return cookie_value if written else None
+        return self._ids.sign(sid) if written else None
 
-    def _write(self, value: str, session: Session) -> None:
+    def _write(self, sid: str, session: Session) -> None:
         ttl = self._ttl(session)
         user_key = self._user_key(str(session.claims["sub"]))
         record = json.dumps(session.to_record(), separators=(",", ":"))
         try:
             if self._cluster:
                 # Two slots: the index first, so no session is ever live and unlisted.
-                self._index(self._redis.pipeline(transaction=True), user_key, value, ttl)
-                self._redis.set(self._key(value), record, ex=ttl)
+                self._index(self._redis.pipeline(transaction=True), user_key, sid, ttl)
+                self._redis.set(self._key(sid), record, ex=ttl)
                 return
             pipe = self._redis.pipeline(transaction=True)
-            pipe.set(self._key(value), record, ex=ttl)
-            self._index(pipe, user_key, value, ttl)
+            pipe.set(self._key(sid), record, ex=ttl)
+            self._index(pipe, user_key, sid, ttl)
         except Exception as exc:  # redis-py has many exception types; all mean "not now"
             raise self._fail(exc) from exc
 
-    def _index(self, pipe: Any, user_key: str, value: str, ttl: int) -> None:
+    def _index(self, pipe: Any, user_key: str, sid: str, ttl: int) -> None:
         """List the session under its user; the list lives as long as its longest session."""
-        pipe.sadd(user_key, self._key(value))
+        pipe.sadd(user_key, self._key(sid))
         pipe.expire(user_key, ttl, gt=True)
         pipe.expire(user_key, ttl, nx=True)
         pipe.execute()
 
     def load(self, cookie_value: str) -> Session | None:
-        if not _SESSION_ID.match(cookie_value):
+        sid = self._ids.unsign(cookie_value)
+        if sid is None:
             return None
         try:
-            raw = self._redis.get(self._key(cookie_value))
+            raw = self._redis.get(self._key(sid))
         except Exception as exc:
             raise self._fail(exc) from exc
         if raw is None:
@@ -344,10 +362,11 @@ class RedisStore(_RedisRecords):
             return None
 
     def revoke(self, cookie_value: str) -> None:
-        if not _SESSION_ID.match(cookie_value):
+        sid = self._ids.unsign(cookie_value)
+        if sid is None:
             return
         try:
-            self._redis.delete(self._key(cookie_value))
+            self._redis.delete(self._key(sid))
         except Exception as exc:
             raise self._fail(exc) from exc
 
@@ -355,7 +374,7 @@ class RedisStore(_RedisRecords):
         """Take the session's refresh lock for ``seconds`` (``SET NX PX``); return its
         token, or None when another process holds it."""
         token = secrets.token_hex(16)
-        key = f"{self._namespace}:refresh:{_digest(cookie_value)}"
+        key = self._lock_key(cookie_value)
         try:
             taken = self._redis.set(key, token, nx=True, px=max(1, int(seconds * 1000)))
         except Exception as exc:
@@ -365,9 +384,15 @@ class RedisStore(_RedisRecords):
     def release_refresh_lock(self, cookie_value: str, token: str) -> None:
         """Give the lock back if ``token`` still holds it. Never raises: a lock not
         given back ends by itself after its few seconds."""
-        key = f"{self._namespace}:refresh:{_digest(cookie_value)}"
+        key = self._lock_key(cookie_value)
         with contextlib.suppress(Exception):  # the refresh it guarded is done either way
             self._redis.eval(_RELEASE, 1, key, token)
+
+    def _lock_key(self, cookie_value: str) -> str:
+        """A session's refresh lock, by its id: the same whichever key signed the cookie
+        value (one signed with a previous key and its renewal signed with the newest)."""
+        sid = self._ids.unsign(cookie_value) or cookie_value
+        return f"{self._namespace}:refresh:{_digest(sid)}"
 
     def revoke_user(self, sub: str) -> int:
         """Delete every session of the user ``sub``; returns how many there were."""

@@ -1,6 +1,8 @@
 """Sessions in one SQLite file: durable state on one machine with nothing to install.
 
-The cookie holds only a random 256-bit id; the record lives in the
+The cookie holds only a random 256-bit id signed with the secret key
+(:mod:`~pwless_gate.stores.signed_ids`: checked before the file is read, so a
+session ends with the key that signed it); the record lives in the
 ``sessions`` table under the sha256 of that id, beside the sha256 of the
 user's ``sub`` (for "sign out everywhere" and the sessions page) and its expiry, so a copy of the
 file holds no usable cookie. Logout deletes the row: every process on the
@@ -33,16 +35,16 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from ..apptokens import AppToken, newest_first
 from ..errors import ConfigError, StoreUnavailable
-from ..sessions import Session, new_session_id, oldest_first
+from ..sessions import Session, oldest_first
+from .signed_ids import SignedIds
 
 SETTING = "PWLESS_GATE_STORE"
 SCHEMA_VERSION = 4
@@ -98,7 +100,6 @@ _SWEEP = tuple(
         "kept",
     )
 )
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
 #: How often (seconds, per thread) a connection checks that its file is still the one at
 #: the path: a file removed or replaced under a running gate is an outage, not a new start.
 FILE_CHECK_SECONDS = 1.0
@@ -287,19 +288,30 @@ def _describe(exc: sqlite3.Error) -> str:
 
 
 class SQLiteStore:
-    """A :class:`~pwless_gate.sessions.SessionStore` in a SQLite file."""
+    """A :class:`~pwless_gate.sessions.SessionStore` in a SQLite file.
 
-    def __init__(self, database: SQLiteDatabase, *, clock: Callable[[], float] = time.time) -> None:
+    ``keys`` sign and check the cookie values (the gate's
+    :attr:`~pwless_gate.config.GateConfig.signing_keys`, oldest first).
+    """
+
+    def __init__(
+        self,
+        database: SQLiteDatabase,
+        *,
+        keys: Sequence[bytes],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.database = database
+        self._ids = SignedIds(keys)
         self._clock = clock
 
     def save(self, session: Session) -> str:
-        value = new_session_id()
+        sid, value = self._ids.new()
         try:
             self.database.connection().execute(
                 "INSERT INTO sessions (key, user, record, expires_at) VALUES (?, ?, ?, ?)",
                 (
-                    digest(value),
+                    digest(sid),
                     digest(str(session.claims["sub"])),
                     _json(session),
                     session.expires_at,
@@ -311,14 +323,15 @@ class SQLiteStore:
         return value
 
     def load(self, cookie_value: str) -> Session | None:
-        if not _SESSION_ID.match(cookie_value):
+        sid = self._ids.unsign(cookie_value)
+        if sid is None:
             return None
         try:
             row = (
                 self.database.connection()
                 .execute(
                     "SELECT record FROM sessions WHERE key = ? AND expires_at > ?",
-                    (digest(cookie_value), self._clock()),
+                    (digest(sid), self._clock()),
                 )
                 .fetchone()
             )
@@ -333,8 +346,10 @@ class SQLiteStore:
 
     def update(self, cookie_value: str, session: Session) -> str | None:
         """Replace the record only if the session still exists (one ``UPDATE``), so a
-        renewal racing a logout never writes the ended session back; None then."""
-        if not _SESSION_ID.match(cookie_value):
+        renewal racing a logout never writes the ended session back; None then. The
+        value returned is signed with the newest key."""
+        sid = self._ids.unsign(cookie_value)
+        if sid is None:
             return None
         try:
             changed = (
@@ -342,19 +357,20 @@ class SQLiteStore:
                 .execute(
                     "UPDATE sessions SET record = ?, expires_at = ?"
                     " WHERE key = ? AND expires_at > ?",
-                    (_json(session), session.expires_at, digest(cookie_value), self._clock()),
+                    (_json(session), session.expires_at, digest(sid), self._clock()),
                 )
                 .rowcount
             )
         except sqlite3.Error as exc:
             raise self.database.unavailable(exc) from exc
         self._wrote()
-        return cookie_value if changed else None
+        return self._ids.sign(sid) if changed else None
 
     def revoke(self, cookie_value: str) -> None:
-        if not _SESSION_ID.match(cookie_value):
+        sid = self._ids.unsign(cookie_value)
+        if sid is None:
             return
-        self._execute("DELETE FROM sessions WHERE key = ?", (digest(cookie_value),))
+        self._execute("DELETE FROM sessions WHERE key = ?", (digest(sid),))
 
     def revoke_user(self, sub: str) -> int:
         """Delete every session of the user ``sub``; returns how many were live."""
@@ -403,7 +419,7 @@ class SQLiteStore:
         now = self._clock()
         try:
             with self.database.transaction() as conn:
-                key = digest(cookie_value)
+                key = self._lock_key(cookie_value)
                 conn.execute("DELETE FROM locks WHERE key = ? AND expires_at <= ?", (key, now))
                 taken = conn.execute(
                     "INSERT OR IGNORE INTO locks (key, token, expires_at) VALUES (?, ?, ?)",
@@ -418,8 +434,14 @@ class SQLiteStore:
         given back ends by itself after its few seconds."""
         with contextlib.suppress(sqlite3.Error):
             self.database.connection().execute(
-                "DELETE FROM locks WHERE key = ? AND token = ?", (digest(cookie_value), token)
+                "DELETE FROM locks WHERE key = ? AND token = ?",
+                (self._lock_key(cookie_value), token),
             )
+
+    def _lock_key(self, cookie_value: str) -> str:
+        """A session's lock, by its id: the same whichever key signed the cookie value
+        (one signed with a previous key and its renewal signed with the newest)."""
+        return digest(self._ids.unsign(cookie_value) or cookie_value)
 
     def _execute(self, statement: str, args: tuple[object, ...]) -> int:
         try:

@@ -18,18 +18,25 @@ def test_login_keeps_only_an_id_in_the_cookie(make_harness: Any, redis_url: str)
     done = harness.login("ada@example.com")
     assert done.status_code == 303
     value = harness.client.get_cookie("pwless_gate_session").value
-    assert len(value) == 43
+    assert len(value) == 87  # a random id and its signature
     assert harness.client.get("/").status_code == 200
     assert harness.app.calls[-1]["REMOTE_USER"] == "ada@example.com"
 
 
-def test_session_works_on_another_gate_sharing_redis(make_harness: Any, redis_url: str) -> None:
+def test_session_works_on_another_gate_sharing_redis_and_the_key(
+    make_harness: Any, redis_url: str
+) -> None:
     one = make_harness(redis_url=redis_url)
-    two = make_harness(redis_url=redis_url, secret_key="another-key-for-host-two")
+    two = make_harness(redis_url=redis_url)
+    other_key = make_harness(redis_url=redis_url, secret_key="another-key-for-host-two")
     assert one.login("bo@example.com").status_code == 303
+    value = one.client.get_cookie("pwless_gate_session").value
     browser = two.new_browser()
-    browser.set_cookie("pwless_gate_session", one.client.get_cookie("pwless_gate_session").value)
+    browser.set_cookie("pwless_gate_session", value)
     assert browser.get("/").status_code == 200
+    stranger = other_key.new_browser()  # the cookie value is signed with the key
+    stranger.set_cookie("pwless_gate_session", value)
+    assert stranger.get("/").status_code == 302
 
 
 def test_logout_on_one_gate_is_seen_by_the_other_after_the_cache_ttl(

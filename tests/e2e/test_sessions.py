@@ -27,6 +27,7 @@ from pwless_gate.stores.sqlite import SQLiteDatabase, SQLiteStore
 from ..helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
+    KEYS,
     FakeClock,
     Harness,
     RecordingApp,
@@ -410,7 +411,7 @@ class CountingStore(SQLiteStore):
     """The SQLite store, noting the ``seen_at`` of every record it rewrites."""
 
     def __init__(self, path: Path, clock: FakeClock) -> None:
-        super().__init__(SQLiteDatabase(str(path), clock=clock), clock=clock)
+        super().__init__(SQLiteDatabase(str(path), clock=clock), keys=KEYS, clock=clock)
         self.writes: list[float] = []
 
     def update(self, cookie_value: str, session: Session) -> str | None:

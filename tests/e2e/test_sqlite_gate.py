@@ -103,7 +103,7 @@ def test_logout_on_one_worker_refuses_the_old_cookie_on_all(
     browser = login(base, tenant, "ada@example.com")
     value = browser.cookies.get("pwless_gate_session")
     assert value is not None
-    assert len(value) == 43  # an opaque id, not the record
+    assert len(value) == 87  # an opaque id and its signature, not the record
     copy = browser_session()
     copy.cookies.set("pwless_gate_session", value)
     answers = spread(copy, base)
@@ -132,7 +132,9 @@ def test_the_default_store_says_where_it_is(
     logging.write_text(json.dumps(LOG_CONFIG))
     with serve("--log-config-json", str(logging)) as (base, process):
         browser = login(base, tenant, "dee@example.com")
-        assert len(browser.cookies.get("pwless_gate_session") or "") == 43  # an id, not a record
+        assert (
+            len(browser.cookies.get("pwless_gate_session") or "") == 87
+        )  # a signed id, not a record
         with sqlite3.connect(database) as conn:
             assert conn.execute("SELECT COUNT(*) FROM sessions").fetchone() == (1,)
     assert stat.S_IMODE(database.parent.stat().st_mode) == 0o700

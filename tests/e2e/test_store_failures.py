@@ -36,6 +36,7 @@ from pwless_gate.throttle import MemoryThrottle
 from ..helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
+    KEYS,
     FakeClock,
     Harness,
     RecordingApp,
@@ -241,7 +242,9 @@ AUDIENCE = "https://api.test"  # the tenant fixture's API with offline access
 def gate_on_file(tenant: Any, clock: FakeClock, database: Path, **settings: Any) -> Harness:
     """An in-process gate whose sessions are in ``database``; a write waits 0.2 s for
     the lock (5 s by default), so a locked file fails quickly."""
-    store = SQLiteStore(SQLiteDatabase(str(database), busy_timeout=0.2, clock=clock), clock=clock)
+    store = SQLiteStore(
+        SQLiteDatabase(str(database), busy_timeout=0.2, clock=clock), keys=KEYS, clock=clock
+    )
     app = RecordingApp()
     gate = PasswordlessGate(app, gate_config(tenant.url, **settings), clock=clock, store=store)
     return Harness(gate=gate, app=app, tenant=tenant)
@@ -327,7 +330,7 @@ def test_a_refresh_that_cannot_be_saved_gets_503(
         store: SessionStore = UnsavableStore(config.signing_keys)
     else:
         redis_url = request.getfixturevalue("redis_url")
-        store = RedisGoneAfterTheLock(connect(redis_url), clock=clock)
+        store = RedisGoneAfterTheLock(connect(redis_url), keys=KEYS, clock=clock)
     app = RecordingApp()
     gate = PasswordlessGate(app, config, clock=clock, store=store)
     harness = Harness(gate=gate, app=app, tenant=tenant)
