@@ -68,7 +68,8 @@ def private(start_response: StartResponse) -> StartResponse:
             # Only names of these lengths can match; most headers skip lower().
             if len(name) in _NAME_SIZES and name.lower() in _NAMES:
                 return start_response(status, private_headers(headers), exc_info)
-        return start_response(status, headers + _PRIVATE, exc_info)
+        # A new list, whatever sequence the app gave (a tuple, which servers take too).
+        return start_response(status, [*headers, *_PRIVATE], exc_info)
 
     return private_start_response
 

@@ -209,3 +209,25 @@ def test_a_renewed_session_is_forwarded_with_its_cookie_and_no_store() -> None:
     assert any(c.startswith("pwless_gate_session=") for c in page.headers.getlist("Set-Cookie"))
     assert page.headers.getlist("Cache-Control") == ["private, no-store, max-age=600"]
     assert page.headers.getlist("Vary") == ["Cookie"]
+
+
+def tuple_headers(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """An app that gives its headers as a tuple: not PEP 3333's list, but gunicorn and
+    Werkzeug take it, so an app may have done so for years."""
+    start_response("200 OK", (TYPE, ("Content-Length", "2")))
+    return [b"ok"]
+
+
+@pytest.mark.parametrize("idle_timeout", [0, 600], ids=["forwarded", "renewed"])
+def test_an_app_giving_its_headers_as_a_tuple_is_answered(idle_timeout: int) -> None:
+    """It was a 500 (``tuple + list``) as soon as the gate added its cache headers."""
+    clock = FakeClock()
+    gate = gate_with(clock, session_idle_timeout=idle_timeout, store="cookie")
+    gate.app = tuple_headers
+    cookie = session_cookie(gate, email="ada@example.com", now=clock())
+    clock.advance(301 if idle_timeout else 0)  # renewed: "last seen" is due
+
+    page = Client(gate, use_cookies=False).get("/report", headers={"Cookie": cookie})
+
+    assert (page.status_code, page.get_data()) == (200, b"ok")
+    assert page.headers.getlist("Cache-Control")[0].startswith("private")
