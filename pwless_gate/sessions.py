@@ -89,8 +89,15 @@ class User:
     roles: tuple[str, ...] = ()
 
     @classmethod
-    def from_claims(cls, claims: Mapping[str, Any], roles_claim: str | None = None) -> User:
-        """The user the verified ``claims`` describe; roles from ``claims[roles_claim]``."""
+    def from_claims(
+        cls, claims: Mapping[str, Any], roles_claim: str | None = None, *, own: bool = False
+    ) -> User:
+        """The user the verified ``claims`` describe; roles from ``claims[roles_claim]``.
+
+        ``user.claims`` is a read-only view of a copy of ``claims``; with ``own``, of
+        ``claims`` itself, when it is a dict nobody changes (a cached session's own: a
+        cache of thousands of sessions then holds one dict of claims per session, not two).
+        """
 
         def text(key: str) -> str | None:
             value = claims.get(key)
@@ -101,7 +108,7 @@ class User:
             email=text("email"),
             phone_number=text("phone_number"),
             name=text("name"),
-            claims=MappingProxyType(dict(claims)),
+            claims=MappingProxyType(claims if own and type(claims) is dict else dict(claims)),
             roles=roles_of(claims, roles_claim),
         )
 
@@ -275,7 +282,7 @@ def _cached(
     touch_every: int = 0,
     roles_claim: str | None = None,
 ) -> CachedSession:
-    user = User.from_claims(session.claims, roles_claim)
+    user = User.from_claims(session.claims, roles_claim, own=True)
     environ: dict[str, Any] = {
         "REMOTE_USER": session.remote_user,
         "pwless_gate.user": user,

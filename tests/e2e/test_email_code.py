@@ -26,6 +26,26 @@ def session_cookie(harness: Harness) -> Any:
     return harness.client.get_cookie("pwless_gate_session")
 
 
+def test_an_app_changing_its_claims_changes_no_other_request(harness: Harness) -> None:
+    """``pwless_gate.claims`` is the app's own copy, and ``pwless_gate.user.claims`` a
+    read-only view of the session's: an app that edits the dict it got (as some do
+    before rendering) changes neither the next request's claims nor the session."""
+    harness.login("ada@example.com")
+    harness.client.get("/")
+    first = harness.app.calls[-1]
+    first["pwless_gate.claims"]["email"] = "boss@example.com"
+    first["pwless_gate.claims"]["admin"] = True
+    with pytest.raises(TypeError):
+        first["pwless_gate.user"].claims["email"] = "boss@example.com"
+
+    harness.client.get("/")
+    again = harness.app.calls[-1]
+    assert again["pwless_gate.claims"]["email"] == "ada@example.com"
+    assert "admin" not in again["pwless_gate.claims"]
+    assert again["pwless_gate.user"].claims["email"] == "ada@example.com"
+    assert again["pwless_gate.claims"] is not first["pwless_gate.claims"]
+
+
 def test_whole_login_lands_in_app_with_claims(harness: Harness) -> None:
     first = harness.client.get("/reports?year=2026")
     assert first.status_code == 302
