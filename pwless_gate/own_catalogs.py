@@ -58,11 +58,30 @@ def load_own(template_dir: str, locale: str, domain: str) -> Translations | None
         translations = Translations(io.BytesIO(data), domain=domain)
     except _UNREADABLE:
         raise ConfigError(SETTING, f"{path}: not a compiled gettext catalog") from None
-    for english, forms in _entries(data, translations.charset() or "ascii"):
+    try:
+        entries = list(_entries(data, translations.charset() or "ascii"))
+    except _UNREADABLE:  # texts in another charset than the header names
+        raise ConfigError(SETTING, f"{path}: not a compiled gettext catalog") from None
+    for english, forms in entries:
         problem = _problem(english, forms)
         if problem is not None:
             raise ConfigError(SETTING, f"{path}: the translation of {english[0]!r} {problem}")
+    _check_plural(translations, path)
     return translations
+
+
+def _check_plural(translations: Translations, path: str) -> None:
+    """Raise :class:`ConfigError` when the catalog's ``Plural-Forms`` cannot be worked
+    out for a count: gettext works it out for every text of a plural kind, found in the
+    catalog or not, so each such text would fail (for English, which has no shipped
+    catalog under the operator's, every page)."""
+    for count in (*range(1001), 10**6, 10**9):
+        try:
+            translations.plural(count)
+        except Exception as exc:  # the header's expression, run by gettext: anything
+            raise ConfigError(
+                SETTING, f"{path}: its Plural-Forms cannot be worked out for {count} ({exc})"
+            ) from None
 
 
 def _entries(data: bytes, charset: str) -> Iterator[tuple[list[str], list[str]]]:

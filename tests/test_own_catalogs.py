@@ -8,6 +8,7 @@ an operator's, too) is taken as it is.
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,7 @@ FILES = ("It includes a file:", "It includes %(count)s files:")
 TOKENS = ("Revoked %(count)s token.", "Revoked %(count)s tokens.")
 
 
-def write_catalog(
-    template_dir: Path, entries: dict[Any, Any], locale: str = "de", *, plural_forms: str = ""
-) -> Path:
+def write_catalog(template_dir: Path, entries: dict[Any, Any], locale: str = "de") -> Path:
     """A ``.mo`` file of ``entries`` (English → translation; a pair of each for a plural
     text) where the gate looks for the operator's ``locale`` catalog."""
     folder = template_dir / "i18n" / locale / "LC_MESSAGES"
@@ -110,6 +109,57 @@ def test_a_file_that_is_not_a_compiled_catalog_stops_start_up(
     assert caught.value.setting == "PWLESS_GATE_TEMPLATE_DIR"
     assert str(folder / "pwless_gate.mo") in caught.value.problem
     assert "not a compiled gettext catalog" in caught.value.problem
+
+
+def mo_bytes(entries: list[tuple[bytes, bytes]]) -> bytes:
+    """A ``.mo`` file of ``entries`` in the order given, header entries included: files
+    gettext reads, but that babel's writer would never make."""
+    count, originals = len(entries), 28
+    translations = originals + 8 * count
+    data = translations + 8 * count
+    blob, table, translated = b"", b"", b""
+    for original, _ in entries:
+        table += struct.pack("<2I", len(original), data + len(blob))
+        blob += original + b"\0"
+    for _, text in entries:
+        translated += struct.pack("<2I", len(text), data + len(blob))
+        blob += text + b"\0"
+    head = struct.pack("<7I", 0x950412DE, 0, count, originals, translations, 0, 0)
+    return head + table + translated + blob
+
+
+def header(charset: bytes, plural: bytes = b"nplurals=2; plural=(n != 1);") -> bytes:
+    return b"Content-Type: text/plain; charset=" + charset + b"\nPlural-Forms: " + plural + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("locale", "entries", "problem"),
+    [
+        ("de", [(b"Sign in", b"Anmelden"), (b"", header(b"utf-16"))], "not a compiled"),
+        (
+            "de",
+            [(b"", header(b"latin-1")), (b"Sign in", b"Anm\xe9lden"), (b"", header(b"utf-8"))],
+            "not a compiled",
+        ),
+        ("en", [(b"", header(b"utf-8", b"nplurals=2; plural=(n / 0);"))], "Plural-Forms"),
+        ("de", [(b"", header(b"utf-8", b"nplurals=2; plural=(n % (n - 7));"))], "Plural-Forms"),
+    ],
+    ids=["header-last-in-utf-16", "two-headers", "plural-divides-by-zero", "plural-fails-for-7"],
+)
+def test_a_catalog_gettext_reads_but_the_gate_could_not_use_stops_start_up(
+    tmp_path: Path, locale: str, entries: list[tuple[bytes, bytes]], problem: str
+) -> None:
+    """Texts in another charset than the header said raised UnicodeDecodeError (a
+    traceback); a Plural-Forms that fails for a count passed, then gettext ran it for
+    every plural text: with an English catalog, every page was a 500."""
+    folder = tmp_path / "i18n" / locale / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "pwless_gate.mo").write_bytes(mo_bytes(entries))
+    with pytest.raises(ConfigError) as caught:
+        Languages(["en", "de"], str(tmp_path))
+    assert caught.value.setting == "PWLESS_GATE_TEMPLATE_DIR"
+    assert str(folder / "pwless_gate.mo") in caught.value.problem
+    assert problem in caught.value.problem
 
 
 def test_a_catalog_that_cannot_be_read_stops_start_up(tmp_path: Path) -> None:

@@ -14,8 +14,11 @@ from .users import Login, normalise
 
 
 def constant_time_equal(given: str, expected: str) -> bool:
-    """Compare two secrets in constant time (any text, not only ASCII)."""
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+    """Compare two secrets in constant time (any text, not only ASCII, nor only what UTF-8
+    can encode: JSON lets a request hold a lone surrogate such as ``"\\ud800"``)."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
 
 
 class Outcome(enum.Enum):

@@ -7,6 +7,7 @@ import requests
 
 from pwless_gate.devtenant import Message, RunningTenant
 
+from ..helpers import CLIENT_ID, CLIENT_SECRET
 from .calls import (
     EMAIL,
     TIMEOUT,
@@ -76,3 +77,43 @@ def test_a_failure_inside_the_tenant_is_a_json_500(make_tenant: MakeTenant) -> N
     assert response.status_code == 500
     assert response.json()["error"] == "server_error"
     assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/oauth/token", '{"client_id": "\\ud800", "grant_type": "x"}'),
+        ("/oauth/token", '{"client_id": "%(id)s", "client_secret": "\\udfff", "grant_type": "x"}'),
+        (
+            "/oauth/token",
+            '{"client_id": "%(id)s", "client_secret": "%(secret)s", "realm": "email",'
+            ' "grant_type": "http://auth0.com/oauth/grant-type/passwordless/otp",'
+            ' "username": "ada@example.com", "otp": "\\ud800", "scope": "openid"}',
+        ),
+        (
+            "/passwordless/start",
+            '{"client_id": "\\ud800", "connection": "email", "email": "a@example.com"}',
+        ),
+        (
+            "/passwordless/start",
+            '{"client_id": "%(id)s", "client_secret": "\\ud800", "connection": "email",'
+            ' "email": "a@example.com"}',
+        ),
+    ],
+    ids=["token-client", "token-secret", "otp", "start-client", "start-secret"],
+)
+def test_a_lone_surrogate_in_a_secret_is_refused_not_a_500(
+    tenant: RunningTenant, path: str, body: str
+) -> None:
+    """Valid JSON may hold a lone surrogate (``"\\ud800"``), which UTF-8 cannot encode:
+    comparing it as a secret raised UnicodeEncodeError, a 500 without rate-limit headers."""
+    start_email(tenant)  # a code exists for the otp case
+    sent = body % {"id": CLIENT_ID, "secret": CLIENT_SECRET}
+    response = requests.post(
+        f"{tenant.url}{path}",
+        data=sent.encode(),
+        headers={"Content-Type": "application/json", "auth0-forwarded-for": "203.0.113.9"},
+        timeout=TIMEOUT,
+    )
+    assert 400 <= response.status_code < 500, response.text
+    assert "x-ratelimit-limit" in response.headers
