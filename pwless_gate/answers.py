@@ -300,7 +300,7 @@ class Responder:
         self, request: GateRequest, exc: Auth0Unavailable, who: str, next_url: str
     ) -> Response:
         log.warning("sign-in unavailable: %s", exc)
-        return self.unavailable(request, next_url, exc.status_code)
+        return self.unavailable(request, next_url, exc.status_code, retry_after=exc.retry_after)
 
     def _store_unavailable(
         self, request: GateRequest, exc: StoreUnavailable, who: str, next_url: str

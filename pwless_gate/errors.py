@@ -104,15 +104,22 @@ class Auth0Unavailable(PwlessGateError):
     answered nonsense. ``outcome_unknown`` is true when the request was sent and
     may have been carried out (no answer in time, the connection dropped while
     waiting for it, or a 200 that could not be read): a refresh token may have
-    been rotated, a code used up.
+    been rotated, a code used up. ``retry_after`` is the wait Auth0 asked for, when
+    it limited the gate's calls (a token refresh that could not wait for it).
     """
 
     def __init__(
-        self, message: str, *, status_code: int = 502, outcome_unknown: bool = False
+        self,
+        message: str,
+        *,
+        status_code: int = 502,
+        outcome_unknown: bool = False,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.outcome_unknown = outcome_unknown
+        self.retry_after = retry_after
 
 
 class StoreUnavailable(PwlessGateError):

@@ -233,7 +233,11 @@ class GateRequest(Request):
         result = renewer.renew(value, entry)
         if result.unavailable:
             raise Auth0Unavailable(
-                "a token refresh is due and Auth0 is not answering", status_code=503
+                "a token refresh is due and Auth0 limits the gate's calls"
+                if result.retry_after
+                else "a token refresh is due and Auth0 or the store is not answering",
+                status_code=503,
+                retry_after=result.retry_after,
             )
         self.renewed_cookie = result.cookie
         return result.entry

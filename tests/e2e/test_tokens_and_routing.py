@@ -104,6 +104,10 @@ def test_a_refresh_auth0_rate_limits_passes_on_its_wait(
     answer = harness.client.get("/")
     assert answer.status_code == 503
     assert answer.headers["Retry-After"] == str(FAULT_RETRY_AFTER)
+    for page in ("/_gate/userinfo", "/_gate/sessions"):  # the gate's own pages alike
+        tenant.app.add_fault("/oauth/token", "429")
+        answer = harness.client.get(page)
+        assert (answer.status_code, answer.headers["Retry-After"]) == (503, str(FAULT_RETRY_AFTER))
     assert harness.client.get("/").status_code == 200  # the limit is over: refreshed
 
 
