@@ -362,7 +362,8 @@ class RedisStore(_RedisRecords):
             return None
 
     def revoke(self, cookie_value: str) -> None:
-        sid = self._ids.unsign(cookie_value)
+        # Signed with a key kept or not: a session no longer accepted is ended all the same.
+        sid = self._ids.named(cookie_value)
         if sid is None:
             return
         try:

@@ -29,6 +29,8 @@ from ..sessions import new_session_id
 SALT = "pwless-gate.session-id"
 #: A signed id: 256 bits, then an HMAC-SHA256, each in URL-safe base64.
 _SIGNED = re.compile(r"^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$")
+#: An id alone, as cookies carried it before ids were signed.
+_UNSIGNED = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
 class SignedIds:
@@ -51,6 +53,17 @@ class SignedIds:
     def sign(self, sid: str) -> str:
         """The cookie value of ``sid``, signed with the newest key (the same each time)."""
         return self._signer.sign(sid).decode()
+
+    def named(self, value: str) -> str | None:
+        """The id a cookie value names, signed with a key kept or not (an id from before
+        ids were signed, one signed with a dropped key or a key this host lacks yet);
+        None for a value of neither shape. Only for ending the session it names: the
+        browser's own cookie, on sign-in and logout, so a session this gate can no longer
+        accept does not stay listed until it expires. Ending one takes knowing its id,
+        which is the session's secret."""
+        if _SIGNED.match(value):
+            return value.partition(".")[0]
+        return value if _UNSIGNED.match(value) else None
 
     def unsign(self, value: str) -> str | None:
         """The id in a cookie value signed with one of the keys, or None (unsigned, forged,

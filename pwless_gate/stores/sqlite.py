@@ -367,7 +367,8 @@ class SQLiteStore:
         return self._ids.sign(sid) if changed else None
 
     def revoke(self, cookie_value: str) -> None:
-        sid = self._ids.unsign(cookie_value)
+        # Signed with a key kept or not: a session no longer accepted is ended all the same.
+        sid = self._ids.named(cookie_value)
         if sid is None:
             return
         self._execute("DELETE FROM sessions WHERE key = ?", (digest(sid),))

@@ -128,6 +128,25 @@ def test_a_session_used_after_a_rotation_moves_to_the_new_key(
     assert_no_session(value, make_harness(**server_side, secret_key=NEW_KEY))
 
 
+@pytest.mark.parametrize("old", ["dropped-key", "unsigned"])
+def test_signing_in_ends_the_session_a_cookie_names_that_the_gate_no_longer_accepts(
+    make_harness: Callable[..., Harness], server_side: dict[str, Any], old: str
+) -> None:
+    """Signing in ends the browser's old session. One whose cookie is signed with a key
+    this gate dropped (or lacks), or made before ids were signed, is no session here,
+    but its record must not stay behind, listed and alive for a gate that still accepts
+    it, until it expires."""
+    value = signed_in(make_harness, "boss@example.com", **server_side)
+    sid = value.partition(".")[0]
+    sent = value if old == "dropped-key" else sid
+    rotated = make_harness(**server_side, secret_key=NEW_KEY)
+    browser = carrying(sent, rotated)
+    assert rotated.login("boss@example.com", client=browser).status_code == 303
+    assert browser.get_cookie(SESSION).value not in (value, sid)
+    # A gate that kept the old key no longer finds the old session: it was ended.
+    assert_no_session(value, make_harness(**server_side))
+
+
 def test_a_forged_or_unsigned_session_id_is_no_session(
     make_harness: Callable[..., Harness], server_side: dict[str, Any]
 ) -> None:
