@@ -11,7 +11,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,17 +24,29 @@ class CsrfGuard:
     useless. Comparison is constant-time.
     """
 
-    def __init__(self, key: bytes) -> None:
-        self._key = hashlib.sha256(b"pwless-gate csrf\x00" + key).digest()
+    def __init__(self, keys: Sequence[bytes]) -> None:
+        """``keys`` oldest first, as :attr:`~pwless_gate.config.GateConfig.signing_keys`:
+        the last one makes tokens, every one is taken (a form shown before a key
+        rotation, or by a host not yet rotated, is still sent)."""
+        if not keys:
+            raise ValueError("CsrfGuard needs at least one key")
+        self._keys = [hashlib.sha256(b"pwless-gate csrf\x00" + key).digest() for key in keys]
 
     def token(self, browser_id: str) -> str:
-        mac = hmac.new(self._key, browser_id.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+        return _mac(self._keys[-1], browser_id)
 
     def check(self, browser_id: str | None, token: str | None) -> bool:
         if not browser_id or not token:
             return False
-        return hmac.compare_digest(self.token(browser_id).encode(), token.encode("utf-8"))
+        sent = token.encode("utf-8", "replace")
+        # Every key is tried, newest first, so the time taken does not tell which matched.
+        matched = [hmac.compare_digest(_mac(key, browser_id).encode(), sent) for key in self._keys]
+        return any(matched)
+
+
+def _mac(key: bytes, browser_id: str) -> str:
+    mac = hmac.new(key, browser_id.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
 def new_browser_id() -> str:

@@ -301,7 +301,7 @@ class PasswordlessGate:
                 ),
                 sessions=self.sessions,
                 transactions=TransactionSigner(keys, config.login_lifetime, clock=clock),
-                csrf=CsrfGuard(keys[-1]),
+                csrf=CsrfGuard(keys),
                 cookies=self.cookies,
                 throttle=throttle,
                 audit=audit,

@@ -8,13 +8,13 @@ from pwless_gate.csrf import CsrfGuard, origin_allowed
 
 
 def test_csrf_token_is_bound_to_browser() -> None:
-    guard = CsrfGuard(b"k" * 32)
+    guard = CsrfGuard([b"k" * 32])
     token = guard.token("browser-one-0123456789")
     assert guard.check("browser-one-0123456789", token)
     assert not guard.check("browser-two-0123456789", token)
     assert not guard.check("browser-one-0123456789", None)
     assert not guard.check(None, token)
-    assert not CsrfGuard(b"j" * 32).check("browser-one-0123456789", token)
+    assert not CsrfGuard([b"j" * 32]).check("browser-one-0123456789", token)
 
 
 @pytest.mark.parametrize(
@@ -31,3 +31,17 @@ def test_csrf_token_is_bound_to_browser() -> None:
 )
 def test_origin_check(headers: dict[str, str], allowed: bool) -> None:
     assert origin_allowed(headers, "http://gate.test") is allowed
+
+
+def test_a_token_made_with_a_key_still_kept_is_taken() -> None:
+    """Keys oldest first: the newest makes tokens, every one kept is taken; a token of a
+    dropped key is not."""
+    old, new = b"o" * 32, b"n" * 32
+    browser = "browser-one-0123456789"
+    before = CsrfGuard([old]).token(browser)
+    rotated = CsrfGuard([old, new])
+    assert rotated.check(browser, before)
+    assert rotated.token(browser) == CsrfGuard([new]).token(browser) != before
+    assert not CsrfGuard([new]).check(browser, before)
+    with pytest.raises(ValueError, match="at least one key"):
+        CsrfGuard([])

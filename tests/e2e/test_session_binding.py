@@ -176,3 +176,20 @@ def test_an_app_token_works_for_its_tenant_and_client_only_and_outlives_a_key_ro
     assert status(other_tenant) == 401
     assert status(make_harness(**settings, secret_key=NEW_KEY)) == 200
     assert status(first) == 200  # refused elsewhere, not revoked
+
+
+def test_a_sign_in_under_way_finishes_across_a_key_rotation(
+    make_harness: Callable[..., Harness], server_side: dict[str, Any]
+) -> None:
+    """The code page was shown before the rotation (or by a host not yet rotated): its
+    form, CSRF token included, is still taken by a gate that keeps the old key."""
+    before = make_harness(**server_side)
+    started = before.start("boss@example.com")
+    assert started.status_code == 200
+    code = before.tenant.last_message(to="boss@example.com").code
+    after = make_harness(**server_side, secret_key=NEW_KEY, previous_secret_keys=(OLD_KEY,))
+    browser = after.new_browser()
+    browser.set_cookie("pwless_gate_browser", before.client.get_cookie("pwless_gate_browser").value)
+    done = after.submit_code(started, code, client=browser)
+    assert done.status_code == 303, done.get_data(as_text=True)
+    assert browser.get("/").status_code == 200
