@@ -43,9 +43,12 @@ def test_a_session_lives_as_long_as_its_key_is_kept(
     assert rotated.load(value) == session
     dropped = make_store([NEW])
     assert dropped.load(value) is None
-    assert dropped.update(value, session) is None  # nor written, nor ended, by its value
-    dropped.revoke(value)
+    assert dropped.update(value, session) is None  # nor written by its value
     assert rotated.load(value) == session
+    # Ended by it, though (a sign-in or logout in the browser holding it): naming the id
+    # takes knowing it, the session's secret.
+    dropped.revoke(value)
+    assert rotated.load(value) is None
 
 
 def test_a_session_written_again_gets_a_value_signed_with_the_newest_key(
@@ -83,19 +86,22 @@ def test_an_unsigned_or_forged_value_is_no_session(make_store: MakeStore, clock:
     session = make_session(clock())
     value = store.save(session)
     sid, _, signature = value.partition(".")
-    forged = [
+    naming = [
         sid,  # as values were before they were signed: that session ends once
-        f"{sid}.",
         f"{sid}.{signature[::-1]}",
-        f"{sid}.{signature}x",
         SignedIds([NEW]).sign(sid),
-        f"{sid}.{signature}.{signature}",
     ]
-    for other in forged:
+    malformed = [f"{sid}.", f"{sid}.{signature}x", f"{sid}.{signature}.{signature}"]
+    for other in naming + malformed:
         assert store.load(other) is None, other
         assert store.update(other, session) is None, other
+    for other in malformed:
         store.revoke(other)
     assert store.load(value) == session
+    # A value of the right shape ends the session its id names, signed or not: it is
+    # sent by the browser holding it (sign-in, logout), and naming the id takes knowing it.
+    store.revoke(naming[0])
+    assert store.load(value) is None
 
 
 def test_a_value_no_key_signed_never_reaches_the_database() -> None:
@@ -107,7 +113,9 @@ def test_a_value_no_key_signed_never_reaches_the_database() -> None:
     for other in (sid, SignedIds([NEW]).sign(sid), f"{sid}.{'A' * 43}"):
         assert store.load(other) is None
         assert store.update(other, make_session(0)) is None
-        store.revoke(other)
+    store.revoke(f"{sid}.")  # no id to name: nothing asked
+    with pytest.raises(StoreUnavailable):  # ending by the id it names asks the store
+        store.revoke(sid)
 
 
 def test_signed_ids_need_a_key() -> None:
