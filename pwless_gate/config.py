@@ -42,6 +42,7 @@ from .rules import RuleSet
 from .rules_file import load_rules
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 METHODS = ("email-code", "email-link", "sms-code")
 COOKIE_SECURE_CHOICES = ("auto", "true", "false")
@@ -563,12 +564,17 @@ class GateConfig:
         self._derive("metrics_networks", tuple(networks))
 
     def metrics_allowed(self, ip: str) -> bool:
-        """Whether the client at ``ip`` may read ``{prefix}/metrics``."""
+        """Whether the client at ``ip`` may read ``{prefix}/metrics``. An IPv4-mapped
+        address (``::ffff:127.0.0.1``: an IPv4 client on a dual-stack socket) is
+        matched in its IPv4 form too."""
         try:
             address = ipaddress.ip_address(ip)
         except ValueError:
             return False
-        return any(address in network for network in self.metrics_networks)
+        forms: tuple[IPAddress, ...] = (address,)
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            forms = (address, address.ipv4_mapped)
+        return any(form in network for form in forms for network in self.metrics_networks)
 
     @property
     def signing_keys(self) -> list[bytes]:

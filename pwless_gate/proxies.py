@@ -132,9 +132,10 @@ class ProxyTrust:
         return any((self.x_for, self.x_proto, self.x_host, self.x_port, self.x_prefix, self.x_uri))
 
     def client_ip(self, environ: Environ) -> str:
-        """The end user's IP: the trusted ``X-Forwarded-For`` hop, else ``REMOTE_ADDR``."""
+        """The end user's IP: the trusted ``X-Forwarded-For`` hop, else ``REMOTE_ADDR``;
+        an IPv4-mapped address in its IPv4 form (:func:`unmapped`)."""
         forwarded = _hop(environ, HEADERS["for"], self.x_for)
-        return forwarded or str(environ.get("REMOTE_ADDR") or "")
+        return unmapped(forwarded or str(environ.get("REMOTE_ADDR") or ""))
 
     def scheme(self, environ: Environ) -> str:
         """``http`` or ``https`` as the client used it."""
@@ -224,6 +225,23 @@ def clean_prefix(value: str) -> str | None:
     if any(segment in (".", "..") for segment in decoded.split("/")):
         return None
     return path
+
+
+def unmapped(ip: str) -> str:
+    """``ip`` in its IPv4 form when it is an IPv4-mapped IPv6 address (``::ffff:192.0.2.7``,
+    as a dual-stack socket names an IPv4 client); any other value as it is.
+
+    So an IPv4 client has one address whichever socket it came through: in the
+    audit log, as a throttle's key, sent to Auth0, matched against
+    ``metrics_allow``.
+    """
+    if "ffff" not in ip.lower():  # neither mapped, nor worth parsing
+        return ip
+    try:
+        mapped = ipaddress.IPv6Address(ip).ipv4_mapped
+    except ValueError:
+        return ip
+    return ip if mapped is None else str(mapped)
 
 
 def is_loopback(host: str) -> bool:

@@ -15,12 +15,17 @@ sent (only a connection that failed to open is tried once more), read the
 environment, ``.netrc`` or cookies on a call, or judge an answer: what a
 status or a body means, and which failure is which, is
 :mod:`pwless_gate.auth0`'s business. urllib3's exceptions reach the caller
-unchanged.
+unchanged. Nor does urllib3 log about them: its warning before a connection is
+tried again ("Retrying (Retry(total=0, ...)) after connection broken by ...")
+is dropped for the gate's own calls (:class:`OwnRetries`), which the gate
+logs once, when the call fails for good; other callers' records stay.
 """
 
 from __future__ import annotations
 
 import json as _json
+import logging
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,6 +61,8 @@ RETRY = Retry(
     raise_on_status=False,
 )
 _HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+#: The logger urllib3's pools write their warnings to.
+POOL_LOGGER = "urllib3.connectionpool"
 _JSON_HEADERS = {**_HEADERS, "Content-Type": "application/json"}
 
 
@@ -74,6 +81,30 @@ class Answer:
             return _json.loads(self.body)
         except RecursionError as exc:
             raise ValueError("a JSON body nested too deeply") from exc
+
+
+class OwnRetries(logging.Filter):
+    """Drops urllib3's "Retrying ... after connection broken" warnings about the
+    gate's own calls: those logged in a thread while it is inside
+    :meth:`Transport.send` (urllib3 logs them in the calling thread, during
+    ``urlopen``). Every other record passes, whoever else logs it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sending = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(self._sending, "active", False):
+            return True
+        return not str(record.msg).startswith("Retrying")
+
+    def sending(self, active: bool) -> None:
+        """Mark this thread as inside (or out of) one of the gate's calls."""
+        self._sending.active = active
+
+
+#: The one filter, on urllib3's pool logger once a :class:`Transport` is built.
+OWN_RETRIES = OwnRetries()
 
 
 class BaseTransport:
@@ -142,6 +173,7 @@ class Transport(BaseTransport):
         forwarded = isinstance(self._manager, ProxyManager) and parts.scheme == "http"
         self._prefix = base_url.rstrip("/") if forwarded else parts.path.rstrip("/")
         self._pacer = pacer
+        logging.getLogger(POOL_LOGGER).addFilter(OWN_RETRIES)  # once: a filter is added once
 
     def send(
         self,
@@ -152,16 +184,20 @@ class Transport(BaseTransport):
         timeout: Timeout,
     ) -> Answer:
         started = time.perf_counter()
-        response = self.pool.urlopen(
-            method,
-            self._prefix + path,
-            body=body,
-            headers=headers,
-            retries=RETRY,
-            timeout=timeout,
-            redirect=False,
-            assert_same_host=False,
-        )
+        OWN_RETRIES.sending(True)
+        try:
+            response = self.pool.urlopen(
+                method,
+                self._prefix + path,
+                body=body,
+                headers=headers,
+                retries=RETRY,
+                timeout=timeout,
+                redirect=False,
+                assert_same_host=False,
+            )
+        finally:
+            OWN_RETRIES.sending(False)
         answer = Answer(response.status, response.headers, response.data)
         if self._pacer is not None and answer.status == 200 and _paced(method, path):
             self._pacer.observe(time.perf_counter() - started)

@@ -75,6 +75,10 @@ _LINE_BREAKS = frozenset("\r\n\0")
 #: static files do). ``/auth`` is not among them: a proxy may ask with the original method.
 READ_ONLY = frozenset({"/userinfo", "/health", "/metrics"})
 
+#: Routes answered whatever the ``Host``: they build no URL, and probes and scrapers
+#: address the gate by its own IP (``public_url`` names the address people use).
+ANY_HOST = frozenset({"/health", "/metrics"})
+
 
 class GateViews:
     """Routes requests under the gate prefix; answers requests the gate refuses."""
@@ -119,19 +123,20 @@ class GateViews:
         return response(environ, start_response)
 
     def dispatch(self, request: GateRequest) -> Response:
-        request.check_host()
         prefix = self.deps.config.prefix
         sub = (request.environ.get("PATH_INFO") or "")[len(prefix) :]
-        if sub.startswith("/static/"):
-            found = self.r.pages.static(sub[len("/static/") :])
-            if found is None:
-                return self.r.fail(request, 404, N_("Not found"), N_("There is no such page."))
-            return self._read_only(request) or found
         # Exact routes: "/auth/" is not "/auth". A proxy that keeps {prefix}/auth to itself
         # (nginx's `internal`) matches that path alone; a client's /auth/ or /auth%2F must
         # not reach it through the proxy's route to the gate's pages.
         route = sub if sub not in ("", "/") else "/login"
         view = self._routes.get(route)
+        if view is None or route not in ANY_HOST:
+            request.check_host()
+        if sub.startswith("/static/"):
+            found = self.r.pages.static(sub[len("/static/") :])
+            if found is None:
+                return self.r.fail(request, 404, N_("Not found"), N_("There is no such page."))
+            return self._read_only(request) or found
         if view is None:
             return self.r.fail(request, 404, N_("Not found"), N_("There is no such page."))
         if route in READ_ONLY:

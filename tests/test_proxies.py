@@ -88,6 +88,39 @@ def test_client_ip_counts_hops(trusted: int, forwarded: str | None, expected: st
     assert ProxyTrust.parse(trusted).client_ip(environ) == expected
 
 
+@pytest.mark.parametrize(
+    ("trusted", "remote", "forwarded", "expected"),
+    [
+        (0, "::ffff:127.0.0.1", None, "127.0.0.1"),
+        (0, "::FFFF:10.0.0.1", None, "10.0.0.1"),
+        (0, "0:0:0:0:0:ffff:7f00:1", None, "127.0.0.1"),
+        (1, "::ffff:10.0.0.1", "::ffff:203.0.113.9", "203.0.113.9"),
+        (1, "::ffff:10.0.0.1", "6.6.6.6, 203.0.113.9", "203.0.113.9"),
+        (0, "::1", None, "::1"),
+        (0, "2001:db8::ffff:1", None, "2001:db8::ffff:1"),
+        (1, "10.0.0.1", "ffff-not-an-ip", "ffff-not-an-ip"),
+    ],
+    ids=[
+        "mapped-peer",
+        "upper-case",
+        "hex-form",
+        "mapped-forwarded",
+        "mapped-proxy",
+        "v6",
+        "v6-with-ffff",
+        "junk-kept",
+    ],
+)
+def test_an_ipv4_mapped_address_is_read_in_its_ipv4_form(
+    trusted: int, remote: str, forwarded: str | None, expected: str
+) -> None:
+    """A dual-stack socket names an IPv4 client ``::ffff:a.b.c.d``: one client, one address."""
+    environ = base_environ(REMOTE_ADDR=remote)
+    if forwarded is not None:
+        environ["HTTP_X_FORWARDED_FOR"] = forwarded
+    assert ProxyTrust.parse(trusted).client_ip(environ) == expected
+
+
 def test_a_number_trusts_every_header_alike() -> None:
     assert ProxyTrust.parse(2) == ProxyTrust(2, 2, 2, 2, 2, 2)
     assert ProxyTrust.parse("for=1, proto=1") == ProxyTrust(x_for=1, x_proto=1)

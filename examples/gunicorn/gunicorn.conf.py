@@ -6,6 +6,7 @@ Every value can be tuned from the environment without editing this file.
 Gunicorn reads this module once, in the master, before any worker starts.
 """
 
+import glob
 import logging
 import math
 import os
@@ -114,8 +115,9 @@ def _trusts_proto(value):
 
 
 if _setting("PWLESS_GATE_TRUSTED_PROXIES", _trusts_proto, "0"):
-    # The proxy's own addresses; loopback when it runs on this host.
-    forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+    # The proxy's own addresses; loopback when it runs on this host (bound to a
+    # dual-stack socket, [::], gunicorn names an IPv4 peer ::ffff:127.0.0.1).
+    forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1,::ffff:127.0.0.1")
 else:
     forwarded_allow_ips = ""
 # Only the header the gate reads, so both see the same scheme.
@@ -136,6 +138,33 @@ errorlog = "-"
 loglevel = "info"
 
 
+# -- Metrics --------------------------------------------------------------------
+
+# With PWLESS_GATE_METRICS=true, each worker counts in its own memory, and a
+# scrape of {prefix}/metrics gets the numbers of whichever worker answers it.
+# Set PROMETHEUS_MULTIPROC_DIR, in the environment gunicorn starts with, to a
+# directory of its own: the workers then keep their counts in files there and
+# every scrape adds up all of them (prometheus-client's multiprocess mode).
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+
+
+def _empty_metrics_dir():
+    """Remove the last run's metric files (prometheus-client's *.db): each process
+    ever started leaves its own, and stale ones would be added to this run's."""
+    if _metrics_dir:
+        for path in glob.glob(os.path.join(_metrics_dir, "*.db")):
+            os.remove(path)
+
+
+def child_exit(server, worker):
+    """prometheus-client's bookkeeping for a worker that exited (recycled, killed):
+    its live gauges are dropped; its counts stay in the totals."""
+    if _metrics_dir:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
 # -- Hooks ----------------------------------------------------------------------
 
 
@@ -146,11 +175,15 @@ def on_starting(server):
     ("Error: PWLESS_GATE_CLIENT_SECRET: is required but not set", exit status
     1) before a worker starts. Without this hook the gate still stops
     gunicorn with one line, once the first worker loads it (exit status 4,
-    "App failed to load."). Drop this hook if your app builds its GateConfig
+    "App failed to load."). Drop the check if your app builds its GateConfig
     in code rather than from the environment.
+
+    With PROMETHEUS_MULTIPROC_DIR set, it also empties that directory of the
+    last run's metric files, as prometheus-client asks before each start.
     """
     from pwless_gate import ConfigError, GateConfig
 
+    _empty_metrics_dir()  # before any worker counts
     try:
         GateConfig.from_env()
     except ConfigError as exc:

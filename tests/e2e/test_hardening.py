@@ -58,6 +58,33 @@ def test_send_per_ip(make_harness: Any) -> None:
     assert sent.status_code == 200
 
 
+def test_an_ipv4_client_is_one_address_through_either_socket(
+    make_harness: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dual-stack socket names an IPv4 client ``::ffff:127.0.0.9``: the same address as
+    through an IPv4 socket, for the per-IP throttle and in the audit log."""
+    harness = make_harness(throttle_send_per_ip="2/3600")
+
+    def start(remote_addr: str, email: str) -> int:
+        browser = harness.new_browser()
+        client = {"REMOTE_ADDR": remote_addr}
+        page = browser.get("/_gate/login", environ_overrides=client)
+        sent = browser.post(
+            "/_gate/login",
+            data={"csrf_token": hidden(page.get_data(as_text=True), "csrf_token"), "email": email},
+            environ_overrides=client,
+        )
+        return int(sent.status_code)
+
+    with caplog.at_level(logging.INFO, logger="pwless_gate.audit"):
+        assert start("127.0.0.9", "a@example.com") == 200
+        assert start("::ffff:127.0.0.9", "b@example.com") == 200
+        assert start("::FFFF:127.0.0.9", "c@example.com") == 429  # the same IP's third
+    assert start("::1", "d@example.com") == 200  # an IPv6 client is another
+    ips = {r.ip for r in caplog.records if r.name == "pwless_gate.audit"}  # type: ignore[attr-defined]
+    assert ips == {"127.0.0.9"}
+
+
 def test_verify_per_login(make_harness: Any) -> None:
     harness = make_harness(throttle_verify_per_login="2/900")
     started = harness.start("cy@example.com")
