@@ -1,9 +1,9 @@
 """The HTTP calls the gate makes to Auth0's Authentication API.
 
-One pooled :class:`~pwless_gate.transport.Transport` (urllib3), explicit
+One :class:`~pwless_gate.transport.Transport` (kept-alive connections), explicit
 connect/read timeouts, the end user's IP in ``auth0-forwarded-for``, and every
 answer turned into a typed result or a typed exception
-(:mod:`pwless_gate.errors`); urllib3's exceptions are named as before, when
+(:mod:`pwless_gate.errors`); failures to reach Auth0 are named as before, when
 the client spoke through requests (``ConnectTimeout``, ``ReadTimeout``,
 ``ConnectionError``). POSTs are never sent twice: a retried
 ``/passwordless/start`` sends a second message and kills the first code, a
@@ -22,20 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from urllib3 import Timeout
-from urllib3.exceptions import (
-    ClosedPoolError,
-    ConnectTimeoutError,
-    HTTPError,
-    MaxRetryError,
-    NewConnectionError,
-    ProtocolError,
-    ProxyError,
-    ReadTimeoutError,
-    ResponseError,
-    SSLError,
-)
-
 from .errors import (
     AUTH0_ERRORS,
     AccessDenied,
@@ -51,7 +37,7 @@ from .errors import (
 )
 from .metrics import Metrics
 from .pacing import DecoyTransport, Pacer
-from .transport import PACED_PATH, Answer, BaseTransport, Transport
+from .transport import PACED_PATH, Answer, BaseTransport, Timeout, Transport, TransportError
 
 log = logging.getLogger("pwless_gate.auth0")
 
@@ -258,17 +244,15 @@ class Auth0Client:
             # The transport never follows a redirect: a 307 would re-post the client
             # secret elsewhere.
             answer = http.request(method, path, json=body, headers=headers, timeout=self._timeout)
-        except (HTTPError, ValueError) as exc:  # urllib3's, and http.client's bad header
-            unreachable = _unreachable(exc)
-            if unreachable is not None:
-                raise Auth0Unavailable(
-                    f"Auth0 at {self.host} {unreachable} ({method} {path})",
-                    status_code=503,
-                    outcome_unknown=_sent(exc),
-                ) from exc
+        except TransportError as exc:
             raise Auth0Unavailable(
-                f"Auth0 at {self.host} failed: {_name(exc)} ({method} {path})",
-                outcome_unknown=_sent(exc),
+                f"Auth0 at {self.host} {exc} ({method} {path})",
+                status_code=503 if exc.unreachable else 502,
+                outcome_unknown=exc.sent,
+            ) from exc
+        except ValueError as exc:  # a header or path http.client will not send
+            raise Auth0Unavailable(
+                f"Auth0 at {self.host} failed: {type(exc).__name__} ({method} {path})"
             ) from exc
         status = answer.status
         # 501 is how Auth0 refuses a grant type it does not know: an answer, not an outage.
@@ -350,62 +334,6 @@ def _retry_after(headers: Mapping[str, str], now: float) -> int:
             continue
         return min(MAX_RETRY_AFTER, max(1, seconds if relative else seconds - int(now)))
     return DEFAULT_RETRY_AFTER
-
-
-def _sent(exc: Exception) -> bool:
-    """Whether a failed call may have reached Auth0: its answer did not come in time,
-    or the connection broke after it was opened (the request may have been sent)."""
-    reason = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
-    return isinstance(reason, (ReadTimeoutError, ProtocolError))
-
-
-def _unreachable(exc: Exception) -> str | None:
-    """``unreachable: ConnectTimeout``, ``did not answer in time: ReadTimeout``,
-    ``unreachable: ConnectionError (ConnectionRefusedError)`` (also ``SSLError``,
-    ``ProxyError``): urllib3's failures to reach the tenant, by the names requests
-    gave them. None for any other failure.
-
-    urllib3 wraps a failure it retried (a connect; a GET's read) in ``MaxRetryError``,
-    whose ``reason`` is the failure.
-    """
-    reason = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
-    if isinstance(reason, ReadTimeoutError):
-        return "did not answer in time: ReadTimeout"
-    if isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError):
-        return "unreachable: ConnectTimeout"
-    if isinstance(reason, ProxyError):
-        name = "ProxyError"
-    elif isinstance(reason, SSLError):
-        name = "SSLError"
-    elif isinstance(reason, (NewConnectionError, ProtocolError, ClosedPoolError)) or (
-        reason is not exc and not isinstance(reason, ResponseError)
-    ):
-        name = "ConnectionError"
-    else:
-        return None
-    cause = _cause(reason)
-    return f"unreachable: {name} ({cause})" if cause and cause != name else f"unreachable: {name}"
-
-
-def _cause(exc: BaseException) -> str | None:
-    """The class of the error under urllib3's wrappers (``ConnectionRefusedError``,
-    ``gaierror``, ``RemoteDisconnected``, ``SSLCertVerificationError``), if any."""
-    for _ in range(4):
-        # urllib3 keeps it as the cause (a new connection) or the last argument.
-        inner = exc.__cause__ or (exc.args[-1] if exc.args else None)
-        if not isinstance(inner, BaseException):
-            return None
-        if not isinstance(inner, HTTPError):
-            return type(inner).__name__
-        exc = inner
-    return None
-
-
-def _name(exc: Exception) -> str:
-    """The class name of ``exc``, or of the failure a ``MaxRetryError`` gave up on."""
-    if isinstance(exc, MaxRetryError) and exc.reason is not None:
-        return type(exc.reason).__name__
-    return type(exc).__name__
 
 
 def _headers(forwarded_for: str | None, language: str | None = None) -> dict[str, str]:

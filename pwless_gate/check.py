@@ -27,8 +27,6 @@ import time
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from urllib3 import Timeout
-
 from .auth0 import Auth0Client
 from .config import GateConfig
 from .errors import (
@@ -46,7 +44,7 @@ from .errors import (
 )
 from .loading import describe_app, load_app
 from .proxies import is_loopback
-from .transport import Transport
+from .transport import Timeout, Transport
 
 #: The NANP area codes a probe number may use: three digits from 200, none an N11
 #: service code.
@@ -354,7 +352,7 @@ class Checkup:
         try:
             # The transport follows no redirect: the Location is the answer looked for.
             answer = http.request("GET", self.client.logout_path(return_to), timeout=timeout)
-        except Exception as exc:  # urllib3's errors: the tenant answered the rest just now
+        except Exception as exc:  # the transport's errors: the tenant answered the rest just now
             self.say("logout URL", f"not checked ({type(exc).__name__})")
             return
         finally:

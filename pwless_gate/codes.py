@@ -278,6 +278,8 @@ class CodeViews:
         # probe's identifier, so not even its length tells the refused one's.
         linked = tx if allowed else replace(tx, identifier=PROBE_IDENTIFIER)
         auth_params = self._link_params(request, linked) if send == "link" else None
+        # The page is ready before Auth0 is asked: once it has answered, the page leaves.
+        page = self.code_page(request, tx)
         try:
             # A refused identifier takes the same path, page and time: only the
             # transport at the bottom sends Auth0 a probe instead (pwless_gate.pacing).
@@ -314,7 +316,6 @@ class CodeViews:
             # The code is on its way: the page must say so. Its wrong codes count against
             # this sign-in alone (as for every identifier while the store fails).
             log.warning("session store unavailable, latest start not kept: %s", exc)
-        page = self.code_page(request, tx)
         if self.deps.pacer is not None:
             self.deps.pacer.release(begun, allowed)
         return page

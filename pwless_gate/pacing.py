@@ -57,9 +57,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 
-from urllib3 import HTTPHeaderDict, Timeout
+from urllib3 import HTTPHeaderDict
 
-from .transport import Answer, BaseTransport
+from .transport import Answer, BaseTransport, Timeout
 
 #: How many recent Auth0 round trips are remembered.
 SAMPLES = 64

@@ -1,40 +1,66 @@
-"""The HTTP transport under the Auth0 client: one pool of kept-alive connections, over urllib3.
+"""The HTTP transport under the Auth0 client: kept-alive connections to one origin.
 
-A :class:`Transport` speaks to one origin (the tenant) through one urllib3
-connection pool built once: up to :data:`POOL_SIZE` kept-alive connections,
-TLS verified against certifi's CA bundle, or through the proxy the
+A :class:`Transport` speaks to one origin (the tenant). Called directly, it
+keeps up to :data:`POOL_SIZE` idle http.client connections, TLS verified
+against certifi's CA bundle (the host name checked). Through the proxy the
 environment names for the scheme, read once here (``getproxies()``, unless
-``proxy_bypass`` exempts the host). Each call reuses prebuilt retry and
-header objects and returns an :class:`Answer`: the status, the headers and
-the whole body. With a :class:`~pwless_gate.pacing.Pacer`, each
+``proxy_bypass`` exempts the host), it goes through one urllib3 pool, which
+knows CONNECT tunnels, HTTPS and SOCKS proxies. Each call returns an
+:class:`Answer`: the status, the headers and the whole body (a gzip or
+deflate body decoded). With a :class:`~pwless_gate.pacing.Pacer`, each
 ``POST /passwordless/start`` that Auth0 answers with 200 is timed for it.
+
+Why http.client and not urllib3 for the direct calls: the same call costs
+half the CPU (measured in ``bench/``; urllib3 sends the headers and the body
+in two writes and runs several layers around http.client), and on a quiet gate
+every sign-in pays its two calls with cold CPU caches.
 
 What it does not do: follow a redirect (a 307 would re-post the client
 secret elsewhere), send a request again once anything of it may have been
 sent (only a connection that failed to open is tried once more), read the
 environment, ``.netrc`` or cookies on a call, or judge an answer: what a
-status or a body means, and which failure is which, is
-:mod:`pwless_gate.auth0`'s business. urllib3's exceptions reach the caller
-unchanged. Nor does urllib3 log about them: its warning before a connection is
-tried again ("Retrying (Retry(total=0, ...)) after connection broken by ...")
-is dropped for the gate's own calls (:class:`OwnRetries`), which the gate
-logs once, when the call fails for good; other callers' records stay.
+status or a body means is :mod:`pwless_gate.auth0`'s business. A call that
+gets no answer raises :class:`TransportError`, named as requests named its
+failures (``ConnectTimeout``, ``ReadTimeout``, ``ConnectionError``,
+``SSLError``, ``ProxyError``). urllib3 does not log about the proxied calls:
+its warning before a connection is tried again ("Retrying (Retry(total=0,
+...)) after connection broken by ...") is dropped for the gate's own calls
+(:class:`OwnRetries`), which the gate logs once, when the call fails for
+good; other callers' records stay.
 """
 
 from __future__ import annotations
 
+import http.client
 import json as _json
 import logging
+import select
+import ssl
 import threading
 import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 import certifi
-from urllib3 import HTTPConnectionPool, PoolManager, ProxyManager, Timeout
+from urllib3 import HTTPConnectionPool, HTTPHeaderDict, PoolManager, ProxyManager
+from urllib3 import Timeout as PoolTimeout
+from urllib3.exceptions import (
+    ClosedPoolError,
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    ResponseError,
+    SSLError,
+)
 from urllib3.util import Retry, make_headers
 
 from .errors import ConfigError
@@ -46,14 +72,16 @@ POOL_SIZE = 20
 USER_AGENT = "pwless-gate"
 #: The path whose round trips are measured for the pacer (and imitated by its decoy).
 PACED_PATH = "/passwordless/start"
-#: A connection that failed to open sent nothing: it is tried once more, whatever the
-#: method. A read that failed or timed out is never tried again (``read=0``; for a POST,
-#: ``allowed_methods`` says so too), so no call outlives its timeout twice and nothing
-#: reaches Auth0 twice. Statuses are answers, never retried; redirects are not followed
-#: (``redirect=False`` on each call).
+#: How many times a connection that failed to open is tried: it sent nothing, so a
+#: second try is safe whatever the method. Nothing else is tried again.
+CONNECT_TRIES = 2
+#: The proxied calls' urllib3 retries, the same rule: a read that failed or timed out
+#: is never tried again (``read=0``; for a POST, ``allowed_methods`` says so too), so no
+#: call outlives its timeout twice and nothing reaches Auth0 twice. Statuses are
+#: answers, never retried; redirects are not followed (``redirect=False`` on each call).
 RETRY = Retry(
-    total=1,
-    connect=1,
+    total=CONNECT_TRIES - 1,
+    connect=CONNECT_TRIES - 1,
     read=0,
     status=0,
     other=0,
@@ -64,6 +92,17 @@ _HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
 #: The logger urllib3's pools write their warnings to.
 POOL_LOGGER = "urllib3.connectionpool"
 _JSON_HEADERS = {**_HEADERS, "Content-Type": "application/json"}
+#: Content codings decoded (Auth0 is not asked for any; a proxy may apply one).
+_NO_HEADERS: Mapping[str, Any] = MappingProxyType({})
+_ZLIB_CODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": 0}
+
+
+@dataclass(frozen=True)
+class Timeout:
+    """Seconds to open a connection (TLS handshake included), and to wait for an answer."""
+
+    connect: float
+    read: float
 
 
 @dataclass(frozen=True)
@@ -81,6 +120,31 @@ class Answer:
             return _json.loads(self.body)
         except RecursionError as exc:
             raise ValueError("a JSON body nested too deeply") from exc
+
+
+class TransportError(Exception):
+    """A call that got no answer that could be read. ``str()`` names the failure as
+    requests named it, with its cause (operators grep logs for these):
+    ``unreachable: ConnectionError (ConnectionRefusedError)``, ``did not answer in
+    time: ReadTimeout``, ``failed: DecodeError``. ``unreachable``: the origin could not
+    be reached, or did not answer in time; else it answered something unreadable.
+    ``sent``: the request may have reached the origin (and been carried out)."""
+
+    def __init__(self, text: str, *, unreachable: bool, sent: bool) -> None:
+        super().__init__(text)
+        self.unreachable = unreachable
+        self.sent = sent
+
+
+def unreachable(name: str, cause: BaseException | None, *, sent: bool) -> TransportError:
+    """``unreachable: name (cause's class)``; the cause's class only when it says more."""
+    inner = None if cause is None else type(cause).__name__
+    text = f"unreachable: {name} ({inner})" if inner and inner != name else f"unreachable: {name}"
+    return TransportError(text, unreachable=True, sent=sent)
+
+
+def read_timeout() -> TransportError:
+    return TransportError("did not answer in time: ReadTimeout", unreachable=True, sent=True)
 
 
 class OwnRetries(logging.Filter):
@@ -103,7 +167,7 @@ class OwnRetries(logging.Filter):
         self._sending.active = active
 
 
-#: The one filter, on urllib3's pool logger once a :class:`Transport` is built.
+#: The one filter, on urllib3's pool logger once a proxied :class:`Transport` is built.
 OWN_RETRIES = OwnRetries()
 
 
@@ -120,7 +184,8 @@ class BaseTransport:
         timeout: Timeout,
     ) -> Answer:
         """``method`` ``path`` (with its query, under the origin), with ``json`` as the
-        body; returns the :class:`Answer`. Raises urllib3's exceptions."""
+        body; returns the :class:`Answer`. Raises :class:`TransportError`, or ValueError
+        for a header or path that cannot be sent."""
         body = None if json is None else _json.dumps(json).encode()
         sent = _HEADERS if json is None else _JSON_HEADERS
         if headers:
@@ -143,8 +208,9 @@ class BaseTransport:
 
 
 class Transport(BaseTransport):
-    """Requests to the origin of ``base_url`` through one pool of ``pool_size``
-    kept-alive connections (more are opened when all are busy, not kept).
+    """Requests to the origin of ``base_url``, directly (:class:`Direct`) or through
+    the environment's proxy (:class:`Proxied`), keeping up to ``pool_size`` idle
+    connections (more are opened when all are busy, not kept).
 
     Raises :class:`~pwless_gate.errors.ConfigError` when the environment names a
     SOCKS proxy and PySocks is not installed.
@@ -158,22 +224,10 @@ class Transport(BaseTransport):
         proxy = None
         if not host or not proxy_bypass(host):
             proxy = getproxies().get(parts.scheme)
-        options: dict[str, Any] = {
-            "maxsize": pool_size,
-            "block": False,
-            "cert_reqs": "CERT_REQUIRED",
-            "ca_certs": certifi.where(),
-        }
-        self._manager = (
-            PoolManager(1, **options) if proxy is None else _proxied(proxy, parts.scheme, options)
+        self.connections: Direct | Proxied = (
+            Direct(parts, pool_size) if proxy is None else Proxied(base_url, proxy, pool_size)
         )
-        #: The pool every call goes through (to the proxy for a proxied plain-http origin).
-        self.pool: HTTPConnectionPool = self._manager.connection_from_url(base_url)
-        #: A proxy forwarding plain http is sent the absolute URL; everyone else the path.
-        forwarded = isinstance(self._manager, ProxyManager) and parts.scheme == "http"
-        self._prefix = base_url.rstrip("/") if forwarded else parts.path.rstrip("/")
         self._pacer = pacer
-        logging.getLogger(POOL_LOGGER).addFilter(OWN_RETRIES)  # once: a filter is added once
 
     def send(
         self,
@@ -184,6 +238,225 @@ class Transport(BaseTransport):
         timeout: Timeout,
     ) -> Answer:
         started = time.perf_counter()
+        answer = self.connections.send(method, path, body, headers, timeout)
+        if self._pacer is not None and answer.status == 200 and _paced(method, path):
+            self._pacer.observe(time.perf_counter() - started)
+        return answer
+
+    @property
+    def opened(self) -> int:
+        """How many connections were opened (or tried)."""
+        return self.connections.opened
+
+    @property
+    def sent(self) -> int:
+        """How many requests were sent (or tried)."""
+        return self.connections.sent
+
+    def close(self) -> None:
+        self.connections.close()
+
+
+class Direct:
+    """Kept-alive http.client connections to the origin of ``parts``, at most ``size``
+    of them idle; an idle one the origin has closed meanwhile is dropped unused."""
+
+    def __init__(self, parts: SplitResult, size: int) -> None:
+        self._host = parts.hostname or ""
+        self._port = parts.port
+        self._tls = (
+            ssl.create_default_context(cafile=certifi.where()) if parts.scheme == "https" else None
+        )
+        self._prefix = parts.path.rstrip("/")
+        self._size = size
+        self._idle: list[_OneWrite] = []
+        self._lock = threading.Lock()
+        self.opened = 0
+        self.sent = 0
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+    ) -> Answer:
+        conn = self._reused() or self._connect(timeout.connect)
+        try:
+            conn.sock.settimeout(timeout.read)
+            self.sent += 1
+            conn.request(method, self._prefix + path, body=body, headers=headers)
+            response = conn.getresponse()
+            content = response.read()
+        except TimeoutError as exc:
+            conn.close()
+            raise read_timeout() from exc
+        except ssl.SSLError as exc:
+            conn.close()
+            raise unreachable("SSLError", exc, sent=True) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            # RemoteDisconnected, a reset, an answer cut short: it may have been sent.
+            conn.close()
+            raise unreachable("ConnectionError", exc, sent=True) from exc
+        except BaseException:  # ValueError for a header that cannot be sent, and the rest
+            conn.close()
+            raise
+        self._keep(conn)  # the answer is read whole: the connection can serve the next call
+        return Answer(
+            response.status, HTTPHeaderDict(response.getheaders()), _decoded(response, content)
+        )
+
+    def _reused(self) -> _OneWrite | None:
+        """An idle connection the origin has not closed, if any."""
+        while True:
+            with self._lock:
+                if not self._idle:
+                    return None
+                conn = self._idle.pop()
+            if conn.sock is not None and not _readable(conn.sock):
+                return conn
+            conn.close()  # closed by the origin, or it sent what nobody asked for
+
+    def _connect(self, timeout: float) -> _OneWrite:
+        """A new connection, tried :data:`CONNECT_TRIES` times: nothing was sent yet."""
+        tries = CONNECT_TRIES
+        while True:
+            if self._tls is None:
+                conn = _OneWrite(self._host, self._port, timeout=timeout)
+            else:
+                conn = _OneWriteTLS(self._host, self._port, timeout=timeout, context=self._tls)
+            self.opened += 1
+            try:
+                conn.connect()
+                return conn
+            except ssl.SSLError as exc:  # a handshake refused: trying again changes nothing
+                conn.close()
+                raise unreachable("SSLError", exc, sent=False) from exc
+            except OSError as exc:  # timed out, refused, no route, a name that does not resolve
+                conn.close()
+                tries -= 1
+                if tries:
+                    continue
+                if isinstance(exc, TimeoutError):
+                    raise unreachable("ConnectTimeout", None, sent=False) from exc
+                raise unreachable("ConnectionError", exc, sent=False) from exc
+
+    def _keep(self, conn: _OneWrite) -> None:
+        """Keep ``conn`` for the next call, unless the answer closed it or enough are kept."""
+        if conn.sock is not None:
+            with self._lock:
+                if len(self._idle) < self._size:
+                    self._idle.append(conn)
+                    return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+class _OneWrite(http.client.HTTPConnection):
+    """An http.client connection whose request, head and body, leaves in one write.
+
+    http.client writes the head and the body apart: a second system call per call
+    and, over TLS, a second record. Every write of :meth:`request` is held and sent
+    as one; a request that fails to build (a header that cannot be sent) sends nothing.
+    """
+
+    _held: list[bytes] | None = None
+
+    def send(self, data: Any) -> None:
+        if self._held is None:
+            super().send(data)
+        else:
+            self._held.append(bytes(data))
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        body: Any = None,
+        headers: Mapping[str, Any] = _NO_HEADERS,
+        *,
+        encode_chunked: bool = False,
+    ) -> None:
+        self._held = []
+        try:
+            super().request(method, url, body, headers, encode_chunked=encode_chunked)
+            whole = b"".join(self._held)
+        finally:
+            self._held = None
+        super().send(whole)
+
+
+class _OneWriteTLS(_OneWrite, http.client.HTTPSConnection):
+    """:class:`_OneWrite` over TLS."""
+
+
+def _readable(sock: Any) -> bool:
+    """Whether ``sock`` has something to read at once: on an idle connection, the
+    origin closed it (or sent what was not asked for)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _decoded(response: http.client.HTTPResponse, content: bytes) -> bytes:
+    """The body with its gzip or deflate coding undone; any other coding is left as is."""
+    coding = (response.getheader("Content-Encoding") or "").strip().lower()
+    wbits = _ZLIB_CODINGS.get(coding)
+    if wbits is None or not content:
+        return content
+    try:
+        if wbits:
+            return zlib.decompress(content, wbits)
+        try:
+            return zlib.decompress(content)  # zlib-wrapped, as the standard says
+        except zlib.error:
+            return zlib.decompress(content, -zlib.MAX_WBITS)  # raw deflate, as some send
+    except zlib.error as exc:
+        raise TransportError("failed: DecodeError", unreachable=False, sent=True) from exc
+
+
+class Proxied:
+    """Calls through the proxy ``proxy`` (``host:port`` or a URL) for the origin of
+    ``base_url``: one urllib3 pool; urllib3's failures raised as :class:`TransportError`."""
+
+    def __init__(self, base_url: str, proxy: str, size: int) -> None:
+        parts = urlsplit(base_url)
+        options: dict[str, Any] = {
+            "maxsize": size,
+            "block": False,
+            "cert_reqs": "CERT_REQUIRED",
+            "ca_certs": certifi.where(),
+        }
+        self._manager = _proxy_manager(proxy, parts.scheme, options)
+        #: The pool every call goes through (to the proxy for a plain-http origin).
+        self.pool: HTTPConnectionPool = self._manager.connection_from_url(base_url)
+        #: A proxy forwarding plain http is sent the absolute URL; everyone else the path.
+        forwarded = isinstance(self._manager, ProxyManager) and parts.scheme == "http"
+        self._prefix = base_url.rstrip("/") if forwarded else parts.path.rstrip("/")
+        logging.getLogger(POOL_LOGGER).addFilter(OWN_RETRIES)  # once: a filter is added once
+
+    @property
+    def opened(self) -> int:
+        return self.pool.num_connections
+
+    @property
+    def sent(self) -> int:
+        return self.pool.num_requests
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+    ) -> Answer:
         OWN_RETRIES.sending(True)
         try:
             response = self.pool.urlopen(
@@ -192,26 +465,64 @@ class Transport(BaseTransport):
                 body=body,
                 headers=headers,
                 retries=RETRY,
-                timeout=timeout,
+                timeout=PoolTimeout(connect=timeout.connect, read=timeout.read),
                 redirect=False,
                 assert_same_host=False,
             )
+            return Answer(response.status, response.headers, response.data)
+        except HTTPError as exc:
+            raise _named(exc) from exc
         finally:
             OWN_RETRIES.sending(False)
-        answer = Answer(response.status, response.headers, response.data)
-        if self._pacer is not None and answer.status == 200 and _paced(method, path):
-            self._pacer.observe(time.perf_counter() - started)
-        return answer
 
     def close(self) -> None:
         self._manager.clear()
+
+
+def _named(exc: HTTPError) -> TransportError:
+    """urllib3's failure ``exc`` named as :class:`Direct` names its own.
+
+    urllib3 wraps a failure it retried (a connect; a GET's read) in ``MaxRetryError``,
+    whose ``reason`` is the failure.
+    """
+    reason = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
+    sent = isinstance(reason, (ReadTimeoutError, ProtocolError))
+    if isinstance(reason, ReadTimeoutError):
+        return read_timeout()
+    if isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError):
+        return unreachable("ConnectTimeout", None, sent=False)
+    if isinstance(reason, ProxyError):
+        name = "ProxyError"
+    elif isinstance(reason, SSLError):
+        name = "SSLError"
+    elif isinstance(reason, (NewConnectionError, ProtocolError, ClosedPoolError)) or (
+        reason is not exc and not isinstance(reason, ResponseError)
+    ):
+        name = "ConnectionError"
+    else:
+        return TransportError(f"failed: {type(reason).__name__}", unreachable=False, sent=sent)
+    return unreachable(name, _cause(reason), sent=sent)
+
+
+def _cause(exc: BaseException) -> BaseException | None:
+    """The error under urllib3's wrappers (``ConnectionRefusedError``, ``gaierror``,
+    ``RemoteDisconnected``, ``SSLCertVerificationError``), if any."""
+    for _ in range(4):
+        # urllib3 keeps it as the cause (a new connection) or the last argument.
+        inner = exc.__cause__ or (exc.args[-1] if exc.args else None)
+        if not isinstance(inner, BaseException):
+            return None
+        if not isinstance(inner, HTTPError):
+            return inner
+        exc = inner
+    return None
 
 
 def _paced(method: str, path: str) -> bool:
     return method == "POST" and path.startswith(PACED_PATH)
 
 
-def _proxied(proxy: str, scheme: str, options: dict[str, Any]) -> PoolManager:
+def _proxy_manager(proxy: str, scheme: str, options: dict[str, Any]) -> PoolManager:
     """A manager for ``proxy`` (``host:port`` or a URL), the one ``{scheme}_proxy`` names;
     its credentials, if any, are sent as ``Proxy-Authorization``."""
     if "://" not in proxy:

@@ -7,13 +7,13 @@ import socket
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pytest
 import urllib3
-import urllib3.exceptions
 
 from pwless_gate.auth0 import DEFAULT_RETRY_AFTER, MAX_RETRY_AFTER, Auth0Client, auth0_error
 from pwless_gate.devtenant import DevTenant, serve_in_thread
@@ -30,6 +30,7 @@ from pwless_gate.errors import (
     UnknownAudience,
     WrongCode,
 )
+from pwless_gate.transport import TransportError
 
 from .helpers import CLIENT_ID, CLIENT_SECRET, FakeClock, wrong_code
 from .procs import free_port
@@ -319,7 +320,9 @@ def test_failures_to_reach_auth0_are_named(failure: str) -> None:
     host = url.split("://")[1]
     assert str(caught.value) == f"Auth0 at {host} {named} (POST /passwordless/start)"
     assert caught.value.status_code == status
-    assert isinstance(caught.value.__cause__, urllib3.exceptions.HTTPError)
+    cause = caught.value.__cause__
+    assert isinstance(cause, TransportError)
+    assert isinstance(cause.__cause__, OSError | zlib.error)
 
 
 def answer(status: str, body: bytes, content_type: str, *headers: str) -> bytes:

@@ -1,23 +1,35 @@
-"""The transport over loopback: pooling, no redirects, what is retried, proxies read once."""
+"""The transport over loopback: pooling, no redirects, what is retried, TLS verified,
+proxies read once."""
 
 from __future__ import annotations
 
 import base64
+import datetime
+import gzip
 import importlib.util
+import ipaddress
 import json
+import socket
+import ssl
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import certifi
 import pytest
-from urllib3 import Timeout
-from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from pwless_gate.auth0 import Auth0Client
 from pwless_gate.devtenant import DevTenant, serve_in_thread
 from pwless_gate.errors import Auth0Unavailable, ConfigError, RateLimited
 from pwless_gate.pacing import PRIOR_SECONDS, PROBE_IDENTIFIER, DecoyTransport, Pacer
-from pwless_gate.transport import PACED_PATH, Transport
+from pwless_gate.transport import PACED_PATH, Timeout, Transport, TransportError
 
 from .examples.support import serving
 from .helpers import CLIENT_ID, CLIENT_SECRET, FakeClock
@@ -54,8 +66,10 @@ class Recorder:
                 "body": environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)),
             }
         )
-        start_response(self.status, [("Content-Type", "application/json"), *self.headers])
-        return [json.dumps(self.body).encode()]
+        body = json.dumps(self.body).encode()
+        length = ("Content-Length", str(len(body)))  # the connection stays open for the next
+        start_response(self.status, [("Content-Type", "application/json"), length, *self.headers])
+        return [body]
 
 
 @contextmanager
@@ -78,8 +92,8 @@ def test_one_pooled_connection_is_reused(tenant: Any) -> None:
     client.jwks()
     client.discovery()
     client.start(connection="email", identifier="ada@example.com")
-    assert transport.pool.num_requests == 3
-    assert transport.pool.num_connections == 1
+    assert transport.sent == 3
+    assert transport.opened == 1
 
 
 def test_a_redirect_is_not_followed() -> None:
@@ -115,24 +129,27 @@ def test_a_read_that_timed_out_is_not_tried_again(clock: FakeClock, path: str) -
         with pytest.raises(Auth0Unavailable) as caught:
             call(client, path)
         assert app.outbox == []
-        assert transport.pool.num_requests == 1
+        assert transport.sent == 1
         app.interrupt_stalls()
     cause = caught.value.__cause__
-    reason = cause.reason if isinstance(cause, MaxRetryError) else cause
-    assert isinstance(reason, ReadTimeoutError)
+    assert isinstance(cause, TransportError)
+    assert (str(cause), cause.sent) == ("did not answer in time: ReadTimeout", True)
     assert caught.value.status_code == 503
+    assert caught.value.outcome_unknown
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_a_connection_that_failed_to_open_is_tried_once_more(method: str) -> None:
     """Nothing was sent: a second try is safe, whatever the method."""
     transport = Transport(f"http://127.0.0.1:{free_port()}")
-    with pytest.raises(MaxRetryError) as caught:
+    with pytest.raises(TransportError) as caught:
         transport.request(
             method, "/oauth/token", json={} if method == "POST" else None, timeout=TIMEOUT
         )
-    assert isinstance(caught.value.reason, NewConnectionError)
-    assert transport.pool.num_connections == 2
+    assert str(caught.value) == "unreachable: ConnectionError (ConnectionRefusedError)"
+    assert not caught.value.sent
+    assert transport.opened == 2
+    assert transport.sent == 0
 
 
 def test_the_proxy_is_read_once_and_sent_the_absolute_url(no_proxies: pytest.MonkeyPatch) -> None:
@@ -278,3 +295,168 @@ def test_the_decoy_asks_auth0_without_the_identifier_and_passes_up_other_answers
     assert len(asked["authParams"].pop("state")) == len(state)
     without_state = {name: value for name, value in params.items() if name != "state"}
     assert asked == {**body, "email": PROBE_IDENTIFIER, "authParams": without_state}
+
+
+def _self_signed(folder: Path, *names: x509.GeneralName) -> tuple[str, str]:
+    """A certificate (its own issuer) for ``names``, and its key: two PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pwless-gate test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName(list(names)), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+@contextmanager
+def serving_tls(cert_file: str, key_file: str, body: bytes) -> Iterator[tuple[str, list[bytes]]]:
+    """A loopback HTTPS server that answers every GET with ``body``, keeping each
+    connection open until the client closes it; the requests it read, in order."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[bytes] = []
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    while request := tls.recv(65536):
+                        seen.append(request)
+                        tls.sendall(reply(body))
+            except (ssl.SSLError, OSError):
+                return  # the client refused the certificate
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}", seen
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        listener.close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize(
+    ("names", "trusted", "failure"),
+    [
+        ([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))], True, None),
+        ([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))], False, "SSLCertVerificationError"),
+        ([x509.DNSName("auth0.example")], True, "SSLCertVerificationError"),
+    ],
+    ids=["verified", "unknown-issuer", "other-host"],
+)
+def test_tls_is_verified_against_the_ca_bundle_and_the_host(
+    tmp_path: Path,
+    no_proxies: pytest.MonkeyPatch,
+    names: list[x509.GeneralName],
+    trusted: bool,
+    failure: str | None,
+) -> None:
+    """The bundle is certifi's (here pointed at a test CA when ``trusted``); a
+    certificate it does not vouch for, or one for another host, is refused at once:
+    trying again changes nothing."""
+    cert_file, key_file = _self_signed(tmp_path, *names)
+    if trusted:
+        no_proxies.setattr(certifi, "where", lambda: cert_file)
+    with serving_tls(cert_file, key_file, b'{"keys": []}') as (url, seen):
+        transport = Transport(url)
+        if failure is None:
+            answers = [transport.request("GET", JWKS, timeout=TIMEOUT) for _ in range(3)]
+            assert [answer.json() for answer in answers] == [{"keys": []}] * 3
+            assert (transport.opened, transport.sent, len(seen)) == (1, 3, 3)
+            return
+        with pytest.raises(TransportError) as caught:
+            transport.request("GET", JWKS, timeout=TIMEOUT)
+    assert str(caught.value) == f"unreachable: SSLError ({failure})"
+    assert (caught.value.unreachable, caught.value.sent) == (True, False)
+    assert (transport.opened, seen) == (1, [])
+
+
+@contextmanager
+def answering(*replies: bytes) -> Iterator[tuple[str, list[bytes]]]:
+    """A loopback server that answers each connection's first request with the next of
+    ``replies`` and then closes that connection; the requests it read, in order."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        for reply in replies:
+            conn, _ = listener.accept()
+            with conn:
+                seen.append(conn.recv(65536))
+                conn.sendall(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
+    finally:
+        listener.close()
+        thread.join(5)
+
+
+def reply(body: bytes, *headers: str) -> bytes:
+    head = ["HTTP/1.1 200 OK", "Content-Type: application/json", *headers]
+    return ("\r\n".join(head) + f"\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def test_a_kept_connection_the_origin_closed_is_not_used() -> None:
+    """Auth0 closes idle kept-alive connections: the next call opens a new one instead
+    of failing on the closed one (a POST on it could not be sent again)."""
+    with answering(reply(b'{"n": 1}'), reply(b'{"n": 2}')) as (url, seen):
+        transport = Transport(url)
+        first = transport.request("POST", "/oauth/token", json={}, timeout=TIMEOUT)
+        for _ in range(100):  # until the server has closed the first connection
+            if len(seen) == 1:
+                break
+            time.sleep(0.01)
+        time.sleep(0.05)
+        second = transport.request("POST", "/oauth/token", json={}, timeout=TIMEOUT)
+    assert (first.json(), second.json()) == ({"n": 1}, {"n": 2})
+    assert (transport.opened, transport.sent, len(seen)) == (2, 2, 2)
+
+
+def test_an_answer_that_closes_its_connection_is_not_kept() -> None:
+    with answering(reply(b"{}", "Connection: close"), reply(b"{}")) as (url, seen):
+        transport = Transport(url)
+        for _ in range(2):
+            assert transport.request("GET", JWKS, timeout=TIMEOUT).status == 200
+    assert (transport.opened, len(seen)) == (2, 2)
+
+
+def test_headers_and_body_leave_in_one_write_and_a_gzip_answer_is_read() -> None:
+    """One write: a second small segment would wait on the peer's delayed ACK."""
+    packed = gzip.compress(b'{"keys": []}')
+    with answering(reply(packed, "Content-Encoding: gzip")) as (url, seen):
+        answer = Transport(url).request("POST", "/oauth/token", json={"a": 1}, timeout=TIMEOUT)
+    assert answer.json() == {"keys": []}
+    [request] = seen
+    assert request.startswith(b"POST /oauth/token HTTP/1.1\r\n")
+    assert request.endswith(b'\r\n\r\n{"a": 1}')
