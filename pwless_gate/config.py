@@ -36,7 +36,7 @@ from .identity import (
     normalise_phone,
 )
 from .languages import SHIPPED, canonical
-from .proxies import ProxyTrust, is_loopback
+from .proxies import ProxyTrust, is_loopback, unmapped_network
 from .public_paths import is_normal
 from .rules import RuleSet
 from .rules_file import load_rules
@@ -553,15 +553,19 @@ class GateConfig:
                 raise ConfigError(
                     _env("metrics"), "needs prometheus-client: pip install 'pwless-gate[metrics]'"
                 )
+        self._derive("metrics_networks", self._networks("metrics_allow"))
+
+    def _networks(self, setting: str) -> tuple[IPNetwork, ...]:
+        """The IP networks ``setting`` lists, IPv4-mapped ones in their IPv4 form
+        (:func:`~.proxies.unmapped_network`), as clients are read; raises
+        ``ConfigError`` naming ``setting`` for an entry that is not one."""
         networks = []
-        for entry in self.metrics_allow:
+        for entry in getattr(self, setting):
             try:
-                networks.append(ipaddress.ip_network(entry.strip(), strict=False))
-            except ValueError:
-                raise ConfigError(
-                    _env("metrics_allow"), f"{entry!r} is not an IP network like 10.0.0.0/8"
-                ) from None
-        self._derive("metrics_networks", tuple(networks))
+                networks.append(unmapped_network(entry))
+            except ValueError as exc:
+                raise ConfigError(_env(setting), str(exc)) from None
+        return tuple(networks)
 
     def metrics_allowed(self, ip: str) -> bool:
         """Whether the client at ``ip`` may read ``{prefix}/metrics``. An IPv4-mapped

@@ -59,6 +59,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: are atomic in CPython: no lock needed).
 _MOUNTS: dict[str, str] = {}
 _MOUNTS_SIZE = 64
+#: The prefix of IPv4-mapped IPv6 addresses (``::ffff:0:0/96``), where a dual-stack
+#: socket puts IPv4 clients.
+_MAPPED_PREFIX = 96
 
 Environ = Mapping[str, Any]
 
@@ -233,7 +236,7 @@ def unmapped(ip: str) -> str:
 
     So an IPv4 client has one address whichever socket it came through: in the
     audit log, as a throttle's key, sent to Auth0, matched against
-    ``metrics_allow``.
+    ``metrics_allow`` (whose mapped networks are IPv4 too: :func:`unmapped_network`).
     """
     if "ffff" not in ip.lower():  # neither mapped, nor worth parsing
         return ip
@@ -242,6 +245,33 @@ def unmapped(ip: str) -> str:
     except ValueError:
         return ip
     return ip if mapped is None else str(mapped)
+
+
+def unmapped_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """The network ``text`` names (``10.0.0.0/8``, ``2001:db8::/32``, one address;
+    host bits ignored), in its IPv4 form when written as IPv4-mapped IPv6:
+    ``::ffff:10.0.0.0/104`` is ``10.0.0.0/8``, ``::ffff:127.0.0.1`` is ``127.0.0.1/32``.
+
+    Clients are read in their IPv4 form (:func:`unmapped`): a mapped network kept
+    as written would match none of them. Raises ``ValueError`` when ``text`` is
+    not a network, or is written as a mapped address with a prefix shorter than
+    /96 (``::ffff:10.0.0.0/80``): that spans more than the mapped range, so it has
+    no IPv4 form.
+    """
+    try:
+        interface = ipaddress.ip_interface(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IP network like 10.0.0.0/8") from None
+    written, network = interface.ip, interface.network
+    ipv4 = written.ipv4_mapped if isinstance(written, ipaddress.IPv6Address) else None
+    if ipv4 is None:
+        return network
+    if network.prefixlen < _MAPPED_PREFIX:
+        raise ValueError(
+            f"{text!r} is IPv4-mapped with a prefix shorter than /96 (wider than all of "
+            "IPv4): write the IPv4 network instead, like 10.0.0.0/8"
+        )
+    return ipaddress.IPv4Network((ipv4, network.prefixlen - _MAPPED_PREFIX), strict=False)
 
 
 def is_loopback(host: str) -> bool:

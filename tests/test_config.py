@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,31 @@ def test_loopback_http_and_https_urls_accepted(domain: str) -> None:
         allowed_domains=("*",),
     )
     assert config.issuer == domain + "/"
+
+
+def test_ipv4_mapped_networks_are_kept_in_their_ipv4_form() -> None:
+    """Clients on a dual-stack socket are read as IPv4: a network written
+    ``::ffff:10.0.0.0/104`` has to be ``10.0.0.0/8`` to match one."""
+    allow = "::ffff:10.0.0.0/104, ::ffff:127.0.0.1, ::1"
+    config = GateConfig.from_env(dict(BASE, PWLESS_GATE_METRICS_ALLOW=allow))
+    assert config.metrics_networks == tuple(
+        ipaddress.ip_network(n) for n in ("10.0.0.0/8", "127.0.0.1/32", "::1/128")
+    )
+    assert config.metrics_allowed("10.9.8.7")
+    assert config.metrics_allowed("127.0.0.1")
+    assert not config.metrics_allowed("127.0.0.2")
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["::ffff:10.0.0.0/80", "::ffff:0:0/95", "10.0.0.0/33", "loopback"],
+    ids=["mapped-80", "mapped-95", "v4-too-long", "word"],
+)
+def test_a_network_setting_refuses_what_is_no_network_or_wider_than_ipv4(entry: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        GateConfig.from_env(dict(BASE, PWLESS_GATE_METRICS_ALLOW=f"127.0.0.0/8,{entry}"))
+    assert caught.value.setting == "PWLESS_GATE_METRICS_ALLOW"
+    assert "\n" not in str(caught.value)
 
 
 def test_missing_required_setting() -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Any
 
 import pytest
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Request
 
-from pwless_gate.proxies import ProxyTrust, clean_prefix
+from pwless_gate.proxies import ProxyTrust, clean_prefix, unmapped_network
 
 FORWARDED = {
     "HTTP_X_FORWARDED_FOR": "6.6.6.6, 203.0.113.9, 10.0.0.2",
@@ -119,6 +121,53 @@ def test_an_ipv4_mapped_address_is_read_in_its_ipv4_form(
     if forwarded is not None:
         environ["HTTP_X_FORWARDED_FOR"] = forwarded
     assert ProxyTrust.parse(trusted).client_ip(environ) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("::ffff:10.0.0.0/104", "10.0.0.0/8"),
+        ("::ffff:10.1.2.3/104", "10.0.0.0/8"),
+        ("::ffff:127.0.0.1", "127.0.0.1/32"),
+        ("::FFFF:7F00:0/120", "127.0.0.0/24"),
+        ("0:0:0:0:0:ffff:c000:200/120", "192.0.2.0/24"),
+        ("::ffff:0:0/96", "0.0.0.0/0"),
+        (" 10.0.0.0/8 ", "10.0.0.0/8"),
+        ("10.0.0.0/255.0.0.0", "10.0.0.0/8"),
+        ("::1/128", "::1/128"),
+        ("2001:db8::ffff:0:0/96", "2001:db8::ffff:0:0/96"),
+        ("::/0", "::/0"),
+    ],
+    ids=[
+        "mapped-network",
+        "mapped-host-bits",
+        "mapped-address",
+        "upper-case-hex",
+        "long-form",
+        "all-of-ipv4",
+        "v4",
+        "v4-netmask",
+        "v6",
+        "v6-with-ffff",
+        "all-of-ipv6",
+    ],
+)
+def test_an_ipv4_mapped_network_is_read_in_its_ipv4_form(text: str, expected: str) -> None:
+    """Clients are read in their IPv4 form: so are the networks they are matched against.
+    A network written in IPv6 notation (``::/0`` included) stays as it is."""
+    assert unmapped_network(text) == ipaddress.ip_network(expected)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["::ffff:10.0.0.0/80", "::ffff:0:0/95", "::ffff:127.0.0.1/0", "ten", "10.0.0.0/33", ""],
+    ids=["mapped-80", "mapped-95", "mapped-0", "word", "v4-too-long", "empty"],
+)
+def test_a_mapped_network_wider_than_ipv4_is_refused(text: str) -> None:
+    """``::ffff:10.0.0.0/80`` spans more than the mapped range: it has no IPv4 form. The
+    message names the entry."""
+    with pytest.raises(ValueError, match=re.escape(repr(text))):
+        unmapped_network(text)
 
 
 def test_a_number_trusts_every_header_alike() -> None:

@@ -182,6 +182,27 @@ def test_the_metrics_are_served_only_to_allowed_networks(tenant: Any) -> None:
         assert "pwless_gate_events_total" not in refused.text
 
 
+@pytest.mark.parametrize(
+    ("network", "status"),
+    [
+        ("::ffff:127.0.0.0/104", 200),
+        ("::ffff:127.0.0.1", 200),
+        ("::ffff:10.0.0.0/104", 403),
+        ("::ffff:127.0.0.2", 403),
+    ],
+    ids=["mapped-loopback", "mapped-address", "mapped-elsewhere", "mapped-other-address"],
+)
+def test_an_ipv4_mapped_metrics_network_matches_an_ipv4_client(
+    tenant: Any, network: str, status: int
+) -> None:
+    """``::ffff:127.0.0.0/104`` is written for the IPv4 clients a dual-stack socket names
+    ``::ffff:127.0.0.1``: the client at 127.0.0.1 over an IPv4 socket is one of them."""
+    with served(tenant, metrics=True, metrics_allow=(network,)) as base:
+        answer = requests.get(base + "/_gate/metrics", timeout=TIMEOUT)
+        assert answer.status_code == status
+        assert ("pwless_gate_events_total" in answer.text) is (status == 200)
+
+
 # -- Auth0 refusing or failing a send: the same answer for both ------------------------
 
 ALLOWED_PHONE = "+14155550100"
