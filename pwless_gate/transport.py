@@ -399,7 +399,9 @@ class _OneWriteTLS(_OneWrite, http.client.HTTPSConnection):
 def _readable(sock: Any) -> bool:
     """Whether ``sock`` has something to read at once: on an idle connection, the
     origin closed it (or sent what was not asked for)."""
-    poller = select.poll()
+    if not hasattr(select, "poll"):  # Windows; select() takes any socket there
+        return bool(select.select([sock], [], [], 0)[0])
+    poller = select.poll()  # unlike select(), not limited to descriptors under 1024
     poller.register(sock, select.POLLIN)
     return bool(poller.poll(0))
 
