@@ -44,7 +44,7 @@ from .errors import (
 )
 from .loading import describe_app, load_app
 from .proxies import is_loopback
-from .transport import Timeout, Transport
+from .transport import Timeout, Transport, TransportError
 
 #: The NANP area codes a probe number may use: three digits from 200, none an N11
 #: service code.
@@ -352,8 +352,8 @@ class Checkup:
         try:
             # The transport follows no redirect: the Location is the answer looked for.
             answer = http.request("GET", self.client.logout_path(return_to), timeout=timeout)
-        except Exception as exc:  # the transport's errors: the tenant answered the rest just now
-            self.say("logout URL", f"not checked ({type(exc).__name__})")
+        except (TransportError, ValueError) as exc:  # the tenant answered the rest just now
+            self.say("logout URL", f"not checked ({exc})")
             return
         finally:
             http.close()

@@ -525,6 +525,27 @@ def test_check_finds_an_allowed_logout_url_and_a_known_audience() -> None:
     assert found(result, "audience").startswith("https://api.test: not refused")
 
 
+def test_check_says_why_it_could_not_check_the_logout_url() -> None:
+    app = DevTenant(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        allowed_logout_urls=["http://127.0.0.1:8000/_gate/logout"],
+        fault_delay=5,
+    )
+    with serve_in_thread(app) as running:
+        app.add_fault("/v2/logout", "timeout")
+        env = {
+            **BASE_ENV,
+            "PWLESS_GATE_AUTH0_DOMAIN": running.url,
+            "PWLESS_GATE_AUTH0_TIMEOUT": "1",
+            "PWLESS_GATE_FEDERATED_LOGOUT": "true",
+            "PWLESS_GATE_PUBLIC_URL": "http://127.0.0.1:8000",
+        }
+        result = run(["check"], env)
+        app.interrupt_stalls()
+    assert found(result, "logout URL") == "not checked (did not answer in time: ReadTimeout)"
+
+
 @pytest.mark.parametrize("command", ["serve", "check"])
 def test_a_mistyped_variable_stops_with_one_line_naming_the_closest(command: str) -> None:
     args = [command, "tests.apps:whoami"] if command == "serve" else [command]
