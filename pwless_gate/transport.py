@@ -52,6 +52,7 @@ from urllib3 import Timeout as PoolTimeout
 from urllib3.exceptions import (
     ClosedPoolError,
     ConnectTimeoutError,
+    DecodeError,
     HTTPError,
     MaxRetryError,
     NewConnectionError,
@@ -141,6 +142,10 @@ def unreachable(name: str, cause: BaseException | None, *, sent: bool) -> Transp
     inner = None if cause is None else type(cause).__name__
     text = f"unreachable: {name} ({inner})" if inner and inner != name else f"unreachable: {name}"
     return TransportError(text, unreachable=True, sent=sent)
+
+
+def _interim(status: int) -> TransportError:
+    return TransportError(f"failed: InterimAnswer ({status})", unreachable=False, sent=True)
 
 
 def read_timeout() -> TransportError:
@@ -263,7 +268,8 @@ class Direct:
 
     def __init__(self, parts: SplitResult, size: int) -> None:
         self._host = parts.hostname or ""
-        self._port = parts.port
+        # Given, never left to http.client: it would read the end of an IPv6 address as one.
+        self._port = parts.port or (443 if parts.scheme == "https" else 80)
         self._tls = (
             ssl.create_default_context(cafile=certifi.where()) if parts.scheme == "https" else None
         )
@@ -302,6 +308,11 @@ class Direct:
         except BaseException:  # ValueError for a header that cannot be sent, and the rest
             conn.close()
             raise
+        if response.status < 200:
+            # An interim answer other than 100 (103 Early Hints) is not the answer, which
+            # follows on this connection: it must not reach the next call.
+            conn.close()
+            raise _interim(response.status)
         self._keep(conn)  # the answer is read whole: the connection can serve the next call
         return Answer(
             response.status, HTTPHeaderDict(response.getheaders()), _decoded(response, content)
@@ -407,20 +418,29 @@ def _readable(sock: Any) -> bool:
 
 
 def _decoded(response: http.client.HTTPResponse, content: bytes) -> bytes:
-    """The body with its gzip or deflate coding undone; any other coding is left as is."""
-    coding = (response.getheader("Content-Encoding") or "").strip().lower()
-    wbits = _ZLIB_CODINGS.get(coding)
-    if wbits is None or not content:
+    """The body with its gzip or deflate codings undone, the last applied first; a body
+    in any other coding is left as it came (it is then no JSON)."""
+    header = response.getheader("Content-Encoding")
+    if not header or not content:
+        return content
+    codings = [c.strip().lower() for c in header.split(",") if c.strip().lower() != "identity"]
+    if any(coding not in _ZLIB_CODINGS for coding in codings):
         return content
     try:
-        if wbits:
-            return zlib.decompress(content, wbits)
-        try:
-            return zlib.decompress(content)  # zlib-wrapped, as the standard says
-        except zlib.error:
-            return zlib.decompress(content, -zlib.MAX_WBITS)  # raw deflate, as some send
+        for coding in reversed(codings):
+            content = _undone(content, _ZLIB_CODINGS[coding])
     except zlib.error as exc:
         raise TransportError("failed: DecodeError", unreachable=False, sent=True) from exc
+    return content
+
+
+def _undone(content: bytes, wbits: int) -> bytes:
+    if wbits:
+        return zlib.decompress(content, wbits)
+    try:
+        return zlib.decompress(content)  # zlib-wrapped, as the standard says
+    except zlib.error:
+        return zlib.decompress(content, -zlib.MAX_WBITS)  # raw deflate, as some send
 
 
 class Proxied:
@@ -471,6 +491,9 @@ class Proxied:
                 redirect=False,
                 assert_same_host=False,
             )
+            if response.status < 200:  # as for Direct; its connection is back in the pool
+                self._manager.clear()
+                raise _interim(response.status)
             return Answer(response.status, response.headers, response.data)
         except HTTPError as exc:
             raise _named(exc) from exc
@@ -488,12 +511,16 @@ def _named(exc: HTTPError) -> TransportError:
     whose ``reason`` is the failure.
     """
     reason = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
-    sent = isinstance(reason, (ReadTimeoutError, ProtocolError))
+    sent = isinstance(reason, (ReadTimeoutError, ProtocolError, DecodeError))
     if isinstance(reason, ReadTimeoutError):
         return read_timeout()
     if isinstance(reason, ConnectTimeoutError) and not isinstance(reason, NewConnectionError):
         return unreachable("ConnectTimeout", None, sent=False)
-    if isinstance(reason, ProxyError):
+    if isinstance(reason, ProxyError) and isinstance(_cause(reason), _LOST_AFTER_SENDING):
+        # urllib3 blames the proxy for a connection through it that broke after the
+        # request went out: it may have been carried out.
+        name, sent = "ConnectionError", True
+    elif isinstance(reason, ProxyError):
         name = "ProxyError"
     elif isinstance(reason, SSLError):
         name = "SSLError"
@@ -504,6 +531,11 @@ def _named(exc: HTTPError) -> TransportError:
     else:
         return TransportError(f"failed: {type(reason).__name__}", unreachable=False, sent=sent)
     return unreachable(name, _cause(reason), sent=sent)
+
+
+#: Failures of a connection that was open and had the request (a reset, an answer cut
+#: short or never begun): the request may have reached the origin.
+_LOST_AFTER_SENDING = (http.client.HTTPException, ConnectionResetError, BrokenPipeError)
 
 
 def _cause(exc: BaseException) -> BaseException | None:

@@ -13,6 +13,7 @@ import socket
 import ssl
 import threading
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -460,3 +461,116 @@ def test_headers_and_body_leave_in_one_write_and_a_gzip_answer_is_read() -> None
     [request] = seen
     assert request.startswith(b"POST /oauth/token HTTP/1.1\r\n")
     assert request.endswith(b'\r\n\r\n{"a": 1}')
+
+
+EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+
+
+@contextmanager
+def hinting() -> Iterator[str]:
+    """A loopback server that answers every request on a connection with a 103 and then
+    the 200 that names the request: ``{"n": 1}``, ``{"n": 2}``, ..."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    count = iter(range(1, 1000))
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            while conn.recv(65536):
+                conn.sendall(EARLY_HINTS + reply(json.dumps({"n": next(count)}).encode()))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        thread.join(5)
+
+
+def test_an_interim_answer_is_no_answer_and_never_reaches_the_next_call() -> None:
+    """http.client passes up a 103 as if it were the answer, the real one still to come
+    on the connection: kept, it would be the next call's (someone else's tokens)."""
+    with hinting() as url:
+        transport = Transport(url)
+        for _ in range(2):
+            with pytest.raises(TransportError) as caught:
+                transport.request("POST", "/oauth/token", json={}, timeout=TIMEOUT)
+            assert str(caught.value) == "failed: InterimAnswer (103)"
+            assert (caught.value.unreachable, caught.value.sent) == (False, True)
+    assert transport.opened == 2  # each call on a connection of its own
+
+
+@pytest.mark.parametrize("url", ["http://[::1]", "https://[::1]"])
+def test_an_ipv6_tenant_on_its_default_port_is_called_there(url: str) -> None:
+    """Nothing listens on ::1 port 80 or 443 here: the call is refused there (not sent to
+    a host named after the address's end, nor a traceback)."""
+    with pytest.raises(TransportError) as caught:
+        Transport(url).request("GET", JWKS, timeout=TIMEOUT)
+    assert str(caught.value) == "unreachable: ConnectionError (ConnectionRefusedError)"
+
+
+@contextmanager
+def tunnelling(cert_file: str, key_file: str, answer: bytes | None) -> Iterator[str]:
+    """An https_proxy on loopback that accepts one CONNECT, ends the tunnel's TLS itself
+    (as the origin), reads the request, then writes ``answer`` or (None) hangs up."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)  # CONNECT localhost:443
+            conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            with context.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(65536)
+                if answer is not None:
+                    tls.sendall(answer)
+                    tls.recv(1)  # until the client hangs up
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [
+        (None, "unreachable: ConnectionError (RemoteDisconnected)"),
+        (reply(b"nope", "Content-Encoding: gzip"), "failed: DecodeError"),
+        (EARLY_HINTS + reply(b"{}"), "failed: InterimAnswer (103)"),
+    ],
+    ids=["hung-up", "bad-gzip", "interim"],
+)
+def test_through_a_proxy_a_call_that_reached_the_origin_may_have_been_carried_out(
+    tmp_path: Path, no_proxies: pytest.MonkeyPatch, answer: bytes | None, named: str
+) -> None:
+    """A refresh whose answer is lost may have rotated the token: the gate must know."""
+    cert_file, key_file = _self_signed(tmp_path, x509.DNSName("localhost"))
+    no_proxies.setattr(certifi, "where", lambda: cert_file)
+    with tunnelling(cert_file, key_file, answer) as proxy:
+        no_proxies.setenv("https_proxy", proxy)
+        transport = Transport("https://localhost")
+        with pytest.raises(TransportError) as caught:
+            transport.request("POST", "/oauth/token", json={}, timeout=TIMEOUT)
+    assert (str(caught.value), caught.value.sent) == (named, True)
+
+
+def test_several_codings_are_undone_last_first() -> None:
+    packed = gzip.compress(zlib.compress(b'{"keys": []}'))
+    with answering(reply(packed, "Content-Encoding: deflate, gzip")) as (url, _seen):
+        answer = Transport(url).request("GET", JWKS, timeout=TIMEOUT)
+    assert answer.json() == {"keys": []}
