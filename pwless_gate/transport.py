@@ -248,16 +248,6 @@ class Transport(BaseTransport):
             self._pacer.observe(time.perf_counter() - started)
         return answer
 
-    @property
-    def opened(self) -> int:
-        """How many connections were opened (or tried)."""
-        return self.connections.opened
-
-    @property
-    def sent(self) -> int:
-        """How many requests were sent (or tried)."""
-        return self.connections.sent
-
     def close(self) -> None:
         self.connections.close()
 
@@ -277,6 +267,7 @@ class Direct:
         self._size = size
         self._idle: list[_OneWrite] = []
         self._lock = threading.Lock()
+        #: How many connections were opened (or tried), and requests sent (or tried).
         self.opened = 0
         self.sent = 0
 
@@ -465,10 +456,12 @@ class Proxied:
 
     @property
     def opened(self) -> int:
+        """As :attr:`Direct.opened`."""
         return self.pool.num_connections
 
     @property
     def sent(self) -> int:
+        """As :attr:`Direct.sent`."""
         return self.pool.num_requests
 
     def send(

@@ -7,9 +7,11 @@ import html
 import io
 import logging
 import re
+import socket
 import tempfile
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -311,3 +313,27 @@ def server_log(level: int = logging.INFO) -> Iterator[io.StringIO]:
     finally:
         gate.removeHandler(handler)
         gate.setLevel(before)
+
+
+@contextmanager
+def raw_server(answer: Callable[[socket.socket], None], scheme: str = "http") -> Iterator[str]:
+    """A loopback TCP server that hands each connection to ``answer`` in a thread of
+    its own (for answers no HTTP server would give); its ``scheme://127.0.0.1:port``."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"{scheme}://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        listener.close()
+        thread.join(5)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.metadata
 import socket
 import sys
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -32,7 +31,7 @@ from pwless_gate.errors import (
 )
 from pwless_gate.transport import TransportError
 
-from .helpers import CLIENT_ID, CLIENT_SECRET, FakeClock, wrong_code
+from .helpers import CLIENT_ID, CLIENT_SECRET, FakeClock, raw_server, wrong_code
 from .procs import free_port
 
 SCOPE = "openid profile email"
@@ -270,26 +269,14 @@ def stalled_tenant() -> Iterator[str]:
 @contextmanager
 def replying(reply: bytes, scheme: str = "http") -> Iterator[str]:
     """A loopback server that reads what comes first, writes ``reply`` and hangs up."""
-    listener = socket.create_server(("127.0.0.1", 0))
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                conn.recv(65536)
-                conn.sendall(reply)
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(reply)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"{scheme}://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        listener.shutdown(socket.SHUT_RDWR)
-        listener.close()
-        thread.join(5)
+    with raw_server(answer, scheme) as url:
+        yield url
 
 
 NOT_GZIP = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope"

@@ -33,7 +33,7 @@ from pwless_gate.pacing import PRIOR_SECONDS, PROBE_IDENTIFIER, DecoyTransport, 
 from pwless_gate.transport import PACED_PATH, Timeout, Transport, TransportError
 
 from .examples.support import serving
-from .helpers import CLIENT_ID, CLIENT_SECRET, FakeClock
+from .helpers import CLIENT_ID, CLIENT_SECRET, FakeClock, raw_server
 from .procs import free_port
 
 TIMEOUT = Timeout(connect=2.0, read=2.0)
@@ -93,8 +93,8 @@ def test_one_pooled_connection_is_reused(tenant: Any) -> None:
     client.jwks()
     client.discovery()
     client.start(connection="email", identifier="ada@example.com")
-    assert transport.sent == 3
-    assert transport.opened == 1
+    assert transport.connections.sent == 3
+    assert transport.connections.opened == 1
 
 
 def test_a_redirect_is_not_followed() -> None:
@@ -130,7 +130,7 @@ def test_a_read_that_timed_out_is_not_tried_again(clock: FakeClock, path: str) -
         with pytest.raises(Auth0Unavailable) as caught:
             call(client, path)
         assert app.outbox == []
-        assert transport.sent == 1
+        assert transport.connections.sent == 1
         app.interrupt_stalls()
     cause = caught.value.__cause__
     assert isinstance(cause, TransportError)
@@ -149,8 +149,8 @@ def test_a_connection_that_failed_to_open_is_tried_once_more(method: str) -> Non
         )
     assert str(caught.value) == "unreachable: ConnectionError (ConnectionRefusedError)"
     assert not caught.value.sent
-    assert transport.opened == 2
-    assert transport.sent == 0
+    assert transport.connections.opened == 2
+    assert transport.connections.sent == 0
 
 
 def test_the_proxy_is_read_once_and_sent_the_absolute_url(no_proxies: pytest.MonkeyPatch) -> None:
@@ -333,7 +333,6 @@ def serving_tls(cert_file: str, key_file: str, body: bytes) -> Iterator[tuple[st
     connection open until the client closes it; the requests it read, in order."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
-    listener = socket.create_server(("127.0.0.1", 0))
     seen: list[bytes] = []
 
     def answer(conn: socket.socket) -> None:
@@ -346,22 +345,8 @@ def serving_tls(cert_file: str, key_file: str, body: bytes) -> Iterator[tuple[st
             except (ssl.SSLError, OSError):
                 return  # the client refused the certificate
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=answer, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{listener.getsockname()[1]}", seen
-    finally:
-        listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
-        listener.close()
-        thread.join(5)
+    with raw_server(answer, "https") as url:
+        yield url, seen
 
 
 @pytest.mark.parametrize(
@@ -391,13 +376,17 @@ def test_tls_is_verified_against_the_ca_bundle_and_the_host(
         if failure is None:
             answers = [transport.request("GET", JWKS, timeout=TIMEOUT) for _ in range(3)]
             assert [answer.json() for answer in answers] == [{"keys": []}] * 3
-            assert (transport.opened, transport.sent, len(seen)) == (1, 3, 3)
+            assert (transport.connections.opened, transport.connections.sent, len(seen)) == (
+                1,
+                3,
+                3,
+            )
             return
         with pytest.raises(TransportError) as caught:
             transport.request("GET", JWKS, timeout=TIMEOUT)
     assert str(caught.value) == f"unreachable: SSLError ({failure})"
     assert (caught.value.unreachable, caught.value.sent) == (True, False)
-    assert (transport.opened, seen) == (1, [])
+    assert (transport.connections.opened, seen) == (1, [])
 
 
 @contextmanager
@@ -442,7 +431,7 @@ def test_a_kept_connection_the_origin_closed_is_not_used() -> None:
             time.sleep(0.01)
         second = transport.request("POST", "/oauth/token", json={}, timeout=TIMEOUT)
     assert (first.json(), second.json()) == ({"n": 1}, {"n": 2})
-    assert (transport.opened, transport.sent, len(seen)) == (2, 2, 2)
+    assert (transport.connections.opened, transport.connections.sent, len(seen)) == (2, 2, 2)
 
 
 def test_an_answer_that_closes_its_connection_is_not_kept() -> None:
@@ -450,7 +439,7 @@ def test_an_answer_that_closes_its_connection_is_not_kept() -> None:
         transport = Transport(url)
         for _ in range(2):
             assert transport.request("GET", JWKS, timeout=TIMEOUT).status == 200
-    assert (transport.opened, len(seen)) == (2, 2)
+    assert (transport.connections.opened, len(seen)) == (2, 2)
 
 
 def test_headers_and_body_leave_in_one_write_and_a_gzip_answer_is_read() -> None:
@@ -471,7 +460,6 @@ EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\
 def hinting() -> Iterator[str]:
     """A loopback server that answers every request on a connection with a 103 and then
     the 200 that names the request: ``{"n": 1}``, ``{"n": 2}``, ..."""
-    listener = socket.create_server(("127.0.0.1", 0))
     count = iter(range(1, 1000))
 
     def answer(conn: socket.socket) -> None:
@@ -479,22 +467,8 @@ def hinting() -> Iterator[str]:
             while conn.recv(65536):
                 conn.sendall(EARLY_HINTS + reply(json.dumps({"n": next(count)}).encode()))
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=answer, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        listener.shutdown(socket.SHUT_RDWR)
-        listener.close()
-        thread.join(5)
+    with raw_server(answer) as url:
+        yield url
 
 
 def test_an_interim_answer_is_no_answer_and_never_reaches_the_next_call() -> None:
@@ -507,7 +481,7 @@ def test_an_interim_answer_is_no_answer_and_never_reaches_the_next_call() -> Non
                 transport.request("POST", "/oauth/token", json={}, timeout=TIMEOUT)
             assert str(caught.value) == "failed: InterimAnswer (103)"
             assert (caught.value.unreachable, caught.value.sent) == (False, True)
-    assert transport.opened == 2  # each call on a connection of its own
+    assert transport.connections.opened == 2  # each call on a connection of its own
 
 
 def _ipv6_loopback() -> bool:
