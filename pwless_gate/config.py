@@ -38,7 +38,7 @@ from .identity import (
 from .languages import SHIPPED, canonical
 from .proxies import ProxyTrust, is_loopback, unmapped_network
 from .public_paths import is_normal
-from .rules import RuleSet
+from .rules import RuleSet, compile_path_regex, pattern_problem
 from .rules_file import load_rules
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -837,7 +837,7 @@ def _domain(value: str) -> str:
 def _check_public_path(entry: str) -> None:
     if entry.startswith("^"):
         try:
-            re.compile(entry)
+            compile_path_regex(entry)
         except re.error as exc:
             raise ConfigError(
                 _env("public_paths"), f"{entry!r} is not a valid regex: {exc}"
@@ -855,3 +855,5 @@ def _check_public_path(entry: str) -> None:
             _env("public_paths"),
             f"{entry!r} has a %-escape; write the path decoded, as the app sees it",
         )
+    elif (problem := pattern_problem(entry)) is not None:
+        raise ConfigError(_env("public_paths"), problem)

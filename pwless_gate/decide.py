@@ -489,11 +489,9 @@ class Decider:
                     if path in self.logout_paths:
                         return ForwardAndSignOut(entry, (value,))
                     return Forward(entry)
-                decision = self.admit(facts, entry, value=value, rule=rule)
-                if type(decision) is Deny:
-                    # A public path stays public for the refused, too.
-                    return self._public(facts, rule) or decision
-                return decision
+                return self._public_if_refused(
+                    facts, self.admit(facts, entry, value=value, rule=rule), rule
+                )
         public = self._public(facts, rule)
         if public is not None:
             return public  # there Authorization is the app's business
@@ -560,6 +558,42 @@ class Decider:
         if logout:
             return ForwardAndSignOut(entry, _ending(value, cookie))
         return Forward(entry, cookie)
+
+    def renewed(
+        self,
+        facts: RequestFacts,
+        entry: CachedSession | None,
+        cookie: str | None = None,
+        *,
+        value: str,
+        unavailable: bool = False,
+    ) -> Decision:
+        """The decision for a request :class:`Renew` held back, once the renewal is
+        done: ``entry`` the renewed session (``cookie`` its new value to set, if it
+        moved), or None when the session ended (idle, refused by Auth0) or, with
+        ``unavailable``, when Auth0 or the store did not answer.
+
+        As in :meth:`decide`, a public path is answered as anyone is answered there:
+        the person the ``authorize`` hook refuses, the one whose session just ended
+        and the one whose session could not be renewed get :class:`Anonymous`, not a
+        403, a sign-in or a 503 (nobody is let in who could not come in without the
+        cookie). Elsewhere: :meth:`admit`, :meth:`challenge` or :data:`UNAVAILABLE`.
+        """
+        if entry is None:
+            public = self._public(facts)
+            if public is not None:
+                return public
+            return UNAVAILABLE if unavailable else self.challenge(facts)
+        return self._public_if_refused(facts, self.admit(facts, entry, cookie, value=value))
+
+    def _public_if_refused(
+        self, facts: RequestFacts, decision: Decision, rule: AccessRule | None = _UNMATCHED
+    ) -> Decision:
+        """``decision``, unless it is a :class:`Deny` on a path that is public
+        (:meth:`_public`): a public path stays public for the refused, too."""
+        if type(decision) is Deny:
+            return self._public(facts, rule) or decision
+        return decision
 
     def challenge(self, facts: RequestFacts) -> Challenge:
         """The challenge for a request with no (usable) session: a redirect to the

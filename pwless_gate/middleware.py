@@ -60,7 +60,7 @@ from .loading import load_app
 from .machines import Machines
 from .pacing import Pacer
 from .preflight import preflight_answer
-from .renew import Renewer
+from .renew import Renewal, Renewer
 from .savedforms import FormStore, SavedForms
 from .sessions import (
     SEEN_EVERY,
@@ -503,23 +503,27 @@ class PasswordlessGate:
         value: str,
         entry: CachedSession,
     ) -> Iterable[bytes]:
-        """Token refresh or idle timeout first, then the decision for the renewed session."""
+        """Token refresh or idle timeout first, then the decision for the renewed session
+        (:meth:`~pwless_gate.decide.Decider.renewed`). A session that ended on a public
+        path is answered anonymously, and its cookie deleted."""
         try:
             result = self._renewer.renew(value, entry)
         except StoreUnavailable as exc:  # answered in renew(); a 503, never a 500, if not
             log.warning("session store unavailable: %s", exc)
-            return self.views.unavailable(environ, start_response)
-        if result.unavailable:
-            return self.views.unavailable(environ, start_response, result.retry_after)
-        if result.entry is None:
-            challenge = self.decider.challenge(facts)
-            return self.views.challenge(
-                environ, start_response, challenge.api, challenge.home, challenge.form
-            )
+            result = Renewal(None, unavailable=True)
         try:
-            decision = self.decider.admit(facts, result.entry, result.cookie, value=value)
+            decision = self.decider.renewed(
+                facts, result.entry, result.cookie, value=value, unavailable=result.unavailable
+            )
         except Exception as exc:
             return self.views.failed(environ, start_response, exc)
+        if type(decision) is Unavailable:
+            return self.views.unavailable(environ, start_response, result.retry_after)
+        if type(decision) is Anonymous and result.entry is None and not result.unavailable:
+            # Ended: the cookie goes (an unrenewed session is kept for a later request).
+            start_response = private_setting_cookies(
+                start_response, self.cookies.clear_headers(environ)
+            )
         return self.carry_out(decision, facts, environ, start_response)
 
     def _machine(

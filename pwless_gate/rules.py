@@ -63,7 +63,16 @@ MEMO_SIZE = 4096
 #: Remembered for a (method, path) some host-limited rule may match: read the host.
 _HOSTED = object()
 #: Regular expressions that match every path: a rule after one can never match.
-CATCH_ALL_PATTERNS = frozenset({"^.*", "^.*$", "^/.*", "^/.*$", "^.*\\Z", "^/"})
+#: (A regex must match the whole path: ``^/`` is the home page alone.)
+CATCH_ALL_PATTERNS = frozenset({"^.*", "^.*$", "^/.*", "^/.*$", "^.*\\Z"})
+#: In a prefix, the marks of a glob or regex written without its ``^``, which a prefix
+#: would take literally (``/admin/*`` matches no real path and protects nothing). A
+#: URL path may not hold ``[ ] { } | ^`` unencoded (RFC 3986), so none is a path's in
+#: practice; ``*`` and ``.+`` may be, but are the wildcards of globs and regexes far
+#: more often (``.*`` has ``*``). ``+ ( ) $`` are left alone: paths hold them
+#: (``/c++``, ``/wiki/Python_(language)``, OData's ``/$metadata``). ``? # \`` are not
+#: plain anyway (:func:`~pwless_gate.public_paths.is_normal`).
+PATTERN_MARKS = ("*", ".+", "[", "]", "{", "}", "|", "^")
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +382,38 @@ class RuleSet:
             if end <= 0:
                 return self._root
             cut = cut[:end]
+
+
+def compile_path_regex(pattern: str) -> re.Pattern[str]:
+    """A regex rule's ``path`` (or a ``PWLESS_GATE_PUBLIC_PATHS`` regex), compiled as
+    the rules match it: ``.`` matches a line break too (``%0A`` in a path reaches the
+    app as one, and a rule's ``(/.*)?`` must cover it as the app's routes do).
+
+    Raises ``re.error`` for a bad one, also where ``re.compile`` raises something
+    else: a repetition count past its limit (``OverflowError``), groups nested too
+    deeply for its parser (``RecursionError``).
+    """
+    try:
+        return re.compile(pattern, re.DOTALL)
+    except OverflowError as exc:
+        raise re.error(str(exc)) from None
+    except RecursionError:
+        raise re.error("nested too deeply") from None
+
+
+def pattern_problem(prefix: str) -> str | None:
+    """Why a prefix (``/admin/*``) looks like a glob or regex written without its ``^``
+    (:data:`PATTERN_MARKS`), which it would match literally; None when it does not."""
+    marks = [(prefix.find(mark), mark) for mark in PATTERN_MARKS if mark in prefix]
+    if not marks:
+        return None
+    at, mark = min(marks)
+    head = prefix[: prefix.rfind("/", 0, at)]
+    plain = f" (such as {head!r}, which covers every path below it)" if head else ""
+    return (
+        f"{prefix!r} has {mark!r}, which a prefix takes literally, so it matches no real "
+        f"path: write a plain prefix{plain} or a regex starting with ^"
+    )
 
 
 def wsgi_path(path: str) -> str:

@@ -4,7 +4,8 @@
 by ``PWLESS_GATE_RULES_FILE`` into a :class:`~pwless_gate.rules.RuleSet`, or
 raises one :class:`~pwless_gate.errors.ConfigError` naming the file, the rule
 number and the problem: a file that does not parse, an unknown key, a bad
-path or regex, an unknown policy, a bad ``allow`` entry (email, ``@domain``,
+path or regex (a prefix written like a glob or a regex without its ``^``
+included), an unknown policy, a bad ``allow`` entry (email, ``@domain``,
 ``.domain``, E.164 number, ``role:`` without a roles claim), a bad
 ``max_age``, method or host, and a rule that can never match because an
 earlier one matches every request it would. It does not match requests.
@@ -33,6 +34,8 @@ from .rules import (
     Allow,
     Rule,
     RuleSet,
+    compile_path_regex,
+    pattern_problem,
     wsgi_path,
 )
 
@@ -100,7 +103,7 @@ def _public_path(entry: str) -> Rule:
     """A ``PWLESS_GATE_PUBLIC_PATHS`` entry (checked by the config) as a public rule."""
     source = "PWLESS_GATE_PUBLIC_PATHS"
     if entry.startswith("^"):
-        return Rule(0, entry, PUBLIC, source=source, regex=re.compile(entry, re.DOTALL))
+        return Rule(0, entry, PUBLIC, source=source, regex=compile_path_regex(entry))
     return Rule(0, entry, PUBLIC, source=source, key=wsgi_path(entry.rstrip("/") or "/"))
 
 
@@ -122,9 +125,7 @@ def parse_rule(
     key = ""
     if path.startswith("^"):
         try:
-            # ``.`` is any character, a line break too: ``%0A`` in a path reaches the app
-            # as one, and a rule's ``(/.*)?`` must cover it as the app's routes do.
-            regex = re.compile(path, re.DOTALL)
+            regex = compile_path_regex(path)
         except re.error as exc:
             raise ValueError(f"bad regex {path!r}: {exc}") from None
     elif not path.startswith("/") or not is_normal(path):
@@ -138,6 +139,8 @@ def parse_rule(
             f"path {path!r} has a %-escape; write the path decoded, as the app sees it "
             f"(e.g. {unquote(path)!r}), or a regex starting with ^"
         )
+    elif (problem := pattern_problem(path)) is not None:
+        raise ValueError(f"path {problem}")
     else:
         key = wsgi_path(path.rstrip("/") or "/")
     policy = entry.get("policy", SIGNED_IN)

@@ -28,7 +28,7 @@ from .codes import CodeViews
 from .csrf import origin_allowed
 from .decide import from_browser_script
 from .deps import Deps
-from .errors import Refused, TokenError
+from .errors import Auth0Unavailable, Refused, StoreUnavailable, TokenError
 from .languages import N_, Text
 from .links import LinkViews
 from .machines import bearer_token
@@ -295,14 +295,16 @@ class GateViews:
         as it stands. 403 when a rule refuses,
         401 (``login_required``) when it asks for a recent sign-in (a token
         cannot sign in again, so it gets 403 there). On a public rule's path
-        without a session the answer is 202 and ``Authorization`` is left to the
-        app. With rules that refuse someone and no trusted original request, the
-        answer is 403 (fail closed) and a warning is logged; so is it when both
-        header pairs are sent and name different requests (one is the client's). The
-        ``authorize`` hook is asked as on the app's paths, about the original request;
-        on a public rule's path its refusal gets the public 202, without the user.
-        A 202 says which ``Authorization`` the proxy is to pass on (see
-        :meth:`_admitted`): never an app token.
+        without a session (or with one that ended, or that could not be renewed
+        because Auth0 or the store did not answer) the answer is 202 and
+        ``Authorization`` is left to the app. With rules that refuse someone and
+        no trusted original request, the answer is 403 (fail closed) and a warning
+        is logged; so is it when both header pairs are sent and name different
+        requests (one is the client's). The ``authorize`` hook is asked as on the
+        app's paths, about the original request; on a public rule's path its
+        refusal gets the public 202, without the user. A 202 says which
+        ``Authorization`` the proxy is to pass on (see :meth:`_admitted`): never
+        an app token.
         """
         rules = self.deps.config.rules
         rule = None
@@ -341,8 +343,14 @@ class GateViews:
                 rule = rules.match_mounted(method, path, host, mount)
                 if rule is not None and rule.closed:
                     return json_response({"error": "forbidden"}, 403)
-        current = request.current
-        if current is None and rule is not None and rule.public:
+        public = rule is not None and rule.public
+        try:
+            current = request.current
+        except (Auth0Unavailable, StoreUnavailable):
+            if not public:
+                raise  # 503: fail closed
+            current = None  # a session not renewed: the public path's answer, as anyone's
+        if current is None and public:
             return self._admitted(request, gate_owned=False)
         if current is None and self.deps.tokens is not None:
             found = self.deps.tokens.check(request.environ)
@@ -390,7 +398,7 @@ class GateViews:
                 return json_response({"error": "forbidden"}, 403)
         authorize = self.deps.hooks.authorize
         if authorize is not None and not authorize(_as_original(request, original), current.user):
-            if rule is not None and rule.public:
+            if public:
                 # A public path stays public for the refused, as on the app's paths.
                 return self._admitted(request, gate_owned=False)
             who = current.user.email or current.user.phone_number or current.user.sub

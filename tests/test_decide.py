@@ -476,6 +476,34 @@ def test_authorize_refusal_is_a_deny_with_the_user() -> None:
     assert type(core.decide("/static/x.css", cookie=cookie)) is Anonymous
 
 
+def test_after_a_renewal_a_public_path_is_answered_as_anyones() -> None:
+    """What :meth:`Decider.renewed` makes of a renewal's outcome: on a public path the
+    ended, the unrenewed and the refused get what anyone gets; elsewhere the sign-in,
+    the 503 and the 403 (and the renewed session is forwarded with its new cookie)."""
+    core = Core(
+        authorize=lambda environ, user: "hooked" not in environ["PATH_INFO"],
+        public_paths=("/static/",),
+    )
+    value = core.sign_in().split("=", 1)[1]
+    entry = core.sessions.lookup(value)
+    assert entry is not None
+
+    def renewed(path: str, found: Any, unavailable: bool = False) -> Any:
+        facts = RequestFacts("GET", path, None, False, {**BROWSER, "PATH_INFO": path})
+        return core.decider.renewed(facts, found, "new", value=value, unavailable=unavailable)
+
+    for path in ("/static/app.css", "/static/hooked.css"):
+        assert type(renewed(path, None)) is Anonymous
+        assert type(renewed(path, None, unavailable=True)) is Anonymous
+    assert type(renewed("/static/app.css", entry)) is Forward
+    assert type(renewed("/static/hooked.css", entry)) is Anonymous
+    assert type(renewed("/reports", None)) is Challenge
+    assert type(renewed("/reports", None, unavailable=True)) is Unavailable
+    assert type(renewed("/reports/hooked", entry)) is Deny
+    forwarded = renewed("/reports", entry)
+    assert (type(forwarded), forwarded.cookie) == (Forward, "new")
+
+
 def test_authorize_is_asked_per_request() -> None:
     core = Core(authorize=lambda environ, user: environ.get("HTTP_X_ROLE") == "ok")
     cookie = core.sign_in()

@@ -283,6 +283,16 @@ def test_methods_match_in_any_case_as_frameworks_read_them(tmp_path: Path, metho
         ("[[rules]]\npath = '/a/../b'", "rule 1: path"),
         ("[[rules]]\npath = '/old%2Dexport'", "has a %-escape; write the path decoded, as the app"),
         ("[[rules]]\npath = '^/(x'", "rule 1: bad regex"),
+        # re.compile raises OverflowError and RecursionError for these, not re.error.
+        ("[[rules]]\npath = '^a{4294967296}'", "rule 1: bad regex '^a{4294967296}'"),
+        ("[[rules]]\npath = '^" + "(" * 1200 + "a" + ")" * 1200 + "'", "rule 1: bad regex"),
+        # A glob, or a regex without its ^: a literal prefix that would match nothing.
+        ("[[rules]]\npath = '/admin/*'\npolicy = 'deny'", "rule 1: path '/admin/*' has '*'"),
+        ("[[rules]]\npath = '/reports/.*'", "rule 1: path '/reports/.*' has '*'"),
+        ("[[rules]]\npath = '/reports/.+'", "rule 1: path '/reports/.+' has '.+'"),
+        ("[[rules]]\npath = '/reports/[0-9]+'", "rule 1: path '/reports/[0-9]+' has '['"),
+        ("[[rules]]\npath = '/users/{id}/keys'", "rule 1: path '/users/{id}/keys' has '{'"),
+        ("[[rules]]\npath = '/admin|/ops'", "rule 1: path '/admin|/ops' has '|'"),
         ("[[rules]]\npath = '/x'\npolicy = 'allow'", "rule 1: unknown policy 'allow'"),
         ("[[rules]]\npath = '/x'\npolicy = 'deny'\nallow = ['a@b.com']", "rule 1: allow and"),
         ("[[rules]]\npath = '/x'\nallow = []", "rule 1: allow must be a non-empty list"),
@@ -330,6 +340,52 @@ def test_a_bad_file_is_one_config_error_naming_file_rule_and_problem(
     assert path in caught.value.problem
     assert problem in caught.value.problem
     assert "\n" not in str(caught.value)
+
+
+def test_the_home_page_regex_is_not_every_path(tmp_path: Path) -> None:
+    """A regex matches the whole path: ``^/`` is the home page alone, so the rules
+    after it (and after ``PWLESS_GATE_PUBLIC_PATHS=^/``) are reachable."""
+    text = """
+        [[rules]]
+        path = "^/"
+        policy = "public"
+        [[rules]]
+        path = "/admin"
+        allow = ["boss@example.com"]
+        """
+    rules = load(tmp_path, text)
+    assert numbers(rules, "GET", "/") == 1
+    assert numbers(rules, "GET", "/admin/users") == 2
+    assert numbers(rules, "GET", "/other") is None
+    rules = load(tmp_path, text.replace('"^/"', '"/static"'), public_paths=("^/",))
+    assert rules.match("GET", "/").public  # type: ignore[union-attr]
+    assert numbers(rules, "GET", "/admin") == 2
+
+
+def test_prefixes_may_hold_the_characters_paths_do(tmp_path: Path) -> None:
+    """``+ ( ) $`` and a lone ``.`` are path characters, not only a regex's: such a
+    prefix loads and matches literally."""
+    rules = load(
+        tmp_path,
+        """
+        [[rules]]
+        path = "/c++"
+        policy = "deny"
+        [[rules]]
+        path = "/wiki/Python_(language)"
+        policy = "deny"
+        [[rules]]
+        path = "/odata/$metadata"
+        policy = "deny"
+        [[rules]]
+        path = "/files/report.v2"
+        policy = "deny"
+        """,
+    )
+    assert numbers(rules, "GET", "/c++/std") == 1
+    assert numbers(rules, "GET", "/wiki/Python_(language)") == 2
+    assert numbers(rules, "GET", "/odata/$metadata") == 3
+    assert numbers(rules, "GET", "/files/report.v2/x") == 4
 
 
 def test_client_entries_name_an_allowed_client(tmp_path: Path) -> None:

@@ -39,9 +39,12 @@ SECRET_KEY = "test-secret-key-0123456789"
 
 
 @contextmanager
-def served(tenant: Any, clock: FakeClock, **settings: Any) -> Iterator[tuple[str, RecordingApp]]:
+def served(
+    tenant: Any, clock: FakeClock, *, authorize: Any = None, **settings: Any
+) -> Iterator[tuple[str, RecordingApp]]:
     app = RecordingApp()
-    gate = PasswordlessGate(app, gate_config(tenant.url, **settings), clock=clock)
+    config = gate_config(tenant.url, **settings)
+    gate = PasswordlessGate(app, config, clock=clock, authorize=authorize)
     with serving(gate) as base:
         yield base, app
 
@@ -127,6 +130,100 @@ def test_a_due_refresh_with_auth0_down_is_503_on_auth(tenant: Any, clock: FakeCl
             assert "Retry-After" in answer.headers
         finally:
             tenant.app.clear_faults()
+
+
+#: The idle timeout, a refresh and the ``authorize`` hook on a public path (``/docs``).
+PUBLIC = {"public_paths": ("/docs",), "trusted_proxies": "uri=1"}
+CURL = {"Accept": "*/*", "User-Agent": "curl/8.5.0"}
+
+
+def _ask(base: str, browser: requests.Session, path: str, how: str) -> int:
+    """What ``path`` answers a browser's navigation (``page``), a tool's request
+    (``tool``) or nginx asking ``/auth`` about it (``auth``), with this browser's cookie."""
+    if how == "auth":
+        url, headers = base + "/_gate/auth", {"X-Original-URI": path, "X-Original-Method": "GET"}
+    else:
+        url, headers = base + path, CURL if how == "tool" else {}
+    return browser.get(url, headers=headers, allow_redirects=False, timeout=TIMEOUT).status_code
+
+
+def _on_public(base: str, browser: requests.Session, path: str) -> dict[str, int]:
+    return {how: _ask(base, browser, path, how) for how in ("page", "tool", "auth")}
+
+
+ANYONE = {"page": 200, "tool": 200, "auth": 202}
+
+
+@pytest.mark.parametrize("store", STORES, ids=STORE_IDS)
+def test_a_session_that_goes_idle_on_a_public_path_gets_the_public_page(
+    tenant: Any, clock: FakeClock, store: dict[str, Any]
+) -> None:
+    """The request that finds the session idle is answered as anyone's on a public path
+    (not sent to sign in), and the ended session's cookie is deleted."""
+    with served(tenant, clock, session_idle_timeout=600, **PUBLIC, **store) as (base, app):
+        browser, _ = http_sign_in(base, tenant, "ada@example.com")
+        cookie = browser.cookies["pwless_gate_session"]
+        clock.advance(idle_limit(600) + 1)
+        ended = browser.get(base + "/docs/intro", allow_redirects=False, timeout=TIMEOUT)
+        assert ended.status_code == 200
+        assert app.calls[-1].get("REMOTE_USER") is None
+        assert "pwless_gate_session=;" in ended.headers["Set-Cookie"]
+        assert "no-store" in ended.headers["Cache-Control"]
+        assert "pwless_gate_session" not in browser.cookies
+        # The same cookie again, from a browser, a tool and through /auth.
+        idle = _cookie(cookie)
+        assert _on_public(base, idle, "/docs/intro") == ANYONE
+        assert app.calls[-1].get("REMOTE_USER") is None
+        assert statuses(base, _cookie(cookie)) == SIGNED_OUT
+
+
+def test_a_person_the_hook_refuses_gets_the_public_page_when_the_session_is_renewed(
+    tenant: Any, clock: FakeClock
+) -> None:
+    """On a public path the ``authorize`` hook's refusal gets the anonymous page, the
+    request that renews the session ("last seen" due) too; the session lives on."""
+
+    def authorize(environ: Any, user: Any) -> bool:
+        return not environ["PATH_INFO"].startswith("/docs/hooked")
+
+    settings = {"session_idle_timeout": 600, **PUBLIC}
+    with served(tenant, clock, authorize=authorize, **settings) as (base, app):
+        browser, _ = http_sign_in(base, tenant, "ada@example.com")
+        assert _on_public(base, browser, "/docs/hooked") == ANYONE
+        assert app.calls[-1].get("REMOTE_USER") is None
+        for how, status in ANYONE.items():
+            clock.advance(61)  # "last seen" is due every 60 s: this request renews
+            assert _ask(base, browser, "/docs/hooked", how) == status
+        assert app.calls[-1].get("REMOTE_USER") is None
+        assert statuses(base, browser) == SIGNED_IN  # the session lives on
+
+
+def test_a_refresh_auth0_cannot_make_leaves_a_public_path_public(
+    tenant: Any, clock: FakeClock
+) -> None:
+    """A refresh due while Auth0 is down: 503 off the public path (fail closed), the
+    anonymous page on it; the session is kept for when Auth0 is back."""
+    settings = {
+        "audience": AUDIENCE,
+        "scope": "openid profile email offline_access",
+        "session_lifetime": 3 * 86400,
+        **PUBLIC,
+    }
+    with served(tenant, clock, **settings) as (base, app):
+        browser, _ = http_sign_in(base, tenant, "cy@example.com")
+        clock.advance(86400 + 1)  # expired and due
+        tenant.app.add_fault("/oauth/token", "500", times=0)
+        try:
+            down = browser.get(base + "/docs/intro", allow_redirects=False, timeout=TIMEOUT)
+            assert down.status_code == 200
+            assert "Set-Cookie" not in down.headers
+            assert app.calls[-1].get("REMOTE_USER") is None
+            assert _on_public(base, browser, "/docs/intro") == ANYONE
+            assert _status(browser, base + "/reports") == 503
+        finally:
+            tenant.app.clear_faults()
+        assert statuses(base, browser) == SIGNED_IN
+        assert app.calls[-1]["REMOTE_USER"] == "cy@example.com"
 
 
 def _gunicorn_env(tenant: Any, **env: str) -> dict[str, str]:
