@@ -61,7 +61,7 @@ from .machines import Machines
 from .pacing import Pacer
 from .preflight import preflight_answer
 from .renew import Renewal, Renewer
-from .savedforms import FormStore, SavedForms
+from .savedforms import FormStore, SavedForms, is_send_press
 from .sessions import (
     SEEN_EVERY,
     CachedSession,
@@ -427,6 +427,8 @@ class PasswordlessGate:
         if type(decision) is InvalidToken:
             return views.invalid_token(environ, start_response)
         # Anonymous: a public path or preflight, no user.
+        if is_send_press(environ):
+            return views.form_not_sent(environ, start_response)  # no session to send it as
         self.cookies.strip_own(environ)
         if type(decision) is Anonymous and decision.preflight:
             return preflight_answer(self.app, environ, start_response)
@@ -451,20 +453,33 @@ class PasswordlessGate:
             # An app token beside the session cookie (a browser that kept Basic
             # credentials from a token URL): a token never reaches the app.
             del environ["HTTP_AUTHORIZATION"]
-        method = environ.get("REQUEST_METHOD")
-        if self.saved_forms is not None and method != "GET" and str(method).upper() == "POST":
-            # The Send button of a kept form: the app gets the kept body (once).
-            start_response = self.saved_forms.replay(
-                environ, str(entry.session.claims["sub"]), start_response
-            )
-        if self._pass_headers:
-            _add_headers(environ, entry)
+        refusal: Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]] | None = None
+        if environ.get("REQUEST_METHOD") != "GET" and is_send_press(environ):
+            # The Send button of a kept form: the app gets the kept body (once), or is not
+            # called at all (a second press, a stale page): the press's own fields are not
+            # the form, and whoever is signed in now may not be who kept it.
+            saved = self.saved_forms
+            sub = str(entry.session.claims["sub"])
+            try:
+                replaying = saved.replay(environ, sub, start_response) if saved else None
+            except StoreUnavailable as exc:
+                log.warning("a kept form could not be sent: %s", exc)
+                refusal = self.views.unavailable
+            else:
+                if replaying is None:
+                    refusal = self.views.form_not_sent
+                else:
+                    start_response = replaying
         if cookie is None:
             start_response = private(start_response)
         else:
             start_response = private_setting_cookies(
                 start_response, self.cookies.session_headers(environ, cookie)
             )
+        if refusal is not None:
+            return refusal(environ, start_response)
+        if self._pass_headers:
+            _add_headers(environ, entry)
         self.cookies.strip_own(environ)
         return self.app(environ, start_response)
 

@@ -28,7 +28,12 @@ browser's navigation with an ``application/x-www-form-urlencoded`` or
 4. That POST, carrying the cookie and the new session, is given the stored
    body byte for byte (files, their names and types, the app's CSRF fields
    as they were) and the record is deleted (:meth:`SavedForms.replay`): it
-   is used once.
+   is used once. The Send page's form holds no field: the body comes from
+   the store alone. A Send press that finds no form armed for its session
+   (a second press, a page left open after the form expired or another
+   person signed in) is answered by the gate, and the app is not called; one
+   made signed out keeps nothing new, the kept form stays, and the sign-in
+   leads back to its Send page.
 
 Nothing of a body is logged. With the signed-cookie store there is nowhere
 to keep a body (a cookie cannot hold it, and one process's memory is not
@@ -51,6 +56,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import parse_qsl
 
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.formparser import FormDataParser
@@ -128,13 +134,25 @@ def with_send_marker(target: str, handle: str) -> str:
     return f"{target}{'&' if '?' in target else '?'}{SEND_MARKER}={send_marker(handle)}"
 
 
+def is_send_press(environ: WSGIEnvironment) -> bool:
+    """Whether the request is a POST whose query names the Send marker (escapes undone, as
+    the app would read it), whatever its cookies: a Send button's press, current or stale.
+    Its own fields are never the form: it gets the kept body or does not reach the app."""
+    if str(environ.get("REQUEST_METHOD") or "").upper() != "POST":
+        return False
+    query = str(environ.get("QUERY_STRING") or "")
+    if SEND_MARKER not in query and "%" not in query:
+        return False  # most POSTs: no query, or one without the marker
+    return any(name == SEND_MARKER for name, _ in parse_qsl(query, keep_blank_values=True))
+
+
 def _person(sub: str) -> str:
     return hashlib.sha256(b"pwless-gate person\x00" + sub.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class Field:
-    """A text field of a kept form, as the Send page repeats it."""
+    """A text field of a kept form."""
 
     name: str
     value: str
@@ -202,10 +220,6 @@ class Record:
     def target(self) -> str:
         """The URL the form was sent to, as the browser sees it."""
         return self.path + ("?" + self.query if self.query else "")
-
-    @property
-    def enctype(self) -> str:
-        return self.content_type.split(";")[0].strip().lower()
 
     def parts(self) -> tuple[list[Field], list[Attached]] | None:
         """The fields and files of the body, in order; None if it cannot be read."""
@@ -410,45 +424,56 @@ class SavedForms:
         if self._record(self.store.get_form(key), browser_id, handle) is not None:
             self.store.take_form(key)
 
+    def kept(self, request: Request) -> bool:
+        """Whether this browser's form-cookie names a live kept form (armed or not). A store
+        that does not answer is logged and reads as no."""
+        handle = self.cookies.saved_form(request)
+        browser_id = self.cookies.browser_id(request)
+        if self.store is None or not handle or not browser_id:
+            return False
+        try:
+            raw = self.store.get_form(form_key(browser_id))
+        except StoreUnavailable as exc:
+            log.warning("could not look for a kept form: %s", exc)
+            return False
+        return self._record(raw, browser_id, handle) is not None
+
     def replay(
         self, environ: WSGIEnvironment, sub: str, start_response: StartResponse
-    ) -> StartResponse:
-        """For the Send press (a signed-in POST carrying a kept form's cookie, to the form's
-        own URL with the Send marker): put the kept body in the environ (once: the record
-        is deleted), take the marker off the query, and delete the cookie in the answer.
-        Anything else passes untouched."""
-        header = environ.get("HTTP_COOKIE") or ""
-        if self.store is None or "_form=" not in header:
-            return start_response
-        query = str(environ.get("QUERY_STRING", ""))
-        if SEND_MARKER not in query:
-            return start_response
+    ) -> StartResponse | None:
+        """For a Send press (:func:`is_send_press`) signed in as ``sub``: put the kept body
+        in the environ (once: the record is deleted), take the marker off the query, and
+        return the ``start_response`` to call the app with, which deletes the cookie.
+
+        None when this browser holds no form armed for ``sub`` under this marker, for the
+        form's own URL (sent already, a second press, expired, discarded, someone else's):
+        the app must not be called. Raises ``StoreUnavailable``.
+        """
+        if self.store is None:
+            return None
         request = Request(environ)
         handle = self.cookies.saved_form(request)
         browser_id = self.cookies.browser_id(request)
         if not handle or not browser_id:
-            return start_response
+            return None
+        query = str(environ.get("QUERY_STRING", ""))
         marker = f"{SEND_MARKER}={send_marker(handle)}"
         if not query.endswith(marker):
-            return start_response
+            return None
         query = query[: -len(marker)].removesuffix("&")
         key = form_key(browser_id)
-        try:
-            record = self._record(self.store.get_form(key), browser_id, handle)
-            if (
-                record is None
-                or not record.armed
-                or not hmac.compare_digest(record.armed, _person(sub))
-                or record.path != request_target_path(environ, self.cookies)
-                or record.query != url_query(query)
-            ):
-                return start_response
-            taken = self._record(self.store.take_form(key), browser_id, handle)
-        except StoreUnavailable as exc:
-            log.warning("a kept form could not be sent: %s", exc)
-            return start_response
+        record = self._record(self.store.get_form(key), browser_id, handle)
+        if (
+            record is None
+            or not record.armed
+            or not hmac.compare_digest(record.armed, _person(sub))
+            or record.path != request_target_path(environ, self.cookies)
+            or record.query != url_query(query)
+        ):
+            return None
+        taken = self._record(self.store.take_form(key), browser_id, handle)
         if taken is None:  # another request took it first
-            return start_response
+            return None
         environ["QUERY_STRING"] = query
         environ["wsgi.input"] = io.BytesIO(taken.body)
         environ["CONTENT_LENGTH"] = str(len(taken.body))

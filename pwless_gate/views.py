@@ -37,7 +37,7 @@ from .public_paths import is_normal
 from .redirects import safe_next, url_path, url_query
 from .request import GateRequest
 from .rules import Verdict, request_host, verdict, within, wsgi_mount
-from .savedforms import request_target_path, with_send_marker
+from .savedforms import KEPT, is_send_press, request_target_path, with_send_marker
 from .sessions import CachedSession, User
 from .sessions_page import SessionsViews
 from .signin import SignIn
@@ -251,16 +251,16 @@ class GateViews:
                 N_("No form to send"),
                 N_("There is no kept form for you in this browser, or it was already sent."),
             )
-        fields, files = parts
+        _, files = parts
         handle = self.deps.cookies.saved_form(request)
         assert handle is not None  # armed_for found the record by it
+        # The Send button posts no field of the form: the body comes from the store, so a
+        # press that finds no form to send (a second one, a stale page) carries none either.
         return self.r.page(
             request,
             "saved_form.html",
             target=with_send_marker(record.target, handle),
             path=record.path,
-            enctype=record.enctype,
-            fields=fields,
             files=files,
         )
 
@@ -529,11 +529,29 @@ class GateViews:
             next_url = request.next_url(target)
             query = {"next": next_url}
             response = Response(status=302)
-            if form and not home and self.deps.saved_forms is not None and _same_origin(request):
-                query["form"] = self.keep_form(request, response)
+            if not home:
+                self._form_on_sign_in(request, response, query, form)
             response.headers["Location"] = f"{login_url}?{urlencode(query)}"
             response.headers["Cache-Control"] = "no-store"
         return response(environ, start_response)
+
+    def _form_on_sign_in(
+        self, request: GateRequest, response: Response, query: dict[str, str], form: bool
+    ) -> None:
+        """Sets what the sign-in page this request is sent to says of its form (``query``'s
+        ``form``), and where the sign-in leads (``next``).
+
+        A kept form's Send button pressed signed out (:func:`is_send_press`) keeps nothing
+        new (its fields are not the form): the kept form stays, and the sign-in leads to
+        its Send page. A browser's form POST (``form``) from the site's own pages is kept
+        (:meth:`keep_form`)."""
+        saved = self.deps.saved_forms
+        if is_send_press(request.environ):
+            query["next"] = request.gate_url("/form")
+            if saved is not None and saved.kept(request):
+                query["form"] = KEPT
+        elif form and saved is not None and _same_origin(request):
+            query["form"] = self.keep_form(request, response)
 
     def keep_form(self, request: GateRequest, response: Response) -> str:
         """Keep this form POST for the browser's next sign-in, setting the cookies that
@@ -632,6 +650,30 @@ class GateViews:
             )
         return response(environ, start_response)
 
+    def form_not_sent(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """409: a kept form's Send button pressed when this session has no form to send
+        under it (sent already, a second press, expired, discarded, another person's). The
+        app is not called: nothing is sent."""
+        request = GateRequest(environ, self.deps)
+        title = N_("Form not sent")
+        message = N_("This form was already sent, or it expired. Nothing was sent this time.")
+        if request.api:
+            response = json_response({"error": "form_not_sent", "message": message}, 409)
+        else:
+            response = self.r.page(
+                request,
+                "error.html",
+                status=409,
+                title=title,
+                message=message,
+                back=request.home,
+                back_label=N_("Back to the site"),
+            )
+        response.headers["Cache-Control"] = "no-store"
+        return response(environ, start_response)
+
     def step_up(
         self,
         environ: WSGIEnvironment,
@@ -666,8 +708,7 @@ class GateViews:
             next_url = request.next_url(target)
             response = Response(status=302)
             query = {"next": next_url, "fresh": str(max_age)}
-            if form and self.deps.saved_forms is not None and _same_origin(request):
-                query["form"] = self.keep_form(request, response)
+            self._form_on_sign_in(request, response, query, form)
             response.headers["Location"] = f"{login_url}?{urlencode(query)}"
         response.headers["Cache-Control"] = "no-store"
         return response(environ, start_response)
