@@ -35,6 +35,12 @@ from ..helpers import (
 from ..procs import gunicorn
 
 AUDIENCE = "https://api.test"
+#: A gate whose sessions hold a refresh token (offline access), due daily, kept 3 days.
+REFRESHING: dict[str, Any] = {
+    "audience": AUDIENCE,
+    "scope": "openid profile email offline_access",
+    "session_lifetime": 3 * 86400,
+}
 SECRET_KEY = "test-secret-key-0123456789"
 
 
@@ -95,12 +101,7 @@ def test_the_idle_timeout_is_the_same_everywhere(
 def test_a_due_token_refresh_happens_everywhere(
     tenant: Any, clock: FakeClock, where: str, store: dict[str, Any]
 ) -> None:
-    settings = {
-        "audience": AUDIENCE,
-        "scope": "openid profile email offline_access",
-        "session_lifetime": 3 * 86400,
-        **store,
-    }
+    settings = {**REFRESHING, **store}
     with served(tenant, clock, **settings) as (base, app):
         browser, _ = http_sign_in(base, tenant, "bo@example.com")
         browser.get(base + "/reports", timeout=TIMEOUT)
@@ -115,11 +116,7 @@ def test_a_due_token_refresh_happens_everywhere(
 
 
 def test_a_due_refresh_with_auth0_down_is_503_on_auth(tenant: Any, clock: FakeClock) -> None:
-    settings = {
-        "audience": AUDIENCE,
-        "scope": "openid profile email offline_access",
-        "session_lifetime": 3 * 86400,
-    }
+    settings = REFRESHING
     with served(tenant, clock, **settings) as (base, _app):
         browser, _ = http_sign_in(base, tenant, "cy@example.com")
         clock.advance(86400 + 1)  # expired and due
@@ -203,12 +200,7 @@ def test_a_refresh_auth0_cannot_make_leaves_a_public_path_public(
 ) -> None:
     """A refresh due while Auth0 is down: 503 off the public path (fail closed), the
     anonymous page on it; the session is kept for when Auth0 is back."""
-    settings = {
-        "audience": AUDIENCE,
-        "scope": "openid profile email offline_access",
-        "session_lifetime": 3 * 86400,
-        **PUBLIC,
-    }
+    settings = {**REFRESHING, **PUBLIC}
     with served(tenant, clock, **settings) as (base, app):
         browser, _ = http_sign_in(base, tenant, "cy@example.com")
         clock.advance(86400 + 1)  # expired and due
