@@ -46,7 +46,6 @@ The pages and statuses of the other steps are made identical elsewhere
 
 from __future__ import annotations
 
-import http.client
 import json
 import random
 import secrets
@@ -57,9 +56,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 
-from urllib3 import HTTPHeaderDict
-
-from .transport import Answer, BaseTransport, Timeout
+from .transport import Answer, BaseTransport, Timeout, read_answer
 
 #: How many recent Auth0 round trips are remembered.
 SAMPLES = 64
@@ -211,13 +208,11 @@ class DecoyTransport(BaseTransport):
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(content)}\r\n\r\n"
         ).encode()
-        # Read back through a socket and http.client, as a real answer is.
+        # Read back through a socket, as a real answer is.
         near, far = socket.socketpair()
         with near, far:
             far.sendall(head + content)
-            response = http.client.HTTPResponse(near)
-            response.begin()
-            answer = Answer(response.status, HTTPHeaderDict(response.getheaders()), response.read())
+            answer, _ = read_answer(near)
         self._after += (time.perf_counter() - waited - self._after) / 8
         return answer
 

@@ -1,8 +1,9 @@
 """The HTTP transport under the Auth0 client: kept-alive connections to one origin.
 
 A :class:`Transport` speaks to one origin (the tenant). Called directly, it
-keeps up to :data:`POOL_SIZE` idle http.client connections, TLS verified
-against certifi's CA bundle (the host name checked). Through the proxy the
+keeps up to :data:`POOL_SIZE` idle connections of its own, TLS verified
+against certifi's CA bundle (the host name checked), and reads each answer
+with httptools (llhttp, the HTTP parser of Node.js). Through the proxy the
 environment names for the scheme, read once here (``getproxies()``, unless
 ``proxy_bypass`` exempts the host), it goes through one urllib3 pool, which
 knows CONNECT tunnels, HTTPS and SOCKS proxies. Each call returns an
@@ -10,21 +11,23 @@ knows CONNECT tunnels, HTTPS and SOCKS proxies. Each call returns an
 deflate body decoded). With a :class:`~pwless_gate.pacing.Pacer`, each
 ``POST /passwordless/start`` that Auth0 answers with 200 is timed for it.
 
-Why http.client and not urllib3 for the direct calls: the same call costs
-half the CPU (measured in ``bench/``; urllib3 sends the headers and the body
-in two writes and runs several layers around http.client), and on a quiet gate
-every sign-in pays its two calls with cold CPU caches.
+Why not urllib3 or http.client for the direct calls: on a quiet gate every
+sign-in pays its two calls with cold CPU caches, and there a call through
+http.client (which parses headers with the ``email`` package) costs about
+2.5 times the CPU of one written in one piece and read by llhttp; urllib3 adds
+its own layers on top (measured in ``bench/``).
 
 What it does not do: follow a redirect (a 307 would re-post the client
 secret elsewhere), send a request again once anything of it may have been
 sent (only a connection that failed to open is tried once more), read the
-environment, ``.netrc`` or cookies on a call, or judge an answer: what a
-status or a body means is :mod:`pwless_gate.auth0`'s business. A call that
-gets no answer raises :class:`TransportError`, named as requests named its
-failures (``ConnectTimeout``, ``ReadTimeout``, ``ConnectionError``,
-``SSLError``, ``ProxyError``). urllib3 does not log about the proxied calls:
-its warning before a connection is tried again ("Retrying (Retry(total=0,
-...)) after connection broken by ...") is dropped for the gate's own calls
+environment, ``.netrc`` or cookies on a call, read an answer over
+:data:`MAX_ANSWER`, or judge an answer: what a status or a body means is
+:mod:`pwless_gate.auth0`'s business. A call that gets no answer raises
+:class:`TransportError`, named as requests named its failures
+(``ConnectTimeout``, ``ReadTimeout``, ``ConnectionError``, ``SSLError``,
+``ProxyError``). urllib3 does not log about the proxied calls: its warning
+before a connection is tried again ("Retrying (Retry(total=0, ...)) after
+connection broken by ...") is dropped for the gate's own calls
 (:class:`OwnRetries`), which the gate logs once, when the call fails for
 good; other callers' records stay.
 """
@@ -34,20 +37,22 @@ from __future__ import annotations
 import http.client
 import json as _json
 import logging
+import re
 import select
+import socket
 import ssl
 import threading
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, unquote, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 import certifi
-from urllib3 import HTTPConnectionPool, HTTPHeaderDict, PoolManager, ProxyManager
+import httptools
+from urllib3 import HTTPConnectionPool, PoolManager, ProxyManager
 from urllib3 import Timeout as PoolTimeout
 from urllib3.exceptions import (
     ClosedPoolError,
@@ -94,7 +99,6 @@ _HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
 POOL_LOGGER = "urllib3.connectionpool"
 _JSON_HEADERS = {**_HEADERS, "Content-Type": "application/json"}
 #: Content codings decoded (Auth0 is not asked for any; a proxy may apply one).
-_NO_HEADERS: Mapping[str, Any] = MappingProxyType({})
 _ZLIB_CODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": 0}
 
 
@@ -253,19 +257,25 @@ class Transport(BaseTransport):
 
 
 class Direct:
-    """Kept-alive http.client connections to the origin of ``parts``, at most ``size``
-    of them idle; an idle one the origin has closed meanwhile is dropped unused."""
+    """Kept-alive connections to the origin of ``parts``, at most ``size`` of them idle;
+    an idle one the origin has closed meanwhile is dropped unused.
+
+    A request is written in one piece (head and body: a second small write would wait
+    on the peer's delayed ACK, and make a second TLS record); the answer is read with
+    httptools (llhttp, the parser of Node.js) until it is whole.
+    """
 
     def __init__(self, parts: SplitResult, size: int) -> None:
         self._host = parts.hostname or ""
-        # Given, never left to http.client: it would read the end of an IPv6 address as one.
-        self._port = parts.port or (443 if parts.scheme == "https" else 80)
+        default = 443 if parts.scheme == "https" else 80
+        self._port = parts.port or default
         self._tls = (
             ssl.create_default_context(cafile=certifi.where()) if parts.scheme == "https" else None
         )
+        self._host_header = _host_header(self._host, None if self._port == default else self._port)
         self._prefix = parts.path.rstrip("/")
         self._size = size
-        self._idle: list[_OneWrite] = []
+        self._idle: list[socket.socket] = []
         self._lock = threading.Lock()
         #: How many connections were opened (or tried), and requests sent (or tried).
         self.opened = 0
@@ -279,63 +289,67 @@ class Direct:
         headers: Mapping[str, str],
         timeout: Timeout,
     ) -> Answer:
+        request = _request(method, self._prefix + path, self._host_header, headers, body)
         conn = self._reused() or self._connect(timeout.connect)
         try:
-            conn.sock.settimeout(timeout.read)
+            conn.settimeout(timeout.read)
             self.sent += 1
-            conn.request(method, self._prefix + path, body=body, headers=headers)
-            response = conn.getresponse()
-            content = response.read()
+            conn.sendall(request)
+            answer, keep = read_answer(conn)
         except TimeoutError as exc:
             conn.close()
             raise read_timeout() from exc
         except ssl.SSLError as exc:
             conn.close()
             raise unreachable("SSLError", exc, sent=True) from exc
-        except (OSError, http.client.HTTPException) as exc:
-            # RemoteDisconnected, a reset, an answer cut short: it may have been sent.
+        except (OSError, http.client.HTTPException, httptools.HttpParserError) as exc:
+            # A reset, an answer cut short or never begun, one that is not HTTP: the
+            # request may have been carried out.
             conn.close()
             raise unreachable("ConnectionError", exc, sent=True) from exc
-        except BaseException:  # ValueError for a header that cannot be sent, and the rest
+        except BaseException:
             conn.close()
             raise
-        if response.status < 200:
-            # An interim answer other than 100 (103 Early Hints) is not the answer, which
-            # follows on this connection: it must not reach the next call.
+        if keep:
+            self._keep(conn)  # the answer is read whole: the connection can serve the next
+        else:
             conn.close()
-            raise _interim(response.status)
-        self._keep(conn)  # the answer is read whole: the connection can serve the next call
-        return Answer(
-            response.status, HTTPHeaderDict(response.getheaders()), _decoded(response, content)
-        )
+        return answer
 
-    def _reused(self) -> _OneWrite | None:
+    def _reused(self) -> socket.socket | None:
         """An idle connection the origin has not closed, if any."""
         while True:
             with self._lock:
                 if not self._idle:
                     return None
                 conn = self._idle.pop()
-            if conn.sock is not None and not _readable(conn.sock):
+            if not _readable(conn):
                 return conn
             conn.close()  # closed by the origin, or it sent what nobody asked for
 
-    def _connect(self, timeout: float) -> _OneWrite:
+    def _connect(self, timeout: float) -> socket.socket:
         """A new connection, tried :data:`CONNECT_TRIES` times: nothing was sent yet."""
         tries = CONNECT_TRIES
         while True:
-            if self._tls is None:
-                conn = _OneWrite(self._host, self._port, timeout=timeout)
-            else:
-                conn = _OneWriteTLS(self._host, self._port, timeout=timeout, context=self._tls)
             self.opened += 1
             try:
-                conn.connect()
+                conn = socket.create_connection((self._host, self._port), timeout)
+            except OSError as exc:  # timed out, refused, no route, a name that does not resolve
+                tries -= 1
+                if tries:
+                    continue
+                if isinstance(exc, TimeoutError):
+                    raise unreachable("ConnectTimeout", None, sent=False) from exc
+                raise unreachable("ConnectionError", exc, sent=False) from exc
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._tls is None:
                 return conn
+            try:  # the handshake, under the connect timeout
+                return self._tls.wrap_socket(conn, server_hostname=self._host)
             except ssl.SSLError as exc:  # a handshake refused: trying again changes nothing
                 conn.close()
                 raise unreachable("SSLError", exc, sent=False) from exc
-            except OSError as exc:  # timed out, refused, no route, a name that does not resolve
+            except OSError as exc:
                 conn.close()
                 tries -= 1
                 if tries:
@@ -344,13 +358,12 @@ class Direct:
                     raise unreachable("ConnectTimeout", None, sent=False) from exc
                 raise unreachable("ConnectionError", exc, sent=False) from exc
 
-    def _keep(self, conn: _OneWrite) -> None:
-        """Keep ``conn`` for the next call, unless the answer closed it or enough are kept."""
-        if conn.sock is not None:
-            with self._lock:
-                if len(self._idle) < self._size:
-                    self._idle.append(conn)
-                    return
+    def _keep(self, conn: socket.socket) -> None:
+        """Keep ``conn`` for the next call, unless enough are kept."""
+        with self._lock:
+            if len(self._idle) < self._size:
+                self._idle.append(conn)
+                return
         conn.close()
 
     def close(self) -> None:
@@ -360,45 +373,154 @@ class Direct:
             conn.close()
 
 
-class _OneWrite(http.client.HTTPConnection):
-    """An http.client connection whose request, head and body, leaves in one write.
+def _host_header(host: str, port: int | None) -> str:
+    """The ``Host`` header for ``host`` (an IPv6 address in brackets) and ``port`` (None
+    for the scheme's default, left out as browsers do)."""
+    named = f"[{host}]" if ":" in host else host
+    named = named.encode("idna").decode("ascii") if not named.isascii() else named
+    return named if port is None else f"{named}:{port}"
 
-    http.client writes the head and the body apart: a second system call per call
-    and, over TLS, a second record. Every write of :meth:`request` is held and sent
-    as one; a request that fails to build (a header that cannot be sent) sends nothing.
+
+#: What a request target, a method or a header may not hold (RFC 9110, 9112): a line
+#: break or a control character would end the line early and start one of the caller's.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TARGET = re.compile(r"[\x21-\x7e]+")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+#: Bodies are sent with their length by every method that can carry one.
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _request(
+    method: str, target: str, host: str, headers: Mapping[str, str], body: bytes | None
+) -> bytes:
+    """The request, head and body, as bytes. Raises ValueError for a method, target,
+    header name or value that cannot be sent as it is (nothing is sent then)."""
+    if not _TOKEN.fullmatch(method) or not _TARGET.fullmatch(target):
+        raise ValueError(f"cannot send {method!r} {target!r}")
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}", "Accept-Encoding: identity"]
+    for name, value in headers.items():
+        if not _TOKEN.fullmatch(name) or not _FIELD_VALUE.fullmatch(value):
+            raise ValueError(f"cannot send the header {name!r}")
+        lines.append(f"{name}: {value}")
+    if body is not None or method in _BODY_METHODS:
+        lines.append(f"Content-Length: {len(body or b'')}")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head + body if body else head
+
+
+#: The most read of one answer, head and body (Auth0's are a few KiB): an origin
+#: sending more fails the call instead of filling the gate's memory.
+MAX_ANSWER = 1 << 20
+
+
+class _Reading:
+    """httptools' callbacks for one answer: the status, the header fields and the body,
+    skipping ``100 Continue``. Anything after the answer is noted, not read."""
+
+    __slots__ = ("chunks", "done", "fields", "headed", "keep", "more", "parser", "status")
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.fields: list[tuple[bytes, bytes]] = []
+        self.chunks: list[bytes] = []
+        self.headed = self.done = self.more = self.keep = False
+        self.status = 0
+
+    def on_message_begin(self) -> None:
+        if self.done:
+            self.more = True
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self.done:
+            self.fields.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        if not self.done:
+            self.headed = True
+            self.status = self.parser.get_status_code()
+
+    def on_body(self, body: bytes) -> None:
+        if not self.done:
+            self.chunks.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.done:
+            return
+        if self.status == 100:  # the answer follows
+            self.fields.clear()
+            self.headed = False
+            return
+        self.done = True
+        # Asked here: once the message is complete, the parser starts over.
+        self.keep = self.parser.should_keep_alive()
+
+    def ended_by_close(self) -> bool:
+        """Whether the origin closing the connection ends this answer: its head is read
+        and says neither its length nor that it comes in chunks."""
+        names = {name.lower() for name, _ in self.fields}
+        return self.headed and not names & {b"content-length", b"transfer-encoding"}
+
+
+def read_answer(conn: socket.socket) -> tuple[Answer, bool]:
+    """The answer read from ``conn``, and whether the connection can carry another call.
+
+    Raises OSError or an ``http.client`` exception when the connection ends before the
+    answer (``RemoteDisconnected`` when nothing came, ``IncompleteRead`` when part
+    did), ``httptools.HttpParserError`` for what is no HTTP answer, and
+    :class:`TransportError` for an interim answer, one over :data:`MAX_ANSWER` or a
+    body that cannot be decoded.
     """
-
-    _held: list[bytes] | None = None
-
-    def send(self, data: Any) -> None:
-        if self._held is None:
-            super().send(data)
-        else:
-            self._held.append(bytes(data))
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        body: Any = None,
-        headers: Mapping[str, Any] = _NO_HEADERS,
-        *,
-        encode_chunked: bool = False,
-    ) -> None:
-        self._held = []
-        try:
-            super().request(method, url, body, headers, encode_chunked=encode_chunked)
-            whole = b"".join(self._held)
-        finally:
-            self._held = None
-        super().send(whole)
-
-
-class _OneWriteTLS(_OneWrite, http.client.HTTPSConnection):
-    """:class:`_OneWrite` over TLS."""
+    reading = _Reading()
+    received = 0
+    while not reading.done:
+        data = conn.recv(65536)
+        if not data:
+            if reading.ended_by_close():
+                break
+            if not received:
+                raise http.client.RemoteDisconnected("closed without answering")
+            raise http.client.IncompleteRead(b"".join(reading.chunks))
+        received += len(data)
+        if received > MAX_ANSWER:
+            raise TransportError(
+                f"failed: AnswerTooLarge (over {MAX_ANSWER} bytes)", unreachable=False, sent=True
+            )
+        reading.parser.feed_data(data)
+    status = reading.status
+    if status < 200:
+        # An interim answer other than 100 (103 Early Hints) is not the answer, which
+        # would follow on this connection: it must not reach the next call.
+        raise _interim(status)
+    headers = AnswerHeaders(
+        (name.decode("latin-1"), value.decode("latin-1")) for name, value in reading.fields
+    )
+    body = _decoded(headers, b"".join(reading.chunks))
+    keep = reading.keep and not reading.more
+    return Answer(status, headers, body), keep
 
 
-def _readable(sock: Any) -> bool:
+class AnswerHeaders(Mapping[str, str]):
+    """An answer's header fields by name in any case; a repeated field's values joined
+    by ``", "``."""
+
+    def __init__(self, fields: Iterable[tuple[str, str]]) -> None:
+        joined: dict[str, str] = {}
+        for name, value in fields:
+            key = name.lower()
+            joined[key] = f"{joined[key]}, {value}" if key in joined else value
+        self._fields = joined
+
+    def __getitem__(self, name: str) -> str:
+        return self._fields[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+
+def _readable(sock: socket.socket) -> bool:
     """Whether ``sock`` has something to read at once: on an idle connection, the
     origin closed it (or sent what was not asked for)."""
     if not hasattr(select, "poll"):  # Windows; select() takes any socket there
@@ -408,10 +530,10 @@ def _readable(sock: Any) -> bool:
     return bool(poller.poll(0))
 
 
-def _decoded(response: http.client.HTTPResponse, content: bytes) -> bytes:
+def _decoded(headers: Mapping[str, str], content: bytes) -> bytes:
     """The body with its gzip or deflate codings undone, the last applied first; a body
     in any other coding is left as it came (it is then no JSON)."""
-    header = response.getheader("Content-Encoding")
+    header = headers.get("Content-Encoding")
     if not header or not content:
         return content
     codings = [c.strip().lower() for c in header.split(",") if c.strip().lower() != "identity"]

@@ -559,3 +559,119 @@ def test_several_codings_are_undone_last_first() -> None:
     with answering(reply(packed, "Content-Encoding: deflate, gzip")) as (url, _seen):
         answer = Transport(url).request("GET", JWKS, timeout=TIMEOUT)
     assert answer.json() == {"keys": []}
+
+
+@contextmanager
+def replying(*replies: bytes, close: bool = False) -> Iterator[tuple[str, list[bytes]]]:
+    """A loopback server that answers each request it reads with the next of ``replies``
+    and (``close``) then hangs up; the requests it read."""
+    seen: list[bytes] = []
+    left = iter(replies)
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            while request := conn.recv(65536):
+                seen.append(request)
+                conn.sendall(next(left, b""))
+                if close:
+                    return
+
+    with raw_server(answer) as url:
+        yield url, seen
+
+
+CHUNKED = (
+    b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"n":\r\n3\r\n 1}\r\n0\r\n\r\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("first", "kept"),
+    [
+        (b"HTTP/1.1 100 Continue\r\n\r\n" + reply(b'{"n": 1}'), True),
+        (CHUNKED, True),
+        (b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{"n": 1}', False),
+        (b'HTTP/1.0 200 OK\r\nContent-Length: 8\r\n\r\n{"n": 1}', False),
+    ],
+    ids=["100-continue", "chunked", "ended-by-close", "http-1.0"],
+)
+def test_an_answer_is_read_whole_and_its_connection_kept_when_it_can_be(
+    first: bytes, kept: bool
+) -> None:
+    """An answer that ends when the connection does (no length, not chunked) and an
+    HTTP/1.0 one leave no connection for the next call."""
+    with replying(first, reply(b'{"n": 2}'), close=not kept) as (url, seen):
+        transport = Transport(url)
+        answers = [transport.request("GET", JWKS, timeout=TIMEOUT) for _ in range(2)]
+    assert [answer.json() for answer in answers] == [{"n": 1}, {"n": 2}]
+    assert (transport.connections.opened, len(seen)) == (1 if kept else 2, 2)
+
+
+def test_repeated_header_fields_are_joined_and_read_in_any_case() -> None:
+    with replying(reply(b"{}", "X-Seen: a", "x-seen: b", "Retry-After: 7")) as (url, _seen):
+        answer = Transport(url).request("GET", JWKS, timeout=TIMEOUT)
+    assert (answer.headers["X-SEEN"], answer.headers.get("retry-after")) == ("a, b", "7")
+
+
+@pytest.mark.parametrize(
+    ("sent", "named"),
+    [
+        (b"", "unreachable: ConnectionError (RemoteDisconnected)"),
+        (
+            b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"cut"',
+            "unreachable: ConnectionError (IncompleteRead)",
+        ),
+        (b"SSH-2.0-OpenSSH_9.2\r\n", "unreachable: ConnectionError (HttpParserError)"),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2000000\r\n\r\n" + b" " * 2_000_000,
+            "failed: AnswerTooLarge (over 1048576 bytes)",
+        ),
+    ],
+    ids=["nothing", "cut-short", "not-http", "too-large"],
+)
+def test_an_answer_that_cannot_be_read_fails_the_call_as_maybe_carried_out(
+    sent: bytes, named: str
+) -> None:
+    with replying(sent, close=True) as (url, seen):
+        transport = Transport(url)
+        with pytest.raises(TransportError) as caught:
+            transport.request("POST", "/oauth/token", json={}, timeout=TIMEOUT)
+    assert (str(caught.value), caught.value.sent) == (named, True)
+    assert (transport.connections.opened, len(seen)) == (1, 1)
+
+
+def test_what_follows_an_answer_never_reaches_the_next_call() -> None:
+    """Bytes after the answer (an origin out of step) close the connection: a next call
+    would otherwise read them as its own answer."""
+    with replying(reply(b'{"n": 1}') + reply(b'{"n": "stale"}'), reply(b"{}")) as (url, seen):
+        transport = Transport(url)
+        first = transport.request("POST", "/oauth/token", json={}, timeout=TIMEOUT)
+        second = transport.request("POST", "/oauth/token", json={}, timeout=TIMEOUT)
+    assert (first.json(), second.json()) == ({"n": 1}, {})
+    assert (transport.connections.opened, len(seen)) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/oauth/token", {"X-A": "b\r\nX-Injected: 1"}),
+        ("/oauth/token", {"X-A\r\nX-Injected": "1"}),
+        ("/oauth/token", {"X-A": "ĳ"}),
+        ("/oauth/token HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET /", {}),
+        ("/oauth/tökén", {}),
+    ],
+    ids=["value-line-break", "name-line-break", "value-not-latin-1", "path-line-break", "path"],
+)
+def test_a_request_that_cannot_be_sent_as_it_is_sends_nothing(
+    path: str, headers: dict[str, str]
+) -> None:
+    with replying(reply(b"{}")) as (url, seen):
+        transport = Transport(url)
+        with pytest.raises(ValueError, match="cannot send"):
+            transport.request("POST", path, json={}, headers=headers, timeout=TIMEOUT)
+        assert transport.request("GET", JWKS, timeout=TIMEOUT).status == 200
+    [request] = seen
+    assert request.startswith(b"GET /.well-known/jwks.json HTTP/1.1\r\n")
+    host = url.removeprefix("http://").encode()
+    assert f"\r\nHost: {host.decode()}\r\n".encode() in request
+    assert (transport.connections.opened, transport.connections.sent) == (1, 1)
