@@ -2,7 +2,7 @@
 
 The tenant runs in its own process (``pwless-gate dev-tenant``), so
 ``time.process_time()`` in this process counts only the gate's side: its
-pages, CSRF and transaction signing, its HTTP calls to the tenant (http.client), the
+pages, CSRF and transaction signing, its HTTP calls to the tenant (httptools), the
 id_token check and the new session. The gate is driven in process with
 Werkzeug's test client, and each span is the gate's WSGI call and the reading
 of its answer: the client's own work (building the request, parsing the

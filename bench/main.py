@@ -396,7 +396,7 @@ def login_section(workdir: Path, redis_url: str | None) -> Section:
         f"{_idle_ratio(idle)} times the CPU of a warm request here (a plain task "
         f"{_idle_ratio(idle, 2)} times; table above). "
         "Where it goes, from the profile: the two calls to Auth0 "
-        f"({_share(functions, 'auth0.py')} inclusive, http.client), page rendering "
+        f"({_share(functions, 'auth0.py')} inclusive, the gate's own connections), page rendering "
         f"({_share(functions, 'pages.py')}), PyJWT ({_share(packages, 'jwt')} own time) and "
         "Werkzeug's request and response handling.",
     )

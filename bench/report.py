@@ -20,6 +20,7 @@ PACKAGES = (
     "itsdangerous",
     "cachetools",
     "urllib3",
+    "httptools",
     "pyjwt",
     "jinja2",
     "flask",

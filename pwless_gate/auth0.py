@@ -250,7 +250,7 @@ class Auth0Client:
                 status_code=503 if exc.unreachable else 502,
                 outcome_unknown=exc.sent,
             ) from exc
-        except ValueError as exc:  # a header or path http.client will not send
+        except ValueError as exc:  # a header or path that cannot be sent as it is
             raise Auth0Unavailable(
                 f"Auth0 at {self.host} failed: {type(exc).__name__} ({method} {path})"
             ) from exc
