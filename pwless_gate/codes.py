@@ -280,6 +280,19 @@ class CodeViews:
         auth_params = self._link_params(request, linked) if send == "link" else None
         # The page is ready before Auth0 is asked: once it has answered, the page leaves.
         page = self.code_page(request, tx)
+        # This start replaces the identifier's earlier ones (Auth0's way) as far as wrong
+        # codes count, whether Auth0 takes it, the allow-list refused the identifier, or
+        # Auth0 refuses to send to it (which must read as the allow-list's refusal). Kept
+        # before Auth0 is asked: a start whose answer is lost may have been carried out,
+        # and the work after the answer starts with cold caches.
+        try:
+            self.deps.throttle.remember(
+                LATEST_START, identifier, tx.tx_id, self.deps.config.login_lifetime
+            )
+        except StoreUnavailable as exc:
+            # The page must still say the code is on its way. Its wrong codes count against
+            # this sign-in alone (as for every identifier while the store fails).
+            log.warning("session store unavailable, latest start not kept: %s", exc)
         try:
             # A refused identifier takes the same path, page and time: only the
             # transport at the bottom sends Auth0 a probe instead (pwless_gate.pacing).
@@ -305,17 +318,6 @@ class CodeViews:
         else:
             if allowed:
                 audit("code_sent", ip=ip, identifier=identifier, reason=method)
-        # As far as the page tells, a code was sent: it replaces the identifier's earlier
-        # ones (Auth0's way), whether Auth0 took it, the allow-list refused the identifier,
-        # or Auth0 refused to send to it (which must read as the allow-list's refusal).
-        try:
-            self.deps.throttle.remember(
-                LATEST_START, identifier, tx.tx_id, self.deps.config.login_lifetime
-            )
-        except StoreUnavailable as exc:
-            # The code is on its way: the page must say so. Its wrong codes count against
-            # this sign-in alone (as for every identifier while the store fails).
-            log.warning("session store unavailable, latest start not kept: %s", exc)
         if self.deps.pacer is not None:
             self.deps.pacer.release(begun, allowed)
         return page

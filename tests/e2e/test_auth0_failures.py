@@ -19,6 +19,7 @@ from ..helpers import (
     RecordingApp,
     gate_config,
     hidden,
+    wrong_code,
 )
 from ..procs import free_port
 
@@ -161,3 +162,22 @@ def test_json_clients_get_json_errors(harness: Harness) -> None:
     assert answer.status_code == 502
     assert answer.json is not None
     assert answer.json["error"]
+
+
+def test_a_start_whose_answer_is_lost_counts_as_the_latest(harness: Harness) -> None:
+    """Auth0 may have carried out a start whose answer never came (and its new code
+    replaced the earlier one): wrong codes typed on the earlier sign-in's page count
+    against that start, as Auth0 counts them against its latest code."""
+    first = harness.start("ada@example.com")
+    wrong = wrong_code(harness.tenant.last_message().code)
+    page = first
+    for _ in range(2):
+        page = harness.submit_code(page, wrong)
+        assert "not right" in page.get_data(as_text=True)
+    harness.tenant.app.add_fault("/passwordless/start", "timeout", times=1)
+    assert harness.start("ada@example.com").status_code == 503
+    harness.tenant.app.interrupt_stalls()
+    # Counted against the earlier start, this third wrong code would kill it.
+    third = harness.submit_code(page, wrong)
+    assert third.status_code == 400
+    assert "not right" in third.get_data(as_text=True)
