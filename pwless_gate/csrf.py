@@ -45,7 +45,7 @@ class CsrfGuard:
 
 
 def _mac(key: bytes, browser_id: str) -> str:
-    mac = hmac.digest(key, browser_id.encode(), "sha256")
+    mac = hmac.new(key, browser_id.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
