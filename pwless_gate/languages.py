@@ -37,6 +37,8 @@ from babel import Locale
 from babel.dates import format_date, format_time, format_timedelta, get_datetime_format
 from babel.support import Translations
 from babel.units import format_unit
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 from .own_catalogs import load_own
 
@@ -60,6 +62,10 @@ RTL = frozenset({"ar"})
 DOMAIN = "pwless_gate"
 #: The longest language cookie value read.
 _MAX_CHOICE = 16
+#: How many recent (language cookie, ``Accept-Language``) pairs keep their answer, and
+#: the longest ``Accept-Language`` header remembered (a few hundred KB at most).
+_MEMO_SIZE = 2048
+_MEMO_HEADER_MAX = 256
 #: Unicode's isolates (left-to-right, first-strong) and their end: an address or number
 #: filled into a right-to-left sentence keeps its own direction.
 LRI, FSI, PDI = "\u2066", "\u2068", "\u2069"
@@ -215,6 +221,31 @@ class Languages:
         for tag in self.tags:
             self._primary.setdefault(tag.split("-")[0].lower(), tag)
         self.translators = {tag: Translator(tag, _load(tag, override_dir)) for tag in self.tags}
+        # Single dict reads and writes are atomic in CPython: no lock needed.
+        self._answers: dict[tuple[str | None, str | None], str] = {}
+
+    def for_request(self, chosen: str | None, accept_language: str | None) -> str:
+        """:meth:`choose` for a request's language cookie (``chosen``) and its raw
+        ``Accept-Language`` header (parsed as Werkzeug's ``Request.accept_languages``).
+
+        A browser sends the same two with every request, so the answer is
+        remembered for a bounded number of recent pairs: the header is parsed
+        once, not on every page.
+        """
+        key = (chosen, accept_language)
+        found = self._answers.get(key)
+        if found is not None:
+            return found
+        try:
+            accepted = list(parse_accept_header(accept_language, LanguageAccept))
+        except ValueError:
+            accepted = []
+        found = self.choose(chosen, accepted)
+        if len(chosen or "") <= _MAX_CHOICE and len(accept_language or "") <= _MEMO_HEADER_MAX:
+            if len(self._answers) >= _MEMO_SIZE:
+                self._answers.clear()
+            self._answers[key] = found
+        return found
 
     def choose(self, chosen: str | None, accepted: Iterable[tuple[str, float]]) -> str:
         """The language of a request: ``chosen`` (the cookie) when configured, else the

@@ -25,6 +25,7 @@ from jinja2 import (
     Environment,
     FileSystemLoader,
     PackageLoader,
+    Template,
     TemplateSyntaxError,
     pass_context,
     select_autoescape,
@@ -71,6 +72,8 @@ class Pages:
             # The switcher's choices differ only by language: rendered once per language.
             options = env.get_template("_language_options.html").render()  # autoescaped
             env.globals["language_options"] = Markup(options.strip())  # noqa: S704
+        # Single dict reads and writes are atomic in CPython: no lock needed.
+        self._templates: dict[tuple[str, str], Template] = {}
         self._brand = {
             "name": config.brand_name,
             "color": config.brand_color,
@@ -84,10 +87,23 @@ class Pages:
             # /v2/logout: form-action also bounds where a form's redirects may lead.
             tenant = urlsplit(config.issuer)
             form_action += f" {tenant.scheme}://{tenant.netloc}"
-        self._csp = (
+        csp = (
             "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
             f"form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
         )
+        #: Every page's headers after its Content-Type and Content-Length, per language:
+        #: built once, added to each page without looking for ones to replace.
+        self._headers = {
+            tag: (
+                ("Content-Language", tag),
+                ("Cache-Control", "no-store"),
+                ("X-Frame-Options", "DENY"),
+                ("Content-Security-Policy", csp),
+                ("Referrer-Policy", "same-origin"),
+                ("X-Content-Type-Options", "nosniff"),
+            )
+            for tag in self._envs
+        }
         self._static = _load_static()
         on_accent = _readable_on(config.brand_color)
         brand_css = f":root {{ --accent: {config.brand_color}; --on-accent: {on_accent}; }}\n"
@@ -111,24 +127,28 @@ class Pages:
                 context[key] = translator.text(context[key])
         if isinstance(context.get("errors"), Mapping):
             context["errors"] = {k: translator.text(v) for k, v in context["errors"].items()}
-        env = self._envs[translator.tag]
-        body = env.get_template(template).render(
+        body = self._template(translator.tag, template).render(
             brand=self._brand, gate=gate, static=f"{gate}/static", **context
         )
         response = Response(body, status=status, mimetype="text/html")
-        response.headers["Content-Language"] = translator.tag
-        response.headers.update(
-            {
-                "Cache-Control": "no-store",
-                "X-Frame-Options": "DENY",
-                "Content-Security-Policy": self._csp,
-                "Referrer-Policy": "same-origin",
-                "X-Content-Type-Options": "nosniff",
-            }
-        )
+        response.headers.extend(self._headers[translator.tag])
         if headers:
             response.headers.update(headers)
         return response
+
+    def _template(self, tag: str, name: str) -> Template:
+        """The template ``name`` of language ``tag``, its globals a plain dict.
+
+        Jinja2 keeps a template's globals as a ``ChainMap`` over the environment's,
+        which every page copies, key by key, into its context. Those are final once
+        the pages are built, so each template gets them as one dict when first shown.
+        """
+        found = self._templates.get((tag, name))
+        if found is None:
+            found = self._envs[tag].get_template(name)
+            found.globals = dict(found.globals)
+            self._templates[(tag, name)] = found
+        return found
 
     def static(self, name: str) -> Response | None:
         found = self._static.get(name)

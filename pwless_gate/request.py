@@ -12,10 +12,12 @@ from __future__ import annotations
 import io
 import logging
 from functools import cached_property
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, cast
 from urllib.parse import unquote_to_bytes
 
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.sansio.http import parse_cookie
 from werkzeug.wrappers import Request
 from werkzeug.wsgi import get_input_stream
 
@@ -63,6 +65,14 @@ class GateRequest(Request):
         if body is None:
             raise RequestEntityTooLarge()
         return io.BytesIO(body)
+
+    @cached_property
+    def cookies(self) -> ImmutableMultiDict[str, str]:
+        """The request's cookies, parsed as Werkzeug's ``Request.cookies`` does, from
+        ``HTTP_COOKIE``: the one key a WSGI server puts them under (Werkzeug finds it
+        by looking at every header of the environ)."""
+        cookies = parse_cookie(self.environ.get("HTTP_COOKIE", ""), cls=self.dict_storage_class)
+        return cast("ImmutableMultiDict[str, str]", cookies)
 
     @cached_property
     def client_ip(self) -> str:
@@ -195,11 +205,7 @@ class GateRequest(Request):
         if languages is None:
             return "en"
         chosen = self.deps.cookies.language(self)
-        try:
-            accepted = list(self.accept_languages)
-        except ValueError:
-            accepted = []
-        return languages.choose(chosen, accepted)
+        return languages.for_request(chosen, self.environ.get("HTTP_ACCEPT_LANGUAGE"))
 
     @cached_property
     def browser_id(self) -> str | None:
