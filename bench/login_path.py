@@ -24,14 +24,15 @@ from __future__ import annotations
 import cProfile
 import hashlib
 import hmac
+import importlib
 import json
 import pstats
 import re
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -290,17 +291,24 @@ def run_with_latency(tenant_url: str, workdir: Path, first_address: int = 4000) 
     address = iter(range(first_address, first_address + 10_000))
     for _ in range(WARM_LOGINS):
         flow.login(next(address), None)
+    steps = Steps()
+    with _latency(tenant_url):
+        for _ in range(LATENCY_LOGINS):
+            flow.login(next(address), steps)
+    return steps
+
+
+@contextmanager
+def _latency(tenant_url: str) -> Iterator[None]:
+    """The tenant answers each start and token call after :data:`LATENCY_MS` meanwhile."""
     faults = tenant_url + "/_dev/faults"
     for path in ("/passwordless/start", "/oauth/token"):
         fault = {"path": path, "mode": "latency", "ms": LATENCY_MS, "times": 0}
         requests.post(faults, json=fault, timeout=5).raise_for_status()
-    steps = Steps()
     try:
-        for _ in range(LATENCY_LOGINS):
-            flow.login(next(address), steps)
+        yield
     finally:
         requests.delete(faults, timeout=5).raise_for_status()
-    return steps
 
 
 def run_busy(tenant_url: str, workdir: Path, first_address: int = 5000) -> Steps:
@@ -333,6 +341,82 @@ def run_busy(tenant_url: str, workdir: Path, first_address: int = 5000) -> Steps
                 new.append(flow.start(next(address), steps))
         waiting = new
     return steps
+
+
+#: The parts of a login timed apart by :func:`parts`: what the part does, and the
+#: functions whose CPU it is (``module``, ``Class.method`` or a module function).
+PARTS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "the two calls to Auth0 (request written, answer read: httptools)",
+        (("pwless_gate.transport", "Direct.send"),),
+    ),
+    ("the id_token checked (PyJWT, RS256)", (("pwless_gate.idtokens", "TokenVerifier.verify"),)),
+    ("the two pages made (Jinja2)", (("pwless_gate.pages", "Pages.render"),)),
+    ("the new session saved (SQLite)", (("pwless_gate.sessions", "SessionCache.save"),)),
+    (
+        "the two forms checked (origin, browser, CSRF; Werkzeug's form parser)",
+        (("pwless_gate.request", "GateRequest.check_form"),),
+    ),
+    (
+        "the transaction signed and read (itsdangerous)",
+        (
+            ("pwless_gate.transactions", "TransactionSigner.dumps"),
+            ("pwless_gate.transactions", "TransactionSigner.loads"),
+        ),
+    ),
+    ("the latest start kept (SQLite)", (("pwless_gate.throttle", "SQLiteThrottle.remember"),)),
+    ("the address checked (email-validator)", (("pwless_gate.codes", "normalise_email"),)),
+    (
+        "the three answers handed over (Werkzeug's Response)",
+        (("werkzeug.wrappers.response", "Response.__call__"),),
+    ),
+)
+
+
+def parts(tenant_url: str, workdir: Path, first_address: int = 7000) -> list[tuple[str, float]]:
+    """``(part, median µs per login)`` of each of :data:`PARTS`, over
+    :data:`LATENCY_LOGINS` logins one at a time with Auth0 answering in
+    :data:`LATENCY_MS` ms, timed with ``time.process_time`` around the functions
+    (no profiler: its cost per Python call would distort the parts), then put back.
+    """
+    spent: dict[str, int] = {}
+    undo: list[tuple[object, str, object]] = []
+
+    def timed(name: str, function: Callable[..., object]) -> Callable[..., object]:
+        def wrapper(*args: object, **kwargs: object) -> object:
+            started = time.process_time_ns()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0) + time.process_time_ns() - started
+
+        return wrapper
+
+    for name, functions in PARTS:
+        for module, qualified in functions:
+            owner: object = importlib.import_module(module)
+            *path, attribute = qualified.split(".")
+            for step in path:
+                owner = getattr(owner, step)
+            original = getattr(owner, attribute)
+            undo.append((owner, attribute, original))
+            setattr(owner, attribute, timed(name, original))
+    per_login: dict[str, list[float]] = {name: [] for name, _ in PARTS}
+    try:
+        flow = _Flow(_gate(tenant_url, workdir), Outbox(tenant_url), Pacer(TOKEN_CALL_SPACING))
+        address = iter(range(first_address, first_address + 10_000))
+        for _ in range(WARM_LOGINS):
+            flow.login(next(address), None)
+        with _latency(tenant_url):
+            for _ in range(LATENCY_LOGINS):
+                spent.clear()
+                flow.login(next(address), None)
+                for name, _ in PARTS:
+                    per_login[name].append(spent.get(name, 0) / 1e3)
+    finally:
+        for owner, attribute, original in reversed(undo):
+            setattr(owner, attribute, original)
+    return [(name, statistics.median(values)) for name, values in per_login.items()]
 
 
 def idle_cost(tenant_url: str, workdir: Path) -> list[tuple[float, float, float]]:
