@@ -10,12 +10,14 @@ successful answers; they raise (or pass here) what went wrong.
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from werkzeug.exceptions import HTTPException
+from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response
 
 from .decide import is_navigation
@@ -40,6 +42,9 @@ from .logtext import MAX_LOGGED, loggable
 from .pages import Pages, json_response
 from .request import GateRequest
 from .transactions import TransactionError
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 log = logging.getLogger("pwless_gate.views")
 
@@ -430,6 +435,56 @@ def see_other(location: str) -> Response:
     response.headers["Location"] = location
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def send(
+    response: Response, environ: WSGIEnvironment, start_response: StartResponse
+) -> Iterable[bytes]:
+    """Hand ``response`` to the server; returns the body to send. The same status,
+    headers and body as ``response(environ, start_response)``.
+
+    The gate's answers hold their body in memory, and for those this is what
+    Werkzeug's ``get_wsgi_response`` does, without copying the headers into a new
+    ``Headers`` and the body into a closing iterator: ``Location`` in its URI form,
+    ``Content-Length`` added when missing, no body for ``HEAD``. Any other answer (a
+    stream, a status without a body, a ``Content-Location``) goes through Werkzeug.
+    """
+    body = response.response
+    status = response.status_code
+    if (
+        type(body) is not list
+        or len(body) > 1
+        or (body and type(body[0]) is not bytes)
+        or response.direct_passthrough
+        or status < 200
+        or status in (204, 304)
+    ):
+        return response(environ, start_response)
+    headers = response.headers.to_wsgi_list()
+    names = [name.lower() for name, _ in headers]
+    if "content-location" in names or names.count("location") > 1:
+        return response(environ, start_response)
+    if "location" in names:
+        at = names.index("location")
+        headers[at] = ("Location", location_uri(headers[at][1]))
+    if "content-length" not in names:
+        headers.append(("Content-Length", str(len(body[0]) if body else 0)))
+    start_response(response.status, headers)
+    return [] if environ.get("REQUEST_METHOD") == "HEAD" else body
+
+
+#: A root-relative ``Location`` that :func:`~werkzeug.urls.iri_to_uri` returns as it is:
+#: characters it never escapes, a query (if any) not empty, no fragment.
+_URI_CHAR = r"[A-Za-z0-9\-._~%!$&'()*+,/:;=@]"
+_URI_PATH = re.compile(rf"/(?!/){_URI_CHAR}*(?:\?(?:{_URI_CHAR}|\?)+)?")
+
+
+def location_uri(location: str) -> str:
+    """``location`` as Werkzeug sends a ``Location``: :func:`~werkzeug.urls.iri_to_uri`,
+    which a plain root-relative path (the gate's own redirects) skips."""
+    if _URI_PATH.fullmatch(location):
+        return location
+    return iri_to_uri(location)
 
 
 def realm_of(brand: str) -> str:

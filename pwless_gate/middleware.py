@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import metrics as metrics_module
+from .answers import send
 from .apptokens import THROTTLE_NAME, AppTokens, TokenStore, holds_token
 from .audit import Audit
 from .auth0 import Auth0Client
@@ -503,7 +504,7 @@ class PasswordlessGate:
         """
         failed = self.views.end_session(environ, decision.entry, decision.values)
         if failed is not None:
-            return failed(environ, start_response)
+            return send(failed, environ, start_response)
         # Read before _forward strips the gate's cookies from the environ.
         clearing = private_setting_cookies(start_response, self.cookies.clear_headers(environ))
         if type(decision) is SignOutOnly:

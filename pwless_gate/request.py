@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import logging
 from functools import cached_property
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import unquote_to_bytes
 
 from werkzeug.datastructures import ImmutableMultiDict
@@ -39,9 +39,23 @@ log = logging.getLogger("pwless_gate.views")
 MAX_FORM_BYTES = 16 * 1024
 
 
+class Values(ImmutableMultiDict[str, str]):
+    """A request's query, form or cookies: Werkzeug's ``ImmutableMultiDict`` whose ``get``
+    of a missing key returns the default straight away. Werkzeug's raises and catches a
+    ``BadRequestKeyError`` for it, and a page asks for several keys a request rarely
+    has (``lang``, ``form``, ``fresh``, a new browser's cookies)."""
+
+    def get(self, key: str, default: Any = None, type: Any = None) -> Any:  # type: ignore[override]
+        if key not in self:
+            return default
+        return super().get(key, default, type)
+
+
 class GateRequest(Request):
     """A request to a gate route: small forms only."""
 
+    parameter_storage_class = Values
+    dict_storage_class = Values
     max_content_length = MAX_FORM_BYTES
     max_form_memory_size = MAX_FORM_BYTES
     max_form_parts = 20

@@ -22,7 +22,7 @@ from urllib.parse import unquote_to_bytes, urlencode
 
 from werkzeug.wrappers import Response
 
-from .answers import Responder, see_other
+from .answers import Responder, see_other, send
 from .apptokens import holds_token
 from .codes import CodeViews
 from .csrf import origin_allowed
@@ -120,7 +120,7 @@ class GateViews:
                 response = self.r.error_page_failed(request, failed)
         if request.renewed_cookie is not None and response.status_code < 400:
             self.deps.cookies.set_session(request, response, request.renewed_cookie)
-        return response(environ, start_response)
+        return send(response, environ, start_response)
 
     def dispatch(self, request: GateRequest) -> Response:
         prefix = self.deps.config.prefix
@@ -533,7 +533,7 @@ class GateViews:
                 self._form_on_sign_in(request, response, query, form)
             response.headers["Location"] = f"{login_url}?{urlencode(query)}"
             response.headers["Cache-Control"] = "no-store"
-        return response(environ, start_response)
+        return send(response, environ, start_response)
 
     def _form_on_sign_in(
         self, request: GateRequest, response: Response, query: dict[str, str], form: bool
@@ -570,7 +570,7 @@ class GateViews:
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
         """401 ``invalid_token`` (RFC 6750): a machine's bearer token was refused."""
-        return self._invalid_token()(environ, start_response)
+        return send(self._invalid_token(), environ, start_response)
 
     def _invalid_token(self) -> Response:
         response = json_response({"error": "invalid_token"}, 401)
@@ -583,7 +583,7 @@ class GateViews:
     ) -> Iterable[bytes]:
         """Credentials that failed: 401 with the challenges, or 429 for a throttled IP."""
         response = self._token_refusal(retry_after)
-        return response(environ, start_response)
+        return send(response, environ, start_response)
 
     def _token_refusal(self, retry_after: int) -> Response:
         if retry_after:
@@ -630,7 +630,7 @@ class GateViews:
                 switch_account=True,
                 next="/",
             )
-        return response(environ, start_response)
+        return send(response, environ, start_response)
 
     def closed(
         self, environ: WSGIEnvironment, start_response: StartResponse, api: bool
@@ -648,7 +648,7 @@ class GateViews:
                 message=N_("This part of the site is closed."),
                 next="/",
             )
-        return response(environ, start_response)
+        return send(response, environ, start_response)
 
     def form_not_sent(
         self, environ: WSGIEnvironment, start_response: StartResponse
@@ -672,7 +672,7 @@ class GateViews:
                 back_label=N_("Back to the site"),
             )
         response.headers["Cache-Control"] = "no-store"
-        return response(environ, start_response)
+        return send(response, environ, start_response)
 
     def step_up(
         self,
@@ -711,7 +711,7 @@ class GateViews:
             self._form_on_sign_in(request, response, query, form)
             response.headers["Location"] = f"{login_url}?{urlencode(query)}"
         response.headers["Cache-Control"] = "no-store"
-        return response(environ, start_response)
+        return send(response, environ, start_response)
 
     def unavailable(
         self,
@@ -722,14 +722,14 @@ class GateViews:
         """503: the session store or Auth0 (for a token refresh) is not answering, or
         Auth0 limits the gate's calls (``retry_after``: how long it asked to wait)."""
         request = GateRequest(environ, self.deps)
-        return self.r.unavailable(request, retry_after=retry_after)(environ, start_response)
+        return send(self.r.unavailable(request, retry_after=retry_after), environ, start_response)
 
     def failed(
         self, environ: WSGIEnvironment, start_response: StartResponse, exc: Exception
     ) -> Iterable[bytes]:
         """The answer to an exception raised while deciding (a hook's bug): logged, 500."""
         request = GateRequest(environ, self.deps)
-        return self.r.error(request, exc)(environ, start_response)
+        return send(self.r.error(request, exc), environ, start_response)
 
 
 def _as_original(request: GateRequest, original: tuple[str, str, str] | None) -> WSGIEnvironment:
