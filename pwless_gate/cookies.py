@@ -31,6 +31,7 @@ Before the app sees the request, the gate's cookies are removed from
 from __future__ import annotations
 
 import re
+import time
 from typing import TYPE_CHECKING
 
 from werkzeug.http import dump_cookie
@@ -362,15 +363,76 @@ def cookie_header(
     path: str = "/",
     samesite: str = "Lax",
 ) -> str:
-    """A ``Set-Cookie`` value with the gate's policy: HttpOnly, SameSite=Lax, Secure."""
-    return dump_cookie(
-        name,
-        value,
-        max_age=max_age,
-        path=path,
-        secure=secure,
-        httponly=True,
-        samesite=samesite,
+    """A ``Set-Cookie`` value with the gate's policy: HttpOnly, SameSite=Lax, Secure.
+
+    Werkzeug's ``dump_cookie`` lays it out. All of it but the value and the
+    ``Expires`` date is the same for every cookie of one name and path, so that
+    layout is made once (:func:`_layout`) and the two are filled in: the same text,
+    without dump_cookie's quoting and date formatting on every page. A value
+    dump_cookie would quote goes to it.
+    """
+    if max_age is None or not _PLAIN_VALUE.fullmatch(value):
+        return dump_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path=path,
+            secure=secure,
+            httponly=True,
+            samesite=samesite,
+        )
+    before, between, after = _layout(name, max_age, secure, path, samesite)
+    return f"{before}{value}{between}{http_date(int(time.time()) + max_age)}{after}"
+
+
+#: Cookie values dump_cookie writes as they are (a subset of what it leaves unquoted).
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.~-]*")
+#: Stand-ins for the value and the date in the layout dump_cookie writes once.
+_VALUE_MARK = "pwless-gate-value"
+_DATE_MARK = "pwless-gate-date"
+#: (name, max_age, secure, path, samesite) → the text around the value and the date.
+_LAYOUTS: dict[tuple[str, int, bool, str, str], tuple[str, str, str]] = {}
+_LAYOUTS_SIZE = 256
+
+
+def _layout(
+    name: str, max_age: int, secure: bool, path: str, samesite: str
+) -> tuple[str, str, str]:
+    """The ``Set-Cookie`` text dump_cookie writes around a cookie's value and its
+    ``Expires`` date, remembered for a bounded number of names and paths."""
+    key = (name, max_age, secure, path, samesite)
+    found = _LAYOUTS.get(key)
+    if found is None:
+        text = dump_cookie(
+            name,
+            _VALUE_MARK,
+            max_age=max_age,
+            expires=_DATE_MARK,
+            path=path,
+            secure=secure,
+            httponly=True,
+            samesite=samesite,
+        )
+        before, _, rest = text.partition(_VALUE_MARK)
+        between, _, after = rest.partition(_DATE_MARK)
+        found = (before, between, after)
+        if len(_LAYOUTS) >= _LAYOUTS_SIZE:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = found
+    return found
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(seconds: int) -> str:
+    """``seconds`` since the epoch as an HTTP date (RFC 9110 5.6.7), as Werkzeug's
+    ``http_date`` writes it: ``Sun, 06 Nov 1994 08:49:37 GMT``."""
+    t = time.gmtime(seconds)
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
     )
 
 
