@@ -13,7 +13,7 @@ import io
 import logging
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, cast
-from urllib.parse import unquote_to_bytes
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("pwless_gate.views")
 
 MAX_FORM_BYTES = 16 * 1024
+#: The ``Content-Type`` of a browser's form.
+URLENCODED = "application/x-www-form-urlencoded"
 
 
 class Values(ImmutableMultiDict[str, str]):
@@ -63,6 +65,27 @@ class GateRequest(Request):
     def __init__(self, environ: WSGIEnvironment, deps: Deps) -> None:
         super().__init__(environ)
         self.deps = deps
+
+    def _load_form_data(self) -> None:
+        """Read the form, as Werkzeug does. A browser's form (``Content-Type``
+        ``application/x-www-form-urlencoded`` as they send it, without parameters) is
+        parsed as Werkzeug's ``FormDataParser`` parses it, without building one and
+        parsing the header: :data:`MAX_FORM_BYTES` at most (413), and a body that is not
+        UTF-8 is an empty form. Any other body goes to Werkzeug."""
+        if (
+            "form" in self.__dict__
+            or self.environ.get("CONTENT_TYPE") != URLENCODED
+            or getattr(self, "_cached_data", None) is not None
+        ):
+            super()._load_form_data()
+            return
+        stream = self.stream
+        try:
+            text = stream.read().decode()
+            form = Values(parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote"))
+        except ValueError:  # as Werkzeug's parser: silently no form
+            form = Values()
+        self.__dict__.update(stream=stream, form=form, files=Values())
 
     @cached_property
     def stream(self) -> IO[bytes]:
