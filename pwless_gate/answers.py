@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("pwless_gate.views")
 
 RETRY_AFTER_UNAVAILABLE = 30
+#: The ``Content-Type`` of a redirect: Werkzeug's default, named so that it does not
+#: look for one in the new response's headers (a ``KeyError`` raised and caught).
+PLAIN_TEXT = "text/plain; charset=utf-8"
 
 #: A handler of the table: (responder, request, exception, who, next path) → answer.
 Handler = Callable[["Responder", GateRequest, Any, str, str], Response]
@@ -104,7 +107,7 @@ class Responder:
         if not is_navigation(request.method, request.environ):
             return self.unauthorized(request)
         query = urlencode({"next": back_to})
-        response = Response(status=302)
+        response = Response(status=302, content_type=PLAIN_TEXT)
         response.headers["Location"] = f"{request.gate_url('/login')}?{query}"
         response.headers["Cache-Control"] = "no-store"
         return response
@@ -431,7 +434,7 @@ HTTP_NAMES = (
 
 def see_other(location: str) -> Response:
     """A 303 to ``location``, never cached."""
-    response = Response(status=303)
+    response = Response(status=303, content_type=PLAIN_TEXT)
     response.headers["Location"] = location
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -22,7 +22,7 @@ from urllib.parse import unquote_to_bytes, urlencode
 
 from werkzeug.wrappers import Response
 
-from .answers import Responder, see_other, send
+from .answers import PLAIN_TEXT, Responder, see_other, send
 from .apptokens import holds_token
 from .codes import CodeViews
 from .csrf import origin_allowed
@@ -528,7 +528,7 @@ class GateViews:
                 target += "?" + url_query(query)
             next_url = request.next_url(target)
             query = {"next": next_url}
-            response = Response(status=302)
+            response = Response(status=302, content_type=PLAIN_TEXT)
             if not home:
                 self._form_on_sign_in(request, response, query, form)
             response.headers["Location"] = f"{login_url}?{urlencode(query)}"
@@ -706,7 +706,7 @@ class GateViews:
             if query:
                 target += "?" + url_query(query)
             next_url = request.next_url(target)
-            response = Response(status=302)
+            response = Response(status=302, content_type=PLAIN_TEXT)
             query = {"next": next_url, "fresh": str(max_age)}
             self._form_on_sign_in(request, response, query, form)
             response.headers["Location"] = f"{login_url}?{urlencode(query)}"
