@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from werkzeug.http import dump_cookie
+from werkzeug.http import http_date as werkzeug_http_date
 
 from pwless_gate import GateConfig
-from pwless_gate.cookies import MAX_SESSION_COOKIE, Cookies
+from pwless_gate.cookies import MAX_SESSION_COOKIE, Cookies, cookie_header, http_date
 from pwless_gate.errors import SessionTooLarge
 
 CONFIG = GateConfig(
@@ -189,3 +193,49 @@ def test_a_remembered_header_answers_per_kind_as_a_fresh_read() -> None:
         for (secure, mounted), value in expected.items():
             assert cookies.session_from_header(header, secure, mounted) == value
     assert Cookies(CONFIG).session_from_header(header + "x", True, True) == "mountedx"
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [0, 951782400, 1709164800, 1700000000, 1735689599, 4102444800, 253402300799]
+    + [1704067200 + day * 86400 + day * 3671 for day in range(0, 400, 13)],
+)
+def test_http_date_is_werkzeugs(seconds: int) -> None:
+    assert http_date(seconds) == werkzeug_http_date(seconds)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "max_age", "secure", "path", "samesite"),
+    [
+        ("pwless_gate_browser", "AbC-_0123456789abcdefghij", 34560000, False, "/", "Lax"),
+        ("__Host-pwless_gate_session", "sid.sig-_~", 28800, True, "/", "Lax"),
+        ("__Secure-pwless_gate_lang", "pt-BR", 34560000, True, "/tools", "Lax"),
+        ("pwless_gate_form", "h" * 43, 0, False, "/t%C3%A9;x y", "Strict"),
+        ("pwless_gate_session", "2~" + "x" * 3800, 3600, False, "/a@b", "Lax"),
+        ("pwless_gate_session", "", 60, False, "/", "Lax"),
+        ("pwless_gate_lang", "has space", 60, False, "/", "Lax"),  # quoted by dump_cookie
+        ("pwless_gate_lang", 'q"uote;', 60, True, "/", "Strict"),
+        ("pwless_gate_lang", "caf\u00e9", 60, False, "/", "Lax"),
+        ("pwless_gate_lang", "x", None, False, "/", "Lax"),
+    ],
+)
+def test_cookie_header_is_dump_cookies(
+    name: str, value: str, max_age: int | None, secure: bool, path: str, samesite: str
+) -> None:
+    for _ in range(3):  # the Expires date of both in the same second
+        second = int(time.time())
+        ours = cookie_header(
+            name, value, max_age=max_age, secure=secure, path=path, samesite=samesite
+        )
+        theirs = dump_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path=path,
+            secure=secure,
+            httponly=True,
+            samesite=samesite,
+        )
+        if int(time.time()) == second:
+            break
+    assert ours == theirs
