@@ -367,8 +367,8 @@ PARTS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("the latest start kept (SQLite)", (("pwless_gate.throttle", "SQLiteThrottle.remember"),)),
     ("the address checked (email-validator)", (("pwless_gate.codes", "normalise_email"),)),
     (
-        "the three answers handed over (Werkzeug's Response)",
-        (("werkzeug.wrappers.response", "Response.__call__"),),
+        "the three answers handed over (status, headers, body)",
+        (("pwless_gate.views", "send"),),
     ),
 )
 
