@@ -450,7 +450,8 @@ def send(
     Werkzeug's ``get_wsgi_response`` does, without copying the headers into a new
     ``Headers`` and the body into a closing iterator: ``Location`` in its URI form,
     ``Content-Length`` added when missing, no body for ``HEAD``. Any other answer (a
-    stream, a status without a body, a ``Content-Location``) goes through Werkzeug.
+    stream, a status without a body, a ``Content-Location``, callbacks to run when
+    it is closed) goes through Werkzeug.
     """
     body = response.response
     status = response.status_code
@@ -459,6 +460,7 @@ def send(
         or len(body) > 1
         or (body and type(body[0]) is not bytes)
         or response.direct_passthrough
+        or response._on_close  # callbacks Werkzeug's closing iterator runs
         or status < 200
         or status in (204, 304)
     ):

@@ -71,9 +71,12 @@ def passthrough() -> Response:
     return Response([b"abc"], direct_passthrough=True)
 
 
+CLOSED: list[str] = []
+
+
 def on_close() -> Response:
     response = Response("x")
-    response.call_on_close(lambda: None)
+    response.call_on_close(lambda: CLOSED.append("closed"))
     return response
 
 
@@ -133,8 +136,10 @@ def answered(
 @pytest.mark.parametrize("name", list(ANSWERS))
 def test_send_answers_as_werkzeug_does(name: str, method: str) -> None:
     environ = EnvironBuilder(path="/_gate/login", method=method).get_environ()
-    ours = answered(lambda e, s: send(ANSWERS[name](), e, s), dict(environ))
-    theirs = answered(ANSWERS[name](), dict(environ))
+    CLOSED.clear()
+    ours = answered(lambda e, s: send(ANSWERS[name](), e, s), dict(environ)), list(CLOSED)
+    CLOSED.clear()
+    theirs = answered(ANSWERS[name](), dict(environ)), list(CLOSED)
     assert ours == theirs
 
 
