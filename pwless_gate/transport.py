@@ -333,7 +333,9 @@ class Direct:
         while True:
             self.opened += 1
             try:
-                conn = socket.create_connection((self._host, self._port), timeout)
+                return self._open(timeout)
+            except ssl.SSLError as exc:  # a handshake refused: trying again changes nothing
+                raise unreachable("SSLError", exc, sent=False) from exc
             except OSError as exc:  # timed out, refused, no route, a name that does not resolve
                 tries -= 1
                 if tries:
@@ -341,22 +343,18 @@ class Direct:
                 if isinstance(exc, TimeoutError):
                     raise unreachable("ConnectTimeout", None, sent=False) from exc
                 raise unreachable("ConnectionError", exc, sent=False) from exc
+
+    def _open(self, timeout: float) -> socket.socket:
+        """A connection to the origin, its TLS handshake (if any) done within ``timeout``."""
+        conn = socket.create_connection((self._host, self._port), timeout)
+        try:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._tls is None:
                 return conn
-            try:  # the handshake, under the connect timeout
-                return self._tls.wrap_socket(conn, server_hostname=self._host)
-            except ssl.SSLError as exc:  # a handshake refused: trying again changes nothing
-                conn.close()
-                raise unreachable("SSLError", exc, sent=False) from exc
-            except OSError as exc:
-                conn.close()
-                tries -= 1
-                if tries:
-                    continue
-                if isinstance(exc, TimeoutError):
-                    raise unreachable("ConnectTimeout", None, sent=False) from exc
-                raise unreachable("ConnectionError", exc, sent=False) from exc
+            return self._tls.wrap_socket(conn, server_hostname=self._host)
+        except BaseException:
+            conn.close()
+            raise
 
     def _keep(self, conn: socket.socket) -> None:
         """Keep ``conn`` for the next call, unless enough are kept."""
