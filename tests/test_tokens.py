@@ -129,6 +129,58 @@ def test_forged_tokens_are_refused(
         verifier.verify(token, nonce=case.get("nonce"), connection=case.get("connection"))
 
 
+#: Segments at every edge of PyJWT's check: padding, alphabet, length, canonical bits.
+SEGMENTS = [
+    b"", b"=", b"==", b"===", b"A", b"AA", b"AAA", b"AAAA", b"AA==", b"AAA=", b"AA=",
+    b"AAAA====", b"AB", b"AQ", b"AR", b"QQ", b"QR", b"QQ==", b"QR==", b"eyJhIjoxfQ",
+    b"eyJhIjoxfQ==", b"eyJhIjoxfQ=", b"ey Jh", b"ey+J", b"ey/J", b"ey.J", b"eyJ\n",
+    b"\neyJ", b"eyJ\x00", b"ey\xc3\xa9J", b"!!!!", b"_-_-", b"-_==", b"=AAA", b"A=AA",
+]  # fmt: skip
+
+
+def _read(read: Any, segment: bytes) -> tuple[str, bytes | str]:
+    try:
+        return "ok", read(segment, "payload")
+    except jwt.DecodeError as exc:
+        return "DecodeError", str(exc)
+
+
+def test_segments_are_read_as_pyjwt_reads_them() -> None:
+    """The gate's segment reading (one regex, not PyJWT's loop over the characters)
+    accepts and refuses exactly what PyJWT's does, with the same errors."""
+    import random
+
+    from pwless_gate.idtokens import _Jws
+
+    theirs, ours = jwt.PyJWS._decode_base64url_segment, _Jws._decode_base64url_segment
+    rng = random.Random(7)
+    alphabet = b"AQRegw09-_=+/. \n\xff"
+    made = [bytes(rng.choice(alphabet) for _ in range(rng.randrange(12))) for _ in range(3000)]
+    for segment in SEGMENTS + made:
+        assert _read(ours, segment) == _read(theirs, segment), segment
+    outcomes = {_read(ours, segment)[0] for segment in SEGMENTS + made}
+    assert outcomes == {"ok", "DecodeError"}
+
+
+def test_verifying_a_token_reads_its_segments_with_the_gate_s_reader(
+    verifier: TokenVerifier, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PyJWT still reads a token's segments through the method the gate replaces: a
+    PyJWT that renamed it would run its own slower check, and fail this test."""
+    from pwless_gate.idtokens import _Jws
+
+    read = _Jws._decode_base64url_segment
+    names: list[str] = []
+
+    def counted(segment: bytes, name: str) -> bytes:
+        names.append(name)
+        return read(segment, name)
+
+    monkeypatch.setattr(_Jws, "_decode_base64url_segment", staticmethod(counted))
+    assert verifier.verify(keys.sign(claims()))["sub"] == "email|abc"
+    assert sorted(names) == ["crypto", "header", "payload"]
+
+
 def test_forge_helper_makes_valid_tokens_without_changes(
     verifier: TokenVerifier, keys: Keys
 ) -> None:
