@@ -21,6 +21,7 @@ under 30 per second. The gate's own throttles are off (``throttle_*="off"``).
 
 from __future__ import annotations
 
+import base64
 import cProfile
 import hashlib
 import hmac
@@ -35,7 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import requests
 from werkzeug.test import Client, TestResponse
@@ -373,6 +374,32 @@ PARTS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 )
 
 
+def _replace(module: str, qualified: str, make: Callable[[Any], object]) -> Callable[[], None]:
+    """Put ``make(original)`` in place of ``module``'s ``qualified`` (``Class.method`` or a
+    function); returns what puts the original back."""
+    owner: object = importlib.import_module(module)
+    *path, attribute = qualified.split(".")
+    for step in path:
+        owner = getattr(owner, step)
+    original = owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute)
+    setattr(owner, attribute, make(original))
+    return lambda: setattr(owner, attribute, original)
+
+
+@contextmanager
+def _replaced(replacements: Iterable[tuple[str, str, Callable[[Any], object]]]) -> Iterator[None]:
+    """Each ``(module, qualified, make)`` of ``replacements`` in place meanwhile (see
+    :func:`_replace`)."""
+    undo = []
+    try:
+        for module, qualified, make in replacements:
+            undo.append(_replace(module, qualified, make))
+        yield
+    finally:
+        for put_back in reversed(undo):
+            put_back()
+
+
 def parts(tenant_url: str, workdir: Path, first_address: int = 7000) -> list[tuple[str, float]]:
     """``(part, median µs per login)`` of each of :data:`PARTS`, over
     :data:`LATENCY_LOGINS` logins one at a time with Auth0 answering in
@@ -380,43 +407,115 @@ def parts(tenant_url: str, workdir: Path, first_address: int = 7000) -> list[tup
     (no profiler: its cost per Python call would distort the parts), then put back.
     """
     spent: dict[str, int] = {}
-    undo: list[tuple[object, str, object]] = []
 
-    def timed(name: str, function: Callable[..., object]) -> Callable[..., object]:
-        def wrapper(*args: object, **kwargs: object) -> object:
-            started = time.process_time_ns()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                spent[name] = spent.get(name, 0) + time.process_time_ns() - started
+    def timed(name: str) -> Callable[[Any], object]:
+        def make(function: Callable[..., object]) -> Callable[..., object]:
+            def wrapper(*args: object, **kwargs: object) -> object:
+                started = time.process_time_ns()
+                try:
+                    return function(*args, **kwargs)
+                finally:
+                    spent[name] = spent.get(name, 0) + time.process_time_ns() - started
 
-        return wrapper
+            return wrapper
 
-    for name, functions in PARTS:
-        for module, qualified in functions:
-            owner: object = importlib.import_module(module)
-            *path, attribute = qualified.split(".")
-            for step in path:
-                owner = getattr(owner, step)
-            original = getattr(owner, attribute)
-            undo.append((owner, attribute, original))
-            setattr(owner, attribute, timed(name, original))
+        return make
+
     per_login: dict[str, list[float]] = {name: [] for name, _ in PARTS}
-    try:
-        flow = _Flow(_gate(tenant_url, workdir), Outbox(tenant_url), Pacer(TOKEN_CALL_SPACING))
-        address = iter(range(first_address, first_address + 10_000))
-        for _ in range(WARM_LOGINS):
+    flow = _Flow(_gate(tenant_url, workdir), Outbox(tenant_url), Pacer(TOKEN_CALL_SPACING))
+    address = iter(range(first_address, first_address + 10_000))
+    for _ in range(WARM_LOGINS):
+        flow.login(next(address), None)
+    wrapped = [(m, q, timed(name)) for name, functions in PARTS for m, q in functions]
+    with _replaced(wrapped), _latency(tenant_url):
+        for _ in range(LATENCY_LOGINS):
+            spent.clear()
             flow.login(next(address), None)
-        with _latency(tenant_url):
-            for _ in range(LATENCY_LOGINS):
-                spent.clear()
-                flow.login(next(address), None)
-                for name, _ in PARTS:
-                    per_login[name].append(spent.get(name, 0) / 1e3)
-    finally:
-        for owner, attribute, original in reversed(undo):
-            setattr(owner, attribute, original)
+            for name, _ in PARTS:
+                per_login[name].append(spent.get(name, 0) / 1e3)
     return [(name, statistics.median(values)) for name, values in per_login.items()]
+
+
+class _FixedPage:
+    """A stand-in for a template: a fixed page of about the real one's size holding the
+    form fields the sign-in reads (``csrf_token``, ``tx``), no Jinja2."""
+
+    def __init__(self, _template: object) -> None:
+        pass
+
+    def render(self, **context: Any) -> str:
+        fields = "".join(
+            f'<input type="hidden" name="{name}" value="{context[name]}">'
+            for name in ("csrf_token", "tx")
+            if name in context
+        )
+        return f"<!doctype html><html><body>{'.' * 3000}<form>{fields}</form></body></html>"
+
+
+def _unchecked_claims(
+    _verify: object,
+) -> Callable[..., dict[str, Any]]:
+    def verify(self: object, token: str, **_checks: object) -> dict[str, Any]:
+        payload = token.split(".")[1]
+        return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+    return verify
+
+
+def _not_written(_save: object) -> Callable[..., str]:
+    def save(self: Any, session: object) -> str:
+        return str(self._ids.new()[1])
+
+    return save
+
+
+#: What :func:`without_parts` takes out of a login, and its stand-in: not a way to run
+#: the gate (nothing is checked, nothing kept), only a measure of what is left.
+STAND_INS: tuple[tuple[str, str, str, Callable[[Any], object]], ...] = (
+    (
+        "the pages (Jinja2)",
+        "pwless_gate.pages",
+        "Pages._template",
+        lambda _template: lambda self, tag, name: _FixedPage(_template),
+    ),
+    (
+        "the address check (email-validator)",
+        "pwless_gate.codes",
+        "normalise_email",
+        lambda _check: lambda value: value.strip().lower(),
+    ),
+    (
+        "the id_token check (PyJWT)",
+        "pwless_gate.idtokens",
+        "TokenVerifier.verify",
+        _unchecked_claims,
+    ),
+    ("the session write (SQLite)", "pwless_gate.stores.sqlite", "SQLiteStore.save", _not_written),
+)
+
+
+def without_parts(tenant_url: str, workdir: Path, first_address: int = 9000) -> tuple[Steps, Steps]:
+    """Logins one at a time with Auth0 answering in :data:`LATENCY_MS` ms, the gate as it
+    is and with :data:`STAND_INS` for its dearest parts, interleaved (one of each in turn,
+    in alternating order, so both meet the machine in the same state): what a login costs
+    here without those parts. Returns ``(as it is, with the stand-ins)``."""
+    flow = _Flow(_gate(tenant_url, workdir), Outbox(tenant_url), Pacer(TOKEN_CALL_SPACING))
+    address = iter(range(first_address, first_address + 10_000))
+    stand_ins = [(module, qualified, make) for _, module, qualified, make in STAND_INS]
+    for _ in range(WARM_LOGINS):
+        flow.login(next(address), None)
+        with _replaced(stand_ins):
+            flow.login(next(address), None)
+    real, reduced = Steps(), Steps()
+    with _latency(tenant_url):
+        for i in range(LATENCY_LOGINS):
+            for stood_in in (False, True) if i % 2 else (True, False):
+                if stood_in:
+                    with _replaced(stand_ins):
+                        flow.login(next(address), reduced)
+                else:
+                    flow.login(next(address), real)
+    return real, reduced
 
 
 def idle_cost(tenant_url: str, workdir: Path) -> list[tuple[float, float, float]]:
