@@ -38,7 +38,7 @@ from .identity import (
 from .languages import SHIPPED, canonical
 from .proxies import ProxyTrust, is_loopback, unmapped_network
 from .public_paths import is_normal
-from .rules import RuleSet, compile_path_regex, pattern_problem
+from .rules import RuleSet, compile_path_regex, control_problem, pattern_problem
 from .rules_file import load_rules
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -338,6 +338,8 @@ class GateConfig:
         paths = []
         for entry in self.logout_paths:
             path = entry.strip()
+            if (problem := control_problem(path)) is not None:
+                raise ConfigError(_env("logout_paths"), problem)
             if not path.startswith("/") or not is_normal(path):
                 raise ConfigError(
                     _env("logout_paths"), f"{entry!r} must be a plain path like /logout"
@@ -835,6 +837,8 @@ def _domain(value: str) -> str:
 
 
 def _check_public_path(entry: str) -> None:
+    if (problem := control_problem(entry)) is not None:
+        raise ConfigError(_env("public_paths"), problem)
     if entry.startswith("^"):
         try:
             compile_path_regex(entry)

@@ -520,8 +520,9 @@ class PasswordlessGate:
         entry: CachedSession,
     ) -> Iterable[bytes]:
         """Token refresh or idle timeout first, then the decision for the renewed session
-        (:meth:`~pwless_gate.decide.Decider.renewed`). A session that ended on a public
-        path is answered anonymously, and its cookie deleted."""
+        (:meth:`~pwless_gate.decide.Decider.renewed`). A session that ended is answered
+        as a request without one (anonymously on a public path, else challenged), and its
+        cookie deleted."""
         try:
             result = self._renewer.renew(value, entry)
         except StoreUnavailable as exc:  # answered in renew(); a 503, never a 500, if not
@@ -535,8 +536,10 @@ class PasswordlessGate:
             return self.views.failed(environ, start_response, exc)
         if type(decision) is Unavailable:
             return self.views.unavailable(environ, start_response, result.retry_after)
-        if type(decision) is Anonymous and result.entry is None and not result.unavailable:
-            # Ended: the cookie goes (an unrenewed session is kept for a later request).
+        if result.entry is None and not result.unavailable:
+            # Ended: the cookie goes, on a public path and with the challenge alike, or the
+            # browser would send the dead session on every request (an unrenewed session
+            # is kept for a later request).
             start_response = private_setting_cookies(
                 start_response, self.cookies.clear_headers(environ)
             )

@@ -40,6 +40,7 @@ global allow-lists do), and they know nothing of WSGI.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -414,6 +415,19 @@ def pattern_problem(prefix: str) -> str | None:
         f"{prefix!r} has {mark!r}, which a prefix takes literally, so it matches no real "
         f"path: write a plain prefix{plain} or a regex starting with ^"
     )
+
+
+def control_problem(path: str) -> str | None:
+    """Why a rule's path (a prefix or a regex) holds a control character, such as a line
+    break or tab typed into the value by mistake (a request path never holds one the
+    rule could be meant for); None when it holds none."""
+    for char in path:
+        if unicodedata.category(char) == "Cc":
+            return (
+                f"{path!r} has the control character {char!r} (a line break or tab "
+                "written into the value?); remove it"
+            )
+    return None
 
 
 def wsgi_path(path: str) -> str:

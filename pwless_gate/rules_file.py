@@ -35,6 +35,7 @@ from .rules import (
     Rule,
     RuleSet,
     compile_path_regex,
+    control_problem,
     pattern_problem,
     wsgi_path,
 )
@@ -123,6 +124,8 @@ def parse_rule(
         raise ValueError("path must be a string like /admin or a regex starting with ^")
     regex = None
     key = ""
+    if (problem := control_problem(path)) is not None:
+        raise ValueError(f"path {problem}")
     if path.startswith("^"):
         try:
             regex = compile_path_regex(path)

@@ -129,6 +129,8 @@ def test_a_number_past_its_sense_is_refused_at_start_up(name: str, value: str) -
         ({"PWLESS_GATE_PUBLIC_PATHS": "/docs/.*"}, "PWLESS_GATE_PUBLIC_PATHS"),
         ({"PWLESS_GATE_PUBLIC_PATHS": "/api/v[0-9]/status"}, "PWLESS_GATE_PUBLIC_PATHS"),
         ({"PWLESS_GATE_PUBLIC_PATHS": "^/(x"}, "PWLESS_GATE_PUBLIC_PATHS"),
+        ({"PWLESS_GATE_PUBLIC_PATHS": "/health,/sta\ntic"}, "PWLESS_GATE_PUBLIC_PATHS"),
+        ({"PWLESS_GATE_PUBLIC_PATHS": "^/x\t$"}, "PWLESS_GATE_PUBLIC_PATHS"),
         ({"PWLESS_GATE_PUBLIC_PATHS": "^a{4294967296}"}, "PWLESS_GATE_PUBLIC_PATHS"),
         (
             {"PWLESS_GATE_PUBLIC_PATHS": "^" + "(" * 1200 + "a" + ")" * 1200},
@@ -336,14 +338,23 @@ def test_logout_paths_are_read_as_exact_paths_without_a_trailing_slash() -> None
 
 @pytest.mark.parametrize(
     "entry",
-    ["logout", "^/logout$", "/", "/a/../logout", "//logout", "/logout?x=1", "/_gate/logout"],
-    ids=["relative", "regex", "root", "dot-segment", "double-slash", "query", "gate-prefix"],
+    [
+        pytest.param("logout", id="relative"),
+        pytest.param("^/logout$", id="regex"),
+        pytest.param("/", id="root"),
+        pytest.param("/a/../logout", id="dot-segment"),
+        pytest.param("//logout", id="double-slash"),
+        pytest.param("/logout?x=1", id="query"),
+        pytest.param("/_gate/logout", id="gate-prefix"),
+        pytest.param("/log\nout", id="line-break"),
+        pytest.param("/log\tout", id="tab"),
+    ],
 )
 def test_a_bad_logout_path_names_the_setting(entry: str) -> None:
     with pytest.raises(ConfigError) as caught:
         GateConfig.from_env(dict(BASE, PWLESS_GATE_LOGOUT_PATHS=f"/logout,{entry}"))
     assert caught.value.setting == "PWLESS_GATE_LOGOUT_PATHS"
-    assert entry in str(caught.value) or entry == "/"
+    assert repr(entry) in str(caught.value) or entry == "/"
 
 
 @pytest.mark.parametrize(

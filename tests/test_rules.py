@@ -293,6 +293,11 @@ def test_methods_match_in_any_case_as_frameworks_read_them(tmp_path: Path, metho
         ("[[rules]]\npath = '/reports/[0-9]+'", "rule 1: path '/reports/[0-9]+' has '['"),
         ("[[rules]]\npath = '/users/{id}/keys'", "rule 1: path '/users/{id}/keys' has '{'"),
         ("[[rules]]\npath = '/admin|/ops'", "rule 1: path '/admin|/ops' has '|'"),
+        # A line break or tab in the value (a TOML escape, a multi-line string).
+        ('[[rules]]\npath = "/admin\\n"', "rule 1: path '/admin\\n' has the control character"),
+        ('[[rules]]\npath = """/admin\n"""', "rule 1: path '/admin\\n' has the control char"),
+        ('[[rules]]\npath = "/ad\\tmin"', "rule 1: path '/ad\\tmin' has the control character"),
+        ('[[rules]]\npath = "^/admin\\r$"', "rule 1: path '^/admin\\r$' has the control char"),
         ("[[rules]]\npath = '/x'\npolicy = 'allow'", "rule 1: unknown policy 'allow'"),
         ("[[rules]]\npath = '/x'\npolicy = 'deny'\nallow = ['a@b.com']", "rule 1: allow and"),
         ("[[rules]]\npath = '/x'\nallow = []", "rule 1: allow must be a non-empty list"),

@@ -389,6 +389,28 @@ def test_idle_timeout_with_redis_keeps_the_cookie(
     assert harness.client.get("/").status_code == 302
 
 
+@pytest.mark.parametrize("store", [{"store": "cookie"}, {}], ids=["cookie", "sqlite"])
+@pytest.mark.parametrize("navigation", [True, False], ids=["browser", "api"])
+def test_a_session_ended_by_the_idle_timeout_loses_its_cookie(
+    make_harness: Any, clock: FakeClock, store: dict[str, Any], navigation: bool
+) -> None:
+    """Challenged after the idle timeout (a redirect, or 401 for a script): the answer
+    deletes the dead session's cookie, so the browser stops sending it."""
+    harness = make_harness(session_idle_timeout=600, session_lifetime=86400, **store)
+    assert harness.login("idle4@example.com").status_code == 303
+    assert harness.client.get_cookie("pwless_gate_session") is not None
+    clock.advance(idle_limit(600) + 1)
+    headers = {} if navigation else {"Accept": "application/json"}
+    answer = harness.client.get("/reports", headers=headers)
+    assert answer.status_code == (302 if navigation else 401)
+    deleted = [
+        c for c in answer.headers.getlist("Set-Cookie") if c.startswith("pwless_gate_session=")
+    ]
+    assert deleted
+    assert all("Max-Age=0" in c for c in deleted)
+    assert harness.client.get_cookie("pwless_gate_session") is None
+
+
 #: Gaps between requests, in seconds, with an idle timeout of 20: never 20 s without a
 #: request. 9 then 12: the second request comes 21 s after "last seen" was written.
 ACTIVE_GAPS = [9, 12, 20, 0.5, 4.9, 5.1, 19.99, 1, 1, 1, 1, 17] + [
