@@ -138,9 +138,16 @@ def is_send_press(environ: WSGIEnvironment) -> bool:
     """Whether the request is a POST whose query names the Send marker (escapes undone, as
     the app would read it), whatever its cookies: a Send button's press, current or stale.
     Its own fields are never the form: it gets the kept body or does not reach the app."""
-    if str(environ.get("REQUEST_METHOD") or "").upper() != "POST":
+    return names_send_press(
+        str(environ.get("REQUEST_METHOD") or ""), str(environ.get("QUERY_STRING") or "")
+    )
+
+
+def names_send_press(method: str, query: str) -> bool:
+    """Whether a request with ``method`` and ``query`` is a Send press (see
+    :func:`is_send_press`), also one a proxy asks ``{prefix}/auth`` about."""
+    if method.upper() != "POST":
         return False
-    query = str(environ.get("QUERY_STRING") or "")
     if SEND_MARKER not in query and "%" not in query:
         return False  # most POSTs: no query, or one without the marker
     return any(name == SEND_MARKER for name, _ in parse_qsl(query, keep_blank_values=True))

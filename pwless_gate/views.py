@@ -37,7 +37,13 @@ from .public_paths import is_normal
 from .redirects import safe_next, url_path, url_query
 from .request import GateRequest
 from .rules import Verdict, request_host, verdict, within, wsgi_mount
-from .savedforms import KEPT, is_send_press, request_target_path, with_send_marker
+from .savedforms import (
+    KEPT,
+    is_send_press,
+    names_send_press,
+    request_target_path,
+    with_send_marker,
+)
 from .sessions import CachedSession, User
 from .sessions_page import SessionsViews
 from .signin import SignIn
@@ -78,6 +84,8 @@ READ_ONLY = frozenset({"/userinfo", "/health", "/metrics"})
 #: Routes answered whatever the ``Host``: they build no URL, and probes and scrapers
 #: address the gate by its own IP (``public_url`` names the address people use).
 ANY_HOST = frozenset({"/health", "/metrics"})
+#: What a Send press that sends nothing is told (:meth:`GateViews.form_not_sent`).
+FORM_NOT_SENT = N_("This form was already sent, or it expired. Nothing was sent this time.")
 
 
 class GateViews:
@@ -304,7 +312,8 @@ class GateViews:
         app's paths, about the original request; on a public rule's path its
         refusal gets the public 202, without the user. A 202 says which
         ``Authorization`` the proxy is to pass on (see :meth:`_admitted`): never
-        an app token.
+        an app token. A kept form's Send press (:func:`names_send_press`) is refused,
+        403: only the gate in front of the app holds the kept body.
         """
         rules = self.deps.config.rules
         rule = None
@@ -321,6 +330,11 @@ class GateViews:
                 {"error": "forbidden", "message": "The original request is not clear."}, 403
             )
         original = next(iter(originals), None)
+        if original is not None and names_send_press(original[0], original[2]):
+            # A kept form's Send button: the gate in front of the app gives it the kept
+            # body or answers it (409). A proxy's gate never holds the body: the app would
+            # get the press's own fields, as the form. (nginx passes only 401 and 403 on.)
+            return json_response({"error": "form_not_sent", "message": FORM_NOT_SENT}, 403)
         if rules:
             if original is None:
                 if rules.restricts:
@@ -658,7 +672,7 @@ class GateViews:
         app is not called: nothing is sent."""
         request = GateRequest(environ, self.deps)
         title = N_("Form not sent")
-        message = N_("This form was already sent, or it expired. Nothing was sent this time.")
+        message = FORM_NOT_SENT
         if request.api:
             response = json_response({"error": "form_not_sent", "message": message}, 409)
         else:

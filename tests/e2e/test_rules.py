@@ -587,6 +587,33 @@ def test_auth_lets_only_plain_gate_routes_through_unasked(
         assert ask("/_gate/../reports", ada) == 202
 
 
+@pytest.mark.parametrize(
+    "headers", [("X-Original-URI", "X-Original-Method"), ("X-Forwarded-Uri", "X-Forwarded-Method")]
+)
+def test_auth_refuses_a_send_press_it_cannot_give_the_kept_form(
+    tenant: Any, clock: FakeClock, tmp_path: Path, headers: tuple[str, str]
+) -> None:
+    """A kept form's Send press (a POST naming the marker, escaped or not) gets the kept
+    body or does not reach the app; through a proxy the gate never holds the body, so
+    ``{prefix}/auth`` refuses it (403, what nginx passes on), signed in or not."""
+    uri_header, method_header = headers
+    with served(tenant, clock, tmp_path, trusted_proxies="uri=1") as (base, _app):
+        ada = sign_in(base, tenant, "ada@example.com")
+
+        def ask(browser: Any, method: str, uri: str) -> requests.Response:
+            sent = {uri_header: uri, method_header: method}
+            return browser.get(base + "/_gate/auth", headers=sent, timeout=TIMEOUT)
+
+        for browser in (ada, requests):
+            for uri in ("/notes/save?pwless_gate_send=0123", "/notes?a=1&pwless%5Fgate%5Fsend=1"):
+                refused = ask(browser, "POST", uri)
+                assert refused.status_code == 403, uri
+                assert refused.json()["error"] == "form_not_sent"
+        assert ask(ada, "POST", "/notes/save?draft=7").status_code == 202
+        assert ask(ada, "GET", "/notes/save?pwless_gate_send=0123").status_code == 202
+        assert ask(requests, "POST", "/notes/save?draft=7").status_code == 401
+
+
 def test_auth_refuses_when_the_two_original_headers_disagree(
     tenant: Any, clock: FakeClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
