@@ -106,9 +106,16 @@ class Responder:
         as on the app's own paths."""
         if not is_navigation(request.method, request.environ):
             return self.unauthorized(request)
+        return self.to_sign_in(request, back_to)
+
+    @staticmethod
+    def to_sign_in(request: GateRequest, back_to: str, *, absolute: bool = False) -> Response:
+        """302 to the sign-in page, which then leads to ``back_to`` (a safe path); with
+        ``absolute``, an absolute ``Location`` (raises as :meth:`GateRequest.absolute`)."""
         query = urlencode({"next": back_to})
+        login = request.absolute_gate_url("/login") if absolute else request.gate_url("/login")
         response = Response(status=302, content_type=PLAIN_TEXT)
-        response.headers["Location"] = f"{request.gate_url('/login')}?{query}"
+        response.headers["Location"] = f"{login}?{query}"
         response.headers["Cache-Control"] = "no-store"
         return response
 

@@ -26,13 +26,14 @@ from .answers import PLAIN_TEXT, Responder, see_other, send
 from .apptokens import holds_token
 from .codes import CodeViews
 from .csrf import origin_allowed
-from .decide import from_browser_script
+from .decide import from_browser_script, is_navigation
 from .deps import Deps
 from .errors import Auth0Unavailable, Refused, StoreUnavailable, TokenError
 from .languages import N_, Text
 from .links import LinkViews
 from .machines import bearer_token
 from .pages import json_response
+from .proxies import is_loopback
 from .public_paths import is_normal
 from .redirects import safe_next, url_path, url_query
 from .request import GateRequest
@@ -383,6 +384,9 @@ class GateViews:
                     log.info("bearer token refused: %s", exc)
                     return self._invalid_token()
         if current is None:
+            sign_in = self._sign_in_first(request, original)
+            if sign_in is not None:
+                return sign_in
             response = json_response({"error": "unauthorized"}, 401)
             if self.deps.tokens is not None or self.deps.machines is not None:
                 self.r.authenticate(response, browser=from_browser_script(request.environ))
@@ -453,13 +457,37 @@ class GateViews:
             return response
         if gate_owned and holds_token(authorization):
             response.headers[DROP_AUTHORIZATION] = "1"
-        elif (
-            self.deps.config.proxies.x_uri
-            and request.environ.get(FORWARD_AUTH_URI)
-            and not _LINE_BREAKS.intersection(authorization)
-        ):
+        elif self._forward_auth(request) and not _LINE_BREAKS.intersection(authorization):
             response.headers["Authorization"] = authorization
         return response
+
+    def _sign_in_first(
+        self, request: GateRequest, original: tuple[str, str, str] | None
+    ) -> Response | None:
+        """For a browser's navigation without a session that a forwardAuth-style proxy
+        asks about (it hands the answer to the browser as it is): a redirect to the
+        sign-in page, then back to the original request's path. None (the 401) for
+        anything else, and when the gate has no address to send the browser to.
+
+        The ``Location`` is absolute, at ``public_url`` (else the original request's
+        host, on loopback only): Traefik resolves a relative one against the gate's own
+        address, which the browser may not reach."""
+        if original is None or not self._forward_auth(request):
+            return None
+        method, path, query = original
+        if not is_navigation(method, request.environ):
+            return None
+        if self.deps.config.public_origin is None and not is_loopback(request.seen_host):
+            return None
+        back_to = url_path(path) + (f"?{url_query(query)}" if query else "")
+        return self.r.to_sign_in(request, request.next_url(back_to), absolute=True)
+
+    def _forward_auth(self, request: GateRequest) -> bool:
+        """Whether a forwardAuth-style proxy (Traefik) asks: it names the original request
+        with a trusted ``X-Forwarded-Uri``, and hands the gate's answer to the client as
+        it is. (nginx's example names it with ``X-Original-URI``, clears
+        ``X-Forwarded-Uri``, and takes only 2xx, 401 and 403 from ``auth_request``.)"""
+        return bool(self.deps.config.proxies.x_uri and request.environ.get(FORWARD_AUTH_URI))
 
     def _gate_route(self, path: str, mount: str) -> bool:
         """Whether an original request's path (of the whole site) is one of the gate's

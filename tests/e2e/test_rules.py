@@ -614,6 +614,41 @@ def test_auth_refuses_a_send_press_it_cannot_give_the_kept_form(
         assert ask(requests, "POST", "/notes/save?draft=7").status_code == 401
 
 
+def test_auth_sends_a_browser_to_sign_in_only_when_a_forward_auth_proxy_asks(
+    tenant: Any, clock: FakeClock, tmp_path: Path
+) -> None:
+    """A forwardAuth proxy (``X-Forwarded-Uri``) hands the gate's answer to the browser
+    as it is: a navigation without a session gets a redirect to the sign-in page, at an
+    absolute address (``public_url``, else the loopback host asked). nginx's
+    ``auth_request`` (``X-Original-URI``) takes only 2xx, 401 and 403: it gets the 401,
+    as do scripts, and a browser when the gate has no address to send it to."""
+    forward = {"X-Forwarded-Uri": "/reports?q=1", "X-Forwarded-Method": "GET"}
+
+    def ask(base: str, headers: dict[str, str], client: dict[str, str] = BROWSER) -> Any:
+        sent = {**client, **headers}
+        return requests.get(f"{base}/_gate/auth", headers=sent, allow_redirects=False, timeout=10)
+
+    with served(tenant, clock, tmp_path, trusted_proxies="uri=1") as (base, app):
+        sent = ask(base, forward)
+        assert sent.status_code == 302, sent.text
+        assert sent.headers["Location"] == f"{base}/_gate/login?next=%2Freports%3Fq%3D1"
+        assert sent.headers["Cache-Control"] == "no-store"
+        nginx = {"X-Original-URI": "/reports?q=1", "X-Original-Method": "GET"}
+        assert ask(base, nginx).status_code == 401
+        assert ask(base, forward, client={}).status_code == 401  # python-requests, */*
+        assert ask(base, forward, client={"Sec-Fetch-Mode": "cors"}).status_code == 401
+        assert ask(base, {**forward, "Host": "tools.example.com"}).status_code == 401
+        assert ask(base, {**forward, "X-Forwarded-Method": "PROPFIND"}).status_code == 401
+        assert app.calls == []
+    with served(
+        tenant, clock, tmp_path, trusted_proxies="uri=1", public_url="https://tools.example.com"
+    ) as (base, _app):
+        sent = ask(base, {**forward, "Host": "tools.example.com"})
+        assert sent.headers["Location"] == (
+            "https://tools.example.com/_gate/login?next=%2Freports%3Fq%3D1"
+        )
+
+
 def test_auth_refuses_when_the_two_original_headers_disagree(
     tenant: Any, clock: FakeClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

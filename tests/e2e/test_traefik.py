@@ -23,7 +23,7 @@ import requests
 from pwless_gate import PasswordlessGate
 
 from ..examples.support import serving
-from ..helpers import FakeClock, gate_config, hidden, http_sign_in
+from ..helpers import FakeClock, browser_session, gate_config, hidden, http_sign_in
 from ..procs import Process, free_port, require_binary, until, wait_for_port
 
 pytestmark = pytest.mark.slow
@@ -215,3 +215,24 @@ def test_traefik_lets_no_client_name_itself_to_the_app(stack: str, tenant: Any) 
     seen = browser.get(f"{base}/report", headers=forged, timeout=TIMEOUT).json()
     assert (seen["user"], seen["email"]) == ("ada@example.com", "ada@example.com")
     assert requests.get(f"{base}/report", headers=forged, timeout=TIMEOUT).status_code == 401
+
+
+def test_traefik_sends_a_browser_to_sign_in_and_back(stack: str, tenant: Any) -> None:
+    """Traefik hands the gate's answer to the client as it is: a browser's navigation
+    without a session is sent to the sign-in page, and after it to the page it asked
+    for; a script, or a page's own ``fetch()``, gets the 401."""
+    base = stack
+    browser = browser_session()
+    sent = browser.get(f"{base}/report?x=1", allow_redirects=False, timeout=TIMEOUT)
+    assert sent.status_code == 302, sent.text
+    assert sent.headers["Location"] == f"{base}/_gate/login?next=%2Freport%3Fx%3D1"
+    fetched = browser.get(
+        f"{base}/report", headers={"Sec-Fetch-Mode": "cors"}, allow_redirects=False, timeout=TIMEOUT
+    )
+    assert fetched.status_code == 401
+    assert requests.get(f"{base}/report", allow_redirects=False, timeout=TIMEOUT).status_code == 401
+    _, done = http_sign_in(base, tenant, "ada@example.com", next="/report?x=1", browser=browser)
+    assert done.status_code == 303
+    assert done.headers["Location"] == "/report?x=1"
+    landed = browser.get(base + done.headers["Location"], timeout=TIMEOUT)
+    assert (landed.json()["user"], landed.json()["path"]) == ("ada@example.com", "/report")
