@@ -314,7 +314,9 @@ class GateViews:
         refusal gets the public 202, without the user. A 202 says which
         ``Authorization`` the proxy is to pass on (see :meth:`_admitted`): never
         an app token. A kept form's Send press (:func:`names_send_press`) is refused,
-        403: only the gate in front of the app holds the kept body.
+        403: only the gate in front of the app holds the kept body. Asked by a
+        forwardAuth-style proxy about a browser's navigation without a session, the
+        answer is a redirect to the sign-in page (:meth:`_sign_in_first`), not the 401.
         """
         rules = self.deps.config.rules
         rule = None
