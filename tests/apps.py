@@ -189,3 +189,17 @@ def notes(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))],
     )
     return [body]
+
+
+def proxied_identity(**headers: str) -> Any:
+    """An app behind a proxy that asks the gate (nginx, Traefik): it answers, as JSON,
+    each of ``headers`` (name: WSGI key) the proxy set, the ``Authorization`` it passed
+    on and the path (None for what is missing)."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        seen = {name: environ.get(key) for name, key in headers.items()}
+        seen.update(authorization=environ.get("HTTP_AUTHORIZATION"), path=environ.get("PATH_INFO"))
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(seen).encode()]
+
+    return app

@@ -21,6 +21,7 @@ from werkzeug.serving import make_server
 from pwless_gate import PasswordlessGate
 from pwless_gate.apptokens import new_token
 
+from ..apps import proxied_identity
 from ..examples.support import serving
 from ..helpers import (
     BROWSER,
@@ -56,18 +57,9 @@ def not_found(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [b"not served by the gate\n"]
 
 
-def echo_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    """Stands for the non-Python app: it tells who nginx says it is, and the
-    ``Authorization`` nginx passed on (``null`` when none)."""
-    body = json.dumps(
-        {
-            "user": environ.get("HTTP_X_FORWARDED_USER"),
-            "authorization": environ.get("HTTP_AUTHORIZATION"),
-            "path": environ.get("PATH_INFO"),
-        }
-    ).encode()
-    start_response("200 OK", [("Content-Type", "application/json")])
-    return [body]
+#: Stands for the non-Python app: who nginx says it is, and the ``Authorization`` nginx
+#: passed on (``null`` when none).
+echo_app = proxied_identity(user="HTTP_X_FORWARDED_USER")
 
 
 @contextmanager

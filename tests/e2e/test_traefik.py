@@ -9,7 +9,6 @@ every other path to the app through ``forwardAuth`` with ``Authorization`` among
 from __future__ import annotations
 
 import base64
-import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ import requests
 
 from pwless_gate import PasswordlessGate
 
+from ..apps import proxied_identity
 from ..examples.support import serving
 from ..helpers import FakeClock, browser_session, gate_config, hidden, http_sign_in
 from ..procs import ROOT, Process, free_port, require_binary, until, wait_for_port
@@ -30,19 +30,9 @@ pytestmark = pytest.mark.slow
 TIMEOUT = 10
 
 
-def echo_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    """Stands for the app behind Traefik: who Traefik says it is, and the
-    ``Authorization`` it passed on (``null`` when none)."""
-    body = json.dumps(
-        {
-            "user": environ.get("HTTP_X_AUTH_REQUEST_USER"),
-            "email": environ.get("HTTP_X_AUTH_REQUEST_EMAIL"),
-            "authorization": environ.get("HTTP_AUTHORIZATION"),
-            "path": environ.get("PATH_INFO"),
-        }
-    ).encode()
-    start_response("200 OK", [("Content-Type", "application/json")])
-    return [body]
+#: Stands for the app behind Traefik: who Traefik says it is, and the ``Authorization``
+#: it passed on (``null`` when none).
+echo_app = proxied_identity(user="HTTP_X_AUTH_REQUEST_USER", email="HTTP_X_AUTH_REQUEST_EMAIL")
 
 
 def not_found(environ: dict[str, Any], start_response: Any) -> list[bytes]:
