@@ -117,7 +117,18 @@ class Checkup:
             "absolute URLs, and without it the gate builds them only on loopback hosts"
         )
         if not needs:
-            self.say("public URL", "not set (not needed without magic links or federated logout)")
+            # Trusted X-Forwarded-Uri: a forwardAuth proxy may ask {prefix}/auth, whose
+            # redirect to the sign-in page needs an absolute URL (views._sign_in_first).
+            forward = (
+                "; behind a forwardAuth proxy such as Traefik, a browser without a session "
+                "gets a 401 instead of the sign-in page"
+                if config.proxies.x_uri
+                else ""
+            )
+            self.say(
+                "public URL",
+                f"not set (not needed without magic links or federated logout{forward})",
+            )
         elif is_loopback(urlsplit(config.auth0_base_url).hostname or ""):
             self.say("public URL", f"{missing} (fine with the local tenant)")
         else:

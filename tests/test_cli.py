@@ -292,6 +292,24 @@ def test_check_says_what_it_found(tenant: Any, redis_url: str, store: str, tmp_p
     assert result.stdout.splitlines()[-1] == "ok"
 
 
+@pytest.mark.parametrize("trusted", ["0", "1", "uri=1"])
+def test_check_says_what_a_missing_public_url_costs(tenant: Any, trusted: str) -> None:
+    """Codes only, no public URL: nothing needs it, but behind a forwardAuth proxy (a
+    trusted ``X-Forwarded-Uri``) browsers then get a 401, not the sign-in page."""
+    env = {
+        **BASE_ENV,
+        "PWLESS_GATE_AUTH0_DOMAIN": tenant.url,
+        "PWLESS_GATE_METHODS": "email-code",
+        "PWLESS_GATE_STORE": "cookie",
+        "PWLESS_GATE_TRUSTED_PROXIES": trusted,
+    }
+    result = run(["check"], env)
+    assert result.returncode == 0, result.stderr
+    said = found(result, "public URL")
+    assert said.startswith("not set (not needed without magic links or federated logout")
+    assert ("forwardAuth" in said) == (trusted != "0")
+
+
 def test_check_names_a_store_that_does_not_answer(tenant: Any, stopped_redis: str) -> None:
     result = run(
         ["check"],
