@@ -109,10 +109,13 @@ class Responder:
         return self.to_sign_in(request, back_to)
 
     @staticmethod
-    def to_sign_in(request: GateRequest, back_to: str, *, absolute: bool = False) -> Response:
+    def to_sign_in(
+        request: GateRequest, back_to: str, *, absolute: bool = False, form: str | None = None
+    ) -> Response:
         """302 to the sign-in page, which then leads to ``back_to`` (a safe path); with
-        ``absolute``, an absolute ``Location`` (raises as :meth:`GateRequest.absolute`)."""
-        query = urlencode({"next": back_to})
+        ``absolute``, an absolute ``Location`` (raises as :meth:`GateRequest.absolute`);
+        ``form``: what the page says of a form sent signed out (``?form=``)."""
+        query = urlencode({"next": back_to, **({"form": form} if form else {})})
         login = request.absolute_gate_url("/login") if absolute else request.gate_url("/login")
         response = Response(status=302, content_type=PLAIN_TEXT)
         response.headers["Location"] = f"{login}?{query}"

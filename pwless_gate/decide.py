@@ -438,8 +438,6 @@ class Decider:
     machines: Machines | None = None
     #: App tokens (``app_tokens`` on): asked when a request has no usable session.
     tokens: TokenCheck | None = None
-    #: Saved forms are on: a browser's form POST challenged is marked ``form``.
-    saved_forms: bool = False
     prefix_slash: str = field(init=False)
     #: Neither a hook, logout paths nor rules that refuse: a verified session is
     #: simply forwarded.
@@ -603,8 +601,9 @@ class Decider:
         return Challenge(api, home, self._keeps_form(facts, api))
 
     def _keeps_form(self, facts: RequestFacts, api: bool) -> bool:
-        """Whether a challenged request is a browser's form POST to keep (saved forms)."""
-        return self.saved_forms and not api and keeps_form(facts.method, facts.headers)
+        """Whether a challenged request is a browser's form POST: kept while saved forms are
+        on, and the sign-in page says what became of it either way."""
+        return not api and keeps_form(facts.method, facts.headers)
 
     # -- machines (client-credentials bearer tokens) ---------------------------------
 

@@ -328,7 +328,6 @@ class PasswordlessGate:
             logout_paths=frozenset(config.logout_paths),
             clock=clock,
             tokens=self.tokens,
-            saved_forms=self.saved_forms is not None,
             machines=self.machines,
         )
         self._proxied_proto = bool(config.proxies.x_proto)

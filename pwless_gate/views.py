@@ -40,6 +40,7 @@ from .request import GateRequest
 from .rules import Verdict, request_host, verdict, within, wsgi_mount
 from .savedforms import (
     KEPT,
+    NOT_KEPT,
     is_send_press,
     names_send_press,
     request_target_path,
@@ -468,7 +469,8 @@ class GateViews:
     ) -> Response | None:
         """For a browser's navigation without a session that a forwardAuth-style proxy
         asks about (it hands the answer to the browser as it is): a redirect to the
-        sign-in page, then back to the original request's path. None (the 401) for
+        sign-in page, then back to the original request's path; for a form the browser
+        sent from the site's own pages, the page says it was not kept. None (the 401) for
         anything else, and when the gate has no address to send the browser to.
 
         The ``Location`` is absolute, at ``public_url`` (else the original request's
@@ -482,7 +484,12 @@ class GateViews:
         if self.deps.config.public_origin is None and not is_loopback(request.seen_host):
             return None
         back_to = url_path(path) + (f"?{url_query(query)}" if query else "")
-        return self.r.to_sign_in(request, request.next_url(back_to), absolute=True)
+        # A form sent signed out: the proxy never hands its body over, so it cannot be
+        # kept, and the sign-in page says so (go back and send it again).
+        lost = method.upper() == "POST" and _same_origin(request)
+        return self.r.to_sign_in(
+            request, request.next_url(back_to), absolute=True, form=NOT_KEPT if lost else None
+        )
 
     def _forward_auth(self, request: GateRequest) -> bool:
         """Whether a forwardAuth-style proxy (Traefik) asks: it names the original request
@@ -594,8 +601,9 @@ class GateViews:
             query["next"] = request.gate_url("/form")
             if saved is not None and saved.kept(request):
                 query["form"] = KEPT
-        elif form and saved is not None and _same_origin(request):
-            query["form"] = self.keep_form(request, response)
+        elif form and _same_origin(request):
+            # Saved forms off: the form is lost all the same, and the page says so.
+            query["form"] = self.keep_form(request, response) if saved is not None else NOT_KEPT
 
     def keep_form(self, request: GateRequest, response: Response) -> str:
         """Keep this form POST for the browser's next sign-in, setting the cookies that

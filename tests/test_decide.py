@@ -47,7 +47,6 @@ class Core:
     def __init__(self, **settings: Any) -> None:
         authorize = settings.pop("authorize", None)
         machines = settings.pop("machines", None)
-        saved_forms = settings.pop("saved_forms", False)
         self.clock = FakeClock()
         self.config = GateConfig(
             auth0_domain="acme.eu.auth0.com",
@@ -73,7 +72,6 @@ class Core:
             logout_paths=frozenset(self.config.logout_paths),
             clock=self.clock,
             machines=machines,
-            saved_forms=saved_forms,
         )
 
     def sign_in(self, lifetime: float = 3600, **extra: Any) -> str:
@@ -758,17 +756,15 @@ FORM_POST = {
 def test_only_a_browsers_form_post_is_marked_to_keep(
     method: str, headers: dict[str, str], kept: bool
 ) -> None:
-    decision = Core(saved_forms=True).decide("/notes", method=method, headers=headers)
+    decision = Core().decide("/notes", method=method, headers=headers)
     assert type(decision) is Challenge
     assert decision.form is kept
     # Whatever the form, the 401 rule is the navigation rule.
     assert decision.api is not is_navigation(method, headers)
-    off = Core().decide("/notes", method=method, headers=headers)
-    assert (type(off), off.form, off.api) == (Challenge, False, decision.api)
 
 
 def test_a_form_post_answered_with_a_step_up_is_marked_to_keep(tmp_path: Path) -> None:
-    core = ruled(tmp_path, saved_forms=True)
+    core = ruled(tmp_path)
     cookie = core.sign_in()
     core.clock.advance(901)
     posted = core.decide("/payroll", cookie=cookie, method="POST", headers=FORM_POST)
@@ -778,10 +774,6 @@ def test_a_form_post_answered_with_a_step_up_is_marked_to_keep(tmp_path: Path) -
     scripted = {**FORM_POST, "HTTP_SEC_FETCH_MODE": "cors"}
     fetched = core.decide("/payroll", cookie=cookie, method="POST", headers=scripted)
     assert (type(fetched), fetched.api, fetched.form) == (StepUp, True, False)
-    off = ruled(tmp_path)
-    cookie = off.sign_in()
-    off.clock.advance(901)
-    assert off.decide("/payroll", cookie=cookie, method="POST", headers=FORM_POST).form is False
 
 
 PREFLIGHT = {"HTTP_ORIGIN": "https://app.example", "HTTP_ACCESS_CONTROL_REQUEST_METHOD": "PUT"}
@@ -796,7 +788,7 @@ def test_every_method_check_reads_the_method_in_any_case(tmp_path: Path, case: A
         '[[rules]]\npath = "/finance"\nmethods = ["POST"]\nallow = ["boss@example.com"]\n'
         '[[rules]]\npath = "/export"\nmethods = ["GET"]\npolicy = "deny"\n'
     )
-    core = Core(rules_file=str(path), saved_forms=True, public_preflight=True)
+    core = Core(rules_file=str(path), public_preflight=True)
     cookie = core.sign_in()
     assert type(core.decide("/finance/pay", cookie=cookie, method=case("POST"))) is Deny
     assert type(core.decide("/export", cookie=cookie, method=case("GET"))) is Closed

@@ -639,6 +639,17 @@ def test_auth_sends_a_browser_to_sign_in_only_when_a_forward_auth_proxy_asks(
         assert ask(base, forward, client={"Sec-Fetch-Mode": "cors"}).status_code == 401
         assert ask(base, {**forward, "Host": "tools.example.com"}).status_code == 401
         assert ask(base, {**forward, "X-Forwarded-Method": "PROPFIND"}).status_code == 401
+        # A form sent signed out: its body never reaches the gate, and the page says so.
+        posted = {**forward, "X-Forwarded-Method": "POST", "Sec-Fetch-Mode": "navigate"}
+        lost = ask(base, {**posted, "Sec-Fetch-Site": "same-origin"})
+        assert lost.headers["Location"] == (
+            f"{base}/_gate/login?next=%2Freports%3Fq%3D1&form=not-kept"
+        )
+        assert "could not be kept" in requests.get(lost.headers["Location"], timeout=10).text
+        assert ask(base, {**posted, "Origin": base}).headers["Location"].endswith("form=not-kept")
+        # Another site's form is none of the site's: its sign-in says nothing of it.
+        elsewhere = ask(base, {**posted, "Sec-Fetch-Site": "cross-site"})
+        assert elsewhere.headers["Location"] == f"{base}/_gate/login?next=%2Freports%3Fq%3D1"
         assert app.calls == []
     with served(
         tenant, clock, tmp_path, trusted_proxies="uri=1", public_url="https://tools.example.com"

@@ -360,8 +360,13 @@ def test_with_the_cookie_store_forms_are_not_kept_and_the_page_says_so(
 
 
 def test_saved_forms_off(make_gate: Callable[..., Harness]) -> None:
+    """Nothing is kept, and the person is told so: the form is lost all the same."""
     harness = make_gate(saved_form_max_bytes=0)
-    assert login_query(send_form(harness.client, multipart())) == {"next": [TARGET]}
+    answer = send_form(harness.client, multipart())
+    assert login_query(answer) == {"next": [TARGET], "form": ["not-kept"]}
+    assert "_form=" not in answer.headers.get("Set-Cookie", "")
+    page = harness.client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "could not be kept" in page
 
 
 def test_a_malformed_multipart_body_is_not_kept(harness: Harness, clock: FakeClock) -> None:

@@ -189,6 +189,16 @@ def test_traefik_sends_a_browser_to_sign_in_and_back(stack: str, tenant: Any) ->
     )
     assert fetched.status_code == 401
     assert requests.get(f"{base}/report", allow_redirects=False, timeout=TIMEOUT).status_code == 401
+    # A form sent signed out: Traefik never gives the gate its body, and the page says so.
+    posted = browser.post(
+        f"{base}/report",
+        data={"note": "kept?"},
+        headers={"Origin": base},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert posted.headers["Location"] == f"{base}/_gate/login?next=%2Freport&form=not-kept"
+    assert "could not be kept" in browser.get(posted.headers["Location"], timeout=TIMEOUT).text
     _, done = http_sign_in(base, tenant, "ada@example.com", next="/report?x=1", browser=browser)
     assert done.status_code == 303
     assert done.headers["Location"] == "/report?x=1"
