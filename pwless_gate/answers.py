@@ -110,15 +110,25 @@ class Responder:
 
     @staticmethod
     def to_sign_in(
-        request: GateRequest, back_to: str, *, absolute: bool = False, form: str | None = None
+        request: GateRequest,
+        back_to: str,
+        *,
+        absolute: bool = False,
+        fresh: int | None = None,
+        form: str | None = None,
     ) -> Response:
         """302 to the sign-in page, which then leads to ``back_to`` (a safe path); with
         ``absolute``, an absolute ``Location`` (raises as :meth:`GateRequest.absolute`);
+        ``fresh``: the ``max_age`` of the rule that asks to sign in again (``?fresh=``);
         ``form``: what the page says of a form sent signed out (``?form=``)."""
-        query = urlencode({"next": back_to, **({"form": form} if form else {})})
+        query = {"next": back_to}
+        if fresh is not None:
+            query["fresh"] = str(fresh)
+        if form:
+            query["form"] = form
         login = request.absolute_gate_url("/login") if absolute else request.gate_url("/login")
         response = Response(status=302, content_type=PLAIN_TEXT)
-        response.headers["Location"] = f"{login}?{query}"
+        response.headers["Location"] = f"{login}?{urlencode(query)}"
         response.headers["Cache-Control"] = "no-store"
         return response
 

@@ -334,10 +334,15 @@ class GateViews:
                 {"error": "forbidden", "message": "The original request is not clear."}, 403
             )
         original = next(iter(originals), None)
+        # A forwardAuth-style proxy hands a refusal to the browser as it is: a navigation
+        # gets the page the gate in front of the app would answer with, not JSON.
+        navigation = original if original and self._navigation_asked(request, original) else None
         if original is not None and names_send_press(original[0], original[2]):
             # A kept form's Send button: the gate in front of the app gives it the kept
             # body or answers it (409). A proxy's gate never holds the body: the app would
             # get the press's own fields, as the form. (nginx passes only 401 and 403 on.)
+            if navigation is not None:
+                return self._form_not_sent(request, 403)
             return json_response({"error": "form_not_sent", "message": FORM_NOT_SENT}, 403)
         if rules:
             if original is None:
@@ -360,6 +365,8 @@ class GateViews:
                 host = request_host(self.deps.config.proxies.host(request.environ))
                 rule = rules.match_mounted(method, path, host, mount)
                 if rule is not None and rule.closed:
+                    if navigation is not None:
+                        return self._closed(request)
                     return json_response({"error": "forbidden"}, 403)
         public = rule is not None and rule.public
         try:
@@ -387,7 +394,7 @@ class GateViews:
                     log.info("bearer token refused: %s", exc)
                     return self._invalid_token()
         if current is None:
-            sign_in = self._sign_in_first(request, original)
+            sign_in = None if navigation is None else self._sign_in_first(request, navigation)
             if sign_in is not None:
                 return sign_in
             response = json_response({"error": "unauthorized"}, 401)
@@ -407,6 +414,11 @@ class GateViews:
                 self.deps.clock(),
             )
             if said == Verdict.STALE:
+                assert rule.max_age is not None  # only a rule with a max_age finds it stale
+                if navigation is not None:
+                    again = self._sign_in_first(request, navigation, fresh=rule.max_age)
+                    if again is not None:
+                        return again
                 response = json_response(
                     {"error": "login_required", "message": "Sign in again to go on."}, 401
                 )
@@ -416,14 +428,24 @@ class GateViews:
                     )
                 return response
             if said == Verdict.REFUSE:
+                who = _who(current.user)
+                if self._final(request, original):
+                    self.deps.audit(
+                        "refused_by_rule", ip=request.client_ip, identifier=who, reason=rule.label
+                    )
+                if navigation is not None:
+                    return self._refused(request, who)
                 return json_response({"error": "forbidden"}, 403)
         authorize = self.deps.hooks.authorize
         if authorize is not None and not authorize(_as_original(request, original), current.user):
             if public:
                 # A public path stays public for the refused, as on the app's paths.
                 return self._admitted(request, gate_owned=False)
-            who = current.user.email or current.user.phone_number or current.user.sub
-            self.deps.audit("refused_by_authorize", ip=request.client_ip, identifier=who)
+            who = _who(current.user)
+            if self._final(request, original):
+                self.deps.audit("refused_by_authorize", ip=request.client_ip, identifier=who)
+            if navigation is not None:
+                return self._refused(request, who)
             return json_response({"error": "forbidden"}, 403)
         response = self._admitted(request, gate_owned=self.deps.tokens is not None)
         response.headers["X-Auth-Request-User"] = current.session.remote_user
@@ -464,23 +486,32 @@ class GateViews:
             response.headers["Authorization"] = authorization
         return response
 
+    def _final(self, request: GateRequest, original: tuple[str, str, str] | None) -> bool:
+        """Whether a refusal here is the last word on the request, and so audited here.
+        nginx's example asks the gate again with the original request when ``auth_request``
+        refuses it (``error_page`` to ``@sign_in``, for the page), and that answer audits
+        it: a refusal of an ``X-Original-URI`` question is not, or it would count twice."""
+        return original is None or self._forward_auth(request)
+
+    def _navigation_asked(self, request: GateRequest, original: tuple[str, str, str]) -> bool:
+        """Whether a forwardAuth-style proxy asks about a browser's navigation: it hands
+        the gate's answer to the browser as it is, so a refusal is to be a page."""
+        return self._forward_auth(request) and is_navigation(original[0], request.environ)
+
     def _sign_in_first(
-        self, request: GateRequest, original: tuple[str, str, str] | None
+        self, request: GateRequest, original: tuple[str, str, str], fresh: int | None = None
     ) -> Response | None:
-        """For a browser's navigation without a session that a forwardAuth-style proxy
-        asks about (it hands the answer to the browser as it is): a redirect to the
-        sign-in page, then back to the original request's path; for a form the browser
-        sent from the site's own pages, the page says it was not kept. None (the 401) for
-        anything else, and when the gate has no address to send the browser to.
+        """For a browser's navigation that a forwardAuth-style proxy asks about
+        (:meth:`_navigation_asked`), without a session or signed in longer ago than a
+        rule's ``max_age`` (``fresh``): a redirect to the sign-in page, then back to the
+        original request's path; for a form the browser sent from the site's own pages,
+        the page says it was not kept. None (the 401) when the gate has no address to
+        send the browser to.
 
         The ``Location`` is absolute, at ``public_url`` (else the original request's
         host, on loopback only): Traefik resolves a relative one against the gate's own
         address, which the browser may not reach."""
-        if original is None or not self._forward_auth(request):
-            return None
         method, path, query = original
-        if not is_navigation(method, request.environ):
-            return None
         if self.deps.config.public_origin is None and not is_loopback(request.seen_host):
             return None
         back_to = url_path(path) + (f"?{url_query(query)}" if query else "")
@@ -488,7 +519,11 @@ class GateViews:
         # kept, and the sign-in page says so (go back and send it again).
         lost = method.upper() == "POST" and _same_origin(request)
         return self.r.to_sign_in(
-            request, request.next_url(back_to), absolute=True, form=NOT_KEPT if lost else None
+            request,
+            request.next_url(back_to),
+            absolute=True,
+            fresh=fresh,
+            form=NOT_KEPT if lost else None,
         )
 
     def _forward_auth(self, request: GateRequest) -> bool:
@@ -663,44 +698,46 @@ class GateViews:
         """403: signed in, but an access rule (``rule``, as the audit names it) or the
         ``authorize`` hook refused this request."""
         request = GateRequest(environ, self.deps)
-        who = user.email or user.phone_number or user.sub
+        who = _who(user)
         if rule is None:
             self.deps.audit("refused_by_authorize", ip=request.client_ip, identifier=who)
         else:
             self.deps.audit("refused_by_rule", ip=request.client_ip, identifier=who, reason=rule)
-        if api:
-            response = json_response({"error": "forbidden"}, 403)
-        else:
-            response = self.r.page(
-                request,
-                "error.html",
-                status=403,
-                title=N_("Not allowed"),
-                message=Text(
-                    "You are signed in as %(who)s, but this page is closed to you.", who=who
-                ),
-                switch_account=True,
-                next="/",
-            )
+        response = (
+            json_response({"error": "forbidden"}, 403) if api else self._refused(request, who)
+        )
         return send(response, environ, start_response)
+
+    def _refused(self, request: GateRequest, who: str) -> Response:
+        """The 403 page of a person an access rule or the ``authorize`` hook refuses."""
+        return self.r.page(
+            request,
+            "error.html",
+            status=403,
+            title=N_("Not allowed"),
+            message=Text("You are signed in as %(who)s, but this page is closed to you.", who=who),
+            switch_account=True,
+            next="/",
+        )
 
     def closed(
         self, environ: WSGIEnvironment, start_response: StartResponse, api: bool
     ) -> Iterable[bytes]:
         """403: an access rule closes this part to everyone."""
         request = GateRequest(environ, self.deps)
-        if api:
-            response = json_response({"error": "forbidden"}, 403)
-        else:
-            response = self.r.page(
-                request,
-                "error.html",
-                status=403,
-                title=N_("Closed"),
-                message=N_("This part of the site is closed."),
-                next="/",
-            )
+        response = json_response({"error": "forbidden"}, 403) if api else self._closed(request)
         return send(response, environ, start_response)
+
+    def _closed(self, request: GateRequest) -> Response:
+        """The 403 page of a part an access rule closes to everyone."""
+        return self.r.page(
+            request,
+            "error.html",
+            status=403,
+            title=N_("Closed"),
+            message=N_("This part of the site is closed."),
+            next="/",
+        )
 
     def form_not_sent(
         self, environ: WSGIEnvironment, start_response: StartResponse
@@ -709,22 +746,26 @@ class GateViews:
         under it (sent already, a second press, expired, discarded, another person's). The
         app is not called: nothing is sent."""
         request = GateRequest(environ, self.deps)
-        title = N_("Form not sent")
-        message = FORM_NOT_SENT
         if request.api:
-            response = json_response({"error": "form_not_sent", "message": message}, 409)
+            response = json_response({"error": "form_not_sent", "message": FORM_NOT_SENT}, 409)
+            response.headers["Cache-Control"] = "no-store"
         else:
-            response = self.r.page(
-                request,
-                "error.html",
-                status=409,
-                title=title,
-                message=message,
-                back=request.home,
-                back_label=N_("Back to the site"),
-            )
-        response.headers["Cache-Control"] = "no-store"
+            response = self._form_not_sent(request, 409)
         return send(response, environ, start_response)
+
+    def _form_not_sent(self, request: GateRequest, status: int) -> Response:
+        """The page of a kept form's Send press that sent nothing."""
+        response = self.r.page(
+            request,
+            "error.html",
+            status=status,
+            title=N_("Form not sent"),
+            message=FORM_NOT_SENT,
+            back=request.home,
+            back_label=N_("Back to the site"),
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     def step_up(
         self,
@@ -782,6 +823,11 @@ class GateViews:
         """The answer to an exception raised while deciding (a hook's bug): logged, 500."""
         request = GateRequest(environ, self.deps)
         return send(self.r.error(request, exc), environ, start_response)
+
+
+def _who(user: User) -> str:
+    """How the audit and the refusal page name a signed-in person."""
+    return user.email or user.phone_number or user.sub
 
 
 def _as_original(request: GateRequest, original: tuple[str, str, str] | None) -> WSGIEnvironment:

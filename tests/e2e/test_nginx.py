@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import logging
 import re
 import socket
 import sqlite3
@@ -257,7 +258,7 @@ def rules_stack(tenant: Any, clock: FakeClock, tmp_path: Path) -> Iterator[str]:
 
 
 def test_nginx_auth_request_applies_the_rules_to_the_original_request(
-    rules_stack: str, tenant: Any, clock: FakeClock
+    rules_stack: str, tenant: Any, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     base = rules_stack
     json = {"Accept": "application/json"}
@@ -269,8 +270,12 @@ def test_nginx_auth_request_applies_the_rules_to_the_original_request(
     ada, done = http_sign_in(base, tenant, "ada@example.com")
     assert done.status_code == 303
     assert ada.get(f"{base}/reports", timeout=10).text.startswith("user=ada@example.com")
-    refused = ada.get(f"{base}/admin/users", timeout=10)
+    with caplog.at_level(logging.INFO, logger="pwless_gate.audit"):
+        refused = ada.get(f"{base}/admin/users", timeout=10)
     assert refused.status_code == 403
+    # Asked twice (auth_request, then the page): audited once.
+    events = [(r.event, r.reason) for r in caplog.records if r.name == "pwless_gate.audit"]
+    assert events == [("refused_by_rule", "rule 2 (/admin)")]
     assert "ada@example.com" in refused.text
     assert "Sign in as someone else" in refused.text
     assert ada.get(f"{base}/admin/users", headers=json, timeout=10).json() == {"error": "forbidden"}

@@ -595,7 +595,8 @@ def test_auth_refuses_a_send_press_it_cannot_give_the_kept_form(
 ) -> None:
     """A kept form's Send press (a POST naming the marker, escaped or not) gets the kept
     body or does not reach the app; through a proxy the gate never holds the body, so
-    ``{prefix}/auth`` refuses it (403, what nginx passes on), signed in or not."""
+    ``{prefix}/auth`` refuses it (403, what nginx passes on), signed in or not; a
+    browser asked about by Traefik gets the refusal as a page."""
     uri_header, method_header = headers
     with served(tenant, clock, tmp_path, trusted_proxies="uri=1") as (base, _app):
         ada = sign_in(base, tenant, "ada@example.com")
@@ -608,7 +609,12 @@ def test_auth_refuses_a_send_press_it_cannot_give_the_kept_form(
             for uri in ("/notes/save?pwless_gate_send=0123", "/notes?a=1&pwless%5Fgate%5Fsend=1"):
                 refused = ask(browser, "POST", uri)
                 assert refused.status_code == 403, uri
-                assert refused.json()["error"] == "form_not_sent"
+                if browser is ada and uri_header == "X-Forwarded-Uri":
+                    # Traefik hands the answer to the browser: the page, not JSON.
+                    assert refused.headers["Content-Type"].startswith("text/html")
+                    assert "This form was already sent, or it expired." in refused.text
+                else:
+                    assert refused.json()["error"] == "form_not_sent"
         assert ask(ada, "POST", "/notes/save?draft=7").status_code == 202
         assert ask(ada, "GET", "/notes/save?pwless_gate_send=0123").status_code == 202
         assert ask(requests, "POST", "/notes/save?draft=7").status_code == 401
@@ -658,6 +664,71 @@ def test_auth_sends_a_browser_to_sign_in_only_when_a_forward_auth_proxy_asks(
         assert sent.headers["Location"] == (
             "https://tools.example.com/_gate/login?next=%2Freports%3Fq%3D1"
         )
+
+
+def test_auth_answers_a_forward_auth_navigation_with_the_gates_pages(
+    tenant: Any, clock: FakeClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Traefik hands a refusal to the browser as it is: for a navigation the gate answers
+    with the page it would answer in front of the app (a rule's refusal, a closed part,
+    a kept form's Send press), and a rule's ``max_age`` past sends the browser to sign in
+    again and back. A script, a page's ``fetch()`` and nginx's ``auth_request`` get
+    JSON. Every refusal is audited where it is made."""
+
+    def authorize(environ: Any, user: Any) -> bool:
+        return not environ["PATH_INFO"].startswith("/private")
+
+    path = tmp_path / "rules.toml"
+    path.write_text(RULES)
+    config = gate_config(
+        tenant.url, rules_file=str(path), roles_claim=ROLES, trusted_proxies="uri=1"
+    )
+    gate = PasswordlessGate(RecordingApp(), config, clock=clock, authorize=authorize)
+    with serving(gate) as base:
+        ada = sign_in(base, tenant, "ada@example.com")
+
+        def ask(uri: str, method: str = "GET", **headers: str) -> Any:
+            sent = {"X-Forwarded-Uri": uri, "X-Forwarded-Method": method, **headers}
+            return ada.get(base + "/_gate/auth", headers=sent, allow_redirects=False, timeout=10)
+
+        with caplog.at_level(logging.INFO, logger="pwless_gate.audit"):
+            refused = ask("/admin/users")
+        assert refused.status_code == 403
+        assert refused.headers["Content-Type"].startswith("text/html")
+        assert "You are signed in as ada@example.com" in refused.text
+        events = [(r.event, r.reason) for r in caplog.records if r.name == "pwless_gate.audit"]
+        assert events == [("refused_by_rule", "rule 2 (/admin)")]
+        fetched = ask("/admin/users", **{"Sec-Fetch-Mode": "cors"})
+        assert (fetched.status_code, fetched.json()) == (403, {"error": "forbidden"})
+        nginx = {"X-Original-URI": "/admin/users", "X-Original-Method": "GET"}
+        asked = ada.get(base + "/_gate/auth", headers=nginx, allow_redirects=False, timeout=10)
+        assert (asked.status_code, asked.json()) == (403, {"error": "forbidden"})
+
+        closed = ask("/old-export")
+        assert closed.status_code == 403
+        assert "This part of the site is closed." in closed.text
+        assert ask("/old-export", **{"Sec-Fetch-Mode": "cors"}).json() == {"error": "forbidden"}
+
+        hooked = ask("/private/notes")
+        assert hooked.status_code == 403
+        assert "You are signed in as ada@example.com" in hooked.text
+
+        pressed = ask("/notes?pwless_gate_send=x", "POST", Origin=base)
+        assert pressed.status_code == 403
+        assert pressed.headers["Content-Type"].startswith("text/html")
+        assert "This form was already sent, or it expired." in pressed.text
+
+        assert ask("/payroll/2026").status_code == 202
+        clock.advance(901)
+        again = ask("/payroll/2026?y=1")
+        assert again.status_code == 302
+        assert again.headers["Location"] == (
+            f"{base}/_gate/login?next=%2Fpayroll%2F2026%3Fy%3D1&fresh=900"
+        )
+        page = ada.get(again.headers["Location"], timeout=10).text
+        assert "asks for a sign-in within the last 15 minutes" in page
+        stale = ask("/payroll/2026", **{"Sec-Fetch-Mode": "cors"})
+        assert (stale.status_code, stale.json()["error"]) == (401, "login_required")
 
 
 def test_auth_refuses_when_the_two_original_headers_disagree(
@@ -718,7 +789,16 @@ def test_auth_asks_the_authorize_hook_about_the_original_request(
         asked.clear()
         with caplog.at_level(logging.INFO, logger="pwless_gate.audit"):
             assert ask("/private/notes?q=1", "POST") == 403
-        assert asked == [("POST", "/private/notes", "q=1", "ada@example.com")]
+            # nginx's example asks again with the original request, whose answer audits
+            # the refusal: not here too.
+            assert not [r for r in caplog.records if r.name == "pwless_gate.audit"]
+            # Traefik hands this answer to the client: the refusal is audited here.
+            forwarded = {"X-Forwarded-Uri": "/private/notes", "X-Forwarded-Method": "GET"}
+            assert status(ada, base + "/_gate/auth", headers=forwarded) == 403
+        assert asked == [
+            ("POST", "/private/notes", "q=1", "ada@example.com"),
+            ("GET", "/private/notes", "", "ada@example.com"),
+        ]
         events = [r.event for r in caplog.records if r.name == "pwless_gate.audit"]
         assert events == ["refused_by_authorize"]
         assert ask("/reports") == 202

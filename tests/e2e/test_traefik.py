@@ -77,11 +77,15 @@ def traefik_in_front(gate_url: str, app_url: str, tmp_path: Path) -> Iterator[st
 
 @pytest.fixture
 def stack(tenant: Any, clock: FakeClock, tmp_path: Path) -> Iterator[str]:
-    """Traefik in front of a gate with app tokens and a public path, and of
-    :func:`echo_app`. The gate trusts Traefik's ``X-Forwarded-*`` but ``-Prefix``, as
-    README says (Traefik sets that one only with StripPrefix)."""
+    """Traefik in front of a gate (app tokens, a public path, a rule that lets only
+    boss@example.com into ``/admin``) and of :func:`echo_app`. The gate trusts
+    Traefik's ``X-Forwarded-*`` but ``-Prefix``, as README says (Traefik sets that one
+    only with StripPrefix)."""
     rules = tmp_path / "rules.toml"
-    rules.write_text('[[rules]]\npath = "/status"\npolicy = "public"\n')
+    rules.write_text(
+        '[[rules]]\npath = "/status"\npolicy = "public"\n'
+        '[[rules]]\npath = "/admin"\nallow = ["boss@example.com"]\n'
+    )
     config = gate_config(
         tenant.url,
         rules_file=str(rules),
@@ -204,3 +208,7 @@ def test_traefik_sends_a_browser_to_sign_in_and_back(stack: str, tenant: Any) ->
     assert done.headers["Location"] == "/report?x=1"
     landed = browser.get(base + done.headers["Location"], timeout=TIMEOUT)
     assert (landed.json()["user"], landed.json()["path"]) == ("ada@example.com", "/report")
+    # A rule's refusal reaches the browser as the gate's page, not as its JSON.
+    refused = browser.get(f"{base}/admin/users", timeout=TIMEOUT)
+    assert refused.status_code == 403
+    assert "You are signed in as ada@example.com" in refused.text
