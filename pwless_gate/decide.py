@@ -51,7 +51,7 @@ carries the decision out.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -269,6 +269,15 @@ class StepUp(Decision):
         self.form = form
 
 
+def logout_forms(paths: Iterable[str]) -> frozenset[str]:
+    """The app's logout paths (as :class:`~pwless_gate.config.GateConfig` checked them)
+    as a request's ``PATH_INFO`` reads them (``/abmelden-ä`` as its UTF-8 bytes read as
+    latin-1), each with and without a trailing ``/``."""
+    return frozenset(
+        form for path in map(wsgi_path, paths) for form in (path, path.rstrip("/") + "/")
+    )
+
+
 def _ending(value: str | None, cookie: str | None) -> tuple[str, ...]:
     """The cookie values a sign-out on a logout path revokes: the request's, and a renewed
     one when the session was renewed on the way."""
@@ -447,12 +456,7 @@ class Decider:
 
     def __post_init__(self) -> None:
         self.prefix_slash = self.prefix + "/"
-        # In PATH_INFO's form (``/abmelden-ä`` as its UTF-8 bytes read as latin-1).
-        self.logout_paths = frozenset(
-            form
-            for path in map(wsgi_path, self.logout_paths)
-            for form in (path, path.rstrip("/") + "/")
-        )
+        self.logout_paths = logout_forms(self.logout_paths)
         self.restricted = self.rules.restricts
         self.forward_only = self.authorize is None and not self.logout_paths and not self.restricted
 

@@ -26,7 +26,7 @@ from .answers import PLAIN_TEXT, Responder, see_other, send
 from .apptokens import holds_token
 from .codes import CodeViews
 from .csrf import origin_allowed
-from .decide import from_browser_script, is_navigation
+from .decide import from_browser_script, is_navigation, logout_forms
 from .deps import Deps
 from .errors import Auth0Unavailable, Refused, StoreUnavailable, TokenError
 from .languages import N_, Text
@@ -96,6 +96,7 @@ class GateViews:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.r = Responder(deps)
+        self._logout_paths = logout_forms(deps.config.logout_paths)
         signin = SignIn(deps)
         self.codes = CodeViews(deps, self.r, signin)
         self.links = LinkViews(deps, self.r, signin)
@@ -393,8 +394,14 @@ class GateViews:
                 except TokenError as exc:
                     log.info("bearer token refused: %s", exc)
                     return self._invalid_token()
+        # The original request, when it is for one of the app's logout paths.
+        logout = original if self._on_logout_path(request, original) else None
         if current is None:
-            sign_in = None if navigation is None else self._sign_in_first(request, navigation)
+            sign_in = (
+                None
+                if navigation is None
+                else self._sign_in_first(request, navigation, home=logout is not None)
+            )
             if sign_in is not None:
                 return sign_in
             response = json_response({"error": "unauthorized"}, 401)
@@ -413,6 +420,10 @@ class GateViews:
                 else None,
                 self.deps.clock(),
             )
+            if said == Verdict.STALE and logout and self._signed_in(request, current):
+                # A new sign-in would come back here and end at once: sign out now, and
+                # answer as a signed-out request is answered there.
+                return self._end_on_logout_path(request, current, logout, admit=False)
             if said == Verdict.STALE:
                 assert rule.max_age is not None  # only a rule with a max_age finds it stale
                 if navigation is not None:
@@ -447,12 +458,64 @@ class GateViews:
             if navigation is not None:
                 return self._refused(request, who)
             return json_response({"error": "forbidden"}, 403)
+        if logout and self._signed_in(request, current):
+            return self._end_on_logout_path(request, current, logout, admit=True)
+        return self._admitted_as(request, current)
+
+    def _admitted_as(self, request: GateRequest, current: CachedSession) -> Response:
+        """The 202 for ``current``'s person, named in the headers the proxy passes on."""
         response = self._admitted(request, gate_owned=self.deps.tokens is not None)
         response.headers["X-Auth-Request-User"] = current.session.remote_user
         if current.user.email:
             response.headers["X-Auth-Request-Email"] = current.user.email
         if current.user.phone_number:
             response.headers["X-Auth-Request-Phone"] = current.user.phone_number
+        return response
+
+    def _on_logout_path(self, request: GateRequest, original: tuple[str, str, str] | None) -> bool:
+        """Whether the original request is for one of the app's logout paths, its path
+        read as the app sees it (inside the gate's mount, without it)."""
+        if original is None or not self._logout_paths:
+            return False
+        return within(original[1], wsgi_mount(request.mount)) in self._logout_paths
+
+    @staticmethod
+    def _signed_in(request: GateRequest, current: CachedSession) -> bool:
+        """Whether ``current`` is the request's session (not an app token or a machine):
+        only a session is ended on a logout path."""
+        return bool(request.session_value) and (
+            current.environ.get("pwless_gate.auth_method") == "session"
+        )
+
+    def _end_on_logout_path(
+        self,
+        request: GateRequest,
+        current: CachedSession,
+        original: tuple[str, str, str],
+        *,
+        admit: bool,
+    ) -> Response:
+        """End the session on one of the app's logout paths, as in front of the app: then
+        the 202 (``admit``: the app's own logout runs, for the person), or the answer to
+        a signed-out request there (a rule's ``max_age`` past: the app is not asked).
+        Either deletes the session cookie, which the proxy may pass to the browser
+        (``addAuthCookiesToResponse``, nginx's ``add_header``); without it the session
+        is ended all the same, in the store. A store or ``on_logout`` failing gets its
+        5xx, and the app is not asked. ``on_logout`` reads the original request, as
+        ``authorize`` does."""
+        values = [v for v in (request.session_value, request.renewed_cookie) if v is not None]
+        request.renewed_cookie = None  # signing out: no renewed session to hand back
+        failed = self.end_session(_as_original(request, original), current, values)
+        if failed is not None:
+            return failed
+        if admit:
+            response = self._admitted_as(request, current)
+        else:
+            signed_out = None
+            if self._navigation_asked(request, original):
+                signed_out = self._sign_in_first(request, original, home=True)
+            response = signed_out or json_response({"error": "unauthorized"}, 401)
+        self.deps.cookies.clear_session(request, response)
         return response
 
     def _admitted(self, request: GateRequest, *, gate_owned: bool) -> Response:
@@ -499,14 +562,19 @@ class GateViews:
         return self._forward_auth(request) and is_navigation(original[0], request.environ)
 
     def _sign_in_first(
-        self, request: GateRequest, original: tuple[str, str, str], fresh: int | None = None
+        self,
+        request: GateRequest,
+        original: tuple[str, str, str],
+        fresh: int | None = None,
+        home: bool = False,
     ) -> Response | None:
         """For a browser's navigation that a forwardAuth-style proxy asks about
         (:meth:`_navigation_asked`), without a session or signed in longer ago than a
         rule's ``max_age`` (``fresh``): a redirect to the sign-in page, then back to the
-        original request's path; for a form the browser sent from the site's own pages,
-        the page says it was not kept. None (the 401) when the gate has no address to
-        send the browser to.
+        original request's path (the app's home with ``home``: one of its logout paths,
+        which would end the new session at once); for a form the browser sent from the
+        site's own pages, the page says it was not kept. None (the 401) when the gate has
+        no address to send the browser to.
 
         The ``Location`` is absolute, at ``public_url`` (else the original request's
         host, on loopback only): Traefik resolves a relative one against the gate's own
@@ -514,7 +582,10 @@ class GateViews:
         method, path, query = original
         if self.deps.config.public_origin is None and not is_loopback(request.seen_host):
             return None
-        back_to = url_path(path) + (f"?{url_query(query)}" if query else "")
+        if home:
+            back_to = request.home
+        else:
+            back_to = url_path(path) + (f"?{url_query(query)}" if query else "")
         # A form sent signed out: the proxy never hands its body over, so it cannot be
         # kept, and the sign-in page says so (go back and send it again).
         lost = method.upper() == "POST" and _same_origin(request)

@@ -277,6 +277,19 @@ def http_sign_in(
     return browser, done
 
 
+def http_app_token(base: str, browser: requests.Session, timeout: float = 10) -> str:
+    """A new app token made on the tokens page by ``browser``'s signed-in person."""
+    page = browser.get(f"{base}/_gate/tokens", timeout=timeout)
+    made = browser.post(
+        f"{base}/_gate/tokens",
+        data={"csrf_token": hidden(page.text, "csrf_token"), "name": "ci", "days": "7"},
+        timeout=timeout,
+    )
+    token = re.search(r'value="(pwg_[0-9A-Za-z]+)"', made.text)
+    assert token is not None, made.text
+    return token.group(1)
+
+
 #: ``GateConfig`` keyword arguments that turn every local throttle off.
 THROTTLES_OFF: dict[str, Any] = {setting: "off" for setting in THROTTLES.values()}
 

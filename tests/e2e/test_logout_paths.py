@@ -24,7 +24,14 @@ from pwless_gate.stores import CookieStore
 from pwless_gate.testing import session_cookie
 
 from ..examples.support import TIMEOUT, serving
-from ..helpers import BROWSER, FakeClock, browser_session, gate_config, http_sign_in
+from ..helpers import (
+    BROWSER,
+    FakeClock,
+    browser_session,
+    gate_config,
+    http_app_token,
+    http_sign_in,
+)
 from ..procs import RedisServer
 
 LOGOUT_PATHS = ("/logout", "/cgi/logout")
@@ -316,3 +323,97 @@ def test_a_logout_path_with_non_ascii_characters_signs_out(tenant: Any) -> None:
         assert is_deleted(deleted[0])
         again = browser.get(base + "/reports", allow_redirects=False, timeout=TIMEOUT)
         assert again.status_code == 302
+
+
+def test_a_logout_path_asked_about_by_a_proxy_ends_the_session(
+    tenant: Any, clock: FakeClock, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Behind nginx's ``auth_request`` or Traefik's ``forwardAuth`` the gate never sees
+    the app's requests, only ``{prefix}/auth``'s questions about them: one about a logout
+    path ends the session there, as in front of the app. The 202 names the person (the
+    app's own logout runs for them) and deletes the cookie; the session is revoked in
+    the store, so its cookie signs nobody in again. Without a session, Traefik's
+    browser is sent to a sign-in that leads home; past a rule's ``max_age`` the session
+    ends without the app being asked; a rule that refuses the person ends nothing, nor
+    does an app token."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        '[[rules]]\npath = "/admin"\nmax_age = 900\n\n'
+        '[[rules]]\npath = "/boss"\nallow = ["boss@example.com"]\n'
+    )
+    logouts: list[tuple[str | None, str]] = []
+
+    def on_logout(user: User, environ: Mapping[str, Any]) -> None:
+        logouts.append((user.email, environ["PATH_INFO"]))
+
+    nginx = ("X-Original-URI", "X-Original-Method")
+    traefik = ("X-Forwarded-Uri", "X-Forwarded-Method")
+
+    def ask(browser: Any, uri: str, pair: tuple[str, str] = nginx) -> requests.Response:
+        headers = {pair[0]: uri, pair[1]: "GET"}
+        return browser.get(
+            base + "/_gate/auth", headers=headers, allow_redirects=False, timeout=TIMEOUT
+        )
+
+    with served(
+        tenant,
+        clock,
+        rules_file=str(rules),
+        logout_paths=("/logout", "/admin/logout", "/boss/logout"),
+        trusted_proxies="uri=1",
+        app_tokens=True,
+        on_logout=on_logout,
+    ) as (base, app, _gate):
+        for pair in (nginx, traefik):
+            browser, _ = http_sign_in(base, tenant, "ada@example.com")
+            old = browser.cookies["pwless_gate_session"]
+            assert ask(browser, "/reports", pair).status_code == 202
+            with caplog.at_level(logging.INFO, logger="pwless_gate.audit"):
+                answer = ask(browser, "/logout?from=menu", pair)
+            assert answer.status_code == 202
+            assert answer.headers["X-Auth-Request-User"] == "ada@example.com"
+            assert [is_deleted(c) for c in gate_cookies(answer)] == [True]
+            events = [r.event for r in caplog.records if r.name == "pwless_gate.audit"]
+            assert events == ["logout"]
+            caplog.clear()
+            replay = requests.get(
+                base + "/_gate/auth",
+                headers={pair[0]: "/reports", pair[1]: "GET"},
+                cookies={"pwless_gate_session": old},
+                timeout=TIMEOUT,
+            )
+            assert replay.status_code == 401  # revoked in the store
+        assert logouts == [("ada@example.com", "/logout")] * 2
+        assert app.calls == []  # only asked about: the proxy calls the app
+
+        # No session: the sign-in leads home, not back to the logout.
+        signed_out = ask(browser_session(), "/logout", traefik)
+        assert signed_out.headers["Location"] == f"{base}/_gate/login?next=%2F"
+
+        # Past a rule's max_age: the session ends; no new sign-in comes back here.
+        browser, _ = http_sign_in(base, tenant, "ada@example.com")
+        clock.advance(901)
+        stale = ask(browser, "/admin/logout", traefik)
+        assert stale.status_code == 302
+        assert stale.headers["Location"] == f"{base}/_gate/login?next=%2F"
+        assert [is_deleted(c) for c in gate_cookies(stale)] == [True]
+        assert ask(browser, "/reports").status_code == 401
+
+        # Refused by a rule: 403, and the session lives on.
+        browser, _ = http_sign_in(base, tenant, "ada@example.com")
+        assert ask(browser, "/boss/logout").status_code == 403
+        assert ask(browser, "/reports").status_code == 202
+
+        # An app token is no session: nothing to end, and nothing ended.
+        token = http_app_token(base, browser)
+        by_token = requests.get(
+            base + "/_gate/auth",
+            headers={nginx[0]: "/logout", nginx[1]: "GET", "Authorization": f"Bearer {token}"},
+            timeout=TIMEOUT,
+        )
+        assert by_token.status_code == 202
+        assert gate_cookies(by_token) == []
+        assert ask(browser, "/reports").status_code == 202
+        assert logouts == [("ada@example.com", "/logout")] * 2 + [
+            ("ada@example.com", "/admin/logout")
+        ]

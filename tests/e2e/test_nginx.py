@@ -247,11 +247,14 @@ policy = "deny"
 
 @pytest.fixture
 def rules_stack(tenant: Any, clock: FakeClock, tmp_path: Path) -> Iterator[str]:
-    """nginx in front of a gate with access rules, served in this process (the clock
-    is the tests' own), trusting nginx's headers as the example says."""
+    """nginx in front of a gate with access rules and the app's ``/logout``, served in
+    this process (the clock is the tests' own), trusting nginx's headers as the example
+    says."""
     rules = tmp_path / "rules.toml"
     rules.write_text(NGINX_RULES)
-    config = gate_config(tenant.url, rules_file=str(rules), trusted_proxies="1")
+    config = gate_config(
+        tenant.url, rules_file=str(rules), trusted_proxies="1", logout_paths=("/logout",)
+    )
     gate = PasswordlessGate(not_found, config, clock=clock)
     with serving(gate) as gate_url, nginx_in_front(gate_url, tmp_path) as base:
         yield base
@@ -295,6 +298,36 @@ def test_nginx_auth_request_applies_the_rules_to_the_original_request(
 
     boss, _ = http_sign_in(base, tenant, "boss@example.com")
     assert boss.get(f"{base}/admin/users", timeout=10).text.startswith("user=boss@example.com")
+
+
+def test_nginx_the_apps_logout_ends_the_gate_session(rules_stack: str, tenant: Any) -> None:
+    """On one of the app's logout paths nginx asks ``/_gate/auth``, which ends the session;
+    the app's own logout runs for the person, and the example passes the gate's cookie
+    deletion on to the browser with the app's answer."""
+    base = rules_stack
+    ada, done = http_sign_in(base, tenant, "ada@example.com")
+    assert done.status_code == 303
+    old = ada.cookies["pwless_gate_session"]
+    out = ada.get(f"{base}/logout", allow_redirects=False, timeout=10)
+    assert out.status_code == 200
+    assert out.text.startswith("user=ada@example.com"), out.text
+    deleted = [c for c in out.raw.headers.getlist("Set-Cookie") if "pwless_gate_session=" in c]
+    assert len(deleted) == 1, deleted
+    assert "Max-Age=0" in deleted[0]
+    assert "pwless_gate_session" not in ada.cookies
+    assert ada.get(f"{base}/reports", allow_redirects=False, timeout=10).status_code == 302
+    replay = requests.get(
+        f"{base}/reports",
+        cookies={"pwless_gate_session": old},
+        headers=BROWSER,
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert replay.status_code == 302  # revoked in the store, not only deleted in the browser
+    # An ordinary answer carries no cookie of the gate's.
+    bo, _ = http_sign_in(base, tenant, "bo@example.com")
+    page = bo.get(f"{base}/reports", timeout=10)
+    assert not [c for c in page.raw.headers.getlist("Set-Cookie") if "pwless_gate" in c]
 
 
 def test_nginx_a_path_through_the_gate_prefix_is_not_let_through(rules_stack: str) -> None:

@@ -9,7 +9,6 @@ every other path to the app through ``forwardAuth`` with ``Authorization`` among
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +21,7 @@ from pwless_gate import PasswordlessGate
 
 from ..apps import proxied_identity
 from ..examples.support import serving
-from ..helpers import FakeClock, browser_session, gate_config, hidden, http_sign_in
+from ..helpers import FakeClock, browser_session, gate_config, http_app_token, http_sign_in
 from ..procs import ROOT, Process, free_port, require_binary, until, wait_for_port
 
 pytestmark = pytest.mark.slow
@@ -78,9 +77,9 @@ def traefik_in_front(gate_url: str, app_url: str, tmp_path: Path) -> Iterator[st
 @pytest.fixture
 def stack(tenant: Any, clock: FakeClock, tmp_path: Path) -> Iterator[str]:
     """Traefik in front of a gate (app tokens, a public path, a rule that lets only
-    boss@example.com into ``/admin``) and of :func:`echo_app`. The gate trusts
-    Traefik's ``X-Forwarded-*`` but ``-Prefix``, as README says (Traefik sets that one
-    only with StripPrefix)."""
+    boss@example.com into ``/admin``, the app's ``/logout``) and of :func:`echo_app`.
+    The gate trusts Traefik's ``X-Forwarded-*`` but ``-Prefix``, as README says
+    (Traefik sets that one only with StripPrefix)."""
     rules = tmp_path / "rules.toml"
     rules.write_text(
         '[[rules]]\npath = "/status"\npolicy = "public"\n'
@@ -92,6 +91,7 @@ def stack(tenant: Any, clock: FakeClock, tmp_path: Path) -> Iterator[str]:
         trusted_proxies="for=1,proto=1,host=1,port=1,prefix=0,uri=1",
         app_tokens=True,
         store=f"sqlite://{tmp_path / 'gate.sqlite3'}",
+        logout_paths=("/logout",),
     )
     gate = PasswordlessGate(not_found, config, clock=clock)
     with (
@@ -104,18 +104,6 @@ def stack(tenant: Any, clock: FakeClock, tmp_path: Path) -> Iterator[str]:
 
 def basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-
-
-def app_token(base: str, browser: requests.Session) -> str:
-    page = browser.get(f"{base}/_gate/tokens", timeout=TIMEOUT)
-    made = browser.post(
-        f"{base}/_gate/tokens",
-        data={"csrf_token": hidden(page.text, "csrf_token"), "name": "ci", "days": "7"},
-        timeout=TIMEOUT,
-    )
-    token = re.search(r'value="(pwg_[0-9A-Za-z]+)"', made.text)
-    assert token is not None, made.text
-    return token.group(1)
 
 
 def test_traefik_passes_the_person_and_keeps_app_tokens_from_the_app(
@@ -137,7 +125,7 @@ def test_traefik_passes_the_person_and_keeps_app_tokens_from_the_app(
         "authorization": None,
         "path": "/report",
     }
-    token = app_token(base, browser)
+    token = http_app_token(base, browser)
     for sent in (
         {"Authorization": f"Bearer {token}"},
         basic("__token__", token),
@@ -212,3 +200,28 @@ def test_traefik_sends_a_browser_to_sign_in_and_back(stack: str, tenant: Any) ->
     refused = browser.get(f"{base}/admin/users", timeout=TIMEOUT)
     assert refused.status_code == 403
     assert "You are signed in as ada@example.com" in refused.text
+
+
+def test_traefik_the_apps_logout_ends_the_gate_session(stack: str, tenant: Any) -> None:
+    """On the app's logout path the gate's ``forwardAuth`` answer ends the session; the app
+    gets the person (its own logout runs), and Traefik passes the gate's cookie deletion
+    on with the app's answer (``addAuthCookiesToResponse``)."""
+    base = stack
+    ada, done = http_sign_in(base, tenant, "ada@example.com")
+    assert done.status_code == 303
+    old = ada.cookies["pwless_gate_session"]
+    out = ada.get(f"{base}/logout", allow_redirects=False, timeout=TIMEOUT)
+    assert (out.status_code, out.json()["user"]) == (200, "ada@example.com")
+    deleted = [c for c in out.raw.headers.getlist("Set-Cookie") if "pwless_gate_session=" in c]
+    assert len(deleted) == 1, deleted
+    assert "Max-Age=0" in deleted[0]
+    assert "pwless_gate_session" not in ada.cookies
+    again = ada.get(f"{base}/report", allow_redirects=False, timeout=TIMEOUT)
+    assert again.status_code == 302
+    replay = browser_session().get(
+        f"{base}/report",
+        cookies={"pwless_gate_session": old},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert replay.status_code == 302  # revoked in the store, not only deleted in the browser
