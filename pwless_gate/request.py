@@ -283,10 +283,14 @@ class GateRequest(Request):
                 retry_after=result.retry_after,
             )
         self.renewed_cookie = result.cookie
+        self.session_ended = result.entry is None
         return result.entry
 
     #: A new session cookie value after a renewal by :attr:`current`, to set.
     renewed_cookie: str | None = None
+    #: The renewal by :attr:`current` ended the session (idle, or refused by Auth0): its
+    #: cookie is to be deleted.
+    session_ended: bool = False
 
     def check_form(self) -> None:
         """Raise :class:`~pwless_gate.errors.Refused` (403) unless this form carries the

@@ -292,6 +292,15 @@ class GateViews:
         return request.gate_url("/sessions")
 
     def auth(self, request: GateRequest) -> Response:
+        """``{prefix}/auth`` (:meth:`_auth`); an answer that found the session ended on
+        renewal deletes its cookie, for a proxy that passes the gate's ``Set-Cookie`` on
+        (Traefik hands a 302 or 401 to the browser as it is)."""
+        response = self._auth(request)
+        if request.session_ended:
+            self.deps.cookies.clear_session(request, response)
+        return response
+
+    def _auth(self, request: GateRequest) -> Response:
         """For nginx ``auth_request``: 202 with the user in headers, 401 or 403.
 
         An app token or an allowed machine's bearer token (in the ``Authorization``

@@ -19,6 +19,7 @@ from pwless_gate.devtenant.constants import FAULT_RETRY_AFTER
 from pwless_gate.sessions import idle_limit
 
 from ..helpers import (
+    BROWSER,
     CLIENT_SECRET,
     FakeClock,
     GateClient,
@@ -403,6 +404,37 @@ def test_a_session_ended_by_the_idle_timeout_loses_its_cookie(
     headers = {} if navigation else {"Accept": "application/json"}
     answer = harness.client.get("/reports", headers=headers)
     assert answer.status_code == (302 if navigation else 401)
+    deleted = [
+        c for c in answer.headers.getlist("Set-Cookie") if c.startswith("pwless_gate_session=")
+    ]
+    assert deleted
+    assert all("Max-Age=0" in c for c in deleted)
+    assert harness.client.get_cookie("pwless_gate_session") is None
+
+
+@pytest.mark.parametrize(
+    ("asked", "status"),
+    [
+        ({"X-Forwarded-Uri": "/reports", "X-Forwarded-Method": "GET", **BROWSER}, 302),
+        ({"X-Forwarded-Uri": "/reports", "X-Forwarded-Method": "GET", "Accept": "*/*"}, 401),
+        ({"X-Original-URI": "/reports", "X-Original-Method": "GET", **BROWSER}, 401),
+    ],
+    ids=["traefik-browser", "traefik-script", "nginx"],
+)
+def test_auth_deletes_the_cookie_of_a_session_ended_by_the_idle_timeout(
+    make_harness: Any, clock: FakeClock, asked: dict[str, str], status: int
+) -> None:
+    """``/_gate/auth`` finding the session ended deletes its cookie, as the gate in front
+    of the app does: Traefik hands that answer to the browser as it is (and passes a 202's
+    cookies on with ``addAuthCookiesToResponse``)."""
+    harness = make_harness(
+        session_idle_timeout=600, session_lifetime=86400, trusted_proxies="uri=1"
+    )
+    assert harness.login("idle5@example.com").status_code == 303
+    assert harness.client.get("/_gate/auth", headers=asked).status_code == 202
+    clock.advance(idle_limit(600) + 1)
+    answer = harness.client.get("/_gate/auth", headers=asked)
+    assert answer.status_code == status
     deleted = [
         c for c in answer.headers.getlist("Set-Cookie") if c.startswith("pwless_gate_session=")
     ]
