@@ -7,7 +7,7 @@ import http.client
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -97,7 +97,12 @@ def tenant_options() -> dict[str, Any]:
 
 @contextmanager
 def served(
-    tenant: Any, clock: FakeClock, tmp_path: Path, rules: str = RULES, **settings: Any
+    tenant: Any,
+    clock: FakeClock,
+    tmp_path: Path,
+    rules: str = RULES,
+    authorize: Callable[[Any, Any], bool] | None = None,
+    **settings: Any,
 ) -> Iterator[tuple[str, RecordingApp]]:
     path = tmp_path / "rules.toml"
     path.write_text(rules)
@@ -109,7 +114,7 @@ def served(
         methods=("email-code", "sms-code"),
         **settings,
     )
-    with serving(PasswordlessGate(app, config, clock=clock)) as base:
+    with serving(PasswordlessGate(app, config, clock=clock, authorize=authorize)) as base:
         yield base, app
 
 
@@ -678,13 +683,10 @@ def test_auth_answers_a_forward_auth_navigation_with_the_gates_pages(
     def authorize(environ: Any, user: Any) -> bool:
         return not environ["PATH_INFO"].startswith("/private")
 
-    path = tmp_path / "rules.toml"
-    path.write_text(RULES)
-    config = gate_config(
-        tenant.url, rules_file=str(path), roles_claim=ROLES, trusted_proxies="uri=1"
-    )
-    gate = PasswordlessGate(RecordingApp(), config, clock=clock, authorize=authorize)
-    with serving(gate) as base:
+    with served(tenant, clock, tmp_path, authorize=authorize, trusted_proxies="uri=1") as (
+        base,
+        _app,
+    ):
         ada = sign_in(base, tenant, "ada@example.com")
 
         def ask(uri: str, method: str = "GET", **headers: str) -> Any:
