@@ -596,8 +596,9 @@ class GateViews:
         else:
             back_to = url_path(path) + (f"?{url_query(query)}" if query else "")
         # A form sent signed out: the proxy never hands its body over, so it cannot be
-        # kept, and the sign-in page says so (go back and send it again).
-        lost = method.upper() == "POST" and _same_origin(request)
+        # kept, and the sign-in page says so (go back and send it again). Not a logout's
+        # form: the person asked to sign out, as the gate in front of the app reads it.
+        lost = not home and method.upper() == "POST" and _same_origin(request)
         return self.r.to_sign_in(
             request,
             request.next_url(back_to),
